@@ -1,0 +1,66 @@
+// Invariant checks for Dataset (see dataset.h).
+#include "core/engine/data/dataset.h"
+
+#include <cmath>
+#include <string>
+
+namespace qplay {
+
+namespace {
+
+Status validate_split(const char* split, const std::vector<float>& x, const std::vector<int32_t>& y,
+                      int sample_size, int num_classes) {
+  const std::string x_name = std::string(split) + "_x", y_name = std::string(split) + "_y";
+  if (x.size() != y.size() * static_cast<size_t>(sample_size)) {
+    return Status::error(x_name + " has " + std::to_string(x.size()) + " floats, expected " +
+                         std::to_string(y.size()) + " samples x " + std::to_string(sample_size) + " = " +
+                         std::to_string(y.size() * sample_size));
+  }
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (y[i] < 0 || y[i] >= num_classes) {
+      return Status::error(y_name + "[" + std::to_string(i) + "] = " + std::to_string(y[i]) +
+                           " is outside the classes [0, " + std::to_string(num_classes) + ")");
+    }
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!std::isfinite(x[i])) {
+      return Status::error(x_name + "[" + std::to_string(i) + "] (sample " + std::to_string(i / sample_size) +
+                           ") is " + (std::isnan(x[i]) ? "NaN" : "infinite"));
+    }
+  }
+  return Status();
+}
+
+Status validate_dataset_fields(const Dataset& dataset) {
+  if (dataset.sample_shape.empty()) return Status::error("sample_shape is empty");
+  for (int dim : dataset.sample_shape) {
+    if (dim <= 0) return Status::error("sample_shape has a dimension of " + std::to_string(dim));
+  }
+  if (dataset.num_classes < 1) {
+    return Status::error("num_classes must be at least 1, got " + std::to_string(dataset.num_classes));
+  }
+  if (dataset.class_names.size() != static_cast<size_t>(dataset.num_classes)) {
+    return Status::error("class_names has " + std::to_string(dataset.class_names.size()) + " entries for " +
+                         std::to_string(dataset.num_classes) + " classes");
+  }
+  if (dataset.train_size() == 0) return Status::error("the training set is empty");
+  const int sample_size = dataset.sample_size();
+  Status train = validate_split("train", dataset.train_x, dataset.train_y, sample_size, dataset.num_classes);
+  if (!train.ok()) return train;
+  return validate_split("test", dataset.test_x, dataset.test_y, sample_size, dataset.num_classes);
+}
+
+}  // namespace
+
+int Dataset::sample_size() const {
+  int size = 1;
+  for (int dim : sample_shape) size *= dim;
+  return size;
+}
+
+Status validate_dataset(const Dataset& dataset) {
+  Status status = validate_dataset_fields(dataset);
+  return dataset.name.empty() ? status : status.with_context(dataset.name);
+}
+
+}  // namespace qplay

@@ -1,0 +1,33 @@
+// A labelled classification data set held in memory as flat float rows: the one shape every
+// trainer, evaluator and quantization sweep in the engine consumes, whether it came from a toy
+// generator (toy_datasets.h) or from IDX files (fashion_mnist.h).
+// Not for loading, generating or batching: those live beside it in core/engine/data.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/engine/base/status.h"
+
+namespace qplay {
+
+struct Dataset {
+  std::string name;                      // "spiral", "fashion-mnist", ...
+  std::vector<int> sample_shape;         // {2} for 2-D points; {28, 28, 1} for images (NHWC, no N)
+  int num_classes = 0;                   //
+  std::vector<std::string> class_names;  // [num_classes], for legends and confusion matrices
+  std::vector<float> train_x, test_x;    // [n, sample_size()] row-major
+  std::vector<int32_t> train_y, test_y;  // [n], each in [0, num_classes)
+
+  size_t train_size() const { return train_y.size(); }
+  size_t test_size() const { return test_y.size(); }
+  int sample_size() const;  // product of sample_shape: floats per sample
+};
+
+// Checks the invariants above (row counts agree with label counts, labels in range, a non-empty
+// training set, finite features) and says which one is broken and where.
+Status validate_dataset(const Dataset& dataset);
+
+}  // namespace qplay

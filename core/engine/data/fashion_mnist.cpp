@@ -1,0 +1,131 @@
+// Fashion-MNIST loading; see fashion_mnist.h.
+#include "core/engine/data/fashion_mnist.h"
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <vector>
+
+namespace qplay {
+
+namespace {
+
+constexpr uint32_t kImageSide = 28;
+constexpr int kNumClasses = 10;
+
+Status check_options(const FashionMnistOptions& options) {
+  if (options.max_train < 1) {
+    return Status::error("max_train must be at least 1, got " + std::to_string(options.max_train));
+  }
+  if (options.max_test < 0) {
+    return Status::error("max_test must be at least 0, got " + std::to_string(options.max_test));
+  }
+  return Status();
+}
+
+// Checks one split's images and labels against each other and the Fashion-MNIST format, then
+// appends the first `limit` samples to x and y.
+Status convert_split(const char* split, const IdxArray& images, const IdxArray& labels, int limit,
+                     std::vector<float>& x, std::vector<int32_t>& y) {
+  const std::string images_name = std::string(split) + "-images",
+                    labels_name = std::string(split) + "-labels";
+  if (images.dims.size() != 3) {
+    return Status::error(images_name + ": expected 3 dimensions (count x 28 x 28), found " +
+                         std::to_string(images.dims.size()));
+  }
+  if (images.dims[1] != kImageSide || images.dims[2] != kImageSide) {
+    return Status::error(images_name + ": expected 28 x 28 images, found " + std::to_string(images.dims[1]) +
+                         " x " + std::to_string(images.dims[2]));
+  }
+  if (labels.dims.size() != 1) {
+    return Status::error(labels_name + ": expected 1 dimension (count), found " +
+                         std::to_string(labels.dims.size()));
+  }
+  if (labels.dims[0] != images.dims[0]) {
+    return Status::error(std::string(split) + ": " + std::to_string(images.dims[0]) + " images but " +
+                         std::to_string(labels.dims[0]) + " labels");
+  }
+  for (size_t i = 0; i < labels.data.size(); ++i) {
+    if (labels.data[i] >= kNumClasses) {
+      return Status::error(labels_name + ": label " + std::to_string(labels.data[i]) + " at index " +
+                           std::to_string(i) + " is not a Fashion-MNIST class (0 to 9)");
+    }
+  }
+
+  // Division is correctly rounded, so the table (and the data) is the same on every platform.
+  std::array<float, 256> pixel_to_float;
+  for (int value = 0; value < 256; ++value) pixel_to_float[value] = static_cast<float>(value) / 255.0f;
+
+  const size_t count = std::min<size_t>(images.dims[0], static_cast<size_t>(limit));
+  const size_t pixels = count * kImageSide * kImageSide;
+  x.resize(pixels);
+  for (size_t i = 0; i < pixels; ++i) x[i] = pixel_to_float[images.data[i]];
+  y.assign(labels.data.begin(), labels.data.begin() + count);
+  return Status();
+}
+
+// dir/name.gz if it exists, else dir/name if it exists, else an empty path. A build without zlib
+// looks for the uncompressed file first, since it cannot read the other.
+std::filesystem::path find_idx_file(const std::filesystem::path& directory, const std::string& name) {
+  std::error_code error;
+  const std::string compressed = name + ".gz";
+  for (const std::string& candidate :
+       gzip_supported() ? std::array{compressed, name} : std::array{name, compressed}) {
+    if (std::filesystem::is_regular_file(directory / candidate, error)) return directory / candidate;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Dataset> make_fashion_mnist_from_idx(const IdxArray& train_images, const IdxArray& train_labels,
+                                            const IdxArray& test_images, const IdxArray& test_labels,
+                                            const FashionMnistOptions& options) {
+  Status status = check_options(options);
+  Dataset dataset;
+  dataset.name = "fashion-mnist";
+  dataset.sample_shape = {kImageSide, kImageSide, 1};
+  dataset.num_classes = kNumClasses;
+  dataset.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  if (status.ok()) {
+    status = convert_split("train", train_images, train_labels, options.max_train, dataset.train_x,
+                           dataset.train_y);
+  }
+  if (status.ok()) {
+    status =
+        convert_split("test", test_images, test_labels, options.max_test, dataset.test_x, dataset.test_y);
+  }
+  if (status.ok()) status = validate_dataset(dataset);
+  if (!status.ok()) return status.with_context("Fashion-MNIST");
+  return dataset;
+}
+
+Result<Dataset> load_fashion_mnist(const FashionMnistOptions& options) {
+  Status valid = check_options(options);
+  if (!valid.ok()) return valid.with_context("Fashion-MNIST");
+  const std::string install_hint =
+      " (install the Debian package dataset-fashion-mnist, or run tools/setup.sh)";
+  std::error_code error;
+  if (!std::filesystem::is_directory(options.directory, error)) {
+    return Status::error("Fashion-MNIST not found in " + options.directory + install_hint);
+  }
+
+  // Order: train images, train labels, test images, test labels.
+  const std::array<std::string, 4> names = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+  std::array<IdxArray, 4> arrays;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::filesystem::path path = find_idx_file(options.directory, names[i]);
+    if (path.empty()) {
+      return Status::error("Fashion-MNIST: neither " + names[i] + ".gz nor " + names[i] + " is in " +
+                           options.directory + install_hint);
+    }
+    Result<IdxArray> array = read_idx_file(path.string());
+    if (!array.ok()) return array.status().with_context("Fashion-MNIST");
+    arrays[i] = std::move(array).value();
+  }
+  return make_fashion_mnist_from_idx(arrays[0], arrays[1], arrays[2], arrays[3], options);
+}
+
+}  // namespace qplay

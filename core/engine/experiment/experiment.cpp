@@ -1,0 +1,94 @@
+#include "core/engine/experiment/experiment.h"
+
+#include "core/engine/data/fashion_mnist.h"
+#include "core/engine/data/toy_datasets.h"
+
+namespace qplay {
+namespace {
+
+TensorShape shape_of(const Dataset& dataset) {
+  const auto& s = dataset.sample_shape;
+  if (s.size() == 3) return {s[0], s[1], s[2]};
+  return {1, 1, dataset.sample_size()};
+}
+
+}  // namespace
+
+Status validate_experiment(const Experiment& e) {
+  const bool images = e.dataset == "fashion-mnist";
+  if (e.architecture.starts_with("cnn") && !images) {
+    return Status::error("architecture '" + e.architecture + "' is a CNN, which needs image data; the '" +
+                         e.dataset + "' data set has 2-D points (use an mlp, e.g. mlp:32,32)");
+  }
+  // Parse the architecture against the data's shape without generating the data.
+  TensorShape input = images ? TensorShape{28, 28, 1} : TensorShape{1, 1, 2};
+  int classes = images ? 10 : (e.dataset == "spiral" || e.dataset == "blobs" ? e.classes : 2);
+  if (Result<Architecture> a = parse_architecture(e.architecture, input, classes); !a) return a.status();
+  if (e.qat_activation_bits == 1 || e.activation_bits == 1) {
+    return Status::error("activation bits must be 0 (float) or 2 to 8; 1-bit activations are not supported");
+  }
+  return {};
+}
+
+Result<Dataset> make_dataset(const Experiment& e) {
+  if (e.dataset == "fashion-mnist") {
+    FashionMnistOptions options;
+    options.directory = e.data_dir;
+    options.max_train = e.train_limit;
+    options.max_test = e.test_limit;
+    return load_fashion_mnist(options);
+  }
+  std::optional<ToyDatasetKind> kind = parse_toy_dataset_kind(e.dataset);
+  if (!kind) return Status::error("unknown data set '" + e.dataset + "'");
+  ToyDatasetOptions options;
+  options.kind = *kind;
+  options.num_samples = e.samples;
+  options.noise = e.noise;
+  options.test_fraction = e.test_fraction;
+  options.num_classes = e.classes;
+  options.seed = static_cast<uint64_t>(e.seed);
+  return make_toy_dataset(options);
+}
+
+Result<Architecture> make_architecture(const Experiment& e, const Dataset& dataset) {
+  return parse_architecture(e.architecture, shape_of(dataset), dataset.num_classes);
+}
+
+Result<std::shared_ptr<const KernelTable>> make_kernels(const Experiment& e) {
+  return make_kernel_table(e.kernels, e.threads);
+}
+
+TrainingSettings make_training_settings(const Experiment& e) {
+  TrainingSettings settings;
+  settings.optimizer.kind = e.optimizer == "adam" ? OptimizerKind::adam : OptimizerKind::sgd;
+  settings.optimizer.learning_rate = e.learning_rate;
+  settings.optimizer.momentum = e.momentum;
+  settings.optimizer.weight_decay = e.weight_decay;
+  settings.schedule.kind = e.schedule == "step"     ? ScheduleKind::step
+                           : e.schedule == "cosine" ? ScheduleKind::cosine
+                                                    : ScheduleKind::constant;
+  settings.schedule.step_epochs = e.step_epochs;
+  settings.schedule.gamma = e.gamma;
+  settings.epochs = e.epochs;
+  settings.batch_size = e.batch_size;
+  settings.seed = static_cast<uint64_t>(e.seed);
+  settings.qat = make_quantization_setting(e, e.qat_weight_bits, e.qat_activation_bits);
+  return settings;
+}
+
+QuantizationSetting make_quantization_setting(const Experiment& e, int weight_bits, int activation_bits) {
+  QuantizationSetting setting;
+  setting.weights.bits = weight_bits;
+  setting.weights.granularity = e.granularity == "per-tensor" ? Granularity::per_tensor : Granularity::per_channel;
+  setting.weights.symmetry = e.symmetry == "asymmetric" ? Symmetry::asymmetric : Symmetry::symmetric;
+  setting.weights.range_method = e.range_method == "percentile" ? RangeMethod::percentile
+                                 : e.range_method == "mse"      ? RangeMethod::mse
+                                                                : RangeMethod::min_max;
+  setting.weights.percentile = e.percentile;
+  setting.activations.bits = activation_bits;
+  setting.activations.range_method = setting.weights.range_method;
+  setting.activations.percentile = e.percentile;
+  return setting;
+}
+
+}  // namespace qplay

@@ -1,0 +1,71 @@
+// An Experiment is everything that defines a run: data set, architecture, training settings,
+// seed, and the quantization setting it is evaluated at. It is described once, by the state
+// table (state_table.h); the CLI flags, the JSON experiment file, and later the UI widgets, the
+// URL hash and the JS API are all generated from that table.
+//
+// This file turns an Experiment into the engine's objects (data set, architecture, kernels,
+// training and quantization settings), with errors as values.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/engine/base/status.h"
+#include "core/engine/data/dataset.h"
+#include "core/engine/kernels/kernel_table.h"
+#include "core/engine/nn/architecture.h"
+#include "core/engine/quant/post_training.h"
+#include "core/engine/train/trainer.h"
+
+namespace qplay {
+
+struct Experiment {
+  // Data
+  std::string dataset = "spiral";  // spiral | moons | circles | xor | blobs | fashion-mnist
+  int samples = 1500;              // toy sets: points in train + test
+  double noise = 0.1;              // toy sets
+  double test_fraction = 0.3;      // toy sets
+  int classes = 3;                 // spiral arms / blobs
+  int train_limit = 60000;         // fashion-mnist: first N training images
+  int test_limit = 10000;          // fashion-mnist: first N test images
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  // Model and training
+  std::string architecture = "mlp:32,32";
+  std::string optimizer = "sgd";   // sgd | adam
+  double learning_rate = 0.05;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  std::string schedule = "cosine";  // constant | step | cosine
+  int step_epochs = 10;
+  double gamma = 0.1;
+  int epochs = 30;
+  int batch_size = 32;
+  int64_t seed = 1;
+  // Quantization-aware training (0 = float training)
+  int qat_weight_bits = 0;
+  int qat_activation_bits = 0;
+  // The quantization setting the model is evaluated at (the slider)
+  int weight_bits = 4;
+  int activation_bits = 0;
+  std::string granularity = "per-channel";  // per-channel | per-tensor
+  std::string symmetry = "symmetric";       // symmetric | asymmetric
+  std::string range_method = "min-max";     // min-max | percentile | mse
+  double percentile = 99.99;
+  int calibration_samples = 512;
+  // Compute
+  std::string kernels = "auto";  // reference | xnnpack | auto
+  int threads = 2;
+};
+
+// Cross-field checks the per-row ranges cannot express (e.g. a CNN needs image data).
+Status validate_experiment(const Experiment& experiment);
+
+Result<Dataset> make_dataset(const Experiment& experiment);
+Result<Architecture> make_architecture(const Experiment& experiment, const Dataset& dataset);
+Result<std::shared_ptr<const KernelTable>> make_kernels(const Experiment& experiment);
+TrainingSettings make_training_settings(const Experiment& experiment);
+// The evaluation (slider) setting with explicit bit-widths; the experiment supplies the rest.
+QuantizationSetting make_quantization_setting(const Experiment& experiment, int weight_bits, int activation_bits);
+
+}  // namespace qplay

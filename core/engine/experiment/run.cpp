@@ -1,0 +1,35 @@
+#include "core/engine/experiment/run.h"
+
+namespace qplay {
+
+Status check_model_matches_dataset(const Network<float>& network, const Dataset& dataset) {
+  const Architecture& a = network.architecture();
+  if (a.input.size() != dataset.sample_size() || a.num_classes != dataset.num_classes) {
+    return Status::error("the model expects " + std::to_string(a.input.size()) + " inputs and " +
+                         std::to_string(a.num_classes) + " classes, but data set '" + dataset.name + "' has " +
+                         std::to_string(dataset.sample_size()) + " and " + std::to_string(dataset.num_classes));
+  }
+  return {};
+}
+
+Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset) {
+  if (Status status = validate_experiment(experiment); !status) return status;
+  Run run;
+  run.experiment = experiment;
+  if (!dataset) {
+    Result<Dataset> made = make_dataset(experiment);
+    if (!made) return made.status();
+    dataset = std::make_shared<const Dataset>(std::move(made).value());
+  }
+  run.dataset = std::move(dataset);
+  Result<Architecture> architecture = make_architecture(experiment, *run.dataset);
+  if (!architecture) return architecture.status();
+  Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(experiment);
+  if (!kernels) return kernels.status();
+  run.network = std::make_unique<Network<float>>(std::move(architecture).value(), std::move(kernels).value());
+  run.network->initialize(static_cast<uint64_t>(experiment.seed));
+  run.trainer = std::make_unique<Trainer>(run.dataset, *run.network, make_training_settings(experiment));
+  return run;
+}
+
+}  // namespace qplay

@@ -1,0 +1,28 @@
+// A Run is one experiment being trained: its data set, its network (initialised from the seed)
+// and its trainer. The CLI drives one Run at a time; the playground's Lab will hold several side by
+// side (a baseline and one per method, same data and seed).
+#pragma once
+
+#include <memory>
+
+#include "core/engine/base/status.h"
+#include "core/engine/experiment/experiment.h"
+#include "core/engine/nn/network.h"
+#include "core/engine/train/trainer.h"
+
+namespace qplay {
+
+struct Run {
+  Experiment experiment;
+  std::shared_ptr<const Dataset> dataset;
+  std::unique_ptr<Network<float>> network;
+  std::unique_ptr<Trainer> trainer;
+};
+
+// Validates the experiment, builds (or reuses, when given) the data set, and initialises everything.
+Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset = nullptr);
+
+// A model can only be evaluated on data of the shape and class count it was built for.
+Status check_model_matches_dataset(const Network<float>& network, const Dataset& dataset);
+
+}  // namespace qplay

@@ -1,0 +1,377 @@
+#include "core/engine/experiment/state_table.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+#include "core/engine/io/file_util.h"
+
+namespace qplay {
+namespace {
+
+using E = Experiment;
+
+std::vector<SettingRow> build_rows() {
+  using K = SettingKind;
+  return {
+      {"dataset",
+       K::choice,
+       "data",
+       "data set",
+       0,
+       0,
+       {"spiral", "moons", "circles", "xor", "blobs", "fashion-mnist"},
+       &E::dataset},
+      {"samples",
+       K::integer,
+       "data",
+       "points in a toy data set (train + test)",
+       20,
+       1000000,
+       {},
+       &E::samples},
+      {"noise", K::number, "data", "noise of a toy data set", 0, 2, {}, &E::noise},
+      {"test_fraction",
+       K::number,
+       "data",
+       "share of a toy data set held out for testing",
+       0.05,
+       0.95,
+       {},
+       &E::test_fraction},
+      {"classes",
+       K::integer,
+       "data",
+       "spiral arms / blobs (moons, circles, xor have 2)",
+       2,
+       10,
+       {},
+       &E::classes},
+      {"train_limit",
+       K::integer,
+       "data",
+       "fashion-mnist: use the first N training images",
+       100,
+       60000,
+       {},
+       &E::train_limit},
+      {"test_limit",
+       K::integer,
+       "data",
+       "fashion-mnist: use the first N test images",
+       100,
+       10000,
+       {},
+       &E::test_limit},
+      {"data_dir", K::text, "data", "directory with the Fashion-MNIST IDX files", 0, 0, {}, &E::data_dir},
+      {"architecture",
+       K::text,
+       "model",
+       "mlp:W1,W2[:relu|tanh|softplus], cnn:C1,C2[:activation] or linear",
+       0,
+       0,
+       {},
+       &E::architecture},
+      {"optimizer", K::choice, "training", "optimizer", 0, 0, {"sgd", "adam"}, &E::optimizer},
+      {"learning_rate", K::number, "training", "learning rate", 1e-6, 10, {}, &E::learning_rate},
+      {"momentum", K::number, "training", "SGD momentum", 0, 0.999, {}, &E::momentum},
+      {"weight_decay", K::number, "training", "L2 weight decay", 0, 1, {}, &E::weight_decay},
+      {"schedule",
+       K::choice,
+       "training",
+       "learning-rate schedule",
+       0,
+       0,
+       {"constant", "step", "cosine"},
+       &E::schedule},
+      {"step_epochs",
+       K::integer,
+       "training",
+       "step schedule: epochs between decays",
+       1,
+       1000,
+       {},
+       &E::step_epochs},
+      {"gamma", K::number, "training", "step schedule: decay factor", 0.001, 1, {}, &E::gamma},
+      {"epochs", K::integer, "training", "training epochs", 1, 1000, {}, &E::epochs},
+      {"batch_size", K::integer, "training", "mini-batch size", 1, 4096, {}, &E::batch_size},
+      {"seed",
+       K::integer,
+       "training",
+       "seed of data, initial weights and batch order",
+       0,
+       4294967295.0,
+       {},
+       &E::seed},
+      {"qat_weight_bits",
+       K::integer,
+       "qat",
+       "train with fake-quantized weights (0 = float training)",
+       0,
+       8,
+       {},
+       &E::qat_weight_bits},
+      {"qat_activation_bits",
+       K::integer,
+       "qat",
+       "train with fake-quantized activations (0 = float)",
+       0,
+       8,
+       {},
+       &E::qat_activation_bits},
+      {"weight_bits",
+       K::integer,
+       "quantization",
+       "evaluate with weights in this many bits (0 = float)",
+       0,
+       8,
+       {},
+       &E::weight_bits},
+      {"activation_bits",
+       K::integer,
+       "quantization",
+       "evaluate with activations in this many bits (0 = float)",
+       0,
+       8,
+       {},
+       &E::activation_bits},
+      {"granularity",
+       K::choice,
+       "quantization",
+       "one weight scale per tensor or per output channel",
+       0,
+       0,
+       {"per-channel", "per-tensor"},
+       &E::granularity},
+      {"symmetry",
+       K::choice,
+       "quantization",
+       "weight grid symmetric around 0 or affine",
+       0,
+       0,
+       {"symmetric", "asymmetric"},
+       &E::symmetry},
+      {"range_method",
+       K::choice,
+       "quantization",
+       "how a grid's range is chosen",
+       0,
+       0,
+       {"min-max", "percentile", "mse"},
+       &E::range_method},
+      {"percentile",
+       K::number,
+       "quantization",
+       "percentile range method: share of values inside the range",
+       50.001,
+       100,
+       {},
+       &E::percentile},
+      {"calibration_samples",
+       K::integer,
+       "quantization",
+       "training samples used to calibrate activation ranges",
+       1,
+       60000,
+       {},
+       &E::calibration_samples},
+      {"kernels", K::choice, "compute", "kernel table", 0, 0, {"auto", "reference", "xnnpack"}, &E::kernels},
+      {"threads", K::integer, "compute", "worker threads of the kernels", 1, 64, {}, &E::threads},
+  };
+}
+
+std::string format_number(double value) {
+  char buffer[32];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return error == std::errc() ? std::string(buffer, end) : "?";
+}
+
+std::string allowed_values(const SettingRow& row) {
+  switch (row.kind) {
+    case SettingKind::integer:
+      return "an integer from " + format_number(row.min) + " to " + format_number(row.max);
+    case SettingKind::number:
+      return "a number from " + format_number(row.min) + " to " + format_number(row.max);
+    case SettingKind::choice: {
+      std::string text = "one of ";
+      for (size_t i = 0; i < row.choices.size(); ++i) text += (i ? ", " : "") + std::string(row.choices[i]);
+      return text;
+    }
+    case SettingKind::text:
+      return "text";
+  }
+  return "";
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+Status unknown_setting(std::string_view key) {
+  const SettingRow* closest = nullptr;
+  size_t best = 4;
+  for (const SettingRow& row : experiment_settings()) {
+    size_t d = edit_distance(key, row.key);
+    bool prefix = row.key.starts_with(key) || key.starts_with(row.key);
+    if (d < best || (prefix && !closest)) best = d, closest = &row;
+  }
+  std::string message = "unknown setting '" + std::string(key) + "'";
+  if (closest) message += "; did you mean '" + std::string(closest->key) + "'?";
+  return Status::error(message);
+}
+
+}  // namespace
+
+const std::vector<SettingRow>& experiment_settings() {
+  static const std::vector<SettingRow> rows = build_rows();
+  return rows;
+}
+
+const SettingRow* find_setting(std::string_view key) {
+  for (const SettingRow& row : experiment_settings()) {
+    if (row.key == key) return &row;
+  }
+  return nullptr;
+}
+
+Status set_setting(Experiment& experiment, std::string_view key, std::string_view text) {
+  const SettingRow* row = find_setting(key);
+  if (!row) return unknown_setting(key);
+  auto invalid = [&] {
+    return Status::error(std::string(key) + " must be " + allowed_values(*row) + ", got '" +
+                         std::string(text) + "'");
+  };
+  switch (row->kind) {
+    case SettingKind::integer: {
+      int64_t value = 0;
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (error != std::errc() || end != text.data() + text.size() || value < row->min || value > row->max) {
+        return invalid();
+      }
+      if (auto field = std::get_if<int Experiment::*>(&row->field))
+        experiment.*(*field) = static_cast<int>(value);
+      else
+        experiment.*std::get<int64_t Experiment::*>(row->field) = value;
+      return {};
+    }
+    case SettingKind::number: {
+      double value = 0;
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value) ||
+          value < row->min || value > row->max) {
+        return invalid();
+      }
+      experiment.*std::get<double Experiment::*>(row->field) = value;
+      return {};
+    }
+    case SettingKind::choice:
+      if (std::find(row->choices.begin(), row->choices.end(), text) == row->choices.end()) return invalid();
+      experiment.*std::get<std::string Experiment::*>(row->field) = std::string(text);
+      return {};
+    case SettingKind::text:
+      if (text.empty() || text.size() > 4096) return Status::error(std::string(key) + " must not be empty");
+      experiment.*std::get<std::string Experiment::*>(row->field) = std::string(text);
+      return {};
+  }
+  return invalid();
+}
+
+std::string get_setting(const Experiment& experiment, const SettingRow& row) {
+  return std::visit(
+      [&](auto field) -> std::string {
+        const auto& value = experiment.*field;
+        if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>)
+          return value;
+        else if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>)
+          return format_number(value);
+        else
+          return std::to_string(value);
+      },
+      row.field);
+}
+
+std::string describe_settings() {
+  const Experiment defaults;
+  std::ostringstream out;
+  std::string_view group;
+  for (const SettingRow& row : experiment_settings()) {
+    if (row.group != group) {
+      group = row.group;
+      out << "\n  " << group << ":\n";
+    }
+    out << "    --" << row.key << "=<" << allowed_values(row) << ">  (default " << get_setting(defaults, row)
+        << ")\n        " << row.help << "\n";
+  }
+  return out.str();
+}
+
+Json experiment_to_json(const Experiment& experiment) {
+  Json json = Json::object();
+  json["format"] = "qplay-experiment";
+  json["version"] = 1;
+  Json settings = Json::object();
+  for (const SettingRow& row : experiment_settings()) {
+    std::visit([&](auto field) { settings[row.key] = Json(experiment.*field); }, row.field);
+  }
+  json["settings"] = std::move(settings);
+  return json;
+}
+
+Result<Experiment> experiment_from_json(const Json& json) {
+  if (!json.is_object()) return Status::error("an experiment file must hold a JSON object");
+  const Json* format = json.find("format");
+  if (!format || !format->is_string() || format->as_string() != "qplay-experiment") {
+    return Status::error("not a QPlay experiment (\"format\" must be \"qplay-experiment\")");
+  }
+  const Json* version = json.find("version");
+  if (!version || !version->is_number() || version->as_number() != 1) {
+    return Status::error("unsupported experiment version (this QPlay reads version 1)");
+  }
+  const Json* settings = json.find("settings");
+  if (!settings || !settings->is_object()) return Status::error("\"settings\" must be an object");
+  Experiment experiment;
+  for (const auto& [key, value] : settings->as_object()) {
+    std::string text;
+    const SettingRow* row = find_setting(key);
+    if (value.is_string())
+      text = value.as_string();
+    else if (value.is_number() && row && row->kind == SettingKind::integer &&
+             value.as_number() == std::floor(value.as_number()) && std::fabs(value.as_number()) < 9e15)
+      text = std::to_string(static_cast<long long>(value.as_number()));
+    else if (value.is_number())
+      text = format_number(value.as_number());
+    else
+      return Status::error("setting '" + key + "' must be a number or a string");
+    if (Status status = set_setting(experiment, key, text); !status) return status;
+  }
+  return experiment;
+}
+
+Status save_experiment_file(const std::string& path, const Experiment& experiment) {
+  return write_text_file_atomically(path, to_json(experiment_to_json(experiment)) + "\n");
+}
+
+Result<Experiment> load_experiment_file(const std::string& path) {
+  Result<std::string> text = read_text_file(path);
+  if (!text) return text.status();
+  Result<Json> json = parse_json(*text);
+  if (!json) return json.status().with_context(path);
+  Result<Experiment> experiment = experiment_from_json(*json);
+  if (!experiment) return experiment.status().with_context(path);
+  if (Status status = validate_experiment(*experiment); !status) return status.with_context(path);
+  return experiment;
+}
+
+}  // namespace qplay

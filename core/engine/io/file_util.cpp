@@ -1,0 +1,136 @@
+// File reads and atomic writes over <cstdio>, which every target has (native and Emscripten's virtual file
+// system); the POSIX calls that make a write durable (fsync) are used only where <unistd.h> exists.
+#include "core/engine/io/file_util.h"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+#if __has_include(<unistd.h>) && __has_include(<fcntl.h>)
+#include <fcntl.h>
+#include <unistd.h>
+#define QPLAY_HAVE_POSIX_FILES 1
+#else
+#define QPLAY_HAVE_POSIX_FILES 0
+#endif
+
+namespace qplay {
+
+namespace {
+
+// The text for an errno value; std::strerror is not thread-safe, this is.
+std::string describe_errno(int error_number) {
+  return std::generic_category().message(error_number);
+}
+
+// Unique among the temporary files of concurrent writers: the process id tells processes apart, the
+// counter tells apart the writes of one process (threads included).
+std::string temporary_suffix() {
+  static std::atomic<uint64_t> counter{0};
+#if QPLAY_HAVE_POSIX_FILES
+  const uint64_t process = static_cast<uint64_t>(getpid());
+#else
+  const uint64_t process = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+  return ".tmp-" + std::to_string(process) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+// fflush only hands the bytes to the operating system; fsync makes it put them on the disk before the
+// rename makes them visible under the real name. Without it a power cut can leave an empty file behind.
+bool flush_to_disk(std::FILE* file) {
+  if (std::fflush(file) != 0) return false;
+#if QPLAY_HAVE_POSIX_FILES
+  if (fsync(fileno(file)) != 0) return false;
+#endif
+  return true;
+}
+
+// Makes the rename itself durable. Best effort: some file systems refuse to open or sync a directory, and
+// the new file is complete either way.
+void sync_parent_directory(const std::string& path) {
+#if QPLAY_HAVE_POSIX_FILES
+  const size_t slash = path.find_last_of('/');
+  const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int descriptor = open(directory.c_str(), O_RDONLY);
+  if (descriptor < 0) return;
+  fsync(descriptor);
+  close(descriptor);
+#else
+  (void)path;
+#endif
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> read_file_bytes(const std::string& path) {
+  std::error_code status_error;
+  const std::filesystem::file_status status = std::filesystem::status(path, status_error);
+  if (status.type() == std::filesystem::file_type::not_found) return Status::error(path + ": no such file");
+  if (status.type() == std::filesystem::file_type::directory) {
+    return Status::error(path + ": is a directory, not a file");
+  }
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return Status::error(path + ": cannot open (" + describe_errno(errno) + ")");
+  // Read in chunks until a short read rather than trusting a size taken beforehand: pipes and /proc files
+  // have none, and a file may grow meanwhile. The chunk lives on the heap because a WebAssembly stack is
+  // small.
+  constexpr size_t kChunkSize = size_t{1} << 16;
+  std::vector<uint8_t> bytes;
+  size_t size = 0;
+  while (true) {
+    bytes.resize(size + kChunkSize);
+    const size_t count = std::fread(bytes.data() + size, 1, kChunkSize, file);
+    size += count;
+    if (count < kChunkSize) break;
+  }
+  bytes.resize(size);
+  const int read_errno = errno;
+  const bool failed = std::ferror(file) != 0;
+  std::fclose(file);
+  if (failed) {
+    return Status::error(path + ": read error after " + std::to_string(size) + " bytes (" +
+                         describe_errno(read_errno) + ")");
+  }
+  return bytes;
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+  Result<std::vector<uint8_t>> bytes = read_file_bytes(path);
+  if (!bytes.ok()) return bytes.status();
+  return std::string(bytes->begin(), bytes->end());
+}
+
+Status write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
+  const std::string temporary_path = path + temporary_suffix();
+  // "x": fail rather than write into a file that already exists under the temporary name.
+  std::FILE* file = std::fopen(temporary_path.c_str(), "wbx");
+  if (file == nullptr) {
+    return Status::error(path + ": cannot create " + temporary_path + " (" + describe_errno(errno) + ")");
+  }
+  bool written = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+  written = written && flush_to_disk(file);
+  const int write_errno = errno;
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed) {
+    const int reported_errno = written ? errno : write_errno;
+    std::remove(temporary_path.c_str());
+    return Status::error(path + ": write failed (" + describe_errno(reported_errno) + ")");
+  }
+  if (std::rename(temporary_path.c_str(), path.c_str()) != 0) {
+    const int rename_errno = errno;
+    std::remove(temporary_path.c_str());
+    return Status::error(path + ": cannot replace the file (" + describe_errno(rename_errno) + ")");
+  }
+  sync_parent_directory(path);
+  return Status();
+}
+
+Status write_text_file_atomically(const std::string& path, std::string_view text) {
+  return write_file_atomically(
+      path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+}  // namespace qplay

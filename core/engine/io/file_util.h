@@ -1,0 +1,31 @@
+// Whole-file reads and crash-safe whole-file writes, for QPlay's model, experiment and report files.
+// For: files read or written in one go, with errors as messages that start with the path
+// ("runs/a.qmodel: no such file"). Not for: streaming large data sets, directory walks, or file locking:
+// two processes saving the same path at once each write a complete file, and the last rename wins.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/engine/base/status.h"
+
+namespace qplay {
+
+// The whole content of the file at `path`. Errors: "<path>: no such file", "<path>: is a directory, not a
+// file", "<path>: cannot open (Permission denied)", "<path>: read error after 4096 bytes (...)".
+Result<std::vector<uint8_t>> read_file_bytes(const std::string& path);
+
+// read_file_bytes as text; the bytes are not checked for valid UTF-8.
+Result<std::string> read_text_file(const std::string& path);
+
+// Replaces the file at `path` with `bytes`, so that after a crash or power cut the path holds either the
+// old content or the new, never a mix: the bytes go to "<path>.tmp-<pid>-<n>" in the same directory, are
+// flushed to disk (fsync where the platform has it), and the temporary file is then renamed over `path`.
+// On failure the temporary file is removed and `path` is untouched. The directory must exist.
+Status write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
+Status write_text_file_atomically(const std::string& path, std::string_view text);
+
+}  // namespace qplay

@@ -1,0 +1,77 @@
+// The hot kernels behind one small table of functions. The engine's layers call only these, so
+// a backend is a new table, not a new engine:
+//   reference  plain C++, always built; the definition of "correct" every other table is tested against
+//   xnnpack    Debian's XNNPACK (native only), with its pthreadpool for several threads
+//   simd128    WebAssembly SIMD (the WebAssembly issue)
+// All matrices are row-major float32. Shapes are given in the comments as [rows, cols].
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/engine/base/status.h"
+
+namespace qplay {
+
+enum class Transpose { no, yes };
+
+struct KernelTable;
+
+// C[M,N] = op(A)[M,K] · op(B)[K,N]            (accumulate == false)
+// C[M,N] += op(A)[M,K] · op(B)[K,N]           (accumulate == true)
+// op(A) is A[M,K] (lda >= K) or, transposed, A[K,M] (lda >= M); likewise op(B) is B[K,N] or B[N,K].
+using GemmFunction = void (*)(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M,
+                              int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                              bool accumulate);
+
+// Geometry of a 2-D convolution over NHWC images.
+struct ConvGeometry {
+  int batch = 1, in_height = 0, in_width = 0, in_channels = 0;
+  int kernel = 3, stride = 1, padding = 0;
+  int out_height() const { return (in_height + 2 * padding - kernel) / stride + 1; }
+  int out_width() const { return (in_width + 2 * padding - kernel) / stride + 1; }
+  int patch_size() const { return kernel * kernel * in_channels; }  // columns of the im2col matrix
+  int patch_count() const { return batch * out_height() * out_width(); }  // rows of the im2col matrix
+};
+
+// image[batch, H, W, C] -> columns[batch*Ho*Wo, k*k*C], patch element order (ky, kx, c); padding reads 0.
+using Im2colFunction = void (*)(const KernelTable& table, const ConvGeometry& geometry, const float* image,
+                                float* columns);
+// The adjoint of im2col: image[batch, H, W, C] += scatter of columns[batch*Ho*Wo, k*k*C].
+using Col2imFunction = void (*)(const KernelTable& table, const ConvGeometry& geometry, const float* columns,
+                                float* image);
+// rows[M, N] += bias[N] broadcast over rows.
+using AddBiasFunction = void (*)(const KernelTable& table, int M, int N, const float* bias, float* rows);
+// sums[N] (+)= column sums of rows[M, N]; used for bias gradients.
+using SumRowsFunction = void (*)(const KernelTable& table, int M, int N, const float* rows, float* sums,
+                                 bool accumulate);
+// y[n] = max(x[n], 0). In-place (y == x) is allowed.
+using ReluForwardFunction = void (*)(const KernelTable& table, int n, const float* x, float* y);
+// dx[n] = y[n] > 0 ? dy[n] : 0, from the forward output y. In-place (dx == dy) is allowed.
+using ReluBackwardFunction = void (*)(const KernelTable& table, int n, const float* y, const float* dy,
+                                      float* dx);
+
+struct KernelTable {
+  std::string name;                 // "reference", "xnnpack", "simd128"
+  int threads = 1;                  // worker threads the backend uses
+  std::shared_ptr<void> backend;    // backend state (thread pool, operator cache); null for reference
+  GemmFunction gemm = nullptr;
+  Im2colFunction im2col = nullptr;
+  Col2imFunction col2im = nullptr;
+  AddBiasFunction add_bias = nullptr;
+  SumRowsFunction sum_rows = nullptr;
+  ReluForwardFunction relu_forward = nullptr;
+  ReluBackwardFunction relu_backward = nullptr;
+};
+
+// The plain C++ table; always available, single-threaded.
+std::shared_ptr<const KernelTable> reference_kernel_table();
+
+// "reference", "xnnpack" (native builds with QPLAY_WITH_XNNPACK), or "auto" (the fastest available).
+// threads >= 1; the reference table ignores it. Unknown names give an error listing the valid ones.
+Result<std::shared_ptr<const KernelTable>> make_kernel_table(const std::string& name, int threads);
+
+// The names make_kernel_table accepts in this build, e.g. "reference, xnnpack, auto".
+std::string available_kernel_tables();
+
+}  // namespace qplay

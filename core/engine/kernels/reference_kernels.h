@@ -1,0 +1,191 @@
+// The reference kernels: plain C++ loops that define what every kernel table must compute.
+// They are templates over the scalar type because the engine runs the same layers in double
+// precision for finite-difference gradient checks; the float instantiations make up the
+// "reference" KernelTable (reference_kernel_table() in kernel_table.h).
+//
+// Written to be obviously correct first and reasonably cache-friendly second (the whole training
+// tests run on them). Every output element of reference_gemm is summed over k in increasing
+// order, so results do not depend on the loop tiling. Not for speed: that is what the XNNPACK and
+// SIMD128 tables are for.
+//
+// Shapes follow kernel_table.h: row-major, [rows, cols], NHWC images.
+#pragma once
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <vector>
+
+#include "core/engine/kernels/kernel_table.h"
+
+namespace qplay {
+
+// destination[cols, rows] = source[rows, cols] transposed. In 16x16 tiles because the plain double
+// loop strides through memory by a (often power-of-two) row length and thrashes the cache: measured
+// 5x slower for a 256x784 float matrix.
+template <typename T>
+void transpose_matrix(int rows, int cols, const T* source, int source_stride, T* destination,
+                      int destination_stride) {
+  constexpr int kTile = 16;
+  for (int row_begin = 0; row_begin < rows; row_begin += kTile) {
+    const int row_end = std::min(rows, row_begin + kTile);
+    for (int col_begin = 0; col_begin < cols; col_begin += kTile) {
+      const int col_end = std::min(cols, col_begin + kTile);
+      for (int col = col_begin; col < col_end; ++col) {
+        T* destination_row = destination + static_cast<size_t>(col) * destination_stride;
+        for (int row = row_begin; row < row_end; ++row) {
+          destination_row[row] = source[static_cast<size_t>(row) * source_stride + col];
+        }
+      }
+    }
+  }
+}
+
+// C[M,N] (+)= op(A)[M,K] · op(B)[K,N]; see GemmFunction in kernel_table.h for the argument contract.
+// With accumulate, the product is formed first and then added, so C's old value never enters the
+// running sum (and without accumulate C is never read: it may hold garbage, even NaN).
+template <typename T>
+void reference_gemm(Transpose transpose_a, Transpose transpose_b, int M, int N, int K, const T* A, int lda,
+                    const T* B, int ldb, T* C, int ldc, bool accumulate) {
+  assert(M >= 0 && N >= 0 && K >= 0);
+  assert(lda >= (transpose_a == Transpose::no ? K : M));
+  assert(ldb >= (transpose_b == Transpose::no ? N : K));
+  assert(ldc >= N);
+  if (M == 0 || N == 0) return;
+
+  // Transposed operands are first copied into dense row-major op(A) [M,K] and op(B) [K,N]: the loop
+  // below then reads both contiguously (and vectorizes over j) without reordering any sum, whereas
+  // walking a transposed operand in place strides through memory by a row length per element.
+  std::vector<T> a_dense, b_dense;
+  const T* a_rows = A;
+  size_t a_stride = static_cast<size_t>(lda);
+  if (transpose_a == Transpose::yes) {
+    a_dense.resize(static_cast<size_t>(M) * K);
+    transpose_matrix(K, M, A, lda, a_dense.data(), K);
+    a_rows = a_dense.data();
+    a_stride = static_cast<size_t>(K);
+  }
+  const T* b_rows = B;
+  size_t b_stride = static_cast<size_t>(ldb);
+  if (transpose_b == Transpose::yes) {
+    b_dense.resize(static_cast<size_t>(K) * N);
+    transpose_matrix(N, K, B, ldb, b_dense.data(), N);
+    b_rows = b_dense.data();
+    b_stride = static_cast<size_t>(N);
+  }
+
+  // i-k-j order: one row of the product is built in `product_row`, streaming rows of op(B).
+  std::vector<T> product_row(static_cast<size_t>(N));
+  for (int i = 0; i < M; ++i) {
+    std::fill(product_row.begin(), product_row.end(), T(0));
+    const T* a_row = a_rows + i * a_stride;
+    for (int k = 0; k < K; ++k) {
+      const T a = a_row[k];
+      const T* b_row = b_rows + k * b_stride;
+      for (int j = 0; j < N; ++j) product_row[j] += a * b_row[j];
+    }
+    T* c_row = C + static_cast<size_t>(i) * ldc;
+    if (accumulate) {
+      for (int j = 0; j < N; ++j) c_row[j] += product_row[j];
+    } else {
+      std::copy(product_row.begin(), product_row.end(), c_row);
+    }
+  }
+}
+
+// Walks the im2col matrix one kernel row (fixed output pixel and ky) at a time. Within such a row
+// the kx that land inside the image read one contiguous run of image memory, so each row is: zero
+// padding on the left, copy_run(image_offset, column_offset, count) for the run, padding on the
+// right, each padding part as pad_run(column_offset, count). Offsets and counts are in elements.
+// Shared by im2col and col2im so the two can never disagree on the index arithmetic.
+template <typename CopyRun, typename PadRun>
+void for_each_kernel_row(const ConvGeometry& geometry, CopyRun copy_run, PadRun pad_run) {
+  const int kernel = geometry.kernel, width = geometry.in_width;
+  const size_t channels = static_cast<size_t>(geometry.in_channels);
+  const size_t row_length = static_cast<size_t>(kernel) * channels;
+  const int out_height = geometry.out_height(), out_width = geometry.out_width();
+  size_t column_offset = 0;
+  for (int b = 0; b < geometry.batch; ++b) {
+    for (int oy = 0; oy < out_height; ++oy) {
+      for (int ox = 0; ox < out_width; ++ox) {
+        const int x0 = ox * geometry.stride - geometry.padding;
+        const int kx_begin = std::min(kernel, std::max(0, -x0));  // first kx inside the image
+        const int kx_end = std::max(kx_begin, std::min(kernel, width - x0));
+        for (int ky = 0; ky < kernel; ++ky) {
+          const int iy = oy * geometry.stride - geometry.padding + ky;
+          if (iy < 0 || iy >= geometry.in_height) {
+            pad_run(column_offset, row_length);
+          } else {
+            pad_run(column_offset, kx_begin * channels);
+            if (kx_end > kx_begin) {
+              const size_t pixel = (static_cast<size_t>(b) * geometry.in_height + iy) * width + (x0 + kx_begin);
+              copy_run(pixel * channels, column_offset + kx_begin * channels, (kx_end - kx_begin) * channels);
+            }
+            pad_run(column_offset + kx_end * channels, (kernel - kx_end) * channels);
+          }
+          column_offset += row_length;
+        }
+      }
+    }
+  }
+}
+
+// image[batch, H, W, C] -> columns[batch*Ho*Wo, k*k*C], patch element order (ky, kx, c); padding reads 0.
+template <typename T>
+void reference_im2col(const ConvGeometry& geometry, const T* image, T* columns) {
+  assert(geometry.out_height() > 0 && geometry.out_width() > 0);
+  for_each_kernel_row(
+      geometry,
+      [&](size_t image_offset, size_t column_offset, size_t count) {
+        std::copy_n(image + image_offset, count, columns + column_offset);
+      },
+      [&](size_t column_offset, size_t count) { std::fill_n(columns + column_offset, count, T(0)); });
+}
+
+// The adjoint of im2col: image[batch, H, W, C] += columns scattered back; padding entries are dropped.
+// Accumulates, so the caller zeroes the image first when it wants the plain adjoint.
+template <typename T>
+void reference_col2im(const ConvGeometry& geometry, const T* columns, T* image) {
+  assert(geometry.out_height() > 0 && geometry.out_width() > 0);
+  for_each_kernel_row(
+      geometry,
+      [&](size_t image_offset, size_t column_offset, size_t count) {
+        for (size_t i = 0; i < count; ++i) image[image_offset + i] += columns[column_offset + i];
+      },
+      [](size_t, size_t) {});
+}
+
+// rows[M, N] += bias[N] broadcast over rows.
+template <typename T>
+void reference_add_bias(int M, int N, const T* bias, T* rows) {
+  for (int i = 0; i < M; ++i) {
+    T* row = rows + static_cast<size_t>(i) * N;
+    for (int j = 0; j < N; ++j) row[j] += bias[j];
+  }
+}
+
+// sums[N] = column sums of rows[M, N] (accumulate == false), or sums[N] += them (accumulate == true).
+// Row by row, so the inner loop is contiguous; each sum still runs over i in increasing order.
+template <typename T>
+void reference_sum_rows(int M, int N, const T* rows, T* sums, bool accumulate) {
+  if (!accumulate) std::fill_n(sums, N, T(0));
+  for (int i = 0; i < M; ++i) {
+    const T* row = rows + static_cast<size_t>(i) * N;
+    for (int j = 0; j < N; ++j) sums[j] += row[j];
+  }
+}
+
+// y[n] = max(x[n], 0); in-place allowed. Written so a NaN input stays NaN: a diverging run should
+// show up as NaN in the loss, not be silently clipped to zero by the first ReLU.
+template <typename T>
+void reference_relu_forward(int n, const T* x, T* y) {
+  for (int i = 0; i < n; ++i) y[i] = x[i] < T(0) ? T(0) : x[i];
+}
+
+// dx[n] = y[n] > 0 ? dy[n] : 0, from the forward output y; in-place (dx == dy) allowed.
+template <typename T>
+void reference_relu_backward(int n, const T* y, const T* dy, T* dx) {
+  for (int i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+}
+
+}  // namespace qplay

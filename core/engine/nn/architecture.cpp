@@ -1,0 +1,165 @@
+#include "core/engine/nn/architecture.h"
+
+#include <charconv>
+
+namespace qplay {
+namespace {
+
+constexpr int kMaxHiddenWidth = 4096;
+constexpr int kMaxHiddenLayers = 16;
+
+Result<std::vector<int>> parse_widths(std::string_view text, std::string_view spec) {
+  std::vector<int> widths;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    int value = 0;
+    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (error != std::errc() || end != item.data() + item.size() || value < 1 || value > kMaxHiddenWidth) {
+      return Status::error("architecture '" + std::string(spec) + "': '" + std::string(item) +
+                           "' is not a layer width (an integer from 1 to " + std::to_string(kMaxHiddenWidth) +
+                           ")");
+    }
+    widths.push_back(value);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+    if (text.empty()) return Status::error("architecture '" + std::string(spec) + "': trailing comma");
+  }
+  if (widths.size() > kMaxHiddenLayers) {
+    return Status::error("architecture '" + std::string(spec) + "': at most " +
+                         std::to_string(kMaxHiddenLayers) + " hidden layers");
+  }
+  return widths;
+}
+
+Result<LayerKind> parse_activation(std::string_view name, std::string_view spec) {
+  if (name == "relu") return LayerKind::relu;
+  if (name == "tanh") return LayerKind::tanh;
+  if (name == "softplus") return LayerKind::softplus;
+  return Status::error("architecture '" + std::string(spec) + "': unknown activation '" + std::string(name) +
+                       "' (choose relu, tanh or softplus)");
+}
+
+Status resolve_shapes(Architecture& architecture) {
+  TensorShape shape = architecture.input;
+  for (LayerSpec& layer : architecture.layers) {
+    layer.input = shape;
+    switch (layer.kind) {
+      case LayerKind::dense:
+        layer.output = {1, 1, layer.outputs};
+        break;
+      case LayerKind::conv2d:
+      case LayerKind::max_pool: {
+        int height = (shape.height + 2 * layer.padding - layer.kernel) / layer.stride + 1;
+        int width = (shape.width + 2 * layer.padding - layer.kernel) / layer.stride + 1;
+        if (shape.height + 2 * layer.padding < layer.kernel || shape.width + 2 * layer.padding < layer.kernel) {
+          return Status::error("architecture '" + architecture.spec + "': a " + layer_kind_name(layer.kind) +
+                               " layer gets a " + std::to_string(shape.height) + "x" +
+                               std::to_string(shape.width) + " input, smaller than its " +
+                               std::to_string(layer.kernel) + "x" + std::to_string(layer.kernel) + " window");
+        }
+        layer.output = {height, width, layer.kind == LayerKind::conv2d ? layer.outputs : shape.channels};
+        break;
+      }
+      case LayerKind::flatten:
+        layer.output = {1, 1, shape.size()};
+        break;
+      case LayerKind::relu:
+      case LayerKind::tanh:
+      case LayerKind::softplus:
+        layer.output = shape;
+        break;
+    }
+    shape = layer.output;
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* layer_kind_name(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::dense: return "dense";
+    case LayerKind::conv2d: return "conv2d";
+    case LayerKind::max_pool: return "max_pool";
+    case LayerKind::flatten: return "flatten";
+    case LayerKind::relu: return "relu";
+    case LayerKind::tanh: return "tanh";
+    case LayerKind::softplus: return "softplus";
+  }
+  return "?";
+}
+
+int Architecture::parameter_count() const {
+  int count = 0;
+  for (const LayerSpec& layer : layers) {
+    if (layer.has_parameters()) count += layer.weight_rows() * layer.weight_columns() + layer.outputs;
+  }
+  return count;
+}
+
+Result<Architecture> parse_architecture(std::string_view spec, TensorShape input, int num_classes) {
+  Architecture architecture;
+  architecture.spec = std::string(spec);
+  architecture.input = input;
+  architecture.num_classes = num_classes;
+  if (input.size() < 1 || num_classes < 2) {
+    return Status::error("architecture '" + std::string(spec) + "': the data must have inputs and >= 2 classes");
+  }
+
+  // family[:widths][:activation]
+  std::string_view rest = spec;
+  size_t colon = rest.find(':');
+  std::string_view family = rest.substr(0, colon);
+  std::string_view widths_text, activation_text = "relu";
+  if (colon != std::string_view::npos) {
+    rest.remove_prefix(colon + 1);
+    size_t second = rest.find(':');
+    widths_text = rest.substr(0, second);
+    if (second != std::string_view::npos) activation_text = rest.substr(second + 1);
+  }
+  Result<LayerKind> activation = parse_activation(activation_text, spec);
+  if (!activation) return activation.status();
+
+  if (family == "linear") {
+    if (colon != std::string_view::npos) {
+      return Status::error("architecture '" + std::string(spec) + "': 'linear' takes no widths");
+    }
+    if (input.height > 1 || input.width > 1) architecture.layers.push_back({LayerKind::flatten});
+    architecture.layers.push_back({LayerKind::dense, num_classes});
+  } else if (family == "mlp" || family == "cnn") {
+    Result<std::vector<int>> widths = parse_widths(widths_text, spec);
+    if (!widths) return widths.status();
+    if (widths->empty()) {
+      return Status::error("architecture '" + std::string(spec) + "': give layer widths, e.g. " +
+                           std::string(family) + (family == "mlp" ? ":64,64" : ":16,32"));
+    }
+    if (family == "mlp") {
+      if (input.height > 1 || input.width > 1) architecture.layers.push_back({LayerKind::flatten});
+      for (int width : *widths) {
+        architecture.layers.push_back({LayerKind::dense, width});
+        architecture.layers.push_back({*activation});
+      }
+    } else {
+      if (input.height < 2 || input.width < 2) {
+        return Status::error("architecture '" + std::string(spec) +
+                             "': a CNN needs image data (this data set has flat features; use mlp)");
+      }
+      for (int channels : *widths) {
+        architecture.layers.push_back({LayerKind::conv2d, channels, 3, 1, 1});
+        architecture.layers.push_back({*activation});
+        architecture.layers.push_back({LayerKind::max_pool, 0, 2, 2, 0});
+      }
+      architecture.layers.push_back({LayerKind::flatten});
+    }
+    architecture.layers.push_back({LayerKind::dense, num_classes});
+  } else {
+    return Status::error("architecture '" + std::string(spec) +
+                         "': unknown family '" + std::string(family) +
+                         "' (use mlp:W1,W2,...[:relu|tanh|softplus], cnn:C1,C2,...[:activation] or linear)");
+  }
+  if (Status status = resolve_shapes(architecture); !status) return status;
+  return architecture;
+}
+
+}  // namespace qplay

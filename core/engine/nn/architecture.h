@@ -1,0 +1,51 @@
+// Network architectures from a short text spec, and the shapes they imply.
+//   "mlp:256,256"        dense(256)-relu-dense(256)-relu-dense(classes)
+//   "mlp:16,16:tanh"     the same with tanh (also: relu, softplus)
+//   "cnn:16,32"          conv3x3(16, same)-relu-maxpool2 - conv3x3(32, same)-relu-maxpool2 - flatten - dense(classes)
+//   "linear"             a single dense layer (logistic regression)
+// An Architecture is pure description: no weights, no buffers (those live in Network).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/engine/base/status.h"
+
+namespace qplay {
+
+enum class LayerKind { dense, conv2d, max_pool, flatten, relu, tanh, softplus };
+const char* layer_kind_name(LayerKind kind);
+
+// Activation tensors are NHWC; a flat feature vector is height = width = 1.
+struct TensorShape {
+  int height = 1, width = 1, channels = 1;
+  int size() const { return height * width * channels; }
+  bool operator==(const TensorShape&) const = default;
+};
+
+struct LayerSpec {
+  LayerKind kind = LayerKind::dense;
+  int outputs = 0;                          // dense: features; conv2d: channels
+  int kernel = 3, stride = 1, padding = 1;  // conv2d and max_pool
+  TensorShape input, output;                // filled by resolve_architecture
+  bool has_parameters() const { return kind == LayerKind::dense || kind == LayerKind::conv2d; }
+  // Weight rows are output channels: dense W[outputs, inputs]; conv W[outputs, kernel*kernel*in_channels].
+  int weight_rows() const { return outputs; }
+  int weight_columns() const {
+    return kind == LayerKind::dense ? input.size() : kernel * kernel * input.channels;
+  }
+};
+
+struct Architecture {
+  std::string spec;  // the text it was parsed from, kept for files and display
+  TensorShape input;
+  int num_classes = 0;
+  std::vector<LayerSpec> layers;
+  int parameter_count() const;
+};
+
+// Parses a spec and resolves every layer's input and output shape for the given data.
+Result<Architecture> parse_architecture(std::string_view spec, TensorShape input, int num_classes);
+
+}  // namespace qplay

@@ -1,0 +1,72 @@
+#include "core/engine/quant/post_training.h"
+
+#include <algorithm>
+#include <map>
+
+#include "core/engine/quant/range_estimation.h"
+
+namespace qplay {
+
+bool layer_input_is_nonnegative(const Architecture& architecture, int layer) {
+  for (int i = layer - 1; i >= 0; --i) {
+    LayerKind kind = architecture.layers[i].kind;
+    if (kind == LayerKind::max_pool || kind == LayerKind::flatten) continue;
+    return kind == LayerKind::relu;
+  }
+  return false;
+}
+
+void quantize_weights_into(const Network<float>& network, std::span<const float> master,
+                           const QuantizationSetting& setting, std::span<float> view,
+                           std::vector<std::vector<QuantGrid>>* grids) {
+  std::copy(master.begin(), master.end(), view.begin());
+  const auto& tensors = network.parameter_tensors();
+  if (grids) grids->assign(tensors.size(), {});
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    const ParameterTensor& tensor = tensors[t];
+    if (!tensor.is_weight) continue;
+    WeightQuantSpec spec = setting.weights;
+    if (tensor.layer < static_cast<int>(setting.weight_bits_per_layer.size()) &&
+        setting.weight_bits_per_layer[tensor.layer] >= 0) {
+      spec.bits = setting.weight_bits_per_layer[tensor.layer];
+    }
+    if (spec.bits == 0) continue;
+    std::span<const float> weights = master.subspan(tensor.offset, tensor.size());
+    std::vector<QuantGrid> tensor_grids = choose_weight_grids(weights, tensor.rows, spec);
+    fake_quantize_weights(weights, tensor.rows, tensor_grids, view.subspan(tensor.offset, tensor.size()));
+    if (grids) (*grids)[t] = std::move(tensor_grids);
+  }
+}
+
+std::vector<float> quantized_weights_view(const Network<float>& network, const QuantizationSetting& setting) {
+  std::vector<float> view(network.parameter_count());
+  quantize_weights_into(network, network.parameters(), setting, view);
+  return view;
+}
+
+ActivationQuantization calibrate_activation_ranges(Network<float>& network, std::span<const float> parameters,
+                                                   std::span<const float> calibration_features, int samples,
+                                                   const ActivationQuantSpec& spec) {
+  const Architecture& architecture = network.architecture();
+  ActivationQuantization result;
+  result.input_grids.assign(architecture.layers.size(), std::nullopt);
+  if (spec.bits == 0) return result;
+  const size_t sample_size = architecture.input.size();
+  samples = static_cast<int>(std::min<size_t>(samples, calibration_features.size() / sample_size));
+  std::map<int, ActivationRangeObserver> observers;
+  ForwardOptions<float> options;
+  options.parameters = parameters;
+  options.observe_layer_input = [&](int layer, std::span<const float> input) { observers[layer].observe(input); };
+  constexpr int kChunk = 500;
+  for (int start = 0; start < samples; start += kChunk) {
+    int batch = std::min(kChunk, samples - start);
+    network.forward(calibration_features.subspan(size_t(start) * sample_size, size_t(batch) * sample_size), batch,
+                    options);
+  }
+  for (auto& [layer, observer] : observers) {
+    result.input_grids[layer] = observer.grid(spec, layer_input_is_nonnegative(architecture, layer));
+  }
+  return result;
+}
+
+}  // namespace qplay

@@ -1,0 +1,37 @@
+#include "core/engine/train/evaluation.h"
+
+#include <algorithm>
+
+namespace qplay {
+
+Evaluation evaluate(Network<float>& network, std::span<const float> features, std::span<const int32_t> labels,
+                    const ForwardOptions<float>& options, std::vector<int32_t>* predictions, size_t max_samples,
+                    int chunk_size) {
+  const size_t sample_size = network.architecture().input.size();
+  const int classes = network.architecture().num_classes;
+  const size_t n = std::min({labels.size(), features.size() / sample_size, max_samples});
+  Evaluation result;
+  result.samples = n;
+  if (predictions) predictions->resize(n);
+  double loss_sum = 0.0;
+  size_t correct = 0;
+  for (size_t start = 0; start < n; start += chunk_size) {
+    const int batch = static_cast<int>(std::min<size_t>(chunk_size, n - start));
+    network.forward(features.subspan(start * sample_size, batch * sample_size), batch, options);
+    loss_sum += double(network.loss(labels.subspan(start, batch))) * batch;
+    std::span<const float> p = network.probabilities();
+    for (int b = 0; b < batch; ++b) {
+      const float* row = p.data() + size_t(b) * classes;
+      int32_t predicted = static_cast<int32_t>(std::max_element(row, row + classes) - row);
+      correct += predicted == labels[start + b];
+      if (predictions) (*predictions)[start + b] = predicted;
+    }
+  }
+  if (n > 0) {
+    result.loss = loss_sum / n;
+    result.accuracy = double(correct) / n;
+  }
+  return result;
+}
+
+}  // namespace qplay

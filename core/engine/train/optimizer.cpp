@@ -1,0 +1,69 @@
+#include "core/engine/train/optimizer.h"
+
+#include <cmath>
+
+namespace qplay {
+
+double scheduled_learning_rate(const OptimizerSettings& optimizer, const ScheduleSettings& schedule, double epoch,
+                               int total_epochs) {
+  const double base = optimizer.learning_rate;
+  switch (schedule.kind) {
+    case ScheduleKind::constant: return base;
+    case ScheduleKind::step:
+      return base * std::pow(schedule.gamma, std::floor(epoch / std::max(1, schedule.step_epochs)));
+    case ScheduleKind::cosine: {
+      double progress = total_epochs > 0 ? std::min(1.0, epoch / total_epochs) : 1.0;
+      return base * 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
+    }
+  }
+  return base;
+}
+
+int optimizer_slot_count(OptimizerKind kind) { return kind == OptimizerKind::sgd ? 1 : 2; }
+
+void optimizer_step(Network<float>& network, const OptimizerSettings& settings, double learning_rate, long step) {
+  network.set_optimizer_slot_count(optimizer_slot_count(settings.kind));
+  std::span<float> weights = network.parameters();
+  std::span<const float> gradients = network.gradients();
+  const float lr = static_cast<float>(learning_rate);
+  const float decay = static_cast<float>(settings.weight_decay);
+  const size_t n = weights.size();
+  if (settings.kind == OptimizerKind::sgd) {
+    std::span<float> velocity = network.optimizer_slot(0);
+    const float momentum = static_cast<float>(settings.momentum);
+    for (size_t i = 0; i < n; ++i) {
+      float g = gradients[i] + decay * weights[i];
+      // torch.optim.SGD initialises the buffer to the first gradient; with a zero buffer
+      // momentum·0 + g gives exactly that.
+      velocity[i] = momentum * velocity[i] + g;
+      weights[i] -= lr * velocity[i];
+    }
+    return;
+  }
+  std::span<float> m = network.optimizer_slot(0), v = network.optimizer_slot(1);
+  const double b1 = settings.beta1, b2 = settings.beta2;
+  const float bias_correction1 = static_cast<float>(1.0 - std::pow(b1, double(step)));
+  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(b2, double(step))));
+  const float step_size = lr / bias_correction1;
+  const float eps = static_cast<float>(settings.epsilon);
+  for (size_t i = 0; i < n; ++i) {
+    float g = gradients[i] + decay * weights[i];
+    m[i] = float(b1) * m[i] + float(1 - b1) * g;
+    v[i] = float(b2) * v[i] + float(1 - b2) * g * g;
+    float denominator = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
+    weights[i] -= step_size * m[i] / denominator;
+  }
+}
+
+const char* optimizer_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adam"; }
+
+const char* schedule_name(ScheduleKind kind) {
+  switch (kind) {
+    case ScheduleKind::constant: return "constant";
+    case ScheduleKind::step: return "step";
+    case ScheduleKind::cosine: return "cosine";
+  }
+  return "?";
+}
+
+}  // namespace qplay

@@ -1,0 +1,35 @@
+#include "core/engine/train/sweep.h"
+
+namespace qplay {
+
+Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset, const QuantizationSetting& setting,
+                              int calibration_samples, std::vector<int32_t>* predictions) {
+  std::vector<float> view = quantized_weights_view(network, setting);
+  ActivationQuantization activations =
+      calibrate_activation_ranges(network, view, dataset.train_x, calibration_samples, setting.activations);
+  ForwardOptions<float> options;
+  options.parameters = view;
+  if (setting.activations.bits > 0) options.activation_quantization = &activations;
+  return evaluate(network, dataset.test_x, dataset.test_y, options, predictions);
+}
+
+std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset& dataset, const SweepOptions& options,
+                                         const std::function<void(int done, int total)>& progress) {
+  std::vector<SweepPoint> points;
+  const int total = 1 + static_cast<int>(options.weight_bits.size() * options.activation_bits.size());
+  points.push_back({0, 0, evaluate(network, dataset.test_x, dataset.test_y)});
+  if (progress) progress(1, total);
+  for (int activation_bits : options.activation_bits) {
+    for (int weight_bits : options.weight_bits) {
+      QuantizationSetting setting = options.base;
+      setting.weights.bits = weight_bits;
+      setting.activations.bits = activation_bits;
+      points.push_back({weight_bits, activation_bits,
+                        evaluate_quantized(network, dataset, setting, options.calibration_samples)});
+      if (progress) progress(static_cast<int>(points.size()), total);
+    }
+  }
+  return points;
+}
+
+}  // namespace qplay

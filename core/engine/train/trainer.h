@@ -1,0 +1,79 @@
+// The trainer: mini-batch training of one network on one data set, advanced in bounded time
+// slices (advance(budget_ms)) so a UI thread can keep drawing at 60 fps between slices and the
+// browser never blocks. Per epoch it records train loss/accuracy (running mean over the epoch's
+// batches) and test loss/accuracy. With a quantization setting it does quantization-aware
+// training: fake-quantized weights (and optionally activations) in the forward pass, the clipped
+// straight-through estimator in the backward pass, float master weights in the optimizer.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/engine/base/status.h"
+#include "core/engine/data/batcher.h"
+#include "core/engine/data/dataset.h"
+#include "core/engine/nn/network.h"
+#include "core/engine/quant/post_training.h"
+#include "core/engine/train/optimizer.h"
+
+namespace qplay {
+
+struct TrainingSettings {
+  OptimizerSettings optimizer;
+  ScheduleSettings schedule;
+  int epochs = 20;
+  int batch_size = 32;
+  uint64_t seed = 1;            // batch order (the network's initial weights are seeded by its owner)
+  QuantizationSetting qat;      // all bits 0: plain float training
+};
+
+struct EpochMetrics {
+  int epoch = 0;  // 1-based: metrics after this many epochs
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;
+  double learning_rate = 0;
+  double seconds = 0;  // wall time spent training this epoch
+};
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<const Dataset> dataset, Network<float>& network, TrainingSettings settings);
+
+  // Trains whole steps until budget_ms of wall time has passed (at least one step), the run has
+  // finished, or it has failed. Returns the number of steps taken in this slice.
+  int advance(double budget_ms);
+  // One mini-batch step (the "step" button). Returns false when finished or failed.
+  bool step();
+
+  bool finished() const { return epoch_ >= settings_.epochs || !status_.ok(); }
+  const Status& status() const { return status_; }  // an error once training diverged
+  const std::vector<EpochMetrics>& history() const { return history_; }
+  int completed_epochs() const { return epoch_; }
+  double epoch_fraction() const;  // progress through the current epoch, 0..1
+  long steps_taken() const { return steps_; }
+  const TrainingSettings& settings() const { return settings_; }
+
+ private:
+  void finish_epoch();
+  ForwardOptions<float> prepare_quantized_forward(std::span<const float> batch_features, int batch);
+
+  std::shared_ptr<const Dataset> dataset_;
+  Network<float>& network_;
+  TrainingSettings settings_;
+  EpochBatcher batcher_;
+  Status status_;
+  int epoch_ = 0;
+  long steps_ = 0;
+  double epoch_loss_sum_ = 0, epoch_seconds_ = 0;
+  size_t epoch_correct_ = 0, epoch_samples_ = 0;
+  std::vector<EpochMetrics> history_;
+  std::vector<float> batch_features_;
+  std::vector<int32_t> batch_labels_;
+  // Quantization-aware training state.
+  std::vector<float> quantized_view_;
+  std::vector<std::vector<QuantGrid>> weight_grids_;
+  ActivationQuantization activation_quantization_;
+  std::vector<float> activation_range_ema_;  // per layer; < 0 until first observed
+};
+
+}  // namespace qplay

@@ -1,0 +1,114 @@
+#include "native/cli/cli_common.h"
+
+#include <cstdio>
+
+#include "core/engine/experiment/state_table.h"
+#include "native/cli/commands.h"
+#include "native/cli/progress_bar.h"
+
+namespace qplay::cli {
+
+Result<Experiment> experiment_from_command_line(const ParsedCommandLine& parsed) {
+  Experiment experiment;
+  if (parsed.has("experiment")) {
+    Result<Experiment> loaded = load_experiment_file(parsed.flag("experiment"));
+    if (!loaded) return loaded.status();
+    experiment = std::move(loaded).value();
+  }
+  if (Status status = apply_settings(parsed, experiment); !status) return status;
+  return experiment;
+}
+
+std::string describe_run(const Run& run) {
+  const Dataset& d = *run.dataset;
+  const Experiment& e = run.experiment;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "%s: %zu train / %zu test samples, %d inputs, %d classes | %s (%zu parameters) | %s lr %g, %s, "
+                "%d epochs, batch %d, seed %lld | kernels %s x%d",
+                d.name.c_str(), d.train_size(), d.test_size(), d.sample_size(), d.num_classes,
+                e.architecture.c_str(), run.network->parameter_count(), e.optimizer.c_str(), e.learning_rate,
+                e.schedule.c_str(), e.epochs, e.batch_size, static_cast<long long>(e.seed),
+                run.network->kernels().name.c_str(), run.network->kernels().threads);
+  std::string text = line;
+  if (e.qat_weight_bits > 0 || e.qat_activation_bits > 0) {
+    text += " | QAT weights " + (e.qat_weight_bits ? std::to_string(e.qat_weight_bits) + " bits" : "float") +
+            ", activations " + (e.qat_activation_bits ? std::to_string(e.qat_activation_bits) + " bits" : "float");
+  }
+  return text;
+}
+
+Status train_with_progress(Run& run, bool quiet) {
+  Trainer& trainer = *run.trainer;
+  ProgressBar bar("training", !quiet);
+  size_t printed = 0;
+  const int epochs = trainer.settings().epochs;
+  while (!trainer.finished()) {
+    trainer.advance(100.0);
+    const auto& history = trainer.history();
+    for (; printed < history.size(); ++printed) {
+      const EpochMetrics& m = history[printed];
+      if (!quiet) {
+        std::fprintf(stderr, "%s", "\r");
+        std::printf("epoch %3d/%d  train loss %.4f acc %5.1f%%  test loss %.4f acc %5.1f%%  lr %.4g  %.2fs\n",
+                    m.epoch, epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy,
+                    m.learning_rate, m.seconds);
+        std::fflush(stdout);
+      }
+    }
+    double done = (trainer.completed_epochs() + (trainer.finished() ? 0.0 : trainer.epoch_fraction())) / epochs;
+    std::string status = "epoch " + std::to_string(std::min(trainer.completed_epochs() + 1, epochs)) + "/" +
+                         std::to_string(epochs);
+    if (!history.empty()) {
+      char accuracy[64];
+      std::snprintf(accuracy, sizeof accuracy, "  test acc %.1f%%", 100 * history.back().test_accuracy);
+      status += accuracy;
+    }
+    bar.update(done, status);
+  }
+  if (!trainer.status().ok()) return trainer.status();
+  bar.finish("");
+  return {};
+}
+
+Result<LoadedModel> load_model_for_command(const ParsedCommandLine& parsed) {
+  Result<ModelFile> file = load_model_file(parsed.flag("model"));
+  if (!file) return file.status().with_context(parsed.flag("model"));
+  // Kernel flags apply before the network is built, so read them through a scratch experiment.
+  Result<Json> metadata = parse_json(file->metadata_json);
+  Experiment stored;
+  if (metadata) {
+    Result<Experiment> parsed_experiment = experiment_from_json(*metadata);
+    if (parsed_experiment) stored = std::move(parsed_experiment).value();
+  }
+  Experiment experiment = stored;
+  if (Status status = apply_settings(parsed, experiment); !status) return status;
+  Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(experiment);
+  if (!kernels) return kernels.status();
+  Result<SavedModel> saved = model_from_file(*file, std::move(kernels).value());
+  if (!saved) return saved.status().with_context(parsed.flag("model"));
+
+  LoadedModel loaded;
+  loaded.experiment = experiment;
+  loaded.network = std::move(saved->network);
+  Result<Dataset> dataset = make_dataset(experiment);
+  if (!dataset) return dataset.status();
+  if (Status status = check_model_matches_dataset(*loaded.network, *dataset); !status) return status;
+  loaded.dataset = std::make_shared<const Dataset>(std::move(dataset).value());
+  return loaded;
+}
+
+int report_bad_input(const std::string& command, const Status& status) {
+  std::fprintf(stderr, "qplay-cli %s: %s\n", command.c_str(), status.message().c_str());
+  return kExitBadInput;
+}
+
+void print_command_help(const std::string& command, const std::string& summary,
+                        const std::vector<CommandFlag>& flags) {
+  std::printf("usage: qplay-cli %s [--flag=value ...]\n\n%s\n\n", command.c_str(), summary.c_str());
+  if (!flags.empty()) std::printf("  %s flags:\n%s", command.c_str(), describe_command_flags(flags).c_str());
+  std::printf("\n  experiment settings (any command; also the keys of an experiment JSON file):%s",
+              describe_settings().c_str());
+}
+
+}  // namespace qplay::cli

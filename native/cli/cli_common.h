@@ -1,0 +1,39 @@
+// What several qplay-cli commands share: building the experiment from --experiment and flags,
+// training a Run with a progress bar, and loading a saved model with its data set.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/engine/base/status.h"
+#include "core/engine/experiment/run.h"
+#include "core/engine/experiment/saved_model.h"
+#include "native/cli/command_line.h"
+
+namespace qplay::cli {
+
+// Defaults, then the --experiment file (if given), then the settings flags.
+Result<Experiment> experiment_from_command_line(const ParsedCommandLine& parsed);
+
+// Trains to the end, printing one line per epoch and a progress bar with ETA.
+Status train_with_progress(Run& run, bool quiet);
+
+// A one-line description of a run: data, model size, optimizer, kernels.
+std::string describe_run(const Run& run);
+
+struct LoadedModel {
+  Experiment experiment;  // the stored experiment with the command line's settings applied on top
+  std::unique_ptr<Network<float>> network;
+  std::shared_ptr<const Dataset> dataset;
+};
+// Loads --model, applies setting flags (e.g. --weight_bits, --kernels), rebuilds the data set.
+Result<LoadedModel> load_model_for_command(const ParsedCommandLine& parsed);
+
+// Prints "qplay-cli <command>: <message>" to stderr and returns the exit code for bad input.
+int report_bad_input(const std::string& command, const Status& status);
+
+// Usage text for a command: its flags, then every experiment setting.
+void print_command_help(const std::string& command, const std::string& summary,
+                        const std::vector<CommandFlag>& flags);
+
+}  // namespace qplay::cli

@@ -1,0 +1,109 @@
+#include "native/cli/command_line.h"
+
+#include <charconv>
+
+#include "core/engine/experiment/state_table.h"
+
+namespace qplay::cli {
+
+Result<ParsedCommandLine> parse_command_line(const std::vector<std::string>& arguments,
+                                             const std::vector<CommandFlag>& command_flags) {
+  ParsedCommandLine parsed;
+  for (const CommandFlag& flag : command_flags) parsed.command_flags[flag.name] = flag.default_value;
+  for (size_t i = 0; i < arguments.size(); ++i) {
+    const std::string& argument = arguments[i];
+    if (argument == "--help" || argument == "-h") {
+      parsed.help = true;
+      continue;
+    }
+    if (!argument.starts_with("--") || argument.size() == 2) {
+      return Status::error("unexpected argument '" + argument + "' (flags look like --name=value)");
+    }
+    std::string name, value;
+    size_t equals = argument.find('=');
+    if (equals != std::string::npos) {
+      name = argument.substr(2, equals - 2);
+      value = argument.substr(equals + 1);
+    } else {
+      name = argument.substr(2);
+      if (i + 1 >= arguments.size()) return Status::error("flag --" + name + " needs a value");
+      value = arguments[++i];
+    }
+    bool is_command_flag = false;
+    for (const CommandFlag& flag : command_flags) is_command_flag |= flag.name == name;
+    if (is_command_flag) {
+      if (value.empty()) return Status::error("flag --" + name + " needs a value");
+      parsed.command_flags[name] = value;
+    } else if (find_setting(name)) {
+      parsed.settings.emplace_back(name, value);
+    } else {
+      // Let the state table suggest the closest setting name; fall back to the command's flags.
+      Experiment scratch;
+      Status unknown = set_setting(scratch, name, value);
+      std::string message = unknown.message();
+      if (!message.empty()) message[0] = 'u';
+      return Status::error(message.empty() ? "unknown flag --" + name : message + " (see --help)");
+    }
+  }
+  if (!parsed.help) {
+    for (const CommandFlag& flag : command_flags) {
+      if (flag.required && parsed.command_flags[flag.name].empty()) {
+        return Status::error("missing --" + flag.name + " (" + flag.help + ")");
+      }
+    }
+  }
+  return parsed;
+}
+
+Status apply_settings(const ParsedCommandLine& parsed, Experiment& experiment) {
+  for (const auto& [name, value] : parsed.settings) {
+    if (Status status = set_setting(experiment, name, value); !status) return status;
+  }
+  return validate_experiment(experiment);
+}
+
+Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, const std::string& flag_name) {
+  auto invalid = [&](const std::string& item) {
+    return Status::error("--" + flag_name + ": '" + item + "' is not a bit-width; use integers from " +
+                         std::to_string(min_bits) + " to 8 or 'float', as a list (4,6,8,float) or a range (2-8)");
+  };
+  auto parse_int = [](std::string_view item, int& value) {
+    auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    return error == std::errc() && end == item.data() + item.size();
+  };
+  std::vector<int> bits;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t dash = item.find('-');
+    int low = 0, high = 0;
+    if (item == "float") {
+      bits.push_back(0);
+    } else if (dash != std::string::npos && dash > 0) {
+      if (!parse_int(std::string_view(item).substr(0, dash), low) ||
+          !parse_int(std::string_view(item).substr(dash + 1), high) || low < min_bits || high > 8 || low > high) {
+        return invalid(item);
+      }
+      for (int b = high; b >= low; --b) bits.push_back(b);
+    } else {
+      if (!parse_int(item, low) || low < min_bits || low > 8) return invalid(item);
+      bits.push_back(low);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return bits;
+}
+
+std::string describe_command_flags(const std::vector<CommandFlag>& flags) {
+  std::string text;
+  for (const CommandFlag& flag : flags) {
+    text += "    --" + flag.name + "=<...>" + (flag.required ? "  (required)" : "") +
+            (flag.default_value.empty() ? "" : "  (default " + flag.default_value + ")") + "\n        " +
+            flag.help + "\n";
+  }
+  return text;
+}
+
+}  // namespace qplay::cli

@@ -1,0 +1,122 @@
+// qplay-cli grad and qplay-cli export: a model's numbers as JSON, for cross-checks against other
+// frameworks. The gradient dump is self-contained: the batch's inputs and labels, every
+// parameter and every gradient, so a reader needs nothing but the file.
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/engine/io/file_util.h"
+#include "core/engine/io/json.h"
+#include "native/cli/cli_common.h"
+#include "native/cli/commands.h"
+
+namespace qplay::cli {
+namespace {
+
+const std::vector<CommandFlag> kGradFlags = {
+    {"model", "the model file", "", true},
+    {"split", "which split the batch comes from: train or test", "train"},
+    {"offset", "index of the batch's first sample (samples offset .. offset+batch_size-1, unshuffled)", "0"},
+    {"out", "write the JSON here instead of stdout", ""},
+};
+
+const std::vector<CommandFlag> kExportFlags = {
+    {"model", "the model file", "", true},
+    {"out", "write the JSON here instead of stdout", ""},
+};
+
+Json tensor_json(const std::string& name, const std::vector<int>& shape, std::span<const float> values) {
+  Json tensor = Json::object();
+  tensor["name"] = name;
+  Json dims = Json::array();
+  for (int d : shape) dims.push_back(d);
+  tensor["shape"] = std::move(dims);
+  Json numbers = Json::array();
+  for (float v : values) numbers.push_back(static_cast<double>(v));
+  tensor["values"] = std::move(numbers);
+  return tensor;
+}
+
+int write_output(const std::string& command, const std::string& path, const std::string& text) {
+  if (path.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return kExitSuccess;
+  }
+  if (Status status = write_text_file_atomically(path, text); !status) return report_bad_input(command, status);
+  std::fprintf(stderr, "wrote %s\n", path.c_str());
+  return kExitSuccess;
+}
+
+}  // namespace
+
+int grad_command(const std::vector<std::string>& arguments) {
+  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kGradFlags);
+  if (!parsed) return report_bad_input("grad", parsed.status());
+  if (parsed->help) {
+    print_command_help("grad",
+                       "Computes the mean softmax cross-entropy of one batch (--batch_size samples from --offset) "
+                       "and the gradient of every parameter, and writes them as JSON (format qplay-gradients).",
+                       kGradFlags);
+    return kExitSuccess;
+  }
+  const std::string& split = parsed->flag("split");
+  if (split != "train" && split != "test") {
+    return report_bad_input("grad", Status::error("--split must be train or test, got '" + split + "'"));
+  }
+  Result<LoadedModel> model = load_model_for_command(*parsed);
+  if (!model) return report_bad_input("grad", model.status());
+  const Dataset& data = *model->dataset;
+  const std::vector<float>& x = split == "train" ? data.train_x : data.test_x;
+  const std::vector<int32_t>& y = split == "train" ? data.train_y : data.test_y;
+  const int batch = model->experiment.batch_size;
+  const std::string& offset_text = parsed->flag("offset");
+  char* end = nullptr;
+  const long offset = std::strtol(offset_text.c_str(), &end, 10);
+  if (end == offset_text.c_str() || *end != '\0' || offset < 0 || size_t(offset) + batch > y.size()) {
+    return report_bad_input("grad", Status::error("--offset must be an integer from 0 to " +
+                                                  std::to_string(long(y.size()) - batch) + " (the " + split +
+                                                  " split has " + std::to_string(y.size()) +
+                                                  " samples and the batch is " + std::to_string(batch) + ")"));
+  }
+  Network<float>& network = *model->network;
+  const size_t sample_size = data.sample_size();
+  std::span<const float> inputs(x.data() + offset * sample_size, batch * sample_size);
+  std::span<const int32_t> labels(y.data() + offset, batch);
+  network.forward(inputs, batch);
+  const float loss = network.loss(labels);
+  network.backward(labels);
+
+  Json json = Json::object();
+  json["format"] = "qplay-gradients";
+  json["version"] = 1;
+  json["architecture"] = network.architecture().spec;
+  json["loss"] = static_cast<double>(loss);
+  json["loss_definition"] = "mean softmax cross-entropy over the batch";
+  const TensorShape& in = network.architecture().input;
+  json["inputs"] = tensor_json("inputs", {batch, in.height, in.width, in.channels}, inputs);
+  Json label_values = Json::array();
+  for (int32_t label : labels) label_values.push_back(label);
+  json["labels"] = std::move(label_values);
+  Json parameters = Json::array(), gradients = Json::array();
+  for (const ParameterTensor& t : network.parameter_tensors()) {
+    parameters.push_back(tensor_json(t.name, t.shape(), network.tensor(network.parameters(), t)));
+    gradients.push_back(tensor_json(t.name, t.shape(), network.tensor(std::span<const float>(network.gradients()), t)));
+  }
+  json["parameters"] = std::move(parameters);
+  json["gradients"] = std::move(gradients);
+  return write_output("grad", parsed->flag("out"), to_json(json, 1) + "\n");
+}
+
+int export_command(const std::vector<std::string>& arguments) {
+  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kExportFlags);
+  if (!parsed) return report_bad_input("export", parsed.status());
+  if (parsed->help) {
+    print_command_help("export", "Writes a model's weights as JSON (format qplay-weights, see docs/formats.md).",
+                       kExportFlags);
+    return kExitSuccess;
+  }
+  Result<ModelFile> file = load_model_file(parsed->flag("model"));
+  if (!file) return report_bad_input("export", file.status().with_context(parsed->flag("model")));
+  return write_output("export", parsed->flag("out"), to_json(model_file_to_json(*file), 1) + "\n");
+}
+
+}  // namespace qplay::cli

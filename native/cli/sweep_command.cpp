@@ -1,0 +1,97 @@
+// qplay-cli sweep and qplay-cli eval: a saved model at one or many quantization settings.
+#include <cstdio>
+
+#include "native/cli/cli_common.h"
+#include "native/cli/commands.h"
+#include "native/cli/progress_bar.h"
+#include "native/cli/sweep_report.h"
+
+namespace qplay::cli {
+namespace {
+
+const std::vector<CommandFlag> kSweepFlags = {
+    {"model", "the model file to sweep", "", true},
+    {"sweep_weight_bits", "weight bit-widths: a list (2,4,8) or a range (2-8)", "2-8"},
+    {"sweep_activation_bits", "activation bit-widths, 'float' for unquantized", "4,6,8,float"},
+    {"csv", "write the table as CSV to this path", ""},
+    {"json", "write the table as JSON to this path", ""},
+    {"svg", "write an SVG plot of accuracy against weight bits to this path", ""},
+    {"experiment", "an experiment JSON file whose settings override the model's", ""},
+};
+
+const std::vector<CommandFlag> kEvalFlags = {
+    {"model", "the model file to evaluate", "", true},
+    {"experiment", "an experiment JSON file whose settings override the model's", ""},
+};
+
+}  // namespace
+
+int sweep_command(const std::vector<std::string>& arguments) {
+  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kSweepFlags);
+  if (!parsed) return report_bad_input("sweep", parsed.status());
+  if (parsed->help) {
+    print_command_help("sweep",
+                       "Evaluates a saved model on its test split at every (weight bits, activation bits) pair. "
+                       "Granularity, symmetry and range method come from the settings below.",
+                       kSweepFlags);
+    return kExitSuccess;
+  }
+  Result<std::vector<int>> weight_bits = parse_bit_list(parsed->flag("sweep_weight_bits"), 1, "sweep_weight_bits");
+  if (!weight_bits) return report_bad_input("sweep", weight_bits.status());
+  Result<std::vector<int>> activation_bits =
+      parse_bit_list(parsed->flag("sweep_activation_bits"), 2, "sweep_activation_bits");
+  if (!activation_bits) return report_bad_input("sweep", activation_bits.status());
+  Result<LoadedModel> model = load_model_for_command(*parsed);
+  if (!model) return report_bad_input("sweep", model.status());
+
+  SweepOptions options;
+  options.weight_bits = *weight_bits;
+  options.activation_bits = *activation_bits;
+  options.base = make_quantization_setting(model->experiment, 0, 0);
+  options.calibration_samples = model->experiment.calibration_samples;
+  ProgressBar bar("sweep", true);
+  std::vector<SweepPoint> points = sweep_bit_widths(
+      *model->network, *model->dataset, options,
+      [&](int done, int total) { bar.update(double(done) / total, std::to_string(done) + "/" + std::to_string(total)); });
+  bar.finish("");
+  std::printf("%s: %s, %s %s weights, %s ranges, test accuracy:\n\n%s\n", parsed->flag("model").c_str(),
+              model->experiment.architecture.c_str(), model->experiment.granularity.c_str(),
+              model->experiment.symmetry.c_str(), model->experiment.range_method.c_str(),
+              sweep_text_table(points).c_str());
+  SweepOutputPaths paths{parsed->flag("csv"), parsed->flag("json"), parsed->flag("svg")};
+  if (Status status = write_sweep_outputs(points, model->experiment, paths,
+                                          "Accuracy vs bit-width: " + model->dataset->name + ", " +
+                                              model->experiment.architecture);
+      !status) {
+    return report_bad_input("sweep", status);
+  }
+  return kExitSuccess;
+}
+
+int eval_command(const std::vector<std::string>& arguments) {
+  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kEvalFlags);
+  if (!parsed) return report_bad_input("eval", parsed.status());
+  if (parsed->help) {
+    print_command_help("eval",
+                       "Evaluates a saved model on its test split, in float and at --weight_bits / "
+                       "--activation_bits with the chosen granularity and range method.",
+                       kEvalFlags);
+    return kExitSuccess;
+  }
+  Result<LoadedModel> model = load_model_for_command(*parsed);
+  if (!model) return report_bad_input("eval", model.status());
+  const Experiment& e = model->experiment;
+  Evaluation float_result = evaluate(*model->network, model->dataset->test_x, model->dataset->test_y);
+  QuantizationSetting setting = make_quantization_setting(e, e.weight_bits, e.activation_bits);
+  Evaluation quantized = evaluate_quantized(*model->network, *model->dataset, setting, e.calibration_samples);
+  auto bits = [](int b) { return b == 0 ? std::string("float") : std::to_string(b) + "-bit"; };
+  std::printf("%s on %s (%zu test samples)\n", parsed->flag("model").c_str(), model->dataset->name.c_str(),
+              float_result.samples);
+  std::printf("  float                                   accuracy %6.2f%%  loss %.4f\n",
+              100 * float_result.accuracy, float_result.loss);
+  std::printf("  %-5s weights, %-5s activations (%s)  accuracy %6.2f%%  loss %.4f\n", bits(e.weight_bits).c_str(),
+              bits(e.activation_bits).c_str(), e.granularity.c_str(), 100 * quantized.accuracy, quantized.loss);
+  return kExitSuccess;
+}
+
+}  // namespace qplay::cli

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# qplay-cli end to end, as a person would use it: the demo, train -> sweep/eval/grad/export, and
+# the messages and exit codes for bad input (2) and diverged training (1).
+set -uo pipefail
+cli="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+pass() { echo "ok   $1"; }
+fail() { echo "FAIL $1"; failures=$((failures + 1)); }
+
+# expect <name> <exit code> <text the output must contain> -- command...
+expect() {
+  local name="$1" code="$2" text="$3"
+  shift 4
+  local output status
+  output=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -ne "$code" ]; then
+    fail "$name: exit $status, expected $code"; echo "$output" | tail -5; return
+  fi
+  if ! grep -qF -- "$text" <<<"$output"; then
+    fail "$name: output lacks '$text'"; echo "$output" | tail -5; return
+  fi
+  pass "$name"
+}
+
+cd "$work"
+expect "demo runs the main job" 0 "float model" -- "$cli" demo --quiet=1 --epochs=5 --out_dir=demo
+for f in demo/model.qmodel demo/sweep.csv demo/sweep.json demo/sweep.svg; do
+  [ -s "$f" ] && pass "demo wrote $f" || fail "demo did not write $f"
+done
+grep -q "<svg" demo/sweep.svg && pass "sweep.svg is SVG" || fail "sweep.svg is not SVG"
+
+expect "train saves a model" 0 "saved model to m.qmodel" -- \
+  "$cli" train --dataset=moons --architecture=mlp:16,16 --epochs=3 --out=m.qmodel --quiet=1 --save_experiment=e.json
+expect "train from an experiment file" 0 "saved model" -- "$cli" train --experiment=e.json --epochs=1 --out=m2.qmodel --quiet=1
+expect "sweep prints the table" 0 "weight bits" -- "$cli" sweep --model=m.qmodel --sweep_weight_bits=2-8 \
+  --sweep_activation_bits=8,float --csv=s.csv --json=s.json --svg=s.svg
+[ "$(wc -l < s.csv)" -eq 16 ] && pass "sweep CSV has a header, the float row and 7x2 rows" || fail "sweep CSV rows: $(wc -l < s.csv)"
+expect "eval at 3 bits per-tensor" 0 "3-bit weights" -- "$cli" eval --model=m.qmodel --weight_bits=3 --granularity=per-tensor
+expect "grad writes JSON" 0 "" -- "$cli" grad --model=m.qmodel --batch_size=8 --out=g.json
+python3 -c "import json,sys; d=json.load(open('g.json')); assert d['format']=='qplay-gradients' and len(d['gradients'])==6 and len(d['labels'])==8" \
+  && pass "grad JSON has 6 gradient tensors and 8 labels" || fail "grad JSON content"
+expect "export writes weights JSON" 0 "" -- "$cli" export --model=m.qmodel --out=w.json
+python3 -c "import json; d=json.load(open('w.json')); assert d['format']=='qplay-weights'" \
+  && pass "export JSON format" || fail "export JSON format"
+
+# Bad input: exit 2 with a message that says what is allowed.
+expect "unknown command" 2 "unknown command 'trian'" -- "$cli" trian
+expect "unknown setting suggests" 2 "did you mean 'learning_rate'" -- "$cli" train --learning_rat=0.1
+expect "out-of-range value" 2 "learning_rate must be a number from" -- "$cli" train --learning_rate=99
+expect "bad choice" 2 "dataset must be one of spiral" -- "$cli" train --dataset=mnist
+expect "bad architecture" 2 "unknown family" -- "$cli" train --architecture=rnn:3
+expect "cnn on 2-D data" 2 "needs image data" -- "$cli" train --architecture=cnn:8
+expect "bad bit list" 2 "is not a bit-width" -- "$cli" sweep --model=m.qmodel --sweep_weight_bits=2-9
+expect "missing model flag" 2 "missing --model" -- "$cli" sweep
+expect "missing model file" 2 "nope.qmodel" -- "$cli" eval --model=nope.qmodel
+head -c 100 m.qmodel > truncated.qmodel
+expect "truncated model" 2 "truncated" -- "$cli" eval --model=truncated.qmodel
+cp m.qmodel corrupt.qmodel
+printf '\x55' | dd of=corrupt.qmodel bs=1 seek=300 conv=notrunc 2>/dev/null
+expect "corrupt model" 2 "checksum" -- "$cli" eval --model=corrupt.qmodel
+echo "not json" > bad.json
+expect "bad experiment file" 2 "bad.json" -- "$cli" train --experiment=bad.json
+expect "model on the wrong data" 2 "the model expects" -- "$cli" eval --model=m.qmodel --dataset=fashion-mnist
+expect "divergence names the learning rate" 1 "learning rate" -- \
+  "$cli" train --architecture=mlp:64,64,64 --learning_rate=10 --momentum=0.999 --schedule=constant --epochs=5 --quiet=1 --out=nan.qmodel
+
+[ "$failures" -eq 0 ] && echo "all cli checks passed" || echo "$failures cli checks failed"
+exit "$failures"

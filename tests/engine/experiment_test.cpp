@@ -1,0 +1,121 @@
+// The state table: every setting is parsed, range-checked and round-trips through JSON; bad values
+// and unknown keys give messages that say what is allowed; saved models carry their experiment.
+#include <gtest/gtest.h>
+
+#include "core/engine/experiment/run.h"
+#include "core/engine/experiment/saved_model.h"
+#include "core/engine/experiment/state_table.h"
+#include "core/engine/io/file_util.h"
+
+namespace qplay {
+namespace {
+
+TEST(StateTable, EveryRowHasHelpAndItsDefaultIsValid) {
+  Experiment defaults;
+  for (const SettingRow& row : experiment_settings()) {
+    EXPECT_FALSE(row.help.empty()) << row.key;
+    Experiment copy;
+    EXPECT_TRUE(set_setting(copy, row.key, get_setting(defaults, row)).ok()) << row.key;
+  }
+  EXPECT_TRUE(validate_experiment(defaults).ok());
+}
+
+TEST(StateTable, RejectsOutOfRangeAndMalformedValuesAndKeepsTheOldValue) {
+  Experiment e;
+  Status bad = set_setting(e, "learning_rate", "99");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.message(), "learning_rate must be a number from 1e-06 to 10, got '99'");
+  EXPECT_EQ(e.learning_rate, Experiment().learning_rate);
+  EXPECT_FALSE(set_setting(e, "epochs", "3.5").ok());
+  EXPECT_FALSE(set_setting(e, "epochs", "").ok());
+  EXPECT_FALSE(set_setting(e, "noise", "nan").ok());
+  Status choice = set_setting(e, "optimizer", "rmsprop");
+  EXPECT_NE(choice.message().find("one of sgd, adam"), std::string::npos) << choice.message();
+}
+
+TEST(StateTable, UnknownKeysSuggestTheClosestSetting) {
+  Experiment e;
+  Status status = set_setting(e, "learnig_rate", "0.1");
+  EXPECT_NE(status.message().find("did you mean 'learning_rate'"), std::string::npos) << status.message();
+}
+
+TEST(StateTable, EverySettingRoundTripsThroughJson) {
+  Experiment e;
+  e.dataset = "moons";
+  e.learning_rate = 0.0123;
+  e.seed = 4000000000LL;
+  e.architecture = "mlp:3,4:tanh";
+  e.granularity = "per-tensor";
+  e.qat_weight_bits = 3;
+  Result<Json> parsed = parse_json(to_json(experiment_to_json(e)));
+  ASSERT_TRUE(parsed.ok());
+  Result<Experiment> back = experiment_from_json(*parsed);
+  ASSERT_TRUE(back.ok()) << back.message();
+  for (const SettingRow& row : experiment_settings()) {
+    EXPECT_EQ(get_setting(*back, row), get_setting(e, row)) << row.key;
+  }
+}
+
+TEST(StateTable, ExperimentFilesRefuseForeignAndInvalidContent) {
+  for (const char* text : {"[]", R"({"format":"other","version":1,"settings":{}})",
+                           R"({"format":"qplay-experiment","version":2,"settings":{}})",
+                           R"({"format":"qplay-experiment","version":1,"settings":{"epochs":-1}})",
+                           R"({"format":"qplay-experiment","version":1,"settings":{"bogus":1}})",
+                           R"({"format":"qplay-experiment","version":1,"settings":{"epochs":[1]}})"}) {
+    Result<Json> json = parse_json(text);
+    ASSERT_TRUE(json.ok());
+    EXPECT_FALSE(experiment_from_json(*json).ok()) << text;
+  }
+  std::string path = ::testing::TempDir() + "/broken_experiment.json";
+  ASSERT_TRUE(write_text_file_atomically(path, "{ not json").ok());
+  Result<Experiment> loaded = load_experiment_file(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.message().find("broken_experiment.json"), std::string::npos) << loaded.message();
+}
+
+TEST(StateTable, CrossFieldValidation) {
+  Experiment e;
+  e.architecture = "cnn:8";
+  EXPECT_FALSE(validate_experiment(e).ok());
+  e.dataset = "fashion-mnist";
+  EXPECT_TRUE(validate_experiment(e).ok());
+  e.activation_bits = 1;
+  EXPECT_FALSE(validate_experiment(e).ok());
+}
+
+TEST(SavedModel, RoundTripsWeightsAndExperiment) {
+  Experiment e;
+  e.dataset = "circles";
+  e.architecture = "mlp:5";
+  e.epochs = 1;
+  e.kernels = "reference";
+  Result<qplay::Run> run = start_run(e);
+  ASSERT_TRUE(run.ok()) << run.message();
+  std::string path = ::testing::TempDir() + "/saved.qmodel";
+  ASSERT_TRUE(save_model(path, *run->network, e).ok());
+  Result<SavedModel> loaded = load_model(path, reference_kernel_table());
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  EXPECT_EQ(loaded->experiment.dataset, "circles");
+  EXPECT_TRUE(std::equal(run->network->parameters().begin(), run->network->parameters().end(),
+                         loaded->network->parameters().begin()));
+}
+
+TEST(SavedModel, RefusesTensorsThatDoNotMatchTheArchitecture) {
+  Experiment e;
+  e.architecture = "mlp:5";
+  e.kernels = "reference";
+  Result<qplay::Run> run = start_run(e);
+  ASSERT_TRUE(run.ok());
+  ModelFile file = make_model_file(*run->network, e);
+  file.tensors[0].shape = {4, 2};
+  file.tensors[0].values.resize(8);
+  Result<SavedModel> loaded = model_from_file(file, reference_kernel_table());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.message().find("'0.weight'"), std::string::npos) << loaded.message();
+  file = make_model_file(*run->network, e);
+  file.tensors.pop_back();
+  EXPECT_FALSE(model_from_file(file, reference_kernel_table()).ok());
+}
+
+}  // namespace
+}  // namespace qplay

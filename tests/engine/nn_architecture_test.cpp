@@ -1,0 +1,93 @@
+// Architecture specs: what they build, and what they refuse with a message.
+#include <gtest/gtest.h>
+
+#include "core/engine/nn/architecture.h"
+#include "core/engine/nn/network.h"
+
+namespace qplay {
+namespace {
+
+TEST(ParseArchitecture, MlpStacksDenseAndActivationThenTheClassifier) {
+  Result<Architecture> a = parse_architecture("mlp:256,256", {1, 1, 784}, 10);
+  ASSERT_TRUE(a.ok()) << a.message();
+  ASSERT_EQ(a->layers.size(), 5u);
+  EXPECT_EQ(a->layers[0].kind, LayerKind::dense);
+  EXPECT_EQ(a->layers[1].kind, LayerKind::relu);
+  EXPECT_EQ(a->layers[4].output.size(), 10);
+  EXPECT_EQ(a->parameter_count(), 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10);
+}
+
+TEST(ParseArchitecture, CnnIsTheBenchmarkNetworkW2) {
+  // conv3x3(16)-ReLU-maxpool-conv3x3(32)-ReLU-maxpool-dense(10) on 28x28x1.
+  Result<Architecture> a = parse_architecture("cnn:16,32", {28, 28, 1}, 10);
+  ASSERT_TRUE(a.ok()) << a.message();
+  ASSERT_EQ(a->layers.size(), 8u);
+  EXPECT_EQ(a->layers[2].output, (TensorShape{14, 14, 16}));
+  EXPECT_EQ(a->layers[5].output, (TensorShape{7, 7, 32}));
+  EXPECT_EQ(a->layers[6].kind, LayerKind::flatten);
+  EXPECT_EQ(a->layers[7].input.size(), 7 * 7 * 32);
+}
+
+TEST(ParseArchitecture, ActivationSuffixAndLinear) {
+  Result<Architecture> tanh = parse_architecture("mlp:8:tanh", {1, 1, 2}, 3);
+  ASSERT_TRUE(tanh.ok());
+  EXPECT_EQ(tanh->layers[1].kind, LayerKind::tanh);
+  Result<Architecture> linear = parse_architecture("linear", {1, 1, 2}, 3);
+  ASSERT_TRUE(linear.ok());
+  EXPECT_EQ(linear->layers.size(), 1u);
+}
+
+TEST(ParseArchitecture, RefusesBadSpecsWithMessages) {
+  struct Case {
+    const char* spec;
+    const char* message_part;
+  };
+  for (const Case& c : {Case{"rnn:4", "unknown family"}, Case{"mlp:", "give layer widths"},
+                        Case{"mlp:0", "not a layer width"}, Case{"mlp:8,", "trailing comma"},
+                        Case{"mlp:8:gelu", "unknown activation"}, Case{"mlp:99999", "not a layer width"},
+                        Case{"cnn:4", "needs image data"}, Case{"mlp:a", "not a layer width"}}) {
+    Result<Architecture> a = parse_architecture(c.spec, {1, 1, 2}, 3);
+    ASSERT_FALSE(a.ok()) << c.spec;
+    EXPECT_NE(a.message().find(c.message_part), std::string::npos) << c.spec << ": " << a.message();
+  }
+  Result<Architecture> too_deep = parse_architecture("cnn:4,4,4,4,4,4", {28, 28, 1}, 10);
+  ASSERT_FALSE(too_deep.ok());
+  EXPECT_NE(too_deep.message().find("smaller than its"), std::string::npos) << too_deep.message();
+}
+
+TEST(Network, ParameterTensorsFollowTorchSequentialNames) {
+  Result<Architecture> a = parse_architecture("mlp:4", {1, 1, 2}, 3);
+  Network<float> network(*a, reference_kernel_table());
+  const auto& t = network.parameter_tensors();
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[0].name, "0.weight");
+  EXPECT_EQ(t[0].shape(), (std::vector<int>{4, 2}));
+  EXPECT_EQ(t[3].name, "2.bias");
+  EXPECT_EQ(network.parameter_count(), 4u * 2 + 4 + 3 * 4 + 3);
+}
+
+TEST(Network, InitialisationDependsOnlyOnTheSeed) {
+  Result<Architecture> a = parse_architecture("mlp:16,16", {1, 1, 2}, 3);
+  Network<float> first(*a, reference_kernel_table()), second(*a, reference_kernel_table()), other(*a, reference_kernel_table());
+  first.initialize(5);
+  second.initialize(5);
+  other.initialize(6);
+  EXPECT_TRUE(std::equal(first.parameters().begin(), first.parameters().end(), second.parameters().begin()));
+  EXPECT_FALSE(std::equal(first.parameters().begin(), first.parameters().end(), other.parameters().begin()));
+}
+
+TEST(Network, ArenaHoldsParametersGradientsOptimizerStateAndActivations) {
+  Result<Architecture> a = parse_architecture("mlp:8", {1, 1, 2}, 3);
+  Network<float> network(*a, reference_kernel_table());
+  network.initialize(1);
+  std::vector<float> before(network.parameters().begin(), network.parameters().end());
+  network.set_optimizer_slot_count(2);
+  std::vector<float> input(64 * 2, 0.5f);
+  network.forward(input, 64);
+  // Growing the activation area must not disturb the parameters.
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), network.parameters().begin()));
+  EXPECT_GE(network.arena_bytes(), (4 * network.parameter_count() + 64 * (2 + 8 + 8 + 3)) * sizeof(float));
+}
+
+}  // namespace
+}  // namespace qplay

@@ -1,0 +1,216 @@
+// Finite-difference gradient checks in double precision for every layer's backward pass and for
+// whole networks (dense, conv2d, max-pool, flatten, relu, tanh, softplus, softmax cross-entropy).
+// Each check compares backward() against a central difference (f(x+h) - f(x-h)) / 2h of the
+// scalar <r, layer(x)> for a random r, with h = 1e-6: truncation error O(h²) ≈ 1e-12, so a relative
+// error above 1e-6 means a wrong formula, not noise.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "core/engine/base/rng.h"
+#include "core/engine/nn/layers.h"
+#include "core/engine/nn/network.h"
+
+namespace qplay {
+namespace {
+
+constexpr double kStep = 1e-6;
+constexpr double kTolerance = 1e-6;
+
+std::vector<double> random_vector(size_t n, uint64_t seed, double scale = 1.0) {
+  Rng rng(seed);
+  std::vector<double> v(n);
+  for (double& x : v) x = rng.normal() * scale;
+  return v;
+}
+
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// Relative error max|a-b| / max(1, max|b|) between analytic and numeric gradients.
+double relative_error(const std::vector<double>& analytic, const std::vector<double>& numeric) {
+  double diff = 0, scale = 1e-3;
+  for (size_t i = 0; i < analytic.size(); ++i) {
+    diff = std::max(diff, std::fabs(analytic[i] - numeric[i]));
+    scale = std::max(scale, std::fabs(numeric[i]));
+  }
+  return diff / scale;
+}
+
+// Numeric gradient of f at x by central differences.
+std::vector<double> numeric_gradient(std::vector<double> x, const std::function<double(const std::vector<double>&)>& f) {
+  std::vector<double> g(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    double saved = x[i];
+    x[i] = saved + kStep;
+    double plus = f(x);
+    x[i] = saved - kStep;
+    double minus = f(x);
+    x[i] = saved;
+    g[i] = (plus - minus) / (2 * kStep);
+  }
+  return g;
+}
+
+const KernelTable& reference() { return *reference_kernel_table(); }
+
+TEST(DenseBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
+  const int batch = 3, in = 5, out = 4;
+  auto x = random_vector(batch * in, 1), w = random_vector(out * in, 2), b = random_vector(out, 3);
+  auto r = random_vector(batch * out, 4);
+  auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww, const std::vector<double>& bb) {
+    std::vector<double> y(batch * out);
+    dense_forward(reference(), batch, in, out, xx.data(), ww.data(), bb.data(), y.data());
+    return dot(r, y);
+  };
+  std::vector<double> dw(out * in), db(out), dx(batch * in);
+  dense_backward(reference(), batch, in, out, x.data(), w.data(), r.data(), dw.data(), db.data(), dx.data());
+  EXPECT_LT(relative_error(dx, numeric_gradient(x, [&](auto& v) { return forward(v, w, b); })), kTolerance);
+  EXPECT_LT(relative_error(dw, numeric_gradient(w, [&](auto& v) { return forward(x, v, b); })), kTolerance);
+  EXPECT_LT(relative_error(db, numeric_gradient(b, [&](auto& v) { return forward(x, w, v); })), kTolerance);
+}
+
+struct ConvCase {
+  int batch, height, width, channels, outputs, kernel, stride, padding;
+};
+
+class Conv2dBackward : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(Conv2dBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
+  const ConvCase c = GetParam();
+  ConvGeometry g{c.batch, c.height, c.width, c.channels, c.kernel, c.stride, c.padding};
+  const int out_size = g.patch_count() * c.outputs;
+  auto x = random_vector(size_t(c.batch) * c.height * c.width * c.channels, 11);
+  auto w = random_vector(size_t(c.outputs) * g.patch_size(), 12), b = random_vector(c.outputs, 13);
+  auto r = random_vector(out_size, 14);
+  std::vector<double> columns(size_t(g.patch_count()) * g.patch_size());
+  auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww, const std::vector<double>& bb) {
+    std::vector<double> y(out_size);
+    conv2d_forward(reference(), g, c.outputs, xx.data(), ww.data(), bb.data(), y.data(), columns.data());
+    return dot(r, y);
+  };
+  std::vector<double> dw(w.size()), db(b.size()), dx(x.size());
+  conv2d_backward(reference(), g, c.outputs, x.data(), w.data(), r.data(), dw.data(), db.data(), dx.data(),
+                  columns.data());
+  EXPECT_LT(relative_error(dx, numeric_gradient(x, [&](auto& v) { return forward(v, w, b); })), kTolerance);
+  EXPECT_LT(relative_error(dw, numeric_gradient(w, [&](auto& v) { return forward(x, v, b); })), kTolerance);
+  EXPECT_LT(relative_error(db, numeric_gradient(b, [&](auto& v) { return forward(x, w, v); })), kTolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, Conv2dBackward,
+                         ::testing::Values(ConvCase{2, 5, 5, 2, 3, 3, 1, 1}, ConvCase{1, 6, 4, 3, 2, 3, 2, 0},
+                                           ConvCase{2, 4, 4, 1, 2, 1, 1, 0}, ConvCase{1, 7, 7, 2, 2, 5, 2, 2}));
+
+TEST(MaxPoolBackward, RoutesGradientToTheWindowMaximum) {
+  ConvGeometry g{2, 6, 4, 3, 2, 2, 0};
+  auto x = random_vector(size_t(2) * 6 * 4 * 3, 21);
+  const int out_size = g.batch * g.out_height() * g.out_width() * g.in_channels;
+  auto r = random_vector(out_size, 22);
+  auto forward = [&](const std::vector<double>& xx) {
+    std::vector<double> y(out_size);
+    max_pool_forward(g, xx.data(), y.data());
+    return dot(r, y);
+  };
+  std::vector<double> dx(x.size());
+  max_pool_backward(g, x.data(), r.data(), dx.data());
+  EXPECT_LT(relative_error(dx, numeric_gradient(x, forward)), kTolerance);
+}
+
+TEST(ActivationBackward, ReluTanhSoftplusMatchFiniteDifferences) {
+  const int n = 40;
+  auto x = random_vector(n, 31, 2.0), r = random_vector(n, 32);
+  using Forward = std::function<void(const double*, double*)>;
+  using Backward = std::function<void(const double*, const double*, double*)>;
+  struct Activation {
+    const char* name;
+    Forward forward;
+    Backward backward;
+  };
+  std::vector<Activation> activations = {
+      {"relu", [](const double* a, double* y) { relu_forward(reference(), n, a, y); },
+       [](const double* y, const double* dy, double* dx) { relu_backward(reference(), n, y, dy, dx); }},
+      {"tanh", [](const double* a, double* y) { tanh_forward(n, a, y); },
+       [](const double* y, const double* dy, double* dx) { tanh_backward(n, y, dy, dx); }},
+      {"softplus", [](const double* a, double* y) { softplus_forward(n, a, y); },
+       [](const double* y, const double* dy, double* dx) { softplus_backward(n, y, dy, dx); }},
+  };
+  for (const Activation& activation : activations) {
+    std::vector<double> y(n), dx(n);
+    activation.forward(x.data(), y.data());
+    activation.backward(y.data(), r.data(), dx.data());
+    auto f = [&](const std::vector<double>& xx) {
+      std::vector<double> yy(n);
+      activation.forward(xx.data(), yy.data());
+      return dot(r, yy);
+    };
+    EXPECT_LT(relative_error(dx, numeric_gradient(x, f)), kTolerance) << activation.name;
+  }
+}
+
+TEST(SoftmaxCrossEntropyBackward, IsTheGradientOfTheMeanLoss) {
+  const int batch = 4, classes = 5;
+  auto logits = random_vector(batch * classes, 41, 3.0);
+  std::vector<int32_t> labels = {0, 3, 4, 1};
+  std::vector<double> p(batch * classes), g(batch * classes);
+  softmax_cross_entropy_forward(batch, classes, logits.data(), labels.data(), p.data());
+  softmax_cross_entropy_backward(batch, classes, p.data(), labels.data(), g.data());
+  auto f = [&](const std::vector<double>& z) {
+    std::vector<double> pp(batch * classes);
+    return softmax_cross_entropy_forward(batch, classes, z.data(), labels.data(), pp.data());
+  };
+  EXPECT_LT(relative_error(g, numeric_gradient(logits, f)), kTolerance);
+}
+
+TEST(SoftmaxCrossEntropy, StaysFiniteForHugeLogits) {
+  std::vector<double> logits = {1000.0, -1000.0, 0.0}, p(3);
+  std::vector<int32_t> labels = {1};
+  double loss = softmax_cross_entropy_forward(1, 3, logits.data(), labels.data(), p.data());
+  EXPECT_NEAR(loss, 2000.0, 1e-9);
+  EXPECT_NEAR(p[0], 1.0, 1e-12);
+}
+
+// Whole networks: every parameter's gradient of the mean loss against finite differences.
+void check_network_gradients(const std::string& spec, TensorShape input, int classes, int batch) {
+  Result<Architecture> architecture = parse_architecture(spec, input, classes);
+  ASSERT_TRUE(architecture.ok()) << architecture.message();
+  Network<double> network(*architecture, reference_kernel_table());
+  network.initialize(7);
+  // Nudge biases off zero so ReLU kinks are not hit exactly.
+  auto noise = random_vector(network.parameter_count(), 8, 0.05);
+  for (size_t i = 0; i < noise.size(); ++i) network.parameters()[i] += noise[i];
+  auto x = random_vector(size_t(batch) * input.size(), 9);
+  std::vector<int32_t> labels(batch);
+  for (int b = 0; b < batch; ++b) labels[b] = b % classes;
+
+  network.forward(x, batch);
+  network.loss(labels);
+  network.backward(labels);
+  std::vector<double> analytic(network.gradients().begin(), network.gradients().end());
+  std::vector<double> start(network.parameters().begin(), network.parameters().end());
+  auto loss_at = [&](const std::vector<double>& p) {
+    std::copy(p.begin(), p.end(), network.parameters().begin());
+    network.forward(x, batch);
+    return network.loss(labels);
+  };
+  EXPECT_LT(relative_error(analytic, numeric_gradient(start, loss_at)), kTolerance) << spec;
+}
+
+TEST(NetworkBackward, ReluMlpMatchesFiniteDifferences) { check_network_gradients("mlp:6,5", {1, 1, 3}, 3, 4); }
+TEST(NetworkBackward, TanhMlpMatchesFiniteDifferences) { check_network_gradients("mlp:6,5:tanh", {1, 1, 3}, 4, 5); }
+TEST(NetworkBackward, SoftplusMlpMatchesFiniteDifferences) {
+  check_network_gradients("mlp:7:softplus", {1, 1, 2}, 2, 3);
+}
+TEST(NetworkBackward, CnnWithPoolingMatchesFiniteDifferences) {
+  check_network_gradients("cnn:3,4", {6, 6, 2}, 3, 2);
+}
+TEST(NetworkBackward, FlattenedImageMlpMatchesFiniteDifferences) {
+  check_network_gradients("mlp:5", {4, 4, 1}, 3, 2);
+}
+
+}  // namespace
+}  // namespace qplay
