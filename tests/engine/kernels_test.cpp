@@ -54,6 +54,7 @@ void fill_uniform(Rng& rng, std::vector<float>& values) {
 // hide the bug), and one that writes them is caught.
 class GemmTester {
  public:
+  // clang-format off
   GemmTester& m(int value) { m_ = value; return *this; }
   GemmTester& n(int value) { n_ = value; return *this; }
   GemmTester& k(int value) { k_ = value; return *this; }
@@ -63,7 +64,7 @@ class GemmTester {
   GemmTester& transpose_a(bool value) { transpose_a_ = value; return *this; }
   GemmTester& transpose_b(bool value) { transpose_b_ = value; return *this; }
   GemmTester& accumulate(bool value) { accumulate_ = value; return *this; }
-  GemmTester& seed(uint64_t value) { seed_ = value; return *this; }
+  // clang-format on
 
   int a_rows() const { return transpose_a_ ? k_ : m_; }
   int a_cols() const { return transpose_a_ ? m_ : k_; }
@@ -75,15 +76,16 @@ class GemmTester {
 
   std::string describe() const {
     return "m=" + std::to_string(m_) + " n=" + std::to_string(n_) + " k=" + std::to_string(k_) +
-           " lda=" + std::to_string(lda()) + " ldb=" + std::to_string(ldb()) + " ldc=" + std::to_string(ldc()) +
-           (transpose_a_ ? " A^T" : " A") + (transpose_b_ ? " B^T" : " B") + (accumulate_ ? " C+=" : " C=");
+           " lda=" + std::to_string(lda()) + " ldb=" + std::to_string(ldb()) +
+           " ldc=" + std::to_string(ldc()) + (transpose_a_ ? " A^T" : " A") + (transpose_b_ ? " B^T" : " B") +
+           (accumulate_ ? " C+=" : " C=");
   }
 
   void test(const KernelTable& table) const {
     ASSERT_GE(lda(), a_cols());
     ASSERT_GE(ldb(), b_cols());
     ASSERT_GE(ldc(), n_);
-    Rng rng(seed_);
+    Rng rng(static_cast<uint64_t>(m_) * 1000003 + n_ * 1009 + k_);
     std::vector<float> a = padded_matrix(rng, a_rows(), a_cols(), lda(), 1.0e4f);
     std::vector<float> b = padded_matrix(rng, b_rows(), b_cols(), ldb(), -1.0e4f);
     std::vector<float> c = padded_matrix(rng, m_, n_, ldc(), -7.25f);
@@ -99,12 +101,12 @@ class GemmTester {
     const Transpose tb = transpose_b_ ? Transpose::yes : Transpose::no;
     std::vector<double> expected(c.begin(), c.end()), magnitude(c.size());
     std::vector<double> a_double(a.begin(), a.end()), b_double(b.begin(), b.end());
-    reference_gemm<double>(ta, tb, m_, n_, k_, a_double.data(), lda(), b_double.data(), ldb(), expected.data(),
-                           ldc(), accumulate_);
+    reference_gemm<double>(ta, tb, m_, n_, k_, a_double.data(), lda(), b_double.data(), ldb(),
+                           expected.data(), ldc(), accumulate_);
     for (double& value : a_double) value = std::fabs(value);
     for (double& value : b_double) value = std::fabs(value);
-    reference_gemm<double>(ta, tb, m_, n_, k_, a_double.data(), lda(), b_double.data(), ldb(), magnitude.data(),
-                           ldc(), false);
+    reference_gemm<double>(ta, tb, m_, n_, k_, a_double.data(), lda(), b_double.data(), ldb(),
+                           magnitude.data(), ldc(), false);
 
     table.gemm(table, ta, tb, m_, n_, k_, a.data(), lda(), b.data(), ldb(), c.data(), ldc(), accumulate_);
 
@@ -134,7 +136,8 @@ class GemmTester {
   static std::vector<float> padded_matrix(Rng& rng, int rows, int cols, int stride, float padding) {
     std::vector<float> matrix(static_cast<size_t>(rows) * stride, padding);
     for (int r = 0; r < rows; ++r) {
-      for (int c = 0; c < cols; ++c) matrix[static_cast<size_t>(r) * stride + c] = static_cast<float>(rng.uniform(-1.0, 1.0));
+      for (int c = 0; c < cols; ++c)
+        matrix[static_cast<size_t>(r) * stride + c] = static_cast<float>(rng.uniform(-1.0, 1.0));
     }
     return matrix;
   }
@@ -142,16 +145,15 @@ class GemmTester {
   int m_ = 1, n_ = 1, k_ = 1;
   int lda_ = 0, ldb_ = 0, ldc_ = 0;
   bool transpose_a_ = false, transpose_b_ = false, accumulate_ = false;
-  uint64_t seed_ = 42;
 };
 
 // ---------------------------------------------------------------------------------------------
 // The reference, by hand.
 
 // A = [1 2 3; 4 5 6], B = [7 8; 9 10; 11 12], A·B = [58 64; 139 154].
-constexpr float kHandA[] = {1, 2, 3, 4, 5, 6};        // [2, 3]
-constexpr float kHandATransposed[] = {1, 4, 2, 5, 3, 6};  // [3, 2]
-constexpr float kHandB[] = {7, 8, 9, 10, 11, 12};     // [3, 2]
+constexpr float kHandA[] = {1, 2, 3, 4, 5, 6};               // [2, 3]
+constexpr float kHandATransposed[] = {1, 4, 2, 5, 3, 6};     // [3, 2]
+constexpr float kHandB[] = {7, 8, 9, 10, 11, 12};            // [3, 2]
 constexpr float kHandBTransposed[] = {7, 9, 11, 8, 10, 12};  // [2, 3]
 const std::vector<float> kHandProduct = {58, 64, 139, 154};
 
@@ -194,16 +196,15 @@ TEST(ReferenceGemm, EmptySumIsZeroAndLeavesAccumulatedCAlone) {
   reference_gemm<float>(Transpose::no, Transpose::no, 2, 2, 0, kHandA, 1, kHandB, 2, c.data(), 2, false);
   EXPECT_EQ(c, (std::vector<float>{0, 0, 0, 0}));
   std::vector<float> accumulated = {1, 2, 3, 4};
-  reference_gemm<float>(Transpose::no, Transpose::no, 2, 2, 0, kHandA, 1, kHandB, 2, accumulated.data(), 2, true);
+  reference_gemm<float>(Transpose::no, Transpose::no, 2, 2, 0, kHandA, 1, kHandB, 2, accumulated.data(), 2,
+                        true);
   EXPECT_EQ(accumulated, (std::vector<float>{1, 2, 3, 4}));
 }
 
 TEST(ReferenceIm2col, ThreeByThreeImageWithPaddingOneIsWrittenOut) {
-  const ConvGeometry geometry{.batch = 1, .in_height = 3, .in_width = 3, .in_channels = 1,
-                              .kernel = 3, .stride = 1, .padding = 1};
-  const float image[] = {1, 2, 3,
-                         4, 5, 6,
-                         7, 8, 9};
+  const ConvGeometry geometry{
+      .batch = 1, .in_height = 3, .in_width = 3, .in_channels = 1, .kernel = 3, .stride = 1, .padding = 1};
+  const float image[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   ASSERT_EQ(geometry.patch_count(), 9);
   ASSERT_EQ(geometry.patch_size(), 9);
   std::vector<float> columns(81, kNaN);
@@ -225,8 +226,8 @@ TEST(ReferenceIm2col, ThreeByThreeImageWithPaddingOneIsWrittenOut) {
 
 TEST(ReferenceIm2col, PatchElementOrderIsRowThenColumnThenChannel) {
   // A 2x2 kernel over a 2x2 image gives one patch: the NHWC image itself, ordered (ky, kx, c).
-  const ConvGeometry geometry{.batch = 1, .in_height = 2, .in_width = 2, .in_channels = 2,
-                              .kernel = 2, .stride = 1, .padding = 0};
+  const ConvGeometry geometry{
+      .batch = 1, .in_height = 2, .in_width = 2, .in_channels = 2, .kernel = 2, .stride = 1, .padding = 0};
   const float image[] = {10, 11, 20, 21, 30, 31, 40, 41};  // pixel (y,x) channel c = 10*(2y+x+1) + c
   std::vector<float> columns(8, kNaN);
   reference_im2col<float>(geometry, image, columns.data());
@@ -235,8 +236,8 @@ TEST(ReferenceIm2col, PatchElementOrderIsRowThenColumnThenChannel) {
 
 TEST(ReferenceIm2col, StrideTwoSkipsEveryOtherWindow) {
   // A 3x5 image holding 0..14, kernel 3, stride 2, no padding: windows start at columns 0 and 2.
-  const ConvGeometry geometry{.batch = 1, .in_height = 3, .in_width = 5, .in_channels = 1,
-                              .kernel = 3, .stride = 2, .padding = 0};
+  const ConvGeometry geometry{
+      .batch = 1, .in_height = 3, .in_width = 5, .in_channels = 1, .kernel = 3, .stride = 2, .padding = 0};
   std::vector<float> image(15);
   for (int i = 0; i < 15; ++i) image[i] = static_cast<float>(i);
   ASSERT_EQ(geometry.patch_count(), 2);
@@ -246,8 +247,8 @@ TEST(ReferenceIm2col, StrideTwoSkipsEveryOtherWindow) {
 }
 
 TEST(ReferenceCol2im, AllOnesColumnsCountTheWindowsCoveringEachPixel) {
-  const ConvGeometry geometry{.batch = 1, .in_height = 3, .in_width = 3, .in_channels = 1,
-                              .kernel = 3, .stride = 1, .padding = 1};
+  const ConvGeometry geometry{
+      .batch = 1, .in_height = 3, .in_width = 3, .in_channels = 1, .kernel = 3, .stride = 1, .padding = 1};
   std::vector<float> columns(81, 1.0f);
   std::vector<float> image(9, 0.0f);
   reference_col2im<float>(geometry, columns.data(), image.data());
@@ -255,8 +256,8 @@ TEST(ReferenceCol2im, AllOnesColumnsCountTheWindowsCoveringEachPixel) {
 }
 
 TEST(ReferenceCol2im, AccumulatesIntoTheImage) {
-  const ConvGeometry geometry{.batch = 1, .in_height = 3, .in_width = 3, .in_channels = 1,
-                              .kernel = 3, .stride = 1, .padding = 1};
+  const ConvGeometry geometry{
+      .batch = 1, .in_height = 3, .in_width = 3, .in_channels = 1, .kernel = 3, .stride = 1, .padding = 1};
   std::vector<float> columns(81, 1.0f);
   std::vector<float> image(9, 0.5f);
   reference_col2im<float>(geometry, columns.data(), image.data());
@@ -352,8 +353,14 @@ TEST(KernelTableGemm, AccumulateAddsToExistingC) {
     for (int m : {1, 7, 33, 100}) {
       for (bool transpose_a : {false, true}) {
         for (bool transpose_b : {false, true}) {
-          GemmTester().m(m).n(17).k(31).transpose_a(transpose_a).transpose_b(transpose_b).accumulate(true).test(
-              *table);
+          GemmTester()
+              .m(m)
+              .n(17)
+              .k(31)
+              .transpose_a(transpose_a)
+              .transpose_b(transpose_b)
+              .accumulate(true)
+              .test(*table);
         }
       }
     }
@@ -380,7 +387,9 @@ TEST(KernelTableGemm, LeadingDimensionsLargerThanRowsAreHonoured) {
 TEST(KernelTableGemm, EngineLayerShapesMatch) {
   // A 784-256-256-10 MLP at batch 128: forward Y = X·Wᵀ (no, yes), input gradient dX = dY·W (no, no),
   // weight gradient dW = dYᵀ·X (yes, no), which accumulates over micro-batches.
-  struct Layer { int inputs, outputs; };
+  struct Layer {
+    int inputs, outputs;
+  };
   for (const auto& table : tables_under_test()) {
     SCOPED_TRACE(describe(*table));
     for (Layer layer : {Layer{784, 256}, Layer{256, 256}, Layer{256, 10}}) {
@@ -402,8 +411,8 @@ TEST(KernelTableGemm, ChangedWeightsAtTheSameAddressAreSeen) {
     for (int step = 0; step < 3; ++step) {
       w[static_cast<size_t>(step) * 7] += 0.5f;  // one weight changes between calls
       std::vector<float> expected(static_cast<size_t>(m) * n), actual(expected.size());
-      reference_gemm<float>(Transpose::no, Transpose::yes, m, n, k, x.data(), k, w.data(), k, expected.data(), n,
-                            false);
+      reference_gemm<float>(Transpose::no, Transpose::yes, m, n, k, x.data(), k, w.data(), k, expected.data(),
+                            n, false);
       table->gemm(*table, Transpose::no, Transpose::yes, m, n, k, x.data(), k, w.data(), k, actual.data(), n,
                   false);
       for (size_t i = 0; i < expected.size(); ++i) {
@@ -425,10 +434,10 @@ TEST(KernelTableGemm, ManyWeightMatricesInTurnStayCorrect) {
     for (int pass = 0; pass < 2; ++pass) {
       for (const auto& w : weights) {
         std::vector<float> expected(static_cast<size_t>(m) * n), actual(expected.size());
-        reference_gemm<float>(Transpose::no, Transpose::yes, m, n, k, x.data(), k, w.data(), k, expected.data(),
-                              n, false);
-        table->gemm(*table, Transpose::no, Transpose::yes, m, n, k, x.data(), k, w.data(), k, actual.data(), n,
-                    false);
+        reference_gemm<float>(Transpose::no, Transpose::yes, m, n, k, x.data(), k, w.data(), k,
+                              expected.data(), n, false);
+        table->gemm(*table, Transpose::no, Transpose::yes, m, n, k, x.data(), k, w.data(), k, actual.data(),
+                    n, false);
         for (size_t i = 0; i < expected.size(); ++i) {
           ASSERT_NEAR(actual[i], expected[i], 1e-4) << describe(*table) << " pass " << pass;
         }
@@ -447,7 +456,8 @@ TEST(KernelTableGemm, NaNInAnInputReachesTheOutput) {
       a[5 * k + 3] = kNaN;  // row 5 of the product is NaN everywhere
       table->gemm(*table, Transpose::no, Transpose::yes, m, n, k, a.data(), k, b.data(), k, c.data(), n,
                   accumulate);
-      for (int j = 0; j < n; ++j) EXPECT_TRUE(std::isnan(c[5 * n + j])) << describe(*table) << " column " << j;
+      for (int j = 0; j < n; ++j)
+        EXPECT_TRUE(std::isnan(c[5 * n + j])) << describe(*table) << " column " << j;
       EXPECT_EQ(c[0], 6.0f + (accumulate ? 1.0f : 0.0f)) << describe(*table);
     }
   }
@@ -473,10 +483,31 @@ TEST(KernelTableGemm, InputEndingRightBeforeAnUnmappedPageIsSafe) {
       const int ldb = transpose_b ? k : n;
       reference_gemm<float>(Transpose::no, tb, m, n, k, a, k, b.data(), ldb, expected.data(), n, false);
       table->gemm(*table, Transpose::no, tb, m, n, k, a, k, b.data(), ldb, actual.data(), n, false);
-      for (size_t i = 0; i < expected.size(); ++i) ASSERT_NEAR(actual[i], expected[i], 1e-5) << describe(*table);
+      for (size_t i = 0; i < expected.size(); ++i)
+        ASSERT_NEAR(actual[i], expected[i], 1e-5) << describe(*table);
     }
   }
   munmap(pages, 2 * page);
+}
+
+TEST(KernelTableGemm, XnnpackThreadCountDoesNotChangeTheBits) {
+  // Native runs with the same kernels must be bit-reproducible, whatever --threads says.
+  const int m = 128, n = 96, k = 200;
+  Rng rng(17);
+  std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * k);
+  fill_uniform(rng, a);
+  fill_uniform(rng, b);
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2, 3}) {
+    Result<std::shared_ptr<const KernelTable>> table = make_kernel_table("xnnpack", threads);
+    ASSERT_TRUE(table.ok()) << table.message();
+    std::vector<float> c(static_cast<size_t>(m) * n);
+    (*table)->gemm(**table, Transpose::no, Transpose::yes, m, n, k, a.data(), k, b.data(), k, c.data(), n,
+                   false);
+    results.push_back(c);
+  }
+  EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(results[0].data(), results[2].data(), results[0].size() * sizeof(float)), 0);
 }
 #endif
 
@@ -489,8 +520,13 @@ std::vector<ConvGeometry> adjoint_geometries() {
     for (int padding : {0, 1, 2}) {
       for (int kernel : {1, 3, 5}) {
         for (int channels : {1, 3}) {
-          geometries.push_back(ConvGeometry{.batch = 2, .in_height = 7, .in_width = 6, .in_channels = channels,
-                                            .kernel = kernel, .stride = stride, .padding = padding});
+          geometries.push_back(ConvGeometry{.batch = 2,
+                                            .in_height = 7,
+                                            .in_width = 6,
+                                            .in_channels = channels,
+                                            .kernel = kernel,
+                                            .stride = stride,
+                                            .padding = padding});
         }
       }
     }
@@ -507,8 +543,8 @@ TEST(ReferenceIm2col, Col2imIsItsAdjoint) {
   // <im2col(x), c> == <x, col2im(c)> for every x and c, in double precision.
   for (const ConvGeometry& geometry : adjoint_geometries()) {
     Rng rng(3);
-    const size_t image_size = static_cast<size_t>(geometry.batch) * geometry.in_height * geometry.in_width *
-                              geometry.in_channels;
+    const size_t image_size =
+        static_cast<size_t>(geometry.batch) * geometry.in_height * geometry.in_width * geometry.in_channels;
     const size_t columns_size = static_cast<size_t>(geometry.patch_count()) * geometry.patch_size();
     std::vector<double> x(image_size), c(columns_size), im2col_x(columns_size), col2im_c(image_size, 0.0);
     for (double& value : x) value = rng.uniform(-1.0, 1.0);
@@ -516,7 +552,8 @@ TEST(ReferenceIm2col, Col2imIsItsAdjoint) {
     reference_im2col<double>(geometry, x.data(), im2col_x.data());
     reference_col2im<double>(geometry, c.data(), col2im_c.data());
     double left = 0, right = 0, scale = 0;
-    for (size_t i = 0; i < columns_size; ++i) left += im2col_x[i] * c[i], scale += std::fabs(im2col_x[i] * c[i]);
+    for (size_t i = 0; i < columns_size; ++i)
+      left += im2col_x[i] * c[i], scale += std::fabs(im2col_x[i] * c[i]);
     for (size_t i = 0; i < image_size; ++i) right += x[i] * col2im_c[i];
     EXPECT_NEAR(left, right, 1e-12 * scale) << describe(geometry);
   }

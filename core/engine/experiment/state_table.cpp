@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "core/engine/io/file_util.h"
@@ -181,10 +182,13 @@ std::vector<SettingRow> build_rows() {
   };
 }
 
-std::string format_number(double value) {
-  char buffer[32];
-  auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return error == std::errc() ? std::string(buffer, end) : "?";
+std::string format_number(double value) { return format_json_number(value); }
+
+// Numbers use JSON's grammar (no "inf", "nan", hex or leading '+'), parsed the same in every build.
+std::optional<double> parse_number(std::string_view text) {
+  Result<Json> json = parse_json(text);
+  if (!json || !json->is_number()) return std::nullopt;
+  return json->as_number();
 }
 
 std::string allowed_values(const SettingRow& row) {
@@ -267,13 +271,9 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
       return {};
     }
     case SettingKind::number: {
-      double value = 0;
-      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value) ||
-          value < row->min || value > row->max) {
-        return invalid();
-      }
-      experiment.*std::get<double Experiment::*>(row->field) = value;
+      std::optional<double> value = parse_number(text);
+      if (!value || !std::isfinite(*value) || *value < row->min || *value > row->max) return invalid();
+      experiment.*std::get<double Experiment::*>(row->field) = *value;
       return {};
     }
     case SettingKind::choice:

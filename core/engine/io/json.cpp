@@ -103,23 +103,6 @@ bool parse_json_number(std::string_view token, double* value) {
   return !(errno == ERANGE && std::isinf(*value));
 }
 
-std::string format_json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  // The shortest %g precision that reads back as the same double. A normal double carries 53 bits, so
-  // one with a representation of 15 digits or fewer gets exactly that from %.15g (trailing zeros removed)
-  // and %.17g always round-trips; denormals carry fewer bits, and may need as little as one digit (5e-324).
-  char buffer[40];
-  const int first_precision = std::fabs(value) < std::numeric_limits<double>::min() ? 1 : 15;
-  for (int precision = first_precision; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
-    if (std::strtod(buffer, nullptr) == value) break;
-  }
-  std::string text(buffer);
-  const char point = locale_decimal_point();
-  if (point != '.') std::replace(text.begin(), text.end(), point, '.');
-  return text;
-}
-
 // [SECTION] UTF-8
 
 // Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, nothing above
@@ -521,6 +504,24 @@ class JsonParser {
 };
 
 }  // namespace
+
+std::string format_json_number(double value) {
+  if (!std::isfinite(value)) return "null";
+  // The shortest %g precision that reads back as the same double. A normal double carries 53 bits, so
+  // one with a representation of 15 digits or fewer gets exactly that from %.15g (trailing zeros removed)
+  // and %.17g always round-trips; denormals carry fewer bits, and may need as little as one digit (5e-324).
+  char buffer[40];
+  const int first_precision = std::fabs(value) < std::numeric_limits<double>::min() ? 1 : 15;
+  for (int precision = first_precision; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
+  std::string text(buffer);
+  const char point = locale_decimal_point();
+  if (point != '.') std::replace(text.begin(), text.end(), point, '.');
+  return text;
+}
+
 
 Result<Json> parse_json(std::string_view text) {
   return JsonParser(text).parse_document();

@@ -96,6 +96,10 @@ Result<Json> parse_json(std::string_view text);
 // infinity are written as null, and invalid UTF-8 inside strings as U+FFFD. No trailing newline.
 std::string to_json(const Json& value, int indent = 2);
 
+// The fewest digits that read back as the same double ("0.1", "4000000000", "5e-324"), whatever the
+// locale; "null" for NaN and infinities, which JSON cannot hold.
+std::string format_json_number(double value);
+
 // Typed reads of one member of an object, for loading configs; the message names the key and the problem:
 // "missing 'learning_rate'", "'learning_rate' must be a number, got string", "'epochs' must be an integer,
 // got 2.5". get_integer accepts numbers with no fractional part within +-2^53.

@@ -38,8 +38,10 @@ Result<std::shared_ptr<const KernelTable>> make_kernel_table(const std::string& 
 #else
   if (name == "auto") return reference_kernel_table();
   if (name == "xnnpack") {
-    return Status::error("kernel table 'xnnpack' is not in this build (configure with -DQPLAY_WITH_XNNPACK=ON); "
-                         "choose one of: " + available_kernel_tables());
+    return Status::error(
+        "kernel table 'xnnpack' is not in this build (configure with -DQPLAY_WITH_XNNPACK=ON); "
+        "choose one of: " +
+        available_kernel_tables());
   }
 #endif
   return Status::error("unknown kernel table '" + name + "'; choose one of: " + available_kernel_tables());

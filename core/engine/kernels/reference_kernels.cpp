@@ -6,8 +6,9 @@
 namespace qplay {
 namespace {
 
-void reference_gemm_entry(const KernelTable&, Transpose transpose_a, Transpose transpose_b, int M, int N, int K,
-                          const float* A, int lda, const float* B, int ldb, float* C, int ldc, bool accumulate) {
+void reference_gemm_entry(const KernelTable&, Transpose transpose_a, Transpose transpose_b, int M, int N,
+                          int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                          bool accumulate) {
   reference_gemm<float>(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 

@@ -118,7 +118,8 @@ void for_each_kernel_row(const ConvGeometry& geometry, CopyRun copy_run, PadRun 
           } else {
             pad_run(column_offset, kx_begin * channels);
             if (kx_end > kx_begin) {
-              const size_t pixel = (static_cast<size_t>(b) * geometry.in_height + iy) * width + (x0 + kx_begin);
+              const size_t pixel =
+                  (static_cast<size_t>(b) * geometry.in_height + iy) * width + (x0 + kx_begin);
               copy_run(pixel * channels, column_offset + kx_begin * channels, (kx_end - kx_begin) * channels);
             }
             pad_run(column_offset + kx_end * channels, (kernel - kx_end) * channels);

@@ -4,8 +4,8 @@
 // MEASUREMENTS (placeholder)
 #include "core/engine/kernels/xnnpack_kernels.h"
 
-#include <xnnpack.h>
 #include <pthreadpool.h>
+#include <xnnpack.h>
 
 #include <algorithm>
 #include <cmath>
@@ -66,7 +66,9 @@ bool over_read_may_fault(const float* input_end) {
   return last_byte / kPageSize != (last_byte + XNN_EXTRA_BYTES) / kPageSize;
 }
 
-XnnpackBackend& backend_of(const KernelTable& table) { return *static_cast<XnnpackBackend*>(table.backend.get()); }
+XnnpackBackend& backend_of(const KernelTable& table) {
+  return *static_cast<XnnpackBackend*>(table.backend.get());
+}
 
 bool rows_equal(int rows, int cols, const float* matrix, int stride, const float* dense) {
   for (int r = 0; r < rows; ++r) {
@@ -131,10 +133,9 @@ xnn_operator_t find_or_create_operator(XnnpackBackend& state, Transpose transpos
       state.cache.push_back(std::move(fresh));
       return state.cache.back().op;
     }
-    auto oldest = std::min_element(state.cache.begin(), state.cache.end(),
-                                   [](const CachedOperator& a, const CachedOperator& b) {
-                                     return a.last_use < b.last_use;
-                                   });
+    auto oldest = std::min_element(
+        state.cache.begin(), state.cache.end(),
+        [](const CachedOperator& a, const CachedOperator& b) { return a.last_use < b.last_use; });
     xnn_delete_operator(oldest->op);
     *oldest = std::move(fresh);
     return oldest->op;
@@ -159,8 +160,9 @@ xnn_operator_t find_or_create_operator(XnnpackBackend& state, Transpose transpos
 
 // C (+)= op(A)·op(B) on XNNPACK. Returns false, with C untouched when accumulating, whenever
 // XNNPACK fails or the result needs the reference's exact NaN handling.
-bool try_xnnpack_gemm(XnnpackBackend& state, Transpose transpose_a, Transpose transpose_b, int M, int N, int K,
-                      const float* A, int lda, const float* B, int ldb, float* C, int ldc, bool accumulate) {
+bool try_xnnpack_gemm(XnnpackBackend& state, Transpose transpose_a, Transpose transpose_b, int M, int N,
+                      int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                      bool accumulate) {
   ++state.calls;
   // The fully-connected operator computes output[M, N] = input[M, K] · weights[N, K]ᵀ with a
   // strided input, so op(A) must be row-major: a transposed A is copied out first.
@@ -212,7 +214,8 @@ void xnnpack_gemm(const KernelTable& table, Transpose transpose_a, Transpose tra
   if (M > 0 && N > 0 && K > 0 && M >= kMinRowsForXnnpack) {
     XnnpackBackend& state = backend_of(table);
     std::lock_guard<std::mutex> lock(state.mutex);
-    if (try_xnnpack_gemm(state, transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate)) return;
+    if (try_xnnpack_gemm(state, transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate))
+      return;
   }
   reference_gemm<float>(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }

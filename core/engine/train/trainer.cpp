@@ -99,7 +99,7 @@ bool Trainer::step() {
   batch_features_.resize(size_t(batch) * sample_size);
   batch_labels_.resize(batch);
   gather_batch(dataset_->train_x, sample_size, indices, batch_features_.data());
-  for (int b = 0; b < batch; ++b) batch_labels_[b] = dataset_->train_y[indices[b]];
+  gather_labels(dataset_->train_y, indices, batch_labels_.data());
 
   ForwardOptions<float> options = prepare_quantized_forward(batch_features_, batch);
   network_.forward(batch_features_, batch, options);

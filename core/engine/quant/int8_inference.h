@@ -1,0 +1,117 @@
+// Real int8 inference of a trained ReLU network: int8 weights and activations, int32 accumulators,
+// and XNNPACK's requantization, run either by the portable reference loops in int8_inference.cpp
+// (always built) or by XNNPACK's qc8/qs8/s8 operators (kernels/xnnpack_int8.h, native builds). The
+// two backends give bit-identical codes and logits; fake quantization (post_training.h) is the
+// float model of what they compute.
+//
+// Per weighted layer (dense or conv2d) with int8 input x (scale s_x, zero point z_x), int8 weights
+// w (symmetric, codes ±127, scale s_w[c] per output channel or one per tensor) and int32 bias:
+//   bias[c] = round(b[c] / (s_x·s_w[c]))
+//   acc[c]  = bias[c] + Σ (x - z_x)·w[c]                                               int32
+//   y[c]    = clamp(round_half_even(acc[c] · (s_x·s_w[c]/s_y)) + z_y, q_min, q_max)     int8
+// where (s_y, z_y) is the grid of the NEXT weighted layer's input: the ReLU, max-pool and flatten
+// in between commute with this monotone quantizer, so ReLU becomes the clamp's lower bound (the
+// zero point), max-pool runs on the codes and flatten is free. The last dense layer is not
+// requantized: its accumulators are dequantized to float logits (acc·s_x·s_w[c]), so argmax never
+// meets the ties an int8 output would create.
+//
+// How it differs from the fake-quantized float forward (quantized weight view + the same
+// ActivationQuantization): the network INPUT is quantized here (a float network has no int8 input;
+// for pixels k/255 on the grid 1/255 the codes are exactly k, so nothing is lost), biases sit on
+// the fine int32 grid s_x·s_w instead of staying float, and the sum is exact before one float
+// product, where the float path rounds at every addition; a value within those roundings of a
+// midpoint between two codes can land on the neighbouring code. Test predictions agree on >= 99.5%.
+//
+// Only ReLU networks (dense, conv2d, relu, max_pool, flatten, ending in dense); anything else is
+// refused with a message. Not here: choosing grids (quantizer.h, range_estimation.h) and training.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/engine/base/status.h"
+#include "core/engine/nn/network.h"
+#include "core/engine/quant/quantizer.h"
+
+namespace qplay {
+
+// [SECTION] The model
+
+enum class Int8Backend { reference, xnnpack };
+const char* int8_backend_name(Int8Backend backend);  // "reference", "xnnpack"
+bool int8_backend_available(Int8Backend backend);    // xnnpack: native builds with QPLAY_WITH_XNNPACK
+
+enum class Int8OpKind { dense, conv2d, max_pool };
+
+// One step of the integer forward pass. ReLU and flatten layers have no op of their own (see the
+// top of this file). Grids are in int8 code space: codes q_min..q_max within [-128, 127], real value
+// scale·(q - zero_point), q_step 1.
+struct Int8Op {
+  Int8OpKind kind = Int8OpKind::dense;
+  int layer = 0;                           // the architecture layer this op runs
+  TensorShape input, output;               // per sample, NHWC (dense: 1x1xfeatures)
+  int kernel = 1, stride = 1, padding = 0;  // conv2d and max_pool, as in LayerSpec
+  QuantGrid input_grid;                    // the codes this op reads
+  QuantGrid output_grid;                   // the codes it writes; q_min is the zero point after a fused ReLU
+  bool outputs_logits = false;             // the last dense layer: float logits instead of output_grid
+  // dense and conv2d only:
+  std::vector<int8_t> weights;              // [outputs, patch]: dense [outputs, inputs], conv [outputs, ky, kx, c]
+  std::vector<float> weight_scales;         // [outputs]; all equal for per-tensor weights
+  std::vector<int32_t> bias;                // [outputs], in units of input_grid.scale·weight_scales[c]
+  std::vector<float> accumulator_scales;    // [outputs]: s_x·s_w[c]/s_y, or s_x·s_w[c] for logits
+  int outputs() const { return output.channels; }
+  int patch_size() const { return kind == Int8OpKind::dense ? input.size() : kernel * kernel * input.channels; }
+};
+
+struct Int8BackendCache;  // backend operators, built on first use (int8_inference.cpp)
+
+struct Int8Model {
+  Architecture architecture;
+  Granularity weight_granularity = Granularity::per_channel;
+  QuantGrid input_grid;       // int8 code space; the grid every float input is rounded to first
+  std::vector<Int8Op> ops;    // in order; the last one outputs logits
+  std::shared_ptr<Int8BackendCache> backend_cache;  // shared by copies: the weights are the same
+};
+
+// [SECTION] Building
+
+struct Int8ModelOptions {
+  Granularity weight_granularity = Granularity::per_channel;  // 8-bit symmetric min-max weight grids
+  // Grids for the inputs of the weighted layers after the first: calibrate_activation_ranges with
+  // ActivationQuantSpec{.bits = 8} (grids of fewer bits run exactly too: the clamp keeps the codes).
+  ActivationQuantization activation_quantization;
+  QuantGrid input_grid;  // the network input's grid: calibrate_int8_input_grid
+};
+
+// The 8-bit min-max grid of the network input (asymmetric, so it is the unsigned grid for data >= 0):
+// for Fashion-MNIST pixels in [0, 1] it is scale 1/255, zero point 0, and each pixel's code is its byte.
+QuantGrid calibrate_int8_input_grid(std::span<const float> features);
+
+// Everything build_int8_model needs from one calibration set: the first `samples` rows of
+// calibration_features go through the network with 8-bit weights of the given granularity (the
+// same quantized view evaluate_quantized uses), and give the 8-bit activation and input grids.
+Int8ModelOptions calibrate_int8_model_options(Network<float>& network, std::span<const float> master,
+                                              std::span<const float> calibration_features, int samples,
+                                              Granularity weight_granularity);
+
+// Quantizes the float master parameters (layout of network.parameter_tensors()) into an Int8Model.
+// Errors name the layer: "real int8 inference supports ReLU networks; layer 1 is tanh".
+Result<Int8Model> build_int8_model(const Network<float>& network, std::span<const float> parameters,
+                                   const Int8ModelOptions& options);
+
+// [SECTION] Running
+
+// features[samples, input size] -> the argmax class of each sample (the first of equal logits), in
+// chunks of 500; logits (if given) receive [samples, classes]. threads in [1, 64] (xnnpack's pool;
+// the reference runs on the caller's thread). Fails, never aborts, when XNNPACK refuses an operator.
+Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<const float> features, size_t samples,
+                                          Int8Backend backend, int threads, std::vector<float>* logits = nullptr);
+
+// The int8 codes written by model.ops[op] (any op but the last) for each sample: [samples,
+// ops[op].output.size()]. For tests and for looking inside the integer network.
+Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, std::span<const float> features, size_t samples,
+                                          Int8Backend backend, int threads, int op);
+
+}  // namespace qplay

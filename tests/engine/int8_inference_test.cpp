@@ -1,0 +1,345 @@
+// Specification of real int8 inference (quant/int8_inference.h): how a float network becomes int8
+// weights, int32 biases and int8 activation grids; that the XNNPACK backend gives the reference
+// loops' codes and logits bit for bit over odd-sized MLPs and CNNs (strides, padding, tails, two
+// chunks, one and two threads); and that on the Fashion-MNIST test set int8 predictions agree with
+// the fake-quantized float network (same 8-bit weight and activation grids) on >= 99.5% of images.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/base/rng.h"
+#include "core/engine/data/fashion_mnist.h"
+#include "core/engine/experiment/run.h"
+#include "core/engine/quant/int8_inference.h"
+#include "core/engine/quant/post_training.h"
+#include "core/engine/train/evaluation.h"
+
+namespace qplay {
+namespace {
+
+// [SECTION] Small random networks
+
+Architecture parsed(const std::string& spec, TensorShape input, int classes) {
+  Result<Architecture> architecture = parse_architecture(spec, input, classes);
+  EXPECT_TRUE(architecture.ok()) << architecture.message();
+  return architecture.ok() ? *architecture : Architecture{};
+}
+
+// A CNN the spec parser cannot write: stride 2 without padding, a 5x5 kernel with padding 2, and a
+// 3x3 max-pool with stride 2, on a 13x11x3 image.
+Architecture hand_built_cnn() {
+  Architecture architecture;
+  architecture.spec = "hand-built cnn";
+  architecture.input = {13, 11, 3};
+  architecture.num_classes = 7;
+  architecture.layers = {{LayerKind::conv2d, 6, 3, 2, 0}, {LayerKind::relu},    {LayerKind::conv2d, 5, 5, 1, 2},
+                         {LayerKind::relu},               {LayerKind::max_pool, 0, 3, 2, 0},
+                         {LayerKind::flatten},            {LayerKind::dense, 9}, {LayerKind::relu},
+                         {LayerKind::dense, 7}};
+  TensorShape shape = architecture.input;
+  for (LayerSpec& layer : architecture.layers) {
+    layer.input = shape;
+    if (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::max_pool) {
+      shape = {(shape.height + 2 * layer.padding - layer.kernel) / layer.stride + 1,
+               (shape.width + 2 * layer.padding - layer.kernel) / layer.stride + 1,
+               layer.kind == LayerKind::conv2d ? layer.outputs : shape.channels};
+    } else if (layer.kind == LayerKind::dense) {
+      shape = {1, 1, layer.outputs};
+    } else if (layer.kind == LayerKind::flatten) {
+      shape = {1, 1, shape.size()};
+    }
+    layer.output = shape;
+  }
+  return architecture;
+}
+
+// He-initialised weights and random biases (initialize() leaves biases at 0, which would not test them).
+std::unique_ptr<Network<float>> random_network(const Architecture& architecture, uint64_t seed) {
+  auto network = std::make_unique<Network<float>>(architecture, reference_kernel_table());
+  network->initialize(seed);
+  Rng rng(seed, /*stream=*/7);
+  for (const ParameterTensor& tensor : network->parameter_tensors()) {
+    if (tensor.is_weight) continue;
+    for (float& bias : network->tensor(network->parameters(), tensor)) bias = static_cast<float>(rng.uniform(-0.3, 0.3));
+  }
+  return network;
+}
+
+// Uniform in [low, high): [0, 1) for images; [-0.5, 1.5) for flat features gives the input an odd
+// zero point (int8 code -64).
+std::vector<float> random_features(size_t count, float low, float high, uint64_t seed) {
+  Rng rng(seed, /*stream=*/11);
+  std::vector<float> features(count);
+  for (float& value : features) value = static_cast<float>(rng.uniform(low, high));
+  return features;
+}
+
+Int8Model built(Network<float>& network, std::span<const float> calibration, Granularity granularity) {
+  Int8ModelOptions options = calibrate_int8_model_options(network, network.parameters(), calibration, 256, granularity);
+  Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
+  EXPECT_TRUE(model.ok()) << model.message();
+  return model.ok() ? *model : Int8Model{};
+}
+
+// [SECTION] Building the model
+
+TEST(Int8InputGrid, PixelsOnTheGridOneOver255AreExact) {
+  std::vector<float> pixels(256);
+  for (int byte = 0; byte < 256; ++byte) pixels[byte] = static_cast<float>(byte) / 255.0f;  // as fashion_mnist.cpp
+  const QuantGrid grid = calibrate_int8_input_grid(pixels);
+  EXPECT_EQ(grid, (QuantGrid{1.0f / 255.0f, 0, 0, 255, 1}));
+
+  Network<float> network(parsed("linear", {16, 16, 1}, 3), reference_kernel_table());
+  Result<Int8Model> model = build_int8_model(network, network.parameters(), {.input_grid = grid});
+  ASSERT_TRUE(model.ok()) << model.message();
+  EXPECT_EQ(model->input_grid, (QuantGrid{1.0f / 255.0f, -128, -128, 127, 1}));
+  for (int byte = 0; byte < 256; ++byte) {
+    EXPECT_EQ(quantize_to_int(model->input_grid, pixels[byte]), byte - 128) << "pixel " << byte;
+    // Exact as a code; as a float, (1/255)·byte and byte/255 are each rounded once.
+    const float real = dequantize(model->input_grid, byte - 128);
+    EXPECT_LE(std::fabs(real - pixels[byte]), std::fabs(std::nextafter(pixels[byte], 2.0f) - pixels[byte]));
+  }
+}
+
+TEST(Int8Model, RefusesNetworksThatAreNotRelu) {
+  for (const char* activation : {"tanh", "softplus"}) {
+    Network<float> network(parsed(std::string("mlp:16:") + activation, {1, 1, 2}, 3), reference_kernel_table());
+    Result<Int8Model> model = build_int8_model(network, network.parameters(), {});
+    ASSERT_FALSE(model.ok());
+    EXPECT_EQ(model.message(), std::string("real int8 inference supports ReLU networks; layer 1 is ") + activation);
+  }
+}
+
+TEST(Int8Model, RefusesAMissingActivationGridAndParametersOfAnotherNetwork) {
+  Network<float> network(parsed("mlp:8", {1, 1, 5}, 3), reference_kernel_table());
+  Int8ModelOptions options{.input_grid = asymmetric_grid(0.0f, 1.0f, 8)};
+  Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.message().find("layer 2 (dense) input: no activation grid"), std::string::npos) << model.message();
+
+  std::vector<float> too_few(network.parameter_count() - 1);
+  EXPECT_FALSE(build_int8_model(network, too_few, options).ok());
+}
+
+TEST(Int8Model, WeightsAreSymmetricInt8AndBiasesInt32OnTheGridOfInputTimesWeightScale) {
+  for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
+    std::unique_ptr<Network<float>> network = random_network(parsed("mlp:13,7", {1, 1, 37}, 5), 3);
+    Int8Model model = built(*network, random_features(256 * 37, -0.5f, 1.5f, 4), granularity);
+    ASSERT_EQ(model.ops.size(), 3u);
+    for (const Int8Op& op : model.ops) {
+      const auto& tensors = network->parameter_tensors();
+      const ParameterTensor* weight = nullptr;
+      for (const ParameterTensor& tensor : tensors) {
+        if (tensor.layer == op.layer && tensor.is_weight) weight = &tensor;
+      }
+      ASSERT_NE(weight, nullptr);
+      std::span<const float> biases = network->tensor(network->parameters(), *(weight + 1));
+      for (int c = 0; c < op.outputs(); ++c) {
+        if (granularity == Granularity::per_tensor) EXPECT_EQ(op.weight_scales[c], op.weight_scales[0]);
+        const double bias_scale = double(op.input_grid.scale) * op.weight_scales[c];
+        EXPECT_EQ(op.bias[c], static_cast<int32_t>(std::nearbyint(biases[c] / bias_scale)));
+      }
+      int largest = 0;
+      for (int8_t w : op.weights) largest = std::max(largest, std::abs(int(w)));
+      EXPECT_EQ(largest, 127);  // min-max grids use the whole restricted range, and never -128
+    }
+  }
+}
+
+TEST(Int8Model, UnsignedGridsMapToZeroPointMinus128AndReluClampsSymmetricGridsAtZero) {
+  std::unique_ptr<Network<float>> network = random_network(parsed("mlp:8", {1, 1, 5}, 3), 5);
+  std::vector<float> features = random_features(300 * 5, -0.5f, 1.5f, 6);
+  Int8Model model = built(*network, features, Granularity::per_channel);
+  EXPECT_EQ(model.ops[0].output_grid.zero_point, -128);  // after ReLU: the unsigned grid, codes 0..255
+  EXPECT_EQ(model.ops[0].output_grid.q_min, -128);
+  EXPECT_EQ(model.ops[0].output_grid.q_max, 127);
+  EXPECT_EQ(model.ops[1].input_grid, model.ops[0].output_grid);
+
+  // A symmetric grid after a ReLU keeps zero point 0; the fused ReLU makes 0 its lowest code.
+  Int8ModelOptions options =
+      calibrate_int8_model_options(*network, network->parameters(), features, 300, Granularity::per_channel);
+  options.activation_quantization.input_grids[2] = symmetric_grid(3.0f, 8);
+  Result<Int8Model> symmetric = build_int8_model(*network, network->parameters(), options);
+  ASSERT_TRUE(symmetric.ok()) << symmetric.message();
+  EXPECT_EQ(symmetric->ops[0].output_grid, (QuantGrid{3.0f / 127, 0, 0, 127, 1}));
+  Result<std::vector<int8_t>> codes = int8_op_codes(*symmetric, features, 300, Int8Backend::reference, 1, 0);
+  ASSERT_TRUE(codes.ok()) << codes.message();
+  EXPECT_GE(*std::min_element(codes->begin(), codes->end()), 0);
+}
+
+TEST(Int8Predict, RejectsArgumentsItCannotRun) {
+  std::unique_ptr<Network<float>> network = random_network(parsed("mlp:8", {1, 1, 5}, 3), 5);
+  std::vector<float> features = random_features(10 * 5, 0.0f, 1.0f, 6);
+  Int8Model model = built(*network, features, Granularity::per_channel);
+  EXPECT_NE(int8_predict(model, features, 11, Int8Backend::reference, 1).message().find("need 55 values, got 50"),
+            std::string::npos);
+  EXPECT_FALSE(int8_predict(model, features, 10, Int8Backend::reference, 0).ok());
+  EXPECT_FALSE(int8_op_codes(model, features, 10, Int8Backend::reference, 1, 1).ok());  // op 1 outputs logits
+  EXPECT_FALSE(int8_predict(Int8Model{}, features, 10, Int8Backend::reference, 1).ok());
+  EXPECT_EQ(int8_predict(model, features, 10, Int8Backend::xnnpack, 1).ok(),
+            int8_backend_available(Int8Backend::xnnpack));
+}
+
+// [SECTION] XNNPACK against the reference, bit for bit
+
+// Logits of both backends (1 and 2 threads) bitwise equal, and so are the codes of every int8 op.
+void expect_backends_agree(Network<float>& network, std::span<const float> features, size_t samples) {
+  for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
+    SCOPED_TRACE(std::string(network.architecture().spec) +
+                 (granularity == Granularity::per_channel ? " per-channel" : " per-tensor"));
+    Int8Model model = built(network, features, granularity);
+    std::vector<float> reference_logits, xnnpack_logits;
+    Result<std::vector<int32_t>> reference =
+        int8_predict(model, features, samples, Int8Backend::reference, 1, &reference_logits);
+    ASSERT_TRUE(reference.ok()) << reference.message();
+    for (int threads : {1, 2}) {
+      Result<std::vector<int32_t>> xnnpack =
+          int8_predict(model, features, samples, Int8Backend::xnnpack, threads, &xnnpack_logits);
+      ASSERT_TRUE(xnnpack.ok()) << xnnpack.message();
+      EXPECT_EQ(*xnnpack, *reference);
+      ASSERT_EQ(xnnpack_logits.size(), reference_logits.size());
+      EXPECT_EQ(std::memcmp(xnnpack_logits.data(), reference_logits.data(), sizeof(float) * reference_logits.size()),
+                0);
+    }
+    for (int op = 0; op + 1 < static_cast<int>(model.ops.size()); ++op) {
+      Result<std::vector<int8_t>> expected = int8_op_codes(model, features, samples, Int8Backend::reference, 1, op);
+      Result<std::vector<int8_t>> actual = int8_op_codes(model, features, samples, Int8Backend::xnnpack, 2, op);
+      ASSERT_TRUE(expected.ok() && actual.ok()) << expected.message() << actual.message();
+      EXPECT_EQ(*actual, *expected) << "op " << op << " (layer " << model.ops[op].layer << ")";
+    }
+  }
+}
+
+TEST(Int8Xnnpack, MatchesTheReferenceBitForBitOnOddSizedMlps) {
+  if (!int8_backend_available(Int8Backend::xnnpack)) GTEST_SKIP() << "no XNNPACK in this build";
+  constexpr size_t kSamples = 523;  // a full chunk of 500 and a tail
+  struct Case {
+    const char* spec;
+    TensorShape input;
+    int classes;
+  };
+  for (const Case& c : {Case{"mlp:13,7", {1, 1, 37}, 5}, Case{"mlp:1", {1, 1, 3}, 2}, Case{"mlp:64,33,17", {1, 1, 100}, 10},
+                        Case{"mlp:19", {5, 7, 3}, 4}, Case{"linear", {1, 1, 9}, 3}}) {
+    std::unique_ptr<Network<float>> network = random_network(parsed(c.spec, c.input, c.classes), 21);
+    expect_backends_agree(*network, random_features(kSamples * c.input.size(), -0.5f, 1.5f, 22), kSamples);
+  }
+}
+
+TEST(Int8Xnnpack, MatchesTheReferenceBitForBitOnOddSizedCnns) {
+  if (!int8_backend_available(Int8Backend::xnnpack)) GTEST_SKIP() << "no XNNPACK in this build";
+  constexpr size_t kSamples = 517;
+  for (const Architecture& architecture :
+       {parsed("cnn:5,3", {9, 11, 2}, 4), parsed("cnn:8", {7, 7, 1}, 3), hand_built_cnn()}) {
+    std::unique_ptr<Network<float>> network = random_network(architecture, 31);
+    expect_backends_agree(*network, random_features(kSamples * architecture.input.size(), 0.0f, 1.0f, 32), kSamples);
+  }
+}
+
+// [SECTION] Fashion-MNIST: int8 against fake quantization
+
+struct Agreement {
+  double agreement = 0, int8_accuracy = 0, fake_quantized_accuracy = 0;
+};
+
+// The fastest backend of the build: the reference loops are too slow for 10,000 images under ASan.
+Int8Backend fastest_backend() {
+  return int8_backend_available(Int8Backend::xnnpack) ? Int8Backend::xnnpack : Int8Backend::reference;
+}
+
+// Int8 predictions against the fake-quantized float network with the same grids (weights: 8-bit
+// symmetric min-max of the given granularity; activations: 8-bit min-max over 512 training images).
+Agreement agreement_with_fake_quantization(Network<float>& network, const Dataset& data, Granularity granularity) {
+  Int8ModelOptions options =
+      calibrate_int8_model_options(network, network.parameters(), data.train_x, 512, granularity);
+  Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
+  EXPECT_TRUE(model.ok()) << model.message();
+  if (!model.ok()) return {};
+
+  QuantizationSetting setting;
+  setting.weights = {.bits = 8, .granularity = granularity};
+  std::vector<float> view = quantized_weights_view(network, setting);
+  ForwardOptions<float> fake_quantized;
+  fake_quantized.parameters = view;
+  fake_quantized.activation_quantization = &options.activation_quantization;
+  std::vector<int32_t> expected;
+  Agreement result;
+  result.fake_quantized_accuracy = evaluate(network, data.test_x, data.test_y, fake_quantized, &expected).accuracy;
+
+  Result<std::vector<int32_t>> predicted = int8_predict(*model, data.test_x, data.test_size(), fastest_backend(), 2);
+  EXPECT_TRUE(predicted.ok()) << predicted.message();
+  if (!predicted.ok()) return {};
+  size_t agree = 0, correct = 0;
+  for (size_t i = 0; i < data.test_size(); ++i) {
+    agree += (*predicted)[i] == expected[i];
+    correct += (*predicted)[i] == data.test_y[i];
+  }
+  result.agreement = double(agree) / data.test_size();
+  result.int8_accuracy = double(correct) / data.test_size();
+
+  // The backends agree on real images too (a few hundred: the reference is the slow one).
+  if (fastest_backend() != Int8Backend::reference) {
+    constexpr size_t kChecked = 300;
+    std::vector<float> reference_logits, fast_logits;
+    EXPECT_TRUE(int8_predict(*model, data.test_x, kChecked, Int8Backend::reference, 1, &reference_logits).ok());
+    EXPECT_TRUE(int8_predict(*model, data.test_x, kChecked, fastest_backend(), 2, &fast_logits).ok());
+    EXPECT_EQ(fast_logits, reference_logits);
+  }
+  return result;
+}
+
+// Fashion-MNIST with the first `train` training images and the whole test set; null when the data
+// set is not installed.
+std::shared_ptr<const Dataset> fashion_mnist(int train) {
+  FashionMnistOptions options;
+  options.directory = QPLAY_FASHION_MNIST_DIR;
+  options.max_train = train;
+  Result<Dataset> dataset = load_fashion_mnist(options);
+  return dataset.ok() ? std::make_shared<const Dataset>(std::move(dataset).value()) : nullptr;
+}
+
+// One epoch with the default SGD + cosine schedule on the "auto" kernels.
+std::unique_ptr<Network<float>> trained(const std::string& architecture, std::shared_ptr<const Dataset> data) {
+  Experiment experiment;
+  experiment.dataset = "fashion-mnist";
+  experiment.architecture = architecture;
+  experiment.epochs = 1;
+  experiment.kernels = "auto";
+  Result<Run> run = start_run(experiment, std::move(data));
+  EXPECT_TRUE(run.ok()) << run.message();
+  if (!run.ok()) return nullptr;
+  while (!run->trainer->finished()) run->trainer->advance(1000.0);
+  EXPECT_TRUE(run->trainer->status().ok()) << run->trainer->status().message();
+  return std::move(run->network);
+}
+
+void expect_agreement(const std::string& architecture, int train_images) {
+  std::shared_ptr<const Dataset> data = fashion_mnist(train_images);
+  if (!data) GTEST_SKIP() << "Fashion-MNIST is not installed in " << QPLAY_FASHION_MNIST_DIR;
+  std::unique_ptr<Network<float>> network = trained(architecture, data);
+  ASSERT_NE(network, nullptr);
+  for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
+    const char* name = granularity == Granularity::per_channel ? "per-channel" : "per-tensor";
+    Agreement result = agreement_with_fake_quantization(*network, *data, granularity);
+    EXPECT_GE(result.agreement, 0.995) << name;
+    EXPECT_GT(result.int8_accuracy, 0.75) << name;
+    EXPECT_NEAR(result.int8_accuracy, result.fake_quantized_accuracy, 0.005) << name;
+    ::testing::Test::RecordProperty(architecture + " " + name + " agreement", std::to_string(result.agreement));
+    std::printf("[ int8     ] %s %s: %.2f%% of test predictions agree with fake quantization; accuracy int8 %.2f%%, "
+                "fake-quantized %.2f%%\n",
+                architecture.c_str(), name, 100 * result.agreement, 100 * result.int8_accuracy,
+                100 * result.fake_quantized_accuracy);
+  }
+}
+
+TEST(Int8FashionMnist, MlpAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("mlp:128", 10000); }
+
+TEST(Int8FashionMnist, CnnAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("cnn:8,16", 4000); }
+
+}  // namespace
+}  // namespace qplay
