@@ -1,6 +1,8 @@
 // qplay-cli sweep and qplay-cli eval: a saved model at one or many quantization settings.
 #include <cstdio>
 
+#include "core/engine/quant/int8_inference.h"
+#include "core/engine/report/text_table.h"
 #include "native/cli/cli_common.h"
 #include "native/cli/commands.h"
 #include "native/cli/progress_bar.h"
@@ -22,7 +24,44 @@ const std::vector<CommandFlag> kSweepFlags = {
 const std::vector<CommandFlag> kEvalFlags = {
     {"model", "the model file to evaluate", "", true},
     {"experiment", "an experiment JSON file whose settings override the model's", ""},
+    {"int8", "1: also run real int8 inference (8-bit weights and activations) and compare it with fake "
+             "quantization; ReLU networks only", "0"},
 };
+
+// Real int8 inference beside 8-bit fake quantization with the same grids: two table rows, or an error.
+Status add_int8_rows(LoadedModel& model, TextTable& table) {
+  const Experiment& e = model.experiment;
+  const Dataset& data = *model.dataset;
+  Network<float>& network = *model.network;
+  QuantizationSetting setting = make_quantization_setting(e, 8, 8);
+  setting.weights.symmetry = Symmetry::symmetric;  // int8 weights are symmetric
+  setting.weights.range_method = RangeMethod::min_max;
+  setting.activations.range_method = RangeMethod::min_max;
+  std::vector<int32_t> fake_predictions;
+  Evaluation fake = evaluate_quantized(network, data, setting, e.calibration_samples, &fake_predictions);
+
+  Int8ModelOptions options = calibrate_int8_model_options(network, network.parameters(), data.train_x,
+                                                          e.calibration_samples, setting.weights.granularity);
+  Result<Int8Model> int8 = build_int8_model(network, network.parameters(), options);
+  if (!int8) return int8.status();
+  const Int8Backend backend =
+      int8_backend_available(Int8Backend::xnnpack) && e.kernels != "reference" ? Int8Backend::xnnpack
+                                                                                : Int8Backend::reference;
+  Result<std::vector<int32_t>> predictions = int8_predict(*int8, data.test_x, data.test_size(), backend, e.threads);
+  if (!predictions) return predictions.status();
+  size_t correct = 0, agree = 0;
+  for (size_t i = 0; i < predictions->size(); ++i) {
+    correct += (*predictions)[i] == data.test_y[i];
+    agree += (*predictions)[i] == fake_predictions[i];
+  }
+  const double n = static_cast<double>(predictions->size());
+  table.rows.push_back({"8-bit fake quantization, min-max, " + e.granularity, format_percent(fake.accuracy, 2),
+                        format_fixed(fake.loss, 4), ""});
+  table.rows.push_back({std::string("real int8 inference (") + int8_backend_name(backend) + ")",
+                        format_percent(correct / n, 2), "",
+                        "agrees with fake quantization on " + format_percent(agree / n, 2)});
+  return {};
+}
 
 }  // namespace
 
@@ -85,12 +124,19 @@ int eval_command(const std::vector<std::string>& arguments) {
   QuantizationSetting setting = make_quantization_setting(e, e.weight_bits, e.activation_bits);
   Evaluation quantized = evaluate_quantized(*model->network, *model->dataset, setting, e.calibration_samples);
   auto bits = [](int b) { return b == 0 ? std::string("float") : std::to_string(b) + "-bit"; };
-  std::printf("%s on %s (%zu test samples)\n", parsed->flag("model").c_str(), model->dataset->name.c_str(),
-              float_result.samples);
-  std::printf("  float                                   accuracy %6.2f%%  loss %.4f\n",
-              100 * float_result.accuracy, float_result.loss);
-  std::printf("  %-5s weights, %-5s activations (%s)  accuracy %6.2f%%  loss %.4f\n", bits(e.weight_bits).c_str(),
-              bits(e.activation_bits).c_str(), e.granularity.c_str(), 100 * quantized.accuracy, quantized.loss);
+  TextTable table;
+  table.header = {"setting", "accuracy", "loss", ""};
+  table.rows.push_back({"float", format_percent(float_result.accuracy, 2), format_fixed(float_result.loss, 4), ""});
+  table.rows.push_back({bits(e.weight_bits) + " weights, " + bits(e.activation_bits) + " activations, " +
+                            e.granularity + ", " + e.range_method,
+                        format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
+  if (parsed->flag("int8") == "1") {
+    if (Status status = add_int8_rows(*model, table); !status) return report_bad_input("eval", status);
+  } else if (parsed->flag("int8") != "0") {
+    return report_bad_input("eval", Status::error("--int8 must be 0 or 1"));
+  }
+  std::printf("%s on %s (%zu test samples)\n\n%s", parsed->flag("model").c_str(), model->dataset->name.c_str(),
+              float_result.samples, render_text_table(table).c_str());
   return kExitSuccess;
 }
 

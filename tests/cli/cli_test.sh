@@ -39,7 +39,8 @@ expect "train from an experiment file" 0 "saved model" -- "$cli" train --experim
 expect "sweep prints the table" 0 "weight bits" -- "$cli" sweep --model=m.qmodel --sweep_weight_bits=2-8 \
   --sweep_activation_bits=8,float --csv=s.csv --json=s.json --svg=s.svg
 [ "$(wc -l < s.csv)" -eq 16 ] && pass "sweep CSV has a header, the float row and 7x2 rows" || fail "sweep CSV rows: $(wc -l < s.csv)"
-expect "eval at 3 bits per-tensor" 0 "3-bit weights" -- "$cli" eval --model=m.qmodel --weight_bits=3 --granularity=per-tensor
+expect "eval at 3 bits per-tensor" 0 "3-bit weights, float activations, per-tensor" -- "$cli" eval --model=m.qmodel --weight_bits=3 --granularity=per-tensor
+expect "eval runs real int8 inference" 0 "agrees with fake quantization on" -- "$cli" eval --model=m.qmodel --int8=1
 expect "grad writes JSON" 0 "" -- "$cli" grad --model=m.qmodel --batch_size=8 --out=g.json
 python3 -c "import json,sys; d=json.load(open('g.json')); assert d['format']=='qplay-gradients' and len(d['gradients'])==6 and len(d['labels'])==8" \
   && pass "grad JSON has 6 gradient tensors and 8 labels" || fail "grad JSON content"

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,9 +39,14 @@ Architecture hand_built_cnn() {
   architecture.spec = "hand-built cnn";
   architecture.input = {13, 11, 3};
   architecture.num_classes = 7;
-  architecture.layers = {{LayerKind::conv2d, 6, 3, 2, 0}, {LayerKind::relu},    {LayerKind::conv2d, 5, 5, 1, 2},
-                         {LayerKind::relu},               {LayerKind::max_pool, 0, 3, 2, 0},
-                         {LayerKind::flatten},            {LayerKind::dense, 9}, {LayerKind::relu},
+  architecture.layers = {{LayerKind::conv2d, 6, 3, 2, 0},
+                         {LayerKind::relu},
+                         {LayerKind::conv2d, 5, 5, 1, 2},
+                         {LayerKind::relu},
+                         {LayerKind::max_pool, 0, 3, 2, 0},
+                         {LayerKind::flatten},
+                         {LayerKind::dense, 9},
+                         {LayerKind::relu},
                          {LayerKind::dense, 7}};
   TensorShape shape = architecture.input;
   for (LayerSpec& layer : architecture.layers) {
@@ -66,7 +72,9 @@ std::unique_ptr<Network<float>> random_network(const Architecture& architecture,
   Rng rng(seed, /*stream=*/7);
   for (const ParameterTensor& tensor : network->parameter_tensors()) {
     if (tensor.is_weight) continue;
-    for (float& bias : network->tensor(network->parameters(), tensor)) bias = static_cast<float>(rng.uniform(-0.3, 0.3));
+    for (float& bias : network->tensor(network->parameters(), tensor)) {
+      bias = static_cast<float>(rng.uniform(-0.3, 0.3));
+    }
   }
   return network;
 }
@@ -81,7 +89,8 @@ std::vector<float> random_features(size_t count, float low, float high, uint64_t
 }
 
 Int8Model built(Network<float>& network, std::span<const float> calibration, Granularity granularity) {
-  Int8ModelOptions options = calibrate_int8_model_options(network, network.parameters(), calibration, 256, granularity);
+  Int8ModelOptions options =
+      calibrate_int8_model_options(network, network.parameters(), calibration, 256, granularity);
   Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
   EXPECT_TRUE(model.ok()) << model.message();
   return model.ok() ? *model : Int8Model{};
@@ -91,7 +100,9 @@ Int8Model built(Network<float>& network, std::span<const float> calibration, Gra
 
 TEST(Int8InputGrid, PixelsOnTheGridOneOver255AreExact) {
   std::vector<float> pixels(256);
-  for (int byte = 0; byte < 256; ++byte) pixels[byte] = static_cast<float>(byte) / 255.0f;  // as fashion_mnist.cpp
+  for (int byte = 0; byte < 256; ++byte) {
+    pixels[byte] = static_cast<float>(byte) / 255.0f;  // as fashion_mnist.cpp does
+  }
   const QuantGrid grid = calibrate_int8_input_grid(pixels);
   EXPECT_EQ(grid, (QuantGrid{1.0f / 255.0f, 0, 0, 255, 1}));
 
@@ -107,12 +118,32 @@ TEST(Int8InputGrid, PixelsOnTheGridOneOver255AreExact) {
   }
 }
 
+TEST(Int8InputGrid, QuantizeToInt8IsQuantizeToIntOnEveryKindOfValue) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const QuantGrid& grid : {QuantGrid{0.5f, -64, -128, 127, 1}, QuantGrid{3.0f / 127, 0, -127, 127, 1},
+                                QuantGrid{0.25f, -128, -128, -113, 1}}) {
+    // Ties at every half code (0.125 = half a step of 0.25), both bounds and beyond, NaN and infinities.
+    std::vector<float> values = {nan,    inf,    -inf,   0.0f,    -0.0f,  1e30f,
+                                 -1e30f, 0.125f, 0.375f, -0.125f, -0.375f};
+    for (int step = -600; step <= 600; ++step) values.push_back(grid.scale * (0.5f * step));
+    std::vector<float> random = random_features(1000, -100.0f, 100.0f, 1);
+    values.insert(values.end(), random.begin(), random.end());
+    std::vector<int8_t> codes(values.size());
+    quantize_to_int8(grid, values, codes);
+    for (size_t i = 0; i < values.size(); ++i) {
+      EXPECT_EQ(codes[i], quantize_to_int(grid, values[i])) << "value " << values[i] << " grid " << grid;
+    }
+  }
+}
+
 TEST(Int8Model, RefusesNetworksThatAreNotRelu) {
   for (const char* activation : {"tanh", "softplus"}) {
-    Network<float> network(parsed(std::string("mlp:16:") + activation, {1, 1, 2}, 3), reference_kernel_table());
+    Network<float> network(parsed(std::string("mlp:16:") + activation, {1, 1, 2}, 3),
+                           reference_kernel_table());
     Result<Int8Model> model = build_int8_model(network, network.parameters(), {});
     ASSERT_FALSE(model.ok());
-    EXPECT_EQ(model.message(), std::string("real int8 inference supports ReLU networks; layer 1 is ") + activation);
+    EXPECT_EQ(model.message(),
+              std::string("real int8 inference supports ReLU networks; layer 1 is ") + activation);
   }
 }
 
@@ -121,18 +152,24 @@ TEST(Int8Model, RefusesAMissingActivationGridAndParametersOfAnotherNetwork) {
   Int8ModelOptions options{.input_grid = asymmetric_grid(0.0f, 1.0f, 8)};
   Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
   ASSERT_FALSE(model.ok());
-  EXPECT_NE(model.message().find("layer 2 (dense) input: no activation grid"), std::string::npos) << model.message();
+  EXPECT_NE(model.message().find("layer 2 (dense) input: no activation grid"), std::string::npos)
+      << model.message();
 
   std::vector<float> too_few(network.parameter_count() - 1);
   EXPECT_FALSE(build_int8_model(network, too_few, options).ok());
 }
 
-TEST(Int8Model, WeightsAreSymmetricInt8AndBiasesInt32OnTheGridOfInputTimesWeightScale) {
+// The int8 weights are the fake-quantized weights exactly: scale·code is the quantized view's value.
+TEST(Int8Model, WeightsAreTheFakeQuantizedWeightsAndBiasesInt32OnTheGridOfInputTimesWeightScale) {
   for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
-    std::unique_ptr<Network<float>> network = random_network(parsed("mlp:13,7", {1, 1, 37}, 5), 3);
-    Int8Model model = built(*network, random_features(256 * 37, -0.5f, 1.5f, 4), granularity);
-    ASSERT_EQ(model.ops.size(), 3u);
+    std::unique_ptr<Network<float>> network = random_network(parsed("cnn:4", {6, 5, 2}, 5), 3);
+    Int8Model model = built(*network, random_features(256 * 60, 0.0f, 1.0f, 4), granularity);
+    QuantizationSetting setting;
+    setting.weights = {.bits = 8, .granularity = granularity};
+    const std::vector<float> view = quantized_weights_view(*network, setting);
+    ASSERT_EQ(model.ops.size(), 3u);  // conv2d (+ fused relu), max_pool, dense (flatten is free)
     for (const Int8Op& op : model.ops) {
+      if (op.kind == Int8OpKind::max_pool) continue;
       const auto& tensors = network->parameter_tensors();
       const ParameterTensor* weight = nullptr;
       for (const ParameterTensor& tensor : tensors) {
@@ -142,6 +179,10 @@ TEST(Int8Model, WeightsAreSymmetricInt8AndBiasesInt32OnTheGridOfInputTimesWeight
       std::span<const float> biases = network->tensor(network->parameters(), *(weight + 1));
       for (int c = 0; c < op.outputs(); ++c) {
         if (granularity == Granularity::per_tensor) EXPECT_EQ(op.weight_scales[c], op.weight_scales[0]);
+        for (int k = 0; k < op.patch_size(); ++k) {
+          const size_t index = static_cast<size_t>(c) * op.patch_size() + k;
+          EXPECT_EQ(op.weight_scales[c] * op.weights[index], view[weight->offset + index]);
+        }
         const double bias_scale = double(op.input_grid.scale) * op.weight_scales[c];
         EXPECT_EQ(op.bias[c], static_cast<int32_t>(std::nearbyint(biases[c] / bias_scale)));
       }
@@ -177,8 +218,9 @@ TEST(Int8Predict, RejectsArgumentsItCannotRun) {
   std::unique_ptr<Network<float>> network = random_network(parsed("mlp:8", {1, 1, 5}, 3), 5);
   std::vector<float> features = random_features(10 * 5, 0.0f, 1.0f, 6);
   Int8Model model = built(*network, features, Granularity::per_channel);
-  EXPECT_NE(int8_predict(model, features, 11, Int8Backend::reference, 1).message().find("need 55 values, got 50"),
-            std::string::npos);
+  EXPECT_NE(
+      int8_predict(model, features, 11, Int8Backend::reference, 1).message().find("need 55 values, got 50"),
+      std::string::npos);
   EXPECT_FALSE(int8_predict(model, features, 10, Int8Backend::reference, 0).ok());
   EXPECT_FALSE(int8_op_codes(model, features, 10, Int8Backend::reference, 1, 1).ok());  // op 1 outputs logits
   EXPECT_FALSE(int8_predict(Int8Model{}, features, 10, Int8Backend::reference, 1).ok());
@@ -204,12 +246,15 @@ void expect_backends_agree(Network<float>& network, std::span<const float> featu
       ASSERT_TRUE(xnnpack.ok()) << xnnpack.message();
       EXPECT_EQ(*xnnpack, *reference);
       ASSERT_EQ(xnnpack_logits.size(), reference_logits.size());
-      EXPECT_EQ(std::memcmp(xnnpack_logits.data(), reference_logits.data(), sizeof(float) * reference_logits.size()),
+      EXPECT_EQ(std::memcmp(xnnpack_logits.data(), reference_logits.data(),
+                            sizeof(float) * reference_logits.size()),
                 0);
     }
     for (int op = 0; op + 1 < static_cast<int>(model.ops.size()); ++op) {
-      Result<std::vector<int8_t>> expected = int8_op_codes(model, features, samples, Int8Backend::reference, 1, op);
-      Result<std::vector<int8_t>> actual = int8_op_codes(model, features, samples, Int8Backend::xnnpack, 2, op);
+      Result<std::vector<int8_t>> expected =
+          int8_op_codes(model, features, samples, Int8Backend::reference, 1, op);
+      Result<std::vector<int8_t>> actual =
+          int8_op_codes(model, features, samples, Int8Backend::xnnpack, 2, op);
       ASSERT_TRUE(expected.ok() && actual.ok()) << expected.message() << actual.message();
       EXPECT_EQ(*actual, *expected) << "op " << op << " (layer " << model.ops[op].layer << ")";
     }
@@ -224,8 +269,9 @@ TEST(Int8Xnnpack, MatchesTheReferenceBitForBitOnOddSizedMlps) {
     TensorShape input;
     int classes;
   };
-  for (const Case& c : {Case{"mlp:13,7", {1, 1, 37}, 5}, Case{"mlp:1", {1, 1, 3}, 2}, Case{"mlp:64,33,17", {1, 1, 100}, 10},
-                        Case{"mlp:19", {5, 7, 3}, 4}, Case{"linear", {1, 1, 9}, 3}}) {
+  for (const Case& c :
+       {Case{"mlp:13,7", {1, 1, 37}, 5}, Case{"mlp:1", {1, 1, 3}, 2}, Case{"mlp:64,33,17", {1, 1, 100}, 10},
+        Case{"mlp:19", {5, 7, 3}, 4}, Case{"linear", {1, 1, 9}, 3}}) {
     std::unique_ptr<Network<float>> network = random_network(parsed(c.spec, c.input, c.classes), 21);
     expect_backends_agree(*network, random_features(kSamples * c.input.size(), -0.5f, 1.5f, 22), kSamples);
   }
@@ -237,7 +283,8 @@ TEST(Int8Xnnpack, MatchesTheReferenceBitForBitOnOddSizedCnns) {
   for (const Architecture& architecture :
        {parsed("cnn:5,3", {9, 11, 2}, 4), parsed("cnn:8", {7, 7, 1}, 3), hand_built_cnn()}) {
     std::unique_ptr<Network<float>> network = random_network(architecture, 31);
-    expect_backends_agree(*network, random_features(kSamples * architecture.input.size(), 0.0f, 1.0f, 32), kSamples);
+    expect_backends_agree(*network, random_features(kSamples * architecture.input.size(), 0.0f, 1.0f, 32),
+                          kSamples);
   }
 }
 
@@ -254,7 +301,8 @@ Int8Backend fastest_backend() {
 
 // Int8 predictions against the fake-quantized float network with the same grids (weights: 8-bit
 // symmetric min-max of the given granularity; activations: 8-bit min-max over 512 training images).
-Agreement agreement_with_fake_quantization(Network<float>& network, const Dataset& data, Granularity granularity) {
+Agreement agreement_with_fake_quantization(Network<float>& network, const Dataset& data,
+                                           Granularity granularity) {
   Int8ModelOptions options =
       calibrate_int8_model_options(network, network.parameters(), data.train_x, 512, granularity);
   Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
@@ -269,9 +317,11 @@ Agreement agreement_with_fake_quantization(Network<float>& network, const Datase
   fake_quantized.activation_quantization = &options.activation_quantization;
   std::vector<int32_t> expected;
   Agreement result;
-  result.fake_quantized_accuracy = evaluate(network, data.test_x, data.test_y, fake_quantized, &expected).accuracy;
+  result.fake_quantized_accuracy =
+      evaluate(network, data.test_x, data.test_y, fake_quantized, &expected).accuracy;
 
-  Result<std::vector<int32_t>> predicted = int8_predict(*model, data.test_x, data.test_size(), fastest_backend(), 2);
+  Result<std::vector<int32_t>> predicted =
+      int8_predict(*model, data.test_x, data.test_size(), fastest_backend(), 2);
   EXPECT_TRUE(predicted.ok()) << predicted.message();
   if (!predicted.ok()) return {};
   size_t agree = 0, correct = 0;
@@ -286,7 +336,8 @@ Agreement agreement_with_fake_quantization(Network<float>& network, const Datase
   if (fastest_backend() != Int8Backend::reference) {
     constexpr size_t kChecked = 300;
     std::vector<float> reference_logits, fast_logits;
-    EXPECT_TRUE(int8_predict(*model, data.test_x, kChecked, Int8Backend::reference, 1, &reference_logits).ok());
+    EXPECT_TRUE(
+        int8_predict(*model, data.test_x, kChecked, Int8Backend::reference, 1, &reference_logits).ok());
     EXPECT_TRUE(int8_predict(*model, data.test_x, kChecked, fastest_backend(), 2, &fast_logits).ok());
     EXPECT_EQ(fast_logits, reference_logits);
   }
@@ -303,14 +354,18 @@ std::shared_ptr<const Dataset> fashion_mnist(int train) {
   return dataset.ok() ? std::make_shared<const Dataset>(std::move(dataset).value()) : nullptr;
 }
 
-// One epoch with the default SGD + cosine schedule on the "auto" kernels.
-std::unique_ptr<Network<float>> trained(const std::string& architecture, std::shared_ptr<const Dataset> data) {
+// One epoch with the default SGD + cosine schedule on the "auto" kernels. The trainer sees no test
+// set: its end-of-epoch evaluation would only cost time here.
+std::unique_ptr<Network<float>> trained(const std::string& architecture, const Dataset& data) {
+  auto training_only = std::make_shared<Dataset>(data);
+  training_only->test_x.clear();
+  training_only->test_y.clear();
   Experiment experiment;
   experiment.dataset = "fashion-mnist";
   experiment.architecture = architecture;
   experiment.epochs = 1;
   experiment.kernels = "auto";
-  Result<Run> run = start_run(experiment, std::move(data));
+  Result<Run> run = start_run(experiment, std::move(training_only));
   EXPECT_TRUE(run.ok()) << run.message();
   if (!run.ok()) return nullptr;
   while (!run->trainer->finished()) run->trainer->advance(1000.0);
@@ -321,7 +376,7 @@ std::unique_ptr<Network<float>> trained(const std::string& architecture, std::sh
 void expect_agreement(const std::string& architecture, int train_images) {
   std::shared_ptr<const Dataset> data = fashion_mnist(train_images);
   if (!data) GTEST_SKIP() << "Fashion-MNIST is not installed in " << QPLAY_FASHION_MNIST_DIR;
-  std::unique_ptr<Network<float>> network = trained(architecture, data);
+  std::unique_ptr<Network<float>> network = trained(architecture, *data);
   ASSERT_NE(network, nullptr);
   for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
     const char* name = granularity == Granularity::per_channel ? "per-channel" : "per-tensor";
@@ -329,17 +384,23 @@ void expect_agreement(const std::string& architecture, int train_images) {
     EXPECT_GE(result.agreement, 0.995) << name;
     EXPECT_GT(result.int8_accuracy, 0.75) << name;
     EXPECT_NEAR(result.int8_accuracy, result.fake_quantized_accuracy, 0.005) << name;
-    ::testing::Test::RecordProperty(architecture + " " + name + " agreement", std::to_string(result.agreement));
-    std::printf("[ int8     ] %s %s: %.2f%% of test predictions agree with fake quantization; accuracy int8 %.2f%%, "
-                "fake-quantized %.2f%%\n",
-                architecture.c_str(), name, 100 * result.agreement, 100 * result.int8_accuracy,
-                100 * result.fake_quantized_accuracy);
+    ::testing::Test::RecordProperty(architecture + " " + name + " agreement",
+                                    std::to_string(result.agreement));
+    std::printf(
+        "[ int8     ] %s %s: %.2f%% of test predictions agree with fake quantization; accuracy int8 %.2f%%, "
+        "fake-quantized %.2f%%\n",
+        architecture.c_str(), name, 100 * result.agreement, 100 * result.int8_accuracy,
+        100 * result.fake_quantized_accuracy);
   }
 }
 
-TEST(Int8FashionMnist, MlpAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("mlp:128", 10000); }
+TEST(Int8FashionMnist, MlpAgreesWithFakeQuantizationOnTheTestSet) {
+  expect_agreement("mlp:128", 10000);
+}
 
-TEST(Int8FashionMnist, CnnAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("cnn:8,16", 4000); }
+TEST(Int8FashionMnist, CnnAgreesWithFakeQuantizationOnTheTestSet) {
+  expect_agreement("cnn:8,16", 4000);
+}
 
 }  // namespace
 }  // namespace qplay

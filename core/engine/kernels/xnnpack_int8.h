@@ -42,7 +42,8 @@ class XnnpackInt8Operators {
   XnnpackInt8Operators& operator=(const XnnpackInt8Operators&) = delete;
 
   // output[batch, ops[op].output.size()] from input[batch, ops[op].input.size()] (+ padding), on a
-  // pool of `threads` threads (re-created when the count changes; 1 runs on the caller's thread).
+  // pool of `threads` threads (re-created when the count changes; 1, and ops too small to share,
+  // run on the caller's thread).
   // Not thread-safe: one call at a time per object.
   Status run(int op, int batch, const int8_t* input, int8_t* output, int threads);
 
@@ -56,7 +57,8 @@ class XnnpackInt8Operators {
     Int8OpKind kind = Int8OpKind::dense;
     bool per_channel = true;
     TensorShape input;
-    int layer = 0;  // for messages
+    int layer = 0;                         // for messages
+    int64_t multiply_adds_per_sample = 0;  // decides whether the pool is worth waking
   };
   std::vector<OperatorShape> shapes_;     // [ops - 1]
   std::vector<xnn_operator*> operators_;  // [ops - 1]

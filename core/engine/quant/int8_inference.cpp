@@ -63,8 +63,18 @@ Result<QuantGrid> int8_code_grid(const QuantGrid& grid, const std::string& what)
   return QuantGrid{grid.scale, grid.zero_point + shift, grid.q_min + shift, grid.q_max + shift, 1};
 }
 
+// Round half to even of a float within ±2^22, without a libm call per value: adding 1.5·2^23 leaves
+// no fraction bits, so the float addition itself rounds (half to even, the default mode), and the
+// subtraction is exact. XNNPACK's "magic bias" requantization does the same.
+float round_half_even(float value) {
+  constexpr float kMagic = 12582912.0f;  // 1.5·2^23
+  return (value + kMagic) - kMagic;
+}
+
 // ReLU on quantized values: codes below the zero point (the code of 0.0) become the zero point.
-void fuse_relu(QuantGrid& grid) { grid.q_min = std::max(grid.q_min, grid.zero_point); }
+void fuse_relu(QuantGrid& grid) {
+  grid.q_min = std::max(grid.q_min, grid.zero_point);
+}
 
 // [SECTION] Building
 
@@ -79,8 +89,8 @@ Status check_int8_layers(const Architecture& architecture) {
       case LayerKind::flatten:
         break;
       default:
-        return Status::error("real int8 inference supports ReLU networks; layer " + std::to_string(i) + " is " +
-                             layer_kind_name(architecture.layers[i].kind));
+        return Status::error("real int8 inference supports ReLU networks; layer " + std::to_string(i) +
+                             " is " + layer_kind_name(architecture.layers[i].kind));
     }
   }
   if (layers == 0 || architecture.layers.back().kind != LayerKind::dense) {
@@ -96,7 +106,8 @@ Result<QuantGrid> next_weighted_input_grid(const Architecture& architecture, int
   while (!architecture.layers[next].has_parameters()) ++next;  // the last layer is dense
   const std::string what = layer_name(architecture, next) + " input";
   if (next >= static_cast<int>(activations.input_grids.size()) || !activations.input_grids[next]) {
-    return Status::error(what + ": no activation grid; calibrate with calibrate_activation_ranges and "
+    return Status::error(what +
+                         ": no activation grid; calibrate with calibrate_activation_ranges and "
                          "ActivationQuantSpec{.bits = 8}");
   }
   return int8_code_grid(*activations.input_grids[next], what);
@@ -115,7 +126,9 @@ Status quantize_weighted_layer(const Architecture& architecture, int layer, std:
   const float input_scale = op.input_grid.scale;
   for (int c = 0; c < outputs; ++c) {
     const QuantGrid& grid = grids.size() == 1 ? grids[0] : grids[c];
-    int64_t largest_sum = 0;  // of |w|: with |x - z_x| <= 255 it bounds the accumulator
+    // Σ|w| bounds the accumulator: the folded bias (bias - z_x·Σw) and the dot product Σx·w each stay
+    // within 128·Σ|w|, as |x|, |z_x| <= 128.
+    int64_t largest_sum = 0;
     for (int k = 0; k < patch; ++k) {
       const size_t index = static_cast<size_t>(c) * patch + k;
       op.weights[index] = static_cast<int8_t>(quantize_to_int(grid, weights[index]));
@@ -125,7 +138,7 @@ Status quantize_weighted_layer(const Architecture& architecture, int layer, std:
     // In double: the bias grid s_x·s_w is ~2^15 times finer than the activation grid, and the float
     // product of the two scales must not add an error of its own.
     const double bias = std::nearbyint(static_cast<double>(biases[c]) / (double(input_scale) * grid.scale));
-    if (!(std::fabs(bias) + 255.0 * largest_sum < double(std::numeric_limits<int32_t>::max()))) {
+    if (!(std::fabs(bias) + 256.0 * largest_sum < double(std::numeric_limits<int32_t>::max()))) {
       return Status::error(layer_name(architecture, layer) + ": output channel " + std::to_string(c) +
                            " could overflow its int32 accumulator (bias " + std::to_string(biases[c]) +
                            " on a grid of " + std::to_string(double(input_scale) * grid.scale) + ")");
@@ -171,24 +184,29 @@ void int8_accumulate(const Int8Op& op, size_t rows, const int8_t* patches, int32
 }
 
 // XNNPACK's fp32 requantization: one float product, clamped in float to the output codes, rounded
-// half to even (the default rounding mode), plus the zero point. Clamping before rounding is the same
-// as after, since the bounds are whole numbers.
+// half to even, plus the zero point. Clamping before rounding is the same as after, since the bounds
+// are whole numbers.
 void int8_requantize(const Int8Op& op, size_t rows, const int32_t* accumulators, int8_t* output) {
   const int outputs = op.outputs();
   const QuantGrid& grid = op.output_grid;
   const float low = static_cast<float>(grid.q_min - grid.zero_point);
   const float high = static_cast<float>(grid.q_max - grid.zero_point);
-  for (size_t i = 0; i < rows * outputs; ++i) {
-    const float scaled = static_cast<float>(accumulators[i]) * op.accumulator_scales[i % outputs];
-    output[i] = static_cast<int8_t>(static_cast<int32_t>(std::nearbyint(std::clamp(scaled, low, high))) +
-                                    grid.zero_point);
+  for (size_t r = 0; r < rows; ++r) {
+    const int32_t* in = accumulators + r * outputs;
+    int8_t* out = output + r * outputs;
+    for (int c = 0; c < outputs; ++c) {
+      const float scaled = std::clamp(static_cast<float>(in[c]) * op.accumulator_scales[c], low, high);
+      out[c] = static_cast<int8_t>(static_cast<int32_t>(round_half_even(scaled)) + grid.zero_point);
+    }
   }
 }
 
 void int8_dequantize(const Int8Op& op, size_t rows, const int32_t* accumulators, float* logits) {
   const int outputs = op.outputs();
-  for (size_t i = 0; i < rows * outputs; ++i) {
-    logits[i] = static_cast<float>(accumulators[i]) * op.accumulator_scales[i % outputs];
+  for (size_t r = 0; r < rows; ++r) {
+    for (int c = 0; c < outputs; ++c) {
+      logits[r * outputs + c] = static_cast<float>(accumulators[r * outputs + c]) * op.accumulator_scales[c];
+    }
   }
 }
 
@@ -208,7 +226,8 @@ void int8_im2col(const Int8Op& op, int batch, const int8_t* image, int8_t* patch
             if (y < 0 || y >= height || x < 0 || x >= width) {
               std::fill(out, out + channels, padding_code);
             } else {
-              std::copy_n(image + ((static_cast<size_t>(b) * height + y) * width + x) * channels, channels, out);
+              std::copy_n(image + ((static_cast<size_t>(b) * height + y) * width + x) * channels, channels,
+                          out);
             }
           }
 }
@@ -223,8 +242,9 @@ void int8_max_pool(const Int8Op& op, int batch, const int8_t* input, int8_t* out
         std::fill(out, out + channels, std::numeric_limits<int8_t>::min());
         for (int ky = 0; ky < op.kernel; ++ky)
           for (int kx = 0; kx < op.kernel; ++kx) {
-            const int8_t* in = input + ((static_cast<size_t>(b) * height + oy * op.stride + ky) * width +
-                                        ox * op.stride + kx) * channels;
+            const size_t pixel =
+                (static_cast<size_t>(b) * height + oy * op.stride + ky) * width + ox * op.stride + kx;
+            const int8_t* in = input + pixel * channels;
             for (int c = 0; c < channels; ++c) out[c] = std::max(out[c], in[c]);
           }
       }
@@ -233,9 +253,9 @@ void int8_max_pool(const Int8Op& op, int batch, const int8_t* input, int8_t* out
 // [SECTION] Running
 
 struct Int8Workspace {
-  std::vector<int8_t> current, next;    // codes [batch, largest tensor] + XNNPACK's over-read
-  std::vector<int8_t> patches;          // conv2d im2col [batch·Ho·Wo, patch]
-  std::vector<int32_t> accumulators;    // [batch·Ho·Wo, outputs]
+  std::vector<int8_t> current, next;  // codes [batch, largest tensor] + XNNPACK's over-read
+  std::vector<int8_t> patches;        // conv2d im2col [batch·Ho·Wo, patch]
+  std::vector<int32_t> accumulators;  // [batch·Ho·Wo, outputs]
 };
 
 Int8Workspace make_workspace(const Int8Model& model, int batch) {
@@ -243,7 +263,8 @@ Int8Workspace make_workspace(const Int8Model& model, int batch) {
   for (const Int8Op& op : model.ops) {
     largest_tensor = std::max<size_t>(largest_tensor, op.output.size());
     if (op.kind == Int8OpKind::conv2d) {
-      largest_patches = std::max<size_t>(largest_patches, size_t(op.output.height) * op.output.width * op.patch_size());
+      largest_patches =
+          std::max<size_t>(largest_patches, size_t(op.output.height) * op.output.width * op.patch_size());
     }
   }
   Int8Workspace workspace;
@@ -277,18 +298,20 @@ void run_reference_op(const Int8Op& op, int batch, Int8Workspace& workspace, flo
 }
 
 // Called after each chunk with the codes of the last op run (null when it output logits) or the logits.
-using ChunkConsumer = std::function<void(size_t first_sample, int batch, const int8_t* codes, const float* logits)>;
+using ChunkConsumer =
+    std::function<void(size_t first_sample, int batch, const int8_t* codes, const float* logits)>;
 
 // Runs ops[0..last_op] over `samples` rows of features in chunks, on the chosen backend.
-Status run_in_chunks(const Int8Model& model, std::span<const float> features, size_t samples, Int8Backend backend,
-                     int threads, int last_op, const ChunkConsumer& consume) {
+Status run_in_chunks(const Int8Model& model, std::span<const float> features, size_t samples,
+                     Int8Backend backend, int threads, int last_op, const ChunkConsumer& consume) {
   const size_t sample_size = model.architecture.input.size();
   if (!model.backend_cache || model.ops.empty()) {
     return Status::error("int8 inference: the model was not made by build_int8_model");
   }
   if (features.size() < samples * sample_size) {
-    return Status::error("int8 inference: " + std::to_string(samples) + " samples of " + std::to_string(sample_size) +
-                         " features need " + std::to_string(samples * sample_size) + " values, got " +
+    return Status::error("int8 inference: " + std::to_string(samples) + " samples of " +
+                         std::to_string(sample_size) + " features need " +
+                         std::to_string(samples * sample_size) + " values, got " +
                          std::to_string(features.size()));
   }
   if (threads < 1 || threads > kMaxThreads) {
@@ -320,10 +343,8 @@ Status run_in_chunks(const Int8Model& model, std::span<const float> features, si
   std::vector<float> logits(last.outputs_logits ? static_cast<size_t>(kChunkSamples) * last.outputs() : 0);
   for (size_t start = 0; start < samples; start += kChunkSamples) {
     const int batch = static_cast<int>(std::min<size_t>(kChunkSamples, samples - start));
-    const float* chunk = features.data() + start * sample_size;
-    for (size_t i = 0; i < batch * sample_size; ++i) {
-      workspace.current[i] = static_cast<int8_t>(quantize_to_int(model.input_grid, chunk[i]));
-    }
+    quantize_to_int8(model.input_grid, features.subspan(start * sample_size, batch * sample_size),
+                     workspace.current);
     for (int k = 0; k <= last_op; ++k) {
       const Int8Op& op = model.ops[k];
 #if QPLAY_HAVE_XNNPACK
@@ -352,6 +373,19 @@ bool int8_backend_available(Int8Backend backend) {
   return backend == Int8Backend::reference || kHaveXnnpack;
 }
 
+void quantize_to_int8(const QuantGrid& grid, std::span<const float> values, std::span<int8_t> codes) {
+  // quantize_to_int for a grid of step 1, with the clamp moved before the rounding (the bounds are
+  // whole numbers), which keeps the magic-number rounding in its exact range.
+  const float low = static_cast<float>(grid.q_min - grid.zero_point);
+  const float high = static_cast<float>(grid.q_max - grid.zero_point);
+  for (size_t i = 0; i < values.size(); ++i) {
+    float scaled = values[i] / grid.scale;
+    if (std::isnan(scaled)) scaled = 0.0f;  // as quantize_to_int: NaN quantizes like 0
+    codes[i] = static_cast<int8_t>(static_cast<int32_t>(round_half_even(std::clamp(scaled, low, high))) +
+                                   grid.zero_point);
+  }
+}
+
 QuantGrid calibrate_int8_input_grid(std::span<const float> features) {
   return calibrate_range_min_max(features, GridKind::asymmetric, 8);
 }
@@ -365,8 +399,8 @@ Int8ModelOptions calibrate_int8_model_options(Network<float>& network, std::span
   quantize_weights_into(network, master, setting, view);
   Int8ModelOptions options;
   options.weight_granularity = weight_granularity;
-  options.activation_quantization =
-      calibrate_activation_ranges(network, view, calibration_features, samples, ActivationQuantSpec{.bits = 8});
+  options.activation_quantization = calibrate_activation_ranges(network, view, calibration_features, samples,
+                                                                ActivationQuantSpec{.bits = 8});
   const size_t sample_size = network.architecture().input.size();
   const size_t rows = std::min<size_t>(std::max(samples, 0), calibration_features.size() / sample_size);
   options.input_grid = calibrate_int8_input_grid(calibration_features.first(rows * sample_size));
@@ -415,6 +449,7 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
     op.input_grid = model.ops.empty() ? model.input_grid : model.ops.back().output_grid;
     if (layer.kind == LayerKind::max_pool) {
       op.kind = Int8OpKind::max_pool;
+      op.padding = 0;  // the float max-pool has none (layers.h)
       op.output_grid = op.input_grid;
       model.ops.push_back(std::move(op));
       continue;
@@ -427,7 +462,8 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
     }
     op.outputs_logits = i == layers - 1;
     if (!op.outputs_logits) {
-      Result<QuantGrid> output_grid = next_weighted_input_grid(architecture, i, options.activation_quantization);
+      Result<QuantGrid> output_grid =
+          next_weighted_input_grid(architecture, i, options.activation_quantization);
       if (!output_grid) return output_grid.status();
       op.output_grid = *output_grid;
     }
@@ -435,9 +471,9 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
     const auto weight = std::find_if(tensors.begin(), tensors.end(),
                                      [&](const ParameterTensor& t) { return t.layer == i && t.is_weight; });
     const ParameterTensor& bias = *(weight + 1);  // every weight tensor is followed by its bias
-    if (Status status = quantize_weighted_layer(architecture, i, parameters.subspan(weight->offset, weight->size()),
-                                                parameters.subspan(bias.offset, bias.size()),
-                                                options.weight_granularity, op);
+    if (Status status = quantize_weighted_layer(
+            architecture, i, parameters.subspan(weight->offset, weight->size()),
+            parameters.subspan(bias.offset, bias.size()), options.weight_granularity, op);
         !status) {
       return status;
     }
@@ -447,8 +483,9 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
   return model;
 }
 
-Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<const float> features, size_t samples,
-                                          Int8Backend backend, int threads, std::vector<float>* logits) {
+Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<const float> features,
+                                          size_t samples, Int8Backend backend, int threads,
+                                          std::vector<float>* logits) {
   const int classes = model.architecture.num_classes;
   std::vector<int32_t> predictions(samples);
   if (logits) logits->resize(samples * classes);
@@ -460,15 +497,16 @@ Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<cons
           predictions[first_sample + b] = static_cast<int32_t>(std::max_element(row, row + classes) - row);
         }
         if (logits) {
-          std::copy_n(chunk_logits, static_cast<size_t>(batch) * classes, logits->data() + first_sample * classes);
+          std::copy_n(chunk_logits, static_cast<size_t>(batch) * classes,
+                      logits->data() + first_sample * classes);
         }
       });
   if (!status) return status;
   return predictions;
 }
 
-Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, std::span<const float> features, size_t samples,
-                                          Int8Backend backend, int threads, int op) {
+Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, std::span<const float> features,
+                                          size_t samples, Int8Backend backend, int threads, int op) {
   if (op < 0 || op + 1 >= static_cast<int>(model.ops.size())) {
     return Status::error("int8 inference: op " + std::to_string(op) + " has no int8 output; ops 0.." +
                          std::to_string(static_cast<int>(model.ops.size()) - 2) + " do");

@@ -20,7 +20,8 @@
 // for pixels k/255 on the grid 1/255 the codes are exactly k, so nothing is lost), biases sit on
 // the fine int32 grid s_x·s_w instead of staying float, and the sum is exact before one float
 // product, where the float path rounds at every addition; a value within those roundings of a
-// midpoint between two codes can land on the neighbouring code. Test predictions agree on >= 99.5%.
+// midpoint between two codes can land on the neighbouring code. On the Fashion-MNIST test set the
+// predictions agree on >= 99.5% (measured: 100% for mlp:128, 99.98% and more for cnn:8,16).
 //
 // Only ReLU networks (dense, conv2d, relu, max_pool, flatten, ending in dense); anything else is
 // refused with a message. Not here: choosing grids (quantizer.h, range_estimation.h) and training.
@@ -50,19 +51,21 @@ enum class Int8OpKind { dense, conv2d, max_pool };
 // scale·(q - zero_point), q_step 1.
 struct Int8Op {
   Int8OpKind kind = Int8OpKind::dense;
-  int layer = 0;                           // the architecture layer this op runs
-  TensorShape input, output;               // per sample, NHWC (dense: 1x1xfeatures)
+  int layer = 0;                            // the architecture layer this op runs
+  TensorShape input, output;                // per sample, NHWC (dense: 1x1xfeatures)
   int kernel = 1, stride = 1, padding = 0;  // conv2d and max_pool, as in LayerSpec
-  QuantGrid input_grid;                    // the codes this op reads
-  QuantGrid output_grid;                   // the codes it writes; q_min is the zero point after a fused ReLU
-  bool outputs_logits = false;             // the last dense layer: float logits instead of output_grid
+  QuantGrid input_grid;                     // the codes this op reads
+  QuantGrid output_grid;                    // the codes it writes; q_min is the zero point after a fused ReLU
+  bool outputs_logits = false;              // the last dense layer: float logits instead of output_grid
   // dense and conv2d only:
-  std::vector<int8_t> weights;              // [outputs, patch]: dense [outputs, inputs], conv [outputs, ky, kx, c]
-  std::vector<float> weight_scales;         // [outputs]; all equal for per-tensor weights
-  std::vector<int32_t> bias;                // [outputs], in units of input_grid.scale·weight_scales[c]
-  std::vector<float> accumulator_scales;    // [outputs]: s_x·s_w[c]/s_y, or s_x·s_w[c] for logits
+  std::vector<int8_t> weights;       // [outputs, patch]: dense [outputs, inputs], conv [outputs, ky, kx, c]
+  std::vector<float> weight_scales;  // [outputs]; all equal for per-tensor weights
+  std::vector<int32_t> bias;         // [outputs], in units of input_grid.scale·weight_scales[c]
+  std::vector<float> accumulator_scales;  // [outputs]: s_x·s_w[c]/s_y, or s_x·s_w[c] for logits
   int outputs() const { return output.channels; }
-  int patch_size() const { return kind == Int8OpKind::dense ? input.size() : kernel * kernel * input.channels; }
+  int patch_size() const {
+    return kind == Int8OpKind::dense ? input.size() : kernel * kernel * input.channels;
+  }
 };
 
 struct Int8BackendCache;  // backend operators, built on first use (int8_inference.cpp)
@@ -70,8 +73,8 @@ struct Int8BackendCache;  // backend operators, built on first use (int8_inferen
 struct Int8Model {
   Architecture architecture;
   Granularity weight_granularity = Granularity::per_channel;
-  QuantGrid input_grid;       // int8 code space; the grid every float input is rounded to first
-  std::vector<Int8Op> ops;    // in order; the last one outputs logits
+  QuantGrid input_grid;     // int8 code space; the grid every float input is rounded to first
+  std::vector<Int8Op> ops;  // in order; the last one outputs logits
   std::shared_ptr<Int8BackendCache> backend_cache;  // shared by copies: the weights are the same
 };
 
@@ -106,12 +109,19 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
 // features[samples, input size] -> the argmax class of each sample (the first of equal logits), in
 // chunks of 500; logits (if given) receive [samples, classes]. threads in [1, 64] (xnnpack's pool;
 // the reference runs on the caller's thread). Fails, never aborts, when XNNPACK refuses an operator.
-Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<const float> features, size_t samples,
-                                          Int8Backend backend, int threads, std::vector<float>* logits = nullptr);
+// Callable from several threads: the xnnpack backend of one model (and its copies) serves one call
+// at a time, since its operators are set up per call.
+Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<const float> features,
+                                          size_t samples, Int8Backend backend, int threads,
+                                          std::vector<float>* logits = nullptr);
+
+// codes[i] = quantize_to_int(grid, values[i]) for a grid in int8 code space (q_step 1), without a
+// libm call per value: the first step of int8_predict, turning float inputs into int8 codes.
+void quantize_to_int8(const QuantGrid& grid, std::span<const float> values, std::span<int8_t> codes);
 
 // The int8 codes written by model.ops[op] (any op but the last) for each sample: [samples,
 // ops[op].output.size()]. For tests and for looking inside the integer network.
-Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, std::span<const float> features, size_t samples,
-                                          Int8Backend backend, int threads, int op);
+Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, std::span<const float> features,
+                                          size_t samples, Int8Backend backend, int threads, int op);
 
 }  // namespace qplay
