@@ -23,17 +23,19 @@ std::string describe_run(const Run& run) {
   const Dataset& d = *run.dataset;
   const Experiment& e = run.experiment;
   char line[512];
-  std::snprintf(line, sizeof line,
-                "%s: %zu train / %zu test samples, %d inputs, %d classes | %s (%zu parameters) | %s lr %g, %s, "
-                "%d epochs, batch %d, seed %lld | kernels %s x%d",
-                d.name.c_str(), d.train_size(), d.test_size(), d.sample_size(), d.num_classes,
-                e.architecture.c_str(), run.network->parameter_count(), e.optimizer.c_str(), e.learning_rate,
-                e.schedule.c_str(), e.epochs, e.batch_size, static_cast<long long>(e.seed),
-                run.network->kernels().name.c_str(), run.network->kernels().threads);
+  std::snprintf(
+      line, sizeof line,
+      "%s: %zu train / %zu test samples, %d inputs, %d classes | %s (%zu parameters) | %s lr %g, %s, "
+      "%d epochs, batch %d, seed %lld | kernels %s x%d",
+      d.name.c_str(), d.train_size(), d.test_size(), d.sample_size(), d.num_classes, e.architecture.c_str(),
+      run.network->parameter_count(), e.optimizer.c_str(), e.learning_rate, e.schedule.c_str(), e.epochs,
+      e.batch_size, static_cast<long long>(e.seed), run.network->kernels().name.c_str(),
+      run.network->kernels().threads);
   std::string text = line;
   if (e.qat_weight_bits > 0 || e.qat_activation_bits > 0) {
     text += " | QAT weights " + (e.qat_weight_bits ? std::to_string(e.qat_weight_bits) + " bits" : "float") +
-            ", activations " + (e.qat_activation_bits ? std::to_string(e.qat_activation_bits) + " bits" : "float");
+            ", activations " +
+            (e.qat_activation_bits ? std::to_string(e.qat_activation_bits) + " bits" : "float");
   }
   return text;
 }
@@ -56,7 +58,8 @@ Status train_with_progress(Run& run, bool quiet) {
         std::fflush(stdout);
       }
     }
-    double done = (trainer.completed_epochs() + (trainer.finished() ? 0.0 : trainer.epoch_fraction())) / epochs;
+    double done =
+        (trainer.completed_epochs() + (trainer.finished() ? 0.0 : trainer.epoch_fraction())) / epochs;
     std::string status = "epoch " + std::to_string(std::min(trainer.completed_epochs() + 1, epochs)) + "/" +
                          std::to_string(epochs);
     if (!history.empty()) {
@@ -96,6 +99,22 @@ Result<LoadedModel> load_model_for_command(const ParsedCommandLine& parsed) {
   if (Status status = check_model_matches_dataset(*loaded.network, *dataset); !status) return status;
   loaded.dataset = std::make_shared<const Dataset>(std::move(dataset).value());
   return loaded;
+}
+
+std::optional<ParsedCommandLine> parse_command(const std::string& command, const std::string& summary,
+                                               const std::vector<CommandFlag>& flags,
+                                               const std::vector<std::string>& arguments, int& exit_code) {
+  Result<ParsedCommandLine> parsed = parse_command_line(arguments, flags);
+  if (!parsed) {
+    exit_code = report_bad_input(command, parsed.status());
+    return std::nullopt;
+  }
+  if (parsed->help) {
+    print_command_help(command, summary, flags);
+    exit_code = kExitSuccess;
+    return std::nullopt;
+  }
+  return std::move(parsed).value();
 }
 
 int report_bad_input(const std::string& command, const Status& status) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/engine/base/status.h"
@@ -28,6 +29,12 @@ struct LoadedModel {
 };
 // Loads --model, applies setting flags (e.g. --weight_bits, --kernels), rebuilds the data set.
 Result<LoadedModel> load_model_for_command(const ParsedCommandLine& parsed);
+
+// Parses a command's arguments. Returns nothing after printing the command's help (exit_code 0) or a
+// message for bad flags (exit_code 2): the caller returns exit_code.
+std::optional<ParsedCommandLine> parse_command(const std::string& command, const std::string& summary,
+                                               const std::vector<CommandFlag>& flags,
+                                               const std::vector<std::string>& arguments, int& exit_code);
 
 // Prints "qplay-cli <command>: <message>" to stderr and returns the exit code for bad input.
 int report_bad_input(const std::string& command, const Status& status);

@@ -65,7 +65,8 @@ Status apply_settings(const ParsedCommandLine& parsed, Experiment& experiment) {
 Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, const std::string& flag_name) {
   auto invalid = [&](const std::string& item) {
     return Status::error("--" + flag_name + ": '" + item + "' is not a bit-width; use integers from " +
-                         std::to_string(min_bits) + " to 8 or 'float', as a list (4,6,8,float) or a range (2-8)");
+                         std::to_string(min_bits) +
+                         " to 8 or 'float', as a list (4,6,8,float) or a range (2-8)");
   };
   auto parse_int = [](std::string_view item, int& value) {
     auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
@@ -82,7 +83,8 @@ Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, c
       bits.push_back(0);
     } else if (dash != std::string::npos && dash > 0) {
       if (!parse_int(std::string_view(item).substr(0, dash), low) ||
-          !parse_int(std::string_view(item).substr(dash + 1), high) || low < min_bits || high > 8 || low > high) {
+          !parse_int(std::string_view(item).substr(dash + 1), high) || low < min_bits || high > 8 ||
+          low > high) {
         return invalid(item);
       }
       for (int b = high; b >= low; --b) bits.push_back(b);

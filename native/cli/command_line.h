@@ -21,7 +21,7 @@ struct CommandFlag {
 };
 
 struct ParsedCommandLine {
-  std::map<std::string, std::string> command_flags;       // the command's own flags, defaults filled in
+  std::map<std::string, std::string> command_flags;           // the command's own flags, defaults filled in
   std::vector<std::pair<std::string, std::string>> settings;  // experiment settings, in order given
   bool help = false;
 

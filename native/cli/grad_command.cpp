@@ -41,7 +41,8 @@ int write_output(const std::string& command, const std::string& path, const std:
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitSuccess;
   }
-  if (Status status = write_text_file_atomically(path, text); !status) return report_bad_input(command, status);
+  if (Status status = write_text_file_atomically(path, text); !status)
+    return report_bad_input(command, status);
   std::fprintf(stderr, "wrote %s\n", path.c_str());
   return kExitSuccess;
 }
@@ -49,15 +50,13 @@ int write_output(const std::string& command, const std::string& path, const std:
 }  // namespace
 
 int grad_command(const std::vector<std::string>& arguments) {
-  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kGradFlags);
-  if (!parsed) return report_bad_input("grad", parsed.status());
-  if (parsed->help) {
-    print_command_help("grad",
-                       "Computes the mean softmax cross-entropy of one batch (--batch_size samples from --offset) "
-                       "and the gradient of every parameter, and writes them as JSON (format qplay-gradients).",
-                       kGradFlags);
-    return kExitSuccess;
-  }
+  int exit_code = kExitSuccess;
+  std::optional<ParsedCommandLine> parsed = parse_command(
+      "grad",
+      "Computes the mean softmax cross-entropy of one batch (--batch_size samples from --offset) "
+      "and the gradient of every parameter, and writes them as JSON (format qplay-gradients).",
+      kGradFlags, arguments, exit_code);
+  if (!parsed) return exit_code;
   const std::string& split = parsed->flag("split");
   if (split != "train" && split != "test") {
     return report_bad_input("grad", Status::error("--split must be train or test, got '" + split + "'"));
@@ -72,10 +71,11 @@ int grad_command(const std::vector<std::string>& arguments) {
   char* end = nullptr;
   const long offset = std::strtol(offset_text.c_str(), &end, 10);
   if (end == offset_text.c_str() || *end != '\0' || offset < 0 || size_t(offset) + batch > y.size()) {
-    return report_bad_input("grad", Status::error("--offset must be an integer from 0 to " +
-                                                  std::to_string(long(y.size()) - batch) + " (the " + split +
-                                                  " split has " + std::to_string(y.size()) +
-                                                  " samples and the batch is " + std::to_string(batch) + ")"));
+    return report_bad_input(
+        "grad",
+        Status::error("--offset must be an integer from 0 to " + std::to_string(long(y.size()) - batch) +
+                      " (the " + split + " split has " + std::to_string(y.size()) +
+                      " samples and the batch is " + std::to_string(batch) + ")"));
   }
   Network<float>& network = *model->network;
   const size_t sample_size = data.sample_size();
@@ -99,7 +99,8 @@ int grad_command(const std::vector<std::string>& arguments) {
   Json parameters = Json::array(), gradients = Json::array();
   for (const ParameterTensor& t : network.parameter_tensors()) {
     parameters.push_back(tensor_json(t.name, t.shape(), network.tensor(network.parameters(), t)));
-    gradients.push_back(tensor_json(t.name, t.shape(), network.tensor(std::span<const float>(network.gradients()), t)));
+    gradients.push_back(
+        tensor_json(t.name, t.shape(), network.tensor(std::span<const float>(network.gradients()), t)));
   }
   json["parameters"] = std::move(parameters);
   json["gradients"] = std::move(gradients);
@@ -107,13 +108,11 @@ int grad_command(const std::vector<std::string>& arguments) {
 }
 
 int export_command(const std::vector<std::string>& arguments) {
-  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kExportFlags);
-  if (!parsed) return report_bad_input("export", parsed.status());
-  if (parsed->help) {
-    print_command_help("export", "Writes a model's weights as JSON (format qplay-weights, see docs/formats.md).",
-                       kExportFlags);
-    return kExitSuccess;
-  }
+  int exit_code = kExitSuccess;
+  std::optional<ParsedCommandLine> parsed =
+      parse_command("export", "Writes a model's weights as JSON (format qplay-weights, see docs/formats.md).",
+                    kExportFlags, arguments, exit_code);
+  if (!parsed) return exit_code;
   Result<ModelFile> file = load_model_file(parsed->flag("model"));
   if (!file) return report_bad_input("export", file.status().with_context(parsed->flag("model")));
   return write_output("export", parsed->flag("out"), to_json(model_file_to_json(*file), 1) + "\n");

@@ -9,8 +9,10 @@ namespace qplay::cli {
 
 std::string format_duration(double seconds) {
   char buffer[32];
-  if (seconds < 60) std::snprintf(buffer, sizeof buffer, "%.1fs", seconds);
-  else std::snprintf(buffer, sizeof buffer, "%dm%02ds", int(seconds) / 60, int(seconds) % 60);
+  if (seconds < 60)
+    std::snprintf(buffer, sizeof buffer, "%.1fs", seconds);
+  else
+    std::snprintf(buffer, sizeof buffer, "%dm%02ds", int(seconds) / 60, int(seconds) % 60);
   return buffer;
 }
 

@@ -24,8 +24,10 @@ const std::vector<CommandFlag> kSweepFlags = {
 const std::vector<CommandFlag> kEvalFlags = {
     {"model", "the model file to evaluate", "", true},
     {"experiment", "an experiment JSON file whose settings override the model's", ""},
-    {"int8", "1: also run real int8 inference (8-bit weights and activations) and compare it with fake "
-             "quantization; ReLU networks only", "0"},
+    {"int8",
+     "1: also run real int8 inference (8-bit weights and activations) and compare it with fake "
+     "quantization; ReLU networks only",
+     "0"},
 };
 
 // Real int8 inference beside 8-bit fake quantization with the same grids: two table rows, or an error.
@@ -44,10 +46,11 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
                                                           e.calibration_samples, setting.weights.granularity);
   Result<Int8Model> int8 = build_int8_model(network, network.parameters(), options);
   if (!int8) return int8.status();
-  const Int8Backend backend =
-      int8_backend_available(Int8Backend::xnnpack) && e.kernels != "reference" ? Int8Backend::xnnpack
-                                                                                : Int8Backend::reference;
-  Result<std::vector<int32_t>> predictions = int8_predict(*int8, data.test_x, data.test_size(), backend, e.threads);
+  const Int8Backend backend = int8_backend_available(Int8Backend::xnnpack) && e.kernels != "reference"
+                                  ? Int8Backend::xnnpack
+                                  : Int8Backend::reference;
+  Result<std::vector<int32_t>> predictions =
+      int8_predict(*int8, data.test_x, data.test_size(), backend, e.threads);
   if (!predictions) return predictions.status();
   size_t correct = 0, agree = 0;
   for (size_t i = 0; i < predictions->size(); ++i) {
@@ -55,8 +58,8 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
     agree += (*predictions)[i] == fake_predictions[i];
   }
   const double n = static_cast<double>(predictions->size());
-  table.rows.push_back({"8-bit fake quantization, min-max, " + e.granularity, format_percent(fake.accuracy, 2),
-                        format_fixed(fake.loss, 4), ""});
+  table.rows.push_back({"8-bit fake quantization, min-max, " + e.granularity,
+                        format_percent(fake.accuracy, 2), format_fixed(fake.loss, 4), ""});
   table.rows.push_back({std::string("real int8 inference (") + int8_backend_name(backend) + ")",
                         format_percent(correct / n, 2), "",
                         "agrees with fake quantization on " + format_percent(agree / n, 2)});
@@ -66,16 +69,15 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
 }  // namespace
 
 int sweep_command(const std::vector<std::string>& arguments) {
-  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kSweepFlags);
-  if (!parsed) return report_bad_input("sweep", parsed.status());
-  if (parsed->help) {
-    print_command_help("sweep",
-                       "Evaluates a saved model on its test split at every (weight bits, activation bits) pair. "
-                       "Granularity, symmetry and range method come from the settings below.",
-                       kSweepFlags);
-    return kExitSuccess;
-  }
-  Result<std::vector<int>> weight_bits = parse_bit_list(parsed->flag("sweep_weight_bits"), 1, "sweep_weight_bits");
+  int exit_code = kExitSuccess;
+  std::optional<ParsedCommandLine> parsed =
+      parse_command("sweep",
+                    "Evaluates a saved model on its test split at every (weight bits, activation bits) pair. "
+                    "Granularity, symmetry and range method come from the settings below.",
+                    kSweepFlags, arguments, exit_code);
+  if (!parsed) return exit_code;
+  Result<std::vector<int>> weight_bits =
+      parse_bit_list(parsed->flag("sweep_weight_bits"), 1, "sweep_weight_bits");
   if (!weight_bits) return report_bad_input("sweep", weight_bits.status());
   Result<std::vector<int>> activation_bits =
       parse_bit_list(parsed->flag("sweep_activation_bits"), 2, "sweep_activation_bits");
@@ -89,18 +91,19 @@ int sweep_command(const std::vector<std::string>& arguments) {
   options.base = make_quantization_setting(model->experiment, 0, 0);
   options.calibration_samples = model->experiment.calibration_samples;
   ProgressBar bar("sweep", true);
-  std::vector<SweepPoint> points = sweep_bit_widths(
-      *model->network, *model->dataset, options,
-      [&](int done, int total) { bar.update(double(done) / total, std::to_string(done) + "/" + std::to_string(total)); });
+  std::vector<SweepPoint> points =
+      sweep_bit_widths(*model->network, *model->dataset, options, [&](int done, int total) {
+        bar.update(double(done) / total, std::to_string(done) + "/" + std::to_string(total));
+      });
   bar.finish("");
   std::printf("%s: %s, %s %s weights, %s ranges, test accuracy:\n\n%s\n", parsed->flag("model").c_str(),
               model->experiment.architecture.c_str(), model->experiment.granularity.c_str(),
               model->experiment.symmetry.c_str(), model->experiment.range_method.c_str(),
               sweep_text_table(points).c_str());
   SweepOutputPaths paths{parsed->flag("csv"), parsed->flag("json"), parsed->flag("svg")};
-  if (Status status = write_sweep_outputs(points, model->experiment, paths,
-                                          "Accuracy vs bit-width: " + model->dataset->name + ", " +
-                                              model->experiment.architecture);
+  if (Status status = write_sweep_outputs(
+          points, model->experiment, paths,
+          "Accuracy vs bit-width: " + model->dataset->name + ", " + model->experiment.architecture);
       !status) {
     return report_bad_input("sweep", status);
   }
@@ -108,15 +111,13 @@ int sweep_command(const std::vector<std::string>& arguments) {
 }
 
 int eval_command(const std::vector<std::string>& arguments) {
-  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kEvalFlags);
-  if (!parsed) return report_bad_input("eval", parsed.status());
-  if (parsed->help) {
-    print_command_help("eval",
-                       "Evaluates a saved model on its test split, in float and at --weight_bits / "
-                       "--activation_bits with the chosen granularity and range method.",
-                       kEvalFlags);
-    return kExitSuccess;
-  }
+  int exit_code = kExitSuccess;
+  std::optional<ParsedCommandLine> parsed =
+      parse_command("eval",
+                    "Evaluates a saved model on its test split, in float and at --weight_bits / "
+                    "--activation_bits with the chosen granularity and range method.",
+                    kEvalFlags, arguments, exit_code);
+  if (!parsed) return exit_code;
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return report_bad_input("eval", model.status());
   const Experiment& e = model->experiment;
@@ -126,7 +127,8 @@ int eval_command(const std::vector<std::string>& arguments) {
   auto bits = [](int b) { return b == 0 ? std::string("float") : std::to_string(b) + "-bit"; };
   TextTable table;
   table.header = {"setting", "accuracy", "loss", ""};
-  table.rows.push_back({"float", format_percent(float_result.accuracy, 2), format_fixed(float_result.loss, 4), ""});
+  table.rows.push_back(
+      {"float", format_percent(float_result.accuracy, 2), format_fixed(float_result.loss, 4), ""});
   table.rows.push_back({bits(e.weight_bits) + " weights, " + bits(e.activation_bits) + " activations, " +
                             e.granularity + ", " + e.range_method,
                         format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
@@ -135,8 +137,8 @@ int eval_command(const std::vector<std::string>& arguments) {
   } else if (parsed->flag("int8") != "0") {
     return report_bad_input("eval", Status::error("--int8 must be 0 or 1"));
   }
-  std::printf("%s on %s (%zu test samples)\n\n%s", parsed->flag("model").c_str(), model->dataset->name.c_str(),
-              float_result.samples, render_text_table(table).c_str());
+  std::printf("%s on %s (%zu test samples)\n\n%s", parsed->flag("model").c_str(),
+              model->dataset->name.c_str(), float_result.samples, render_text_table(table).c_str());
   return kExitSuccess;
 }
 

@@ -12,7 +12,9 @@
 namespace qplay::cli {
 namespace {
 
-std::string bits_label(int bits) { return bits == 0 ? "float" : std::to_string(bits); }
+std::string bits_label(int bits) {
+  return bits == 0 ? "float" : std::to_string(bits);
+}
 
 // Distinct bit-widths in first-seen order, skipping the float reference point.
 std::vector<int> distinct(const std::vector<SweepPoint>& points, int SweepPoint::*field) {
@@ -26,7 +28,8 @@ std::vector<int> distinct(const std::vector<SweepPoint>& points, int SweepPoint:
 
 const SweepPoint* find_point(const std::vector<SweepPoint>& points, int weight_bits, int activation_bits) {
   for (size_t i = 1; i < points.size(); ++i) {
-    if (points[i].weight_bits == weight_bits && points[i].activation_bits == activation_bits) return &points[i];
+    if (points[i].weight_bits == weight_bits && points[i].activation_bits == activation_bits)
+      return &points[i];
   }
   return nullptr;
 }
@@ -47,7 +50,8 @@ std::string sweep_text_table(const std::vector<SweepPoint>& points) {
     table.rows.push_back(row);
   }
   std::string text = render_text_table(table);
-  if (!points.empty()) text += "float model: " + format_percent(points.front().test.accuracy, 1) + " test accuracy\n";
+  if (!points.empty())
+    text += "float model: " + format_percent(points.front().test.accuracy, 1) + " test accuracy\n";
   return text;
 }
 

@@ -34,12 +34,11 @@ Status create_parent_directory(const std::string& path) {
 }  // namespace
 
 int train_command(const std::vector<std::string>& arguments) {
-  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kTrainFlags);
-  if (!parsed) return report_bad_input("train", parsed.status());
-  if (parsed->help) {
-    print_command_help("train", "Trains a network and saves it (with its experiment) as a model file.", kTrainFlags);
-    return kExitSuccess;
-  }
+  int exit_code = kExitSuccess;
+  std::optional<ParsedCommandLine> parsed =
+      parse_command("train", "Trains a network and saves it (with its experiment) as a model file.",
+                    kTrainFlags, arguments, exit_code);
+  if (!parsed) return exit_code;
   if (parsed->flag("quiet") != "0" && parsed->flag("quiet") != "1") {
     return report_bad_input("train", Status::error("--quiet must be 0 or 1"));
   }
@@ -70,15 +69,13 @@ int train_command(const std::vector<std::string>& arguments) {
 }
 
 int demo_command(const std::vector<std::string>& arguments) {
-  Result<ParsedCommandLine> parsed = parse_command_line(arguments, kDemoFlags);
-  if (!parsed) return report_bad_input("demo", parsed.status());
-  if (parsed->help) {
-    print_command_help("demo",
-                       "Trains the default experiment (3-arm spiral, mlp:32,32), quantizes it post-training to every "
-                       "weight bit-width from 8 down to 2, and prints and plots accuracy against bit-width.",
-                       kDemoFlags);
-    return kExitSuccess;
-  }
+  int exit_code = kExitSuccess;
+  std::optional<ParsedCommandLine> parsed = parse_command(
+      "demo",
+      "Trains the default experiment (3-arm spiral, mlp:32,32), quantizes it post-training to every "
+      "weight bit-width from 8 down to 2, and prints and plots accuracy against bit-width.",
+      kDemoFlags, arguments, exit_code);
+  if (!parsed) return exit_code;
   Result<Experiment> experiment = experiment_from_command_line(*parsed);
   if (!experiment) return report_bad_input("demo", experiment.status());
   Result<Run> run = start_run(*experiment);
@@ -109,10 +106,11 @@ int demo_command(const std::vector<std::string>& arguments) {
     return report_bad_input("demo", status);
   }
   std::printf("wrote %s\n", (dir / "model.qmodel").string().c_str());
-  SweepOutputPaths paths{(dir / "sweep.csv").string(), (dir / "sweep.json").string(), (dir / "sweep.svg").string()};
-  if (Status status = write_sweep_outputs(points, run->experiment, paths,
-                                          "Accuracy vs bit-width: " + run->dataset->name + ", " +
-                                              run->experiment.architecture);
+  SweepOutputPaths paths{(dir / "sweep.csv").string(), (dir / "sweep.json").string(),
+                         (dir / "sweep.svg").string()};
+  if (Status status = write_sweep_outputs(
+          points, run->experiment, paths,
+          "Accuracy vs bit-width: " + run->dataset->name + ", " + run->experiment.architecture);
       !status) {
     return report_bad_input("demo", status);
   }
