@@ -10,8 +10,9 @@ packages=(
   libxnnpack-dev libpthreadpool-dev zlib1g-dev
   # data: Fashion-MNIST as IDX files under /usr/share/datasets/fashion-mnist
   dataset-fashion-mnist
-  # the WebAssembly build, and node for running it (node-acorn is needed by emcc at -O1 and above)
-  emscripten nodejs npm
+  # the WebAssembly build (node 20 and npm come with the machine; Debian's npm package would conflict
+  # with it; node-acorn is needed by emcc at -O1 and above)
+  emscripten node-acorn
   # the playground: Dear ImGui 1.86, GLFW, OpenGL (Mesa software GL works headless)
   libimgui-dev libstb-dev libglfw3-dev
   # looking at what we build, and browser tests
