@@ -18,7 +18,9 @@ packages=(
   # looking at what we build, and browser tests
   xvfb imagemagick chromium
   # independent reference for golden numbers and benchmarks (PyTorch for /usr/bin/python3)
-  python3 python3-torch python3-numpy
+  # (libtorch only recommends OpenBLAS; without it PyTorch falls back to the slow reference BLAS and the
+  # benchmark's comparison would flatter QPlay ~20x)
+  python3 python3-torch python3-numpy libopenblas0-openmp
 )
 
 if [ "$(id -u)" -eq 0 ]; then

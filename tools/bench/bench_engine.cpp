@@ -18,6 +18,7 @@
 // warm-up repetition followed by --repetitions timed ones; the median and the range are reported.
 //
 // Flags: --threads=1,2  --only=<workload>  --repetitions=10  --json
+//        --no-reference (skip the reference-kernel rows, e.g. when profiling)
 // Not a test (no numbers are checked) and not a profiler (docs/performance.md says how to profile).
 //
 // [SECTION] Measuring
@@ -59,12 +60,12 @@ using Clock = std::chrono::steady_clock;
 
 // One row of the output: a workload at one kernel table and thread count.
 struct Measurement {
-  std::string workload;             // "w1-train", ...
-  std::string kernels;              // "xnnpack" or "reference"
-  int threads = 1;                  //
-  std::string unit;                 // "samples/s" (higher is better), "ms" or "MiB" (lower is better)
-  std::vector<double> values;       // [repetitions], in unit
-  Json details = Json::object();    // batch size, chunk size, ...
+  std::string workload;           // "w1-train", ...
+  std::string kernels;            // "xnnpack" or "reference"
+  int threads = 1;                //
+  std::string unit;               // "samples/s" (higher is better), "ms" or "MiB" (lower is better)
+  std::vector<double> values;     // [repetitions], in unit
+  Json details = Json::object();  // batch size, chunk size, ...
 };
 
 double median(std::vector<double> values) {
@@ -80,15 +81,17 @@ double median(std::vector<double> values) {
 std::vector<double> measure(std::string_view name, int repetitions, const std::function<double()>& fn,
                             const std::function<void()>& prepare = {}) {
   std::fprintf(stderr, "  %-40.*s", static_cast<int>(name.size()), name.data());
-  std::vector<double> seconds_per_unit;
+  std::vector<double> seconds_per_unit, seconds_per_repetition;
   for (int r = -1; r < repetitions; ++r) {
     if (prepare) prepare();
     const Clock::time_point start = Clock::now();
     const double units = fn();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (r >= 0) seconds_per_unit.push_back(seconds / units);
+    if (r < 0) continue;  // the warm-up
+    seconds_per_unit.push_back(seconds / units);
+    seconds_per_repetition.push_back(seconds);
   }
-  std::fprintf(stderr, " %10.4g ms/unit\n", 1e3 * median(seconds_per_unit));
+  std::fprintf(stderr, " %8.1f ms per repetition (median)\n", 1e3 * median(seconds_per_repetition));
   return seconds_per_unit;
 }
 
@@ -118,9 +121,9 @@ struct Model {
   const char* architecture;  // parse_architecture spec
   TensorShape input;
   int batch;
-  int pool_batches;          // the synthetic training pool holds this many batches
-  int train_steps;           // per repetition, with XNNPACK (the reference table does a tenth)
-  int infer_steps;           // forward passes per repetition
+  int pool_batches;  // the synthetic training pool holds this many batches
+  int train_steps;   // per repetition, with XNNPACK (the reference table does a fifth)
+  int infer_steps;   // forward passes per repetition
 };
 
 constexpr Model kW1{"w1", "mlp:256,256", {1, 1, 784}, 128, 64, 40, 100};
@@ -129,7 +132,7 @@ constexpr int kClasses = 10;
 constexpr int kTestSamples = 10000;
 constexpr uint64_t kSeed = 20240611;
 // W3's evaluation chunk sizes; the fastest is reported.
-const std::vector<int> kChunkSizes = {128, 256, 500, 1000, 2000, 5000, 10000};
+const std::vector<int> kChunkSizes = {256, 500, 1000, 2000, 5000, 10000};
 
 // Uniform [0, 1) pixels and uniform labels: rows[count, sample_size], labels[count].
 struct Samples {
@@ -182,7 +185,8 @@ struct TrainingLoop {
     for (int s = 0; s < steps; ++s, ++step) {
       const size_t first = static_cast<size_t>(step % pool_batches) * batch;
       std::span<const int32_t> labels(pool.labels.data() + first, batch);
-      network.forward(std::span<const float>(pool.features).subspan(first * sample_size, batch * sample_size), batch);
+      network.forward(std::span<const float>(pool.features).subspan(first * sample_size, batch * sample_size),
+                      batch);
       loss = network.loss(labels);
       network.backward(labels);
       optimizer_step(network, sgd, sgd.learning_rate, step + 1);
@@ -197,9 +201,10 @@ Measurement bench_training(const Model& model, const std::string& kernels, int t
   const Samples pool = random_samples(model.batch * model.pool_batches, model.input.size(), kSeed);
   Network<float> network = make_network(model, kernel_table(kernels, threads));
   TrainingLoop loop{network, pool, model.batch};
-  const int steps = kernels == "reference" ? std::max(1, model.train_steps / 10) : model.train_steps;
+  const int steps = kernels == "reference" ? std::max(1, model.train_steps / 5) : model.train_steps;
   float loss = 0.0f;
-  const std::string name = std::string(model.name) + "-train " + kernels + " " + std::to_string(threads) + "t";
+  const std::string name =
+      std::string(model.name) + "-train " + kernels + " " + std::to_string(threads) + "t";
   auto timings = measure(name, repetitions, [&] {
     loss = loop.run(steps);
     return double(steps) * model.batch;
@@ -214,9 +219,10 @@ Measurement bench_inference(const Model& model, const std::string& kernels, int 
   const Samples pool = random_samples(model.batch * model.pool_batches, model.input.size(), kSeed);
   Network<float> network = make_network(model, kernel_table(kernels, threads));
   const size_t batch_floats = static_cast<size_t>(model.batch) * model.input.size();
-  const int steps = kernels == "reference" ? std::max(1, model.infer_steps / 10) : model.infer_steps;
+  const int steps = kernels == "reference" ? std::max(1, model.infer_steps / 5) : model.infer_steps;
   long step = 0;
-  const std::string name = std::string(model.name) + "-infer " + kernels + " " + std::to_string(threads) + "t";
+  const std::string name =
+      std::string(model.name) + "-infer " + kernels + " " + std::to_string(threads) + "t";
   auto timings = measure(name, repetitions, [&] {
     for (int s = 0; s < steps; ++s, ++step) {
       const size_t first = static_cast<size_t>(step % model.pool_batches) * batch_floats;
@@ -256,7 +262,8 @@ Measurement bench_slider_move(int threads, int repetitions) {
           std::vector<float> view = quantized_weights_view(network, setting);
           ForwardOptions<float> options;
           options.parameters = view;
-          accuracy = evaluate(network, test.features, test.labels, options, nullptr, kTestSamples, chunk).accuracy;
+          accuracy =
+              evaluate(network, test.features, test.labels, options, nullptr, kTestSamples, chunk).accuracy;
           return 1.0;
         },
         [&] { network.initialize(++seed); });
@@ -351,13 +358,14 @@ void print_table(const std::vector<Measurement>& rows) {
 
 struct Options {
   std::vector<int> threads = {1, 2};
-  std::string only;  // empty: every workload except the Fashion-MNIST memory one
+  std::string only;       // empty: every workload except the Fashion-MNIST memory one
+  bool reference = true;  // also time W1 on the reference kernels (1 thread)
   int repetitions = 10;
   bool json = false;
 };
 
 const char* kUsage =
-    "usage: qplay-bench [--threads=1,2] [--only=WORKLOAD] [--repetitions=10] [--json]\n"
+    "usage: qplay-bench [--threads=1,2] [--only=WORKLOAD] [--repetitions=10] [--no-reference] [--json]\n"
     "workloads: w1-train w1-infer w2-train w2-infer w3 w1-train-memory w1-train-memory-fashion-mnist\n";
 
 Options parse_options(int argc, char** argv) {
@@ -379,6 +387,8 @@ Options parse_options(int argc, char** argv) {
       }
     } else if (auto only = value_of("--only=")) {
       options.only = *only;
+    } else if (arg == "--no-reference") {
+      options.reference = false;
     } else if (auto repetitions = value_of("--repetitions=")) {
       options.repetitions = std::max(1, std::atoi(repetitions->c_str()));
     } else {
@@ -399,8 +409,9 @@ Options parse_options(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
-  const std::vector<std::string> known = {"",         "w1-train", "w1-infer",        "w2-train",
-                                          "w2-infer", "w3",       "w1-train-memory", "w1-train-memory-fashion-mnist"};
+  const std::vector<std::string> known = {
+      "",         "w1-train", "w1-infer",        "w2-train",
+      "w2-infer", "w3",       "w1-train-memory", "w1-train-memory-fashion-mnist"};
   if (std::find(known.begin(), known.end(), options.only) == known.end()) {
     std::fprintf(stderr, "qplay-bench: unknown workload '%s'\n%s", options.only.c_str(), kUsage);
     return 2;
@@ -411,20 +422,22 @@ int main(int argc, char** argv) {
   std::vector<Measurement> rows;
   // Memory first: the peak RSS of a fresh process is the one that means something.
   if (wanted("w1-train-memory")) rows.push_back(bench_training_memory(most_threads));
-  if (options.only == "w1-train-memory-fashion-mnist") rows.push_back(bench_fashion_mnist_memory(most_threads));
+  if (options.only == "w1-train-memory-fashion-mnist")
+    rows.push_back(bench_fashion_mnist_memory(most_threads));
   for (const Model& model : {kW1, kW2}) {
-    for (const char* kind : {"train", "infer"}) {
-      if (!wanted(std::string(model.name) + "-" + kind)) continue;
-      const bool train = std::string_view(kind) == "train";
+    // What XNNPACK buys: the plain C++ kernels at 1 thread, W1 only (W2 would take minutes).
+    const bool reference = options.reference && std::string_view(model.name) == "w1";
+    if (wanted(std::string(model.name) + "-train")) {
       for (int threads : options.threads) {
-        rows.push_back(train ? bench_training(model, "xnnpack", threads, options.repetitions)
-                             : bench_inference(model, "xnnpack", threads, options.repetitions));
+        rows.push_back(bench_training(model, "xnnpack", threads, options.repetitions));
       }
-      // What XNNPACK buys: the plain C++ kernels, W1 only (W2 would take minutes).
-      if (model.name == std::string_view("w1")) {
-        rows.push_back(train ? bench_training(model, "reference", 1, options.repetitions)
-                             : bench_inference(model, "reference", 1, options.repetitions));
+      if (reference) rows.push_back(bench_training(model, "reference", 1, options.repetitions));
+    }
+    if (wanted(std::string(model.name) + "-infer")) {
+      for (int threads : options.threads) {
+        rows.push_back(bench_inference(model, "xnnpack", threads, options.repetitions));
       }
+      if (reference) rows.push_back(bench_inference(model, "reference", 1, options.repetitions));
     }
   }
   if (wanted("w3")) {

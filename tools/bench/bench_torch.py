@@ -16,6 +16,7 @@ layout) and NHWC in the engine. Run with Debian's python3-torch: /usr/bin/python
 Not a test and not a profiler: numbers only.
 """
 import argparse
+import ctypes
 import json
 import resource
 import statistics
@@ -29,11 +30,30 @@ import torch.nn.functional as F
 CLASSES = 10
 TEST_SAMPLES = 10000
 SEED = 20240611
-CHUNK_SIZES = [128, 256, 500, 1000, 2000, 5000, 10000]
+CHUNK_SIZES = [256, 500, 1000, 2000, 5000, 10000]
 # name, input shape (no batch), batch, pool batches, train steps and forward passes per repetition:
 # the same as kW1 / kW2 in bench_engine.cpp.
 W1 = dict(name="w1", shape=(784,), batch=128, pool_batches=64, train_steps=40, infer_steps=100)
 W2 = dict(name="w2", shape=(1, 28, 28), batch=64, pool_batches=64, train_steps=20, infer_steps=40)
+
+
+def loaded_blas_libraries():
+    """Paths of the BLAS libraries this process has mapped: Debian's torch takes whichever libblas.so.3
+    the alternatives system (or LD_LIBRARY_PATH) gives it, and the reference (netlib) one is about 20x
+    slower than OpenBLAS on these shapes."""
+    with open("/proc/self/maps") as maps:
+        return sorted({line.split()[-1] for line in maps if "blas" in line.split()[-1]})
+
+
+# OpenBLAS's pthread build keeps its own thread pool, which torch.set_num_threads does not reach
+# (its OpenMP build follows omp_set_num_threads anyway; setting it twice is harmless).
+OPENBLAS = next((ctypes.CDLL(path) for path in loaded_blas_libraries() if "libopenblas" in path), None)
+
+
+def set_threads(threads):
+    torch.set_num_threads(threads)
+    if OPENBLAS is not None:
+        OPENBLAS.openblas_set_num_threads(threads)
 
 
 def make_model(spec):
@@ -53,20 +73,19 @@ def random_samples(count, shape, seed):
     return features, labels
 
 
-def measure(name, repetitions, fn, prepare=None):
+def measure(name, repetitions, fn):
     """Seconds per unit of work for each timed call of fn, after one untimed warm-up call. fn does one
     repetition's work and returns how many units (samples, slider moves) that was."""
     print(f"  {name:<40}", end="", file=sys.stderr, flush=True)
-    seconds_per_unit = []
+    seconds_per_unit, seconds_per_repetition = [], []
     for r in range(-1, repetitions):
-        if prepare:
-            prepare()
         start = time.perf_counter()
         units = fn()
         seconds = time.perf_counter() - start
-        if r >= 0:
+        if r >= 0:  # r = -1 is the warm-up
             seconds_per_unit.append(seconds / units)
-    print(f" {1e3 * statistics.median(seconds_per_unit):10.4g} ms/unit", file=sys.stderr)
+            seconds_per_repetition.append(seconds)
+    print(f" {1e3 * statistics.median(seconds_per_repetition):8.1f} ms per repetition (median)", file=sys.stderr)
     return seconds_per_unit
 
 
@@ -97,7 +116,7 @@ def training_loop(spec, model, pool):
 
 
 def bench_training(spec, threads, repetitions):
-    torch.set_num_threads(threads)
+    set_threads(threads)
     pool = random_samples(spec["batch"] * spec["pool_batches"], spec["shape"], SEED)
     run, state = training_loop(spec, make_model(spec), pool)
     timings = measure(f"{spec['name']}-train torch {threads}t", repetitions, lambda: run(spec["train_steps"]))
@@ -106,7 +125,7 @@ def bench_training(spec, threads, repetitions):
 
 
 def bench_inference(spec, threads, repetitions):
-    torch.set_num_threads(threads)
+    set_threads(threads)
     features, _ = random_samples(spec["batch"] * spec["pool_batches"], spec["shape"], SEED)
     model, batch, step = make_model(spec), spec["batch"], 0
 
@@ -132,7 +151,7 @@ def quantize_per_channel_symmetric(weight, bits):
 
 
 def bench_slider_move(threads, repetitions, bits=4):
-    torch.set_num_threads(threads)
+    set_threads(threads)
     test_features, test_labels = random_samples(TEST_SAMPLES, W1["shape"], SEED + 1)
     master, view = make_model(W1), make_model(W1)
     best, by_chunk = None, {}
@@ -143,7 +162,8 @@ def bench_slider_move(threads, repetitions, bits=4):
             nonlocal accuracy
             with torch.inference_mode():
                 for (name, source), target in zip(master.named_parameters(), view.parameters()):
-                    target.copy_(quantize_per_channel_symmetric(source, bits) if name.endswith("weight") else source)
+                    is_weight = name.endswith("weight")
+                    target.copy_(quantize_per_channel_symmetric(source, bits) if is_weight else source)
                 loss_sum, correct = 0.0, 0
                 for first in range(0, TEST_SAMPLES, chunk):
                     logits = view(test_features[first:first + chunk])
@@ -162,7 +182,7 @@ def bench_slider_move(threads, repetitions, bits=4):
 
 
 def bench_training_memory(threads):
-    torch.set_num_threads(threads)
+    set_threads(threads)
     pool = random_samples(W1["batch"] * W1["pool_batches"], W1["shape"], SEED)
     run, _ = training_loop(W1, make_model(W1), pool)
     print(f"  {'w1-train-memory torch ' + str(threads) + 't':<40}", end="", file=sys.stderr)
@@ -180,7 +200,10 @@ def main():
     parser.add_argument("--json", action="store_true", help="machine-readable output for run.sh")
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
-    wanted = lambda workload: args.only in ("", workload)
+
+    def wanted(workload):
+        return args.only in ("", workload)
+
     torch.set_num_interop_threads(1)
 
     rows = []
@@ -194,9 +217,10 @@ def main():
         rows += [bench_slider_move(threads, args.repetitions) for threads in thread_counts]
 
     if args.json:
-        print(json.dumps(dict(tool="bench_torch.py", torch_version=torch.__version__,
+        print(json.dumps(dict(tool="bench_torch.py", torch_version=torch.__version__, blas=loaded_blas_libraries(),
                               repetitions=args.repetitions, results=rows), indent=2))
         return
+    print("BLAS:", ", ".join(loaded_blas_libraries()))
     print(f"{'workload':<30} {'threads':>7} {'median':>14} {'unit':>12}  range")
     for r in rows:
         print(f"{r['workload']:<30} {r['threads']:>7} {r['median']:>14.1f} {r['unit']:>12}  "
