@@ -136,8 +136,9 @@ class GemmTester {
   static std::vector<float> padded_matrix(Rng& rng, int rows, int cols, int stride, float padding) {
     std::vector<float> matrix(static_cast<size_t>(rows) * stride, padding);
     for (int r = 0; r < rows; ++r) {
-      for (int c = 0; c < cols; ++c)
+      for (int c = 0; c < cols; ++c) {
         matrix[static_cast<size_t>(r) * stride + c] = static_cast<float>(rng.uniform(-1.0, 1.0));
+      }
     }
     return matrix;
   }
@@ -351,16 +352,9 @@ TEST(KernelTableGemm, AccumulateAddsToExistingC) {
   for (const auto& table : tables_under_test()) {
     SCOPED_TRACE(describe(*table));
     for (int m : {1, 7, 33, 100}) {
-      for (bool transpose_a : {false, true}) {
-        for (bool transpose_b : {false, true}) {
-          GemmTester()
-              .m(m)
-              .n(17)
-              .k(31)
-              .transpose_a(transpose_a)
-              .transpose_b(transpose_b)
-              .accumulate(true)
-              .test(*table);
+      for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
+          GemmTester().m(m).n(17).k(31).transpose_a(ta).transpose_b(tb).accumulate(true).test(*table);
         }
       }
     }
@@ -456,8 +450,9 @@ TEST(KernelTableGemm, NaNInAnInputReachesTheOutput) {
       a[5 * k + 3] = kNaN;  // row 5 of the product is NaN everywhere
       table->gemm(*table, Transpose::no, Transpose::yes, m, n, k, a.data(), k, b.data(), k, c.data(), n,
                   accumulate);
-      for (int j = 0; j < n; ++j)
+      for (int j = 0; j < n; ++j) {
         EXPECT_TRUE(std::isnan(c[5 * n + j])) << describe(*table) << " column " << j;
+      }
       EXPECT_EQ(c[0], 6.0f + (accumulate ? 1.0f : 0.0f)) << describe(*table);
     }
   }
@@ -483,8 +478,9 @@ TEST(KernelTableGemm, InputEndingRightBeforeAnUnmappedPageIsSafe) {
       const int ldb = transpose_b ? k : n;
       reference_gemm<float>(Transpose::no, tb, m, n, k, a, k, b.data(), ldb, expected.data(), n, false);
       table->gemm(*table, Transpose::no, tb, m, n, k, a, k, b.data(), ldb, actual.data(), n, false);
-      for (size_t i = 0; i < expected.size(); ++i)
+      for (size_t i = 0; i < expected.size(); ++i) {
         ASSERT_NEAR(actual[i], expected[i], 1e-5) << describe(*table);
+      }
     }
   }
   munmap(pages, 2 * page);
@@ -552,16 +548,27 @@ TEST(ReferenceIm2col, Col2imIsItsAdjoint) {
     reference_im2col<double>(geometry, x.data(), im2col_x.data());
     reference_col2im<double>(geometry, c.data(), col2im_c.data());
     double left = 0, right = 0, scale = 0;
-    for (size_t i = 0; i < columns_size; ++i)
-      left += im2col_x[i] * c[i], scale += std::fabs(im2col_x[i] * c[i]);
+    for (size_t i = 0; i < columns_size; ++i) {
+      left += im2col_x[i] * c[i];
+      scale += std::fabs(im2col_x[i] * c[i]);
+    }
     for (size_t i = 0; i < image_size; ++i) right += x[i] * col2im_c[i];
     EXPECT_NEAR(left, right, 1e-12 * scale) << describe(geometry);
   }
 }
 
 TEST(KernelTableIm2col, EveryTableMatchesTheReferenceExactly) {
+  // The small geometries, plus one large enough for a backend to split it across threads.
+  std::vector<ConvGeometry> geometries = adjoint_geometries();
+  geometries.push_back(ConvGeometry{.batch = 16,
+                                    .in_height = 28,
+                                    .in_width = 28,
+                                    .in_channels = 4,
+                                    .kernel = 3,
+                                    .stride = 1,
+                                    .padding = 1});
   for (const auto& table : tables_under_test()) {
-    for (const ConvGeometry& geometry : adjoint_geometries()) {
+    for (const ConvGeometry& geometry : geometries) {
       Rng rng(5);
       std::vector<float> image(static_cast<size_t>(geometry.batch) * geometry.in_height * geometry.in_width *
                                geometry.in_channels);

@@ -5,8 +5,8 @@
 //
 // Written to be obviously correct first and reasonably cache-friendly second (the whole training
 // tests run on them). Every output element of reference_gemm is summed over k in increasing
-// order, so results do not depend on the loop tiling. Not for speed: that is what the XNNPACK and
-// SIMD128 tables are for.
+// order, so results do not depend on the loop tiling. Not tuned per CPU: that is what the XNNPACK
+// and SIMD128 tables are for.
 //
 // Shapes follow kernel_table.h: row-major, [rows, cols], NHWC images.
 #pragma once
@@ -43,7 +43,7 @@ void transpose_matrix(int rows, int cols, const T* source, int source_stride, T*
 
 // C[M,N] (+)= op(A)[M,K] · op(B)[K,N]; see GemmFunction in kernel_table.h for the argument contract.
 // With accumulate, the product is formed first and then added, so C's old value never enters the
-// running sum (and without accumulate C is never read: it may hold garbage, even NaN).
+// running sum; without accumulate C's old value is never read (it may hold garbage, even NaN).
 template <typename T>
 void reference_gemm(Transpose transpose_a, Transpose transpose_b, int M, int N, int K, const T* A, int lda,
                     const T* B, int ldb, T* C, int ldc, bool accumulate) {
@@ -74,21 +74,52 @@ void reference_gemm(Transpose transpose_a, Transpose transpose_b, int M, int N, 
     b_stride = static_cast<size_t>(N);
   }
 
-  // i-k-j order: one row of the product is built in `product_row`, streaming rows of op(B).
-  std::vector<T> product_row(static_cast<size_t>(N));
-  for (int i = 0; i < M; ++i) {
-    std::fill(product_row.begin(), product_row.end(), T(0));
-    const T* a_row = a_rows + i * a_stride;
-    for (int k = 0; k < K; ++k) {
-      const T a = a_row[k];
-      const T* b_row = b_rows + k * b_stride;
-      for (int j = 0; j < N; ++j) product_row[j] += a * b_row[j];
+  // The product accumulates in C itself, or in scratch when it is to be added to C afterwards.
+  std::vector<T> product_storage;
+  T* product = C;
+  size_t product_stride = static_cast<size_t>(ldc);
+  if (accumulate) {
+    product_storage.assign(static_cast<size_t>(M) * N, T(0));
+    product = product_storage.data();
+    product_stride = static_cast<size_t>(N);
+  } else {
+    for (int i = 0; i < M; ++i) std::fill_n(C + i * product_stride, N, T(0));
+  }
+
+  // i-k-j order within blocks of k: every row of the product passes over the block's rows of op(B)
+  // while they are still in cache (L2 is 512 KiB per core here), and each sum still runs over k in
+  // increasing order. Measured against a plain i-k-j loop: 2.2x on the 32x144x25088 weight
+  // gradient of a convolution, 1.2-1.4x on MLP shapes. Four k per pass keep that order (one
+  // rounding per term) but load and store the product row a quarter as often; GCC sometimes does
+  // this itself and sometimes not (128x256x256: 650 vs 1590 us in two translation units).
+  constexpr size_t kBlockBytes = 256 * 1024;
+  const int k_block = std::max(4, static_cast<int>(kBlockBytes / sizeof(T) / N) / 4 * 4);
+  for (int k_begin = 0; k_begin < K; k_begin += k_block) {
+    const int k_end = std::min(K, k_begin + k_block);
+    for (int i = 0; i < M; ++i) {
+      T* product_row = product + i * product_stride;
+      const T* a_row = a_rows + i * a_stride;
+      int k = k_begin;
+      for (; k + 4 <= k_end; k += 4) {
+        const T a0 = a_row[k], a1 = a_row[k + 1], a2 = a_row[k + 2], a3 = a_row[k + 3];
+        const T* b0 = b_rows + k * b_stride;
+        const T *b1 = b0 + b_stride, *b2 = b1 + b_stride, *b3 = b2 + b_stride;
+        for (int j = 0; j < N; ++j) {
+          product_row[j] = (((product_row[j] + a0 * b0[j]) + a1 * b1[j]) + a2 * b2[j]) + a3 * b3[j];
+        }
+      }
+      for (; k < k_end; ++k) {
+        const T a = a_row[k];
+        const T* b_row = b_rows + k * b_stride;
+        for (int j = 0; j < N; ++j) product_row[j] += a * b_row[j];
+      }
     }
-    T* c_row = C + static_cast<size_t>(i) * ldc;
-    if (accumulate) {
+  }
+  if (accumulate) {
+    for (int i = 0; i < M; ++i) {
+      T* c_row = C + static_cast<size_t>(i) * ldc;
+      const T* product_row = product + i * product_stride;
       for (int j = 0; j < N; ++j) c_row[j] += product_row[j];
-    } else {
-      std::copy(product_row.begin(), product_row.end(), c_row);
     }
   }
 }

@@ -1,7 +1,8 @@
-// The "xnnpack" KernelTable: GEMM on Debian's XNNPACK (2022 snapshot) fully-connected operator,
-// with a pthreadpool of the requested size; the other kernels are the reference ones (measured:
-// see the top of xnnpack_kernels.cpp). Native builds with QPLAY_WITH_XNNPACK only; callers go
-// through make_kernel_table("xnnpack" | "auto", threads) rather than including this directly.
+// The "xnnpack" KernelTable: GEMM on the fully-connected operator of Debian's XNNPACK (2022
+// snapshot) and im2col/col2im split by image, both on a pthreadpool of the requested size; the
+// elementwise kernels are the reference ones (why, with numbers: the top of xnnpack_kernels.cpp).
+// Native builds with QPLAY_WITH_XNNPACK only; callers go through make_kernel_table("xnnpack" |
+// "auto", threads) rather than including this directly.
 #pragma once
 
 #include <memory>
