@@ -49,7 +49,8 @@ template <typename T>
 struct ForwardOptions {
   std::span<const T> parameters;  // empty: the network's own; else a view with the same layout
   const ActivationQuantization* activation_quantization = nullptr;
-  // Called with the (unquantized) input of every weighted layer but the first: range calibration.
+  // Called with the (unquantized) input of every weighted layer but the first, before that input is
+  // quantized: range calibration, and QAT updating the layer's grid for the batch at hand.
   std::function<void(int layer, std::span<const T> input)> observe_layer_input;
 };
 

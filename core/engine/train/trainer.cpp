@@ -53,7 +53,7 @@ int Trainer::advance(double budget_ms) {
   return taken;
 }
 
-ForwardOptions<float> Trainer::prepare_quantized_forward(std::span<const float> batch_features, int batch) {
+ForwardOptions<float> Trainer::prepare_quantized_forward() {
   ForwardOptions<float> options;
   const QuantizationSetting& qat = settings_.qat;
   if (trains_with_quantized_weights(qat)) {
@@ -63,25 +63,21 @@ ForwardOptions<float> Trainer::prepare_quantized_forward(std::span<const float> 
   }
   if (qat.activations.bits > 0) {
     const Architecture& architecture = network_.architecture();
-    // Observe this batch's float activations (first step: to seed the ranges) and update the EMA.
-    ForwardOptions<float> observe = options;
-    std::vector<float> batch_max(architecture.layers.size(), 0.0f);
-    observe.observe_layer_input = [&](int layer, std::span<const float> input) {
-      float m = 0.0f;
-      for (float v : input) m = std::max(m, std::fabs(v));
-      batch_max[layer] = m;
-    };
-    network_.forward(batch_features, batch, observe);
-    activation_quantization_.input_grids.assign(architecture.layers.size(), std::nullopt);
-    for (size_t layer = 0; layer < architecture.layers.size(); ++layer) {
-      if (!architecture.layers[layer].has_parameters() || batch_max[layer] == 0.0f) continue;
-      float& ema = activation_range_ema_[layer];
-      ema = ema < 0 ? batch_max[layer] : kRangeMomentum * ema + (1 - kRangeMomentum) * batch_max[layer];
-      activation_quantization_.input_grids[layer] =
-          layer_input_is_nonnegative(architecture, int(layer)) ? unsigned_grid(ema, qat.activations.bits)
-                                                               : symmetric_grid(ema, qat.activations.bits);
-    }
+    activation_quantization_.input_grids.resize(architecture.layers.size());
     options.activation_quantization = &activation_quantization_;
+    // The network calls this with each quantized layer input just before quantizing it, so the grid
+    // updated here already applies to this batch (and the first batch seeds the range).
+    options.observe_layer_input = [this, &architecture, bits = qat.activations.bits](
+                                      int layer, std::span<const float> input) {
+      float batch_max = 0.0f;
+      for (float v : input) batch_max = std::max(batch_max, std::fabs(v));
+      if (batch_max == 0.0f) return;
+      float& ema = activation_range_ema_[layer];
+      ema = ema < 0 ? batch_max : kRangeMomentum * ema + (1 - kRangeMomentum) * batch_max;
+      activation_quantization_.input_grids[layer] = layer_input_is_nonnegative(architecture, layer)
+                                                        ? unsigned_grid(ema, bits)
+                                                        : symmetric_grid(ema, bits);
+    };
   }
   return options;
 }
@@ -101,7 +97,7 @@ bool Trainer::step() {
   gather_batch(dataset_->train_x, sample_size, indices, batch_features_.data());
   gather_labels(dataset_->train_y, indices, batch_labels_.data());
 
-  ForwardOptions<float> options = prepare_quantized_forward(batch_features_, batch);
+  ForwardOptions<float> options = prepare_quantized_forward();
   network_.forward(batch_features_, batch, options);
   const float loss = network_.loss(batch_labels_);
   if (!std::isfinite(loss)) {

@@ -55,7 +55,7 @@ class Trainer {
 
  private:
   void finish_epoch();
-  ForwardOptions<float> prepare_quantized_forward(std::span<const float> batch_features, int batch);
+  ForwardOptions<float> prepare_quantized_forward();
 
   std::shared_ptr<const Dataset> dataset_;
   Network<float>& network_;
