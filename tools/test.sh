@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine, builds QPlay and runs every test: the release build (XNNPACK) and the
-# debug build with AddressSanitizer + UBSan, each through ctest.
+# Sets up a fresh machine, builds QPlay and runs every test through ctest: the release build
+# (XNNPACK), the debug build with AddressSanitizer + UBSan, and the WebAssembly build (the same
+# engine tests under node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup.sh
 
-for preset in native-release native-debug; do
+for preset in native-release native-debug wasm; do
   echo "== $preset: configure and build"
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$(nproc)"
