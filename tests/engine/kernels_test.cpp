@@ -37,6 +37,11 @@ std::vector<std::shared_ptr<const KernelTable>> tables_under_test() {
     if (xnnpack.ok()) tables.push_back(*xnnpack);
   }
 #endif
+#ifdef __wasm_simd128__
+  Result<std::shared_ptr<const KernelTable>> simd128 = make_kernel_table("simd128", 1);
+  EXPECT_TRUE(simd128.ok()) << simd128.message();
+  if (simd128.ok()) tables.push_back(*simd128);
+#endif
   return tables;
 }
 
@@ -670,7 +675,7 @@ TEST(MakeKernelTable, XnnpackBuildOffersXnnpackAndAutoPicksIt) {
   EXPECT_EQ((*automatic)->name, "xnnpack");
   EXPECT_EQ((*automatic)->threads, 3);
 }
-#else
+#elif !defined(__wasm_simd128__)  // the SIMD128 build's choice is tested in kernels_simd128_test.cpp
 TEST(MakeKernelTable, BuildWithoutXnnpackOffersReferenceAndAutoPicksIt) {
   EXPECT_EQ(available_kernel_tables(), "reference, auto");
   Result<std::shared_ptr<const KernelTable>> automatic = make_kernel_table("auto", 2);

@@ -177,12 +177,21 @@ std::vector<SettingRow> build_rows() {
        60000,
        {},
        &E::calibration_samples},
-      {"kernels", K::choice, "compute", "kernel table", 0, 0, {"auto", "reference", "xnnpack"}, &E::kernels},
+      {"kernels",
+       K::choice,
+       "compute",
+       "kernel table",
+       0,
+       0,
+       {"auto", "reference", "xnnpack", "simd128"},
+       &E::kernels},
       {"threads", K::integer, "compute", "worker threads of the kernels", 1, 64, {}, &E::threads},
   };
 }
 
-std::string format_number(double value) { return format_json_number(value); }
+std::string format_number(double value) {
+  return format_json_number(value);
+}
 
 // Numbers use JSON's grammar (no "inf", "nan", hex or leading '+'), parsed the same in every build.
 std::optional<double> parse_number(std::string_view text) {

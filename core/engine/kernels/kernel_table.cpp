@@ -6,6 +6,9 @@
 #ifdef QPLAY_HAVE_XNNPACK
 #include "core/engine/kernels/xnnpack_kernels.h"
 #endif
+#ifdef __wasm_simd128__
+#include "core/engine/kernels/simd128_kernels.h"
+#endif
 
 namespace qplay {
 
@@ -14,8 +17,10 @@ constexpr int kMaxThreads = 64;
 }  // namespace
 
 std::string available_kernel_tables() {
-#ifdef QPLAY_HAVE_XNNPACK
+#if defined(QPLAY_HAVE_XNNPACK)
   return "reference, xnnpack, auto";
+#elif defined(__wasm_simd128__)
+  return "reference, simd128, auto";
 #else
   return "reference, auto";
 #endif
@@ -27,6 +32,10 @@ Result<std::shared_ptr<const KernelTable>> make_kernel_table(const std::string& 
                          std::to_string(threads));
   }
   if (name == "reference") return reference_kernel_table();
+#ifdef __wasm_simd128__
+  // WebAssembly builds have no XNNPACK; their own SIMD128 kernels are the fast path.
+  if (name == "simd128" || name == "auto") return make_simd128_kernel_table();
+#endif
 #ifdef QPLAY_HAVE_XNNPACK
   if (name == "xnnpack") return make_xnnpack_kernel_table(threads);
   if (name == "auto") {

@@ -1,0 +1,293 @@
+// The "simd128" KernelTable (see simd128_kernels.h): GEMM on a 4x8 register-blocked micro-kernel
+// over packed panels, vectorized col2im/add_bias/sum_rows/relu, the reference im2col (memcpy runs).
+//
+// Bit-identical to the reference table. Every element of C is one f32x4 lane that starts at 0 and
+// adds a*b in increasing k, which is exactly reference_gemm's order (baseline WASM SIMD has no FMA,
+// the engine builds with -ffp-contract=off), and with accumulate the product is added to C at the
+// end, as there. So "auto" switching the WASM build to this table changes no result of any test or
+// training run; tests/engine/kernels_simd128_test.cpp checks the bits, kernels_test.cpp the
+// tolerance against double. That rules out splitting a sum (several accumulators per element, or a
+// K-blocked partial product added to C), and nothing measured below asked for it.
+//
+// Measured under node 20 (V8) on the project's 2-vCPU VM, one thread, after a 1 s warm-up, minimum
+// of 15 calls, best of two runs on a quiet machine (load < 1). GFLOP/s = 2MNK / time.
+// clang-format off
+//   product (transposes)          M x N x K      simd128            reference
+//   512^3 (no, no)              512 x 512 x 512   32.0 (8395 us)    18.0 (14914 us)
+//   dX L1 (no, no)              128 x 784 x 256   30.8 (1668 us)    21.5 ( 2388 us)
+//   forward L1 (no, yes)        128 x 256 x 784   29.6 (1736 us)    19.3 ( 2661 us)
+//   dW1 (yes, no)               256 x 784 x 128   30.8 (1668 us)    20.8 ( 2474 us)
+//   dX L2 (no, no)              128 x 256 x 256   30.5 ( 550 us)    19.8 (  848 us)
+// clang-format on
+// (XNNPACK's own wasmsimd GEMM: 33-39 GFLOP/s at 512^3 on this machine class, toolchain.md 4.)
+//
+// Why each choice (GFLOP/s at 512^3 and the MLP shapes, ranges over runs while another build held
+// the machine, so compare within a line, not with the table):
+// - 4x8 tile, k loop NOT unrolled: 30-33. Unrolling is what hurts: clang (14) reorders an unrolled
+//   body accumulator by accumulator (seen in the .wasm), so every B vector and A broadcast of the
+//   unrolled k steps is live at once; on 16 xmm registers V8 must then spill (inferred from the
+//   timings, not read from V8's code): 4x8 unrolled by 2: 22, by 4: 13-18.
+// - 6x8 (12 accumulators + 2 B + 1 A = 15 registers): 13-20 unrolled by 4, 19 not unrolled; 5x8:
+//   14-19. Both are at or past V8's register budget, so the larger tile's better load ratio never pays.
+// - op(A) packed per 4-row tile ([K][4], zero rows past M): one sequential stream and a single
+//   load32_splat per element whatever the transpose; M*K copies against 2*M*N*K flops.
+// - op(B) packed once per call into 8-wide panels ([K][8], zero columns past N): B^T (the forward
+//   pass) is transposed 4x4 with shuffles, which keeps it level with the plain case (forward L1
+//   as (no, yes) and as (no, no): within the run-to-run noise). Packed weights are not cached:
+//   training changes them every step.
+// - Tails: rows past M and columns past N are zero in the packed operands, so the micro-kernel is
+//   always the full 4x8 one; only the store is narrowed (through a buffer for < 8 columns).
+// - The other entries are memory-bound loops: f32x4 over contiguous runs, same order of additions
+//   as the reference (so, again, the same bits).
+#if defined(__wasm_simd128__)
+
+#include "core/engine/kernels/simd128_kernels.h"
+
+#include <wasm_simd128.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "core/engine/kernels/reference_kernels.h"
+
+namespace qplay {
+namespace {
+
+// The micro-kernel tile: kTileRows rows of op(A) times one panel of kPanelWidth columns of op(B),
+// held in kTileRows x 2 f32x4 accumulators.
+constexpr int kTileRows = 4;
+constexpr int kPanelWidth = 8;
+
+// Packing buffers, owned by the table through KernelTable::backend and grown as needed.
+struct PackingScratch {
+  std::vector<float> a_tile;    // [K][kTileRows]: one tile of op(A), k-major, rows past M zero
+  std::vector<float> b_panels;  // ceil(N / 8) panels of [K][8]: op(B), columns past N zero
+};
+
+PackingScratch& scratch_of(const KernelTable& table) {
+  return *static_cast<PackingScratch*>(table.backend.get());
+}
+
+// op(B)[K, N] -> panels of [K][8], panel p holding columns 8p..8p+7 (zero past N). B[K, N] is copied
+// one f32x4 pair per k; B[N, K] is transposed four k by four columns with shuffles.
+void pack_b_panels(Transpose transpose_b, int N, int K, const float* B, int ldb, float* panels) {
+  for (int j0 = 0; j0 < N; j0 += kPanelWidth) {
+    const int width = std::min(kPanelWidth, N - j0);
+    float* panel = panels + static_cast<size_t>(j0) * K;
+    if (transpose_b == Transpose::no) {
+      const float* source = B + j0;
+      if (width == kPanelWidth) {
+        for (int k = 0; k < K; ++k, source += ldb) {
+          wasm_v128_store(panel + k * kPanelWidth, wasm_v128_load(source));
+          wasm_v128_store(panel + k * kPanelWidth + 4, wasm_v128_load(source + 4));
+        }
+      } else {
+        for (int k = 0; k < K; ++k, source += ldb) {
+          float* row = panel + k * kPanelWidth;
+          std::copy_n(source, width, row);
+          std::fill(row + width, row + kPanelWidth, 0.0f);
+        }
+      }
+      continue;
+    }
+    // B[N, K]: columns j0.. of op(B) are rows j0.. of B.
+    int half = 0;
+    for (; half + 4 <= width; half += 4) {
+      const float* r0 = B + static_cast<size_t>(j0 + half) * ldb;
+      const float *r1 = r0 + ldb, *r2 = r1 + ldb, *r3 = r2 + ldb;
+      int k = 0;
+      for (; k + 4 <= K; k += 4) {
+        const v128_t x0 = wasm_v128_load(r0 + k), x1 = wasm_v128_load(r1 + k);
+        const v128_t x2 = wasm_v128_load(r2 + k), x3 = wasm_v128_load(r3 + k);
+        const v128_t t01_low = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5);
+        const v128_t t23_low = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+        const v128_t t01_high = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+        const v128_t t23_high = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+        float* out = panel + k * kPanelWidth + half;
+        wasm_v128_store(out, wasm_i64x2_shuffle(t01_low, t23_low, 0, 2));
+        wasm_v128_store(out + kPanelWidth, wasm_i64x2_shuffle(t01_low, t23_low, 1, 3));
+        wasm_v128_store(out + 2 * kPanelWidth, wasm_i64x2_shuffle(t01_high, t23_high, 0, 2));
+        wasm_v128_store(out + 3 * kPanelWidth, wasm_i64x2_shuffle(t01_high, t23_high, 1, 3));
+      }
+      for (; k < K; ++k) {
+        float* out = panel + k * kPanelWidth + half;
+        out[0] = r0[k], out[1] = r1[k], out[2] = r2[k], out[3] = r3[k];
+      }
+    }
+    for (int column = half; column < kPanelWidth; ++column) {
+      const float* source = B + static_cast<size_t>(j0 + column) * ldb;
+      for (int k = 0; k < K; ++k) panel[k * kPanelWidth + column] = column < width ? source[k] : 0.0f;
+    }
+  }
+}
+
+// Rows i0..i0+rows-1 of op(A)[M, K] -> tile[K][kTileRows], zero past `rows`, so the micro-kernel
+// reads one sequential stream and broadcasts each element with a single load32_splat.
+void pack_a_tile(Transpose transpose_a, int i0, int rows, int K, const float* A, int lda, float* tile) {
+  if (transpose_a == Transpose::yes) {  // A[K, M]: the tile's rows sit side by side in each row of A
+    const float* source = A + i0;
+    for (int k = 0; k < K; ++k, source += lda) {
+      float* out = tile + k * kTileRows;
+      std::copy_n(source, rows, out);
+      std::fill(out + rows, out + kTileRows, 0.0f);
+    }
+    return;
+  }
+  for (int r = 0; r < kTileRows; ++r) {
+    const float* source = A + static_cast<size_t>(i0 + r) * lda;
+    if (r < rows) {
+      for (int k = 0; k < K; ++k) tile[k * kTileRows + r] = source[k];
+    } else {
+      for (int k = 0; k < K; ++k) tile[k * kTileRows + r] = 0.0f;
+    }
+  }
+}
+
+// C[rows, columns] (+)= tile · panel over K, rows <= 4 and columns <= 8. Per k: two f32x4 of the
+// B panel, four broadcast A values, 8 mul + 8 add; each accumulator adds its products in increasing
+// k, exactly like reference_gemm. The k loop is deliberately not unrolled (see the top). A full
+// 8-wide tile is stored straight from the accumulators; a narrower one goes through a small buffer.
+void gemm_4x8_micro_kernel__wasmsimd(int K, const float* a, const float* b, float* c, int ldc, int rows,
+                                     int columns, bool accumulate) {
+  v128_t c0_low = wasm_f32x4_const_splat(0.0f), c0_high = c0_low, c1_low = c0_low, c1_high = c0_low;
+  v128_t c2_low = c0_low, c2_high = c0_low, c3_low = c0_low, c3_high = c0_low;
+#pragma clang loop unroll(disable)
+  for (int k = 0; k < K; ++k, a += kTileRows, b += kPanelWidth) {
+    const v128_t b_low = wasm_v128_load(b), b_high = wasm_v128_load(b + 4);
+    v128_t a_r = wasm_v128_load32_splat(a);
+    c0_low = wasm_f32x4_add(c0_low, wasm_f32x4_mul(a_r, b_low));
+    c0_high = wasm_f32x4_add(c0_high, wasm_f32x4_mul(a_r, b_high));
+    a_r = wasm_v128_load32_splat(a + 1);
+    c1_low = wasm_f32x4_add(c1_low, wasm_f32x4_mul(a_r, b_low));
+    c1_high = wasm_f32x4_add(c1_high, wasm_f32x4_mul(a_r, b_high));
+    a_r = wasm_v128_load32_splat(a + 2);
+    c2_low = wasm_f32x4_add(c2_low, wasm_f32x4_mul(a_r, b_low));
+    c2_high = wasm_f32x4_add(c2_high, wasm_f32x4_mul(a_r, b_high));
+    a_r = wasm_v128_load32_splat(a + 3);
+    c3_low = wasm_f32x4_add(c3_low, wasm_f32x4_mul(a_r, b_low));
+    c3_high = wasm_f32x4_add(c3_high, wasm_f32x4_mul(a_r, b_high));
+  }
+  const v128_t accumulators[kTileRows][2] = {
+      {c0_low, c0_high}, {c1_low, c1_high}, {c2_low, c2_high}, {c3_low, c3_high}};
+  if (columns == kPanelWidth) {
+    for (int r = 0; r < rows; ++r) {
+      float* c_row = c + static_cast<size_t>(r) * ldc;
+      v128_t low = accumulators[r][0], high = accumulators[r][1];
+      if (accumulate) {
+        low = wasm_f32x4_add(wasm_v128_load(c_row), low);
+        high = wasm_f32x4_add(wasm_v128_load(c_row + 4), high);
+      }
+      wasm_v128_store(c_row, low);
+      wasm_v128_store(c_row + 4, high);
+    }
+    return;
+  }
+  float buffer[kPanelWidth];
+  for (int r = 0; r < rows; ++r) {
+    float* c_row = c + static_cast<size_t>(r) * ldc;
+    wasm_v128_store(buffer, accumulators[r][0]);
+    wasm_v128_store(buffer + 4, accumulators[r][1]);
+    for (int j = 0; j < columns; ++j) c_row[j] = accumulate ? c_row[j] + buffer[j] : buffer[j];
+  }
+}
+
+void simd128_gemm(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M, int N, int K,
+                  const float* A, int lda, const float* B, int ldb, float* C, int ldc, bool accumulate) {
+  if (M == 0 || N == 0) return;
+  PackingScratch& scratch = scratch_of(table);
+  const int panels = (N + kPanelWidth - 1) / kPanelWidth;
+  const size_t b_size = static_cast<size_t>(panels) * kPanelWidth * K;
+  if (scratch.b_panels.size() < b_size) scratch.b_panels.resize(b_size);
+  const size_t a_size = static_cast<size_t>(kTileRows) * K;
+  if (scratch.a_tile.size() < a_size) scratch.a_tile.resize(a_size);
+  pack_b_panels(transpose_b, N, K, B, ldb, scratch.b_panels.data());
+  for (int i0 = 0; i0 < M; i0 += kTileRows) {
+    const int rows = std::min(kTileRows, M - i0);
+    pack_a_tile(transpose_a, i0, rows, K, A, lda, scratch.a_tile.data());
+    float* c_rows = C + static_cast<size_t>(i0) * ldc;
+    for (int j0 = 0; j0 < N; j0 += kPanelWidth) {
+      gemm_4x8_micro_kernel__wasmsimd(K, scratch.a_tile.data(),
+                                      scratch.b_panels.data() + static_cast<size_t>(j0) * K, c_rows + j0, ldc,
+                                      rows, std::min(kPanelWidth, N - j0), accumulate);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution lowering and elementwise kernels.
+
+void simd128_im2col(const KernelTable&, const ConvGeometry& geometry, const float* image, float* columns) {
+  reference_im2col<float>(geometry, image, columns);  // already memcpy/memset runs
+}
+
+// image[offset..] += columns[..] over one run, four at a time.
+void add_run(const float* source, float* destination, size_t count) {
+  size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    wasm_v128_store(destination + i,
+                    wasm_f32x4_add(wasm_v128_load(destination + i), wasm_v128_load(source + i)));
+  }
+  for (; i < count; ++i) destination[i] += source[i];
+}
+
+void simd128_col2im(const KernelTable&, const ConvGeometry& geometry, const float* columns, float* image) {
+  for_each_kernel_row(
+      geometry,
+      [&](size_t image_offset, size_t column_offset, size_t count) {
+        add_run(columns + column_offset, image + image_offset, count);
+      },
+      [](size_t, size_t) {});
+}
+
+void simd128_add_bias(const KernelTable&, int M, int N, const float* bias, float* rows) {
+  for (int i = 0; i < M; ++i) add_run(bias, rows + static_cast<size_t>(i) * N, N);
+}
+
+void simd128_sum_rows(const KernelTable&, int M, int N, const float* rows, float* sums, bool accumulate) {
+  if (!accumulate) std::fill_n(sums, N, 0.0f);
+  for (int i = 0; i < M; ++i) add_run(rows + static_cast<size_t>(i) * N, sums, N);
+}
+
+// x < 0 ? 0 : x, so NaN stays NaN (the comparison is false) and -0 stays -0, as in the reference.
+void simd128_relu_forward(const KernelTable&, int n, const float* x, float* y) {
+  const v128_t zero = wasm_f32x4_const_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t value = wasm_v128_load(x + i);
+    wasm_v128_store(y + i, wasm_v128_andnot(value, wasm_f32x4_lt(value, zero)));
+  }
+  for (; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+void simd128_relu_backward(const KernelTable&, int n, const float* y, const float* dy, float* dx) {
+  const v128_t zero = wasm_f32x4_const_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t positive = wasm_f32x4_gt(wasm_v128_load(y + i), zero);
+    wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), positive));
+  }
+  for (; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const KernelTable>> make_simd128_kernel_table() {
+  auto table = std::make_shared<KernelTable>();
+  table->name = "simd128";
+  table->threads = 1;
+  table->backend = std::make_shared<PackingScratch>();
+  table->gemm = simd128_gemm;
+  table->im2col = simd128_im2col;
+  table->col2im = simd128_col2im;
+  table->add_bias = simd128_add_bias;
+  table->sum_rows = simd128_sum_rows;
+  table->relu_forward = simd128_relu_forward;
+  table->relu_backward = simd128_relu_backward;
+  return std::shared_ptr<const KernelTable>(std::move(table));
+}
+
+}  // namespace qplay
+
+#endif  // defined(__wasm_simd128__)
