@@ -18,6 +18,9 @@
 #endif
 
 #include "core/engine/base/rng.h"
+#ifdef QPLAY_HAVE_AVX2_TABLE
+#include "core/engine/kernels/avx2_kernels.h"
+#endif
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/kernels/reference_kernels.h"
 
@@ -26,17 +29,24 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Every table this build can make, the reference first. XNNPACK with 2 threads exercises the
-// thread pool; with 1 thread, the pool-less path.
+// Every table this build can make, the reference first. The pooled tables with 2 threads exercise
+// the thread pool; with 1 thread, the pool-less path.
 std::vector<std::shared_ptr<const KernelTable>> tables_under_test() {
   std::vector<std::shared_ptr<const KernelTable>> tables = {reference_kernel_table()};
-#ifdef QPLAY_HAVE_XNNPACK
-  for (int threads : {2, 1}) {
-    Result<std::shared_ptr<const KernelTable>> xnnpack = make_kernel_table("xnnpack", threads);
-    EXPECT_TRUE(xnnpack.ok()) << xnnpack.message();
-    if (xnnpack.ok()) tables.push_back(*xnnpack);
-  }
+  std::vector<std::string> pooled_tables;
+#ifdef QPLAY_HAVE_AVX2_TABLE
+  if (cpu_has_avx2_fma()) pooled_tables.push_back("avx2");
 #endif
+#ifdef QPLAY_HAVE_XNNPACK
+  pooled_tables.push_back("xnnpack");
+#endif
+  for (const std::string& name : pooled_tables) {
+    for (int threads : {2, 1}) {
+      Result<std::shared_ptr<const KernelTable>> table = make_kernel_table(name, threads);
+      EXPECT_TRUE(table.ok()) << table.message();
+      if (table.ok()) tables.push_back(*table);
+    }
+  }
 #ifdef __wasm_simd128__
   Result<std::shared_ptr<const KernelTable>> simd128 = make_kernel_table("simd128", 1);
   EXPECT_TRUE(simd128.ok()) << simd128.message();
@@ -491,24 +501,31 @@ TEST(KernelTableGemm, InputEndingRightBeforeAnUnmappedPageIsSafe) {
   munmap(pages, 2 * page);
 }
 
-TEST(KernelTableGemm, XnnpackThreadCountDoesNotChangeTheBits) {
+TEST(KernelTableGemm, ThreadCountDoesNotChangeTheBits) {
   // Native runs with the same kernels must be bit-reproducible, whatever --threads says.
-  const int m = 128, n = 96, k = 200;
+  const int m = 128, n = 96, k = 600;
   Rng rng(17);
   std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * k);
   fill_uniform(rng, a);
   fill_uniform(rng, b);
-  std::vector<std::vector<float>> results;
-  for (int threads : {1, 2, 3}) {
-    Result<std::shared_ptr<const KernelTable>> table = make_kernel_table("xnnpack", threads);
-    ASSERT_TRUE(table.ok()) << table.message();
-    std::vector<float> c(static_cast<size_t>(m) * n);
-    (*table)->gemm(**table, Transpose::no, Transpose::yes, m, n, k, a.data(), k, b.data(), k, c.data(), n,
-                   false);
-    results.push_back(c);
+  for (const std::string name : {"xnnpack", "avx2"}) {
+    if (!make_kernel_table(name, 1).ok()) continue;
+    SCOPED_TRACE(name);
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 3}) {
+      Result<std::shared_ptr<const KernelTable>> table = make_kernel_table(name, threads);
+      ASSERT_TRUE(table.ok()) << table.message();
+      for (Transpose transpose_b : {Transpose::yes, Transpose::no}) {
+        std::vector<float> c(static_cast<size_t>(m) * n);
+        (*table)->gemm(**table, Transpose::no, transpose_b, m, n, k, a.data(), k, b.data(),
+                       transpose_b == Transpose::yes ? k : n, c.data(), n, false);
+        results.push_back(c);
+      }
+    }
+    for (size_t i = 2; i < results.size(); ++i) {
+      EXPECT_EQ(std::memcmp(results[i % 2].data(), results[i].data(), results[0].size() * sizeof(float)), 0) << i;
+    }
   }
-  EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)), 0);
-  EXPECT_EQ(std::memcmp(results[0].data(), results[2].data(), results[0].size() * sizeof(float)), 0);
 }
 #endif
 
@@ -663,25 +680,30 @@ TEST(MakeKernelTable, ThreadCountOutsideOneToSixtyFourIsAnError) {
   }
 }
 
-#ifdef QPLAY_HAVE_XNNPACK
-TEST(MakeKernelTable, XnnpackBuildOffersXnnpackAndAutoPicksIt) {
-  EXPECT_EQ(available_kernel_tables(), "reference, xnnpack, auto");
+#if defined(QPLAY_HAVE_AVX2_TABLE) && defined(QPLAY_HAVE_XNNPACK)
+TEST(MakeKernelTable, NativeBuildOffersAvx2AndXnnpackAndAutoPicksAvx2) {
+  EXPECT_EQ(available_kernel_tables(), "reference, avx2, xnnpack, auto");
   Result<std::shared_ptr<const KernelTable>> xnnpack = make_kernel_table("xnnpack", 2);
   ASSERT_TRUE(xnnpack.ok()) << xnnpack.message();
   EXPECT_EQ((*xnnpack)->name, "xnnpack");
   EXPECT_EQ((*xnnpack)->threads, 2);
+  if (!cpu_has_avx2_fma()) {
+    EXPECT_FALSE(make_kernel_table("avx2", 1).ok());
+    GTEST_SKIP() << "this CPU has no AVX2/FMA3: auto falls back to xnnpack";
+  }
   Result<std::shared_ptr<const KernelTable>> automatic = make_kernel_table("auto", 3);
   ASSERT_TRUE(automatic.ok()) << automatic.message();
-  EXPECT_EQ((*automatic)->name, "xnnpack");
+  EXPECT_EQ((*automatic)->name, "avx2");
   EXPECT_EQ((*automatic)->threads, 3);
 }
 #elif !defined(__wasm_simd128__)  // the SIMD128 build's choice is tested in kernels_simd128_test.cpp
-TEST(MakeKernelTable, BuildWithoutXnnpackOffersReferenceAndAutoPicksIt) {
+TEST(MakeKernelTable, BuildWithoutPooledTablesOffersReferenceAndAutoPicksIt) {
   EXPECT_EQ(available_kernel_tables(), "reference, auto");
   Result<std::shared_ptr<const KernelTable>> automatic = make_kernel_table("auto", 2);
   ASSERT_TRUE(automatic.ok()) << automatic.message();
   EXPECT_EQ((*automatic)->name, "reference");
   EXPECT_FALSE(make_kernel_table("xnnpack", 1).ok());
+  EXPECT_FALSE(make_kernel_table("avx2", 1).ok());
 }
 #endif
 

@@ -183,7 +183,7 @@ std::vector<SettingRow> build_rows() {
        "kernel table",
        0,
        0,
-       {"auto", "reference", "xnnpack", "simd128"},
+       {"auto", "reference", "avx2", "xnnpack", "simd128"},
        &E::kernels},
       {"threads", K::integer, "compute", "worker threads of the kernels", 1, 64, {}, &E::threads},
   };

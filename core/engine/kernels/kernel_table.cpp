@@ -6,6 +6,9 @@
 #ifdef QPLAY_HAVE_XNNPACK
 #include "core/engine/kernels/xnnpack_kernels.h"
 #endif
+#ifdef QPLAY_HAVE_AVX2_TABLE
+#include "core/engine/kernels/avx2_kernels.h"
+#endif
 #ifdef __wasm_simd128__
 #include "core/engine/kernels/simd128_kernels.h"
 #endif
@@ -14,45 +17,74 @@ namespace qplay {
 
 namespace {
 constexpr int kMaxThreads = 64;
+
+using TableResult = Result<std::shared_ptr<const KernelTable>>;
+
+std::string not_in_build(const std::string& name, const std::string& how) {
+  return "kernel table '" + name + "' is not in this build (" + how + "); choose one of: " +
+         available_kernel_tables();
+}
+
+// The fastest table this build and CPU have. Native: the engine's own AVX2 kernels (faster than
+// Debian's XNNPACK build on every workload of docs/performance.md), else XNNPACK, else the
+// reference; a table that refuses at run time (a CPU without AVX2) falls through to the next.
+TableResult make_fastest_table(int threads) {
+#ifdef __wasm_simd128__
+  return make_simd128_kernel_table();
+#endif
+#ifdef QPLAY_HAVE_AVX2_TABLE
+  if (TableResult avx2 = make_avx2_kernel_table(threads); avx2.ok()) return avx2;
+#endif
+#ifdef QPLAY_HAVE_XNNPACK
+  if (TableResult xnnpack = make_xnnpack_kernel_table(threads); xnnpack.ok()) return xnnpack;
+#endif
+  (void)threads;
+  return TableResult(reference_kernel_table());
+}
 }  // namespace
 
 std::string available_kernel_tables() {
-#if defined(QPLAY_HAVE_XNNPACK)
-  return "reference, xnnpack, auto";
-#elif defined(__wasm_simd128__)
-  return "reference, simd128, auto";
-#else
-  return "reference, auto";
+  std::string names = "reference";
+#ifdef QPLAY_HAVE_AVX2_TABLE
+  names += ", avx2";
 #endif
+#ifdef QPLAY_HAVE_XNNPACK
+  names += ", xnnpack";
+#endif
+#ifdef __wasm_simd128__
+  names += ", simd128";
+#endif
+  return names + ", auto";
 }
 
-Result<std::shared_ptr<const KernelTable>> make_kernel_table(const std::string& name, int threads) {
+TableResult make_kernel_table(const std::string& name, int threads) {
   if (threads < 1 || threads > kMaxThreads) {
     return Status::error("kernel threads must be between 1 and " + std::to_string(kMaxThreads) + ", got " +
                          std::to_string(threads));
   }
   if (name == "reference") return reference_kernel_table();
+  if (name == "auto") return make_fastest_table(threads);
+  if (name == "simd128") {
 #ifdef __wasm_simd128__
-  // WebAssembly builds have no XNNPACK; their own SIMD128 kernels are the fast path.
-  if (name == "simd128" || name == "auto") return make_simd128_kernel_table();
-#endif
-#ifdef QPLAY_HAVE_XNNPACK
-  if (name == "xnnpack") return make_xnnpack_kernel_table(threads);
-  if (name == "auto") {
-    // XNNPACK can still refuse at run time (a CPU it has no kernels for); "auto" then means the
-    // reference table rather than an error.
-    Result<std::shared_ptr<const KernelTable>> xnnpack = make_xnnpack_kernel_table(threads);
-    return xnnpack.ok() ? xnnpack : Result<std::shared_ptr<const KernelTable>>(reference_kernel_table());
-  }
+    return make_simd128_kernel_table();
 #else
-  if (name == "auto") return reference_kernel_table();
-  if (name == "xnnpack") {
-    return Status::error(
-        "kernel table 'xnnpack' is not in this build (configure with -DQPLAY_WITH_XNNPACK=ON); "
-        "choose one of: " +
-        available_kernel_tables());
-  }
+    return Status::error(not_in_build(name, "WebAssembly builds with -msimd128 only"));
 #endif
+  }
+  if (name == "avx2") {
+#ifdef QPLAY_HAVE_AVX2_TABLE
+    return make_avx2_kernel_table(threads);
+#else
+    return Status::error(not_in_build(name, "x86-64 native builds with pthreadpool only"));
+#endif
+  }
+  if (name == "xnnpack") {
+#ifdef QPLAY_HAVE_XNNPACK
+    return make_xnnpack_kernel_table(threads);
+#else
+    return Status::error(not_in_build(name, "configure with -DQPLAY_WITH_XNNPACK=ON"));
+#endif
+  }
   return Status::error("unknown kernel table '" + name + "'; choose one of: " + available_kernel_tables());
 }
 

@@ -1,8 +1,9 @@
 // The hot kernels behind one small table of functions. The engine's layers call only these, so
 // a backend is a new table, not a new engine:
 //   reference  plain C++, always built; the definition of "correct" every other table is tested against
+//   avx2       the engine's own AVX2/FMA3 kernels (native x86-64), with a pthreadpool
 //   xnnpack    Debian's XNNPACK (native only), with its pthreadpool for several threads
-//   simd128    WebAssembly SIMD (the WebAssembly issue)
+//   simd128    WebAssembly SIMD128 kernels (the browser build)
 // All matrices are row-major float32. Shapes are given in the comments as [rows, cols].
 #pragma once
 
@@ -52,7 +53,7 @@ using ReluBackwardFunction = void (*)(const KernelTable& table, int n, const flo
                                       float* dx);
 
 struct KernelTable {
-  std::string name;                 // "reference", "xnnpack", "simd128"
+  std::string name;                 // "reference", "avx2", "xnnpack", "simd128"
   int threads = 1;                  // worker threads the backend uses
   std::shared_ptr<void> backend;    // backend state (thread pool, operator cache); null for reference
   GemmFunction gemm = nullptr;
@@ -67,11 +68,12 @@ struct KernelTable {
 // The plain C++ table; always available, single-threaded.
 std::shared_ptr<const KernelTable> reference_kernel_table();
 
-// "reference", "xnnpack" (native builds with QPLAY_WITH_XNNPACK), or "auto" (the fastest available).
+// "reference", "avx2" (x86-64 native), "xnnpack" (native builds with QPLAY_WITH_XNNPACK), "simd128"
+// (WebAssembly), or "auto" (the fastest this build and CPU have).
 // threads >= 1; the reference table ignores it. Unknown names give an error listing the valid ones.
 Result<std::shared_ptr<const KernelTable>> make_kernel_table(const std::string& name, int threads);
 
-// The names make_kernel_table accepts in this build, e.g. "reference, xnnpack, auto".
+// The names make_kernel_table accepts in this build, e.g. "reference, avx2, xnnpack, auto".
 std::string available_kernel_tables();
 
 }  // namespace qplay

@@ -169,7 +169,15 @@ void reference_im2col(const ConvGeometry& geometry, const T* image, T* columns) 
   for_each_kernel_row(
       geometry,
       [&](size_t image_offset, size_t column_offset, size_t count) {
-        std::copy_n(image + image_offset, count, columns + column_offset);
+        // Runs are k*C floats: 3 for a first convolution on grey images, where a memcpy call per
+        // run cost more than the copy (13.9% + 6.7% of CNN training in a profile).
+        const T* source = image + image_offset;
+        T* destination = columns + column_offset;
+        if (count <= 8) {
+          for (size_t i = 0; i < count; ++i) destination[i] = source[i];
+        } else {
+          std::copy_n(source, count, destination);
+        }
       },
       [&](size_t column_offset, size_t count) { std::fill_n(columns + column_offset, count, T(0)); });
 }

@@ -72,6 +72,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/kernels/pthreadpool_lowering.h"
 #include "core/engine/kernels/reference_kernels.h"
 
 namespace qplay {
@@ -86,8 +87,6 @@ constexpr int kMinRowsForLargeTransposedPacking = 256;
 // Below this many multiply-adds (M*N*K) the thread pool saves microseconds at best, while a pool
 // worker that the OS has descheduled stalls the call for milliseconds.
 constexpr int64_t kMinMultiplyAddsForThreads = int64_t{1} << 17;
-// Below this many elements of the im2col matrix, one thread copies it faster than two.
-constexpr int64_t kMinColumnsForThreads = int64_t{1} << 18;
 // Packed operators kept for (no, yes) calls, i.e. the forward pass Y = X·Wᵀ over fixed weights.
 constexpr size_t kCachedOperatorCount = 8;
 
@@ -292,68 +291,14 @@ void xnnpack_gemm(const KernelTable& table, Transpose transpose_a, Transpose tra
   reference_gemm<float>(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
-// im2col and col2im, one image per pool task: each image owns its rows of the columns matrix and
-// its pixels, so tasks never write the same memory and the result equals the serial one bit for bit.
-struct ConvLoweringTask {
-  ConvGeometry one_image;
-  size_t source_stride = 0, destination_stride = 0;  // elements per image in source and destination
-  const float* source = nullptr;
-  float* destination = nullptr;
-};
-
-void im2col_one_image(void* context, size_t image) {
-  const auto& task = *static_cast<const ConvLoweringTask*>(context);
-  reference_im2col<float>(task.one_image, task.source + image * task.source_stride,
-                          task.destination + image * task.destination_stride);
-}
-
-void col2im_one_image(void* context, size_t image) {
-  const auto& task = *static_cast<const ConvLoweringTask*>(context);
-  reference_col2im<float>(task.one_image, task.source + image * task.source_stride,
-                          task.destination + image * task.destination_stride);
-}
-
-// The pool, when the columns matrix is big enough for two threads to pay off; else null.
-pthreadpool_t threadpool_for_lowering(const KernelTable& table, const ConvGeometry& geometry) {
-  const int64_t columns = static_cast<int64_t>(geometry.patch_count()) * geometry.patch_size();
-  return geometry.batch > 1 && columns >= kMinColumnsForThreads ? backend_of(table).threadpool : nullptr;
-}
-
-ConvLoweringTask lowering_task(const ConvGeometry& geometry, bool to_columns, const float* source,
-                               float* destination) {
-  ConvLoweringTask task;
-  task.one_image = geometry;
-  task.one_image.batch = 1;
-  const size_t image_size =
-      static_cast<size_t>(geometry.in_height) * geometry.in_width * geometry.in_channels;
-  const size_t columns_size = static_cast<size_t>(task.one_image.patch_count()) * geometry.patch_size();
-  task.source_stride = to_columns ? image_size : columns_size;
-  task.destination_stride = to_columns ? columns_size : image_size;
-  task.source = source;
-  task.destination = destination;
-  return task;
-}
-
 void xnnpack_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image,
                     float* columns) {
-  pthreadpool_t threadpool = threadpool_for_lowering(table, geometry);
-  if (threadpool == nullptr) {
-    reference_im2col<float>(geometry, image, columns);
-    return;
-  }
-  ConvLoweringTask task = lowering_task(geometry, /*to_columns=*/true, image, columns);
-  pthreadpool_parallelize_1d(threadpool, im2col_one_image, &task, geometry.batch, /*flags=*/0);
+  pooled_im2col(backend_of(table).threadpool, geometry, image, columns);
 }
 
 void xnnpack_col2im(const KernelTable& table, const ConvGeometry& geometry, const float* columns,
                     float* image) {
-  pthreadpool_t threadpool = threadpool_for_lowering(table, geometry);
-  if (threadpool == nullptr) {
-    reference_col2im<float>(geometry, columns, image);
-    return;
-  }
-  ConvLoweringTask task = lowering_task(geometry, /*to_columns=*/false, columns, image);
-  pthreadpool_parallelize_1d(threadpool, col2im_one_image, &task, geometry.batch, /*flags=*/0);
+  pooled_col2im(backend_of(table).threadpool, geometry, columns, image);
 }
 
 }  // namespace

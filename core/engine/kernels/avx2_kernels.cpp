@@ -1,0 +1,338 @@
+// The "avx2" KernelTable (see avx2_kernels.h).
+//
+// Why an own GEMM rather than Debian's XNNPACK: its AVX2 6x16 f32 micro-kernel, as Debian's GCC
+// compiled it, keeps an accumulator on the stack (docs/performance.md, "Where the time goes"), and
+// its fully-connected operator packs op(B) on every call, which training pays every step because
+// the weights change. This table packs only what it must and reads the rest in place.
+//
+// The micro-kernel: C[6, 16] += A[6, k] · B[k, 16] in 12 ymm accumulators; per k, two loads of B,
+// six broadcasts of A, twelve FMAs (15 of the 16 ymm registers; the generated code has no stack
+// access in the k loop, checked with objdump). A element (r, k) is read at a[r·row_stride +
+// k·depth_stride], so op(A) needs no packing whether A arrives as [M, K] (depth stride 1) or, for
+// the weight gradients, as [K, M] (row stride 1). op(B) as [K, N] is read in place, row k of a
+// panel being 16 contiguous floats at stride ldb, with masked loads for a last panel narrower than
+// 16; only op(B) = Bᵀ (the forward pass X·Wᵀ) is packed into [K][16] panels, with 8x8 transposes.
+// Rows past M need no padding either: the kernel is instantiated for 1..6 rows.
+//
+// Blocking: k in blocks of kDepthBlock, so one panel's slice of B (16 KiB) stays in L1 while the
+// tiles of a row block pass over it; later k blocks add to C. Pool tasks are (row block, panel)
+// pairs, kRowBlock rows each, and a task runs all k blocks of its pair, so no two tasks write the
+// same element of C and the result does not depend on the thread count.
+//
+// Accuracy: FMA rounds once per multiply-add and the k blocks split each sum into pieces, so
+// results differ from the reference in the last bits; tests/engine/kernels_test.cpp holds every
+// table to a tolerance against a double-precision product, and the training tests run on "auto".
+#include "core/engine/kernels/avx2_kernels.h"
+
+#include <immintrin.h>
+#include <pthreadpool.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/engine/kernels/pthreadpool_lowering.h"
+#include "core/engine/kernels/reference_kernels.h"
+
+#define QPLAY_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
+
+namespace qplay {
+namespace {
+
+constexpr int kTileRows = 6;
+constexpr int kPanelWidth = 16;
+constexpr int kDepthBlock = 256;  // k per pass: a panel slice of 16 KiB
+constexpr int kRowBlock = 96;     // rows of C per pool task: 16 tiles
+// Below this many multiply-adds (M*N*K) a pool call costs more than it saves.
+constexpr int64_t kMinMultiplyAddsForThreads = int64_t{1} << 17;
+
+struct Avx2Backend {
+  pthreadpool_t threadpool = nullptr;  // null for threads == 1
+  std::mutex mutex;                    // guards packed_b: a table may be shared between threads
+  std::vector<float> packed_b;
+
+  ~Avx2Backend() {
+    if (threadpool != nullptr) pthreadpool_destroy(threadpool);
+  }
+};
+
+Avx2Backend& backend_of(const KernelTable& table) { return *static_cast<Avx2Backend*>(table.backend.get()); }
+
+// All-ones in the lanes below `count` (0..8), for masked loads and stores of a partial row.
+QPLAY_TARGET_AVX2_FMA inline __m256i first_lanes(int count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// C[kRows, columns] (+)= A[kRows, depth] · B[depth, columns], columns <= 16. kMaskedB reads B rows
+// with masked loads (a last panel read in place, narrower than 16, must not touch memory past N).
+template <int kRows, bool kMaskedB>
+QPLAY_TARGET_AVX2_FMA void gemm_micro_kernel_6x16_fma(int depth, const float* a, ptrdiff_t a_row_stride,
+                                                      ptrdiff_t a_depth_stride, const float* b,
+                                                      ptrdiff_t b_depth_stride, int columns, float* c,
+                                                      ptrdiff_t ldc, bool accumulate) {
+  const __m256i mask_low = first_lanes(std::min(columns, 8));
+  const __m256i mask_high = first_lanes(std::max(columns - 8, 0));
+  __m256 low[kRows], high[kRows];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) low[r] = high[r] = _mm256_setzero_ps();
+  for (int k = 0; k < depth; ++k, a += a_depth_stride, b += b_depth_stride) {
+    __m256 b_low, b_high;
+    if constexpr (kMaskedB) {
+      b_low = _mm256_maskload_ps(b, mask_low);
+      b_high = _mm256_maskload_ps(b + 8, mask_high);
+    } else {
+      b_low = _mm256_loadu_ps(b);
+      b_high = _mm256_loadu_ps(b + 8);
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 a_r = _mm256_broadcast_ss(a + r * a_row_stride);
+      low[r] = _mm256_fmadd_ps(a_r, b_low, low[r]);
+      high[r] = _mm256_fmadd_ps(a_r, b_high, high[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < kRows; ++r) {
+    float* c_row = c + r * ldc;
+    if (columns == kPanelWidth) {
+      if (accumulate) {
+        low[r] = _mm256_add_ps(_mm256_loadu_ps(c_row), low[r]);
+        high[r] = _mm256_add_ps(_mm256_loadu_ps(c_row + 8), high[r]);
+      }
+      _mm256_storeu_ps(c_row, low[r]);
+      _mm256_storeu_ps(c_row + 8, high[r]);
+    } else {
+      if (accumulate) {
+        low[r] = _mm256_add_ps(_mm256_maskload_ps(c_row, mask_low), low[r]);
+        high[r] = _mm256_add_ps(_mm256_maskload_ps(c_row + 8, mask_high), high[r]);
+      }
+      _mm256_maskstore_ps(c_row, mask_low, low[r]);
+      _mm256_maskstore_ps(c_row + 8, mask_high, high[r]);
+    }
+  }
+}
+
+using MicroKernel = void (*)(int, const float*, ptrdiff_t, ptrdiff_t, const float*, ptrdiff_t, int, float*,
+                             ptrdiff_t, bool);
+
+template <bool kMaskedB>
+constexpr MicroKernel kMicroKernels[kTileRows] = {
+    gemm_micro_kernel_6x16_fma<1, kMaskedB>, gemm_micro_kernel_6x16_fma<2, kMaskedB>,
+    gemm_micro_kernel_6x16_fma<3, kMaskedB>, gemm_micro_kernel_6x16_fma<4, kMaskedB>,
+    gemm_micro_kernel_6x16_fma<5, kMaskedB>, gemm_micro_kernel_6x16_fma<6, kMaskedB>};
+
+// dst[8 rows, stride dst_stride] = the 8x8 block src[8 rows, stride src_stride] transposed.
+QPLAY_TARGET_AVX2_FMA inline void transpose_8x8(const float* src, ptrdiff_t src_stride, float* dst,
+                                                ptrdiff_t dst_stride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+
+// One panel of op(B) = Bᵀ, B being [N, K]: panel[K][16] holds columns j0..j0+15 of op(B), i.e.
+// rows j0.. of B, zero past N.
+QPLAY_TARGET_AVX2_FMA void pack_transposed_b_panel(int N, int K, const float* B, int ldb, int j0, float* panel) {
+  const int width = std::min(kPanelWidth, N - j0);
+  int half = 0;
+  for (; half + 8 <= width; half += 8) {
+    const float* rows = B + static_cast<size_t>(j0 + half) * ldb;
+    int k = 0;
+    for (; k + 8 <= K; k += 8) transpose_8x8(rows + k, ldb, panel + k * kPanelWidth + half, kPanelWidth);
+    for (; k < K; ++k)
+      for (int column = 0; column < 8; ++column) panel[k * kPanelWidth + half + column] = rows[column * ldb + k];
+  }
+  for (int column = half; column < kPanelWidth; ++column) {
+    const float* row = B + static_cast<size_t>(j0 + column) * ldb;
+    for (int k = 0; k < K; ++k) panel[k * kPanelWidth + column] = column < width ? row[k] : 0.0f;
+  }
+}
+
+// One product, as the pool tasks see it.
+struct GemmTask {
+  int M = 0, N = 0, K = 0;
+  const float* a = nullptr;
+  ptrdiff_t a_row_stride = 0, a_depth_stride = 0;
+  const float* b = nullptr;         // op(B) = B[K, N], read in place (packed_b null)
+  ptrdiff_t ldb = 0;
+  float* packed_b = nullptr;        // op(B) as ceil(N/16) panels of [K][16], or null
+  const float* b_source = nullptr;  // B[N, K] to pack from (transposed case)
+  int b_source_ld = 0;
+  float* c = nullptr;
+  ptrdiff_t ldc = 0;
+  bool accumulate = false;
+};
+
+void pack_one_panel(void* context, size_t panel) {
+  const auto& task = *static_cast<const GemmTask*>(context);
+  pack_transposed_b_panel(task.N, task.K, task.b_source, task.b_source_ld, static_cast<int>(panel) * kPanelWidth,
+                          task.packed_b + panel * kPanelWidth * task.K);
+}
+
+// Rows [row_begin, row_begin + rows) of C against the panel starting at column j0, all k blocks.
+void run_block(const GemmTask& task, int row_begin, int rows, int j0) {
+  const int columns = std::min(kPanelWidth, task.N - j0);
+  const float* b;
+  ptrdiff_t b_depth_stride;
+  bool masked = false;
+  if (task.packed_b != nullptr) {
+    b = task.packed_b + static_cast<size_t>(j0) * task.K;
+    b_depth_stride = kPanelWidth;
+  } else {
+    b = task.b + j0;
+    b_depth_stride = task.ldb;
+    masked = columns < kPanelWidth;
+  }
+  const MicroKernel* kernels = masked ? kMicroKernels<true> : kMicroKernels<false>;
+  const int row_end = row_begin + rows;
+  for (int k0 = 0; k0 < task.K; k0 += kDepthBlock) {
+    const int depth = std::min(kDepthBlock, task.K - k0);
+    const bool accumulate = task.accumulate || k0 > 0;
+    for (int i0 = row_begin; i0 < row_end; i0 += kTileRows) {
+      const int tile_rows = std::min(kTileRows, row_end - i0);
+      kernels[tile_rows - 1](depth, task.a + i0 * task.a_row_stride + k0 * task.a_depth_stride,
+                             task.a_row_stride, task.a_depth_stride, b + k0 * b_depth_stride, b_depth_stride,
+                             columns, task.c + i0 * task.ldc + j0, task.ldc, accumulate);
+    }
+  }
+}
+
+void run_block_task(void* context, size_t row_begin, size_t j0, size_t rows, size_t /*columns*/) {
+  run_block(*static_cast<const GemmTask*>(context), static_cast<int>(row_begin), static_cast<int>(rows),
+            static_cast<int>(j0));
+}
+
+void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M, int N, int K,
+               const float* A, int lda, const float* B, int ldb, float* C, int ldc, bool accumulate) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (!accumulate)
+      for (int i = 0; i < M; ++i) std::fill_n(C + static_cast<size_t>(i) * ldc, N, 0.0f);
+    return;
+  }
+  Avx2Backend& state = backend_of(table);
+  const bool parallel = static_cast<int64_t>(M) * N * K >= kMinMultiplyAddsForThreads;
+  pthreadpool_t threadpool = parallel ? state.threadpool : nullptr;
+
+  GemmTask task;
+  task.M = M, task.N = N, task.K = K;
+  task.a = A;
+  task.a_row_stride = transpose_a == Transpose::no ? lda : 1;
+  task.a_depth_stride = transpose_a == Transpose::no ? 1 : lda;
+  task.c = C, task.ldc = ldc, task.accumulate = accumulate;
+  std::unique_lock<std::mutex> lock(state.mutex, std::defer_lock);
+  if (transpose_b == Transpose::yes) {
+    lock.lock();
+    const size_t panels = static_cast<size_t>(N + kPanelWidth - 1) / kPanelWidth;
+    if (state.packed_b.size() < panels * kPanelWidth * K) state.packed_b.resize(panels * kPanelWidth * K);
+    task.packed_b = state.packed_b.data();
+    task.b_source = B, task.b_source_ld = ldb;
+    pthreadpool_parallelize_1d(threadpool, pack_one_panel, &task, panels, /*flags=*/0);
+  } else {
+    task.b = B, task.ldb = ldb;
+  }
+  pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, kRowBlock, kPanelWidth,
+                                     /*flags=*/0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution lowering and elementwise kernels: memory-bound loops, 8 floats at a time, each sum in
+// the reference's order (so these match it bit for bit; only GEMM differs).
+
+void avx2_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image, float* columns) {
+  pooled_im2col(backend_of(table).threadpool, geometry, image, columns);
+}
+
+void avx2_col2im(const KernelTable& table, const ConvGeometry& geometry, const float* columns, float* image) {
+  pooled_col2im(backend_of(table).threadpool, geometry, columns, image);
+}
+
+// destination[i] += source[i] for i < count.
+QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int count) {
+  int i = 0;
+  for (; i + 8 <= count; i += 8) {
+    _mm256_storeu_ps(destination + i, _mm256_add_ps(_mm256_loadu_ps(destination + i), _mm256_loadu_ps(source + i)));
+  }
+  for (; i < count; ++i) destination[i] += source[i];
+}
+
+void avx2_add_bias(const KernelTable&, int M, int N, const float* bias, float* rows) {
+  for (int i = 0; i < M; ++i) add_run(bias, rows + static_cast<size_t>(i) * N, N);
+}
+
+void avx2_sum_rows(const KernelTable&, int M, int N, const float* rows, float* sums, bool accumulate) {
+  if (!accumulate) std::fill_n(sums, N, 0.0f);
+  for (int i = 0; i < M; ++i) add_run(rows + static_cast<size_t>(i) * N, sums, N);
+}
+
+// x < 0 ? 0 : x, so NaN stays NaN (the comparison is false) and -0 stays -0, as in the reference.
+QPLAY_TARGET_AVX2_FMA void avx2_relu_forward(const KernelTable&, int n, const float* x, float* y) {
+  const __m256 zero = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 value = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(y + i, _mm256_andnot_ps(_mm256_cmp_ps(value, zero, _CMP_LT_OQ), value));
+  }
+  for (; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+QPLAY_TARGET_AVX2_FMA void avx2_relu_backward(const KernelTable&, int n, const float* y, const float* dy,
+                                              float* dx) {
+  const __m256 zero = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 positive = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ);
+    _mm256_storeu_ps(dx + i, _mm256_and_ps(_mm256_loadu_ps(dy + i), positive));
+  }
+  for (; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+}  // namespace
+
+bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table(int threads) {
+  if (threads < 1 || threads > 64) {
+    return Status::error("avx2: threads must be between 1 and 64, got " + std::to_string(threads));
+  }
+  if (!cpu_has_avx2_fma()) {
+    return Status::error("avx2: this CPU lacks AVX2 or FMA3; use the reference kernels");
+  }
+  auto state = std::make_shared<Avx2Backend>();
+  if (threads > 1) {
+    state->threadpool = pthreadpool_create(static_cast<size_t>(threads));
+    if (state->threadpool == nullptr) {
+      return Status::error("avx2: could not create a pool of " + std::to_string(threads) + " threads");
+    }
+  }
+  auto table = std::make_shared<KernelTable>();
+  table->name = "avx2";
+  table->threads = threads;
+  table->backend = std::move(state);
+  table->gemm = avx2_gemm;
+  table->im2col = avx2_im2col;
+  table->col2im = avx2_col2im;
+  table->add_bias = avx2_add_bias;
+  table->sum_rows = avx2_sum_rows;
+  table->relu_forward = avx2_relu_forward;
+  table->relu_backward = avx2_relu_backward;
+  return std::shared_ptr<const KernelTable>(std::move(table));
+}
+
+}  // namespace qplay
