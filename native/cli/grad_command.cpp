@@ -64,7 +64,7 @@ int grad_command(const std::vector<std::string>& arguments) {
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return report_bad_input("grad", model.status());
   const Dataset& data = *model->dataset;
-  const std::vector<float>& x = split == "train" ? data.train_x : data.test_x;
+  const FeatureRows& x = split == "train" ? data.train_x : data.test_x;
   const std::vector<int32_t>& y = split == "train" ? data.train_y : data.test_y;
   const int batch = model->experiment.batch_size;
   const std::string& offset_text = parsed->flag("offset");
@@ -79,7 +79,8 @@ int grad_command(const std::vector<std::string>& arguments) {
   }
   Network<float>& network = *model->network;
   const size_t sample_size = data.sample_size();
-  std::span<const float> inputs(x.data() + offset * sample_size, batch * sample_size);
+  std::vector<float> inputs(batch * sample_size);  // [batch, sample_size], decoded
+  x.copy_rows(offset, batch, inputs.data());
   std::span<const int32_t> labels(y.data() + offset, batch);
   network.forward(inputs, batch);
   const float loss = network.loss(labels);

@@ -100,11 +100,23 @@ TEST(EpochBatcher, GoldenOrderForSeedOne) {
 }
 
 TEST(GatherBatch, CopiesTheChosenRowsInOrder) {
-  const std::vector<float> x = {0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32};  // [4, 3]
+  const FeatureRows x = FeatureRows::from_floats({0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32}, 3);  // [4, 3]
   const std::vector<uint32_t> indices = {3, 0, 3};
   std::vector<float> out(indices.size() * 3, -1.0f);
-  gather_batch(x, 3, indices, out.data());
+  gather_batch(x, indices, out.data());
   EXPECT_EQ(out, (std::vector<float>{30, 31, 32, 0, 1, 2, 30, 31, 32}));
+}
+
+TEST(GatherBatch, DecodesUint8RowsInOrder) {
+  const FeatureRows x =
+      FeatureRows::from_uint8_codes({0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32}, 3, 10.0f);
+  const std::vector<uint32_t> indices = {1, 3, 1, 0};
+  std::vector<float> out(indices.size() * 3, -1.0f);
+  gather_batch(x, indices, out.data());
+  std::vector<float> expected;
+  for (int code : {10, 11, 12, 30, 31, 32, 10, 11, 12, 0, 1, 2})
+    expected.push_back(static_cast<float>(code) / 10.0f);
+  EXPECT_EQ(out, expected);
 }
 
 TEST(GatherLabels, CopiesTheChosenLabelsInOrder) {

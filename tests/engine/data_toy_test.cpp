@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <numbers>
+#include <span>
 #include <vector>
 
 #include "core/engine/data/dataset.h"
@@ -39,8 +41,9 @@ uint64_t fingerprint(const Dataset& dataset) {
       hash *= 0x100000001b3ULL;
     }
   };
-  for (const std::vector<float>* x : {&dataset.train_x, &dataset.test_x}) {
-    for (float value : *x) {
+  for (const FeatureRows* x : {&dataset.train_x, &dataset.test_x}) {
+    EXPECT_EQ(x->storage(), FeatureStorage::float32);  // toy points are stored as they were drawn
+    for (float value : x->floats()) {
       uint32_t bits;
       std::memcpy(&bits, &value, sizeof(bits));
       mix(bits);
@@ -64,8 +67,9 @@ TEST(ToyDataset, SameSeedGivesBitIdenticalData) {
     Dataset first = make_or_die({.kind = kind, .seed = 42});
     Dataset second = make_or_die({.kind = kind, .seed = 42});
     EXPECT_EQ(fingerprint(first), fingerprint(second)) << toy_dataset_name(kind);
-    EXPECT_EQ(0,
-              std::memcmp(first.train_x.data(), second.train_x.data(), first.train_x.size() * sizeof(float)));
+    ASSERT_EQ(first.train_x.size(), second.train_x.size());
+    EXPECT_EQ(0, std::memcmp(first.train_x.floats().data(), second.train_x.floats().data(),
+                             first.train_x.size() * sizeof(float)));
     EXPECT_EQ(first.test_y, second.test_y);
   }
 }
@@ -74,7 +78,8 @@ TEST(ToyDataset, DifferentSeedGivesDifferentData) {
   for (ToyDatasetKind kind : kAllKinds) {
     Dataset first = make_or_die({.kind = kind, .seed = 1});
     Dataset second = make_or_die({.kind = kind, .seed = 2});
-    EXPECT_NE(first.train_x, second.train_x) << toy_dataset_name(kind);
+    std::span<const float> a = first.train_x.floats(), b = second.train_x.floats();
+    EXPECT_FALSE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << toy_dataset_name(kind);
   }
 }
 
@@ -119,8 +124,10 @@ TEST(ToyDataset, SplitFollowsTestFraction) {
   Dataset dataset = make_or_die({.kind = ToyDatasetKind::moons, .num_samples = 600, .test_fraction = 0.3});
   EXPECT_EQ(dataset.train_size(), 420u);
   EXPECT_EQ(dataset.test_size(), 180u);
+  EXPECT_EQ(dataset.train_x.rows(), 420u);
+  EXPECT_EQ(dataset.train_x.row_size(), 2u);
   EXPECT_EQ(dataset.train_x.size(), 840u);
-  EXPECT_EQ(dataset.test_x.size(), 360u);
+  EXPECT_EQ(dataset.test_x.rows(), 180u);
 
   Dataset smallest = make_or_die({.kind = ToyDatasetKind::moons, .num_samples = 10, .test_fraction = 0.05});
   EXPECT_EQ(smallest.test_size(), 1u);  // never an empty test set
@@ -139,35 +146,36 @@ TEST(ToyDataset, ShuffleMixesClassesBeforeTheSplit) {
 TEST(ToyDataset, DefaultNoiseKeepsFeaturesNearUnitRange) {
   for (ToyDatasetKind kind : kAllKinds) {
     Dataset clean = make_or_die({.kind = kind, .noise = 0.0});
-    for (float value : clean.train_x) EXPECT_LE(std::fabs(value), 1.5f) << toy_dataset_name(kind);
+    for (float value : clean.train_x.floats()) EXPECT_LE(std::fabs(value), 1.5f) << toy_dataset_name(kind);
     Dataset noisy = make_or_die({.kind = kind});
-    for (float value : noisy.train_x) EXPECT_LE(std::fabs(value), 2.0f) << toy_dataset_name(kind);
+    for (float value : noisy.train_x.floats()) EXPECT_LE(std::fabs(value), 2.0f) << toy_dataset_name(kind);
   }
 }
 
 TEST(ToyDataset, NoiselessShapesAreExact) {
   Dataset circles = make_or_die({.kind = ToyDatasetKind::circles, .noise = 0.0});
   for (size_t i = 0; i < circles.train_size(); ++i) {
-    double radius = std::hypot(circles.train_x[2 * i], circles.train_x[2 * i + 1]);
+    double radius = std::hypot(circles.train_x.value(i, 0), circles.train_x.value(i, 1));
     EXPECT_NEAR(radius, circles.train_y[i] == 0 ? 1.2 : 0.6, 1e-6);
   }
   Dataset xor_data = make_or_die({.kind = ToyDatasetKind::xor_quadrants, .noise = 0.0});
   for (size_t i = 0; i < xor_data.train_size(); ++i) {
-    bool same_sign = (xor_data.train_x[2 * i] > 0) == (xor_data.train_x[2 * i + 1] > 0);
+    bool same_sign = (xor_data.train_x.value(i, 0) > 0) == (xor_data.train_x.value(i, 1) > 0);
     EXPECT_EQ(xor_data.train_y[i], same_sign ? 0 : 1);
   }
   Dataset moons = make_or_die({.kind = ToyDatasetKind::moons, .noise = 0.0});
   for (size_t i = 0; i < moons.train_size(); ++i) {
     // The upper moon is the unit half circle around (-0.5, -0.25), the lower one around (0.5, 0.25).
     double centre_x = moons.train_y[i] == 0 ? -0.5 : 0.5, centre_y = moons.train_y[i] == 0 ? -0.25 : 0.25;
-    EXPECT_NEAR(std::hypot(moons.train_x[2 * i] - centre_x, moons.train_x[2 * i + 1] - centre_y), 1.0, 1e-6);
+    EXPECT_NEAR(std::hypot(moons.train_x.value(i, 0) - centre_x, moons.train_x.value(i, 1) - centre_y), 1.0,
+                1e-6);
   }
 }
 
 TEST(ToyDataset, SpiralRadiusGrowsWithAngleAlongEachArm) {
   Dataset spiral = make_or_die({.kind = ToyDatasetKind::spiral, .noise = 0.0, .num_classes = 2});
   for (size_t i = 0; i < spiral.train_size(); ++i) {
-    double x = spiral.train_x[2 * i], y = spiral.train_x[2 * i + 1];
+    double x = spiral.train_x.value(i, 0), y = spiral.train_x.value(i, 1);
     // Arm a starts at angle pi * a and winds three quarters of a turn while the radius grows to 1.3.
     double winding = std::atan2(y, x) - std::numbers::pi * spiral.train_y[i];
     double along = std::hypot(x, y) / 1.3;
@@ -220,12 +228,27 @@ TEST(ValidateDataset, ReportsEachBrokenInvariant) {
   const Dataset good = make_or_die({.kind = ToyDatasetKind::moons, .num_samples = 20});
   ASSERT_TRUE(validate_dataset(good).ok());
 
+  // good's features as floats, changed by `edit`.
+  auto edited = [](const FeatureRows& x, size_t row_size,
+                   const std::function<void(std::vector<float>&)>& edit) {
+    std::vector<float> values(x.floats().begin(), x.floats().end());
+    edit(values);
+    return FeatureRows::from_floats(std::move(values), row_size);
+  };
+
   Dataset short_rows = good;
-  short_rows.train_x.pop_back();
+  short_rows.train_x = edited(good.train_x, 2, [](std::vector<float>& v) { v.resize(v.size() - 2); });
   EXPECT_NE(
-      validate_dataset(short_rows).message().find("moons: train_x has 27 floats, expected 14 samples x 2"),
+      validate_dataset(short_rows).message().find("moons: train_x has 13 rows for 14 labels in train_y"),
       std::string::npos)
       << validate_dataset(short_rows).message();
+
+  Dataset wide_rows = good;
+  wide_rows.test_x = edited(good.test_x, 3, [](std::vector<float>& v) { v.resize(v.size() / 2 * 3); });
+  EXPECT_NE(
+      validate_dataset(wide_rows).message().find("test_x has rows of 3 features, expected the sample size 2"),
+      std::string::npos)
+      << validate_dataset(wide_rows).message();
 
   Dataset bad_label = good;
   bad_label.test_y[3] = 2;
@@ -238,12 +261,14 @@ TEST(ValidateDataset, ReportsEachBrokenInvariant) {
   EXPECT_NE(validate_dataset(negative_label).message().find("train_y[0] = -1"), std::string::npos);
 
   Dataset not_a_number = good;
-  not_a_number.train_x[5] = std::numeric_limits<float>::quiet_NaN();
+  not_a_number.train_x =
+      edited(good.train_x, 2, [](std::vector<float>& v) { v[5] = std::numeric_limits<float>::quiet_NaN(); });
   EXPECT_NE(validate_dataset(not_a_number).message().find("train_x[5] (sample 2) is NaN"), std::string::npos)
       << validate_dataset(not_a_number).message();
 
   Dataset infinite = good;
-  infinite.test_x[0] = -std::numeric_limits<float>::infinity();
+  infinite.test_x =
+      edited(good.test_x, 2, [](std::vector<float>& v) { v[0] = -std::numeric_limits<float>::infinity(); });
   EXPECT_NE(validate_dataset(infinite).message().find("test_x[0] (sample 0) is infinite"), std::string::npos);
 
   Dataset no_names = good;
@@ -252,7 +277,7 @@ TEST(ValidateDataset, ReportsEachBrokenInvariant) {
             std::string::npos);
 
   Dataset empty = good;
-  empty.train_x.clear();
+  empty.train_x = FeatureRows();
   empty.train_y.clear();
   EXPECT_NE(validate_dataset(empty).message().find("the training set is empty"), std::string::npos);
 }
@@ -263,21 +288,22 @@ TEST(ToyDatasetGolden, SpiralSeedOneIsBitIdenticalEverywhere) {
   Dataset spiral = make_or_die({.kind = ToyDatasetKind::spiral, .seed = 1});
   ASSERT_EQ(spiral.train_size(), 420u);
   double sum = 0.0;
-  for (const std::vector<float>* x : {&spiral.train_x, &spiral.test_x}) {
-    for (float value : *x) sum += value;
+  for (const FeatureRows* x : {&spiral.train_x, &spiral.test_x}) {
+    for (float value : x->floats()) sum += value;
   }
   std::printf("spiral seed 1: sum %.17g, fingerprint 0x%016llx\n", sum,
               static_cast<unsigned long long>(fingerprint(spiral)));
-  std::printf("first points: (%a, %a) label %d, (%a, %a) label %d, (%a, %a) label %d\n", spiral.train_x[0],
-              spiral.train_x[1], spiral.train_y[0], spiral.train_x[2], spiral.train_x[3], spiral.train_y[1],
-              spiral.train_x[4], spiral.train_x[5], spiral.train_y[2]);
+  std::span<const float> points = spiral.train_x.floats();
+  std::printf("first points: (%a, %a) label %d, (%a, %a) label %d, (%a, %a) label %d\n", points[0], points[1],
+              spiral.train_y[0], points[2], points[3], spiral.train_y[1], points[4], points[5],
+              spiral.train_y[2]);
 
   EXPECT_NEAR(sum, -0.86083823008812033, 1e-12);
   EXPECT_EQ(fingerprint(spiral), 0x86e060ef008185ceULL);
   const float first_points[] = {0x1.d2f626p-3f,  0x1.90c8a6p-3f, -0x1.58bb24p-1f,
                                 -0x1.0f2794p+0f, -0x1.14707p+0f, -0x1.5cf33cp-2f};
   const int32_t first_labels[] = {0, 0, 0};
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(spiral.train_x[i], first_points[i]) << "coordinate " << i;
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(points[i], first_points[i]) << "coordinate " << i;
   for (int i = 0; i < 3; ++i) EXPECT_EQ(spiral.train_y[i], first_labels[i]) << "label " << i;
 }
 

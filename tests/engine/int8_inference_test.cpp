@@ -88,7 +88,12 @@ std::vector<float> random_features(size_t count, float low, float high, uint64_t
   return features;
 }
 
-Int8Model built(Network<float>& network, std::span<const float> calibration, Granularity granularity) {
+// random_features as rows of row_size values.
+FeatureRows random_rows(size_t rows, size_t row_size, float low, float high, uint64_t seed) {
+  return FeatureRows::from_floats(random_features(rows * row_size, low, high, seed), row_size);
+}
+
+Int8Model built(Network<float>& network, const FeatureRows& calibration, Granularity granularity) {
   Int8ModelOptions options =
       calibrate_int8_model_options(network, network.parameters(), calibration, 256, granularity);
   Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
@@ -163,7 +168,7 @@ TEST(Int8Model, RefusesAMissingActivationGridAndParametersOfAnotherNetwork) {
 TEST(Int8Model, WeightsAreTheFakeQuantizedWeightsAndBiasesInt32OnTheGridOfInputTimesWeightScale) {
   for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
     std::unique_ptr<Network<float>> network = random_network(parsed("cnn:4", {6, 5, 2}, 5), 3);
-    Int8Model model = built(*network, random_features(256 * 60, 0.0f, 1.0f, 4), granularity);
+    Int8Model model = built(*network, random_rows(256, 60, 0.0f, 1.0f, 4), granularity);
     QuantizationSetting setting;
     setting.weights = {.bits = 8, .granularity = granularity};
     const std::vector<float> view = quantized_weights_view(*network, setting);
@@ -195,7 +200,7 @@ TEST(Int8Model, WeightsAreTheFakeQuantizedWeightsAndBiasesInt32OnTheGridOfInputT
 
 TEST(Int8Model, UnsignedGridsMapToZeroPointMinus128AndReluClampsSymmetricGridsAtZero) {
   std::unique_ptr<Network<float>> network = random_network(parsed("mlp:8", {1, 1, 5}, 3), 5);
-  std::vector<float> features = random_features(300 * 5, -0.5f, 1.5f, 6);
+  const FeatureRows features = random_rows(300, 5, -0.5f, 1.5f, 6);
   Int8Model model = built(*network, features, Granularity::per_channel);
   EXPECT_EQ(model.ops[0].output_grid.zero_point, -128);  // after ReLU: the unsigned grid, codes 0..255
   EXPECT_EQ(model.ops[0].output_grid.q_min, -128);
@@ -216,11 +221,16 @@ TEST(Int8Model, UnsignedGridsMapToZeroPointMinus128AndReluClampsSymmetricGridsAt
 
 TEST(Int8Predict, RejectsArgumentsItCannotRun) {
   std::unique_ptr<Network<float>> network = random_network(parsed("mlp:8", {1, 1, 5}, 3), 5);
-  std::vector<float> features = random_features(10 * 5, 0.0f, 1.0f, 6);
+  const FeatureRows features = random_rows(10, 5, 0.0f, 1.0f, 6);
   Int8Model model = built(*network, features, Granularity::per_channel);
-  EXPECT_NE(
-      int8_predict(model, features, 11, Int8Backend::reference, 1).message().find("need 55 values, got 50"),
-      std::string::npos);
+  EXPECT_NE(int8_predict(model, features, 11, Int8Backend::reference, 1)
+                .message()
+                .find("11 samples need as many feature rows, got 10"),
+            std::string::npos);
+  EXPECT_NE(int8_predict(model, random_rows(10, 4, 0.0f, 1.0f, 6), 10, Int8Backend::reference, 1)
+                .message()
+                .find("the feature rows have 4 values, the network input has 5"),
+            std::string::npos);
   EXPECT_FALSE(int8_predict(model, features, 10, Int8Backend::reference, 0).ok());
   EXPECT_FALSE(int8_op_codes(model, features, 10, Int8Backend::reference, 1, 1).ok());  // op 1 outputs logits
   EXPECT_FALSE(int8_predict(Int8Model{}, features, 10, Int8Backend::reference, 1).ok());
@@ -228,10 +238,40 @@ TEST(Int8Predict, RejectsArgumentsItCannotRun) {
             int8_backend_available(Int8Backend::xnnpack));
 }
 
+TEST(Int8Predict, Uint8FeaturesGiveTheGridsAndLogitsOfTheirFloats) {
+  std::unique_ptr<Network<float>> network = random_network(parsed("mlp:8", {4, 4, 1}, 3), 5);
+  Rng rng(9);
+  std::vector<uint8_t> pixels(523 * 16);  // a full chunk of 500 and a tail
+  for (uint8_t& pixel : pixels) pixel = static_cast<uint8_t>(rng.below(256));
+  const FeatureRows codes = FeatureRows::from_uint8_codes(pixels, 16, 255.0f);
+  std::vector<float> values(codes.size());
+  codes.copy_rows(0, codes.rows(), values.data());
+  const FeatureRows floats = FeatureRows::from_floats(values, 16);
+
+  const Int8ModelOptions from_codes =
+      calibrate_int8_model_options(*network, network->parameters(), codes, 510, Granularity::per_channel);
+  const Int8ModelOptions from_floats =
+      calibrate_int8_model_options(*network, network->parameters(), floats, 510, Granularity::per_channel);
+  EXPECT_EQ(from_codes.input_grid, from_floats.input_grid);
+  EXPECT_EQ(from_codes.input_grid, calibrate_int8_input_grid(std::span<const float>(values).first(510 * 16)));
+  EXPECT_EQ(from_codes.activation_quantization.input_grids, from_floats.activation_quantization.input_grids);
+
+  Result<Int8Model> model = build_int8_model(*network, network->parameters(), from_codes);
+  ASSERT_TRUE(model.ok()) << model.message();
+  std::vector<float> logits_from_codes, logits_from_floats;
+  Result<std::vector<int32_t>> predicted_from_codes =
+      int8_predict(*model, codes, 523, Int8Backend::reference, 1, &logits_from_codes);
+  Result<std::vector<int32_t>> predicted_from_floats =
+      int8_predict(*model, floats, 523, Int8Backend::reference, 1, &logits_from_floats);
+  ASSERT_TRUE(predicted_from_codes.ok() && predicted_from_floats.ok());
+  EXPECT_EQ(*predicted_from_codes, *predicted_from_floats);
+  EXPECT_EQ(logits_from_codes, logits_from_floats);
+}
+
 // [SECTION] XNNPACK against the reference, bit for bit
 
 // Logits of both backends (1 and 2 threads) bitwise equal, and so are the codes of every int8 op.
-void expect_backends_agree(Network<float>& network, std::span<const float> features, size_t samples) {
+void expect_backends_agree(Network<float>& network, const FeatureRows& features, size_t samples) {
   for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
     SCOPED_TRACE(std::string(network.architecture().spec) +
                  (granularity == Granularity::per_channel ? " per-channel" : " per-tensor"));
@@ -273,7 +313,7 @@ TEST(Int8Xnnpack, MatchesTheReferenceBitForBitOnOddSizedMlps) {
        {Case{"mlp:13,7", {1, 1, 37}, 5}, Case{"mlp:1", {1, 1, 3}, 2}, Case{"mlp:64,33,17", {1, 1, 100}, 10},
         Case{"mlp:19", {5, 7, 3}, 4}, Case{"linear", {1, 1, 9}, 3}}) {
     std::unique_ptr<Network<float>> network = random_network(parsed(c.spec, c.input, c.classes), 21);
-    expect_backends_agree(*network, random_features(kSamples * c.input.size(), -0.5f, 1.5f, 22), kSamples);
+    expect_backends_agree(*network, random_rows(kSamples, c.input.size(), -0.5f, 1.5f, 22), kSamples);
   }
 }
 
@@ -283,7 +323,7 @@ TEST(Int8Xnnpack, MatchesTheReferenceBitForBitOnOddSizedCnns) {
   for (const Architecture& architecture :
        {parsed("cnn:5,3", {9, 11, 2}, 4), parsed("cnn:8", {7, 7, 1}, 3), hand_built_cnn()}) {
     std::unique_ptr<Network<float>> network = random_network(architecture, 31);
-    expect_backends_agree(*network, random_features(kSamples * architecture.input.size(), 0.0f, 1.0f, 32),
+    expect_backends_agree(*network, random_rows(kSamples, architecture.input.size(), 0.0f, 1.0f, 32),
                           kSamples);
   }
 }
@@ -358,7 +398,7 @@ std::shared_ptr<const Dataset> fashion_mnist(int train) {
 // set: its end-of-epoch evaluation would only cost time here.
 std::unique_ptr<Network<float>> trained(const std::string& architecture, const Dataset& data) {
   auto training_only = std::make_shared<Dataset>(data);
-  training_only->test_x.clear();
+  training_only->test_x = FeatureRows();
   training_only->test_y.clear();
   Experiment experiment;
   experiment.dataset = "fashion-mnist";

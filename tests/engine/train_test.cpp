@@ -1,9 +1,20 @@
 // Training end to end on small fixed problems: it learns, it is deterministic, it stops with a
 // clear message when the loss diverges, it advances in bounded slices, and quantization behaves as
-// a person expects (8 bits ~ float, 2 bits worse; QAT at 2 bits beats post-training 2 bits).
+// a person expects (8 bits ~ float, 2 bits worse; QAT at 2 bits beats post-training 2 bits), and
+// image bytes stored as uint8 codes train and evaluate exactly like the floats they decode to.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/engine/base/rng.h"
 #include "core/engine/experiment/run.h"
+#include "core/engine/train/evaluation.h"
 #include "core/engine/train/sweep.h"
 
 namespace qplay {
@@ -20,8 +31,8 @@ Experiment small_spiral() {
   return e;
 }
 
-qplay::Run trained(const Experiment& e) {
-  Result<qplay::Run> run = start_run(e);
+qplay::Run trained(const Experiment& e, std::shared_ptr<const Dataset> dataset = nullptr) {
+  Result<qplay::Run> run = start_run(e, std::move(dataset));
   EXPECT_TRUE(run.ok()) << run.message();
   while (!run->trainer->finished()) run->trainer->advance(1000.0);
   EXPECT_TRUE(run->trainer->status().ok()) << run->trainer->status().message();
@@ -117,6 +128,70 @@ TEST(QuantizationAwareTraining, ActivationQatTrainsAndReportsQuantizedTestAccura
   e.qat_activation_bits = 4;
   qplay::Run run = trained(e);
   EXPECT_GT(run.trainer->history().back().test_accuracy, 0.85);
+}
+
+// [SECTION] Feature storage
+
+// Random 28x28x1 "images" with random labels 0..9 as uint8 codes (byte / 255), and the same data
+// set with the floats those codes decode to: {codes, floats}.
+std::pair<std::shared_ptr<const Dataset>, std::shared_ptr<const Dataset>> random_images_both_ways() {
+  Rng rng(5);
+  Dataset codes;
+  codes.name = "random images";
+  codes.sample_shape = {28, 28, 1};
+  codes.num_classes = 10;
+  for (int c = 0; c < 10; ++c) codes.class_names.push_back("class " + std::to_string(c));
+  auto split = [&](size_t count, FeatureRows& x, std::vector<int32_t>& y) {
+    std::vector<uint8_t> pixels(count * 784);
+    for (uint8_t& pixel : pixels) pixel = static_cast<uint8_t>(rng.below(256));
+    for (size_t i = 0; i < count; ++i) y.push_back(static_cast<int32_t>(rng.below(10)));
+    x = FeatureRows::from_uint8_codes(std::move(pixels), 784, 255.0f);
+  };
+  split(300, codes.train_x, codes.train_y);
+  split(130, codes.test_x, codes.test_y);
+  Dataset floats = codes;
+  for (FeatureRows* x : {&floats.train_x, &floats.test_x}) {
+    std::vector<float> values(x->size());
+    x->copy_rows(0, x->rows(), values.data());
+    *x = FeatureRows::from_floats(std::move(values), 784);
+  }
+  return {std::make_shared<const Dataset>(std::move(codes)),
+          std::make_shared<const Dataset>(std::move(floats))};
+}
+
+TEST(FeatureStorage, Uint8CodesTrainEvaluateAndCalibrateLikeTheirFloats) {
+  auto [codes, floats] = random_images_both_ways();
+  ASSERT_TRUE(validate_dataset(*codes).ok()) << validate_dataset(*codes).message();
+  Experiment e;
+  e.dataset = "fashion-mnist";  // the image shape; the data comes from the test
+  e.architecture = "mlp:16";
+  e.epochs = 2;
+  e.batch_size = 32;
+  e.kernels = "reference";
+  qplay::Run from_codes = trained(e, codes), from_floats = trained(e, floats);
+  std::span<const float> a = from_codes.network->parameters(), b = from_floats.network->parameters();
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+  ASSERT_EQ(from_codes.trainer->history().size(), 2u);
+  EXPECT_EQ(from_codes.trainer->history().back().test_loss, from_floats.trainer->history().back().test_loss);
+
+  // evaluate over uint8 rows (decoded a chunk at a time) against evaluate over the float span.
+  Network<float>& network = *from_codes.network;
+  std::vector<int32_t> by_rows_predictions, by_span_predictions;
+  const Evaluation by_rows = evaluate(network, codes->test_x, codes->test_y, {}, &by_rows_predictions,
+                                      std::numeric_limits<size_t>::max(), 7);
+  const Evaluation by_span = evaluate(network, floats->test_x.floats(), floats->test_y, {},
+                                      &by_span_predictions, std::numeric_limits<size_t>::max(), 7);
+  EXPECT_EQ(by_rows.samples, 130u);
+  EXPECT_EQ(by_rows.loss, by_span.loss);
+  EXPECT_EQ(by_rows.accuracy, by_span.accuracy);
+  EXPECT_EQ(by_rows_predictions, by_span_predictions);
+
+  // Post-training quantization calibrates activation ranges on the training rows.
+  QuantizationSetting setting = make_quantization_setting(e, 4, 4);
+  const Evaluation quantized_codes = evaluate_quantized(network, *codes, setting, 200);
+  const Evaluation quantized_floats = evaluate_quantized(network, *floats, setting, 200);
+  EXPECT_EQ(quantized_codes.loss, quantized_floats.loss);
+  EXPECT_EQ(quantized_codes.accuracy, quantized_floats.accuracy);
 }
 
 }  // namespace

@@ -49,11 +49,11 @@ size_t EpochBatcher::batches_per_epoch() const {
   return (order_.size() + batch_size_ - 1) / batch_size_;
 }
 
-void gather_batch(std::span<const float> x, int sample_size, std::span<const uint32_t> indices, float* out) {
-  const size_t row = static_cast<size_t>(sample_size);
+void gather_batch(const FeatureRows& x, std::span<const uint32_t> indices, float* out) {
+  const size_t row = x.row_size();
   for (size_t b = 0; b < indices.size(); ++b) {
-    assert((size_t{indices[b]} + 1) * row <= x.size());
-    std::copy_n(x.data() + indices[b] * row, row, out + b * row);
+    assert(indices[b] < x.rows());
+    x.copy_rows(indices[b], 1, out + b * row);
   }
 }
 

@@ -9,6 +9,8 @@
 #include <span>
 #include <vector>
 
+#include "core/engine/data/feature_rows.h"
+
 namespace qplay {
 
 class EpochBatcher {
@@ -34,9 +36,9 @@ class EpochBatcher {
   size_t position_ = 0;  // index into order_ of the next batch's first sample
 };
 
-// Copies rows: out[b, :] = x[indices[b], :] for b < indices.size().
-// x is [n, sample_size] row-major; out has room for indices.size() * sample_size floats.
-void gather_batch(std::span<const float> x, int sample_size, std::span<const uint32_t> indices, float* out);
+// Copies rows, decoded to float: out[b, :] = x[indices[b], :] for b < indices.size().
+// x is [n, row_size]; out has room for indices.size() * x.row_size() floats.
+void gather_batch(const FeatureRows& x, std::span<const uint32_t> indices, float* out);
 
 // out[b] = y[indices[b]]; out has room for indices.size() labels.
 void gather_labels(std::span<const int32_t> y, std::span<const uint32_t> indices, int32_t* out);

@@ -1,20 +1,51 @@
 // Invariant checks for Dataset (see dataset.h).
 #include "core/engine/data/dataset.h"
 
+#include <array>
 #include <cmath>
+#include <span>
 #include <string>
 
 namespace qplay {
 
 namespace {
 
-Status validate_split(const char* split, const std::vector<float>& x, const std::vector<int32_t>& y,
-                      int sample_size, int num_classes) {
+// Float32 storage: every value is finite. uint8 codes: every entry of the decode table is (so
+// any code decodes to a finite value), which is 256 checks instead of one per pixel.
+Status check_finite(const std::string& x_name, const FeatureRows& x) {
+  if (x.storage() == FeatureStorage::uint8_codes) {
+    const std::array<float, 256>& table = x.code_values();
+    for (size_t code = 0; code < table.size(); ++code) {
+      if (!std::isfinite(table[code])) {
+        return Status::error(x_name + ": uint8 code " + std::to_string(code) + " decodes to " +
+                             (std::isnan(table[code]) ? "NaN" : "infinity") + " (divisor " +
+                             std::to_string(x.divisor()) + ")");
+      }
+    }
+    return Status();
+  }
+  std::span<const float> values = x.floats();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return Status::error(x_name + "[" + std::to_string(i) + "] (sample " +
+                           std::to_string(i / x.row_size()) + ") is " +
+                           (std::isnan(values[i]) ? "NaN" : "infinite"));
+    }
+  }
+  return Status();
+}
+
+Status validate_split(const char* split, const FeatureRows& x, const std::vector<int32_t>& y, int sample_size,
+                      int num_classes) {
   const std::string x_name = std::string(split) + "_x", y_name = std::string(split) + "_y";
-  if (x.size() != y.size() * static_cast<size_t>(sample_size)) {
-    return Status::error(x_name + " has " + std::to_string(x.size()) + " floats, expected " +
-                         std::to_string(y.size()) + " samples x " + std::to_string(sample_size) + " = " +
-                         std::to_string(y.size() * sample_size));
+  if (x.rows() != y.size()) {
+    return Status::error(x_name + " has " + std::to_string(x.rows()) + " rows for " +
+                         std::to_string(y.size()) + " labels in " + y_name);
+  }
+  // An empty split may come from anywhere (FeatureRows{} has rows of 0 values).
+  if (x.rows() > 0 && x.row_size() != static_cast<size_t>(sample_size)) {
+    return Status::error(x_name + " has rows of " + std::to_string(x.row_size()) +
+                         " features, expected the sample size " + std::to_string(sample_size));
   }
   for (size_t i = 0; i < y.size(); ++i) {
     if (y[i] < 0 || y[i] >= num_classes) {
@@ -22,13 +53,7 @@ Status validate_split(const char* split, const std::vector<float>& x, const std:
                            " is outside the classes [0, " + std::to_string(num_classes) + ")");
     }
   }
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (!std::isfinite(x[i])) {
-      return Status::error(x_name + "[" + std::to_string(i) + "] (sample " + std::to_string(i / sample_size) +
-                           ") is " + (std::isnan(x[i]) ? "NaN" : "infinite"));
-    }
-  }
-  return Status();
+  return check_finite(x_name, x);
 }
 
 Status validate_dataset_fields(const Dataset& dataset) {

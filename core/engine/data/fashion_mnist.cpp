@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <utility>
 #include <vector>
 
 namespace qplay {
@@ -11,7 +12,10 @@ namespace qplay {
 namespace {
 
 constexpr uint32_t kImageSide = 28;
+constexpr size_t kPixelsPerImage = kImageSide * kImageSide;
 constexpr int kNumClasses = 10;
+// A pixel byte p is the feature p / 255.0f, in [0, 1].
+constexpr float kPixelDivisor = 255.0f;
 
 Status check_options(const FashionMnistOptions& options) {
   if (options.max_train < 1) {
@@ -24,9 +28,11 @@ Status check_options(const FashionMnistOptions& options) {
 }
 
 // Checks one split's images and labels against each other and the Fashion-MNIST format, then
-// appends the first `limit` samples to x and y.
-Status convert_split(const char* split, const IdxArray& images, const IdxArray& labels, int limit,
-                     std::vector<float>& x, std::vector<int32_t>& y) {
+// keeps the first `limit` samples: the image bytes move into x as uint8 codes (pixel p decodes to
+// p / 255.0f, the float this loader used to store), the labels widen into y. Both arrays are
+// released before returning, so a split's pixels are never held twice, nor ever as floats.
+Status convert_split(const char* split, IdxArray images, IdxArray labels, int limit, FeatureRows& x,
+                     std::vector<int32_t>& y) {
   const std::string images_name = std::string(split) + "-images",
                     labels_name = std::string(split) + "-labels";
   if (images.dims.size() != 3) {
@@ -52,15 +58,16 @@ Status convert_split(const char* split, const IdxArray& images, const IdxArray& 
     }
   }
 
-  // Division is correctly rounded, so the table (and the data) is the same on every platform.
-  std::array<float, 256> pixel_to_float;
-  for (int value = 0; value < 256; ++value) pixel_to_float[value] = static_cast<float>(value) / 255.0f;
-
   const size_t count = std::min<size_t>(images.dims[0], static_cast<size_t>(limit));
-  const size_t pixels = count * kImageSide * kImageSide;
-  x.resize(pixels);
-  for (size_t i = 0; i < pixels; ++i) x[i] = pixel_to_float[images.data[i]];
   y.assign(labels.data.begin(), labels.data.begin() + count);
+  labels = {};
+  std::vector<uint8_t> pixels = std::move(images.data);
+  images = {};
+  if (pixels.size() > count * kPixelsPerImage) {
+    pixels.resize(count * kPixelsPerImage);
+    pixels.shrink_to_fit();  // a copy of the kept images, then the whole file's bytes are freed
+  }
+  x = FeatureRows::from_uint8_codes(std::move(pixels), kPixelsPerImage, kPixelDivisor);
   return Status();
 }
 
@@ -78,8 +85,8 @@ std::filesystem::path find_idx_file(const std::filesystem::path& directory, cons
 
 }  // namespace
 
-Result<Dataset> make_fashion_mnist_from_idx(const IdxArray& train_images, const IdxArray& train_labels,
-                                            const IdxArray& test_images, const IdxArray& test_labels,
+Result<Dataset> make_fashion_mnist_from_idx(IdxArray train_images, IdxArray train_labels,
+                                            IdxArray test_images, IdxArray test_labels,
                                             const FashionMnistOptions& options) {
   Status status = check_options(options);
   Dataset dataset;
@@ -89,12 +96,12 @@ Result<Dataset> make_fashion_mnist_from_idx(const IdxArray& train_images, const 
   dataset.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   if (status.ok()) {
-    status = convert_split("train", train_images, train_labels, options.max_train, dataset.train_x,
-                           dataset.train_y);
+    status = convert_split("train", std::move(train_images), std::move(train_labels), options.max_train,
+                           dataset.train_x, dataset.train_y);
   }
   if (status.ok()) {
-    status =
-        convert_split("test", test_images, test_labels, options.max_test, dataset.test_x, dataset.test_y);
+    status = convert_split("test", std::move(test_images), std::move(test_labels), options.max_test,
+                           dataset.test_x, dataset.test_y);
   }
   if (status.ok()) status = validate_dataset(dataset);
   if (!status.ok()) return status.with_context("Fashion-MNIST");
@@ -125,7 +132,8 @@ Result<Dataset> load_fashion_mnist(const FashionMnistOptions& options) {
     if (!array.ok()) return array.status().with_context("Fashion-MNIST");
     arrays[i] = std::move(array).value();
   }
-  return make_fashion_mnist_from_idx(arrays[0], arrays[1], arrays[2], arrays[3], options);
+  return make_fashion_mnist_from_idx(std::move(arrays[0]), std::move(arrays[1]), std::move(arrays[2]),
+                                     std::move(arrays[3]), options);
 }
 
 }  // namespace qplay

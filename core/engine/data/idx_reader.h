@@ -28,12 +28,15 @@ struct IdxArray {
 // bytes, file has 1200"). Rejects other element types, 0 or more than 4 dimensions, and a payload
 // that is not exactly the size the dimensions promise (truncated or with trailing bytes).
 Result<IdxArray> parse_idx(std::span<const uint8_t> bytes, std::string_view what);
+// The same, taking over the bytes: the payload is shifted down in place and becomes the array's
+// data, so a large file is never held twice.
+Result<IdxArray> parse_idx(std::vector<uint8_t>&& bytes, std::string_view what);
 
 // The file's bytes, inflated if they start with the gzip magic 1f 8b (concatenated gzip members
 // are joined, as gunzip does).
 Result<std::vector<uint8_t>> read_file_maybe_gzip(const std::string& path);
 
-// read_file_maybe_gzip, then parse_idx with the path as `what`.
+// read_file_maybe_gzip, then parse_idx (in place) with the path as `what`.
 Result<IdxArray> read_idx_file(const std::string& path);
 
 // Whether this build can read .gz files (the engine was compiled with QPLAY_HAVE_ZLIB).

@@ -261,9 +261,10 @@ Result<Dataset> make_toy_dataset(const ToyDatasetOptions& options) {
   const int train_size = num_samples - test_size;
 
   Dataset dataset;
-  dataset.train_x.reserve(2 * static_cast<size_t>(train_size));
+  std::vector<float> train_x, test_x;  // [n, 2]
+  train_x.reserve(2 * static_cast<size_t>(train_size));
   dataset.train_y.reserve(train_size);
-  dataset.test_x.reserve(2 * static_cast<size_t>(test_size));
+  test_x.reserve(2 * static_cast<size_t>(test_size));
   dataset.test_y.reserve(test_size);
   dataset.name = toy_dataset_name(options.kind);
   dataset.sample_shape = {2};
@@ -272,11 +273,13 @@ Result<Dataset> make_toy_dataset(const ToyDatasetOptions& options) {
   for (int position = 0; position < num_samples; ++position) {
     const uint32_t source = order[position];
     const bool train = position < train_size;
-    std::vector<float>& x = train ? dataset.train_x : dataset.test_x;
+    std::vector<float>& x = train ? train_x : test_x;
     (train ? dataset.train_y : dataset.test_y).push_back(points.y[source]);
     x.push_back(points.x[2 * source]);
     x.push_back(points.x[2 * source + 1]);
   }
+  dataset.train_x = FeatureRows::from_floats(std::move(train_x), 2);
+  dataset.test_x = FeatureRows::from_floats(std::move(test_x), 2);
   return dataset;
 }
 

@@ -302,17 +302,19 @@ using ChunkConsumer =
     std::function<void(size_t first_sample, int batch, const int8_t* codes, const float* logits)>;
 
 // Runs ops[0..last_op] over `samples` rows of features in chunks, on the chosen backend.
-Status run_in_chunks(const Int8Model& model, std::span<const float> features, size_t samples,
-                     Int8Backend backend, int threads, int last_op, const ChunkConsumer& consume) {
+Status run_in_chunks(const Int8Model& model, const FeatureRows& features, size_t samples, Int8Backend backend,
+                     int threads, int last_op, const ChunkConsumer& consume) {
   const size_t sample_size = model.architecture.input.size();
   if (!model.backend_cache || model.ops.empty()) {
     return Status::error("int8 inference: the model was not made by build_int8_model");
   }
-  if (features.size() < samples * sample_size) {
-    return Status::error("int8 inference: " + std::to_string(samples) + " samples of " +
-                         std::to_string(sample_size) + " features need " +
-                         std::to_string(samples * sample_size) + " values, got " +
-                         std::to_string(features.size()));
+  if (features.rows() < samples) {
+    return Status::error("int8 inference: " + std::to_string(samples) +
+                         " samples need as many feature rows, got " + std::to_string(features.rows()));
+  }
+  if (samples > 0 && features.row_size() != sample_size) {
+    return Status::error("int8 inference: the feature rows have " + std::to_string(features.row_size()) +
+                         " values, the network input has " + std::to_string(sample_size));
   }
   if (threads < 1 || threads > kMaxThreads) {
     return Status::error("int8 inference: threads must be between 1 and " + std::to_string(kMaxThreads) +
@@ -341,10 +343,10 @@ Status run_in_chunks(const Int8Model& model, std::span<const float> features, si
   const Int8Op& last = model.ops[last_op];
   Int8Workspace workspace = make_workspace(model, kChunkSamples);
   std::vector<float> logits(last.outputs_logits ? static_cast<size_t>(kChunkSamples) * last.outputs() : 0);
+  std::vector<float> chunk;  // [kChunkSamples, sample_size] decoded features (uint8 storage only)
   for (size_t start = 0; start < samples; start += kChunkSamples) {
     const int batch = static_cast<int>(std::min<size_t>(kChunkSamples, samples - start));
-    quantize_to_int8(model.input_grid, features.subspan(start * sample_size, batch * sample_size),
-                     workspace.current);
+    quantize_to_int8(model.input_grid, features.float_rows(start, batch, &chunk), workspace.current);
     for (int k = 0; k <= last_op; ++k) {
       const Int8Op& op = model.ops[k];
 #if QPLAY_HAVE_XNNPACK
@@ -391,7 +393,7 @@ QuantGrid calibrate_int8_input_grid(std::span<const float> features) {
 }
 
 Int8ModelOptions calibrate_int8_model_options(Network<float>& network, std::span<const float> master,
-                                              std::span<const float> calibration_features, int samples,
+                                              const FeatureRows& calibration_features, int samples,
                                               Granularity weight_granularity) {
   QuantizationSetting setting;
   setting.weights = {.bits = 8, .granularity = weight_granularity};
@@ -401,9 +403,20 @@ Int8ModelOptions calibrate_int8_model_options(Network<float>& network, std::span
   options.weight_granularity = weight_granularity;
   options.activation_quantization = calibrate_activation_ranges(network, view, calibration_features, samples,
                                                                 ActivationQuantSpec{.bits = 8});
-  const size_t sample_size = network.architecture().input.size();
-  const size_t rows = std::min<size_t>(std::max(samples, 0), calibration_features.size() / sample_size);
-  options.input_grid = calibrate_int8_input_grid(calibration_features.first(rows * sample_size));
+  // calibrate_int8_input_grid of the first `rows` rows, decoded a chunk at a time: the min-max
+  // grid depends only on the finite minimum and maximum, so those two values stand for all rows.
+  const size_t rows = std::min<size_t>(std::max(samples, 0), calibration_features.rows());
+  std::vector<float> chunk, extremes;  // extremes: {minimum, maximum} of the finite values so far
+  for (size_t start = 0; start < rows; start += kChunkSamples) {
+    const size_t count = std::min<size_t>(kChunkSamples, rows - start);
+    for (float v : calibration_features.float_rows(start, count, &chunk)) {
+      if (!std::isfinite(v)) continue;
+      if (extremes.empty()) extremes = {v, v};
+      extremes[0] = std::min(extremes[0], v);
+      extremes[1] = std::max(extremes[1], v);
+    }
+  }
+  options.input_grid = calibrate_int8_input_grid(extremes);
   return options;
 }
 
@@ -483,9 +496,8 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
   return model;
 }
 
-Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<const float> features,
-                                          size_t samples, Int8Backend backend, int threads,
-                                          std::vector<float>* logits) {
+Result<std::vector<int32_t>> int8_predict(const Int8Model& model, const FeatureRows& features, size_t samples,
+                                          Int8Backend backend, int threads, std::vector<float>* logits) {
   const int classes = model.architecture.num_classes;
   std::vector<int32_t> predictions(samples);
   if (logits) logits->resize(samples * classes);
@@ -505,8 +517,8 @@ Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<cons
   return predictions;
 }
 
-Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, std::span<const float> features,
-                                          size_t samples, Int8Backend backend, int threads, int op) {
+Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, const FeatureRows& features, size_t samples,
+                                          Int8Backend backend, int threads, int op) {
   if (op < 0 || op + 1 >= static_cast<int>(model.ops.size())) {
     return Status::error("int8 inference: op " + std::to_string(op) + " has no int8 output; ops 0.." +
                          std::to_string(static_cast<int>(model.ops.size()) - 2) + " do");

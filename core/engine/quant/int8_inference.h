@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/engine/base/status.h"
+#include "core/engine/data/feature_rows.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/quantizer.h"
 
@@ -93,10 +94,11 @@ struct Int8ModelOptions {
 QuantGrid calibrate_int8_input_grid(std::span<const float> features);
 
 // Everything build_int8_model needs from one calibration set: the first `samples` rows of
-// calibration_features go through the network with 8-bit weights of the given granularity (the
-// same quantized view evaluate_quantized uses), and give the 8-bit activation and input grids.
+// calibration_features ([n, input size]) go through the network with 8-bit weights of the given
+// granularity (the same quantized view evaluate_quantized uses), and give the 8-bit activation and
+// input grids (the input grid is calibrate_int8_input_grid of those rows).
 Int8ModelOptions calibrate_int8_model_options(Network<float>& network, std::span<const float> master,
-                                              std::span<const float> calibration_features, int samples,
+                                              const FeatureRows& calibration_features, int samples,
                                               Granularity weight_granularity);
 
 // Quantizes the float master parameters (layout of network.parameter_tensors()) into an Int8Model.
@@ -106,13 +108,14 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
 
 // [SECTION] Running
 
-// features[samples, input size] -> the argmax class of each sample (the first of equal logits), in
-// chunks of 500; logits (if given) receive [samples, classes]. threads in [1, 64] (xnnpack's pool;
-// the reference runs on the caller's thread). Fails, never aborts, when XNNPACK refuses an operator.
+// The first `samples` rows of features ([n >= samples, input size]) -> the argmax class of each
+// (the first of equal logits), in chunks of 500 (uint8 features decoded a chunk at a time); logits
+// (if given) receive [samples, classes]. threads in [1, 64] (xnnpack's pool; the reference runs on
+// the caller's thread). Fails, never aborts, when XNNPACK refuses an operator.
 // Callable from several threads: the xnnpack backend of one model (and its copies) serves one call
 // at a time, since its operators are set up per call.
-Result<std::vector<int32_t>> int8_predict(const Int8Model& model, std::span<const float> features,
-                                          size_t samples, Int8Backend backend, int threads,
+Result<std::vector<int32_t>> int8_predict(const Int8Model& model, const FeatureRows& features, size_t samples,
+                                          Int8Backend backend, int threads,
                                           std::vector<float>* logits = nullptr);
 
 // codes[i] = quantize_to_int(grid, values[i]) for a grid in int8 code space (q_step 1), without a
@@ -121,7 +124,7 @@ void quantize_to_int8(const QuantGrid& grid, std::span<const float> values, std:
 
 // The int8 codes written by model.ops[op] (any op but the last) for each sample: [samples,
 // ops[op].output.size()]. For tests and for looking inside the integer network.
-Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, std::span<const float> features,
-                                          size_t samples, Int8Backend backend, int threads, int op);
+Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, const FeatureRows& features, size_t samples,
+                                          Int8Backend backend, int threads, int op);
 
 }  // namespace qplay

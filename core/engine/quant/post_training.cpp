@@ -1,6 +1,7 @@
 #include "core/engine/quant/post_training.h"
 
 #include <algorithm>
+#include <cassert>
 #include <map>
 
 #include "core/engine/quant/range_estimation.h"
@@ -45,23 +46,23 @@ std::vector<float> quantized_weights_view(const Network<float>& network, const Q
 }
 
 ActivationQuantization calibrate_activation_ranges(Network<float>& network, std::span<const float> parameters,
-                                                   std::span<const float> calibration_features, int samples,
+                                                   const FeatureRows& calibration_features, int samples,
                                                    const ActivationQuantSpec& spec) {
   const Architecture& architecture = network.architecture();
   ActivationQuantization result;
   result.input_grids.assign(architecture.layers.size(), std::nullopt);
   if (spec.bits == 0) return result;
-  const size_t sample_size = architecture.input.size();
-  samples = static_cast<int>(std::min<size_t>(samples, calibration_features.size() / sample_size));
+  samples = static_cast<int>(std::min<size_t>(std::max(samples, 0), calibration_features.rows()));
+  assert(samples == 0 || calibration_features.row_size() == architecture.input.size());
   std::map<int, ActivationRangeObserver> observers;
   ForwardOptions<float> options;
   options.parameters = parameters;
   options.observe_layer_input = [&](int layer, std::span<const float> input) { observers[layer].observe(input); };
   constexpr int kChunk = 500;
+  std::vector<float> chunk;  // [kChunk, input size] decoded features (uint8 storage only)
   for (int start = 0; start < samples; start += kChunk) {
     int batch = std::min(kChunk, samples - start);
-    network.forward(calibration_features.subspan(size_t(start) * sample_size, size_t(batch) * sample_size), batch,
-                    options);
+    network.forward(calibration_features.float_rows(start, batch, &chunk), batch, options);
   }
   for (auto& [layer, observer] : observers) {
     result.input_grids[layer] = observer.grid(spec, layer_input_is_nonnegative(architecture, layer));

@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "core/engine/data/feature_rows.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/quantizer.h"
 
@@ -38,10 +39,11 @@ void quantize_weights_into(const Network<float>& network, std::span<const float>
 
 std::vector<float> quantized_weights_view(const Network<float>& network, const QuantizationSetting& setting);
 
-// Runs the first `samples` rows of calibration_features through the network (with the given
-// parameter view, float activations) and turns the observed layer inputs into grids.
+// Runs the first `samples` rows of calibration_features ([n, input size]) through the network
+// (with the given parameter view, float activations), 500 at a time, and turns the observed layer
+// inputs into grids.
 ActivationQuantization calibrate_activation_ranges(Network<float>& network, std::span<const float> parameters,
-                                                   std::span<const float> calibration_features, int samples,
+                                                   const FeatureRows& calibration_features, int samples,
                                                    const ActivationQuantSpec& spec);
 
 }  // namespace qplay

@@ -1,15 +1,19 @@
 #include "core/engine/train/evaluation.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace qplay {
 
-Evaluation evaluate(Network<float>& network, std::span<const float> features, std::span<const int32_t> labels,
-                    const ForwardOptions<float>& options, std::vector<int32_t>* predictions, size_t max_samples,
-                    int chunk_size) {
-  const size_t sample_size = network.architecture().input.size();
+namespace {
+
+// The loop both overloads share. rows_of(start, batch) gives the features of samples
+// [start, start + batch) as floats, [batch, sample_size].
+template <typename RowsOf>
+Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const RowsOf& rows_of,
+                              std::span<const int32_t> labels, const ForwardOptions<float>& options,
+                              std::vector<int32_t>* predictions, int chunk_size) {
   const int classes = network.architecture().num_classes;
-  const size_t n = std::min({labels.size(), features.size() / sample_size, max_samples});
   Evaluation result;
   result.samples = n;
   if (predictions) predictions->resize(n);
@@ -17,7 +21,7 @@ Evaluation evaluate(Network<float>& network, std::span<const float> features, st
   size_t correct = 0;
   for (size_t start = 0; start < n; start += chunk_size) {
     const int batch = static_cast<int>(std::min<size_t>(chunk_size, n - start));
-    network.forward(features.subspan(start * sample_size, batch * sample_size), batch, options);
+    network.forward(rows_of(start, batch), batch, options);
     loss_sum += double(network.loss(labels.subspan(start, batch))) * batch;
     std::span<const float> p = network.probabilities();
     for (int b = 0; b < batch; ++b) {
@@ -32,6 +36,30 @@ Evaluation evaluate(Network<float>& network, std::span<const float> features, st
     result.accuracy = double(correct) / n;
   }
   return result;
+}
+
+}  // namespace
+
+Evaluation evaluate(Network<float>& network, const FeatureRows& features, std::span<const int32_t> labels,
+                    const ForwardOptions<float>& options, std::vector<int32_t>* predictions,
+                    size_t max_samples, int chunk_size) {
+  const size_t n = std::min({labels.size(), features.rows(), max_samples});
+  assert(n == 0 || features.row_size() == network.architecture().input.size());
+  std::vector<float> chunk;  // [chunk_size, sample_size] decoded features (uint8 storage only)
+  return evaluate_in_chunks(
+      network, n, [&](size_t start, int batch) { return features.float_rows(start, batch, &chunk); }, labels,
+      options, predictions, chunk_size);
+}
+
+Evaluation evaluate(Network<float>& network, std::span<const float> features, std::span<const int32_t> labels,
+                    const ForwardOptions<float>& options, std::vector<int32_t>* predictions,
+                    size_t max_samples, int chunk_size) {
+  const size_t sample_size = network.architecture().input.size();
+  const size_t n = std::min({labels.size(), features.size() / sample_size, max_samples});
+  return evaluate_in_chunks(
+      network, n,
+      [&](size_t start, int batch) { return features.subspan(start * sample_size, batch * sample_size); },
+      labels, options, predictions, chunk_size);
 }
 
 }  // namespace qplay

@@ -94,7 +94,7 @@ bool Trainer::step() {
   const int sample_size = dataset_->sample_size();
   batch_features_.resize(size_t(batch) * sample_size);
   batch_labels_.resize(batch);
-  gather_batch(dataset_->train_x, sample_size, indices, batch_features_.data());
+  gather_batch(dataset_->train_x, indices, batch_features_.data());
   gather_labels(dataset_->train_y, indices, batch_labels_.data());
 
   ForwardOptions<float> options = prepare_quantized_forward();
