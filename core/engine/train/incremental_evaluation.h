@@ -1,0 +1,54 @@
+// Test loss and accuracy for a control that must answer within a frame (the bit-width slider): the
+// split is evaluated a chunk at a time under a time budget, in a fixed shuffled order, so the first
+// samples evaluated are an unbiased random subset. A first read-out on ~1,000 samples arrives within
+// one frame; later calls refine it until it equals evaluate() over the whole split.
+// Not for training metrics (trainer.h) or sweeps (sweep.h), which want the whole split at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/engine/data/feature_rows.h"
+#include "core/engine/nn/network.h"
+#include "core/engine/train/evaluation.h"
+
+namespace qplay {
+
+class IncrementalEvaluation {
+ public:
+  // features[n, sample_size], labels[n]; both must outlive this object. The order is a
+  // Fisher-Yates shuffle of 0..n-1 by Rng(seed). chunk_size >= 1.
+  IncrementalEvaluation(const FeatureRows& features, std::span<const int32_t> labels, uint64_t seed = 1,
+                        int chunk_size = 250);
+
+  // Forgets the partial result: call it whenever the weights or the quantization change.
+  void restart();
+
+  // Evaluates chunks until budget_ms of wall time has passed, but at least until min_samples samples
+  // (in total since restart) are in, and stops when the split is done. options.parameters (a
+  // quantized weight view) must stay valid until the next restart. Returns the samples evaluated
+  // by this call.
+  size_t advance(Network<float>& network, const ForwardOptions<float>& options, double budget_ms,
+                 size_t min_samples = 0);
+
+  // Loss and accuracy over the samples evaluated since restart (samples == 0 before the first).
+  Evaluation result() const;
+  size_t evaluated() const { return evaluated_; }
+  size_t total() const { return order_.size(); }
+  bool done() const { return evaluated_ == order_.size(); }
+
+ private:
+  const FeatureRows& features_;
+  std::span<const int32_t> labels_;
+  std::vector<uint32_t> order_;  // [n], the evaluation order
+  int chunk_size_;
+  size_t evaluated_ = 0;  // samples of order_ already in the sums
+  double loss_sum_ = 0.0;
+  size_t correct_ = 0;
+  std::vector<float> chunk_features_;  // [chunk_size, sample_size]
+  std::vector<int32_t> chunk_labels_;  // [chunk_size]
+};
+
+}  // namespace qplay
