@@ -1,6 +1,7 @@
 // qplay-bench: how fast the engine trains, infers and moves the quantization slider, on the three
 // workloads of docs/performance.md. tools/bench/bench_torch.py measures PyTorch on the same shapes
-// and tools/bench/run.sh runs both and prints the comparison.
+// and tools/bench/run.sh runs both (this one natively and as WebAssembly under node) and prints the
+// comparison.
 //
 //   w1-train   mlp:256,256 (784-256-256-10, ReLU), batch 128: forward + loss + backward + SGD
 //              momentum step, samples/s
@@ -10,22 +11,35 @@
 //   w3         one slider move: a W1 model's weights quantized per channel to 4 bits
 //              (quantized_weights_view) and evaluated on 10,000 test samples, ms per move; every
 //              evaluation chunk size in kChunkSizes is tried and the fastest reported
-//   w1-train-memory                 peak RSS of W1 training on the synthetic pool (run first)
-//   w1-train-memory-fashion-mnist   peak RSS of one Trainer epoch of W1 on Fashion-MNIST (alone)
+//   w3-first-readout  the same move up to the first 1,000-sample read-out of an
+//              IncrementalEvaluation (what the slider shows within the frame), ms
+//   w1-train-memory                 memory of W1 training on the synthetic pool (run first)
+//   w1-train-memory-fashion-mnist   memory of one Trainer epoch of W1 on Fashion-MNIST (alone)
 //
 // Data are uniform random pixels and labels from a fixed seed: the speed of float kernels does
 // not depend on the values, and PyTorch sees the same shapes. Each measurement is one untimed
 // warm-up repetition followed by --repetitions timed ones; the median and the range are reported.
 //
-// Flags: --threads=1,2  --only=<workload>  --repetitions=10  --json
+// Flags: --threads=1,2  --kernels=auto  --only=<workload>  --repetitions=10  --json
 //        --no-reference (skip the reference-kernel rows, e.g. when profiling)
+//        --fashion-mnist=DIR (the IDX files of w1-train-memory-fashion-mnist)
+// --kernels names the kernel table of every row except the reference ones; "auto" is the fastest
+// this build has, and the rows (table and JSON) name the table that actually ran.
 // Not a test (no numbers are checked) and not a profiler (docs/performance.md says how to profile).
+//
+// The same source builds for WebAssembly (the wasm CMake preset; run as `node qplay-bench.js`).
+// There it runs 1 thread only (thread counts above 1 are skipped with a note), "auto" means the
+// simd128 table, and the memory rows report the size of the wasm linear memory instead of the
+// peak RSS, which a wasm module cannot see (see memory_mib). It reads no gzip: the Fashion-MNIST
+// row needs --fashion-mnist=DIR holding uncompressed IDX files.
 //
 // [SECTION] Measuring
 // [SECTION] Synthetic data and networks
 // [SECTION] Workloads
 // [SECTION] Output and command line
+#ifndef __EMSCRIPTEN__
 #include <sys/resource.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -42,12 +56,14 @@
 
 #include "core/engine/base/rng.h"
 #include "core/engine/data/fashion_mnist.h"
+#include "core/engine/data/idx_reader.h"
 #include "core/engine/io/json.h"
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/nn/architecture.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/post_training.h"
 #include "core/engine/train/evaluation.h"
+#include "core/engine/train/incremental_evaluation.h"
 #include "core/engine/train/optimizer.h"
 #include "core/engine/train/trainer.h"
 
@@ -56,16 +72,23 @@ namespace {
 using namespace qplay;
 using Clock = std::chrono::steady_clock;
 
+#ifdef __EMSCRIPTEN__
+constexpr bool kWebAssembly = true;
+#else
+constexpr bool kWebAssembly = false;
+#endif
+
 // [SECTION] Measuring ----------------------------------------------------------------------------
 
 // One row of the output: a workload at one kernel table and thread count.
 struct Measurement {
   std::string workload;           // "w1-train", ...
-  std::string kernels;            // "xnnpack" or "reference"
-  int threads = 1;                //
+  std::string kernels;            // the table that ran: "xnnpack", "simd128", "reference", ...
+  int threads = 1;                // as asked for (--threads); WebAssembly runs 1 only
   std::string unit;               // "samples/s" (higher is better), "ms" or "MiB" (lower is better)
   std::vector<double> values;     // [repetitions], in unit
   Json details = Json::object();  // batch size, chunk size, ...
+  std::string role = "main";      // "main" (--kernels) or "reference" (the plain C++ table, for scale)
 };
 
 double median(std::vector<double> values) {
@@ -107,11 +130,22 @@ std::vector<double> milliseconds(const std::vector<double>& seconds_per_unit) {
   return ms;
 }
 
-double peak_rss_mib() {
+// What the memory rows report, in MiB. Natively: the peak resident set of the whole process.
+// A wasm module cannot see its RSS (and emscripten's getrusage returns zeros), so there it is the
+// size of the module's linear memory. With ALLOW_MEMORY_GROWTH that only grows, so after the work
+// it is the heap's high-water mark rounded up to 64 KiB pages, plus static data and the stack;
+// node's own heap and the compiled code are not in it. A different quantity from RSS: say so.
+double memory_mib() {
+#ifdef __EMSCRIPTEN__
+  return static_cast<double>(__builtin_wasm_memory_size(0)) * 65536.0 / 1048576.0;
+#else
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / 1024.0;  // Linux reports KiB
+#endif
 }
+constexpr const char* kMemoryMeasure =
+    kWebAssembly ? "wasm linear memory size (heap pages, not RSS)" : "peak RSS of the process";
 
 // [SECTION] Synthetic data and networks ----------------------------------------------------------
 
@@ -197,19 +231,22 @@ struct TrainingLoop {
 
 // [SECTION] Workloads ----------------------------------------------------------------------------
 
+// kernels is a make_kernel_table name ("auto", "xnnpack", "reference", ...); the Measurement
+// names the table it resolved to.
 Measurement bench_training(const Model& model, const std::string& kernels, int threads, int repetitions) {
   const Samples pool = random_samples(model.batch * model.pool_batches, model.input.size(), kSeed);
-  Network<float> network = make_network(model, kernel_table(kernels, threads));
+  const std::shared_ptr<const KernelTable> table = kernel_table(kernels, threads);
+  Network<float> network = make_network(model, table);
   TrainingLoop loop{network, pool, model.batch};
-  const int steps = kernels == "reference" ? std::max(1, model.train_steps / 5) : model.train_steps;
+  const int steps = table->name == "reference" ? std::max(1, model.train_steps / 5) : model.train_steps;
   float loss = 0.0f;
   const std::string name =
-      std::string(model.name) + "-train " + kernels + " " + std::to_string(threads) + "t";
+      std::string(model.name) + "-train " + table->name + " " + std::to_string(threads) + "t";
   auto timings = measure(name, repetitions, [&] {
     loss = loop.run(steps);
     return double(steps) * model.batch;
   });
-  Measurement m{std::string(model.name) + "-train", kernels, threads, "samples/s", per_second(timings)};
+  Measurement m{std::string(model.name) + "-train", table->name, threads, "samples/s", per_second(timings)};
   m.details["batch"] = model.batch;
   m.details["final_loss"] = loss;  // finite, or the run measured the NaN fallback path
   return m;
@@ -217,12 +254,13 @@ Measurement bench_training(const Model& model, const std::string& kernels, int t
 
 Measurement bench_inference(const Model& model, const std::string& kernels, int threads, int repetitions) {
   const Samples pool = random_samples(model.batch * model.pool_batches, model.input.size(), kSeed);
-  Network<float> network = make_network(model, kernel_table(kernels, threads));
+  const std::shared_ptr<const KernelTable> table = kernel_table(kernels, threads);
+  Network<float> network = make_network(model, table);
   const size_t batch_floats = static_cast<size_t>(model.batch) * model.input.size();
-  const int steps = kernels == "reference" ? std::max(1, model.infer_steps / 5) : model.infer_steps;
+  const int steps = table->name == "reference" ? std::max(1, model.infer_steps / 5) : model.infer_steps;
   long step = 0;
   const std::string name =
-      std::string(model.name) + "-infer " + kernels + " " + std::to_string(threads) + "t";
+      std::string(model.name) + "-infer " + table->name + " " + std::to_string(threads) + "t";
   auto timings = measure(name, repetitions, [&] {
     for (int s = 0; s < steps; ++s, ++step) {
       const size_t first = static_cast<size_t>(step % model.pool_batches) * batch_floats;
@@ -230,7 +268,7 @@ Measurement bench_inference(const Model& model, const std::string& kernels, int 
     }
     return double(steps) * model.batch;
   });
-  Measurement m{std::string(model.name) + "-infer", kernels, threads, "samples/s", per_second(timings)};
+  Measurement m{std::string(model.name) + "-infer", table->name, threads, "samples/s", per_second(timings)};
   m.details["batch"] = model.batch;
   return m;
 }
@@ -239,7 +277,7 @@ Measurement bench_inference(const Model& model, const std::string& kernels, int 
 // into a view, then evaluate the view on the 10,000 test samples with float activations.
 // Before each move the master weights get a new seed (untimed): a real move changes the bits, so
 // no move may be served by XNNPACK's cache of operators packed for the previous move's weights.
-Measurement bench_slider_move(int threads, int repetitions) {
+Measurement bench_slider_move(const std::string& kernel_name, int threads, int repetitions) {
   const Samples test = random_samples(kTestSamples, kW1.input.size(), kSeed + 1);
   QuantizationSetting setting;
   setting.weights.bits = 4;
@@ -247,15 +285,16 @@ Measurement bench_slider_move(int threads, int repetitions) {
   setting.weights.symmetry = Symmetry::symmetric;
   setting.weights.range_method = RangeMethod::min_max;
 
-  auto kernels = kernel_table("xnnpack", threads);
-  Measurement best{"w3", "xnnpack", threads, "ms"};
+  auto kernels = kernel_table(kernel_name, threads);
+  Measurement best{"w3", kernels->name, threads, "ms"};
   Json by_chunk = Json::object();
   double best_median = INFINITY;
   for (int chunk : kChunkSizes) {
     Network<float> network = make_network(kW1, kernels);
     uint64_t seed = kSeed;
     double accuracy = 0.0;
-    const std::string name = "w3 chunk " + std::to_string(chunk) + " " + std::to_string(threads) + "t";
+    const std::string name =
+        "w3 chunk " + std::to_string(chunk) + " " + kernels->name + " " + std::to_string(threads) + "t";
     auto timings = measure(
         name, repetitions,
         [&] {
@@ -281,44 +320,97 @@ Measurement bench_slider_move(int threads, int repetitions) {
   return best;
 }
 
-// Peak RSS of W1 training over the synthetic pool, for the process as a whole (binary, libraries,
-// data pool, network arena, XNNPACK's packed weights and threads). Only meaningful when nothing
-// bigger ran before it in this process: main runs it first.
-Measurement bench_training_memory(int threads) {
-  const double before_mib = peak_rss_mib();
+// The slider's first answer: the same move (quantize every weight into a view), then an
+// IncrementalEvaluation of the test set run until its first 1,000 samples (a random subset) are in,
+// which is what a UI shows in the frame of the move before refining it over the next frames.
+Measurement bench_slider_first_readout(const std::string& kernel_name, int threads, int repetitions) {
+  const Samples test = random_samples(kTestSamples, kW1.input.size(), kSeed + 1);
+  const FeatureRows features = FeatureRows::from_floats(test.features, kW1.input.size());
+  QuantizationSetting setting;
+  setting.weights.bits = 4;
+  setting.weights.granularity = Granularity::per_channel;
+  setting.weights.symmetry = Symmetry::symmetric;
+  setting.weights.range_method = RangeMethod::min_max;
+  constexpr size_t kFirstReadoutSamples = 1000;
+
+  auto kernels = kernel_table(kernel_name, threads);
+  Network<float> network = make_network(kW1, kernels);
+  IncrementalEvaluation incremental(features, test.labels);
+  uint64_t seed = kSeed;
+  std::vector<float> view;
+  const std::string name = "w3-first-readout " + kernels->name + " " + std::to_string(threads) + "t";
+  auto timings = measure(
+      name, repetitions,
+      [&] {
+        view = quantized_weights_view(network, setting);
+        ForwardOptions<float> options;
+        options.parameters = view;
+        incremental.restart();
+        incremental.advance(network, options, /*budget_ms=*/0.0, kFirstReadoutSamples);
+        return 1.0;
+      },
+      [&] { network.initialize(++seed); });
+  Measurement m{"w3-first-readout", kernels->name, threads, "ms"};
+  m.values = milliseconds(timings);
+  m.details["samples"] = static_cast<double>(incremental.evaluated());
+  m.details["weight_bits"] = setting.weights.bits;
+  return m;
+}
+
+// Memory (memory_mib) of W1 training over the synthetic pool, for the process as a whole (binary,
+// libraries, data pool, network arena, XNNPACK's packed weights and threads). Only meaningful when
+// nothing bigger ran before it in this process: main runs it first.
+Measurement bench_training_memory(const std::string& kernel_name, int threads) {
+  const double before_mib = memory_mib();
   const Samples pool = random_samples(kW1.batch * kW1.pool_batches, kW1.input.size(), kSeed);
-  Network<float> network = make_network(kW1, kernel_table("xnnpack", threads));
+  const std::shared_ptr<const KernelTable> table = kernel_table(kernel_name, threads);
+  Network<float> network = make_network(kW1, table);
   TrainingLoop loop{network, pool, kW1.batch};
-  std::fprintf(stderr, "  %-40s", ("w1-train-memory " + std::to_string(threads) + "t").c_str());
+  std::fprintf(stderr, "  %-40s",
+               ("w1-train-memory " + table->name + " " + std::to_string(threads) + "t").c_str());
   loop.run(2 * kW1.pool_batches);
-  Measurement m{"w1-train-memory", "xnnpack", threads, "MiB", {peak_rss_mib()}};
-  std::fprintf(stderr, " %10.1f MiB\n", m.values[0]);
-  m.details["rss_before_mib"] = before_mib;
+  Measurement m{"w1-train-memory", table->name, threads, "MiB", {memory_mib()}};
+  std::fprintf(stderr, " %10.1f MiB (%s)\n", m.values[0], kMemoryMeasure);
+  m.details["measure"] = kMemoryMeasure;
+  m.details[kWebAssembly ? "memory_before_mib" : "rss_before_mib"] = before_mib;
   m.details["data_pool_mib"] = pool.features.size() * sizeof(float) / 1048576.0;
   m.details["network_arena_mib"] = network.arena_bytes() / 1048576.0;
   return m;
 }
 
-// Peak RSS of the real path: Fashion-MNIST loaded as float, one Trainer epoch of W1 (batch 128,
-// SGD momentum), ending with the epoch's test evaluation. Run it alone (--only=...).
-Measurement bench_fashion_mnist_memory(int threads) {
-  auto dataset = load_fashion_mnist();
+// Memory (memory_mib) of the real path: Fashion-MNIST loaded (as the data set stores it), one
+// Trainer epoch of W1 (batch 128, SGD momentum), ending with the epoch's test evaluation. Run it
+// alone (--only=...).
+Measurement bench_fashion_mnist_memory(const std::string& directory, const std::string& kernel_name,
+                                       int threads) {
+  FashionMnistOptions options;
+  options.directory = directory;
+  auto dataset = load_fashion_mnist(options);
   if (!dataset.ok()) {
     std::fprintf(stderr, "qplay-bench: %s\n", dataset.message().c_str());
+    if (!gzip_supported()) {
+      std::fprintf(stderr,
+                   "qplay-bench: this build reads no gzip; pass --fashion-mnist=DIR with the four files"
+                   " uncompressed (the wasm test build makes them in <build>/tests/fashion-mnist)\n");
+    }
     std::exit(2);
   }
   auto shared = std::make_shared<const Dataset>(std::move(*dataset));
-  Network<float> network = make_network(kW1, kernel_table("xnnpack", threads));
+  const std::shared_ptr<const KernelTable> table = kernel_table(kernel_name, threads);
+  Network<float> network = make_network(kW1, table);
   TrainingSettings settings;
   settings.epochs = 1;
   settings.batch_size = kW1.batch;
   settings.optimizer = {OptimizerKind::sgd, 0.05, 0.9};
   Trainer trainer(shared, network, settings);
-  std::fprintf(stderr, "  %-40s", ("w1-train-memory-fashion-mnist " + std::to_string(threads) + "t").c_str());
+  std::fprintf(
+      stderr, "  %-40s",
+      ("w1-train-memory-fashion-mnist " + table->name + " " + std::to_string(threads) + "t").c_str());
   while (!trainer.finished()) trainer.advance(1000.0);
-  Measurement m{"w1-train-memory-fashion-mnist", "xnnpack", threads, "MiB", {peak_rss_mib()}};
-  std::fprintf(stderr, " %10.1f MiB\n", m.values[0]);
-  m.details["dataset_mib"] = (shared->train_x.size() + shared->test_x.size()) * sizeof(float) / 1048576.0;
+  Measurement m{"w1-train-memory-fashion-mnist", table->name, threads, "MiB", {memory_mib()}};
+  std::fprintf(stderr, " %10.1f MiB (%s)\n", m.values[0], kMemoryMeasure);
+  m.details["measure"] = kMemoryMeasure;
+  m.details["dataset_mib"] = (shared->train_x.storage_bytes() + shared->test_x.storage_bytes()) / 1048576.0;
   m.details["test_accuracy"] = trainer.history().empty() ? 0.0 : trainer.history().back().test_accuracy;
   return m;
 }
@@ -331,6 +423,7 @@ Json to_json_row(const Measurement& m) {
   Json row = Json::object();
   row["workload"] = m.workload;
   row["kernels"] = m.kernels;
+  row["role"] = m.role;
   row["threads"] = m.threads;
   row["unit"] = m.unit;
   row["median"] = median(m.values);
@@ -358,15 +451,20 @@ void print_table(const std::vector<Measurement>& rows) {
 
 struct Options {
   std::vector<int> threads = {1, 2};
-  std::string only;       // empty: every workload except the Fashion-MNIST memory one
-  bool reference = true;  // also time W1 on the reference kernels (1 thread)
+  std::string kernels = "auto";  // the table of every row except the reference ones
+  std::string only;              // empty: every workload except the Fashion-MNIST memory one
+  bool reference = true;         // also time W1 on the reference kernels (1 thread)
   int repetitions = 10;
   bool json = false;
+  std::string fashion_mnist_directory = FashionMnistOptions().directory;
+  std::vector<std::string> skipped;  // what was asked for but cannot run in this build, and why
 };
 
 const char* kUsage =
-    "usage: qplay-bench [--threads=1,2] [--only=WORKLOAD] [--repetitions=10] [--no-reference] [--json]\n"
-    "workloads: w1-train w1-infer w2-train w2-infer w3 w1-train-memory w1-train-memory-fashion-mnist\n";
+    "usage: qplay-bench [--threads=1,2] [--kernels=auto] [--only=WORKLOAD] [--repetitions=10]\n"
+    "                   [--no-reference] [--fashion-mnist=DIR] [--json]\n"
+    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w1-train-memory\n"
+    "           w1-train-memory-fashion-mnist\n";
 
 Options parse_options(int argc, char** argv) {
   Options options;
@@ -385,12 +483,16 @@ Options parse_options(int argc, char** argv) {
         options.threads.push_back(std::atoi(threads->substr(start, comma - start).c_str()));
         start = comma + 1;
       }
+    } else if (auto kernels = value_of("--kernels=")) {
+      options.kernels = *kernels;
     } else if (auto only = value_of("--only=")) {
       options.only = *only;
     } else if (arg == "--no-reference") {
       options.reference = false;
     } else if (auto repetitions = value_of("--repetitions=")) {
       options.repetitions = std::max(1, std::atoi(repetitions->c_str()));
+    } else if (auto directory = value_of("--fashion-mnist=")) {
+      options.fashion_mnist_directory = *directory;
     } else {
       std::fprintf(stderr, "qplay-bench: unknown argument '%s'\n%s", argv[i], kUsage);
       std::exit(2);
@@ -399,6 +501,18 @@ Options parse_options(int argc, char** argv) {
   for (int t : options.threads) {
     if (t < 1 || t > 64) {
       std::fprintf(stderr, "qplay-bench: --threads takes numbers from 1 to 64\n%s", kUsage);
+      std::exit(2);
+    }
+  }
+  if (kWebAssembly) {  // built without pthreads: every kernel table runs on the calling thread
+    for (int t : options.threads) {
+      if (t == 1) continue;
+      options.skipped.push_back(std::to_string(t) + " threads: this WebAssembly build has no threads");
+    }
+    std::erase_if(options.threads, [](int t) { return t > 1; });
+    if (options.threads.empty()) {
+      std::fprintf(stderr, "qplay-bench: this WebAssembly build runs 1 thread only (--threads=1)\n%s",
+                   kUsage);
       std::exit(2);
     }
   }
@@ -411,49 +525,74 @@ int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   const std::vector<std::string> known = {
       "",         "w1-train", "w1-infer",        "w2-train",
-      "w2-infer", "w3",       "w1-train-memory", "w1-train-memory-fashion-mnist"};
+      "w2-infer", "w3",       "w3-first-readout", "w1-train-memory", "w1-train-memory-fashion-mnist"};
   if (std::find(known.begin(), known.end(), options.only) == known.end()) {
     std::fprintf(stderr, "qplay-bench: unknown workload '%s'\n%s", options.only.c_str(), kUsage);
     return 2;
   }
   auto wanted = [&](std::string_view workload) { return options.only.empty() || options.only == workload; };
   const int most_threads = *std::max_element(options.threads.begin(), options.threads.end());
+  for (const std::string& note : options.skipped) std::fprintf(stderr, "  skipped: %s\n", note.c_str());
 
   std::vector<Measurement> rows;
-  // Memory first: the peak RSS of a fresh process is the one that means something.
-  if (wanted("w1-train-memory")) rows.push_back(bench_training_memory(most_threads));
-  if (options.only == "w1-train-memory-fashion-mnist")
-    rows.push_back(bench_fashion_mnist_memory(most_threads));
+  // Memory first: the peak RSS of a fresh process (in WASM: its linear memory, which never shrinks)
+  // is the one that means something.
+  if (wanted("w1-train-memory")) rows.push_back(bench_training_memory(options.kernels, most_threads));
+  if (options.only == "w1-train-memory-fashion-mnist") {
+    rows.push_back(
+        bench_fashion_mnist_memory(options.fashion_mnist_directory, options.kernels, most_threads));
+  }
+  // The table "--kernels" resolves to; the reference rows would only repeat it when it is "reference".
+  const std::string main_table = kernel_table(options.kernels, most_threads)->name;
   for (const Model& model : {kW1, kW2}) {
-    // What XNNPACK buys: the plain C++ kernels at 1 thread, W1 only (W2 would take minutes).
-    const bool reference = options.reference && std::string_view(model.name) == "w1";
+    // What the fast table buys: the plain C++ kernels at 1 thread, W1 only (W2 would take minutes).
+    const bool reference =
+        options.reference && std::string_view(model.name) == "w1" && main_table != "reference";
+    auto add_reference = [&](Measurement m) {
+      m.role = "reference";
+      rows.push_back(std::move(m));
+    };
     if (wanted(std::string(model.name) + "-train")) {
       for (int threads : options.threads) {
-        rows.push_back(bench_training(model, "xnnpack", threads, options.repetitions));
+        rows.push_back(bench_training(model, options.kernels, threads, options.repetitions));
       }
-      if (reference) rows.push_back(bench_training(model, "reference", 1, options.repetitions));
+      if (reference) add_reference(bench_training(model, "reference", 1, options.repetitions));
     }
     if (wanted(std::string(model.name) + "-infer")) {
       for (int threads : options.threads) {
-        rows.push_back(bench_inference(model, "xnnpack", threads, options.repetitions));
+        rows.push_back(bench_inference(model, options.kernels, threads, options.repetitions));
       }
-      if (reference) rows.push_back(bench_inference(model, "reference", 1, options.repetitions));
+      if (reference) add_reference(bench_inference(model, "reference", 1, options.repetitions));
     }
   }
   if (wanted("w3")) {
-    for (int threads : options.threads) rows.push_back(bench_slider_move(threads, options.repetitions));
+    for (int threads : options.threads) {
+      rows.push_back(bench_slider_move(options.kernels, threads, options.repetitions));
+    }
+  }
+  if (wanted("w3-first-readout")) {
+    for (int threads : options.threads) {
+      rows.push_back(bench_slider_first_readout(options.kernels, threads, options.repetitions));
+    }
   }
 
   if (options.json) {
     Json document = Json::object();
     document["tool"] = "qplay-bench";
+    document["platform"] = kWebAssembly ? "wasm" : "native";
+    document["kernels_requested"] = options.kernels;
+    document["kernels"] = main_table;
     document["repetitions"] = options.repetitions;
+    Json skipped = Json::array();
+    for (const std::string& note : options.skipped) skipped.push_back(note);
+    document["skipped"] = skipped;
     Json results = Json::array();
     for (const Measurement& m : rows) results.push_back(to_json_row(m));
     document["results"] = results;
     std::printf("%s\n", to_json(document).c_str());
   } else {
     print_table(rows);
+    for (const std::string& note : options.skipped) std::printf("skipped: %s\n", note.c_str());
   }
   return 0;
 }

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# The benchmark of docs/performance.md: runs the already-built qplay-bench (the engine) and
-# bench_torch.py (Debian's PyTorch) one after the other on this machine, then prints one table
-#   workload | threads | QPlay | PyTorch | ratio | target
+# The benchmark of docs/performance.md: runs the already-built qplay-bench natively, the WebAssembly
+# qplay-bench.js under node, and bench_torch.py (Debian's PyTorch), one after the other on this
+# machine, then prints one table
+#   workload | build | kernels | threads | QPlay | PyTorch | ratio | target
 # and the performance targets with whether each is met. Builds nothing.
 #
-#   bash tools/bench/run.sh [path/to/qplay-bench] [--repetitions=10] [--threads=1,2]
+#   bash tools/bench/run.sh [NATIVE_BENCH [WASM_BENCH_JS]] [--repetitions=10] [--threads=1,2]
+#                           [--kernels=auto]
 #
-# The default binary is build/native-release/tools/bench/qplay-bench (cmake --preset native-release
-# && cmake --build --preset native-release). About 90 seconds on two idle cores.
+# NATIVE_BENCH defaults to build/native-release/tools/bench/qplay-bench (cmake --preset
+# native-release && cmake --build --preset native-release), WASM_BENCH_JS to
+# build/wasm/tools/bench/qplay-bench.js (cmake --preset wasm && cmake --build --preset wasm). The
+# WebAssembly build has no threads, so it runs at 1 thread whatever --threads says; when it (or
+# node) is missing the rest still runs and the output says how to build it. --kernels names the
+# native kernel table (default auto: the fastest; e.g. xnnpack); WASM runs auto (simd128).
+# About 3 minutes on two idle cores.
 #
 # PyTorch's dense layers run on whatever libblas.so.3 it loads. Debian's reference (netlib) BLAS
 # makes it about 20x slower than with OpenBLAS, which is what a PyTorch user has, so this script points
@@ -19,13 +26,25 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bench=$root/build/native-release/tools/bench/qplay-bench
-flags=()
+wasm_bench=$root/build/wasm/tools/bench/qplay-bench.js
+flags=()           # for both native sides (qplay-bench and PyTorch)
+wasm_flags=()      # for qplay-bench.js: no threads, no --kernels
+native_only=()     # --kernels
+paths=0
 for arg in "$@"; do
   case $arg in
-    --repetitions=* | --threads=*) flags+=("$arg") ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "run.sh: unknown flag '$arg' (allowed: --repetitions=N --threads=1,2)" >&2; exit 2 ;;
-    *) bench=$arg ;;
+    --repetitions=*) flags+=("$arg"); wasm_flags+=("$arg") ;;
+    --threads=*) flags+=("$arg") ;;
+    --kernels=*) native_only+=("$arg") ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "run.sh: unknown flag '$arg' (allowed: --repetitions=N --threads=1,2 --kernels=NAME)" >&2; exit 2 ;;
+    *)
+      case $paths in
+        0) bench=$arg ;;
+        1) wasm_bench=$arg ;;
+        *) echo "run.sh: at most two paths (native qplay-bench, then wasm qplay-bench.js), got '$arg'" >&2; exit 2 ;;
+      esac
+      paths=$((paths + 1)) ;;
   esac
 done
 if [[ ! -x $bench ]]; then
@@ -33,6 +52,14 @@ if [[ ! -x $bench ]]; then
        "cmake --build --preset native-release) or pass its path" >&2
   exit 2
 fi
+# Why the WebAssembly rows are missing, if they are: printed under the table too.
+wasm_missing=
+if [[ ! -f $wasm_bench ]]; then
+  wasm_missing="no WebAssembly qplay-bench at $wasm_bench; build it with \`cmake --preset wasm && cmake --build --preset wasm\` (or pass its path as the second argument)"
+elif ! command -v node > /dev/null; then
+  wasm_missing="node is not installed, so the WebAssembly qplay-bench at $wasm_bench cannot run"
+fi
+if [[ -n $wasm_missing ]]; then echo "run.sh: $wasm_missing; running the rest" >&2; fi
 
 # OpenBLAS's OpenMP build shares PyTorch's OpenMP threads; its pthread build brings a second pool
 # that fights PyTorch's for the cores (measured: PyTorch at 2 threads then runs at half its 1-thread speed).
@@ -55,9 +82,22 @@ read -r busy_start steal_start < <(busy_and_steal)
 start_ns=$(date +%s%N)
 
 # The engine's memory figure comes from a fresh process: qplay-bench measures it first.
-"$bench" --json "${flags[@]}" > "$out/qplay.json"
+"$bench" --json "${native_only[@]}" "${flags[@]}" > "$out/qplay.json"
 if [[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
-  "$bench" --json --only=w1-train-memory-fashion-mnist "${flags[@]}" > "$out/qplay-fashion-mnist.json"
+  "$bench" --json --only=w1-train-memory-fashion-mnist "${native_only[@]}" "${flags[@]}" \
+    > "$out/qplay-fashion-mnist.json"
+fi
+node_version=-
+if [[ -z $wasm_missing ]]; then
+  node_version=$(node --version)
+  node "$wasm_bench" --json --threads=1 "${wasm_flags[@]}" > "$out/wasm.json"
+  # The WebAssembly build reads no gzip: its Fashion-MNIST row needs the uncompressed copies that the
+  # wasm test build writes beside it (<build>/tests/fashion-mnist), and is left out without them.
+  wasm_fashion=$(cd "$(dirname "$wasm_bench")/../.." && pwd)/tests/fashion-mnist
+  if [[ -e $wasm_fashion/train-images-idx3-ubyte ]]; then
+    node "$wasm_bench" --json --threads=1 --only=w1-train-memory-fashion-mnist --fashion-mnist="$wasm_fashion" \
+      > "$out/wasm-fashion-mnist.json"
+  fi
 fi
 "${torch_env[@]}" /usr/bin/python3 "$here/bench_torch.py" --json "${flags[@]}" > "$out/torch.json"
 
@@ -69,28 +109,45 @@ times > "$out/times"
 own=$(tail -1 "$out/times" | awk '{ for (i = 1; i <= 2; ++i) { split($i, t, "m"); s += t[1] * 60 + t[2] }
                                      print s }')
 
-# Combine the JSON of both sides into one table.
+# Combine the JSON of all sides into one table.
 /usr/bin/python3 - "$out" "$(nproc)" "$(getconf CLK_TCK)" "$wall" "$own" "$busy_start" "$busy_end" \
-  "$steal_start" "$steal_end" <<'EOF'
+  "$steal_start" "$steal_end" "$wasm_missing" "$node_version" <<'EOF'
 import json, os, sys
 
 out = sys.argv[1]
 cores, ticks, wall_ms = (int(x) for x in sys.argv[2:5])
 own_seconds = float(sys.argv[5])
 busy_start, busy_end, steal_start, steal_end = (int(x) for x in sys.argv[6:10])
+wasm_missing, node_version = sys.argv[10], sys.argv[11]
 
-rows = {}  # (workload, kernels, threads) -> result row of either JSON file
-for name in ("qplay.json", "qplay-fashion-mnist.json", "torch.json"):
-    if os.path.exists(os.path.join(out, name)):
-        for r in json.load(open(os.path.join(out, name)))["results"]:
-            rows[(r["workload"], r["kernels"], r["threads"])] = r
-torch_info = json.load(open(os.path.join(out, "torch.json")))
-threads = sorted({t for (_, kernels, t) in rows if kernels == "xnnpack"})
+# (build, workload, role, threads) -> result row. build: "native" | "wasm" | "torch"; role: "main"
+# (the --kernels table) | "reference" (the engine's plain C++ table, for scale).
+rows = {}
+documents = {}
+for build, names in (("native", ("qplay.json", "qplay-fashion-mnist.json")),
+                     ("wasm", ("wasm.json", "wasm-fashion-mnist.json")), ("torch", ("torch.json",))):
+    for name in names:
+        if os.path.exists(os.path.join(out, name)):
+            document = json.load(open(os.path.join(out, name)))
+            documents.setdefault(build, document)
+            for r in document["results"]:
+                role = r.get("role", "reference" if r["kernels"] == "reference" else "main")
+                rows[(build, r["workload"], role, r["threads"])] = r
+torch_info = documents["torch"]
+threads = sorted({t for (build, _, role, t) in rows if build == "native" and role == "main"})
 
 UNITS = {"w1-train": "samples/s", "w1-infer": "samples/s", "w2-train": "samples/s", "w2-infer": "samples/s",
-         "w3": "ms per move", "w1-train-memory": "MiB peak RSS", "w1-train-memory-fashion-mnist": "MiB peak RSS"}
+         "w3": "ms per move", "w3-first-readout": "ms to the first 1,000-sample read-out",
+         "w1-train-memory": "MiB peak RSS", "w1-train-memory-fashion-mnist": "MiB peak RSS"}
+# A wasm module cannot see its RSS: qplay-bench.js reports the size of its linear memory instead.
+WASM_UNITS = dict(UNITS, **{"w1-train-memory": "MiB wasm heap pages, not RSS",
+                            "w1-train-memory-fashion-mnist": "MiB wasm heap pages, not RSS"})
 TARGETS = {"w1-train": "≥1.3x at best threads", "w2-train": "≥2x at best threads", "w3": "≤25 ms",
+           "w3-first-readout": "≤16 ms (one frame)",
            "w1-train-memory": "<100 MiB", "w1-train-memory-fashion-mnist": "<100 MiB"}
+WASM_TARGETS = {"w1-train": 20000, "w2-train": 3000}  # samples/s, WASM under node, 1 thread
+TFJS_NOTE = {"w1-train": "TensorFlow.js 4.22's WASM backend: about 660 samples/s (a note, not measured here)",
+             "w2-train": "TensorFlow.js 4.22's WASM backend cannot train W2"}
 
 
 def value(r):  # "12,345 ±3%": the median and half the min..max range in % of it
@@ -109,8 +166,8 @@ def ratio(ours, theirs):  # > 1 means QPlay is better
     return ours["median"] / theirs["median"] if higher_is_better else theirs["median"] / ours["median"]
 
 
-def best(workload, kernels):  # the thread count with the best median
-    candidates = [rows[(workload, kernels, t)] for t in threads if (workload, kernels, t) in rows]
+def best(build, workload, role="main"):  # the thread count with the best median
+    candidates = [r for (b, w, o, _), r in rows.items() if (b, w, o) == (build, workload, role)]
     if not candidates:
         return None
     pick = max if candidates[0]["unit"] == "samples/s" else min
@@ -121,22 +178,31 @@ def verdict(ok):
     return "met" if ok else "NOT MET"
 
 
-table = [("workload", "threads", "QPlay", "PyTorch", "ratio", "target")]
-for workload, unit in UNITS.items():
-    for kernels, counts in (("xnnpack", threads), ("reference", [1])):
+table = [("workload", "build", "kernels", "threads", "QPlay", "PyTorch", "ratio", "target")]
+for workload in UNITS:
+    for build, role, counts in (("native", "main", threads), ("native", "reference", [1]),
+                                ("wasm", "main", [1]), ("wasm", "reference", [1])):
         for t in counts:
-            ours = rows.get((workload, kernels, t))
+            ours = rows.get((build, workload, role, t))
             if ours is None:
                 continue
-            theirs = rows.get((workload, "torch", t))
-            label = f"{workload} ({unit})" + (", reference kernels" if kernels == "reference" else "")
+            unit = (WASM_UNITS if build == "wasm" else UNITS)[workload]
+            # WASM heap pages and PyTorch's peak RSS are different quantities: no ratio between them.
+            comparable = not (build == "wasm" and workload.startswith("w1-train-memory"))
+            theirs = rows.get(("torch", workload, "main", t)) if comparable else None
+            label = f"{workload} ({unit})"
             if workload == "w3":
                 label += f", chunk {ours['details']['chunk_size']}/{theirs['details']['chunk_size'] if theirs else '-'}"
             r = ratio(ours, theirs)
-            target = TARGETS.get(workload, "") if kernels == "xnnpack" else ""
-            table.append((label, str(t), value(ours), value(theirs), f"{r:.2f}x" if r else "-", target))
-widths = [max(len(row[c]) for row in table) for c in range(6)]
-left = (0, 5)  # workload and target read left-aligned, numbers right-aligned
+            target = ""
+            if role == "main" and build == "native":
+                target = TARGETS.get(workload, "")
+            elif role == "main" and workload in WASM_TARGETS:
+                target = f"≥{WASM_TARGETS[workload]:,} samples/s (WASM)"
+            table.append((label, "wasm/node" if build == "wasm" else build, ours["kernels"], str(t), value(ours),
+                          value(theirs), f"{r:.2f}x" if r else "-", target))
+widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
+left = (0, 1, 2, 7)  # text columns read left-aligned, numbers right-aligned
 for i, row in enumerate(table):
     cells = [cell.ljust(w) if c in left else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths))]
     print("| " + " | ".join(cells) + " |")
@@ -144,30 +210,55 @@ for i, row in enumerate(table):
         print("|" + "|".join("-" * (w + 2) if c in left else "-" * (w + 1) + ":" for c, w in enumerate(widths)) + "|")
 print("ratio: QPlay/PyTorch for samples/s, PyTorch/QPlay for ms and MiB, so > 1 means QPlay is better;"
       " ± is half the min..max range over the repetitions")
+if "wasm" in documents:
+    print(f"wasm/node: qplay-bench.js under node {node_version}, 1 thread (the WebAssembly build has no threads);"
+          " its PyTorch column is PyTorch at 1 thread, natively")
+    if documents["wasm"].get("skipped"):
+        print("wasm/node skipped: " + "; ".join(documents["wasm"]["skipped"]))
+else:
+    print(f"WASM rows missing: {wasm_missing or 'qplay-bench.js gave no results'}")
 
 print("\ntargets")
 for workload, goal in (("w1-train", 1.3), ("w2-train", 2.0)):
-    ours, theirs = best(workload, "xnnpack"), best(workload, "torch")
+    ours, theirs = best("native", workload), best("torch", workload)
     if ours and theirs:
         r = ratio(ours, theirs)
-        print(f"  {workload}: QPlay {ours['median']:,.0f} ({ours['threads']}t) vs PyTorch {theirs['median']:,.0f}"
-              f" ({theirs['threads']}t) = {r:.2f}x, target ≥{goal}x: {verdict(r >= goal)}")
-ours = best("w3", "xnnpack")
+        print(f"  {workload}: QPlay {ours['median']:,.0f} ({ours['threads']}t, {ours['kernels']}) vs PyTorch"
+              f" {theirs['median']:,.0f} ({theirs['threads']}t) = {r:.2f}x, target ≥{goal}x: {verdict(r >= goal)}")
+ours = best("native", "w3")
 if ours:
     print(f"  w3: {ours['median']:.1f} ms ({ours['threads']}t, chunk {ours['details']['chunk_size']}),"
           f" target ≤25 ms: {verdict(ours['median'] <= 25)}")
+ours = best("native", "w3-first-readout")
+if ours:
+    print(f"  w3 first read-out ({ours['details']['samples']:.0f} samples): {ours['median']:.1f} ms ({ours['threads']}t),"
+          f" target ≤16 ms: {verdict(ours['median'] <= 16)}")
 for workload in ("w1-train-memory", "w1-train-memory-fashion-mnist"):
-    ours = best(workload, "xnnpack")
+    ours = best("native", workload)
     if ours:
         print(f"  {workload}: {ours['median']:.1f} MiB, target <100 MiB: {verdict(ours['median'] < 100)}")
 if len(threads) > 1:
     lo, hi = min(threads), max(threads)
     for workload in ("w1-train", "w1-infer", "w2-train", "w2-infer", "w3"):
-        one, many = rows.get((workload, "xnnpack", lo)), rows.get((workload, "xnnpack", hi))
+        one, many = rows.get(("native", workload, "main", lo)), rows.get(("native", workload, "main", hi))
         if one and many:
             speedup = ratio(many, one)
             print(f"  {workload}: {hi} threads / {lo} thread = {speedup:.2f}x, target ≥1 (never slower):"
                   f" {verdict(speedup >= 1.0)}")
+for workload, goal in WASM_TARGETS.items():
+    ours = rows.get(("wasm", workload, "main", 1))
+    if ours is None:
+        print(f"  wasm {workload}: not measured, target ≥{goal:,} samples/s; {TFJS_NOTE[workload]}")
+        continue
+    native = rows.get(("native", workload, "main", 1))
+    versus_native = f", {ratio(ours, native):.2f}x native {native['kernels']} at 1 thread" if native else ""
+    print(f"  wasm {workload}: {ours['median']:,.0f} samples/s ({ours['kernels']} under node{versus_native}),"
+          f" target ≥{goal:,}: {verdict(ours['median'] >= goal)}; {TFJS_NOTE[workload]}")
+for workload in ("w1-train-memory", "w1-train-memory-fashion-mnist"):
+    ours = rows.get(("wasm", workload, "main", 1))
+    if ours:
+        print(f"  wasm {workload}: {ours['median']:.1f} MiB of wasm linear memory after the run (heap pages, not"
+              f" RSS; no target, for information)")
 
 print("\nearlier PyTorch 1.13 figures on this machine class (1 thread): w1-train ~67,000 samples/s,"
       " w2-train ~7,800 samples/s, w3 ~58 ms")
