@@ -212,5 +212,74 @@ TEST(NetworkBackward, FlattenedImageMlpMatchesFiniteDifferences) {
   check_network_gradients("mlp:5", {4, 4, 1}, 3, 2);
 }
 
+// BackwardOptions: the gradient w.r.t. the network input (FGSM), a backward that starts from a
+// given logits gradient, and a penalty gradient added at a hidden layer's output, each against
+// finite differences of the scalar it claims to differentiate.
+struct OptionsCase {
+  Network<double> network;
+  std::vector<double> x;
+  std::vector<int32_t> labels;
+  int batch;
+};
+
+OptionsCase make_options_case(const std::string& spec, TensorShape input, int classes, int batch) {
+  Result<Architecture> architecture = parse_architecture(spec, input, classes);
+  EXPECT_TRUE(architecture.ok()) << architecture.message();
+  OptionsCase c{Network<double>(*architecture, reference_kernel_table()), random_vector(batch * input.size(), 21),
+                std::vector<int32_t>(batch), batch};
+  c.network.initialize(5);
+  auto noise = random_vector(c.network.parameter_count(), 22, 0.05);
+  for (size_t i = 0; i < noise.size(); ++i) c.network.parameters()[i] += noise[i];
+  for (int b = 0; b < batch; ++b) c.labels[b] = (b * 7) % classes;
+  return c;
+}
+
+TEST(NetworkBackwardOptions, InputGradientMatchesFiniteDifferences) {
+  for (const char* spec : {"mlp:6,5", "cnn:3,4"}) {
+    const bool image = std::string(spec).rfind("cnn", 0) == 0;
+    OptionsCase c = make_options_case(spec, image ? TensorShape{6, 6, 2} : TensorShape{1, 1, 4}, 3, 3);
+    c.network.forward(c.x, c.batch);
+    c.network.loss(c.labels);
+    std::vector<double> input_gradient(c.x.size());
+    BackwardOptions<double> options;
+    options.input_gradient = input_gradient;
+    c.network.backward(c.labels, options);
+    auto loss_at = [&](const std::vector<double>& x) {
+      c.network.forward(x, c.batch);
+      return c.network.loss(c.labels);
+    };
+    EXPECT_LT(relative_error(input_gradient, numeric_gradient(c.x, loss_at)), kTolerance) << spec;
+  }
+}
+
+TEST(NetworkBackwardOptions, LogitsGradientAndLayerOutputPenaltyMatchFiniteDifferences) {
+  // f(θ) = <r, logits> + ½‖h‖² with h the output of layer 1 (the first ReLU).
+  OptionsCase c = make_options_case("mlp:6,5", {1, 1, 4}, 3, 4);
+  auto r = random_vector(size_t(c.batch) * 3, 23);
+  auto objective = [&](const std::vector<double>& p) {
+    std::copy(p.begin(), p.end(), c.network.parameters().begin());
+    std::span<const double> logits = c.network.forward(c.x, c.batch);
+    double value = 0;
+    for (size_t i = 0; i < r.size(); ++i) value += r[i] * logits[i];
+    for (double h : c.network.layer_output(1)) value += 0.5 * h * h;
+    return value;
+  };
+  std::vector<double> start(c.network.parameters().begin(), c.network.parameters().end());
+  objective(start);
+  std::vector<int> visited;
+  BackwardOptions<double> options;
+  options.logits_gradient = r;
+  options.at_layer_output = [&](int layer, std::span<double> gradient) {
+    visited.push_back(layer);
+    if (layer != 1) return;
+    std::span<const double> h = c.network.layer_output(1);
+    for (size_t i = 0; i < gradient.size(); ++i) gradient[i] += h[i];
+  };
+  c.network.backward({}, options);
+  std::vector<double> analytic(c.network.gradients().begin(), c.network.gradients().end());
+  EXPECT_LT(relative_error(analytic, numeric_gradient(start, objective)), kTolerance);
+  EXPECT_EQ(visited, (std::vector<int>{4, 3, 2, 1, 0}));
+}
+
 }  // namespace
 }  // namespace qplay

@@ -190,14 +190,20 @@ T Network<T>::loss(std::span<const int32_t> labels) {
 }
 
 template <typename T>
-void Network<T>::backward(std::span<const int32_t> labels) {
+void Network<T>::backward(std::span<const int32_t> labels, const BackwardOptions<T>& options) {
   const KernelTable& k = *kernels_;
   const int batch = current_batch_;
   const auto& layers = architecture_.layers;
   T* grad_out = data(gradient_ping_offset_);
   T* grad_in = data(gradient_pong_offset_);
-  softmax_cross_entropy_backward(batch, classes(), data(probabilities_offset_), labels.data(), grad_out);
+  if (options.logits_gradient.empty()) {
+    softmax_cross_entropy_backward(batch, classes(), data(probabilities_offset_), labels.data(), grad_out);
+  } else {
+    assert(options.logits_gradient.size() >= size_t(batch) * classes());
+    std::copy_n(options.logits_gradient.begin(), size_t(batch) * classes(), grad_out);
+  }
   std::span<T> all_gradients = gradients();
+  const bool wants_input_gradient = !options.input_gradient.empty();
 
   for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
     const LayerSpec& layer = layers[i];
@@ -205,7 +211,8 @@ void Network<T>::backward(std::span<const int32_t> labels) {
     const T* out = data(activation_offsets_[i + 1]);
     const int in_size = batch * layer.input.size();
     const int out_size = batch * layer.output.size();
-    const bool needs_input_grad = i > 0;
+    const bool needs_input_grad = i > 0 || wants_input_gradient;
+    if (options.at_layer_output) options.at_layer_output(i, std::span<T>(grad_out, out_size));
     if (layer.has_parameters()) {
       const bool quantized_input = quantizes_input_of(i);
       const T* forward_input = quantized_input ? data(quantized_input_offsets_[i]) : in;
@@ -240,6 +247,11 @@ void Network<T>::backward(std::span<const int32_t> labels) {
       }
     }
     std::swap(grad_out, grad_in);
+  }
+  if (wants_input_gradient) {
+    const size_t input_size = size_t(batch) * architecture_.input.size();
+    assert(options.input_gradient.size() >= input_size);
+    std::copy_n(grad_out, input_size, options.input_gradient.begin());
   }
 }
 

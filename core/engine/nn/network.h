@@ -55,6 +55,19 @@ struct ForwardOptions {
 };
 
 template <typename T>
+struct BackwardOptions {
+  // Empty: start from the gradient of the mean cross-entropy of the last loss(). Otherwise start from
+  // this gradient w.r.t. the logits ([batch, classes]) instead: penalties on the outputs.
+  std::span<const T> logits_gradient;
+  // Called with the gradient w.r.t. the output of layer i ([batch, output size of i]) before it flows
+  // into layer i, last layer first: a penalty on a layer's features adds its gradient here, and
+  // gradient-ℓ1 records the activation gradients.
+  std::function<void(int layer, std::span<T> output_gradient)> at_layer_output;
+  // Non-empty: also the gradient w.r.t. the network input ([batch, input size]; FGSM).
+  std::span<T> input_gradient;
+};
+
+template <typename T>
 class Network {
  public:
   Network(Architecture architecture, std::shared_ptr<const KernelTable> kernels);
@@ -86,7 +99,7 @@ class Network {
   // Mean softmax cross-entropy of the last forward's logits; keeps the probabilities for backward.
   T loss(std::span<const int32_t> labels);
   // Gradients of the mean loss of the last forward + loss into gradients() (overwritten).
-  void backward(std::span<const int32_t> labels);
+  void backward(std::span<const int32_t> labels, const BackwardOptions<T>& options = {});
 
   std::span<const T> probabilities() const {
     return {data(probabilities_offset_), static_cast<size_t>(current_batch_) * classes()};
