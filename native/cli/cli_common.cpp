@@ -32,10 +32,12 @@ std::string describe_run(const Run& run) {
       e.batch_size, static_cast<long long>(e.seed), run.network->kernels().name.c_str(),
       run.network->kernels().threads);
   std::string text = line;
-  if (e.qat_weight_bits > 0 || e.qat_activation_bits > 0) {
-    text += " | QAT weights " + (e.qat_weight_bits ? std::to_string(e.qat_weight_bits) + " bits" : "float") +
-            ", activations " +
-            (e.qat_activation_bits ? std::to_string(e.qat_activation_bits) + " bits" : "float");
+  if (e.method == "qreg") {
+    text += " | qreg: QAT weights " + std::to_string(e.qat_weight_bits) + " bits, activations " +
+            (e.qat_activation_bits ? std::to_string(e.qat_activation_bits) + " bits" : "float") +
+            (e.qat_mode == "noise" ? " (uniform-noise ablation)" : "");
+  } else if (e.method != "baseline") {
+    text += " | method " + e.method;
   }
   return text;
 }

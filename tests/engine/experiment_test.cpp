@@ -46,7 +46,10 @@ TEST(StateTable, EverySettingRoundTripsThroughJson) {
   e.seed = 4000000000LL;
   e.architecture = "mlp:3,4:tanh";
   e.granularity = "per-tensor";
+  e.method = "qreg";
   e.qat_weight_bits = 3;
+  e.qat_mode = "noise";
+  e.gradl1_lambda_activations = 0.25;
   Result<Json> parsed = parse_json(to_json(experiment_to_json(e)));
   ASSERT_TRUE(parsed.ok());
   Result<Experiment> back = experiment_from_json(*parsed);

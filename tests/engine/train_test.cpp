@@ -113,6 +113,7 @@ TEST(PostTrainingQuantization, EightBitsKeepsAccuracyTwoBitsLosesSome) {
 TEST(QuantizationAwareTraining, TwoBitQatBeatsTwoBitPostTrainingQuantization) {
   Experiment e = small_spiral();
   qplay::Run baseline = trained(e);
+  e.method = "qreg";
   e.qat_weight_bits = 2;
   qplay::Run qat = trained(e);
   QuantizationSetting two_bits = make_quantization_setting(e, 2, 0);
@@ -124,6 +125,7 @@ TEST(QuantizationAwareTraining, TwoBitQatBeatsTwoBitPostTrainingQuantization) {
 
 TEST(QuantizationAwareTraining, ActivationQatTrainsAndReportsQuantizedTestAccuracy) {
   Experiment e = small_spiral();
+  e.method = "qreg";
   e.qat_weight_bits = 4;
   e.qat_activation_bits = 4;
   qplay::Run run = trained(e);

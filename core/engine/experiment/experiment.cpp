@@ -2,6 +2,7 @@
 
 #include "core/engine/data/fashion_mnist.h"
 #include "core/engine/data/toy_datasets.h"
+#include "core/engine/methods/qreg.h"
 
 namespace qplay {
 namespace {
@@ -27,6 +28,7 @@ Status validate_experiment(const Experiment& e) {
   if (e.qat_activation_bits == 1 || e.activation_bits == 1) {
     return Status::error("activation bits must be 0 (float) or 2 to 8; 1-bit activations are not supported");
   }
+  if (Result<std::unique_ptr<TrainingMethod>> method = make_training_method(e); !method) return method.status();
   return {};
 }
 
@@ -72,8 +74,18 @@ TrainingSettings make_training_settings(const Experiment& e) {
   settings.epochs = e.epochs;
   settings.batch_size = e.batch_size;
   settings.seed = static_cast<uint64_t>(e.seed);
-  settings.qat = make_quantization_setting(e, e.qat_weight_bits, e.qat_activation_bits);
   return settings;
+}
+
+Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e) {
+  if (e.method == "baseline") return make_baseline_method();
+  if (e.method == "qreg") {
+    QregSettings settings;
+    settings.training = make_quantization_setting(e, e.qat_weight_bits, e.qat_activation_bits);
+    settings.mode = e.qat_mode == "noise" ? QregMode::uniform_noise : QregMode::quantize;
+    return make_qreg_method(settings);
+  }
+  return Status::error("unknown method '" + e.method + "'");
 }
 
 QuantizationSetting make_quantization_setting(const Experiment& e, int weight_bits, int activation_bits) {

@@ -42,9 +42,17 @@ struct Experiment {
   int epochs = 30;
   int batch_size = 32;
   int64_t seed = 1;
-  // Quantization-aware training (0 = float training)
-  int qat_weight_bits = 0;
-  int qat_activation_bits = 0;
+  // The training method (methods/): baseline | qreg | gradl1
+  std::string method = "baseline";
+  // qreg: quantization-aware training as a regularizer
+  int qat_weight_bits = 8;
+  int qat_activation_bits = 0;             // 0 = float activations
+  std::string qat_mode = "quantize";       // quantize | noise (the uniform-noise ablation)
+  // gradl1: gradient-ℓ1 regularization
+  double gradl1_lambda_weights = 0.01;
+  double gradl1_lambda_activations = 0.01;
+  double gradl1_warmup = 0.0;              // share of the run trained plainly before the penalty starts
+  std::string gradl1_mode = "exact";       // exact | finite-difference
   // The quantization setting the model is evaluated at (the slider)
   int weight_bits = 4;
   int activation_bits = 0;
@@ -65,6 +73,8 @@ Result<Dataset> make_dataset(const Experiment& experiment);
 Result<Architecture> make_architecture(const Experiment& experiment, const Dataset& dataset);
 Result<std::shared_ptr<const KernelTable>> make_kernels(const Experiment& experiment);
 TrainingSettings make_training_settings(const Experiment& experiment);
+// The experiment's training method with its knobs (errors name the offending setting).
+Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& experiment);
 // The evaluation (slider) setting with explicit bit-widths; the experiment supplies the rest.
 QuantizationSetting make_quantization_setting(const Experiment& experiment, int weight_bits, int activation_bits);
 

@@ -28,7 +28,10 @@ Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Datase
   if (!kernels) return kernels.status();
   run.network = std::make_unique<Network<float>>(std::move(architecture).value(), std::move(kernels).value());
   run.network->initialize(static_cast<uint64_t>(experiment.seed));
-  run.trainer = std::make_unique<Trainer>(run.dataset, *run.network, make_training_settings(experiment));
+  Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment);
+  if (!method) return method.status();
+  run.trainer = std::make_unique<Trainer>(run.dataset, *run.network, make_training_settings(experiment),
+                                          std::move(method).value());
   return run;
 }
 

@@ -22,7 +22,7 @@ enum class SettingKind { integer, number, choice, text };
 struct SettingRow {
   std::string_view key;
   SettingKind kind;
-  std::string_view group;  // "data", "model", "training", "qat", "quantization", "compute"
+  std::string_view group;  // "data", "model", "training", "method", one per method, "quantization", "compute"
   std::string_view help;
   double min = 0, max = 0;                 // integer and number
   std::vector<std::string_view> choices;   // choice

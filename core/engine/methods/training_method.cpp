@@ -5,17 +5,8 @@
 
 namespace qplay {
 
-void TrainingMethod::deployed_parameters(const Network<float>& network, std::span<float> out) const {
-  std::span<const float> master = network.parameters();
-  std::copy(master.begin(), master.end(), out.begin());
-}
-
-ForwardOptions<float> TrainingMethod::trained_forward(const Network<float>& network, std::vector<float>& view) const {
-  view.resize(network.parameter_count());
-  deployed_parameters(network, view);
-  ForwardOptions<float> options;
-  options.parameters = view;
-  return options;
+ForwardOptions<float> TrainingMethod::trained_forward(const Network<float>&, std::vector<float>&) const {
+  return {};
 }
 
 float forward_loss_backward(Network<float>& network, const TrainingBatch& batch, const ForwardOptions<float>& options) {

@@ -4,10 +4,12 @@
 // The Trainer owns everything else (batch order, the optimizer on the master parameters, the
 // learning-rate schedule, metrics, time slicing), so a method holds only what its paper changes.
 //
-// Master parameters are network.parameters(); the optimizer updates them from network.gradients().
-// A method that trains something other than the float weights it deploys (SatNL trains latent v
-// with w = c·tanh(v/c)) says so through deployed_parameters(); the slider's post-training
-// quantization, the comparison and the model export all start from those.
+// Between steps network.parameters() holds the float weights of the model as trained: the slider's
+// post-training quantization, the comparison and the model export all start from them. The
+// optimizer updates network.parameters() from network.gradients() between compute_gradients() and
+// after_optimizer_step(); a method that trains other variables than the weights it deploys (SatNL
+// trains latent v with w = c·tanh(v/c)) puts its variables and their gradients there for the
+// optimizer at the end of compute_gradients() and writes the weights back in after_optimizer_step().
 //
 // Not for: evaluation at a bit-width (quant/post_training.h), data, or the UI.
 #pragma once
@@ -66,20 +68,16 @@ class TrainingMethod {
   virtual StepResult compute_gradients(Network<float>& network, const TrainingBatch& batch,
                                        const StepContext& context) = 0;
 
-  // After the optimizer has updated the master parameters: methods with parameters of their own
-  // (CPQ's steps and gates, RAQ's discriminator) update them here.
+  // After the optimizer has updated network.parameters(): methods with parameters of their own
+  // (CPQ's steps and gates) update them here, and methods with latent variables restore the weights.
   virtual void after_optimizer_step(Network<float>& network, const StepContext& context) {
     (void)network, (void)context;
   }
 
-  // The float weights of the model as trained, in the layout of network.parameters(). The default
-  // is the master parameters themselves.
-  virtual void deployed_parameters(const Network<float>& network, std::span<float> out) const;
-
   // The forward the model as trained is scored with after each epoch (QAT: the quantized forward it
   // trained; CPQ: its learned grids). May fill `view` and point the options at it; the options may
   // also point into the method, so they are valid while the method lives and is not stepped.
-  // Default: the deployed parameters in float.
+  // Default: the network's own parameters in float.
   virtual ForwardOptions<float> trained_forward(const Network<float>& network, std::vector<float>& view) const;
 
   virtual std::vector<MethodReadout> readouts(const Network<float>& network) const {

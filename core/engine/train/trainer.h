@@ -1,9 +1,9 @@
 // The trainer: mini-batch training of one network on one data set, advanced in bounded time
 // slices (advance(budget_ms)) so a UI thread can keep drawing at 60 fps between slices and the
 // browser never blocks. Per epoch it records train loss/accuracy (running mean over the epoch's
-// batches) and test loss/accuracy. With a quantization setting it does quantization-aware
-// training: fake-quantized weights (and optionally activations) in the forward pass, the clipped
-// straight-through estimator in the backward pass, float master weights in the optimizer.
+// batches) and test loss/accuracy. How a batch becomes gradients is the TrainingMethod's business
+// (methods/training_method.h: the baseline, QAT as QReg, gradient-ℓ1, ...); the Trainer owns the
+// batch order, the optimizer on the master parameters, the schedule and the metrics.
 #pragma once
 
 #include <memory>
@@ -13,7 +13,7 @@
 #include "core/engine/data/batcher.h"
 #include "core/engine/data/dataset.h"
 #include "core/engine/nn/network.h"
-#include "core/engine/quant/post_training.h"
+#include "core/engine/methods/training_method.h"
 #include "core/engine/train/optimizer.h"
 
 namespace qplay {
@@ -23,8 +23,8 @@ struct TrainingSettings {
   ScheduleSettings schedule;
   int epochs = 20;
   int batch_size = 32;
-  uint64_t seed = 1;            // batch order (the network's initial weights are seeded by its owner)
-  QuantizationSetting qat;      // all bits 0: plain float training
+  uint64_t seed = 1;            // batch order and the method's random stream (the network's initial
+                                // weights are seeded by its owner)
 };
 
 struct EpochMetrics {
@@ -37,7 +37,10 @@ struct EpochMetrics {
 
 class Trainer {
  public:
-  Trainer(std::shared_ptr<const Dataset> dataset, Network<float>& network, TrainingSettings settings);
+  // The network must hold its initial weights: the method is attached to it here. A null method
+  // trains the plain baseline.
+  Trainer(std::shared_ptr<const Dataset> dataset, Network<float>& network, TrainingSettings settings,
+          std::unique_ptr<TrainingMethod> method = nullptr);
 
   // Trains whole steps until budget_ms of wall time has passed (at least one step), the run has
   // finished, or it has failed. Returns the number of steps taken in this slice.
@@ -52,14 +55,19 @@ class Trainer {
   double epoch_fraction() const;  // progress through the current epoch, 0..1
   long steps_taken() const { return steps_; }
   const TrainingSettings& settings() const { return settings_; }
+  const TrainingMethod& method() const { return *method_; }
+  // The forward the model as trained is scored with (see TrainingMethod::trained_forward); view is
+  // its storage and must outlive the options.
+  ForwardOptions<float> trained_forward(std::vector<float>& view) const { return method_->trained_forward(network_, view); }
 
  private:
   void finish_epoch();
-  ForwardOptions<float> prepare_quantized_forward();
 
   std::shared_ptr<const Dataset> dataset_;
   Network<float>& network_;
   TrainingSettings settings_;
+  std::unique_ptr<TrainingMethod> method_;
+  Rng method_rng_;
   EpochBatcher batcher_;
   Status status_;
   int epoch_ = 0;
@@ -69,11 +77,6 @@ class Trainer {
   std::vector<EpochMetrics> history_;
   std::vector<float> batch_features_;
   std::vector<int32_t> batch_labels_;
-  // Quantization-aware training state.
-  std::vector<float> quantized_view_;
-  std::vector<std::vector<QuantGrid>> weight_grids_;
-  ActivationQuantization activation_quantization_;
-  std::vector<float> activation_range_ema_;  // per layer; < 0 until first observed
 };
 
 }  // namespace qplay

@@ -1,0 +1,42 @@
+// QReg: quantization-aware training as a regularizer (AskariHemmat et al. 2022, "QReg: On
+// Regularization Effects of Quantization"). There is no new loss: the forward runs on
+// fake-quantized weights (and optionally activations) at a chosen bit-width, the clipped
+// straight-through estimator carries the gradient to the float master weights, and the paper's
+// claim is that this alone regularizes, more strongly as the bit-width falls (8 bits narrows the
+// generalization gap without costing accuracy).
+//
+// The ablation that shows why: `QregMode::uniform_noise` replaces the rounding by additive noise
+// U(-Δ/2, Δ/2) of the same step Δ per channel, drawn afresh every step (the noise model of the
+// paper's analysis; methods.md §2.1-2.2). Its gradient is the identity, since nothing is clipped.
+// In both modes activation fake-quantization (when on) is the same QAT with EMA ranges.
+//
+// Not for: post-training quantization (quant/post_training.h) or evaluation at a bit-width.
+#pragma once
+
+#include <memory>
+
+#include "core/engine/base/status.h"
+#include "core/engine/methods/training_method.h"
+#include "core/engine/quant/post_training.h"
+
+namespace qplay {
+
+enum class QregMode { quantize, uniform_noise };
+
+struct QregSettings {
+  // Bit-widths and quantizer of the training forward. Defaults: 8-bit weights (the paper's
+  // "reliable regularizer"), float activations, symmetric per-channel min-max grids.
+  QuantizationSetting training = [] {
+    QuantizationSetting s;
+    s.weights.bits = 8;
+    return s;
+  }();
+  QregMode mode = QregMode::quantize;
+};
+
+Status validate(const QregSettings& settings);
+Result<std::unique_ptr<TrainingMethod>> make_qreg_method(const QregSettings& settings);
+
+const char* qreg_mode_name(QregMode mode);
+
+}  // namespace qplay
