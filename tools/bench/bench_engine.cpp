@@ -13,6 +13,8 @@
 //              evaluation chunk size in kChunkSizes is tried and the fastest reported
 //   w3-first-readout  the same move up to the first 1,000-sample read-out of an
 //              IncrementalEvaluation (what the slider shows within the frame), ms
+//   w1-train-gradl1  W1 training with the exact gradient-ℓ1 penalty (default λ), samples/s;
+//              w1-train over it is the method's step cost
 //   w1-train-memory                 memory of W1 training on the synthetic pool (run first)
 //   w1-train-memory-fashion-mnist   memory of one Trainer epoch of W1 on Fashion-MNIST (alone)
 //
@@ -59,6 +61,7 @@
 #include "core/engine/data/idx_reader.h"
 #include "core/engine/io/json.h"
 #include "core/engine/kernels/kernel_table.h"
+#include "core/engine/methods/gradient_l1.h"
 #include "core/engine/nn/architecture.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/post_training.h"
@@ -204,11 +207,13 @@ Network<float> make_network(const Model& model, std::shared_ptr<const KernelTabl
   return network;
 }
 
-// Trains on consecutive batches of the pool, wrapping around; returns the last loss.
+// Trains on consecutive batches of the pool, wrapping around; returns the last loss. With a
+// method, its compute_gradients replaces the plain forward + loss + backward.
 struct TrainingLoop {
   Network<float>& network;
   const Samples& pool;
   int batch;
+  TrainingMethod* method = nullptr;
   OptimizerSettings sgd{OptimizerKind::sgd, /*learning_rate=*/0.01, /*momentum=*/0.9};
   long step = 0;
 
@@ -219,10 +224,18 @@ struct TrainingLoop {
     for (int s = 0; s < steps; ++s, ++step) {
       const size_t first = static_cast<size_t>(step % pool_batches) * batch;
       std::span<const int32_t> labels(pool.labels.data() + first, batch);
-      network.forward(std::span<const float>(pool.features).subspan(first * sample_size, batch * sample_size),
-                      batch);
-      loss = network.loss(labels);
-      network.backward(labels);
+      std::span<const float> features =
+          std::span<const float>(pool.features).subspan(first * sample_size, batch * sample_size);
+      if (method) {
+        StepContext context;
+        context.step = step + 1;
+        context.learning_rate = sgd.learning_rate;
+        loss = method->compute_gradients(network, {features, labels, batch}, context).loss;
+      } else {
+        network.forward(features, batch);
+        loss = network.loss(labels);
+        network.backward(labels);
+      }
       optimizer_step(network, sgd, sgd.learning_rate, step + 1);
     }
     return loss;
@@ -249,6 +262,28 @@ Measurement bench_training(const Model& model, const std::string& kernels, int t
   Measurement m{std::string(model.name) + "-train", table->name, threads, "samples/s", per_second(timings)};
   m.details["batch"] = model.batch;
   m.details["final_loss"] = loss;  // finite, or the run measured the NaN fallback path
+  return m;
+}
+
+// W1 training with the gradient-ℓ1 penalty (exact Hessian-vector product, default λ): its step
+// cost against w1-train's is the method's overhead (issue target ≤ 2x a plain step).
+Measurement bench_gradient_l1_training(const std::string& kernels, int threads, int repetitions) {
+  const Model& model = kW1;
+  const Samples pool = random_samples(model.batch * model.pool_batches, model.input.size(), kSeed);
+  const std::shared_ptr<const KernelTable> table = kernel_table(kernels, threads);
+  Network<float> network = make_network(model, table);
+  std::unique_ptr<TrainingMethod> method = std::move(make_gradient_l1_method({})).value();
+  TrainingLoop loop{network, pool, model.batch, method.get()};
+  const int steps = std::max(1, model.train_steps / 2);
+  float loss = 0.0f;
+  const std::string name = "w1-train-gradl1 " + table->name + " " + std::to_string(threads) + "t";
+  auto timings = measure(name, repetitions, [&] {
+    loss = loop.run(steps);
+    return double(steps) * model.batch;
+  });
+  Measurement m{"w1-train-gradl1", table->name, threads, "samples/s", per_second(timings)};
+  m.details["batch"] = model.batch;
+  m.details["final_loss"] = loss;
   return m;
 }
 
@@ -463,7 +498,7 @@ struct Options {
 const char* kUsage =
     "usage: qplay-bench [--threads=1,2] [--kernels=auto] [--only=WORKLOAD] [--repetitions=10]\n"
     "                   [--no-reference] [--fashion-mnist=DIR] [--json]\n"
-    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w1-train-memory\n"
+    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w1-train-gradl1 w1-train-memory\n"
     "           w1-train-memory-fashion-mnist\n";
 
 Options parse_options(int argc, char** argv) {
@@ -524,8 +559,8 @@ Options parse_options(int argc, char** argv) {
 int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   const std::vector<std::string> known = {
-      "",         "w1-train", "w1-infer",        "w2-train",
-      "w2-infer", "w3",       "w3-first-readout", "w1-train-memory", "w1-train-memory-fashion-mnist"};
+      "",         "w1-train", "w1-infer",        "w2-train",        "w2-infer",
+      "w3",       "w3-first-readout", "w1-train-gradl1", "w1-train-memory", "w1-train-memory-fashion-mnist"};
   if (std::find(known.begin(), known.end(), options.only) == known.end()) {
     std::fprintf(stderr, "qplay-bench: unknown workload '%s'\n%s", options.only.c_str(), kUsage);
     return 2;
@@ -563,6 +598,11 @@ int main(int argc, char** argv) {
         rows.push_back(bench_inference(model, options.kernels, threads, options.repetitions));
       }
       if (reference) add_reference(bench_inference(model, "reference", 1, options.repetitions));
+    }
+  }
+  if (wanted("w1-train-gradl1")) {
+    for (int threads : options.threads) {
+      rows.push_back(bench_gradient_l1_training(options.kernels, threads, options.repetitions));
     }
   }
   if (wanted("w3")) {

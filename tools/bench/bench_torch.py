@@ -124,6 +124,43 @@ def bench_training(spec, threads, repetitions):
                final_loss=state["loss"])
 
 
+def bench_gradient_l1_training(threads, repetitions, lam=0.01):
+    """W1 training with the gradient-l1 penalty by double backprop (the paper's way): weight and
+    activation terms as QPlay computes them (the inputs of the 2nd and 3rd linear layers)."""
+    set_threads(threads)
+    spec = W1
+    features, labels = random_samples(spec["batch"] * spec["pool_batches"], spec["shape"], SEED)
+    model = make_model(spec)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    weighted = [i for i, m in enumerate(model) if isinstance(m, torch.nn.Linear)]
+    batch, step, steps = spec["batch"], 0, max(1, spec["train_steps"] // 2)
+    state = {"loss": 0.0}
+
+    def run():
+        nonlocal step
+        for _ in range(steps):
+            first = (step % spec["pool_batches"]) * batch
+            h, activations = features[first:first + batch], []
+            for i, module in enumerate(model):
+                if i in weighted[1:]:
+                    activations.append(h)
+                h = module(h)
+            loss = F.cross_entropy(h, labels[first:first + batch])
+            grads = torch.autograd.grad(loss, weights + activations, create_graph=True)
+            penalty = lam * sum(g.abs().sum() for g in grads)
+            optimizer.zero_grad(set_to_none=True)
+            (loss + penalty).backward()
+            optimizer.step()
+            step += 1
+        state["loss"] = loss.item()
+        return steps * batch
+
+    timings = measure(f"w1-train-gradl1 torch {threads}t", repetitions, run)
+    return row("w1-train-gradl1", threads, "samples/s", [1 / s for s in timings], batch=batch,
+               final_loss=state["loss"])
+
+
 def bench_inference(spec, threads, repetitions):
     set_threads(threads)
     features, _ = random_samples(spec["batch"] * spec["pool_batches"], spec["shape"], SEED)
@@ -213,6 +250,8 @@ def main():
         for kind, bench in (("train", bench_training), ("infer", bench_inference)):
             if wanted(f"{spec['name']}-{kind}"):
                 rows += [bench(spec, threads, args.repetitions) for threads in thread_counts]
+    if wanted("w1-train-gradl1"):
+        rows += [bench_gradient_l1_training(threads, args.repetitions) for threads in thread_counts]
     if wanted("w3"):
         rows += [bench_slider_move(threads, args.repetitions) for threads in thread_counts]
 

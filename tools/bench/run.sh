@@ -138,6 +138,7 @@ threads = sorted({t for (build, _, role, t) in rows if build == "native" and rol
 
 UNITS = {"w1-train": "samples/s", "w1-infer": "samples/s", "w2-train": "samples/s", "w2-infer": "samples/s",
          "w3": "ms per move", "w3-first-readout": "ms to the first 1,000-sample read-out",
+         "w1-train-gradl1": "samples/s, exact gradient-l1 step",
          "w1-train-memory": "MiB peak RSS", "w1-train-memory-fashion-mnist": "MiB peak RSS"}
 # A wasm module cannot see its RSS: qplay-bench.js reports the size of its linear memory instead.
 WASM_UNITS = dict(UNITS, **{"w1-train-memory": "MiB wasm heap pages, not RSS",
@@ -237,6 +238,13 @@ for workload in ("w1-train-memory", "w1-train-memory-fashion-mnist"):
     ours = best("native", workload)
     if ours:
         print(f"  {workload}: {ours['median']:.1f} MiB, target <100 MiB: {verdict(ours['median'] < 100)}")
+for t in threads:  # the gradient-l1 step against a plain step, same build and thread count
+    plain, regularized = rows.get(("native", "w1-train", "main", t)), rows.get(("native", "w1-train-gradl1", "main", t))
+    torch_plain, torch_regularized = rows.get(("torch", "w1-train", "main", t)), rows.get(("torch", "w1-train-gradl1", "main", t))
+    if plain and regularized:
+        cost = ratio(plain, regularized)
+        torch_cost = f"; PyTorch double backprop {ratio(torch_plain, torch_regularized):.2f}x" if torch_plain and torch_regularized else ""
+        print(f"  gradl1 step cost ({t}t): {cost:.2f}x a plain W1 step, target ≤2.0x: {verdict(cost <= 2.0)}{torch_cost}")
 if len(threads) > 1:
     lo, hi = min(threads), max(threads)
     for workload in ("w1-train", "w1-infer", "w2-train", "w2-infer", "w3"):

@@ -2,6 +2,7 @@
 
 #include "core/engine/data/fashion_mnist.h"
 #include "core/engine/data/toy_datasets.h"
+#include "core/engine/methods/gradient_l1.h"
 #include "core/engine/methods/qreg.h"
 
 namespace qplay {
@@ -84,6 +85,14 @@ Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e
     settings.training = make_quantization_setting(e, e.qat_weight_bits, e.qat_activation_bits);
     settings.mode = e.qat_mode == "noise" ? QregMode::uniform_noise : QregMode::quantize;
     return make_qreg_method(settings);
+  }
+  if (e.method == "gradl1") {
+    GradientL1Settings settings;
+    settings.lambda_weights = e.gradl1_lambda_weights;
+    settings.lambda_activations = e.gradl1_lambda_activations;
+    settings.warmup = e.gradl1_warmup;
+    settings.mode = e.gradl1_mode == "finite-difference" ? GradientL1Mode::finite_difference : GradientL1Mode::exact;
+    return make_gradient_l1_method(settings);
   }
   return Status::error("unknown method '" + e.method + "'");
 }
