@@ -18,5 +18,6 @@ int eval_command(const std::vector<std::string>& arguments);
 int grad_command(const std::vector<std::string>& arguments);
 int export_command(const std::vector<std::string>& arguments);
 int demo_command(const std::vector<std::string>& arguments);
+int compare_command(const std::vector<std::string>& arguments);
 
 }  // namespace qplay::cli

@@ -18,7 +18,8 @@ void print_usage() {
       "  sweep    a saved model -> accuracy table for weight bits x activation bits (table, CSV, JSON, SVG)\n"
       "  eval     a saved model -> loss and accuracy, float and at the chosen bit-widths\n"
       "  grad     a saved model and one batch -> loss and every gradient as JSON (for cross-checks)\n"
-      "  export   a saved model -> its weights as documented JSON\n\n"
+      "  export   a saved model -> its weights as documented JSON\n"
+      "  compare  train the baseline and robustness methods from the same seeds; accuracy vs bit-width table and plot\n\n"
       "'qplay-cli <command> --help' lists the command's flags and every experiment setting.\n"
       "kernel tables in this build: %s\n",
       qplay::available_kernel_tables().c_str());
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   if (command == "eval") return eval_command(arguments);
   if (command == "grad") return grad_command(arguments);
   if (command == "export") return export_command(arguments);
+  if (command == "compare") return compare_command(arguments);
   if (command == "help" || command == "--help" || command == "-h") {
     print_usage();
     return kExitSuccess;

@@ -1,0 +1,121 @@
+#include "core/engine/experiment/comparison.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "core/engine/experiment/run.h"
+#include "core/engine/train/sweep.h"
+
+namespace qplay {
+
+MeanAndSpread mean_and_spread(const std::vector<double>& values) {
+  MeanAndSpread s;
+  if (values.empty()) return s;
+  for (double v : values) s.mean += v;
+  s.mean /= double(values.size());
+  if (values.size() < 2) return s;
+  double squares = 0;
+  for (double v : values) squares += (v - s.mean) * (v - s.mean);
+  s.std = std::sqrt(squares / double(values.size() - 1));
+  return s;
+}
+
+std::vector<double> values_of(const ComparisonResult& result, const std::string& method,
+                              const std::function<double(const ComparisonRun&)>& value) {
+  std::vector<double> values;
+  for (const ComparisonRun& run : result.runs)
+    if (run.method == method) values.push_back(value(run));
+  return values;
+}
+
+namespace {
+
+Status validate_comparison(const ComparisonSettings& settings) {
+  if (settings.methods.empty()) return Status::error("compare needs at least one method");
+  if (settings.seeds.empty()) return Status::error("compare needs at least one seed");
+  for (int bits : settings.weight_bits) {
+    if (bits < 1 || bits > 8) return Status::error("compare: weight bits must be 1 to 8, got " + std::to_string(bits));
+  }
+  for (const std::string& method : settings.methods) {
+    Experiment e = settings.base;
+    e.method = method;
+    if (Status status = validate_experiment(e); !status) return Status::error(method + ": " + status.message());
+  }
+  return {};
+}
+
+// Post-training quantization of the model's float weights, activations float.
+double accuracy_at(Network<float>& network, const Dataset& dataset, const Experiment& e, int bits,
+                   const char* granularity) {
+  Experiment at = e;
+  at.granularity = granularity;
+  return evaluate_quantized(network, dataset, make_quantization_setting(at, bits, 0), e.calibration_samples).accuracy;
+}
+
+}  // namespace
+
+Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, const ComparisonProgress& progress) {
+  if (Status status = validate_comparison(settings); !status) return status;
+  ComparisonResult result;
+  result.settings = settings;
+  const double total_runs = double(settings.methods.size() * settings.seeds.size());
+  int done = 0;
+  for (int64_t seed : settings.seeds) {
+    // One data set per seed, shared by every method: the toy sets are drawn from the seed.
+    Experiment data_experiment = settings.base;
+    data_experiment.seed = seed;
+    Result<Dataset> made = make_dataset(data_experiment);
+    if (!made) return made.status();
+    auto dataset = std::make_shared<const Dataset>(std::move(made).value());
+    result.dataset = dataset->name;
+    for (const std::string& method : settings.methods) {
+      Experiment e = data_experiment;
+      e.method = method;
+      Result<Run> started = start_run(e, dataset);
+      if (!started) return Status::error(method + ", seed " + std::to_string(seed) + ": " + started.message());
+      Run& run = *started;
+      const std::string label = method + ", seed " + std::to_string(seed);
+      const auto start = std::chrono::steady_clock::now();
+      while (!run.trainer->finished()) {
+        run.trainer->advance(100);
+        if (progress) {
+          const double within = (run.trainer->completed_epochs() + run.trainer->epoch_fraction()) / e.epochs;
+          progress((done + std::min(within, 1.0)) / total_runs, label);
+        }
+      }
+      if (!run.trainer->status().ok()) return Status::error(label + ": " + run.trainer->status().message());
+      ComparisonRun scores;
+      scores.method = method;
+      scores.seed = seed;
+      scores.training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const Evaluation float_result = evaluate(*run.network, dataset->test_x, dataset->test_y);
+      scores.float_accuracy = float_result.accuracy;
+      scores.float_loss = float_result.loss;
+      for (int bits : settings.weight_bits) {
+        scores.per_tensor_accuracy.push_back(accuracy_at(*run.network, *dataset, e, bits, "per-tensor"));
+        scores.per_channel_accuracy.push_back(accuracy_at(*run.network, *dataset, e, bits, "per-channel"));
+      }
+      const EpochMetrics& last = run.trainer->history().back();
+      scores.train_loss = last.train_loss;
+      scores.train_accuracy = last.train_accuracy;
+      scores.test_loss = last.test_loss;
+      scores.test_accuracy = last.test_accuracy;
+      scores.readouts = run.trainer->method().readouts(*run.network);
+      result.runs.push_back(std::move(scores));
+      ++done;
+      if (progress) progress(done / total_runs, label);
+    }
+  }
+  // Method-major order reads better in tables than the seed-major order of training.
+  std::stable_sort(result.runs.begin(), result.runs.end(), [&](const ComparisonRun& a, const ComparisonRun& b) {
+    auto rank = [&](const std::string& m) {
+      return std::find(settings.methods.begin(), settings.methods.end(), m) - settings.methods.begin();
+    };
+    return rank(a.method) < rank(b.method);
+  });
+  return result;
+}
+
+}  // namespace qplay

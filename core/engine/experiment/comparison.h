@@ -1,0 +1,65 @@
+// A comparison trains the baseline and each chosen method on the same data from the same seeds, and
+// scores every trained model the same way: its float test accuracy, post-training quantization of its
+// weights at each bit-width (per tensor and per channel, activations float), and the generalization gap
+// of its last epoch. Seeds repeat the whole thing (data, initial weights, batch order), so a method's
+// numbers come as a mean and a spread. It is what `qplay-cli compare` prints and plots, and what
+// docs/results.md is generated from.
+//
+// Not for: one run (experiment/run.h) or one model's sweep over activation bits too (train/sweep.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/engine/base/status.h"
+#include "core/engine/experiment/experiment.h"
+#include "core/engine/methods/training_method.h"
+
+namespace qplay {
+
+struct ComparisonSettings {
+  Experiment base;  // data, architecture, training and every method's knobs; `method` and `seed` are set per run
+  std::vector<std::string> methods = {"baseline", "gradl1", "qreg"};
+  std::vector<int64_t> seeds = {1, 2, 3};
+  std::vector<int> weight_bits = {8, 6, 4, 3, 2};
+};
+
+// One trained model.
+struct ComparisonRun {
+  std::string method;
+  int64_t seed = 0;
+  double float_accuracy = 0, float_loss = 0;
+  std::vector<double> per_tensor_accuracy;   // [index into settings.weight_bits]
+  std::vector<double> per_channel_accuracy;  // [index into settings.weight_bits]
+  // The last epoch's metrics of the model as trained (for QReg: its quantized forward).
+  double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+  double training_seconds = 0;
+  std::vector<MethodReadout> readouts;
+};
+
+struct ComparisonResult {
+  ComparisonSettings settings;
+  std::string dataset;  // the data set's display name
+  std::vector<ComparisonRun> runs;  // method-major, then seed, in the settings' order
+};
+
+struct MeanAndSpread {
+  double mean = 0;
+  double std = 0;  // sample standard deviation; 0 for one value
+};
+MeanAndSpread mean_and_spread(const std::vector<double>& values);
+
+// Every value of one method's runs, e.g. values_of(result, "gradl1", [](auto& r) { return r.float_accuracy; }).
+std::vector<double> values_of(const ComparisonResult& result, const std::string& method,
+                              const std::function<double(const ComparisonRun&)>& value);
+
+// progress(fraction of all the work done, what is running now), called often enough for a progress bar.
+using ComparisonProgress = std::function<void(double fraction, const std::string& what)>;
+
+// Checks every method's knobs before training anything; stops at the first run that fails (a diverged
+// run names its method and seed).
+Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, const ComparisonProgress& progress = {});
+
+}  // namespace qplay

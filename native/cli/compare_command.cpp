@@ -1,0 +1,258 @@
+// qplay-cli compare: the baseline and the robustness methods trained on the same data from the same
+// seeds, each model quantized post-training to every bit-width per tensor and per channel; a table
+// of mean ± std over the seeds, and CSV (one row per model and setting), JSON and an SVG plot.
+#include <cstdio>
+#include <sstream>
+
+#include "core/engine/experiment/comparison.h"
+#include "core/engine/experiment/state_table.h"
+#include "core/engine/io/file_util.h"
+#include "core/engine/io/json.h"
+#include "core/engine/report/svg_plot.h"
+#include "core/engine/report/text_table.h"
+#include "native/cli/cli_common.h"
+#include "native/cli/commands.h"
+#include "native/cli/progress_bar.h"
+
+namespace qplay::cli {
+namespace {
+
+const std::vector<CommandFlag> kCompareFlags = {
+    {"methods", "the methods to train, comma-separated; the first is the reference the others are read against",
+     "baseline,gradl1,qreg"},
+    {"seeds", "how many seeds (1..N), or a comma-separated list of seeds", "3"},
+    {"compare_weight_bits", "weight bit-widths to quantize to after training: a list (2,4,8) or a range (2-8)",
+     "8,6,4,3,2"},
+    {"csv", "write every model's numbers as CSV to this path", ""},
+    {"json", "write the settings, every model's numbers and the summary as JSON to this path", ""},
+    {"svg", "write an SVG plot of mean accuracy against weight bits to this path", ""},
+};
+
+Result<std::vector<std::string>> parse_methods(const std::string& text) {
+  std::vector<std::string> methods;
+  std::stringstream stream(text);
+  std::string name;
+  while (std::getline(stream, name, ',')) {
+    if (name.empty()) continue;
+    Experiment probe;
+    if (Status status = set_setting(probe, "method", name); !status) return Status::error("--methods: " + status.message());
+    if (std::find(methods.begin(), methods.end(), name) == methods.end()) methods.push_back(name);
+  }
+  if (methods.empty()) return Status::error("--methods names no method");
+  return methods;
+}
+
+Result<std::vector<int64_t>> parse_seeds(const std::string& text) {
+  std::vector<int64_t> seeds;
+  if (text.find(',') == std::string::npos) {
+    char* end = nullptr;
+    const long count = std::strtol(text.c_str(), &end, 10);
+    if (end == text.c_str() || *end != '\0' || count < 1 || count > 100) {
+      return Status::error("--seeds must be a count from 1 to 100 or a list of seeds, got '" + text + "'");
+    }
+    for (long s = 1; s <= count; ++s) seeds.push_back(s);
+    return seeds;
+  }
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    char* end = nullptr;
+    const long long seed = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || seed < 0) return Status::error("--seeds: '" + item + "' is not a seed");
+    seeds.push_back(seed);
+  }
+  return seeds;
+}
+
+std::string percent_cell(const std::vector<double>& values) {
+  const MeanAndSpread s = mean_and_spread(values);
+  return format_fixed(100 * s.mean, 1) + " ± " + format_fixed(100 * s.std, 1);
+}
+
+// One table per granularity: a row per method, float then each bit-width.
+TextTable accuracy_table(const ComparisonResult& result, bool per_channel) {
+  TextTable table;
+  table.header = {"method", "float"};
+  for (int bits : result.settings.weight_bits) table.header.push_back(std::to_string(bits) + "-bit");
+  for (const std::string& method : result.settings.methods) {
+    std::vector<std::string> row = {method, percent_cell(values_of(result, method, [](auto& r) {
+                                      return r.float_accuracy;
+                                    }))};
+    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
+      row.push_back(percent_cell(values_of(result, method, [&](const ComparisonRun& r) {
+        return per_channel ? r.per_channel_accuracy[i] : r.per_tensor_accuracy[i];
+      })));
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+TextTable generalization_table(const ComparisonResult& result) {
+  TextTable table;
+  table.header = {"method", "train acc", "test acc", "gap (acc)", "train loss", "test loss", "gap (loss)", "seconds"};
+  auto cell = [](const std::vector<double>& v, int decimals) {
+    const MeanAndSpread s = mean_and_spread(v);
+    return format_fixed(s.mean, decimals) + " ± " + format_fixed(s.std, decimals);
+  };
+  for (const std::string& m : result.settings.methods) {
+    table.rows.push_back({m, percent_cell(values_of(result, m, [](auto& r) { return r.train_accuracy; })),
+                          percent_cell(values_of(result, m, [](auto& r) { return r.test_accuracy; })),
+                          percent_cell(values_of(result, m, [](auto& r) { return r.train_accuracy - r.test_accuracy; })),
+                          cell(values_of(result, m, [](auto& r) { return r.train_loss; }), 3),
+                          cell(values_of(result, m, [](auto& r) { return r.test_loss; }), 3),
+                          cell(values_of(result, m, [](auto& r) { return r.test_loss - r.train_loss; }), 3),
+                          cell(values_of(result, m, [](auto& r) { return r.training_seconds; }), 1)});
+  }
+  return table;
+}
+
+std::string comparison_csv(const ComparisonResult& result) {
+  TextTable table;
+  table.header = {"method", "seed", "granularity", "weight_bits", "test_accuracy"};
+  for (const ComparisonRun& r : result.runs) {
+    table.rows.push_back({r.method, std::to_string(r.seed), "", "float", format_fixed(r.float_accuracy, 6)});
+    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
+      const std::string bits = std::to_string(result.settings.weight_bits[i]);
+      table.rows.push_back({r.method, std::to_string(r.seed), "per-tensor", bits, format_fixed(r.per_tensor_accuracy[i], 6)});
+      table.rows.push_back({r.method, std::to_string(r.seed), "per-channel", bits, format_fixed(r.per_channel_accuracy[i], 6)});
+    }
+  }
+  return render_csv(table);
+}
+
+std::string comparison_json(const ComparisonResult& result) {
+  Json json = Json::object();
+  json["format"] = "qplay-comparison";
+  json["version"] = 1;
+  json["experiment"] = experiment_to_json(result.settings.base);
+  json["dataset"] = result.dataset;
+  Json bits = Json::array();
+  for (int b : result.settings.weight_bits) bits.push_back(b);
+  json["weight_bits"] = std::move(bits);
+  Json runs = Json::array();
+  auto numbers = [](const std::vector<double>& values) {
+    Json array = Json::array();
+    for (double v : values) array.push_back(v);
+    return array;
+  };
+  for (const ComparisonRun& r : result.runs) {
+    Json run = Json::object();
+    run["method"] = r.method;
+    run["seed"] = static_cast<double>(r.seed);
+    run["float_accuracy"] = r.float_accuracy;
+    run["float_loss"] = r.float_loss;
+    run["per_tensor_accuracy"] = numbers(r.per_tensor_accuracy);
+    run["per_channel_accuracy"] = numbers(r.per_channel_accuracy);
+    run["train_loss"] = r.train_loss;
+    run["train_accuracy"] = r.train_accuracy;
+    run["test_loss"] = r.test_loss;
+    run["test_accuracy"] = r.test_accuracy;
+    run["training_seconds"] = r.training_seconds;
+    Json readouts = Json::array();
+    for (const MethodReadout& readout : r.readouts) {
+      Json item = Json::object();
+      item["name"] = readout.name;
+      item["layer"] = readout.layer;
+      item["value"] = readout.value;
+      readouts.push_back(std::move(item));
+    }
+    run["readouts"] = std::move(readouts);
+    runs.push_back(std::move(run));
+  }
+  json["runs"] = std::move(runs);
+  return to_json(json) + "\n";
+}
+
+// Mean accuracy against weight bits: a solid line per method per tensor, dashed per channel.
+std::string comparison_svg(const ComparisonResult& result) {
+  LinePlot plot;
+  plot.title = "Accuracy after post-training quantization: " + result.dataset + ", " + result.settings.base.architecture;
+  plot.x_label = "weight bits (activations float)";
+  plot.y_label = "test accuracy (%), mean over " + std::to_string(result.settings.seeds.size()) + " seeds";
+  std::vector<int> bits = result.settings.weight_bits;
+  std::sort(bits.begin(), bits.end());
+  for (int b : bits) plot.x_ticks.push_back(b);
+  for (bool per_channel : {false, true}) {
+    for (const std::string& method : result.settings.methods) {
+      PlotSeries series;
+      series.label = method + (per_channel ? ", per channel" : ", per tensor");
+      series.dashed = per_channel;
+      for (int b : bits) {
+        const size_t i = std::find(result.settings.weight_bits.begin(), result.settings.weight_bits.end(), b) -
+                         result.settings.weight_bits.begin();
+        series.x.push_back(b);
+        series.y.push_back(100 * mean_and_spread(values_of(result, method, [&](const ComparisonRun& r) {
+                                   return per_channel ? r.per_channel_accuracy[i] : r.per_tensor_accuracy[i];
+                                 })).mean);
+      }
+      plot.series.push_back(std::move(series));
+    }
+  }
+  plot.reference_y = 100 * mean_and_spread(values_of(result, result.settings.methods.front(),
+                                                     [](auto& r) { return r.float_accuracy; })).mean;
+  plot.reference_label = result.settings.methods.front() + " in float";
+  plot.y_min = 0;
+  plot.y_max = 100;
+  return render_svg(plot);
+}
+
+}  // namespace
+
+int compare_command(const std::vector<std::string>& arguments) {
+  int exit_code = kExitSuccess;
+  std::optional<ParsedCommandLine> parsed = parse_command(
+      "compare",
+      "Trains each method on the same data from the same seeds and compares how much test accuracy each keeps "
+      "when its weights are quantized after training, per tensor and per channel. Every experiment setting "
+      "below applies to all methods (data, architecture, epochs, and each method's knobs).",
+      kCompareFlags, arguments, exit_code);
+  if (!parsed) return exit_code;
+  Result<Experiment> experiment = experiment_from_command_line(*parsed);
+  if (!experiment) return report_bad_input("compare", experiment.status());
+  Result<std::vector<std::string>> methods = parse_methods(parsed->flag("methods"));
+  if (!methods) return report_bad_input("compare", methods.status());
+  Result<std::vector<int64_t>> seeds = parse_seeds(parsed->flag("seeds"));
+  if (!seeds) return report_bad_input("compare", seeds.status());
+  Result<std::vector<int>> bits = parse_bit_list(parsed->flag("compare_weight_bits"), 1, "compare_weight_bits");
+  if (!bits) return report_bad_input("compare", bits.status());
+
+  ComparisonSettings settings;
+  settings.base = *experiment;
+  settings.methods = *methods;
+  settings.seeds = *seeds;
+  settings.weight_bits = *bits;
+  std::printf("comparing %zu methods x %zu seeds: %s, %s, %d epochs\n", settings.methods.size(),
+              settings.seeds.size(), settings.base.dataset.c_str(), settings.base.architecture.c_str(),
+              settings.base.epochs);
+  ProgressBar bar("compare", true);
+  Result<ComparisonResult> result =
+      run_comparison(settings, [&](double fraction, const std::string& what) { bar.update(fraction, what); });
+  bar.finish("");
+  if (!result) {
+    std::fprintf(stderr, "qplay-cli compare: %s\n", result.message().c_str());
+    return result.message().find("training stopped") != std::string::npos ? kExitFailure : kExitBadInput;
+  }
+  std::printf("\n%s, %s: test accuracy (%%, mean ± std over %zu seeds), weights quantized per tensor\n\n%s",
+              result->dataset.c_str(), settings.base.architecture.c_str(), settings.seeds.size(),
+              render_text_table(accuracy_table(*result, false)).c_str());
+  std::printf("\nper channel\n\n%s", render_text_table(accuracy_table(*result, true)).c_str());
+  std::printf("\ngeneralization (last epoch, the model as trained)\n\n%s",
+              render_text_table(generalization_table(*result)).c_str());
+  struct Output {
+    std::string path, text;
+  };
+  for (const Output& output :
+       {Output{parsed->flag("csv"), parsed->flag("csv").empty() ? "" : comparison_csv(*result)},
+        Output{parsed->flag("json"), parsed->flag("json").empty() ? "" : comparison_json(*result)},
+        Output{parsed->flag("svg"), parsed->flag("svg").empty() ? "" : comparison_svg(*result)}}) {
+    if (output.path.empty()) continue;
+    if (Status status = write_text_file_atomically(output.path, output.text); !status) {
+      return report_bad_input("compare", status);
+    }
+    std::printf("wrote %s\n", output.path.c_str());
+  }
+  return kExitSuccess;
+}
+
+}  // namespace qplay::cli

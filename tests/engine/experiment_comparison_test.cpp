@@ -1,0 +1,85 @@
+// The comparison behind `qplay-cli compare`: every method trained from the same seeds on the same
+// data, scored the same way, reproducibly; bad settings are refused before anything trains.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/engine/experiment/comparison.h"
+
+namespace qplay {
+namespace {
+
+ComparisonSettings tiny_comparison() {
+  ComparisonSettings settings;
+  settings.base.dataset = "moons";
+  settings.base.samples = 200;
+  settings.base.architecture = "mlp:16";
+  settings.base.epochs = 10;
+  settings.base.kernels = "reference";
+  settings.base.threads = 1;
+  settings.methods = {"baseline", "qreg"};
+  settings.seeds = {7, 8};
+  settings.weight_bits = {8, 2};
+  return settings;
+}
+
+TEST(MeanAndSpread, IsTheMeanAndTheSampleStandardDeviation) {
+  const MeanAndSpread s = mean_and_spread({1.0, 2.0, 3.0, 6.0});
+  EXPECT_DOUBLE_EQ(s.mean, 3.0);
+  EXPECT_NEAR(s.std, std::sqrt(14.0 / 3.0), 1e-12);
+  EXPECT_EQ(mean_and_spread({5.0}).std, 0.0);
+  EXPECT_EQ(mean_and_spread({}).mean, 0.0);
+}
+
+TEST(Comparison, TrainsEveryMethodForEverySeedAndScoresEveryBitWidth) {
+  double last_fraction = 0;
+  Result<ComparisonResult> result = run_comparison(tiny_comparison(), [&](double fraction, const std::string&) {
+    EXPECT_GE(fraction, last_fraction - 1e-12);
+    last_fraction = fraction;
+  });
+  ASSERT_TRUE(result.ok()) << result.message();
+  EXPECT_DOUBLE_EQ(last_fraction, 1.0);
+  ASSERT_EQ(result->runs.size(), 4u);
+  const std::vector<std::pair<std::string, int64_t>> order = {{"baseline", 7}, {"baseline", 8}, {"qreg", 7}, {"qreg", 8}};
+  for (size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ(result->runs[i].method, order[i].first);
+    EXPECT_EQ(result->runs[i].seed, order[i].second);
+    EXPECT_EQ(result->runs[i].per_tensor_accuracy.size(), 2u);
+    EXPECT_EQ(result->runs[i].per_channel_accuracy.size(), 2u);
+    EXPECT_GT(result->runs[i].float_accuracy, 0.5);
+  }
+  EXPECT_EQ(values_of(*result, "qreg", [](auto& r) { return r.float_accuracy; }).size(), 2u);
+}
+
+TEST(Comparison, IsReproducibleSeedForSeed) {
+  Result<ComparisonResult> first = run_comparison(tiny_comparison());
+  Result<ComparisonResult> second = run_comparison(tiny_comparison());
+  ASSERT_TRUE(first.ok() && second.ok());
+  for (size_t i = 0; i < first->runs.size(); ++i) {
+    EXPECT_EQ(first->runs[i].float_loss, second->runs[i].float_loss);
+    EXPECT_EQ(first->runs[i].per_tensor_accuracy, second->runs[i].per_tensor_accuracy);
+  }
+  // Different seeds draw different data and weights.
+  EXPECT_NE(first->runs[0].float_loss, first->runs[1].float_loss);
+}
+
+TEST(Comparison, RefusesBadSettingsBeforeTraining) {
+  ComparisonSettings settings = tiny_comparison();
+  settings.methods = {"baseline", "telepathy"};
+  Result<ComparisonResult> result = run_comparison(settings);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.message().find("telepathy"), std::string::npos) << result.message();
+  settings = tiny_comparison();
+  settings.weight_bits = {0};
+  EXPECT_FALSE(run_comparison(settings).ok());
+  settings = tiny_comparison();
+  settings.seeds.clear();
+  EXPECT_FALSE(run_comparison(settings).ok());
+  settings = tiny_comparison();
+  settings.base.gradl1_lambda_weights = -1;
+  settings.methods = {"gradl1"};
+  EXPECT_FALSE(run_comparison(settings).ok());
+}
+
+}  // namespace
+}  // namespace qplay
