@@ -102,7 +102,7 @@ TextTable generalization_table(const ComparisonResult& result) {
                           cell(values_of(result, m, [](auto& r) { return r.train_loss; }), 3),
                           cell(values_of(result, m, [](auto& r) { return r.test_loss; }), 3),
                           cell(values_of(result, m, [](auto& r) { return r.test_loss - r.train_loss; }), 3),
-                          cell(values_of(result, m, [](auto& r) { return r.training_seconds; }), 1)});
+                          cell(values_of(result, m, [](auto& r) { return r.training_seconds; }), 2)});
   }
   return table;
 }

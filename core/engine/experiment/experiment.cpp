@@ -2,8 +2,10 @@
 
 #include "core/engine/data/fashion_mnist.h"
 #include "core/engine/data/toy_datasets.h"
+#include "core/engine/methods/cpq_dropbits.h"
 #include "core/engine/methods/gradient_l1.h"
 #include "core/engine/methods/qreg.h"
+#include "core/engine/methods/symreg_satnl.h"
 
 namespace qplay {
 namespace {
@@ -93,6 +95,26 @@ Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e
     settings.warmup = e.gradl1_warmup;
     settings.mode = e.gradl1_mode == "finite-difference" ? GradientL1Mode::finite_difference : GradientL1Mode::exact;
     return make_gradient_l1_method(settings);
+  }
+  if (e.method == "symreg") {
+    SymRegSettings settings;
+    settings.symmetry_lambda = e.symreg_lambda;
+    settings.pairing = e.symreg_pairing == "two-to-two" ? SymmetryPairing::two_to_two : SymmetryPairing::one_to_one;
+    settings.saturating_weights = e.satnl == "on";
+    settings.saturation_scale = e.satnl_scale;
+    settings.sam = e.sam == "sam" ? SharpnessAware::sam : e.sam == "asam" ? SharpnessAware::asam : SharpnessAware::none;
+    settings.sam_rho = e.sam_rho;
+    return make_symreg_method(settings);
+  }
+  if (e.method == "cpq") {
+    CpqSettings settings;
+    settings.bits = e.cpq_bits;
+    settings.dropbits = e.cpq_dropbits == "on";
+    settings.drop_rate = e.cpq_drop_rate;
+    settings.learn_bits = e.cpq_learn_bits == "on";
+    settings.bits_lambda = e.cpq_bits_lambda;
+    settings.method_learning_rate = e.cpq_learning_rate;
+    return make_cpq_method(settings);
   }
   return Status::error("unknown method '" + e.method + "'");
 }

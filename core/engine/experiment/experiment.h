@@ -42,7 +42,7 @@ struct Experiment {
   int epochs = 30;
   int batch_size = 32;
   int64_t seed = 1;
-  // The training method (methods/): baseline | qreg | gradl1
+  // The training method (methods/): baseline | qreg | gradl1 | symreg | cpq
   std::string method = "baseline";
   // qreg: quantization-aware training as a regularizer
   int qat_weight_bits = 8;
@@ -53,6 +53,20 @@ struct Experiment {
   double gradl1_lambda_activations = 0.01;
   double gradl1_warmup = 0.0;              // share of the run trained plainly before the penalty starts
   std::string gradl1_mode = "exact";       // exact | finite-difference
+  // symreg: symmetry regularization + saturating weights (+ SAM/ASAM)
+  double symreg_lambda = 0.1;
+  std::string symreg_pairing = "one-to-one";  // one-to-one | two-to-two
+  std::string satnl = "on";                   // on | off
+  double satnl_scale = 2.5;                   // c = scale · std(initial weights of the layer)
+  std::string sam = "none";                   // none | sam | asam
+  double sam_rho = 0.0;                       // 0 = the variant's default (SAM 0.05, ASAM 0.5)
+  // cpq: cluster-promoting quantization + DropBits (+ learned bit-widths)
+  int cpq_bits = 3;
+  std::string cpq_dropbits = "on";            // on | off
+  double cpq_drop_rate = 0.2;
+  std::string cpq_learn_bits = "off";         // on | off
+  double cpq_bits_lambda = 0.01;
+  double cpq_learning_rate = 1e-3;            // Adam on the steps, noise scales and gates
   // The quantization setting the model is evaluated at (the slider)
   int weight_bits = 4;
   int activation_bits = 0;
