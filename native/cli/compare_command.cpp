@@ -23,6 +23,8 @@ const std::vector<CommandFlag> kCompareFlags = {
     {"seeds", "how many seeds (1..N), or a comma-separated list of seeds", "3"},
     {"compare_weight_bits", "weight bit-widths to quantize to after training: a list (2,4,8) or a range (2-8)",
      "8,6,4,3,2"},
+    {"fgsm_epsilons", "FGSM attack sizes, comma-separated, or 'none'", "0.02,0.05,0.1"},
+    {"fgsm_samples", "test samples attacked per model", "2000"},
     {"csv", "write every model's numbers as CSV to this path", ""},
     {"json", "write the settings, every model's numbers and the summary as JSON to this path", ""},
     {"svg", "write an SVG plot of mean accuracy against weight bits to this path", ""},
@@ -40,6 +42,22 @@ Result<std::vector<std::string>> parse_methods(const std::string& text) {
   }
   if (methods.empty()) return Status::error("--methods names no method");
   return methods;
+}
+
+Result<std::vector<double>> parse_epsilons(const std::string& text) {
+  std::vector<double> epsilons;
+  if (text == "none") return epsilons;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    char* end = nullptr;
+    const double epsilon = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !(epsilon >= 0 && epsilon <= 1)) {
+      return Status::error("--fgsm_epsilons: '" + item + "' is not an attack size from 0 to 1");
+    }
+    epsilons.push_back(epsilon);
+  }
+  return epsilons;
 }
 
 Result<std::vector<int64_t>> parse_seeds(const std::string& text) {
@@ -88,6 +106,23 @@ TextTable accuracy_table(const ComparisonResult& result, bool per_channel) {
   return table;
 }
 
+// FGSM accuracy per method and ε, on the float weights or on the model as trained.
+TextTable fgsm_table(const ComparisonResult& result, bool as_trained) {
+  TextTable table;
+  table.header = {"method"};
+  for (double epsilon : result.settings.fgsm_epsilons) table.header.push_back("eps " + format_json_number(epsilon));
+  for (const std::string& method : result.settings.methods) {
+    std::vector<std::string> row = {method};
+    for (size_t i = 0; i < result.settings.fgsm_epsilons.size(); ++i) {
+      row.push_back(percent_cell(values_of(result, method, [&](const ComparisonRun& r) {
+        return as_trained ? r.fgsm_trained_accuracy[i] : r.fgsm_float_accuracy[i];
+      })));
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
 TextTable generalization_table(const ComparisonResult& result) {
   TextTable table;
   table.header = {"method", "train acc", "test acc", "gap (acc)", "train loss", "test loss", "gap (loss)", "seconds"};
@@ -109,13 +144,21 @@ TextTable generalization_table(const ComparisonResult& result) {
 
 std::string comparison_csv(const ComparisonResult& result) {
   TextTable table;
-  table.header = {"method", "seed", "granularity", "weight_bits", "test_accuracy"};
+  table.header = {"method", "seed", "evaluation", "setting", "test_accuracy"};
   for (const ComparisonRun& r : result.runs) {
-    table.rows.push_back({r.method, std::to_string(r.seed), "", "float", format_fixed(r.float_accuracy, 6)});
+    auto add = [&](const std::string& evaluation, const std::string& setting, double accuracy) {
+      table.rows.push_back({r.method, std::to_string(r.seed), evaluation, setting, format_fixed(accuracy, 6)});
+    };
+    add("float", "", r.float_accuracy);
     for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
-      const std::string bits = std::to_string(result.settings.weight_bits[i]);
-      table.rows.push_back({r.method, std::to_string(r.seed), "per-tensor", bits, format_fixed(r.per_tensor_accuracy[i], 6)});
-      table.rows.push_back({r.method, std::to_string(r.seed), "per-channel", bits, format_fixed(r.per_channel_accuracy[i], 6)});
+      const std::string bits = std::to_string(result.settings.weight_bits[i]) + "-bit";
+      add("ptq-per-tensor", bits, r.per_tensor_accuracy[i]);
+      add("ptq-per-channel", bits, r.per_channel_accuracy[i]);
+    }
+    for (size_t i = 0; i < result.settings.fgsm_epsilons.size(); ++i) {
+      const std::string epsilon = "eps=" + format_json_number(result.settings.fgsm_epsilons[i]);
+      add("fgsm-float", epsilon, r.fgsm_float_accuracy[i]);
+      add("fgsm-as-trained", epsilon, r.fgsm_trained_accuracy[i]);
     }
   }
   return render_csv(table);
@@ -130,6 +173,9 @@ std::string comparison_json(const ComparisonResult& result) {
   Json bits = Json::array();
   for (int b : result.settings.weight_bits) bits.push_back(b);
   json["weight_bits"] = std::move(bits);
+  Json epsilons = Json::array();
+  for (double e : result.settings.fgsm_epsilons) epsilons.push_back(e);
+  json["fgsm_epsilons"] = std::move(epsilons);
   Json runs = Json::array();
   auto numbers = [](const std::vector<double>& values) {
     Json array = Json::array();
@@ -149,6 +195,8 @@ std::string comparison_json(const ComparisonResult& result) {
     run["test_loss"] = r.test_loss;
     run["test_accuracy"] = r.test_accuracy;
     run["training_seconds"] = r.training_seconds;
+    run["fgsm_float_accuracy"] = numbers(r.fgsm_float_accuracy);
+    run["fgsm_trained_accuracy"] = numbers(r.fgsm_trained_accuracy);
     Json readouts = Json::array();
     for (const MethodReadout& readout : r.readouts) {
       Json item = Json::object();
@@ -216,12 +264,21 @@ int compare_command(const std::vector<std::string>& arguments) {
   if (!seeds) return report_bad_input("compare", seeds.status());
   Result<std::vector<int>> bits = parse_bit_list(parsed->flag("compare_weight_bits"), 1, "compare_weight_bits");
   if (!bits) return report_bad_input("compare", bits.status());
+  Result<std::vector<double>> epsilons = parse_epsilons(parsed->flag("fgsm_epsilons"));
+  if (!epsilons) return report_bad_input("compare", epsilons.status());
+  char* end = nullptr;
+  const long fgsm_samples = std::strtol(parsed->flag("fgsm_samples").c_str(), &end, 10);
+  if (*end != '\0' || fgsm_samples < 1 || fgsm_samples > 1000000) {
+    return report_bad_input("compare", Status::error("--fgsm_samples must be from 1 to 1000000"));
+  }
 
   ComparisonSettings settings;
   settings.base = *experiment;
   settings.methods = *methods;
   settings.seeds = *seeds;
   settings.weight_bits = *bits;
+  settings.fgsm_epsilons = *epsilons;
+  settings.fgsm_samples = static_cast<int>(fgsm_samples);
   std::printf("comparing %zu methods x %zu seeds: %s, %s, %d epochs\n", settings.methods.size(),
               settings.seeds.size(), settings.base.dataset.c_str(), settings.base.architecture.c_str(),
               settings.base.epochs);
@@ -237,6 +294,11 @@ int compare_command(const std::vector<std::string>& arguments) {
               result->dataset.c_str(), settings.base.architecture.c_str(), settings.seeds.size(),
               render_text_table(accuracy_table(*result, false)).c_str());
   std::printf("\nper channel\n\n%s", render_text_table(accuracy_table(*result, true)).c_str());
+  if (!settings.fgsm_epsilons.empty()) {
+    std::printf("\nFGSM accuracy (%%, first %d test samples), the model as trained (raq: 2-bit, qreg: its QAT grid)\n\n%s",
+                settings.fgsm_samples, render_text_table(fgsm_table(*result, true)).c_str());
+    std::printf("\nFGSM accuracy (%%), float weights\n\n%s", render_text_table(fgsm_table(*result, false)).c_str());
+  }
   std::printf("\ngeneralization (last epoch, the model as trained)\n\n%s",
               render_text_table(generalization_table(*result)).c_str());
   struct Output {

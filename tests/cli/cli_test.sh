@@ -51,13 +51,14 @@ python3 -c "import json; d=json.load(open('w.json')); assert d['format']=='qplay
 expect "compare trains every method from the same seeds" 0 "per channel" -- "$cli" compare --dataset=moons \
   --samples=300 --epochs=3 --seeds=2 --methods=baseline,gradl1,qreg --compare_weight_bits=8,4,2 \
   --csv=c.csv --json=c.json --svg=c.svg
-[ "$(wc -l < c.csv)" -eq 43 ] && pass "compare CSV: header + 3 methods x 2 seeds x (float + 3 bits x 2)" \
+[ "$(wc -l < c.csv)" -eq 79 ] && pass "compare CSV: header + 3 methods x 2 seeds x (float + 3 bits x 2 + 3 FGSM eps x 2)" \
   || fail "compare CSV rows: $(wc -l < c.csv)"
 python3 -c "import json; d=json.load(open('c.json')); assert d['format']=='qplay-comparison' and len(d['runs'])==6" \
   && pass "compare JSON has 6 runs" || fail "compare JSON content"
 grep -q "<svg" c.svg && pass "compare plot is SVG" || fail "compare plot is not SVG"
 expect "compare refuses an unknown method" 2 "method must be one of baseline" -- "$cli" compare --methods=baseline,magic
 expect "compare refuses a bad seed count" 2 "--seeds must be a count" -- "$cli" compare --seeds=0
+expect "compare refuses a bad attack size" 2 "is not an attack size" -- "$cli" compare --fgsm_epsilons=0.1,big
 expect "compare checks each method's knobs first" 2 "gradl1" -- "$cli" compare --methods=gradl1 --gradl1_warmup=2
 
 # Bad input: exit 2 with a message that says what is allowed.

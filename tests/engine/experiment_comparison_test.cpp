@@ -51,6 +51,23 @@ TEST(Comparison, TrainsEveryMethodForEverySeedAndScoresEveryBitWidth) {
   EXPECT_EQ(values_of(*result, "qreg", [](auto& r) { return r.float_accuracy; }).size(), 2u);
 }
 
+TEST(Comparison, AttacksTheFloatModelAndTheModelAsTrained) {
+  ComparisonSettings settings = tiny_comparison();
+  settings.fgsm_epsilons = {0.0, 0.3};
+  settings.fgsm_samples = 100000;  // the whole test split
+  Result<ComparisonResult> result = run_comparison(settings);
+  ASSERT_TRUE(result.ok()) << result.message();
+  for (const ComparisonRun& run : result->runs) {
+    ASSERT_EQ(run.fgsm_float_accuracy.size(), 2u);
+    ASSERT_EQ(run.fgsm_trained_accuracy.size(), 2u);
+    EXPECT_DOUBLE_EQ(run.fgsm_float_accuracy[0], run.float_accuracy) << run.method;  // ε = 0 is no attack
+    EXPECT_LT(run.fgsm_float_accuracy[1], run.float_accuracy) << run.method;
+    if (run.method == "baseline") EXPECT_EQ(run.fgsm_trained_accuracy, run.fgsm_float_accuracy);
+  }
+  settings.fgsm_epsilons = {-0.1};
+  EXPECT_FALSE(run_comparison(settings).ok());
+}
+
 TEST(Comparison, IsReproducibleSeedForSeed) {
   Result<ComparisonResult> first = run_comparison(tiny_comparison());
   Result<ComparisonResult> second = run_comparison(tiny_comparison());

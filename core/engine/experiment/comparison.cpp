@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/engine/experiment/run.h"
+#include "core/engine/methods/fgsm.h"
 #include "core/engine/train/sweep.h"
 
 namespace qplay {
@@ -38,6 +39,12 @@ Status validate_comparison(const ComparisonSettings& settings) {
   for (int bits : settings.weight_bits) {
     if (bits < 1 || bits > 8) return Status::error("compare: weight bits must be 1 to 8, got " + std::to_string(bits));
   }
+  for (double epsilon : settings.fgsm_epsilons) {
+    if (!(epsilon >= 0 && epsilon <= 1)) {
+      return Status::error("compare: FGSM epsilons must be from 0 to 1, got " + std::to_string(epsilon));
+    }
+  }
+  if (settings.fgsm_samples < 1) return Status::error("compare: FGSM needs at least one sample");
   for (const std::string& method : settings.methods) {
     Experiment e = settings.base;
     e.method = method;
@@ -96,6 +103,19 @@ Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, cons
       for (int bits : settings.weight_bits) {
         scores.per_tensor_accuracy.push_back(accuracy_at(*run.network, *dataset, e, bits, "per-tensor"));
         scores.per_channel_accuracy.push_back(accuracy_at(*run.network, *dataset, e, bits, "per-channel"));
+      }
+      if (!settings.fgsm_epsilons.empty()) {
+        FgsmOptions fgsm;
+        fgsm.clip = fgsm_clip_range(*dataset);
+        fgsm.max_samples = static_cast<size_t>(settings.fgsm_samples);
+        for (const FgsmPoint& p : fgsm_accuracy_over_epsilons(*run.network, dataset->test_x, dataset->test_y,
+                                                              settings.fgsm_epsilons, {}, fgsm))
+          scores.fgsm_float_accuracy.push_back(p.adversarial.accuracy);
+        std::vector<float> view;
+        const ForwardOptions<float> trained = run.trainer->trained_forward(view);
+        for (const FgsmPoint& p : fgsm_accuracy_over_epsilons(*run.network, dataset->test_x, dataset->test_y,
+                                                              settings.fgsm_epsilons, trained, fgsm))
+          scores.fgsm_trained_accuracy.push_back(p.adversarial.accuracy);
       }
       const EpochMetrics& last = run.trainer->history().back();
       scores.train_loss = last.train_loss;

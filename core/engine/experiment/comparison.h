@@ -24,6 +24,10 @@ struct ComparisonSettings {
   std::vector<std::string> methods = {"baseline", "gradl1", "qreg"};
   std::vector<int64_t> seeds = {1, 2, 3};
   std::vector<int> weight_bits = {8, 6, 4, 3, 2};
+  // FGSM (methods/fgsm.h) on the float model and on the model as trained, on the first fgsm_samples
+  // test samples; empty: no attack. Images are clipped to [0, 1], toy points are not.
+  std::vector<double> fgsm_epsilons = {0.02, 0.05, 0.1};
+  int fgsm_samples = 2000;
 };
 
 // One trained model.
@@ -36,6 +40,10 @@ struct ComparisonRun {
   // The last epoch's metrics of the model as trained (for QReg: its quantized forward).
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
   double training_seconds = 0;
+  // FGSM accuracy [index into settings.fgsm_epsilons]: of the float weights, and of the forward the
+  // method scores its model with (QReg's quantized forward, RAQ's 2-bit shift-add view; the float
+  // weights for the others).
+  std::vector<double> fgsm_float_accuracy, fgsm_trained_accuracy;
   std::vector<MethodReadout> readouts;
 };
 

@@ -5,6 +5,7 @@
 #include "core/engine/methods/cpq_dropbits.h"
 #include "core/engine/methods/gradient_l1.h"
 #include "core/engine/methods/qreg.h"
+#include "core/engine/methods/raq.h"
 #include "core/engine/methods/symreg_satnl.h"
 
 namespace qplay {
@@ -115,6 +116,16 @@ Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e
     settings.bits_lambda = e.cpq_bits_lambda;
     settings.method_learning_rate = e.cpq_learning_rate;
     return make_cpq_method(settings);
+  }
+  if (e.method == "raq") {
+    RaqSettings settings;
+    settings.levels = e.raq_levels == "power-of-two" ? ShiftAddLevels::power_of_two : ShiftAddLevels::residual_binary;
+    settings.power_of_two_scale = e.raq_power_of_two_scale == "on";
+    settings.structural_lambda = e.raq_structural_lambda;
+    settings.perturbation_lambda = e.raq_perturbation_lambda;
+    settings.perturbation_epsilon = e.raq_perturbation_epsilon;
+    settings.spectral_lambda = e.raq_spectral_lambda;
+    return make_raq_method(settings);
   }
   return Status::error("unknown method '" + e.method + "'");
 }

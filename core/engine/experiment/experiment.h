@@ -42,7 +42,7 @@ struct Experiment {
   int epochs = 30;
   int batch_size = 32;
   int64_t seed = 1;
-  // The training method (methods/): baseline | qreg | gradl1 | symreg | cpq
+  // The training method (methods/): baseline | qreg | gradl1 | symreg | cpq | raq
   std::string method = "baseline";
   // qreg: quantization-aware training as a regularizer
   int qat_weight_bits = 8;
@@ -67,6 +67,13 @@ struct Experiment {
   std::string cpq_learn_bits = "off";         // on | off
   double cpq_bits_lambda = 0.01;
   double cpq_learning_rate = 1e-3;            // Adam on the steps, noise scales and gates
+  // raq: robustness-aware 2-bit quantization with shift-add levels
+  std::string raq_levels = "residual-binary";  // residual-binary | power-of-two
+  std::string raq_power_of_two_scale = "off";  // on | off
+  double raq_structural_lambda = 1.0;
+  double raq_perturbation_lambda = 0.1;
+  double raq_perturbation_epsilon = 0.03;
+  double raq_spectral_lambda = 1e-3;
   // The quantization setting the model is evaluated at (the slider)
   int weight_bits = 4;
   int activation_bits = 0;
