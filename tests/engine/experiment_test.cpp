@@ -59,6 +59,35 @@ TEST(StateTable, EverySettingRoundTripsThroughJson) {
   }
 }
 
+TEST(StateTable, EveryMethodKnobRoundTripsThroughJsonAtANonDefaultValue) {
+  const Experiment defaults;
+  Experiment e;
+  int knobs = 0;
+  for (const SettingRow& row : experiment_settings()) {
+    if (row.group != "method" && row.group != "qreg" && row.group != "gradl1" && row.group != "symreg" &&
+        row.group != "cpq" && row.group != "raq") {
+      continue;
+    }
+    // The last choice, or a value three quarters of the way through the range, unless that is the default.
+    std::string value;
+    if (row.kind == SettingKind::choice) {
+      value = std::string(row.choices.back() == get_setting(defaults, row) ? row.choices.front() : row.choices.back());
+    } else {
+      const double x = row.min + 0.75 * (row.max - row.min);
+      value = row.kind == SettingKind::integer ? std::to_string(static_cast<long long>(x)) : format_json_number(x);
+    }
+    ASSERT_TRUE(set_setting(e, row.key, value).ok()) << row.key << " = " << value;
+    EXPECT_NE(get_setting(e, row), get_setting(defaults, row)) << row.key;
+    ++knobs;
+  }
+  EXPECT_GE(knobs, 25);  // method + the knobs of qreg, gradl1, symreg, cpq and raq
+  Result<Json> parsed = parse_json(to_json(experiment_to_json(e)));
+  ASSERT_TRUE(parsed.ok());
+  Result<Experiment> back = experiment_from_json(*parsed);
+  ASSERT_TRUE(back.ok()) << back.message();
+  for (const SettingRow& row : experiment_settings()) EXPECT_EQ(get_setting(*back, row), get_setting(e, row)) << row.key;
+}
+
 TEST(StateTable, ExperimentFilesRefuseForeignAndInvalidContent) {
   for (const char* text : {"[]", R"({"format":"other","version":1,"settings":{}})",
                            R"({"format":"qplay-experiment","version":2,"settings":{}})",
