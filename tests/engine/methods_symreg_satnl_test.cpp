@@ -6,14 +6,20 @@
 // training with SymReg makes the weights far more symmetric than the baseline while SatNL keeps
 // |w| < c, which the baseline's weights exceed; and (the paper's claim at toy scale) that the result
 // loses less accuracy than the baseline under 3-bit per-tensor post-training weight quantization.
+// The fast paths the float training step takes (the radix sort, the engine's float tanh, the penalty
+// written with λ and sort buffers reused, the effective weights kept from the last step) are checked
+// bit for bit against the plain definitions.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/engine/base/rng.h"
@@ -141,6 +147,118 @@ TEST(SymmetryPenalty, TiesTinySetsAndNonFiniteWeights) {
   for (double g : gradient) EXPECT_EQ(g, 0.0);
 }
 
+// [SECTION] The pairing's order and the float penalty's fast path
+
+std::vector<float> random_floats(size_t n, uint64_t seed, double scale, double shift = 0) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(rng.normal() * scale + shift);
+  return v;
+}
+
+// Sets that stress the sort, run in this order with one set of buffers (as a step reuses them for
+// every tensor and step): weights like a layer's, the largest again after one SGD-sized move of every
+// weight (most sorted positions change), values over the whole float range, heavy ties (a coarse
+// grid) with signed zeros among them, one value repeated, all in one first-digit bucket.
+std::vector<std::pair<std::string, std::vector<float>>> sort_cases() {
+  std::vector<std::pair<std::string, std::vector<float>>> cases;
+  for (size_t n : {0, 1, 2, 3, 17, 64, 65, 1000, 4097, 100352})
+    cases.emplace_back("normal n=" + std::to_string(n), random_floats(n, 300 + n, 0.03));
+  std::vector<float> moved = cases.back().second;
+  const std::vector<float> step = random_floats(moved.size(), 6, 1e-4);
+  for (size_t i = 0; i < moved.size(); ++i) moved[i] += step[i];
+  cases.emplace_back("moved", moved);
+  std::vector<float> wide = random_floats(5000, 7, 1.0);
+  Rng rng(8);
+  for (float& w : wide) w = static_cast<float>(w * std::ldexp(1.0, static_cast<int>(rng.below(250)) - 125));
+  wide[0] = std::numeric_limits<float>::max();
+  wide[1] = -std::numeric_limits<float>::max();
+  wide[2] = std::numeric_limits<float>::denorm_min();
+  wide[3] = -std::numeric_limits<float>::denorm_min();
+  cases.emplace_back("wide exponents", wide);
+  std::vector<float> tied = random_floats(3001, 9, 2.0);
+  for (size_t i = 0; i < tied.size(); ++i) tied[i] = std::round(tied[i] * 2) / 2;  // many exact ties
+  for (size_t i = 0; i < tied.size(); i += 7) tied[i] = (i % 2) ? -0.0f : 0.0f;    // and signed zeros
+  cases.emplace_back("ties and signed zeros", tied);
+  cases.emplace_back("all equal", std::vector<float>(300, -0.25f));
+  std::vector<float> one_bucket = random_floats(20000, 10, 0.001, 0.3);  // all in [0.25, 0.3125)
+  for (float& w : one_bucket) w = std::clamp(w, 0.2501f, 0.3124f);
+  cases.emplace_back("one first-digit bucket", one_bucket);
+  return cases;
+}
+
+TEST(SymmetryOrder, RadixSortGivesTheReferenceOrder) {
+  SymmetrySortBuffers buffers;  // reused across sizes, as the training step reuses it across tensors
+  for (const auto& [name, weights] : sort_cases()) {
+    std::vector<uint32_t> expected(weights.size()), actual(weights.size(), 12345);
+    ascending_order_reference<float>(weights, expected);
+    ascending_order_radix(weights, actual, buffers);
+    EXPECT_EQ(actual, expected) << name;
+  }
+}
+
+// The float penalty straight from its definition (reference order, values read through it, λ
+// applied afterwards), as the engine computed it before the radix sort.
+float reference_float_penalty(SymmetryPairing pairing, const std::vector<float>& weights,
+                              std::vector<float>& gradient, float lambda) {
+  const size_t n = weights.size(), group = pairing == SymmetryPairing::two_to_two ? 2 : 1,
+               terms = n / (2 * group);
+  std::vector<uint32_t> order(n);
+  ascending_order_reference<float>(weights, order);
+  gradient.assign(n, 0.0f);
+  float total = 0;
+  for (size_t j = 0; j < terms; ++j) {
+    float sum = 0;
+    for (size_t k = 0; k < group; ++k)
+      sum += weights[order[j * group + k]] + weights[order[n - 1 - j * group - k]];
+    total += sum * sum;
+    for (size_t k = 0; k < group; ++k)
+      gradient[order[j * group + k]] = gradient[order[n - 1 - j * group - k]] = 2.0f * sum / float(terms);
+  }
+  for (float& g : gradient) g *= lambda;
+  return terms == 0 ? 0.0f : total / float(terms);
+}
+
+// Bits, so that -0 and +0 (and NaN) compare as what they are.
+std::vector<uint32_t> bits_of(const std::vector<float>& values) {
+  std::vector<uint32_t> bits(values.size());
+  for (size_t i = 0; i < values.size(); ++i) bits[i] = std::bit_cast<uint32_t>(values[i]);
+  return bits;
+}
+
+TEST(SymmetryPenalty, FloatFastPathIsBitIdenticalToTheDefinition) {
+  SymmetrySortBuffers buffers;
+  for (SymmetryPairing pairing : {SymmetryPairing::one_to_one, SymmetryPairing::two_to_two}) {
+    for (const auto& [name, weights] : sort_cases()) {
+      for (float lambda : {1.0f, 0.1f}) {
+        std::vector<float> expected_gradient, gradient(weights.size(), 7.0f);
+        const float expected = reference_float_penalty(pairing, weights, expected_gradient, lambda);
+        const float actual = symmetry_penalty<float>(pairing, weights, gradient, lambda, buffers);
+        EXPECT_EQ(std::bit_cast<uint32_t>(actual), std::bit_cast<uint32_t>(expected)) << name;
+        EXPECT_EQ(bits_of(gradient), bits_of(expected_gradient)) << name << " lambda " << lambda;
+        // Without buffers and λ: the same value (the public two-argument form).
+        EXPECT_EQ(std::bit_cast<uint32_t>(symmetry_penalty<float>(pairing, weights, std::span<float>())),
+                  std::bit_cast<uint32_t>(expected))
+            << name;
+      }
+    }
+  }
+  // Signed zeros paired with each other and with nonzero weights.
+  const std::vector<float> zeros = {-0.0f, 0.5f, -0.0f, -0.5f, -0.0f};
+  std::vector<float> expected_gradient, gradient(zeros.size());
+  reference_float_penalty(SymmetryPairing::one_to_one, zeros, expected_gradient, 1.0f);
+  symmetry_penalty<float>(SymmetryPairing::one_to_one, zeros, gradient, 1.0f, buffers);
+  EXPECT_EQ(bits_of(gradient), bits_of(expected_gradient));
+  // Non-finite weights: NaN and a zero gradient, as in double.
+  for (float bad : {NAN, INFINITY}) {
+    std::vector<float> broken = random_floats(100, 11, 0.1);
+    broken[37] = bad;
+    std::vector<float> g(100, 3.0f);
+    EXPECT_TRUE(std::isnan(symmetry_penalty<float>(SymmetryPairing::one_to_one, broken, g, 0.1f, buffers)));
+    for (float x : g) EXPECT_EQ(std::bit_cast<uint32_t>(x), 0u);
+  }
+}
+
 TEST(WeightAsymmetry, IsZeroWhenSymmetricTwoWhenShiftedByItsRmsAndScaleFree) {
   std::vector<double> symmetric = {-1.0, 0.5, -0.5, 1.0, 0.25, -0.25};
   EXPECT_NEAR(weight_asymmetry<double>(symmetric), 0.0, 1e-15);
@@ -187,6 +305,63 @@ TEST(SaturatingWeights, InverseRoundTripsAndTheRangeStaysInsideC) {
   std::vector<double> huge = {-50.0, 3.0, 50.0}, bounded(3);
   saturating_weights_forward<double>(huge, scale, bounded);
   for (double w : bounded) EXPECT_LE(std::fabs(w), scale);
+}
+
+// ulps between two finite floats of the same sign.
+int64_t ulps_apart(float a, float b) {
+  return std::abs(int64_t(std::bit_cast<int32_t>(a)) - int64_t(std::bit_cast<int32_t>(b)));
+}
+
+TEST(SaturatingWeights, FloatTanhIsTheNearestFloat) {
+  // c = 1 makes the forward the engine's float tanh itself. Inputs: the range weights use, the
+  // saturated tail, tiny and subnormal values; every array length 1..40 so that the vector loops'
+  // tails run too. Expected: std::tanh in double, rounded once. The engine's error is < 1e-15
+  // relative, so a result may differ by 1 ulp only when tanh(x) is that close to a midpoint between
+  // floats: none in a sweep of all 2.1e9 non-negative floats (against glibc's double tanh).
+  std::vector<float> inputs;
+  Rng rng(21);
+  for (int i = 0; i < 200000; ++i) inputs.push_back(static_cast<float>(rng.uniform(-12.0, 12.0)));
+  for (int i = 0; i < 50000; ++i) inputs.push_back(static_cast<float>(rng.normal() * 0.7));
+  for (int i = 0; i < 20000; ++i)
+    inputs.push_back(
+        static_cast<float>(rng.uniform(-1.0, 1.0) * std::ldexp(1.0, -static_cast<int>(rng.below(150)))));
+  for (float x :
+       {0.0f, 1e-45f, 1e-38f, 0.5493061f, 1.0f, 9.0f, 9.01f, 9.02f, 10.0f, 10.000001f, 88.0f, 3e38f})
+    for (float sign : {1.0f, -1.0f}) inputs.push_back(sign * x);
+  size_t offset = 0, length = 1, differ = 0;
+  while (offset < inputs.size()) {
+    const size_t n = std::min(length, inputs.size() - offset);
+    std::span<const float> x = std::span<const float>(inputs).subspan(offset, n);
+    std::vector<float> y(n);
+    saturating_weights_forward<float>(x, 1.0f, y);
+    for (size_t i = 0; i < n; ++i) {
+      const float expected = static_cast<float>(std::tanh(double(x[i])));
+      differ += y[i] != expected;
+      EXPECT_LE(ulps_apart(y[i], expected), 1) << "x " << x[i];
+      EXPECT_EQ(std::signbit(y[i]), std::signbit(x[i])) << "x " << x[i];  // odd, -0 included
+    }
+    offset += n;
+    length = length % 40 + 1;
+  }
+  EXPECT_EQ(differ, 0u);
+  // Non-finite inputs behave as std::tanh: ±inf saturate, NaN stays NaN.
+  const std::vector<float> special = {INFINITY, -INFINITY, NAN};
+  std::vector<float> out(3);
+  saturating_weights_forward<float>(special, 1.0f, out);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], -1.0f);
+  EXPECT_TRUE(std::isnan(out[2]));
+}
+
+TEST(SaturatingWeights, FloatForwardIsScaleTimesTanhOfTheRatio) {
+  // c·tanh(v/c) with the ratio and the product rounded in float, as written; saturation at ±c.
+  const float scale = 0.0437f;
+  std::vector<float> latent = random_floats(1001, 22, 0.05), weights(1001);
+  latent[0] = 50.0f;
+  saturating_weights_forward<float>(latent, scale, weights);
+  for (size_t i = 0; i < latent.size(); ++i)
+    EXPECT_EQ(weights[i], scale * static_cast<float>(std::tanh(double(latent[i] / scale)))) << latent[i];
+  EXPECT_EQ(weights[0], scale);
 }
 
 TEST(SaturatingWeights, ScaleIsTheKnobTimesTheStandardDeviation) {
@@ -407,6 +582,71 @@ TEST(SymRegMethod, FloatStepMatchesTheDoubleObjective) {
   }
 }
 
+// Float gradients of every parameter as bits.
+std::vector<uint32_t> gradient_bits(Network<float>& network) {
+  return bits_of(std::vector<float>(network.gradients().begin(), network.gradients().end()));
+}
+
+TEST(SymRegObjective, FromEffectiveIsBitIdenticalToTheFullStep) {
+  for (SharpnessAware sam : {SharpnessAware::none, SharpnessAware::sam}) {
+    for (SymmetryPairing pairing : {SymmetryPairing::one_to_one, SymmetryPairing::two_to_two}) {
+      SymRegSettings settings;
+      settings.pairing = pairing;
+      settings.sam = sam;
+      Network<float> full = float_network("mlp:24,16", {1, 1, 5}, 3, 31),
+                     split = float_network("mlp:24,16", {1, 1, 5}, 3, 31);
+      SymRegState<float> full_state = attach_symreg(full, settings),
+                         split_state = attach_symreg(split, settings);
+      const std::vector<float> features = random_floats(7 * 5, 32, 1.0);
+      const std::vector<int32_t> labels = {0, 1, 2, 2, 1, 0, 1};
+      const SymRegStepValues<float> expected =
+          symreg_gradients<float>(full, full_state, settings, features, labels, 7);
+      symreg_effective_parameters<float>(split, split_state, std::as_const(split).parameters(),
+                                         split_state.effective);
+      const SymRegStepValues<float> actual =
+          symreg_gradients_from_effective<float>(split, split_state, settings, features, labels, 7);
+      EXPECT_EQ(std::bit_cast<uint32_t>(actual.loss), std::bit_cast<uint32_t>(expected.loss));
+      EXPECT_EQ(std::bit_cast<uint32_t>(actual.penalty), std::bit_cast<uint32_t>(expected.penalty));
+      EXPECT_GT(actual.penalty, 0.0f);
+      EXPECT_EQ(gradient_bits(split), gradient_bits(full))
+          << "sam " << int(sam) << " pairing " << int(pairing);
+    }
+  }
+}
+
+TEST(SymRegMethod, StepsAreBitIdenticalToTheFreeFunctions) {
+  // The method keeps the effective weights from after_optimizer_step to the next compute_gradients
+  // and runs the tanh once per step; the free function recomputes them. Five SGD steps of each.
+  SymRegSettings settings;
+  Network<float> network = float_network("mlp:24,16", {1, 1, 5}, 3, 33),
+                 reference = float_network("mlp:24,16", {1, 1, 5}, 3, 33);
+  OptimizerSettings optimizer;
+  network.set_optimizer_slot_count(optimizer_slot_count(optimizer.kind));
+  reference.set_optimizer_slot_count(optimizer_slot_count(optimizer.kind));
+  std::unique_ptr<TrainingMethod> method = symreg_method(settings);
+  method->attach(network);
+  SymRegState<float> state = attach_symreg(reference, settings);  // reference.parameters() are latent v
+  const std::vector<int32_t> labels = {2, 0, 1, 1, 0, 2};
+  for (long step = 1; step <= 5; ++step) {
+    const std::vector<float> features = random_floats(6 * 5, 40 + step, 1.0);
+    const StepResult result = method->compute_gradients(network, {features, labels, 6}, {});
+    const SymRegStepValues<float> expected =
+        symreg_gradients<float>(reference, state, settings, features, labels, 6);
+    EXPECT_EQ(std::bit_cast<uint32_t>(result.loss), std::bit_cast<uint32_t>(expected.loss))
+        << "step " << step;
+    EXPECT_EQ(std::bit_cast<uint32_t>(result.penalty), std::bit_cast<uint32_t>(expected.penalty));
+    EXPECT_EQ(gradient_bits(network), gradient_bits(reference)) << "step " << step;
+    optimizer_step(network, optimizer, optimizer.learning_rate, step);
+    optimizer_step(reference, optimizer, optimizer.learning_rate, step);
+    method->after_optimizer_step(network, {});
+  }
+  // Between steps the network holds the deployed w = c·tanh(v/c) of the reference's v.
+  std::vector<float> deployed(reference.parameter_count());
+  symreg_effective_parameters<float>(reference, state, std::as_const(reference).parameters(), deployed);
+  EXPECT_EQ(bits_of(std::vector<float>(network.parameters().begin(), network.parameters().end())),
+            bits_of(deployed));
+}
+
 TEST(SymRegMethod, AttachKeepsTheInitialEffectiveWeightsAndReportsC) {
   Network<float> network = float_network("mlp:16,8", {1, 1, 2}, 3, 11);
   const std::vector<float> initial(network.parameters().begin(), network.parameters().end());
@@ -539,7 +779,7 @@ std::vector<std::pair<int, double>> readouts_named(const Trained& t, const std::
 // and optimizer, 400 SGD steps of mlp:32,32 on the 3-arm spiral, three seeds. Measured (seeds 21,
 // 22, 23), weight asymmetry of layers 0 / 2 / 4 (2x32, 32x32, 32x3 weights):
 //   baseline  0.100 0.010 0.018 | 0.181 0.018 0.011 | 0.082 0.017 0.042
-//   symreg    0.007 0.014 0.002 | 0.012 0.006 0.005 | 0.006 0.026 0.013
+//   symreg    0.007 0.014 0.002 | 0.011 0.005 0.005 | 0.006 0.026 0.013
 // The first and last layers, where training makes the weights drift off centre, become 3-16x more
 // symmetric. The 32x32 layer stays at the level that sampling noise alone gives ~1000 weights
 // (its initial values are 0.001-0.013): the penalty's pull on one weight is 4λ·(pair sum)/n, 16x

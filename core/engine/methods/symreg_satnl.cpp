@@ -3,61 +3,220 @@
 #include "core/engine/methods/symreg_satnl.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <utility>
+
+// The float tanh loop is compiled a second time for AVX2 (4 doubles a vector instead of 2) and picked
+// at run time. Not FMA: the two builds must give the same bits.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define QPLAY_SYMREG_AVX2 1
+#define QPLAY_TARGET_AVX2 __attribute__((target("avx2")))
+#endif
 
 namespace qplay {
 namespace {
 
+// Without an early exit, so that it vectorizes: it reads every weight of every step.
 template <typename T>
 bool all_finite(std::span<const T> values) {
-  return std::all_of(values.begin(), values.end(), [](T v) { return std::isfinite(v); });
+  int finite = 1;
+  for (T v : values) finite &= std::fabs(v) <= std::numeric_limits<T>::max();
+  return finite != 0;
 }
 
-// Positions of the weights in ascending order of value, ties broken by position: a total order, so
-// the pairing (and the one-sided derivative chosen at ties) is deterministic.
-template <typename T>
-std::vector<size_t> ascending_order(std::span<const T> weights) {
-  std::vector<size_t> order(weights.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return weights[a] < weights[b] || (weights[a] == weights[b] && a < b);
-  });
-  return order;
+// An unsigned key that sorts like the float: positive floats already sort like their bits, so set
+// the sign bit above the negatives; negative ones sort in reverse, so flip all their bits. -0 is
+// made +0 first, since the comparison calls them equal (their order is then by position).
+inline uint32_t float_order_key(float value) {
+  uint32_t bits = std::bit_cast<uint32_t>(value);
+  bits = bits == 0x80000000u ? 0u : bits;
+  const uint32_t negative = 0u - (bits >> 31);  // all ones for a negative value
+  return bits ^ (negative | 0x80000000u);
 }
 
-// Both pairings at once: the j-th group of `group` consecutive sorted weights from the bottom is
-// matched with the j-th group from the top, and the penalty is the mean of the squared group sums
-// over m = ⌊n / 2·group⌋ terms. group 1 is L_sym1, group 2 is L_sym2 (§3.2). Every weight is in at
-// most one group, so its gradient is 2·(its group's sum)/m, written once.
-template <typename T>
-T mirrored_group_penalty(std::span<const T> weights, std::span<T> gradient_out, size_t group) {
+// The float a key came from (+0 for the key of both zeros).
+inline float float_from_order_key(uint32_t key) {
+  const uint32_t negative = 0u - (1u - (key >> 31));  // all ones when the sign bit is clear
+  return std::bit_cast<float>(key ^ (negative | 0x80000000u));
+}
+
+// Sorts whole items (key << 32 | position) ascending: by key, then by position.
+inline void insertion_sort_items(uint64_t* items, size_t count) {
+  for (size_t i = 1; i < count; ++i) {
+    const uint64_t item = items[i];
+    size_t j = i;
+    for (; j > 0 && items[j - 1] > item; --j) items[j] = items[j - 1];
+    items[j] = item;
+  }
+}
+
+// The radix sort behind ascending_order_radix, leaving the sorted items (key << 32 | position) in
+// buffers.spare. MSD first: a stable scatter by the key's top 11 bits (sign, exponent and 2 mantissa
+// bits). A layer's weights fall into about a hundred such buckets of at most a few thousand items
+// each, so every bucket is then sorted in cache by its low 21 bits: an insertion sort when small,
+// else two stable LSD passes (11 + 10 bits). Items enter in position order and every pass is stable
+// (the insertion sort compares positions too), so equal keys end in position order.
+std::span<const uint64_t> radix_sort_items(std::span<const float> weights, SymmetrySortBuffers& buffers) {
   const size_t n = weights.size();
-  assert(gradient_out.empty() || gradient_out.size() == n);
-  std::fill(gradient_out.begin(), gradient_out.end(), T(0));
-  if (!all_finite(weights)) return std::numeric_limits<T>::quiet_NaN();
+  assert(n <= std::numeric_limits<uint32_t>::max());
+  buffers.items.resize(n);
+  buffers.spare.resize(n);
+  uint64_t* items = buffers.items.data();
+  uint64_t* sorted = buffers.spare.data();
+  constexpr size_t kTopBuckets = 2048, kInsertionSortLimit = 64;
+  std::vector<uint32_t>& start = buffers.bucket_start;  // top bucket b is [start[b], start[b + 1])
+  start.assign(kTopBuckets + 1, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t key = float_order_key(weights[i]);
+    items[i] = uint64_t(key) << 32 | i;
+    ++start[(key >> 21) + 1];
+  }
+  for (size_t b = 0; b < kTopBuckets; ++b) start[b + 1] += start[b];
+  uint32_t next[kTopBuckets];
+  std::copy(start.begin(), start.end() - 1, next);
+  for (size_t i = 0; i < n; ++i) sorted[next[items[i] >> 53]++] = items[i];
+
+  for (size_t b = 0; b < kTopBuckets; ++b) {
+    const size_t count = start[b + 1] - start[b];
+    uint64_t* bucket = sorted + start[b];
+    if (count <= kInsertionSortLimit) {
+      insertion_sort_items(bucket, count);
+      continue;
+    }
+    uint64_t* scratch = items + start[b];        // the same range of the other buffer
+    uint32_t low[2048] = {}, middle[1024] = {};  // key bits 0-10 and 11-20
+    for (size_t i = 0; i < count; ++i) {
+      ++low[(bucket[i] >> 32) & 2047];
+      ++middle[(bucket[i] >> 43) & 1023];
+    }
+    uint32_t offset = 0;
+    for (uint32_t& c : low) offset += std::exchange(c, offset);
+    offset = 0;
+    for (uint32_t& c : middle) offset += std::exchange(c, offset);
+    for (size_t i = 0; i < count; ++i) scratch[low[(bucket[i] >> 32) & 2047]++] = bucket[i];
+    for (size_t i = 0; i < count; ++i) bucket[middle[(scratch[i] >> 43) & 1023]++] = scratch[i];
+  }
+  return {sorted, n};
+}
+
+// The pairing of both penalties: the j-th group of `group` consecutive sorted weights from the bottom
+// is matched with the j-th group from the top, and the penalty is the mean of the squared group sums
+// over m = ⌊n / 2·group⌋ terms. group 1 is L_sym1, group 2 is L_sym2 (§3.2). Every weight is in at
+// most one group, so its gradient, gradient_scale·2·(its group's sum)/m, is written once; the
+// unpaired middle ones get 0. value(j) and position(j) are the j-th smallest weight and its position.
+template <typename T, typename Value, typename Position>
+T pair_mirrored_groups(size_t n, size_t group, Value value, Position position, std::span<T> gradient_out,
+                       T gradient_scale) {
   const size_t terms = n / (2 * group);
-  if (terms == 0) return T(0);
-  const std::vector<size_t> order = ascending_order(weights);
   T total = 0;
   for (size_t j = 0; j < terms; ++j) {
     T sum = 0;
-    for (size_t k = 0; k < group; ++k)
-      sum += weights[order[j * group + k]] + weights[order[n - 1 - j * group - k]];
+    for (size_t k = 0; k < group; ++k) sum += value(j * group + k) + value(n - 1 - j * group - k);
     total += sum * sum;
     if (gradient_out.empty()) continue;
-    const T gradient = T(2) * sum / static_cast<T>(terms);
+    const T gradient = T(2) * sum / static_cast<T>(terms) * gradient_scale;
     for (size_t k = 0; k < group; ++k) {
-      gradient_out[order[j * group + k]] = gradient;
-      gradient_out[order[n - 1 - j * group - k]] = gradient;
+      gradient_out[position(j * group + k)] = gradient;
+      gradient_out[position(n - 1 - j * group - k)] = gradient;
     }
   }
+  if (!gradient_out.empty())
+    for (size_t j = terms * group; j < n - terms * group; ++j) gradient_out[position(j)] = T(0);
   return total / static_cast<T>(terms);
+}
+
+template <typename T>
+T mirrored_group_penalty(std::span<const T> weights, std::span<T> gradient_out, size_t group,
+                         T gradient_scale, SymmetrySortBuffers& buffers) {
+  const size_t n = weights.size();
+  assert(gradient_out.empty() || gradient_out.size() == n);
+  if (!all_finite(weights)) {
+    std::fill(gradient_out.begin(), gradient_out.end(), T(0));
+    return std::numeric_limits<T>::quiet_NaN();
+  }
+  if (n / (2 * group) == 0) {
+    std::fill(gradient_out.begin(), gradient_out.end(), T(0));
+    return T(0);
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    // The values straight from the sorted keys, not gathered through the positions. A -0 weight comes
+    // back as +0, which changes no bit of the result: every group sum starts at +0, and +0 + -0 = +0.
+    const uint64_t* items = radix_sort_items(weights, buffers).data();
+    auto position = [items](size_t j) { return static_cast<uint32_t>(items[j]); };
+    auto value = [items](size_t j) { return float_from_order_key(static_cast<uint32_t>(items[j] >> 32)); };
+    return pair_mirrored_groups(n, group, value, position, gradient_out, gradient_scale);
+  } else {
+    buffers.order.resize(n);
+    ascending_order_reference(weights, std::span<uint32_t>(buffers.order));
+    const uint32_t* order = buffers.order.data();
+    auto position = [order](size_t j) { return order[j]; };
+    auto value = [order, weights](size_t j) { return weights[order[j]]; };
+    return pair_mirrored_groups(n, group, value, position, gradient_out, gradient_scale);
+  }
+}
+
+template <typename T>
+T mirrored_group_penalty(std::span<const T> weights, std::span<T> gradient_out, size_t group) {
+  SymmetrySortBuffers buffers;
+  return mirrored_group_penalty(weights, gradient_out, group, T(1), buffers);
+}
+
+// tanh(x) rounded to float once, computed in double from +, -, *, / and bit operations: with
+// y = 2|x| = k·ln2 + r (|r| <= ln2/2, Cody-Waite with a two-part ln2), e^y - 1 = 2^k·expm1(r) +
+// (2^k - 1) with expm1(r) = r·Σ_{i=0}^{12} r^i/(i+1)! (the next term is < 1e-17 relative; Estrin's
+// scheme, for a short dependency chain), and tanh|x| = (e^y - 1) / (e^y - 1 + 2), which has no
+// cancellation near 0. Relative error < 1e-15. |x| >= 10, where tanh rounds to 1, is clamped to 10 so
+// that k stays small; NaN stays NaN. No branches (the clamp is bit arithmetic), so the loops vectorize.
+inline float tanh_nearest_float(float x) {
+  constexpr uint32_t kTen = 0x41200000u, kInfinity = 0x7f800000u;  // the bits of 10.0f and +inf
+  uint32_t magnitude = std::bit_cast<uint32_t>(x) & 0x7fffffffu;
+  const uint32_t clamp = 0u - uint32_t((magnitude > kTen) & (magnitude <= kInfinity));
+  magnitude = (magnitude & ~clamp) | (kTen & clamp);
+  const double y = 2.0 * double(std::bit_cast<float>(magnitude));
+  constexpr double kInverseLn2 = 1.44269504088896338700e+00;
+  constexpr double kLn2High = 6.93147180369123816490e-01;  // 32 significant bits: k·kLn2High is exact
+  constexpr double kLn2Low = 1.90821492927058770002e-10;
+  constexpr double kRoundingShifter = 6755399441055744.0;  // 1.5·2^52: adding it rounds to an integer
+  const double shifted = y * kInverseLn2 + kRoundingShifter;
+  const double k = shifted - kRoundingShifter;  // 0..29
+  const double r = (y - k * kLn2High) - k * kLn2Low;
+  const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const double pair0 = 1.0 + r * (1.0 / 2.0), pair1 = 1.0 / 6.0 + r * (1.0 / 24.0),
+               pair2 = 1.0 / 120.0 + r * (1.0 / 720.0), pair3 = 1.0 / 5040.0 + r * (1.0 / 40320.0),
+               pair4 = 1.0 / 362880.0 + r * (1.0 / 3628800.0),
+               pair5 = 1.0 / 39916800.0 + r * (1.0 / 479001600.0), last = 1.0 / 6227020800.0;
+  const double quad0 = pair0 + r2 * pair1, quad1 = pair2 + r2 * pair3, quad2 = pair4 + r2 * pair5;
+  const double expm1_r = r * ((quad0 + r4 * quad1) + r8 * (quad2 + r4 * last));
+  // 2^k from k's bits: the shifter's low mantissa bits hold k, moved into the exponent of 1.0.
+  const uint64_t k_bits = std::bit_cast<uint64_t>(shifted) - std::bit_cast<uint64_t>(kRoundingShifter);
+  const double two_to_k = std::bit_cast<double>(std::bit_cast<uint64_t>(1.0) + (k_bits << 52));
+  const double expm1_y = two_to_k * expm1_r + (two_to_k - 1.0);
+  return std::copysign(float(expm1_y / (expm1_y + 2.0)), x);
+}
+
+void saturating_tanh_loop(const float* latent, float scale, float* weights, size_t n) {
+  for (size_t i = 0; i < n; ++i) weights[i] = scale * tanh_nearest_float(latent[i] / scale);
+}
+
+#ifdef QPLAY_SYMREG_AVX2
+QPLAY_TARGET_AVX2 void saturating_tanh_loop_avx2(const float* latent, float scale, float* weights, size_t n) {
+  for (size_t i = 0; i < n; ++i) weights[i] = scale * tanh_nearest_float(latent[i] / scale);
+}
+#endif
+
+void saturating_tanh(std::span<const float> latent, float scale, std::span<float> weights) {
+#ifdef QPLAY_SYMREG_AVX2
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  if (has_avx2) return saturating_tanh_loop_avx2(latent.data(), scale, weights.data(), latent.size());
+#endif
+  saturating_tanh_loop(latent.data(), scale, weights.data(), latent.size());
 }
 
 // The weight tensors of a network in order, and a flat copy of their entries.
@@ -105,6 +264,31 @@ void chain_into_master(const Network<T>& network, const SymRegState<T>& state, s
   }
 }
 
+// The step's last line without SAM, fused: gradients += penalty_gradient, both taken w.r.t. the
+// effective weights and chained into the master ones through the same slope 1 - (w/c)². The same
+// operations as chain_into_master on each and then the sum, so the same bits, in one pass.
+template <typename T>
+void chain_and_add_into_master(const Network<T>& network, const SymRegState<T>& state,
+                               std::span<const T> effective, std::span<const T> penalty_gradient,
+                               std::span<T> gradients) {
+  const auto& tensors = network.parameter_tensors();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    std::span<T> gradient = network.tensor(gradients, tensors[i]);
+    std::span<const T> penalty = network.tensor(penalty_gradient, tensors[i]);
+    const T scale = saturation_scale_of(state, i);
+    if (scale <= 0) {
+      for (size_t j = 0; j < gradient.size(); ++j) gradient[j] += penalty[j];
+      continue;
+    }
+    std::span<const T> weights = network.tensor(effective, tensors[i]);
+    for (size_t j = 0; j < gradient.size(); ++j) {
+      const T ratio = weights[j] / scale;  // tanh(v/c)
+      const T slope = T(1) - ratio * ratio;
+      gradient[j] = gradient[j] * slope + penalty[j] * slope;
+    }
+  }
+}
+
 std::string number_text(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%g", value);  // "0.05", not to_string's "0.050000"
@@ -132,6 +316,13 @@ T symmetry_penalty(SymmetryPairing pairing, std::span<const T> weights, std::spa
 }
 
 template <typename T>
+T symmetry_penalty(SymmetryPairing pairing, std::span<const T> weights, std::span<T> gradient_out,
+                   T gradient_scale, SymmetrySortBuffers& buffers) {
+  return mirrored_group_penalty(weights, gradient_out, pairing == SymmetryPairing::two_to_two ? 2 : 1,
+                                gradient_scale, buffers);
+}
+
+template <typename T>
 T weight_asymmetry(std::span<const T> weights) {
   const T penalty = symmetry_penalty_one_to_one(weights, std::span<T>());
   T mean_square = 0;
@@ -141,12 +332,34 @@ T weight_asymmetry(std::span<const T> weights) {
   return mean_square > 0 ? penalty / mean_square : penalty;
 }
 
+// [SECTION] The pairing's order
+
+template <typename T>
+void ascending_order_reference(std::span<const T> weights, std::span<uint32_t> order_out) {
+  assert(order_out.size() == weights.size() && weights.size() <= std::numeric_limits<uint32_t>::max());
+  std::iota(order_out.begin(), order_out.end(), uint32_t{0});
+  std::sort(order_out.begin(), order_out.end(), [&](uint32_t a, uint32_t b) {
+    return weights[a] < weights[b] || (weights[a] == weights[b] && a < b);
+  });
+}
+
+void ascending_order_radix(std::span<const float> weights, std::span<uint32_t> order_out,
+                           SymmetrySortBuffers& buffers) {
+  assert(order_out.size() == weights.size());
+  const std::span<const uint64_t> items = radix_sort_items(weights, buffers);
+  for (size_t j = 0; j < items.size(); ++j) order_out[j] = static_cast<uint32_t>(items[j]);
+}
+
 // [SECTION] Saturating weights
 
 template <typename T>
 void saturating_weights_forward(std::span<const T> latent, T scale, std::span<T> weights) {
   assert(latent.size() == weights.size() && scale > 0);
-  for (size_t i = 0; i < latent.size(); ++i) weights[i] = scale * std::tanh(latent[i] / scale);
+  if constexpr (std::is_same_v<T, float>) {
+    saturating_tanh(latent, scale, weights);
+  } else {
+    for (size_t i = 0; i < latent.size(); ++i) weights[i] = scale * std::tanh(latent[i] / scale);
+  }
 }
 
 template <typename T>
@@ -272,12 +485,15 @@ template <typename T>
 void symreg_effective_parameters(const Network<T>& network, const SymRegState<T>& state,
                                  std::span<const T> master, std::span<T> out) {
   assert(master.size() == network.parameter_count() && out.size() == master.size());
-  std::copy(master.begin(), master.end(), out.begin());
   const auto& tensors = network.parameter_tensors();
   for (size_t i = 0; i < tensors.size(); ++i) {
+    std::span<const T> from = network.tensor(master, tensors[i]);
+    std::span<T> to = network.tensor(out, tensors[i]);
     const T scale = saturation_scale_of(state, i);
     if (scale > 0)
-      saturating_weights_forward(network.tensor(master, tensors[i]), scale, network.tensor(out, tensors[i]));
+      saturating_weights_forward(from, scale, to);
+    else
+      std::copy(from.begin(), from.end(), to.begin());
   }
 }
 
@@ -286,11 +502,20 @@ SymRegStepValues<T> symreg_gradients(Network<T>& network, SymRegState<T>& state,
                                      const SymRegSettings& settings, std::span<const T> features,
                                      std::span<const int32_t> labels, int batch) {
   assert(state.effective.size() == network.parameter_count() && "attach_symreg first");
+  symreg_effective_parameters(network, state, std::as_const(network).parameters(),
+                              std::span<T>(state.effective));
+  return symreg_gradients_from_effective(network, state, settings, features, labels, batch);
+}
+
+template <typename T>
+SymRegStepValues<T> symreg_gradients_from_effective(Network<T>& network, SymRegState<T>& state,
+                                                    const SymRegSettings& settings,
+                                                    std::span<const T> features,
+                                                    std::span<const int32_t> labels, int batch) {
+  assert(state.effective.size() == network.parameter_count() && "attach_symreg first");
   const auto& tensors = network.parameter_tensors();
   SymRegStepValues<T> values;
   std::span<const T> effective = state.effective;
-  symreg_effective_parameters(network, state, std::as_const(network).parameters(),
-                              std::span<T>(state.effective));
   ForwardOptions<T> at_parameters;
   at_parameters.parameters = effective;
   network.forward(features, batch, at_parameters);
@@ -304,55 +529,54 @@ SymRegStepValues<T> symreg_gradients(Network<T>& network, SymRegState<T>& state,
 
   // λ ∂L_sym/∂w at the unperturbed effective weights, laid out like the parameters (biases 0).
   std::span<T> penalty_gradient = state.penalty_gradient;
-  std::fill(penalty_gradient.begin(), penalty_gradient.end(), T(0));
   const T lambda = static_cast<T>(settings.symmetry_lambda);
-  if (lambda > 0) {
-    T penalty = 0;
-    for (const ParameterTensor& t : tensors) {
-      if (!t.is_weight) continue;
-      std::span<T> gradient = network.tensor(penalty_gradient, t);
-      penalty += symmetry_penalty(settings.pairing, network.tensor(effective, t), gradient);
-      for (T& g : gradient) g *= lambda;
-    }
-    values.penalty = lambda * penalty;
+  T penalty = 0;
+  for (const ParameterTensor& t : tensors) {
+    std::span<T> gradient = network.tensor(penalty_gradient, t);
+    if (t.is_weight && lambda > 0)
+      penalty += symmetry_penalty(settings.pairing, network.tensor(effective, t), gradient, lambda,
+                                  state.sort_buffers);
+    else
+      std::fill(gradient.begin(), gradient.end(), T(0));
+  }
+  if (lambda > 0) values.penalty = lambda * penalty;
+
+  if (settings.sam == SharpnessAware::none) {
+    chain_and_add_into_master(network, state, effective, std::span<const T>(penalty_gradient), gradients);
+    return values;
   }
   chain_into_master(network, state, effective, penalty_gradient);
-
-  if (settings.sam != SharpnessAware::none) {
-    // ε̂ from the CE gradient w.r.t. the master weights at v (the penalty is smooth in w and needs no
-    // flatness), then the CE gradient again at v + ε̂.
-    assert(state.perturbed_master.size() == master.size() && "attach_symreg with the same settings");
-    chain_into_master(network, state, effective, gradients);
-    gather_weights(network, std::span<const T>(gradients), std::span<T>(state.flat_gradient));
-    gather_weights(network, master, std::span<T>(state.flat_weights));
-    const T rho = static_cast<T>(effective_sam_rho(settings));
-    if (settings.sam == SharpnessAware::sam) {
-      sam_perturbation(std::span<const T>(state.flat_gradient), rho, std::span<T>(state.flat_perturbation));
-    } else {
-      asam_perturbation(std::span<const T>(state.flat_weights), std::span<const T>(state.flat_gradient), rho,
-                        static_cast<T>(settings.asam_eta), std::span<T>(state.flat_perturbation));
-    }
-    std::copy(master.begin(), master.end(), state.perturbed_master.begin());
-    scatter_add_weights(network, std::span<const T>(state.flat_perturbation),
-                        std::span<T>(state.perturbed_master));
-    symreg_effective_parameters(network, state, std::span<const T>(state.perturbed_master),
-                                std::span<T>(state.perturbed_effective));
-    ForwardOptions<T> at_perturbed;
-    at_perturbed.parameters = state.perturbed_effective;
-    network.forward(features, batch, at_perturbed);
-    const T perturbed_loss = network.loss(labels);
-    if (!std::isfinite(perturbed_loss)) {
-      values.loss = perturbed_loss;  // so that the trainer stops on this step too
-      return values;
-    }
-    network.backward(labels);
-    chain_into_master(network, state, std::span<const T>(state.perturbed_effective), gradients);
-    // Leave the unperturbed forward's probabilities in the network (TrainingMethod's contract).
-    network.forward(features, batch, at_parameters);
-    network.loss(labels);
+  // ε̂ from the CE gradient w.r.t. the master weights at v (the penalty is smooth in w and needs no
+  // flatness), then the CE gradient again at v + ε̂.
+  assert(state.perturbed_master.size() == master.size() && "attach_symreg with the same settings");
+  chain_into_master(network, state, effective, gradients);
+  gather_weights(network, std::span<const T>(gradients), std::span<T>(state.flat_gradient));
+  gather_weights(network, master, std::span<T>(state.flat_weights));
+  const T rho = static_cast<T>(effective_sam_rho(settings));
+  if (settings.sam == SharpnessAware::sam) {
+    sam_perturbation(std::span<const T>(state.flat_gradient), rho, std::span<T>(state.flat_perturbation));
   } else {
-    chain_into_master(network, state, effective, gradients);
+    asam_perturbation(std::span<const T>(state.flat_weights), std::span<const T>(state.flat_gradient), rho,
+                      static_cast<T>(settings.asam_eta), std::span<T>(state.flat_perturbation));
   }
+  std::copy(master.begin(), master.end(), state.perturbed_master.begin());
+  scatter_add_weights(network, std::span<const T>(state.flat_perturbation),
+                      std::span<T>(state.perturbed_master));
+  symreg_effective_parameters(network, state, std::span<const T>(state.perturbed_master),
+                              std::span<T>(state.perturbed_effective));
+  ForwardOptions<T> at_perturbed;
+  at_perturbed.parameters = state.perturbed_effective;
+  network.forward(features, batch, at_perturbed);
+  const T perturbed_loss = network.loss(labels);
+  if (!std::isfinite(perturbed_loss)) {
+    values.loss = perturbed_loss;  // so that the trainer stops on this step too
+    return values;
+  }
+  network.backward(labels);
+  chain_into_master(network, state, std::span<const T>(state.perturbed_effective), gradients);
+  // Leave the unperturbed forward's probabilities in the network (TrainingMethod's contract).
+  network.forward(features, batch, at_parameters);
+  network.loss(labels);
   for (size_t i = 0; i < gradients.size(); ++i) gradients[i] += penalty_gradient[i];
   return values;
 }
@@ -374,11 +598,12 @@ class SymRegMethod final : public TrainingMethod {
     restore_deployed_weights(network);
   }
 
+  // state_.effective holds the effective weights of latent_ since restore_deployed_weights.
   StepResult compute_gradients(Network<float>& network, const TrainingBatch& batch,
                                const StepContext&) override {
     std::copy(latent_.begin(), latent_.end(), network.parameters().begin());
     SymRegStepValues<float> values =
-        symreg_gradients(network, state_, settings_, batch.features, batch.labels, batch.size);
+        symreg_gradients_from_effective(network, state_, settings_, batch.features, batch.labels, batch.size);
     return {values.loss, values.penalty};
   }
 
@@ -401,7 +626,9 @@ class SymRegMethod final : public TrainingMethod {
 
  private:
   void restore_deployed_weights(Network<float>& network) {
-    symreg_effective_parameters(network, state_, std::span<const float>(latent_), network.parameters());
+    symreg_effective_parameters(network, state_, std::span<const float>(latent_),
+                                std::span<float>(state_.effective));
+    std::copy(state_.effective.begin(), state_.effective.end(), network.parameters().begin());
   }
 
   SymRegSettings settings_;
@@ -421,6 +648,9 @@ Result<std::unique_ptr<TrainingMethod>> make_symreg_method(const SymRegSettings&
   template T symmetry_penalty_one_to_one<T>(std::span<const T>, std::span<T>);                               \
   template T symmetry_penalty_two_to_two<T>(std::span<const T>, std::span<T>);                               \
   template T symmetry_penalty<T>(SymmetryPairing, std::span<const T>, std::span<T>);                         \
+  template T symmetry_penalty<T>(SymmetryPairing, std::span<const T>, std::span<T>, T,                       \
+                                 SymmetrySortBuffers&);                                                      \
+  template void ascending_order_reference<T>(std::span<const T>, std::span<uint32_t>);                       \
   template T weight_asymmetry<T>(std::span<const T>);                                                        \
   template void saturating_weights_forward<T>(std::span<const T>, T, std::span<T>);                          \
   template void saturating_weights_backward<T>(std::span<const T>, T, std::span<const T>, std::span<T>);     \
@@ -432,7 +662,10 @@ Result<std::unique_ptr<TrainingMethod>> make_symreg_method(const SymRegSettings&
   template void symreg_effective_parameters<T>(const Network<T>&, const SymRegState<T>&, std::span<const T>, \
                                                std::span<T>);                                                \
   template SymRegStepValues<T> symreg_gradients<T>(Network<T>&, SymRegState<T>&, const SymRegSettings&,      \
-                                                   std::span<const T>, std::span<const int32_t>, int);
+                                                   std::span<const T>, std::span<const int32_t>, int);       \
+  template SymRegStepValues<T> symreg_gradients_from_effective<T>(Network<T>&, SymRegState<T>&,              \
+                                                                  const SymRegSettings&, std::span<const T>, \
+                                                                  std::span<const int32_t>, int);
 QPLAY_INSTANTIATE_SYMREG(float)
 QPLAY_INSTANTIATE_SYMREG(double)
 #undef QPLAY_INSTANTIATE_SYMREG
