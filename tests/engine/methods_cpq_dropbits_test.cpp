@@ -241,6 +241,198 @@ TEST(CpqQuantizeBackward, FloatAgreesWithDouble) {
   }
 }
 
+// [SECTION] §4.1 the fast backward against the literal one
+
+// What rounding in one weight's three derivatives is relative to, in double over every threshold t_k
+// of the grid (z_k = (x - t_k)/σ): (α/σ) Σ Sig'(z_k) for ∂S/∂x; |k*| + Σ Sig'(z_k) |t_k|/σ for the
+// log α path (its code k* and ∂S/∂α); (α/σ) Σ Sig'(z_k) (1 + |z_k|) for ∂S/∂σ (a shift of z moves
+// Sig'(z) z by up to Sig'(z) (1 + |z|) times as much). `edge` is the part from thresholds with
+// |z| > c - 1, c the window of T: terms that either backward may leave out.
+struct BackwardScales {
+  CpqSurrogateDerivatives all, edge;
+};
+
+BackwardScales backward_scales(double x, double step, double noise, int bits, double window) {
+  BackwardScales scales;
+  auto add = [](CpqSurrogateDerivatives& scale, double x_term, double step_term, double noise_term) {
+    scale.x += x_term;
+    scale.step += step_term;
+    scale.noise += noise_term;
+  };
+  for (int k = cpq_code_min(bits); k < cpq_code_max(bits); ++k) {
+    const double threshold = step * (k + 0.5), z = (x - threshold) / noise;
+    const double e = std::exp(-std::fabs(z)), slope = e / ((1 + e) * (1 + e));
+    const double x_term = step / noise * slope, step_term = slope * std::fabs(threshold) / noise;
+    const double noise_term = step / noise * slope * (1 + std::fabs(z));
+    add(scales.all, x_term, step_term, noise_term);
+    if (std::fabs(z) > window - 1) add(scales.edge, x_term, step_term, noise_term);
+  }
+  scales.all.step += std::fabs(cpq_code<double>(x, step, bits));
+  return scales;
+}
+
+// ⌈c σ/α⌉ for the window c of T: how many steps beyond the outermost threshold a weight still gets a
+// slope.
+template <typename T>
+double threshold_reach_in_steps(T step, T noise) {
+  const double window = 2 - std::log(std::numeric_limits<T>::epsilon());
+  return std::ceil(window * static_cast<double>(noise) / static_cast<double>(step));
+}
+
+// Weights across the grid and out to beyond the window on both sides, every grid point and threshold
+// exactly, a hair off a threshold, ±0 and far outside.
+template <typename T>
+std::vector<T> backward_sweep_points(T step, T noise, int bits, Rng& rng) {
+  const double reach = (threshold_reach_in_steps(step, noise) + 2) * static_cast<double>(step);
+  const double low = cpq_code_min(bits) * static_cast<double>(step) - reach;
+  const double high = cpq_code_max(bits) * static_cast<double>(step) + reach;
+  std::vector<T> x;
+  for (int i = 0; i < 60; ++i) x.push_back(static_cast<T>(rng.uniform(low, high)));
+  for (int k = cpq_code_min(bits); k <= cpq_code_max(bits); k += 1 + (1 << bits) / 16) {
+    const T threshold = step * (T(k) + T(0.5));
+    x.insert(x.end(), {step * T(k), threshold, std::nextafter(threshold, T(0)), threshold + noise / 1000});
+  }
+  x.insert(x.end(), {T(0), -T(0), step * T(1e6), -step * T(1e6)});
+  return x;
+}
+
+// For bits 1..8 (DropBits trains down to 1), α over three decades and ρ = α/σ from 0.1 to 120, the
+// fast and the literal backward of single weights differ per derivative by at most
+//   `relative(κ)`·scale + 2·(edge scale) + 1e4·(smallest normal T),
+// κ = 1 + (|x| + α)/σ the condition number of z = (x - t)/σ (the literal sum rounds each t_k and
+// x - t_k, the fast one steps z by ρ), the last term the subnormal range, where rounding is absolute.
+template <typename T>
+void expect_fast_backward_equals_literal(const std::function<double(double)>& relative) {
+  const double window = 2 - std::log(std::numeric_limits<T>::epsilon());
+  const double subnormal = 1e4 * static_cast<double>(std::numeric_limits<T>::min());
+  Rng rng(12);
+  int compared = 0;
+  for (int bits = 1; bits <= 8; ++bits)
+    for (double step_value : {0.01, 0.3, 3.0})
+      for (double spacing : {0.1, 0.5, 1.0, 2.0, 3.0, 8.0, 17.0, 40.0, 120.0}) {
+        const T step = static_cast<T>(step_value), noise = static_cast<T>(step_value / spacing);
+        for (T x : backward_sweep_points(step, noise, bits, rng)) {
+          std::vector<T> weights{x}, u{T(1)}, fast(1), literal(1);
+          const CpqScaleGradients fast_scales = cpq_quantize_backward<T>(weights, u, step, noise, bits, fast);
+          const CpqScaleGradients literal_scales =
+              cpq_quantize_backward_reference<T>(weights, u, step, noise, bits, literal);
+          const BackwardScales scales = backward_scales(x, step, noise, bits, window);
+          const double tolerance =
+              relative(1 + (std::fabs(static_cast<double>(x)) + step_value) / static_cast<double>(noise));
+          auto allowed = [&](double all, double edge) { return tolerance * all + 2 * edge + subnormal; };
+          const std::string where = "bits " + std::to_string(bits) + " α " + std::to_string(step_value) +
+                                    " α/σ " + std::to_string(spacing) + " x/α " +
+                                    std::to_string(static_cast<double>(x / step));
+          ASSERT_LE(std::fabs(static_cast<double>(fast[0]) - static_cast<double>(literal[0])),
+                    allowed(scales.all.x, scales.edge.x))
+              << "∂S/∂x, " << where;
+          ASSERT_LE(std::fabs(fast_scales.log_step - literal_scales.log_step) / static_cast<double>(step),
+                    allowed(scales.all.step, scales.edge.step))
+              << "log α, " << where;
+          ASSERT_LE(std::fabs(fast_scales.log_noise - literal_scales.log_noise) / static_cast<double>(noise),
+                    allowed(scales.all.noise, scales.edge.noise))
+              << "log σ, " << where;
+          ++compared;
+        }
+      }
+  EXPECT_GT(compared, 20000);
+}
+
+TEST(CpqQuantizeBackward, FastEqualsTheLiteralSumToFloatRounding) {
+  const double epsilon = std::numeric_limits<float>::epsilon();
+  expect_fast_backward_equals_literal<float>([&](double kappa) { return 32 * epsilon * kappa; });
+}
+
+TEST(CpqQuantizeBackward, FastEqualsTheLiteralSumToDoubleRounding) {
+  // In double also never more than 1e-12 relative to the scale, whatever κ.
+  const double epsilon = std::numeric_limits<double>::epsilon();
+  expect_fast_backward_equals_literal<double>(
+      [&](double kappa) { return std::min(32 * epsilon * kappa, 1e-12); });
+}
+
+TEST(CpqQuantizeBackward, FastSumsWholeTensorsInBlocksAsWeightByWeight) {
+  // Sizes around the block of 256 weights, gradients u of both signs, in place or not: every element
+  // and both scale gradients as the literal backward gives them (float, the method's type).
+  const double epsilon = std::numeric_limits<float>::epsilon(), window = 2 - std::log(epsilon);
+  const int bits = 3;
+  const float step = 0.03f, noise = step / 6;
+  Rng rng(13);
+  for (size_t size : {size_t{1}, size_t{7}, size_t{255}, size_t{256}, size_t{257}, size_t{1000}}) {
+    std::vector<float> x(size), u(size), fast(size), literal(size);
+    for (float& v : x) v = static_cast<float>(rng.uniform(-5.5, 4.5) * step);
+    for (float& v : u) v = static_cast<float>(rng.normal());
+    const CpqScaleGradients fast_scales = cpq_quantize_backward<float>(x, u, step, noise, bits, fast);
+    const CpqScaleGradients literal_scales =
+        cpq_quantize_backward_reference<float>(x, u, step, noise, bits, literal);
+    double allowed_step = 0, allowed_noise = 0;
+    for (size_t i = 0; i < size; ++i) {
+      const BackwardScales scales = backward_scales(x[i], step, noise, bits, window);
+      const double tolerance = 32 * epsilon * (1 + (std::fabs(x[i]) + step) / noise);
+      EXPECT_LE(std::fabs(fast[i] - literal[i]),
+                std::fabs(u[i]) * (tolerance * scales.all.x + 2 * scales.edge.x))
+          << "size " << size << " element " << i;
+      allowed_step += std::fabs(u[i]) * (tolerance * scales.all.step + 2 * scales.edge.step) * step;
+      allowed_noise += std::fabs(u[i]) * (tolerance * scales.all.noise + 2 * scales.edge.noise) * noise;
+    }
+    EXPECT_LE(std::fabs(fast_scales.log_step - literal_scales.log_step), allowed_step) << "size " << size;
+    EXPECT_LE(std::fabs(fast_scales.log_noise - literal_scales.log_noise), allowed_noise) << "size " << size;
+
+    std::vector<float> in_place = u;
+    const CpqScaleGradients in_place_scales =
+        cpq_quantize_backward<float>(x, in_place, step, noise, bits, in_place);
+    EXPECT_EQ(in_place, fast);
+    EXPECT_EQ(in_place_scales.log_step, fast_scales.log_step);
+    EXPECT_EQ(in_place_scales.log_noise, fast_scales.log_noise);
+  }
+}
+
+TEST(CpqQuantizeBackward, NonFiniteAndHugeWeightsGetWhatTheLiteralSumGives) {
+  // No slope (so a gradient of exactly 0 and no σ term); the code, and so the direct α path, is the
+  // clipped one for ±inf and huge weights and NaN for NaN, as in the literal sum.
+  const float step = 0.1f, noise = 0.02f;
+  const float huge = std::numeric_limits<float>::max(), inf = std::numeric_limits<float>::infinity();
+  for (float x : {std::numeric_limits<float>::quiet_NaN(), inf, -inf, huge, -huge}) {
+    std::vector<float> weights{x}, u{1.0f}, fast(1), literal(1);
+    const CpqScaleGradients fast_scales = cpq_quantize_backward<float>(weights, u, step, noise, 3, fast);
+    const CpqScaleGradients literal_scales =
+        cpq_quantize_backward_reference<float>(weights, u, step, noise, 3, literal);
+    EXPECT_EQ(fast[0], 0.0f) << x;
+    EXPECT_EQ(literal[0], 0.0f) << x;
+    EXPECT_EQ(fast_scales.log_noise, literal_scales.log_noise) << x;
+    if (std::isnan(x))
+      EXPECT_TRUE(std::isnan(fast_scales.log_step) && std::isnan(literal_scales.log_step));
+    else
+      EXPECT_EQ(fast_scales.log_step, literal_scales.log_step) << x;
+  }
+}
+
+TEST(CpqQuantizer, ForwardIsStepTimesCodeBitForBit) {
+  // The forward rounds without a library call (round_half_even_small); it must give the very
+  // numbers of step · cpq_code (std::nearbyint), ties to even and the sign of zero included.
+  Rng rng(14);
+  for (int bits = 1; bits <= 8; ++bits)
+    for (float step : {0.25f, 0.037f, 3.0f}) {  // 0.25: every x.5 code is exact, so ties happen
+      std::vector<float> x;
+      for (int i = 0; i < 300; ++i)
+        x.push_back(static_cast<float>(rng.uniform(-1.5, 1.5) * step * (1 << bits)));
+      for (int k = cpq_code_min(bits) - 2; k <= cpq_code_max(bits) + 2; ++k)
+        x.insert(x.end(), {step * (k + 0.5f), step * (k - 0.5f), step * k});
+      x.insert(x.end(), {0.0f, -0.0f, -0.3f * step, std::numeric_limits<float>::infinity(),
+                         -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()});
+      std::vector<float> quantized(x.size());
+      cpq_quantize_forward<float>(x, step, bits, quantized);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float expected = step * cpq_code(x[i], step, bits);
+        if (std::isnan(expected)) {
+          EXPECT_TRUE(std::isnan(quantized[i]));
+          continue;
+        }
+        ASSERT_EQ(quantized[i], expected) << "bits " << bits << " x " << x[i];
+        ASSERT_EQ(std::signbit(quantized[i]), std::signbit(expected)) << "bits " << bits << " x " << x[i];
+      }
+    }
+}
+
 // [SECTION] §4.2 DropBits
 
 TEST(DropBits, MasksAreNestedAndNeverDropBitOne) {
@@ -396,6 +588,26 @@ TEST(BitLevelGradients, MatchFiniteDifferencesOfTheTelescopingMixture) {
     for (size_t i = 0; i < x.size(); ++i) expected += u[i] * quantized[i];
     EXPECT_NEAR(mixture_objective(x, u, step, nested), expected, 1e-12);
   }
+}
+
+TEST(BitLevelGradients, EqualTheLiteralSumOfCodeDifferences) {
+  // bit_level_gradients rounds x/α once for all levels; the sums must be those of the definition,
+  // Σ_i u_i (α k_j(x_i) - α k_{j-1}(x_i)) with cpq_code at each level, in the same order: equal.
+  const int bits = 6;
+  const float step = 0.02f;
+  Rng rng(15);
+  std::vector<float> x(700), u(700);
+  for (float& v : x) v = static_cast<float>(rng.normal() * 0.5);
+  for (float& v : u) v = static_cast<float>(rng.normal());
+  x[0] = step * 2.5f;  // a tie
+  std::vector<double> fast(bits - 1), literal(bits - 1, 0.0);
+  bit_level_gradients<float>(x, u, step, bits, fast);
+  for (size_t i = 0; i < x.size(); ++i)
+    for (int level = 2; level <= bits; ++level)
+      literal[level - 2] +=
+          static_cast<double>(u[i]) *
+          static_cast<double>(step * cpq_code(x[i], step, level) - step * cpq_code(x[i], step, level - 1));
+  EXPECT_EQ(fast, literal);
 }
 
 TEST(NestedGates, BackwardMatchesFiniteDifferencesOfTheNestingProduct) {

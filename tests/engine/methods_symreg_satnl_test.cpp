@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -22,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/engine/base/bit_cast.h"
 #include "core/engine/base/rng.h"
 #include "core/engine/data/batcher.h"
 #include "core/engine/data/toy_datasets.h"
@@ -222,7 +222,7 @@ float reference_float_penalty(SymmetryPairing pairing, const std::vector<float>&
 // Bits, so that -0 and +0 (and NaN) compare as what they are.
 std::vector<uint32_t> bits_of(const std::vector<float>& values) {
   std::vector<uint32_t> bits(values.size());
-  for (size_t i = 0; i < values.size(); ++i) bits[i] = std::bit_cast<uint32_t>(values[i]);
+  for (size_t i = 0; i < values.size(); ++i) bits[i] = qplay::bit_cast<uint32_t>(values[i]);
   return bits;
 }
 
@@ -234,11 +234,11 @@ TEST(SymmetryPenalty, FloatFastPathIsBitIdenticalToTheDefinition) {
         std::vector<float> expected_gradient, gradient(weights.size(), 7.0f);
         const float expected = reference_float_penalty(pairing, weights, expected_gradient, lambda);
         const float actual = symmetry_penalty<float>(pairing, weights, gradient, lambda, buffers);
-        EXPECT_EQ(std::bit_cast<uint32_t>(actual), std::bit_cast<uint32_t>(expected)) << name;
+        EXPECT_EQ(qplay::bit_cast<uint32_t>(actual), qplay::bit_cast<uint32_t>(expected)) << name;
         EXPECT_EQ(bits_of(gradient), bits_of(expected_gradient)) << name << " lambda " << lambda;
         // Without buffers and λ: the same value (the public two-argument form).
-        EXPECT_EQ(std::bit_cast<uint32_t>(symmetry_penalty<float>(pairing, weights, std::span<float>())),
-                  std::bit_cast<uint32_t>(expected))
+        EXPECT_EQ(qplay::bit_cast<uint32_t>(symmetry_penalty<float>(pairing, weights, std::span<float>())),
+                  qplay::bit_cast<uint32_t>(expected))
             << name;
       }
     }
@@ -255,7 +255,7 @@ TEST(SymmetryPenalty, FloatFastPathIsBitIdenticalToTheDefinition) {
     broken[37] = bad;
     std::vector<float> g(100, 3.0f);
     EXPECT_TRUE(std::isnan(symmetry_penalty<float>(SymmetryPairing::one_to_one, broken, g, 0.1f, buffers)));
-    for (float x : g) EXPECT_EQ(std::bit_cast<uint32_t>(x), 0u);
+    for (float x : g) EXPECT_EQ(qplay::bit_cast<uint32_t>(x), 0u);
   }
 }
 
@@ -309,7 +309,7 @@ TEST(SaturatingWeights, InverseRoundTripsAndTheRangeStaysInsideC) {
 
 // ulps between two finite floats of the same sign.
 int64_t ulps_apart(float a, float b) {
-  return std::abs(int64_t(std::bit_cast<int32_t>(a)) - int64_t(std::bit_cast<int32_t>(b)));
+  return std::abs(int64_t(qplay::bit_cast<int32_t>(a)) - int64_t(qplay::bit_cast<int32_t>(b)));
 }
 
 TEST(SaturatingWeights, FloatTanhIsTheNearestFloat) {
@@ -605,8 +605,8 @@ TEST(SymRegObjective, FromEffectiveIsBitIdenticalToTheFullStep) {
                                          split_state.effective);
       const SymRegStepValues<float> actual =
           symreg_gradients_from_effective<float>(split, split_state, settings, features, labels, 7);
-      EXPECT_EQ(std::bit_cast<uint32_t>(actual.loss), std::bit_cast<uint32_t>(expected.loss));
-      EXPECT_EQ(std::bit_cast<uint32_t>(actual.penalty), std::bit_cast<uint32_t>(expected.penalty));
+      EXPECT_EQ(qplay::bit_cast<uint32_t>(actual.loss), qplay::bit_cast<uint32_t>(expected.loss));
+      EXPECT_EQ(qplay::bit_cast<uint32_t>(actual.penalty), qplay::bit_cast<uint32_t>(expected.penalty));
       EXPECT_GT(actual.penalty, 0.0f);
       EXPECT_EQ(gradient_bits(split), gradient_bits(full))
           << "sam " << int(sam) << " pairing " << int(pairing);
@@ -632,9 +632,9 @@ TEST(SymRegMethod, StepsAreBitIdenticalToTheFreeFunctions) {
     const StepResult result = method->compute_gradients(network, {features, labels, 6}, {});
     const SymRegStepValues<float> expected =
         symreg_gradients<float>(reference, state, settings, features, labels, 6);
-    EXPECT_EQ(std::bit_cast<uint32_t>(result.loss), std::bit_cast<uint32_t>(expected.loss))
+    EXPECT_EQ(qplay::bit_cast<uint32_t>(result.loss), qplay::bit_cast<uint32_t>(expected.loss))
         << "step " << step;
-    EXPECT_EQ(std::bit_cast<uint32_t>(result.penalty), std::bit_cast<uint32_t>(expected.penalty));
+    EXPECT_EQ(qplay::bit_cast<uint32_t>(result.penalty), qplay::bit_cast<uint32_t>(expected.penalty));
     EXPECT_EQ(gradient_bits(network), gradient_bits(reference)) << "step " << step;
     optimizer_step(network, optimizer, optimizer.learning_rate, step);
     optimizer_step(reference, optimizer, optimizer.learning_rate, step);

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -29,10 +32,43 @@ T sigmoid_derivative(T z) {
   return e / ((T(1) + e) * (T(1) + e));
 }
 
-// Clamps to [lo, hi] and sends NaN to lo, so that the result converts to int safely.
+// The helpers of the fast backward below are forced inline: its AVX2 clone vectorizes only the code
+// inlined into it, and GCC does not always inline baseline-ISA functions into it on its own (it left
+// exp_of_negated out of line, and the backward ran 30 times slower).
+#define QPLAY_CPQ_INLINE __attribute__((always_inline)) inline
+
+// Clamps to [lo, hi] and sends NaN to lo, so that the result converts to int safely. Both
+// comparisons are made unconditionally, so that loops over it vectorize (a comparison that runs on
+// one branch only could raise an FP exception, which keeps the compiler from converting the branch).
 template <typename T>
-T clamp_to(T value, T lo, T hi) {
-  return !(value >= lo) ? lo : value > hi ? hi : value;
+QPLAY_CPQ_INLINE T clamp_to(T value, T lo, T hi) {
+  const T at_most_hi = value > hi ? hi : value;
+  return value >= lo ? at_most_hi : lo;
+}
+
+// Clamps to [lo, hi] and lets NaN through, as std::clamp does; vectorizes as clamp_to.
+template <typename T>
+QPLAY_CPQ_INLINE T clamp_keeping_nan(T value, T lo, T hi) {
+  const T at_most_hi = value > hi ? hi : value;
+  return value < lo ? lo : at_most_hi;
+}
+
+// std::nearbyint (ties to even, the default rounding mode) for |v| ≤ 2^{digits-2}, written as
+// arithmetic so that loops over it vectorize (SSE2 and WASM SIMD128 have no rounding instruction, so
+// std::nearbyint is a library call per element). Adding 1.5·2^{digits-1} leaves no fraction bits, so
+// the hardware rounds v to an integer; subtracting it again is exact. copysign restores the sign of a
+// zero (-0.3 rounds to -0). Needs IEEE arithmetic without reassociation (no -ffast-math).
+template <typename T>
+QPLAY_CPQ_INLINE T round_half_even_small(T v) {
+  constexpr T shift = T(1.5) * T(uint64_t{1} << (std::numeric_limits<T>::digits - 1));
+  return std::copysign((v + shift) - shift, v);
+}
+
+// The grid code of the forward for q = x/α: cpq_code without the library call (bitwise equal:
+// clamping to the integer range before rounding gives the same integer as rounding first).
+template <typename T>
+QPLAY_CPQ_INLINE T code_of_scaled(T scaled, T code_min, T code_max) {
+  return round_half_even_small(clamp_keeping_nan(scaled, code_min, code_max));
 }
 
 // Thresholds whose Sig' term is below e^{-c} of Sig'(0) are below the rounding error of T; they are
@@ -40,6 +76,56 @@ T clamp_to(T value, T lo, T hi) {
 template <typename T>
 T threshold_window() {
   return T(2) - std::log(std::numeric_limits<T>::epsilon());
+}
+
+// e^{-d} for d ≥ 0 (in float d ≤ 170): the two exps per weight of the fast backward. (The caller
+// caps d, in a loop of its own: a clamp here would let the compiler split the loop into branches.)
+template <typename T>
+QPLAY_CPQ_INLINE T exp_of_negated(T d) {
+  return std::exp(-d);
+}
+
+// 2^k for -126 ≤ k ≤ 127, by writing k into the exponent bits (memcpy rather than std::bit_cast,
+// which Emscripten's C++ library lacks).
+QPLAY_CPQ_INLINE float float_with_exponent(int32_t k) {
+  const uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+// In float, arithmetic only so that the loop over it vectorizes (std::exp is a library call per
+// element, a quarter of the backward's time before): Cephes' expf, e^{-d} = 2^n e^r with
+// n = round(-d/ln 2), r = -d - n ln 2 in two parts (Cody-Waite) so |r| ≤ ln 2 / 2, e^r by its minimax
+// polynomial, and 2^n written into the exponent bits of two factors 2^{n/2} (both normal down to
+// n = -252, so results below the normal range round to subnormals and 0 as std::exp's do). Measured
+// over every float d in [0, 87]: within 0.99 ulp of e^{-d} (std::exp: 0.51).
+template <>
+QPLAY_CPQ_INLINE float exp_of_negated<float>(float d) {
+  constexpr float kLog2E = 1.44269504088896341f, kLn2High = 0.693359375f, kLn2Low = -2.12194440e-4f;
+  const float x = -d;
+  const float n = round_half_even_small(x * kLog2E);
+  const float r = (x - n * kLn2High) - n * kLn2Low;
+  float polynomial = 1.9875691500e-4f;  // e^r = 1 + r + r² P(r), P by Horner
+  polynomial = polynomial * r + 1.3981999507e-3f;
+  polynomial = polynomial * r + 8.3334519073e-3f;
+  polynomial = polynomial * r + 4.1665795894e-2f;
+  polynomial = polynomial * r + 1.6666665459e-1f;
+  polynomial = polynomial * r + 5.0000001201e-1f;
+  const float exp_r = polynomial * (r * r) + r + 1.0f;
+  const int32_t power = static_cast<int32_t>(n), half_power = power >> 1;  // -246 ≤ power ≤ 0
+  return exp_r * float_with_exponent(half_power) * float_with_exponent(power - half_power);
+}
+
+// Σ values in double, in four interleaved running sums so that the additions overlap instead of
+// each waiting for the last (the order differs from left to right only by rounding in double).
+QPLAY_CPQ_INLINE double sum_in_four_lanes(std::span<const double> values) {
+  double lanes[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 4 <= values.size(); i += 4)
+    for (size_t lane = 0; lane < 4; ++lane) lanes[lane] += values[i + lane];
+  for (; i < values.size(); ++i) lanes[0] += values[i];
+  return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 }
 
 }  // namespace
@@ -52,7 +138,9 @@ T cpq_code(T x, T step, int bits) {
 template <typename T>
 void cpq_quantize_forward(std::span<const T> weights, T step, int bits, std::span<T> quantized) {
   assert(quantized.size() == weights.size() && step > T(0));
-  for (size_t i = 0; i < weights.size(); ++i) quantized[i] = step * cpq_code(weights[i], step, bits);
+  const T code_min = T(cpq_code_min(bits)), code_max = T(cpq_code_max(bits));
+  for (size_t i = 0; i < weights.size(); ++i)
+    quantized[i] = step * code_of_scaled(weights[i] / step, code_min, code_max);
 }
 
 template <typename T>
@@ -94,8 +182,9 @@ CpqSurrogateDerivatives cpq_surrogate_derivatives(T x, T step, T noise, int bits
 }
 
 template <typename T>
-CpqScaleGradients cpq_quantize_backward(std::span<const T> weights, std::span<const T> quantized_gradient,
-                                        T step, T noise, int bits, std::span<T> weight_gradient) {
+CpqScaleGradients cpq_quantize_backward_reference(std::span<const T> weights,
+                                                  std::span<const T> quantized_gradient, T step, T noise,
+                                                  int bits, std::span<T> weight_gradient) {
   assert(quantized_gradient.size() == weights.size() && weight_gradient.size() == weights.size());
   // Sums over up to ~10^5 elements: accumulate in double whatever T is.
   double log_step = 0, log_noise = 0;
@@ -110,6 +199,153 @@ CpqScaleGradients cpq_quantize_backward(std::span<const T> weights, std::span<co
   // Chain rule to the log parameterization: ∂/∂log α = α ∂/∂α.
   return {static_cast<double>(step) * log_step, static_cast<double>(noise) * log_noise};
 }
+
+namespace {
+// Weights per block of the fast backward. Its per-weight state lives in arrays of this length on the
+// stack, and each pass is a loop over them that the compiler vectorizes.
+constexpr size_t kBackwardBlock = 256;
+// Added before truncating a threshold index so that truncation is floor: larger than any clamped
+// |x/α - ½| (129 at 8 bits).
+constexpr int kIndexOffset = 1024;
+
+// The body of cpq_quantize_backward: the sums of cpq_surrogate_derivatives, reorganized (header:
+// "The fast backward"). Each weight's thresholds are walked outward from the two next to it: in
+// units of σ they are evenly spaced by ρ = α/σ, so each Sig' term's e^{-|z|} is the one before times
+// r = e^{-ρ}, and two exps per weight give them all. Always inlined, so that each caller below
+// compiles it for its own instruction set.
+template <typename T>
+__attribute__((always_inline)) inline CpqScaleGradients fast_quantize_backward(
+    std::span<const T> weights, std::span<const T> quantized_gradient, T step, T noise, int bits,
+    std::span<T> weight_gradient) {
+  assert(quantized_gradient.size() == weights.size() && weight_gradient.size() == weights.size());
+  assert(step > T(0) && noise > T(0));
+  const T code_min = T(cpq_code_min(bits)), code_max = T(cpq_code_max(bits));
+  // Threshold indices k (t_k = α(k + ½)) run over [code_min, code_max - 1].
+  const T index_min = code_min, index_max = code_max - T(1);
+  const T spacing = step / noise;      // ρ
+  const T decay = std::exp(-spacing);  // r
+  const T inverse_noise = T(1) / noise;
+  // A threshold within c·σ of x is at most ⌊c/ρ⌋ places beyond the one next to x on its side (the
+  // window of cpq_surrogate_derivatives); a grid has 2^b - 1 thresholds, so 2^b - 2 places at most.
+  const int places =
+      static_cast<int>(clamp_to(std::floor(threshold_window<T>() / spacing), T(0), T((1 << bits) - 2)));
+  // e^{-d} is 0 in T beyond this d. Weights farther than that many σ outside the grid (and ±inf)
+  // are moved to that distance, where they still get exactly no slope, so that z stays finite.
+  const T underflow = T(6) - std::log(std::numeric_limits<T>::denorm_min());
+  const T x_min = step * (index_min + T(0.5)) - underflow * noise;
+  const T x_max = step * (index_max + T(0.5)) + underflow * noise;
+
+  // Sums over up to ~10^5 elements: accumulate in double whatever T is.
+  double log_step = 0, log_noise = 0;
+  for (size_t begin = 0; begin < weights.size(); begin += kBackwardBlock) {
+    const size_t count = std::min(kBackwardBlock, weights.size() - begin);
+    const T* x = weights.data() + begin;
+    // [count] per weight: the forward's code; k of the threshold at or below x, and z and e^{-|z|} of
+    // it and of the next one up; per side, Σ Sig' and Σ place·Sig' over its thresholds on the grid
+    // (place = how many thresholds beyond the first one on that side).
+    T code[kBackwardBlock], below_index[kBackwardBlock], below_z[kBackwardBlock], above_z[kBackwardBlock];
+    T below_e[kBackwardBlock], above_e[kBackwardBlock];
+    T below_slopes[kBackwardBlock], below_moment[kBackwardBlock];
+    T above_slopes[kBackwardBlock], above_moment[kBackwardBlock];
+
+    // Every loop is branch-free, so that the compiler vectorizes it: a select only ever picks between
+    // values both sides need anyway (arithmetic used on one side only would be moved into a branch,
+    // where it might raise an FP exception, and a loop with such a branch is not vectorized).
+    for (size_t i = 0; i < count; ++i) {
+      const T scaled = x[i] / step;
+      code[i] = code_of_scaled(scaled, code_min, code_max);
+      // ⌊x/α - ½⌋ within [k_min - 1, k_max]: the thresholds next to x, or the outermost one and the
+      // one beyond it (off the grid) for x outside the grid. By truncating a positive number; NaN
+      // goes below the grid, and then far from it, where every term is 0 as in the reference.
+      const T shifted = clamp_to(scaled - T(0.5), index_min - T(1), index_max) + T(kIndexOffset);
+      below_index[i] = T(static_cast<int32_t>(shifted)) - T(kIndexOffset);
+      const T near_x = clamp_to(x[i], x_min, x_max);
+      const T below_threshold = step * (below_index[i] + T(0.5));
+      const T above_threshold = step * ((below_index[i] + T(1)) + T(0.5));
+      below_z[i] = (near_x - below_threshold) * inverse_noise;  // ≥ 0 but for x below the grid
+      above_z[i] = (near_x - above_threshold) * inverse_noise;  // ≤ 0 but for x above the grid
+      // |z|, capped (in a loop of its own: a clamp inside exp_of_negated would make branches there).
+      below_e[i] = std::min(std::fabs(below_z[i]), underflow);
+      above_e[i] = std::min(std::fabs(above_z[i]), underflow);
+      below_slopes[i] = below_moment[i] = above_slopes[i] = above_moment[i] = T(0);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      below_e[i] = exp_of_negated(below_e[i]);
+      above_e[i] = exp_of_negated(above_e[i]);
+    }
+    // Going down from below_index and up from below_index + 1, |z| grows by ρ per place: for x
+    // between the two, and for x outside the grid on the side that is on the grid.
+    for (int place = 0; place <= places; ++place) {
+      for (size_t i = 0; i < count; ++i) {
+        // 1 for a threshold on the grid, 0 off it, multiplied in (a select would become a branch):
+        // off the grid e = 0 gives Sig' = 0.
+        const T below_k = below_index[i] - T(place), above_k = below_index[i] + T(1 + place);
+        const T eb = below_e[i] * T((below_k >= index_min) & (below_k <= index_max));
+        const T ea = above_e[i] * T((above_k >= index_min) & (above_k <= index_max));
+        // Sig'(z) = e^{-|z|}/(1 + e^{-|z|})² on both sides with one division (the costliest
+        // instruction here): each side's denominator is ≤ 4, so their product stays far from overflow.
+        const T below_square = (T(1) + eb) * (T(1) + eb), above_square = (T(1) + ea) * (T(1) + ea);
+        const T inverse_squares = T(1) / (below_square * above_square);
+        const T below_slope = eb * above_square * inverse_squares;
+        const T above_slope = ea * below_square * inverse_squares;
+        below_slopes[i] += below_slope;
+        below_moment[i] += T(place) * below_slope;
+        above_slopes[i] += above_slope;
+        above_moment[i] += T(place) * above_slope;
+        below_e[i] *= decay;
+        above_e[i] *= decay;
+      }
+    }
+    // The sums of cpq_surrogate_derivatives from the per-side ones: the threshold `place` beyond
+    // the first on its side has k = k_first ∓ place and z = z_first ± place·ρ. The double sums run
+    // first: weight_gradient may be quantized_gradient.
+    const T* u = quantized_gradient.data() + begin;
+    double step_terms[kBackwardBlock], noise_terms[kBackwardBlock];
+    for (size_t i = 0; i < count; ++i) {
+      const T sum_slope_k = (below_index[i] + T(0.5)) * below_slopes[i] - below_moment[i] +
+                            ((below_index[i] + T(1)) + T(0.5)) * above_slopes[i] + above_moment[i];
+      const T sum_slope_z = below_z[i] * below_slopes[i] + spacing * below_moment[i] +
+                            above_z[i] * above_slopes[i] - spacing * above_moment[i];
+      const double step_derivative = static_cast<double>(-spacing * sum_slope_k);   // ∂S/∂α
+      const double noise_derivative = static_cast<double>(-spacing * sum_slope_z);  // ∂S/∂σ
+      step_terms[i] = static_cast<double>(u[i]) * (static_cast<double>(code[i]) + step_derivative);
+      noise_terms[i] = static_cast<double>(u[i]) * noise_derivative;
+    }
+    log_step += sum_in_four_lanes({step_terms, count});
+    log_noise += sum_in_four_lanes({noise_terms, count});
+    T* gradient = weight_gradient.data() + begin;
+    for (size_t i = 0; i < count; ++i)
+      gradient[i] = u[i] * (spacing * (below_slopes[i] + above_slopes[i]));  // u ∂S/∂x
+  }
+  // Chain rule to the log parameterization: ∂/∂log α = α ∂/∂α.
+  return {static_cast<double>(step) * log_step, static_cast<double>(noise) * log_noise};
+}
+
+// float, the type training runs in. On x86-64 Linux it is compiled twice, for AVX2 (8 lanes instead
+// of SSE2's 4: half the time) and for the baseline ISA, and the loader picks one for the CPU (the
+// ifunc that target_clones generates). Both run the same IEEE operations lane by lane (no FMA: the
+// engine builds with -ffp-contract=off and "avx2" does not enable it), so they return the same bits.
+#if defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+CpqScaleGradients
+fast_quantize_backward_float(std::span<const float> weights, std::span<const float> quantized_gradient,
+                             float step, float noise, int bits, std::span<float> weight_gradient) {
+  return fast_quantize_backward<float>(weights, quantized_gradient, step, noise, bits, weight_gradient);
+}
+
+}  // namespace
+
+template <typename T>
+CpqScaleGradients cpq_quantize_backward(std::span<const T> weights, std::span<const T> quantized_gradient,
+                                        T step, T noise, int bits, std::span<T> weight_gradient) {
+  if constexpr (std::is_same_v<T, float>)
+    return fast_quantize_backward_float(weights, quantized_gradient, step, noise, bits, weight_gradient);
+  else
+    return fast_quantize_backward<T>(weights, quantized_gradient, step, noise, bits, weight_gradient);
+}
+
+#undef QPLAY_CPQ_INLINE
 
 // [SECTION] §4.2 DropBits
 
@@ -183,9 +419,11 @@ void bit_level_gradients(std::span<const T> weights, std::span<const T> quantize
   std::fill(level_gradients.begin(), level_gradients.end(), 0.0);
   for (size_t i = 0; i < weights.size(); ++i) {
     const double u = static_cast<double>(quantized_gradient[i]);
-    T below = step * cpq_code(weights[i], step, 1);
+    // cpq_code at every level: x/α is rounded once and clamped per level (the same integers).
+    const T scaled = weights[i] / step;
+    T below = step * code_of_scaled(scaled, T(cpq_code_min(1)), T(cpq_code_max(1)));
     for (int level = 2; level <= bits; ++level) {
-      const T here = step * cpq_code(weights[i], step, level);
+      const T here = step * code_of_scaled(scaled, T(cpq_code_min(level)), T(cpq_code_max(level)));
       level_gradients[level - 2] += u * static_cast<double>(here - below);
       below = here;
     }
@@ -208,18 +446,20 @@ void nested_gates_backward(std::span<const double> hard_gates, std::span<const d
   }
 }
 
-#define QPLAY_INSTANTIATE_CPQ(T)                                                                         \
-  template T cpq_code<T>(T, T, int);                                                                     \
-  template void cpq_quantize_forward<T>(std::span<const T>, T, int, std::span<T>);                       \
-  template void cpq_cell_probabilities<T>(T, T, T, int, std::span<T>);                                   \
-  template CpqSurrogateDerivatives cpq_surrogate_derivatives<T>(T, T, T, int);                           \
-  template CpqScaleGradients cpq_quantize_backward<T>(std::span<const T>, std::span<const T>, T, T, int, \
-                                                      std::span<T>);                                     \
-  template T hard_concrete_sample<T>(T, T);                                                              \
-  template T hard_concrete_sample_derivative<T>(T, T);                                                   \
-  template T hard_concrete_probability_nonzero<T>(T);                                                    \
-  template T hard_concrete_probability_nonzero_derivative<T>(T);                                         \
-  template T hard_concrete_test_gate<T>(T);                                                              \
+#define QPLAY_INSTANTIATE_CPQ(T)                                                                           \
+  template T cpq_code<T>(T, T, int);                                                                       \
+  template void cpq_quantize_forward<T>(std::span<const T>, T, int, std::span<T>);                         \
+  template void cpq_cell_probabilities<T>(T, T, T, int, std::span<T>);                                     \
+  template CpqSurrogateDerivatives cpq_surrogate_derivatives<T>(T, T, T, int);                             \
+  template CpqScaleGradients cpq_quantize_backward<T>(std::span<const T>, std::span<const T>, T, T, int,   \
+                                                      std::span<T>);                                       \
+  template CpqScaleGradients cpq_quantize_backward_reference<T>(std::span<const T>, std::span<const T>, T, \
+                                                                T, int, std::span<T>);                     \
+  template T hard_concrete_sample<T>(T, T);                                                                \
+  template T hard_concrete_sample_derivative<T>(T, T);                                                     \
+  template T hard_concrete_probability_nonzero<T>(T);                                                      \
+  template T hard_concrete_probability_nonzero_derivative<T>(T);                                           \
+  template T hard_concrete_test_gate<T>(T);                                                                \
   template void bit_level_gradients<T>(std::span<const T>, std::span<const T>, T, int, std::span<double>);
 QPLAY_INSTANTIATE_CPQ(float)
 QPLAY_INSTANTIATE_CPQ(double)
@@ -276,6 +516,9 @@ class CpqMethod final : public TrainingMethod {
       layers_.push_back(layer);
       total_weights += tensors[t].size();
     }
+    masks_.assign(settings_.bits, 0);
+    level_gradients_.assign(settings_.bits - 1, 0.0);
+    gate_gradients_.assign(settings_.bits - 1, 0.0);
     values_.assign(layers_.size() * values_per_layer(), 0.0);
     gradients_.assign(values_.size(), 0.0);
     first_moments_.assign(values_.size(), 0.0);
@@ -313,7 +556,6 @@ class CpqMethod final : public TrainingMethod {
     gradients_valid_ = std::isfinite(result.loss);
     if (!gradients_valid_) return result;
 
-    std::vector<double> level_gradients(settings_.bits - 1), gate_gradients(settings_.bits - 1);
     double penalty = 0;
     for (const Layer& layer : layers_) {
       const ParameterTensor& tensor = network.parameter_tensors()[layer.tensor];
@@ -321,8 +563,8 @@ class CpqMethod final : public TrainingMethod {
       std::span<float> gradient = network.tensor(network.gradients(), tensor);  // u = ∂L/∂x̂ on entry
       const float step = static_cast<float>(step_of(layer)), noise = static_cast<float>(noise_of(layer));
       if (settings_.learn_bits) {
-        bit_level_gradients<float>(weights, gradient, step, settings_.bits, level_gradients);
-        nested_gates_backward(layer.hard_gates, level_gradients, gate_gradients);
+        bit_level_gradients<float>(weights, gradient, step, settings_.bits, level_gradients_);
+        nested_gates_backward(layer.hard_gates, level_gradients_, gate_gradients_);
       }
       const CpqScaleGradients scales =
           cpq_quantize_backward<float>(weights, gradient, step, noise, layer.step_bits, gradient);
@@ -336,7 +578,7 @@ class CpqMethod final : public TrainingMethod {
         const double log_alpha = values_[gate_index(layer, g)];
         penalty += lambda * hard_concrete_probability_nonzero(log_alpha);
         gradients_[gate_index(layer, g)] =
-            gate_gradients[g] * hard_concrete_sample_derivative(log_alpha, layer.uniforms[g]) +
+            gate_gradients_[g] * hard_concrete_sample_derivative(log_alpha, layer.uniforms[g]) +
             lambda * hard_concrete_probability_nonzero_derivative(log_alpha);
       }
     }
@@ -411,9 +653,8 @@ class CpqMethod final : public TrainingMethod {
     }
     assert(context.rng);  // DropBits draws its masks from the run's method stream
     if (!settings_.learn_bits) {
-      std::vector<uint8_t> masks(settings_.bits);
-      sample_dropbits_masks(settings_.drop_rate, *context.rng, masks);
-      layer.step_bits = masked_bit_width(masks);
+      sample_dropbits_masks(settings_.drop_rate, *context.rng, masks_);
+      layer.step_bits = masked_bit_width(masks_);
       return;
     }
     int bits = 1;
@@ -444,6 +685,10 @@ class CpqMethod final : public TrainingMethod {
   long adam_step_ = 0;
   bool gradients_valid_ = false;
   std::vector<float> view_;  // the CPQ-quantized parameters the training forward runs on
+  // Per-step scratch, sized once in attach() so that a step allocates nothing: DropBits masks [b],
+  // ∂L/∂M_j and ∂L/∂z_j of one layer's levels 2..b [b-1].
+  std::vector<uint8_t> masks_;
+  std::vector<double> level_gradients_, gate_gradients_;
 };
 
 }  // namespace

@@ -1,12 +1,12 @@
 #include "core/engine/methods/raq.h"
 
 #include <algorithm>
-#include <bit>
 #include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <string>
 
+#include "core/engine/base/bit_cast.h"
 #include "core/engine/base/rng.h"
 #include "core/engine/nn/layers.h"
 
@@ -77,7 +77,7 @@ void sorted_magnitudes(std::span<const float> weights, std::vector<uint32_t>& ke
   scratch.resize(n);
   uint32_t counts[4][256] = {};
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t key = std::bit_cast<uint32_t>(std::fabs(weights[i]));
+    const uint32_t key = qplay::bit_cast<uint32_t>(std::fabs(weights[i]));
     keys[i] = key;
     for (int byte = 0; byte < 4; ++byte) ++counts[byte][(key >> (8 * byte)) & 0xff];
   }
@@ -89,7 +89,7 @@ void sorted_magnitudes(std::span<const float> weights, std::vector<uint32_t>& ke
     for (uint32_t key : keys) scratch[offsets[(key >> shift) & 0xff]++] = key;
     keys.swap(scratch);
   }
-  for (size_t i = 0; i < n; ++i) magnitudes[i] = std::bit_cast<float>(keys[n - 1 - i]);
+  for (size_t i = 0; i < n; ++i) magnitudes[i] = qplay::bit_cast<float>(keys[n - 1 - i]);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include "core/engine/methods/symreg_satnl.h"
 
 #include <algorithm>
-#include <bit>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +11,8 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+
+#include "core/engine/base/bit_cast.h"
 
 // The float tanh loop is compiled a second time for AVX2 (4 doubles a vector instead of 2) and picked
 // at run time. Not FMA: the two builds must give the same bits.
@@ -35,7 +36,7 @@ bool all_finite(std::span<const T> values) {
 // the sign bit above the negatives; negative ones sort in reverse, so flip all their bits. -0 is
 // made +0 first, since the comparison calls them equal (their order is then by position).
 inline uint32_t float_order_key(float value) {
-  uint32_t bits = std::bit_cast<uint32_t>(value);
+  uint32_t bits = qplay::bit_cast<uint32_t>(value);
   bits = bits == 0x80000000u ? 0u : bits;
   const uint32_t negative = 0u - (bits >> 31);  // all ones for a negative value
   return bits ^ (negative | 0x80000000u);
@@ -44,7 +45,7 @@ inline uint32_t float_order_key(float value) {
 // The float a key came from (+0 for the key of both zeros).
 inline float float_from_order_key(uint32_t key) {
   const uint32_t negative = 0u - (1u - (key >> 31));  // all ones when the sign bit is clear
-  return std::bit_cast<float>(key ^ (negative | 0x80000000u));
+  return qplay::bit_cast<float>(key ^ (negative | 0x80000000u));
 }
 
 // Sorts whole items (key << 32 | position) ascending: by key, then by position.
@@ -176,10 +177,10 @@ T mirrored_group_penalty(std::span<const T> weights, std::span<T> gradient_out, 
 // that k stays small; NaN stays NaN. No branches (the clamp is bit arithmetic), so the loops vectorize.
 inline float tanh_nearest_float(float x) {
   constexpr uint32_t kTen = 0x41200000u, kInfinity = 0x7f800000u;  // the bits of 10.0f and +inf
-  uint32_t magnitude = std::bit_cast<uint32_t>(x) & 0x7fffffffu;
+  uint32_t magnitude = qplay::bit_cast<uint32_t>(x) & 0x7fffffffu;
   const uint32_t clamp = 0u - uint32_t((magnitude > kTen) & (magnitude <= kInfinity));
   magnitude = (magnitude & ~clamp) | (kTen & clamp);
-  const double y = 2.0 * double(std::bit_cast<float>(magnitude));
+  const double y = 2.0 * double(qplay::bit_cast<float>(magnitude));
   constexpr double kInverseLn2 = 1.44269504088896338700e+00;
   constexpr double kLn2High = 6.93147180369123816490e-01;  // 32 significant bits: k·kLn2High is exact
   constexpr double kLn2Low = 1.90821492927058770002e-10;
@@ -195,8 +196,8 @@ inline float tanh_nearest_float(float x) {
   const double quad0 = pair0 + r2 * pair1, quad1 = pair2 + r2 * pair3, quad2 = pair4 + r2 * pair5;
   const double expm1_r = r * ((quad0 + r4 * quad1) + r8 * (quad2 + r4 * last));
   // 2^k from k's bits: the shifter's low mantissa bits hold k, moved into the exponent of 1.0.
-  const uint64_t k_bits = std::bit_cast<uint64_t>(shifted) - std::bit_cast<uint64_t>(kRoundingShifter);
-  const double two_to_k = std::bit_cast<double>(std::bit_cast<uint64_t>(1.0) + (k_bits << 52));
+  const uint64_t k_bits = qplay::bit_cast<uint64_t>(shifted) - qplay::bit_cast<uint64_t>(kRoundingShifter);
+  const double two_to_k = qplay::bit_cast<double>(qplay::bit_cast<uint64_t>(1.0) + (k_bits << 52));
   const double expm1_y = two_to_k * expm1_r + (two_to_k - 1.0);
   return std::copysign(float(expm1_y / (expm1_y + 2.0)), x);
 }
