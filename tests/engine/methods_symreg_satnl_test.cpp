@@ -29,44 +29,17 @@
 #include "core/engine/quant/post_training.h"
 #include "core/engine/train/evaluation.h"
 #include "core/engine/train/optimizer.h"
+#include "tests/engine/finite_differences.h"
 
 namespace qplay {
 namespace {
 
-constexpr double kStep = 1e-6;
+using finite_differences::kStep;
+using finite_differences::numeric_gradient;
+using finite_differences::random_vector;
+using finite_differences::relative_error;
+
 constexpr double kTolerance = 1e-6;
-
-std::vector<double> random_vector(size_t n, uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
-  std::vector<double> v(n);
-  for (double& x : v) x = rng.normal() * scale;
-  return v;
-}
-
-// max|a-b| / max(1e-3, max|b|), as in nn_gradient_check_test.cpp.
-double relative_error(const std::vector<double>& analytic, const std::vector<double>& numeric) {
-  double diff = 0, scale = 1e-3;
-  for (size_t i = 0; i < analytic.size(); ++i) {
-    diff = std::max(diff, std::fabs(analytic[i] - numeric[i]));
-    scale = std::max(scale, std::fabs(numeric[i]));
-  }
-  return diff / scale;
-}
-
-std::vector<double> numeric_gradient(std::vector<double> x,
-                                     const std::function<double(const std::vector<double>&)>& f) {
-  std::vector<double> g(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double saved = x[i];
-    x[i] = saved + kStep;
-    const double plus = f(x);
-    x[i] = saved - kStep;
-    const double minus = f(x);
-    x[i] = saved;
-    g[i] = (plus - minus) / (2 * kStep);
-  }
-  return g;
-}
 
 double norm(const std::vector<double>& v) {
   return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));

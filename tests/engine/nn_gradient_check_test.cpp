@@ -12,49 +12,22 @@
 #include "core/engine/base/rng.h"
 #include "core/engine/nn/layers.h"
 #include "core/engine/nn/network.h"
+#include "tests/engine/finite_differences.h"
 
 namespace qplay {
 namespace {
 
-constexpr double kStep = 1e-6;
-constexpr double kTolerance = 1e-6;
+using finite_differences::kStep;
+using finite_differences::numeric_gradient;
+using finite_differences::random_vector;
+using finite_differences::relative_error;
 
-std::vector<double> random_vector(size_t n, uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
-  std::vector<double> v(n);
-  for (double& x : v) x = rng.normal() * scale;
-  return v;
-}
+constexpr double kTolerance = 1e-6;
 
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
-}
-
-// Relative error max|a-b| / max(1, max|b|) between analytic and numeric gradients.
-double relative_error(const std::vector<double>& analytic, const std::vector<double>& numeric) {
-  double diff = 0, scale = 1e-3;
-  for (size_t i = 0; i < analytic.size(); ++i) {
-    diff = std::max(diff, std::fabs(analytic[i] - numeric[i]));
-    scale = std::max(scale, std::fabs(numeric[i]));
-  }
-  return diff / scale;
-}
-
-// Numeric gradient of f at x by central differences.
-std::vector<double> numeric_gradient(std::vector<double> x, const std::function<double(const std::vector<double>&)>& f) {
-  std::vector<double> g(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    double saved = x[i];
-    x[i] = saved + kStep;
-    double plus = f(x);
-    x[i] = saved - kStep;
-    double minus = f(x);
-    x[i] = saved;
-    g[i] = (plus - minus) / (2 * kStep);
-  }
-  return g;
 }
 
 const KernelTable& reference() { return *reference_kernel_table(); }
