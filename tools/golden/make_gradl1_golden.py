@@ -19,7 +19,7 @@ import torch
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_torch_golden import build, dump  # noqa: E402
+from make_torch_golden import build, dump, random_batch, write_cases  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 
@@ -30,15 +30,7 @@ LAMBDA_ACTIVATIONS = 0.02
 def run_case(case, seed):
     torch.manual_seed(seed)
     model = build(case)
-    batch = case["batch"]
-    if case["kind"] == "mlp":
-        x = torch.randn(batch, case["inputs"])
-        x_nhwc = x
-    else:
-        h, w, c = case["input_shape"]
-        x_nhwc = torch.rand(batch, h, w, c)
-        x = x_nhwc.permute(0, 3, 1, 2).contiguous()
-    y = torch.randint(0, case["classes"], (batch,))
+    x, x_nhwc, y = random_batch(case)
 
     # Forward module by module, keeping the input of every weighted layer but the first.
     weighted = [i for i, m in enumerate(model) if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
@@ -76,19 +68,12 @@ def run_case(case, seed):
 
 
 def main():
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden")
-    cases = {
+    write_cases({
         "gradl1_mlp.json": {"kind": "mlp", "spec": "mlp:8,6", "inputs": 3, "hidden": [8, 6], "classes": 4,
                             "batch": 5},
         "gradl1_cnn.json": {"kind": "cnn", "spec": "cnn:2,3", "input_shape": [8, 8, 1], "channels": [2, 3],
                             "classes": 3, "batch": 3},
-    }
-    for seed, (file_name, case) in enumerate(sorted(cases.items())):
-        path = os.path.join(root, file_name)
-        with open(path, "w") as f:
-            json.dump(run_case(case, seed + 11), f, indent=None, separators=(",", ":"))
-            f.write("\n")
-        print("wrote", os.path.normpath(path), os.path.getsize(path), "bytes")
+    }, run_case, first_seed=11)
 
 
 if __name__ == "__main__":

@@ -62,10 +62,9 @@ def dump(model, values_of):
     return out
 
 
-def run_case(case, seed):
-    torch.manual_seed(seed)
-    model = build(case)
-    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
+def random_batch(case):
+    """One batch for the case from torch's current seed: the model's input (NCHW for images), the same
+    values in QPlay's NHWC layout, and the labels."""
     batch = case["batch"]
     if case["kind"] == "mlp":
         x = torch.randn(batch, case["inputs"])
@@ -74,7 +73,26 @@ def run_case(case, seed):
         h, w, c = case["input_shape"]
         x_nhwc = torch.rand(batch, h, w, c)
         x = x_nhwc.permute(0, 3, 1, 2).contiguous()
-    y = torch.randint(0, case["classes"], (batch,))
+    return x, x_nhwc, torch.randint(0, case["classes"], (batch,))
+
+
+def write_cases(cases, run_case, first_seed):
+    """Runs each case (sorted by file name, seeds first_seed, first_seed + 1, ...) and writes its JSON
+    into tests/golden/."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden")
+    for seed, (file_name, case) in enumerate(sorted(cases.items()), start=first_seed):
+        path = os.path.join(root, file_name)
+        with open(path, "w") as f:
+            json.dump(run_case(case, seed), f, indent=None, separators=(",", ":"))
+            f.write("\n")
+        print("wrote", os.path.normpath(path), os.path.getsize(path), "bytes")
+
+
+def run_case(case, seed):
+    torch.manual_seed(seed)
+    model = build(case)
+    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
+    x, x_nhwc, y = random_batch(case)
     loss_fn = torch.nn.CrossEntropyLoss()  # mean over the batch, as in QPlay
 
     result = {
@@ -113,19 +131,12 @@ def run_case(case, seed):
 
 
 def main():
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "golden")
-    cases = {
+    write_cases({
         "train_step_mlp.json": {"kind": "mlp", "spec": "mlp:8,6", "inputs": 3, "hidden": [8, 6], "classes": 4,
                                 "batch": 5},
         "train_step_cnn.json": {"kind": "cnn", "spec": "cnn:2,3", "input_shape": [8, 8, 1], "channels": [2, 3],
                                 "classes": 3, "batch": 3},
-    }
-    for seed, (file_name, case) in enumerate(sorted(cases.items())):
-        path = os.path.join(root, file_name)
-        with open(path, "w") as f:
-            json.dump(run_case(case, seed + 1), f, indent=None, separators=(",", ":"))
-            f.write("\n")
-        print("wrote", os.path.normpath(path), os.path.getsize(path), "bytes")
+    }, run_case, first_seed=1)
 
 
 if __name__ == "__main__":
