@@ -85,6 +85,8 @@ struct Experiment {
   // Compute
   std::string kernels = "auto";  // reference | xnnpack | auto
   int threads = 2;
+
+  friend bool operator==(const Experiment&, const Experiment&) = default;
 };
 
 // Cross-field checks the per-row ranges cannot express (e.g. a CNN needs image data).

@@ -18,12 +18,14 @@ IncrementalEvaluation::IncrementalEvaluation(const FeatureRows& features, std::s
   std::iota(order_.begin(), order_.end(), 0u);
   Rng rng(seed);
   rng.shuffle(order_);
+  predictions_.assign(order_.size(), -1);
 }
 
 void IncrementalEvaluation::restart() {
   evaluated_ = 0;
   loss_sum_ = 0.0;
   correct_ = 0;
+  std::fill(predictions_.begin(), predictions_.end(), -1);
 }
 
 size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOptions<float>& options,
@@ -48,7 +50,9 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
     std::span<const float> probabilities = network.probabilities();
     for (int b = 0; b < batch; ++b) {
       const float* row = probabilities.data() + static_cast<size_t>(b) * classes;
-      correct_ += (std::max_element(row, row + classes) - row) == chunk_labels_[b];
+      const int32_t predicted = static_cast<int32_t>(std::max_element(row, row + classes) - row);
+      predictions_[indices[b]] = predicted;
+      correct_ += predicted == chunk_labels_[b];
     }
     evaluated_ += batch;
   }

@@ -35,6 +35,8 @@ class IncrementalEvaluation {
 
   // Loss and accuracy over the samples evaluated since restart (samples == 0 before the first).
   Evaluation result() const;
+  // The predicted class of every sample of the split, -1 for those not evaluated since restart.
+  std::span<const int32_t> predictions() const { return predictions_; }
   size_t evaluated() const { return evaluated_; }
   size_t total() const { return order_.size(); }
   bool done() const { return evaluated_ == order_.size(); }
@@ -43,6 +45,7 @@ class IncrementalEvaluation {
   const FeatureRows& features_;
   std::span<const int32_t> labels_;
   std::vector<uint32_t> order_;  // [n], the evaluation order
+  std::vector<int32_t> predictions_;  // [n], by sample index
   int chunk_size_;
   size_t evaluated_ = 0;  // samples of order_ already in the sums
   double loss_sum_ = 0.0;

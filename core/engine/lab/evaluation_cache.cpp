@@ -1,0 +1,111 @@
+#include "core/engine/lab/evaluation_cache.h"
+
+#include <algorithm>
+
+namespace qplay {
+namespace {
+
+// Settings visited by the slider, the curves and the sensitivity bars of one run; each keeps a weight
+// snapshot, so the cache forgets the least recently used beyond this.
+constexpr size_t kMaxCachedSettings = 48;
+
+const char* granularity_name(Granularity g) { return g == Granularity::per_tensor ? "per-tensor" : "per-channel"; }
+const char* symmetry_name(Symmetry s) { return s == Symmetry::asymmetric ? "asymmetric" : "symmetric"; }
+const char* range_name(RangeMethod r) {
+  return r == RangeMethod::percentile ? "percentile" : r == RangeMethod::mse ? "mse" : "min-max";
+}
+
+}  // namespace
+
+std::string quantization_setting_key(const QuantizationSetting& s) {
+  std::string key = "w" + std::to_string(s.weights.bits) + " " + granularity_name(s.weights.granularity) + " " +
+                    symmetry_name(s.weights.symmetry) + " " + range_name(s.weights.range_method);
+  if (s.weights.range_method == RangeMethod::percentile) key += " " + std::to_string(s.weights.percentile);
+  key += " | a" + std::to_string(s.activations.bits);
+  if (s.activations.bits > 0) {
+    key += std::string(" ") + range_name(s.activations.range_method);
+    if (s.activations.range_method == RangeMethod::percentile) key += " " + std::to_string(s.activations.percentile);
+  }
+  if (std::any_of(s.weight_bits_per_layer.begin(), s.weight_bits_per_layer.end(), [](int b) { return b >= 0; })) {
+    key += " | layers ";
+    for (size_t i = 0; i < s.weight_bits_per_layer.size(); ++i)
+      key += (i ? "," : "") + (s.weight_bits_per_layer[i] < 0 ? std::string("-") : std::to_string(s.weight_bits_per_layer[i]));
+  }
+  return key;
+}
+
+EvaluationCache::EvaluationCache(std::shared_ptr<const Dataset> dataset, int calibration_samples)
+    : dataset_(std::move(dataset)), calibration_samples_(calibration_samples) {}
+
+const EvaluationCache::Entry* EvaluationCache::find(const QuantizationSetting& setting) const {
+  auto it = tasks_.find(quantization_setting_key(setting));
+  return it == tasks_.end() || (it->second.shown.result.samples == 0 && !it->second.shown.complete)
+             ? nullptr
+             : &it->second.shown;
+}
+
+bool EvaluationCache::is_current(const QuantizationSetting& setting, uint64_t weights_version) const {
+  const Entry* entry = find(setting);
+  return entry && entry->complete && entry->weights_version == weights_version;
+}
+
+const ForwardOptions<float>* EvaluationCache::forward_options(const QuantizationSetting& setting) const {
+  auto it = tasks_.find(quantization_setting_key(setting));
+  return it == tasks_.end() || it->second.weights.empty() ? nullptr : &it->second.options;
+}
+
+void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weights_version) {
+  task.weights.resize(network.parameters().size());
+  quantize_weights_into(network, network.parameters(), task.setting, task.weights);
+  task.options = {};
+  task.options.parameters = task.weights;
+  if (task.setting.activations.bits > 0) {
+    task.activations = calibrate_activation_ranges(network, task.weights, dataset_->train_x, calibration_samples_,
+                                                   task.setting.activations);
+    task.options.activation_quantization = &task.activations;
+  }
+  task.evaluation->restart();
+  task.running = true;
+  task.running_version = weights_version;
+}
+
+void EvaluationCache::evict_if_full() {
+  while (tasks_.size() >= kMaxCachedSettings) {
+    auto oldest = std::min_element(tasks_.begin(), tasks_.end(),
+                                   [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
+    tasks_.erase(oldest);
+  }
+}
+
+bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version, const QuantizationSetting& setting,
+                               double budget_ms, size_t min_samples) {
+  const std::string key = quantization_setting_key(setting);
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) {
+    evict_if_full();
+    it = tasks_.emplace(key, Task{}).first;
+    it->second.setting = setting;
+    it->second.evaluation = std::make_unique<IncrementalEvaluation>(dataset_->test_x, dataset_->test_y);
+  }
+  Task& task = it->second;
+  task.last_used = ++use_counter_;
+  if (task.shown.complete && task.shown.weights_version == weights_version) return true;
+  // A running evaluation finishes on its snapshot even if the weights moved on since: restarting it
+  // whenever training takes a step would never let a large test split complete.
+  if (!task.running) start(task, network, weights_version);
+  task.evaluation->advance(network, task.options, budget_ms, min_samples);
+  const bool done = task.evaluation->done();
+  if (done || !task.shown.complete) {
+    task.shown.result = task.evaluation->result();
+    task.shown.complete = done;
+    task.shown.weights_version = task.running_version;
+    const std::span<const int32_t> predictions = task.evaluation->predictions();
+    task.shown.predictions.assign(predictions.begin(), predictions.end());
+  }
+  if (done) task.running = false;
+  return done && task.shown.weights_version == weights_version;
+}
+
+void EvaluationCache::clear() { tasks_.clear(); }
+
+}  // namespace qplay

@@ -1,0 +1,254 @@
+#include "core/engine/lab/lab.h"
+
+#include <algorithm>
+
+#include "core/engine/experiment/state_table.h"
+
+namespace qplay {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr double kRefreshIntervalMs = 250;    // evaluations while training
+constexpr double kTrainingShare = 0.75;       // of a slice while training and a refresh is due
+constexpr size_t kFirstReadoutSamples = 1000; // a new slider setting's first answer, within the frame
+constexpr int kBoundaryResolution = 64;
+
+double milliseconds_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+bool settings_equal_outside(const Experiment& a, const Experiment& b, std::string_view group) {
+  for (const SettingRow& row : experiment_settings()) {
+    if (row.group == group || row.key == "method") continue;
+    if (get_setting(a, row) != get_setting(b, row)) return false;
+  }
+  return true;
+}
+
+uint64_t version_of(uint64_t generation, const Trainer& trainer) {
+  return (generation << 32) + static_cast<uint64_t>(trainer.steps_taken());
+}
+
+}  // namespace
+
+bool same_data_settings(const Experiment& a, const Experiment& b) {
+  for (const SettingRow& row : experiment_settings())
+    if (row.group == "data" && get_setting(a, row) != get_setting(b, row)) return false;
+  return true;
+}
+
+Result<std::unique_ptr<Lab>> Lab::create(const LabState& state, std::shared_ptr<const Dataset> dataset) {
+  std::unique_ptr<Lab> lab(new Lab());
+  if (Status status = lab->build(state, std::move(dataset)); !status) return status;
+  return lab;
+}
+
+Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset) {
+  if (state.methods.empty()) return Status::error("methods: choose at least one method to train");
+  if (!dataset) {
+    Result<Dataset> made = make_dataset(state.experiment);
+    if (!made) return made.status();
+    dataset = std::make_shared<const Dataset>(std::move(made).value());
+  }
+  std::vector<std::unique_ptr<LabRun>> runs;
+  for (const std::string& method : state.methods) {
+    Experiment experiment = state.experiment;
+    experiment.method = method;
+    Result<Run> run = start_run(experiment, dataset);
+    if (!run) return Status::error(method + ": " + run.status().message());
+    runs.push_back(std::make_unique<LabRun>(
+        LabRun{method, std::move(run).value(), EvaluationCache(dataset, state.experiment.calibration_samples)}));
+  }
+  std::vector<int> weighted_layers;
+  for (const ParameterTensor& tensor : runs.front()->run.network->parameter_tensors())
+    if (tensor.is_weight) weighted_layers.push_back(tensor.layer);
+
+  state_ = state;
+  if (!state_.layer_weight_bits.empty()) state_.layer_weight_bits.resize(weighted_layers.size(), -1);
+  dataset_ = std::move(dataset);
+  runs_ = std::move(runs);
+  weighted_layers_ = std::move(weighted_layers);
+  plane_region_ = plane_region_of(*dataset_);
+  ++generation_;
+  for (auto& run : runs_) {
+    run->weights_version = version_of(generation_, *run->run.trainer);
+    run->evaluated_version = run->weights_version;
+  }
+  next_run_to_train_ = 0;
+  samples_per_second_ = 0;
+  return {};
+}
+
+Status Lab::set(std::string_view key, std::string_view value) {
+  LabState next = state_;
+  if (Status status = set_lab_state_value(next, key, value); !status) return status;
+  return apply(next);
+}
+
+Status Lab::apply(const LabState& next) {
+  const bool rebuild = next.methods != state_.methods ||
+                       !settings_equal_outside(next.experiment, state_.experiment, "quantization");
+  if (rebuild) {
+    const bool was_playing = playing_;
+    const bool same_data = same_data_settings(next.experiment, state_.experiment);
+    if (Status status = build(next, same_data ? dataset_ : nullptr); !status) return status;
+    playing_ = was_playing;
+    return {};
+  }
+  const bool new_calibration = next.experiment.calibration_samples != state_.experiment.calibration_samples;
+  std::vector<int> layer_bits = next.layer_weight_bits;
+  if (!layer_bits.empty()) layer_bits.resize(weighted_layers_.size(), -1);
+  state_ = next;
+  state_.layer_weight_bits = std::move(layer_bits);
+  if (new_calibration)
+    for (auto& run : runs_) run->evaluations = EvaluationCache(dataset_, state_.experiment.calibration_samples);
+  return {};
+}
+
+void Lab::play() {
+  if (!finished()) playing_ = true;
+}
+
+void Lab::step() {
+  for (auto& run : runs_) {
+    if (run->run.trainer->finished()) continue;
+    run->run.trainer->step();
+    run->weights_version = version_of(generation_, *run->run.trainer);
+  }
+}
+
+Status Lab::reset() {
+  playing_ = false;
+  return build(state_, dataset_);
+}
+
+bool Lab::finished() const {
+  return std::all_of(runs_.begin(), runs_.end(), [](const auto& run) { return run->run.trainer->finished(); });
+}
+
+const std::vector<int>& Lab::curve_weight_bits() {
+  static const std::vector<int> bits = {0, 8, 7, 6, 5, 4, 3, 2};
+  return bits;
+}
+
+QuantizationSetting Lab::current_setting() const {
+  QuantizationSetting setting =
+      make_quantization_setting(state_.experiment, state_.experiment.weight_bits, state_.experiment.activation_bits);
+  if (!state_.layer_weight_bits.empty()) {
+    setting.weight_bits_per_layer.assign(runs_.front()->run.network->architecture().layers.size(), -1);
+    for (size_t i = 0; i < weighted_layers_.size() && i < state_.layer_weight_bits.size(); ++i)
+      setting.weight_bits_per_layer[weighted_layers_[i]] = state_.layer_weight_bits[i];
+  }
+  return setting;
+}
+
+QuantizationSetting Lab::setting_with_weight_bits(int weight_bits) const {
+  return make_quantization_setting(state_.experiment, weight_bits, state_.experiment.activation_bits);
+}
+
+QuantizationSetting Lab::layer_only_setting(int layer) const {
+  QuantizationSetting setting = make_quantization_setting(state_.experiment, 0, 0);
+  setting.weight_bits_per_layer.assign(runs_.front()->run.network->architecture().layers.size(), -1);
+  setting.weight_bits_per_layer[layer] = state_.experiment.weight_bits;
+  return setting;
+}
+
+const EvaluationCache::Entry* Lab::evaluation(int run, const QuantizationSetting& setting) const {
+  return runs_[run]->evaluations.find(setting);
+}
+
+bool Lab::refresh_due() const { return !playing_ || milliseconds_since(last_refresh_) >= kRefreshIntervalMs; }
+
+bool Lab::train_for(double budget_ms) {
+  const Clock::time_point start = Clock::now();
+  size_t samples = 0;
+  do {
+    int chosen = -1;
+    for (int i = 0; i < run_count(); ++i) {
+      const int candidate = (next_run_to_train_ + i) % run_count();
+      if (!runs_[candidate]->run.trainer->finished()) {
+        chosen = candidate;
+        break;
+      }
+    }
+    if (chosen < 0) return false;
+    LabRun& run = *runs_[chosen];
+    run.run.trainer->step();
+    run.weights_version = version_of(generation_, *run.run.trainer);
+    samples += static_cast<size_t>(run.run.trainer->settings().batch_size);
+    next_run_to_train_ = (chosen + 1) % run_count();
+  } while (milliseconds_since(start) < budget_ms);
+  const double seconds = milliseconds_since(start) / 1000.0;
+  if (seconds > 0) {
+    const double rate = samples / seconds;
+    samples_per_second_ = samples_per_second_ > 0 ? 0.9 * samples_per_second_ + 0.1 * rate : rate;
+  }
+  return true;
+}
+
+void Lab::refresh_boundaries(LabRun& run) {
+  Network<float>& network = *run.run.network;
+  if (run.float_boundary_version != run.evaluated_version) {
+    run.float_boundary = compute_decision_boundary(network, {}, plane_region_, kBoundaryResolution);
+    run.float_boundary_version = run.evaluated_version;
+  }
+  const QuantizationSetting setting = current_setting();
+  const std::string key = quantization_setting_key(setting) + " @" + std::to_string(run.evaluated_version);
+  if (run.quantized_boundary_key == key || !run.evaluations.is_current(setting, run.evaluated_version)) return;
+  run.quantized_boundary = compute_decision_boundary(network, *run.evaluations.forward_options(setting), plane_region_,
+                                                     kBoundaryResolution);
+  run.quantized_boundary_key = key;
+}
+
+void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
+  const Clock::time_point start = Clock::now();
+  const QuantizationSetting current = current_setting();
+  if (first_readout_only) {
+    for (auto& run : runs_)
+      if (!run->evaluations.find(current))
+        run->evaluations.evaluate(*run->run.network, run->evaluated_version, current, 0, kFirstReadoutSamples);
+    return;
+  }
+  auto remaining = [&] { return budget_ms - milliseconds_since(start); };
+  // In order of what the eye is on: the slider's number, the boundary plots, the curves, the bars.
+  for (auto& run : runs_) {
+    if (remaining() <= 0) return;
+    run->evaluations.evaluate(*run->run.network, run->evaluated_version, current, remaining());
+  }
+  if (interest_.decision_boundaries && is_plane_data())
+    for (auto& run : runs_) {
+      if (remaining() <= 0) return;
+      refresh_boundaries(*run);
+    }
+  if (interest_.accuracy_curves)
+    for (int bits : curve_weight_bits())
+      for (auto& run : runs_) {
+        if (remaining() <= 0) return;
+        run->evaluations.evaluate(*run->run.network, run->evaluated_version, setting_with_weight_bits(bits), remaining());
+      }
+  if (interest_.layer_sensitivity)
+    for (int layer : weighted_layers_)
+      for (auto& run : runs_) {
+        if (remaining() <= 0) return;
+        run->evaluations.evaluate(*run->run.network, run->evaluated_version, layer_only_setting(layer), remaining());
+      }
+}
+
+double Lab::advance(double budget_ms) {
+  const Clock::time_point start = Clock::now();
+  evaluate_for(0, /*first_readout_only=*/true);
+  if (playing_) {
+    const double share = refresh_due() ? kTrainingShare : 1.0;
+    if (!train_for(std::max(0.0, budget_ms * share - milliseconds_since(start)))) playing_ = false;
+    if (finished()) playing_ = false;
+  }
+  if (refresh_due()) {
+    for (auto& run : runs_) run->evaluated_version = run->weights_version;
+    last_refresh_ = Clock::now();
+  }
+  evaluate_for(budget_ms - milliseconds_since(start), /*first_readout_only=*/false);
+  return milliseconds_since(start);
+}
+
+}  // namespace qplay

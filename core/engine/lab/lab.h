@@ -1,0 +1,123 @@
+// The Lab: several runs of one experiment side by side — one per method, on the same data from the
+// same seed — trained and evaluated in bounded time slices. It is what the playground (core/ui), the
+// JS API (web/api) and tests drive; it knows nothing of drawing.
+//
+//   Lab lab = Lab::create(state).value();  // builds the data once and one run per method
+//   lab.play();
+//   every frame: lab.advance(8.0);          // trains a few steps and refreshes evaluations, ~8 ms
+//   lab.set("weight_bits", "3");            // the slider: evaluations at the new setting start at once
+//   lab.evaluation(run, lab.current_setting())->result.accuracy
+//
+// Settings in the "quantization" group change only how the runs are evaluated and apply live. Every
+// other setting (data, model, training, a method's knobs, the methods) rebuilds the runs from the seed:
+// the comparison stays like with like. The data set is rebuilt only when a data setting changed.
+//
+// While training, evaluations refresh at most every refresh_interval_ms so training keeps most of each
+// slice; while paused they refresh at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/engine/base/status.h"
+#include "core/engine/experiment/run.h"
+#include "core/engine/lab/decision_boundary.h"
+#include "core/engine/lab/evaluation_cache.h"
+#include "core/engine/lab/lab_state.h"
+
+namespace qplay {
+
+struct LabRun {
+  std::string method;
+  Run run;
+  EvaluationCache evaluations;
+  uint64_t weights_version = 0;    // changes whenever the run's weights change
+  uint64_t evaluated_version = 0;  // the version evaluations are brought up to
+  // Decision boundaries (2-D data sets), float and at the current setting, for evaluated_version.
+  DecisionBoundary float_boundary, quantized_boundary;
+  uint64_t float_boundary_version = UINT64_MAX;
+  std::string quantized_boundary_key;  // setting key + version it was computed for
+};
+
+// What the panels currently look at, so advance() spends its evaluation time on those.
+struct LabInterest {
+  bool accuracy_curves = true;     // every weight bit-width at the current other settings
+  bool layer_sensitivity = false;  // each weighted layer quantized alone
+  bool decision_boundaries = true; // 2-D data sets only
+};
+
+class Lab {
+ public:
+  // Builds the data set (or uses `dataset`, which must have been made from the state's data settings)
+  // and one run per method. Errors name the
+  // setting at fault; nothing is half-built.
+  static Result<std::unique_ptr<Lab>> create(const LabState& state, std::shared_ptr<const Dataset> dataset = nullptr);
+
+  const LabState& state() const { return state_; }
+  // One key of the state (see set_lab_state_value). Quantization keys apply live; others rebuild the
+  // runs from the seed. On error nothing changes and the message says what is allowed.
+  Status set(std::string_view key, std::string_view value);
+  // A whole new state (URL hash, experiment file): rebuilds only if something beyond quantization changed.
+  Status apply(const LabState& state);
+
+  // Training.
+  void play();
+  void pause() { playing_ = false; }
+  bool playing() const { return playing_; }
+  void step();      // one mini-batch in every unfinished run
+  Status reset();   // every run back to its initial weights (same seed), history cleared
+  bool finished() const;  // every run trained all its epochs (or failed)
+  // Trains (while playing) and evaluates for about budget_ms; returns the milliseconds spent.
+  double advance(double budget_ms);
+  void set_interest(const LabInterest& interest) { interest_ = interest; }
+  double training_samples_per_second() const { return samples_per_second_; }
+
+  // The runs, in the order of state().methods.
+  int run_count() const { return static_cast<int>(runs_.size()); }
+  const LabRun& run(int index) const { return *runs_[index]; }
+  LabRun& run(int index) { return *runs_[index]; }
+  const Dataset& dataset() const { return *dataset_; }
+  std::shared_ptr<const Dataset> shared_dataset() const { return dataset_; }
+  bool is_plane_data() const { return dataset_->sample_size() == 2; }
+  const PlaneRegion& plane_region() const { return plane_region_; }
+
+  // Settings derived from the state's quantization rows.
+  QuantizationSetting current_setting() const;
+  QuantizationSetting setting_with_weight_bits(int weight_bits) const;  // the curve's points
+  QuantizationSetting layer_only_setting(int layer) const;              // only this layer's weights, current bits
+  static const std::vector<int>& curve_weight_bits();                   // {0 (float), 8, 7, ..., 2}
+  // The weighted layers (dense, conv) in order: what layer_weight_bits and the sensitivity bars index.
+  const std::vector<int>& weighted_layers() const { return weighted_layers_; }
+
+  // What is known about a run at a setting (possibly partial or of older weights), or null.
+  const EvaluationCache::Entry* evaluation(int run, const QuantizationSetting& setting) const;
+
+ private:
+  Lab() = default;
+  Status build(const LabState& state, std::shared_ptr<const Dataset> dataset);
+  bool train_for(double budget_ms);
+  void evaluate_for(double budget_ms, bool first_readout_only);
+  void refresh_boundaries(LabRun& run);
+  bool refresh_due() const;
+
+  LabState state_;
+  std::shared_ptr<const Dataset> dataset_;
+  std::vector<std::unique_ptr<LabRun>> runs_;
+  std::vector<int> weighted_layers_;
+  PlaneRegion plane_region_;
+  LabInterest interest_;
+  bool playing_ = false;
+  uint64_t generation_ = 0;  // bumped by rebuilds and resets, part of every weights version
+  int next_run_to_train_ = 0;
+  double samples_per_second_ = 0;
+  std::chrono::steady_clock::time_point last_refresh_{};
+};
+
+// Whether two states need the same data set (every "data" group setting equal).
+bool same_data_settings(const Experiment& a, const Experiment& b);
+
+}  // namespace qplay

@@ -1,0 +1,118 @@
+// LabState: the one shareable description of a lab. Hashes are forgiving (bad parts become warnings and
+// keep defaults), JSON is strict, and both round-trip every setting.
+#include <gtest/gtest.h>
+
+#include "core/engine/experiment/state_table.h"
+#include "core/engine/lab/lab_state.h"
+
+namespace qplay {
+namespace {
+
+TEST(LabStateHash, DefaultStateIsTheEmptyHash) {
+  EXPECT_EQ(lab_state_to_hash(default_lab_state()), "");
+  ParsedLabState parsed = lab_state_from_hash("");
+  EXPECT_TRUE(parsed.warnings.empty());
+  EXPECT_EQ(parsed.state, default_lab_state());
+}
+
+TEST(LabStateHash, ReadsSettingsMethodsAndHideFlags) {
+  ParsedLabState parsed =
+      lab_state_from_hash("#dataset=moons&methods=baseline,cpq&weight_bits=3&architecture=mlp:16,16&setup_hide=1");
+  ASSERT_TRUE(parsed.warnings.empty()) << parsed.warnings.front();
+  EXPECT_EQ(parsed.state.experiment.dataset, "moons");
+  EXPECT_EQ(parsed.state.experiment.weight_bits, 3);
+  EXPECT_EQ(parsed.state.experiment.architecture, "mlp:16,16");
+  EXPECT_EQ(parsed.state.methods, (std::vector<std::string>{"baseline", "cpq"}));
+  EXPECT_TRUE(parsed.state.hidden.count("setup"));
+}
+
+TEST(LabStateHash, RoundTripsEveryNonDefaultValue) {
+  LabState state = default_lab_state();
+  state.methods = {"raq", "baseline"};
+  ASSERT_TRUE(set_setting(state.experiment, "noise", "0.25"));
+  ASSERT_TRUE(set_setting(state.experiment, "learning_rate", "1e-3"));
+  ASSERT_TRUE(set_setting(state.experiment, "data_dir", "/tmp/my data&more"));
+  ASSERT_TRUE(set_setting(state.experiment, "granularity", "per-tensor"));
+  state.layer_weight_bits = {8, -1, 2};
+  state.hidden = {"weight_bits", "curves"};
+  const std::string hash = lab_state_to_hash(state);
+  EXPECT_EQ(hash.find(' '), std::string::npos) << hash;
+  ParsedLabState parsed = lab_state_from_hash(hash);
+  ASSERT_TRUE(parsed.warnings.empty()) << parsed.warnings.front();
+  EXPECT_EQ(parsed.state, state) << hash;
+}
+
+TEST(LabStateHash, BadPartsBecomeWarningsAndKeepTheirDefaults) {
+  ParsedLabState parsed = lab_state_from_hash(
+      "weight_bits=99&dataset=mnist&bogus=1&methods=baseline,nope&lonely&noise=0.3&nothing_hide=1&method=cpq");
+  EXPECT_EQ(parsed.warnings.size(), 7u);
+  LabState expected = default_lab_state();
+  expected.experiment.noise = 0.3;  // the one good part is applied
+  EXPECT_EQ(parsed.state, expected);
+  bool mentions_allowed_range = false;
+  for (const std::string& w : parsed.warnings) mentions_allowed_range |= w.find("weight_bits") != std::string::npos;
+  EXPECT_TRUE(mentions_allowed_range);
+}
+
+TEST(LabStateHash, MalformedPercentEscapesAreKeptAsTyped) {
+  ParsedLabState parsed = lab_state_from_hash("architecture=mlp%3A8&dataset=%zz");
+  EXPECT_EQ(parsed.state.experiment.architecture, "mlp:8");
+  ASSERT_EQ(parsed.warnings.size(), 1u);
+  EXPECT_NE(parsed.warnings[0].find("%zz"), std::string::npos);
+}
+
+TEST(LabStateValues, MethodListsAreCheckedAndSingleMethodIsRedirected) {
+  LabState state = default_lab_state();
+  EXPECT_FALSE(set_lab_state_value(state, "methods", "baseline,baseline"));
+  EXPECT_FALSE(set_lab_state_value(state, "methods", ""));
+  EXPECT_FALSE(set_lab_state_value(state, "methods", "baseline,gradl1,qreg,symreg,cpq,raq,baseline"));
+  Status single = set_lab_state_value(state, "method", "cpq");
+  ASSERT_FALSE(single);
+  EXPECT_NE(single.message().find("methods="), std::string::npos);
+  EXPECT_EQ(state, default_lab_state());
+}
+
+TEST(LabStateValues, LayerWeightBitsParse) {
+  Result<std::vector<int>> bits = parse_layer_weight_bits("8,-,4");
+  ASSERT_TRUE(bits.ok());
+  EXPECT_EQ(bits.value(), (std::vector<int>{8, -1, 4}));
+  EXPECT_EQ(format_layer_weight_bits(bits.value()), "8,-,4");
+  EXPECT_FALSE(parse_layer_weight_bits("9").ok());
+  EXPECT_FALSE(parse_layer_weight_bits("4,,4").ok());
+  EXPECT_FALSE(parse_layer_weight_bits("4x").ok());
+}
+
+TEST(LabStateJson, RoundTripsAndReadsExperimentFiles) {
+  LabState state = default_lab_state();
+  state.methods = {"baseline", "qreg"};
+  state.experiment.qat_weight_bits = 3;
+  state.layer_weight_bits = {-1, 4, -1};
+  state.hidden = {"setup"};
+  Result<LabState> back = lab_state_from_json(parse_json(to_json(lab_state_to_json(state))).value());
+  ASSERT_TRUE(back.ok()) << back.message();
+  EXPECT_EQ(back.value(), state);
+
+  Experiment experiment;
+  experiment.method = "symreg";
+  experiment.dataset = "circles";
+  Result<LabState> from_experiment = lab_state_from_json(experiment_to_json(experiment));
+  ASSERT_TRUE(from_experiment.ok()) << from_experiment.message();
+  EXPECT_EQ(from_experiment.value().methods, std::vector<std::string>{"symreg"});
+  EXPECT_EQ(from_experiment.value().experiment.dataset, "circles");
+}
+
+TEST(LabStateJson, StrictAboutWhatASavedFileHolds) {
+  Json json = lab_state_to_json(default_lab_state());
+  json["methods"] = Json::array({Json("baseline"), Json("sgd")});
+  EXPECT_NE(lab_state_from_json(json).message().find("unknown method 'sgd'"), std::string::npos);
+  json = lab_state_to_json(default_lab_state());
+  json["layer_weight_bits"] = Json::array({Json(12)});
+  EXPECT_FALSE(lab_state_from_json(json).ok());
+  json = lab_state_to_json(default_lab_state());
+  json["format"] = "something-else";
+  EXPECT_FALSE(lab_state_from_json(json).ok());
+  EXPECT_FALSE(lab_state_from_json(Json(3.0)).ok());
+}
+
+}  // namespace
+}  // namespace qplay

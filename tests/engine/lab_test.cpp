@@ -1,0 +1,294 @@
+// The Lab and what it is made of: runs side by side from one seed, live quantization settings that
+// never retrain, rebuilds that do, the evaluation cache behind the slider, decision boundaries and the
+// weight statistics of the weights panel.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/engine/lab/lab.h"
+#include "core/engine/lab/weight_statistics.h"
+#include "core/engine/train/sweep.h"
+
+namespace qplay {
+namespace {
+
+LabState small_state(std::vector<std::string> methods = {"baseline", "gradl1"}) {
+  LabState state = default_lab_state();
+  state.methods = std::move(methods);
+  state.experiment.dataset = "moons";
+  state.experiment.samples = 600;
+  state.experiment.architecture = "mlp:16,16";
+  state.experiment.epochs = 8;
+  state.experiment.kernels = "reference";
+  state.experiment.threads = 1;
+  return state;
+}
+
+std::unique_ptr<Lab> trained_lab(LabState state = small_state()) {
+  Result<std::unique_ptr<Lab>> lab = Lab::create(state);
+  EXPECT_TRUE(lab.ok()) << lab.message();
+  std::unique_ptr<Lab> l = std::move(lab).value();
+  l->play();
+  while (l->playing()) l->advance(50);
+  return l;
+}
+
+TEST(Lab, RunsStartFromTheSameDataAndWeights) {
+  Result<std::unique_ptr<Lab>> lab = Lab::create(small_state({"baseline", "gradl1", "symreg"}));
+  ASSERT_TRUE(lab.ok()) << lab.message();
+  const Lab& l = *lab.value();
+  ASSERT_EQ(l.run_count(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(l.run(i).run.dataset.get(), &l.dataset());
+  EXPECT_EQ(l.run(1).method, "gradl1");
+  std::span<const float> baseline = l.run(0).run.network->parameters(), gradl1 = l.run(1).run.network->parameters();
+  ASSERT_EQ(baseline.size(), gradl1.size());
+  EXPECT_TRUE(std::equal(baseline.begin(), baseline.end(), gradl1.begin()));
+  // symreg deploys its saturating reparameterization w = c·tanh(v/c) of the same initial v.
+  std::span<const float> symreg = l.run(2).run.network->parameters();
+  for (size_t i = 0; i < baseline.size(); ++i) {
+    EXPECT_LE(std::fabs(symreg[i]), std::fabs(baseline[i]) + 1e-7f);
+    EXPECT_GE(symreg[i] * baseline[i], 0.0f);
+  }
+}
+
+TEST(Lab, PlayTrainsEveryRunInLockstepUntilFinished) {
+  Result<std::unique_ptr<Lab>> made = Lab::create(small_state());
+  ASSERT_TRUE(made.ok());
+  Lab& lab = *made.value();
+  lab.play();
+  for (int i = 0; i < 7; ++i) {
+    lab.advance(0);  // a zero budget still takes one step, round robin
+    const long a = lab.run(0).run.trainer->steps_taken(), b = lab.run(1).run.trainer->steps_taken();
+    EXPECT_LE(std::abs(a - b), 1);
+  }
+  while (lab.playing()) lab.advance(50);
+  EXPECT_TRUE(lab.finished());
+  for (int i = 0; i < lab.run_count(); ++i) {
+    EXPECT_EQ(lab.run(i).run.trainer->completed_epochs(), 8);
+    EXPECT_TRUE(lab.run(i).run.trainer->status().ok());
+  }
+  EXPECT_GT(lab.training_samples_per_second(), 0);
+  lab.play();  // nothing left to train
+  EXPECT_FALSE(lab.playing());
+}
+
+TEST(Lab, SliderSettingsApplyLiveAndEqualAPostTrainingEvaluation) {
+  std::unique_ptr<Lab> lab = trained_lab();
+  const long steps = lab->run(0).run.trainer->steps_taken();
+  for (int bits : {2, 8, 3}) {
+    ASSERT_TRUE(lab->set("weight_bits", std::to_string(bits)));
+    lab->advance(1000);
+    EXPECT_EQ(lab->run(0).run.trainer->steps_taken(), steps) << "a quantization setting must not retrain";
+    for (int r = 0; r < lab->run_count(); ++r) {
+      const EvaluationCache::Entry* entry = lab->evaluation(r, lab->current_setting());
+      ASSERT_NE(entry, nullptr);
+      ASSERT_TRUE(entry->complete);
+      Evaluation expected = evaluate_quantized(*lab->run(r).run.network, lab->dataset(), lab->current_setting(),
+                                               lab->state().experiment.calibration_samples);
+      EXPECT_DOUBLE_EQ(entry->result.accuracy, expected.accuracy) << bits << " bits, run " << r;
+      EXPECT_NEAR(entry->result.loss, expected.loss, 1e-5);
+    }
+  }
+  // The curve's points are evaluated for every run too, and 2 bits lose accuracy against float.
+  for (int r = 0; r < lab->run_count(); ++r) {
+    const auto* at_float = lab->evaluation(r, lab->setting_with_weight_bits(0));
+    const auto* at_two = lab->evaluation(r, lab->setting_with_weight_bits(2));
+    ASSERT_TRUE(at_float && at_two && at_float->complete && at_two->complete);
+    EXPECT_GT(at_float->result.accuracy, 0.8);
+    EXPECT_NE(at_float->result.accuracy, at_two->result.accuracy);
+  }
+}
+
+TEST(Lab, ANewSliderSettingAnswersWithinOneZeroBudgetSlice) {
+  std::unique_ptr<Lab> lab = trained_lab();
+  ASSERT_TRUE(lab->set("weight_bits", "5"));
+  lab->advance(0);
+  for (int r = 0; r < lab->run_count(); ++r) {
+    const EvaluationCache::Entry* entry = lab->evaluation(r, lab->current_setting());
+    ASSERT_NE(entry, nullptr);
+    EXPECT_EQ(entry->result.samples, lab->dataset().test_size());  // 180 test points: the first read-out is all
+  }
+}
+
+TEST(Lab, OtherSettingsRebuildFromTheSeedAndBadValuesChangeNothing) {
+  std::unique_ptr<Lab> lab = trained_lab();
+  const Dataset* data = &lab->dataset();
+  ASSERT_TRUE(lab->set("learning_rate", "0.1"));
+  EXPECT_EQ(lab->run(0).run.trainer->steps_taken(), 0);
+  EXPECT_EQ(&lab->dataset(), data) << "a training setting must not regenerate the data";
+  ASSERT_TRUE(lab->set("noise", "0.2"));
+  EXPECT_NE(&lab->dataset(), data);
+
+  const LabState before = lab->state();
+  Status bad = lab->set("architecture", "mlp:banana");
+  EXPECT_FALSE(bad);
+  EXPECT_EQ(lab->state(), before);
+  EXPECT_FALSE(lab->set("methods", "baseline,nothing"));
+  EXPECT_EQ(lab->state(), before);
+  Status no_images = lab->set("architecture", "cnn:4");
+  EXPECT_FALSE(no_images) << "a CNN needs image data";
+  EXPECT_EQ(lab->run_count(), 2);
+
+  ASSERT_TRUE(lab->set("methods", "cpq"));
+  EXPECT_EQ(lab->run_count(), 1);
+  EXPECT_EQ(lab->run(0).method, "cpq");
+}
+
+TEST(Lab, ResetReturnsToTheInitialWeights) {
+  Result<std::unique_ptr<Lab>> made = Lab::create(small_state());
+  ASSERT_TRUE(made.ok());
+  Lab& lab = *made.value();
+  const std::vector<float> initial(lab.run(0).run.network->parameters().begin(),
+                                   lab.run(0).run.network->parameters().end());
+  lab.step();
+  lab.step();
+  EXPECT_EQ(lab.run(0).run.trainer->steps_taken(), 2);
+  ASSERT_TRUE(lab.reset());
+  std::span<const float> now = lab.run(0).run.network->parameters();
+  EXPECT_TRUE(std::equal(now.begin(), now.end(), initial.begin()));
+  EXPECT_TRUE(lab.run(0).run.trainer->history().empty());
+}
+
+TEST(Lab, LayerWeightBitsQuantizeOnlyThoseLayersAndSensitivityQuantizesOneAlone) {
+  std::unique_ptr<Lab> lab = trained_lab(small_state({"baseline"}));
+  ASSERT_EQ(lab->weighted_layers().size(), 3u);
+  ASSERT_TRUE(lab->set("layer_weight_bits", "-,2,-"));
+  QuantizationSetting setting = lab->current_setting();
+  const int middle = lab->weighted_layers()[1];
+  EXPECT_EQ(setting.weight_bits_per_layer[middle], 2);
+
+  const QuantizationSetting alone = lab->layer_only_setting(lab->weighted_layers()[0]);
+  std::vector<float> view = quantized_weights_view(*lab->run(0).run.network, alone);
+  std::span<const float> master = lab->run(0).run.network->parameters();
+  for (const ParameterTensor& tensor : lab->run(0).run.network->parameter_tensors()) {
+    const bool same = std::equal(master.begin() + tensor.offset, master.begin() + tensor.offset + tensor.size(),
+                                 view.begin() + tensor.offset);
+    EXPECT_EQ(same, !(tensor.is_weight && tensor.layer == lab->weighted_layers()[0])) << tensor.name;
+  }
+  lab->set_interest({.accuracy_curves = false, .layer_sensitivity = true, .decision_boundaries = false});
+  lab->advance(1000);
+  for (int layer : lab->weighted_layers()) {
+    const auto* entry = lab->evaluation(0, lab->layer_only_setting(layer));
+    ASSERT_NE(entry, nullptr);
+    EXPECT_TRUE(entry->complete);
+  }
+}
+
+TEST(Lab, DecisionBoundaryAgreesWithThePredictionsAtTheTestPoints) {
+  std::unique_ptr<Lab> lab = trained_lab(small_state({"baseline"}));
+  ASSERT_TRUE(lab->set("weight_bits", "8"));
+  lab->advance(1000);
+  const LabRun& run = lab->run(0);
+  const DecisionBoundary& boundary = run.float_boundary;
+  ASSERT_EQ(boundary.predicted_class.size(), 64u * 64u);
+  const PlaneRegion& region = boundary.region;
+  std::vector<int32_t> predictions;
+  evaluate(*run.run.network, lab->dataset().test_x, lab->dataset().test_y, {}, &predictions);
+  size_t agree = 0;
+  std::vector<float> point(2);
+  for (size_t i = 0; i < lab->dataset().test_size(); ++i) {
+    lab->dataset().test_x.copy_rows(i, 1, point.data());
+    ASSERT_TRUE(point[0] > region.x_min && point[0] < region.x_max && point[1] > region.y_min && point[1] < region.y_max);
+    const int column = static_cast<int>((point[0] - region.x_min) / (region.x_max - region.x_min) * 64);
+    const int row = static_cast<int>((region.y_max - point[1]) / (region.y_max - region.y_min) * 64);
+    agree += boundary.predicted_class[row * 64 + column] == predictions[i];
+  }
+  // A cell is ~1/40 of the data's width: only points right at the boundary may disagree.
+  EXPECT_GE(double(agree) / lab->dataset().test_size(), 0.95);
+  EXPECT_LT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02) << "8 bits barely move it";
+  ASSERT_TRUE(lab->set("weight_bits", "2"));
+  ASSERT_TRUE(lab->set("granularity", "per-tensor"));
+  lab->advance(1000);
+  EXPECT_GT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02) << "2 bits per tensor move it";
+}
+
+TEST(EvaluationCache, KeepsTheLastCompleteResultWhileNewerWeightsAreEvaluated) {
+  LabState state = small_state({"baseline"});
+  state.experiment.samples = 2000;  // 600 test points: three chunks of 250
+  Result<std::unique_ptr<Lab>> made = Lab::create(state);
+  ASSERT_TRUE(made.ok());
+  LabRun& run = made.value()->run(0);
+  EvaluationCache cache(made.value()->shared_dataset(), 64);
+  QuantizationSetting setting = made.value()->setting_with_weight_bits(4);
+  EXPECT_EQ(cache.find(setting), nullptr);
+  // A zero budget evaluates one chunk per call: partial results are shown until the first completes.
+  EXPECT_FALSE(cache.evaluate(*run.run.network, 1, setting, 0));
+  ASSERT_NE(cache.find(setting), nullptr);
+  EXPECT_EQ(cache.find(setting)->result.samples, 250u);
+  EXPECT_FALSE(cache.find(setting)->complete);
+  EXPECT_FALSE(cache.evaluate(*run.run.network, 1, setting, 0));
+  EXPECT_TRUE(cache.evaluate(*run.run.network, 1, setting, 0));
+  const Evaluation first = cache.find(setting)->result;
+  EXPECT_TRUE(cache.is_current(setting, 1));
+  EXPECT_FALSE(cache.is_current(setting, 2));
+  EXPECT_EQ(cache.find(made.value()->setting_with_weight_bits(3)), nullptr);
+
+  for (int i = 0; i < 20; ++i) run.run.trainer->step();
+  EXPECT_FALSE(cache.evaluate(*run.run.network, 2, setting, 0));
+  EXPECT_EQ(cache.find(setting)->weights_version, 1u) << "the old complete result stays until the new one is done";
+  EXPECT_TRUE(cache.find(setting)->complete);
+  EXPECT_EQ(cache.find(setting)->result.loss, first.loss);
+  while (!cache.evaluate(*run.run.network, 2, setting, 0)) {
+  }
+  EXPECT_EQ(cache.find(setting)->weights_version, 2u);
+  EXPECT_NE(cache.find(setting)->result.loss, first.loss);
+  ASSERT_NE(cache.forward_options(setting), nullptr);
+  const std::vector<int32_t>& predictions = cache.find(setting)->predictions;
+  EXPECT_EQ(predictions.size(), 600u);
+  EXPECT_EQ(std::count(predictions.begin(), predictions.end(), -1), 0);
+}
+
+TEST(EvaluationCache, SettingKeysSeparateEveryField) {
+  QuantizationSetting a;
+  a.weights.bits = 4;
+  std::set<std::string> keys = {quantization_setting_key(a)};
+  QuantizationSetting b = a;
+  b.weights.granularity = Granularity::per_tensor;
+  keys.insert(quantization_setting_key(b));
+  b = a, b.activations.bits = 8, keys.insert(quantization_setting_key(b));
+  b = a, b.weights.range_method = RangeMethod::mse, keys.insert(quantization_setting_key(b));
+  b = a, b.weights.symmetry = Symmetry::asymmetric, keys.insert(quantization_setting_key(b));
+  b = a, b.weight_bits_per_layer = {-1, 2}, keys.insert(quantization_setting_key(b));
+  EXPECT_EQ(keys.size(), 6u);
+  b = a, b.weight_bits_per_layer = {-1, -1};  // all global: the same setting as a
+  EXPECT_EQ(quantization_setting_key(b), quantization_setting_key(a));
+}
+
+TEST(WeightStatistics, HistogramsCountEveryWeightAndQuantizedValuesSitOnTheGrid) {
+  std::unique_ptr<Lab> lab = trained_lab(small_state({"baseline"}));
+  QuantizationSetting setting = lab->setting_with_weight_bits(2);
+  setting.weights.granularity = Granularity::per_tensor;
+  const Network<float>& network = *lab->run(0).run.network;
+  std::vector<LayerWeightStatistics> layers = weight_statistics(network, setting, 40);
+  ASSERT_EQ(layers.size(), 3u);
+  for (const LayerWeightStatistics& stats : layers) {
+    size_t tensor_size = 0;
+    for (const ParameterTensor& t : network.parameter_tensors())
+      if (t.name == stats.name) tensor_size = t.size();
+    uint64_t total = 0, quantized_total = 0, occupied = 0;
+    for (uint32_t c : stats.float_weights.counts) total += c;
+    for (uint32_t c : stats.quantized_weights.counts) quantized_total += c, occupied += c > 0;
+    EXPECT_EQ(total, tensor_size);
+    EXPECT_EQ(quantized_total, tensor_size);
+    ASSERT_EQ(stats.grid_levels.size(), 3u) << "2-bit symmetric restricted range: -s, 0, +s";
+    EXPECT_LE(occupied, 3u);
+    EXPECT_FALSE(stats.per_channel);
+    for (float y : stats.staircase_y)
+      EXPECT_TRUE(std::find(stats.grid_levels.begin(), stats.grid_levels.end(), y) != stats.grid_levels.end());
+  }
+  EXPECT_TRUE(weight_statistics(network, lab->setting_with_weight_bits(0)).front().grid_levels.empty());
+}
+
+TEST(WeightStatistics, HistogramOfDegenerateInput) {
+  const float values[] = {1.0f, 1.0f, NAN, INFINITY};
+  Histogram h = histogram_of(values, 10, 1.0f, 1.0f);
+  EXPECT_LT(h.low, h.high);
+  uint64_t total = 0;
+  for (uint32_t c : h.counts) total += c;
+  EXPECT_EQ(total, 2u);
+}
+
+}  // namespace
+}  // namespace qplay
