@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything QPlay needs on a fresh Debian bookworm machine (idempotent: installs only
 # what is missing, and says what it is doing). Needs root or sudo for apt-get.
+#   1. Debian packages (apt-get install)
+#   2. Dear ImGui 1.86 sources for the WebAssembly build (apt-get source imgui, the same version as
+#      libimgui-dev) into third_party/imgui-src; never committed (.gitignore)
+#   3. playwright-core for the browser tests (npm ci from package-lock.json; it drives Debian's
+#      chromium and downloads no browser)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   # build and test
@@ -13,8 +19,9 @@ packages=(
   # the WebAssembly build (node 20 and npm come with the machine; Debian's npm package would conflict
   # with it; node-acorn is needed by emcc at -O1 and above)
   emscripten node-acorn
-  # the playground: Dear ImGui 1.86, GLFW, OpenGL (Mesa software GL works headless)
-  libimgui-dev libstb-dev libglfw3-dev
+  # the playground: Dear ImGui 1.86, GLFW, OpenGL (Mesa software GL works headless), its font;
+  # dpkg-dev unpacks the ImGui sources for the WebAssembly build (apt-get source)
+  libimgui-dev libstb-dev libglfw3-dev fonts-dejavu-core dpkg-dev
   # looking at what we build, and browser tests
   xvfb imagemagick chromium
   # independent reference for golden numbers and benchmarks (PyTorch for /usr/bin/python3)
@@ -50,6 +57,88 @@ else
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# --- Dear ImGui sources for the WebAssembly build ---------------------------------------------
+# Natively the playground links Debian's libimgui.a; em++ needs the same version's sources.
+imgui_dir=third_party/imgui-src
+imgui_source_version=$(dpkg-query -W -f='${source:Version}' libimgui-dev)  # e.g. 1.86+ds-1
+imgui_upstream_version=${imgui_source_version%%+*}                         # e.g. 1.86
+imgui_upstream_version=${imgui_upstream_version%%-*}
+
+imgui_header_version() {  # prints the IMGUI_VERSION of the sources in $1 ("1.86"), or nothing
+  sed -n 's/^#define IMGUI_VERSION *"\([^"]*\)".*/\1/p' "$1/imgui.h" 2>/dev/null || true
+}
+
+# Source packages need deb-src lines in the apt sources: deb822 (bookworm's debian.sources) or a
+# classic sources.list. Adds them once, then refreshes the package lists.
+enable_deb_src() {
+  local changed=0
+  if [ "$(id -u)" -ne 0 ] && [ ${#sudo[@]} -eq 0 ]; then
+    echo "setup: run this script as root (or install sudo) so it can enable deb-src for the ImGui sources" >&2
+    exit 1
+  fi
+  local deb822=/etc/apt/sources.list.d/debian.sources
+  local classic=/etc/apt/sources.list
+  if [ -f "$deb822" ] && grep -q '^Types: deb$' "$deb822"; then
+    echo "setup: enabling deb-src in $deb822"
+    "${sudo[@]}" sed -i 's/^Types: deb$/Types: deb deb-src/' "$deb822"
+    changed=1
+  fi
+  if [ -f "$classic" ] && grep -q '^deb ' "$classic" && ! grep -q '^deb-src ' "$classic"; then
+    echo "setup: enabling deb-src in $classic"
+    sed -n 's/^deb \(.*\)$/deb-src \1/p' "$classic" | "${sudo[@]}" tee -a "$classic" >/dev/null
+    changed=1
+  fi
+  if [ "$changed" -eq 1 ] || [ -z "$(apt-cache showsrc imgui 2>/dev/null)" ]; then
+    echo "setup: apt-get update (source package lists)"
+    "${sudo[@]}" apt-get update -q
+  fi
+}
+
+if [ "$(imgui_header_version "$imgui_dir")" = "$imgui_upstream_version" ]; then
+  echo "setup: Dear ImGui $imgui_upstream_version sources already in $imgui_dir"
+else
+  if [ -d "$imgui_dir" ]; then
+    echo "setup: $imgui_dir holds ImGui '$(imgui_header_version "$imgui_dir")'," \
+      "not $imgui_upstream_version (libimgui-dev's): fetching again"
+  fi
+  enable_deb_src
+  echo "setup: fetching the Dear ImGui sources: apt-get source imgui=$imgui_source_version into $imgui_dir"
+  fetch_dir=$(mktemp -d)
+  trap 'rm -rf "$fetch_dir"' EXIT
+  # apt-get source downloads into the current directory and unpacks it with dpkg-source (as root it
+  # notes that the download is unsandboxed: harmless).
+  (cd "$fetch_dir" && apt-get source -q imgui="$imgui_source_version" >/dev/null)
+  unpacked=$(find "$fetch_dir" -mindepth 1 -maxdepth 1 -type d -name 'imgui-*' | head -n 1)
+  if [ -z "$unpacked" ] || [ "$(imgui_header_version "$unpacked")" != "$imgui_upstream_version" ]; then
+    echo "setup: apt-get source imgui gave no ImGui $imgui_upstream_version sources" \
+      "(found: '${unpacked:-nothing}')" >&2
+    exit 1
+  fi
+  rm -rf "$imgui_dir"
+  mkdir -p "$(dirname "$imgui_dir")"
+  mv "$unpacked" "$imgui_dir"
+  echo "imgui $imgui_source_version (apt-get source imgui; libimgui-dev's version)" >"$imgui_dir/QPLAY_SOURCE"
+  rm -rf "$fetch_dir"
+  trap - EXIT
+  echo "setup: Dear ImGui $imgui_upstream_version sources are in $imgui_dir"
+fi
+
+# --- playwright-core for the browser tests --------------------------------------------------------
+# Exactly the version in package-lock.json; it drives /usr/bin/chromium (never npx playwright install).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: npm is missing (node 20 and npm come with the machine); the browser tests need it" >&2
+  exit 1
+fi
+locked_playwright=$(node -p "require('./package-lock.json').packages['node_modules/playwright-core'].version")
+installed_playwright=$(node -p \
+  "try { require('./node_modules/playwright-core/package.json').version } catch { '' }")
+if [ "$installed_playwright" = "$locked_playwright" ]; then
+  echo "setup: playwright-core $locked_playwright already in node_modules"
+else
+  echo "setup: installing playwright-core $locked_playwright (npm ci from package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: done"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine, builds QPlay and runs every test through ctest: the release build
 # (XNNPACK), the debug build with AddressSanitizer + UBSan, and the WebAssembly build (the same
-# engine tests under node).
+# engine tests under node). The native builds also run the desktop app under Xvfb; the WebAssembly
+# build runs the browser app in Debian's chromium through playwright-core (setup runs npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -10,7 +10,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr double kRefreshIntervalMs = 250;    // evaluations while training
-constexpr double kTrainingShare = 0.75;       // of a slice while training and a refresh is due
+constexpr double kTrainingShare = 0.75;       // of a slice while training; evaluations get the rest
 constexpr size_t kFirstReadoutSamples = 1000; // a new slider setting's first answer, within the frame
 constexpr int kBoundaryResolution = 64;
 
@@ -112,7 +112,7 @@ void Lab::play() {
 
 void Lab::step() {
   for (auto& run : runs_) {
-    if (run->run.trainer->finished()) continue;
+    if (run->loaded || run->run.trainer->finished()) continue;
     run->run.trainer->step();
     run->weights_version = version_of(generation_, *run->run.trainer);
   }
@@ -123,8 +123,22 @@ Status Lab::reset() {
   return build(state_, dataset_);
 }
 
+Status Lab::load_weights(int run, std::span<const float> parameters) {
+  Network<float>& network = *runs_[run]->run.network;
+  if (parameters.size() != network.parameters().size())
+    return Status::error("the model has " + std::to_string(parameters.size()) + " parameters, but run '" +
+                         runs_[run]->method + "' has " + std::to_string(network.parameters().size()));
+  std::copy(parameters.begin(), parameters.end(), network.parameters().begin());
+  runs_[run]->loaded = true;
+  // Its own generation: evaluations of the initial weights must not be mistaken for these.
+  runs_[run]->weights_version = version_of(++generation_, *runs_[run]->run.trainer);
+  runs_[run]->evaluated_version = runs_[run]->weights_version;
+  return {};
+}
+
 bool Lab::finished() const {
-  return std::all_of(runs_.begin(), runs_.end(), [](const auto& run) { return run->run.trainer->finished(); });
+  return std::all_of(runs_.begin(), runs_.end(),
+                     [](const auto& run) { return run->loaded || run->run.trainer->finished(); });
 }
 
 const std::vector<int>& Lab::curve_weight_bits() {
@@ -167,7 +181,7 @@ bool Lab::train_for(double budget_ms) {
     int chosen = -1;
     for (int i = 0; i < run_count(); ++i) {
       const int candidate = (next_run_to_train_ + i) % run_count();
-      if (!runs_[candidate]->run.trainer->finished()) {
+      if (!runs_[candidate]->loaded && !runs_[candidate]->run.trainer->finished()) {
         chosen = candidate;
         break;
       }
@@ -211,43 +225,53 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
     return;
   }
   auto remaining = [&] { return budget_ms - milliseconds_since(start); };
+  // Each level of work is shared evenly among its items, so one run's large test split cannot starve
+  // the others' (an evaluation that finishes early leaves its share to the next ones).
+  auto evaluate_level = [&](const std::vector<std::pair<LabRun*, QuantizationSetting>>& items) {
+    for (size_t i = 0; i < items.size() && remaining() > 0; ++i) {
+      LabRun& run = *items[i].first;
+      run.evaluations.evaluate(*run.run.network, run.evaluated_version, items[i].second,
+                               remaining() / double(items.size() - i));
+    }
+  };
   // In order of what the eye is on: the slider's number, the boundary plots, the curves, the bars.
-  for (auto& run : runs_) {
-    if (remaining() <= 0) return;
-    run->evaluations.evaluate(*run->run.network, run->evaluated_version, current, remaining());
-  }
+  std::vector<std::pair<LabRun*, QuantizationSetting>> level;
+  for (auto& run : runs_) level.emplace_back(run.get(), current);
+  evaluate_level(level);
   if (interest_.decision_boundaries && is_plane_data())
     for (auto& run : runs_) {
       if (remaining() <= 0) return;
       refresh_boundaries(*run);
     }
-  if (interest_.accuracy_curves)
+  if (interest_.accuracy_curves) {
+    level.clear();
     for (int bits : curve_weight_bits())
-      for (auto& run : runs_) {
-        if (remaining() <= 0) return;
-        run->evaluations.evaluate(*run->run.network, run->evaluated_version, setting_with_weight_bits(bits), remaining());
-      }
-  if (interest_.layer_sensitivity)
+      for (auto& run : runs_) level.emplace_back(run.get(), setting_with_weight_bits(bits));
+    evaluate_level(level);
+  }
+  if (interest_.layer_sensitivity) {
+    level.clear();
     for (int layer : weighted_layers_)
-      for (auto& run : runs_) {
-        if (remaining() <= 0) return;
-        run->evaluations.evaluate(*run->run.network, run->evaluated_version, layer_only_setting(layer), remaining());
-      }
+      for (auto& run : runs_) level.emplace_back(run.get(), layer_only_setting(layer));
+    evaluate_level(level);
+  }
 }
 
 double Lab::advance(double budget_ms) {
   const Clock::time_point start = Clock::now();
   evaluate_for(0, /*first_readout_only=*/true);
   if (playing_) {
-    const double share = refresh_due() ? kTrainingShare : 1.0;
-    if (!train_for(std::max(0.0, budget_ms * share - milliseconds_since(start)))) playing_ = false;
+    // Training gets its share first but never all of it: a step may overrun its budget, and the
+    // evaluations behind the numbers on screen must keep moving while training runs.
+    if (!train_for(std::max(0.0, budget_ms * kTrainingShare - milliseconds_since(start)))) playing_ = false;
     if (finished()) playing_ = false;
   }
   if (refresh_due()) {
     for (auto& run : runs_) run->evaluated_version = run->weights_version;
     last_refresh_ = Clock::now();
   }
-  evaluate_for(budget_ms - milliseconds_since(start), /*first_readout_only=*/false);
+  evaluate_for(std::max(budget_ms * (1 - kTrainingShare), budget_ms - milliseconds_since(start)),
+               /*first_readout_only=*/false);
   return milliseconds_since(start);
 }
 

@@ -35,6 +35,7 @@ struct LabRun {
   std::string method;
   Run run;
   EvaluationCache evaluations;
+  bool loaded = false;             // holds a loaded model's weights: evaluated, not trained further
   uint64_t weights_version = 0;    // changes whenever the run's weights change
   uint64_t evaluated_version = 0;  // the version evaluations are brought up to
   // Decision boundaries (2-D data sets), float and at the current setting, for evaluated_version.
@@ -70,6 +71,10 @@ class Lab {
   bool playing() const { return playing_; }
   void step();      // one mini-batch in every unfinished run
   Status reset();   // every run back to its initial weights (same seed), history cleared
+  // Replaces a run's weights with a loaded model's; the layout must match the run's network. The run is
+  // then evaluated but not trained: its method's own state (latent weights, learned steps) is not in
+  // the model file.
+  Status load_weights(int run, std::span<const float> parameters);
   bool finished() const;  // every run trained all its epochs (or failed)
   // Trains (while playing) and evaluates for about budget_ms; returns the milliseconds spent.
   double advance(double budget_ms);

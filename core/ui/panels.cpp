@@ -1,0 +1,355 @@
+#include "core/ui/panels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/engine/lab/weight_statistics.h"
+#include "core/ui/plot.h"
+
+namespace qplay::ui {
+namespace {
+
+// Curve x positions: float sits one step right of 8 bits, so the curve reads left (coarse) to right (fine).
+constexpr double kFloatX = 9;
+double curve_x(int bits) { return bits == 0 ? kFloatX : bits; }
+
+std::string percent(double accuracy) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%.1f%%", 100 * accuracy);
+  return text;
+}
+
+void no_lab_message(ImVec2 size, const char* text) {
+  ImGui::BeginChild("empty", size, true);
+  ImGui::TextDisabled("%s", text);
+  ImGui::EndChild();
+}
+
+// The class colours of boundary plots: the categorical palette after the run colours' first entries,
+// so classes do not look like runs.
+ImU32 class_color(int label, float alpha = 1.0f) { return categorical_color(label + 2, alpha); }
+
+}  // namespace
+
+ImU32 run_color(int run) { return categorical_color(run); }
+
+std::string bits_label(int bits) { return bits == 0 ? "float" : std::to_string(bits) + "-bit"; }
+
+void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  const std::vector<int>& bits = Lab::curve_weight_bits();
+  std::vector<std::vector<double>> xs(lab.run_count()), ys(lab.run_count());
+  std::vector<LineSeries> series;
+  for (int r = 0; r < lab.run_count(); ++r) {
+    for (int b : bits) {
+      const EvaluationCache::Entry* entry = lab.evaluation(r, lab.setting_with_weight_bits(b));
+      xs[r].push_back(curve_x(b));
+      ys[r].push_back(entry && entry->complete ? 100 * entry->result.accuracy : NAN);
+    }
+  }
+  for (int r = 0; r < lab.run_count(); ++r)
+    series.push_back({lab.run(r).method, run_color(r), xs[r], ys[r], /*markers=*/true});
+  static const double ticks[] = {2, 3, 4, 5, 6, 7, 8, kFloatX};
+  static const std::string tick_labels[] = {"2", "3", "4", "5", "6", "7", "8", "float"};
+  LinePlotOptions options;
+  options.title = "Test accuracy vs weight bits";
+  options.size = size;
+  options.x_axis = {"weight bits", 1.6, kFloatX + 0.4, ticks, tick_labels};
+  options.y_axis.label = "accuracy %";
+  options.legend = LegendPlacement::bottom_right;
+  const int current = lab.state().experiment.weight_bits;
+  options.marker_x = curve_x(current);
+  options.marker_label = "slider";
+  const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
+  std::string reference;
+  if (float_entry && float_entry->complete) {
+    options.reference_y = 100 * float_entry->result.accuracy;
+    reference = lab.run(state.selected_run).method + " in float";
+    options.reference_label = reference;
+  }
+  LinePlotHover hover = line_plot("accuracy_curves", series, options);
+  if (hover.clicked && hover.crosshair_x) {
+    const int clicked = *hover.crosshair_x >= kFloatX - 0.5 ? 0 : static_cast<int>(std::lround(*hover.crosshair_x));
+    if (clicked != current) state.apply_setting("weight_bits", std::to_string(clicked));
+  }
+}
+
+void draw_training_curves(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  std::vector<std::vector<double>> epochs(lab.run_count()), train(lab.run_count()), test(lab.run_count());
+  bool& show_loss = state.show_loss_curves;
+  ImGui::TextUnformatted("Training curves");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("accuracy", !show_loss)) show_loss = false;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("loss", show_loss)) show_loss = true;
+  std::vector<LineSeries> series;
+  std::vector<std::string> names;
+  for (int r = 0; r < lab.run_count(); ++r) {
+    for (const EpochMetrics& m : lab.run(r).run.trainer->history()) {
+      epochs[r].push_back(m.epoch);
+      train[r].push_back(show_loss ? m.train_loss : 100 * m.train_accuracy);
+      test[r].push_back(show_loss ? m.test_loss : 100 * m.test_accuracy);
+    }
+  }
+  // One legend entry per run (its test curve); the dashed train curves stay unnamed so the legend does
+  // not cover the plot with six runs.
+  for (int r = 0; r < lab.run_count(); ++r) names.push_back(lab.run(r).method + " (test)");
+  for (int r = 0; r < lab.run_count(); ++r) {
+    series.push_back({names[r], run_color(r), epochs[r], test[r], /*markers=*/false});
+    series.push_back({"", run_color(r), epochs[r], train[r], false, /*dashed=*/true});
+  }
+  LinePlotOptions options;
+  const Trainer& first = *lab.run(0).run.trainer;
+  char progress[64] = "";
+  if (first.history().empty())
+    std::snprintf(progress, sizeof progress, "first epoch %.0f%% trained: points appear per epoch",
+                  100 * first.epoch_fraction());
+  options.title = progress;
+  options.size = ImVec2(size.x, size.y - ImGui::GetFrameHeightWithSpacing());
+  options.x_axis.label = "epoch";
+  options.x_axis.min = 0;
+  options.x_axis.max = std::max(1, lab.state().experiment.epochs);
+  options.y_axis.label = show_loss ? "loss (dashed: train)" : "accuracy % (dashed: train)";
+  options.legend = show_loss ? LegendPlacement::top_right : LegendPlacement::bottom_right;
+  line_plot("training_curves", series, options);
+}
+
+void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  const LabRun& run = lab.run(state.selected_run);
+  const Dataset& data = lab.dataset();
+  if (run.float_boundary.predicted_class.empty()) return no_lab_message(size, "computing the decision boundary ...");
+
+  std::vector<ScatterPoint> points;
+  std::vector<float> point(2);
+  const ImU32 train_outline = IM_COL32(20, 20, 20, 220), test_outline = IM_COL32(255, 255, 255, 230);
+  for (const auto& [rows, labels, outline] : {std::tuple{&data.train_x, &data.train_y, train_outline},
+                                             std::tuple{&data.test_x, &data.test_y, test_outline}}) {
+    for (size_t i = 0; i < rows->rows(); ++i) {
+      rows->copy_rows(i, 1, point.data());
+      points.push_back({point[0], point[1], class_color((*labels)[i]), outline});
+    }
+  }
+  std::vector<std::string> class_names = data.class_names;
+  std::vector<LegendEntry> legend;
+  for (int c = 0; c < data.num_classes; ++c) legend.push_back({class_names[c], class_color(c)});
+
+  const float half = (size.x - ImGui::GetStyle().ItemSpacing.x) / 2;
+  size.y -= ImGui::GetTextLineHeightWithSpacing();
+  const ImU32 background = ImGui::GetColorU32(ImGuiCol_WindowBg);
+  auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title, bool with_legend) {
+    std::vector<ImU32> cells(boundary.predicted_class.size());
+    std::vector<double> values(boundary.predicted_class.size());
+    for (size_t i = 0; i < cells.size(); ++i) {
+      // Deeper colour where the network is surer: the boundary shows as a pale band.
+      const float certainty = std::clamp((boundary.confidence[i] - 1.0f / data.num_classes) /
+                                             (1.0f - 1.0f / data.num_classes), 0.0f, 1.0f);
+      cells[i] = mix_colors(background, class_color(boundary.predicted_class[i]), 0.15f + 0.45f * certainty);
+      values[i] = boundary.confidence[i];
+    }
+    HeatMapOptions options;
+    options.title = title;
+    options.size = ImVec2(half, size.y);
+    options.x_axis.min = boundary.region.x_min, options.x_axis.max = boundary.region.x_max;
+    options.y_axis.min = boundary.region.y_min, options.y_axis.max = boundary.region.y_max;
+    options.points = points;
+    options.cell_values = values;
+    options.value_name = "probability of the predicted class";
+    options.legend_entries = legend;
+    options.legend = with_legend ? LegendPlacement::best : LegendPlacement::hidden;
+    heat_map_plot(id, cells, boundary.resolution, boundary.resolution, options);
+  };
+  const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
+  const EvaluationCache::Entry* current = lab.evaluation(state.selected_run, lab.current_setting());
+  const std::string float_title = "float" + (float_entry ? ": test " + percent(float_entry->result.accuracy) : "");
+  const int weight_bits = lab.state().experiment.weight_bits, activation_bits = lab.state().experiment.activation_bits;
+  const std::string quant_title = (weight_bits ? "W" + std::to_string(weight_bits) : std::string("W float")) +
+                                  (activation_bits ? " A" + std::to_string(activation_bits) : "") +
+                                  (current ? ": test " + percent(current->result.accuracy) : "");
+  ImGui::Text("Decision boundary: %s", run.method.c_str());
+  ImGui::SameLine();
+  ImGui::TextDisabled("(?)");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Left: the float model; right: the same weights at the slider's setting.\n"
+                      "Points with a dark rim are training data, with a white rim test data.\n"
+                      "Pale bands are where the model is unsure. Click a run's chip above to switch runs.");
+  draw_one("boundary_float", run.float_boundary, float_title, true);
+  ImGui::SameLine();
+  if (run.quantized_boundary.predicted_class.empty())
+    no_lab_message(ImVec2(half, size.y), "quantizing ...");
+  else
+    draw_one("boundary_quantized", run.quantized_boundary, quant_title, false);
+}
+
+void draw_weights(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  const LabRun& run = lab.run(state.selected_run);
+  const QuantizationSetting setting = lab.current_setting();
+  const std::vector<LayerWeightStatistics> layers = weight_statistics(*run.run.network, setting, 48);
+  int& shown_layer = state.shown_layer;
+  shown_layer = std::clamp(shown_layer, 0, static_cast<int>(layers.size()) - 1);
+  ImGui::TextUnformatted("layer");
+  for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
+    ImGui::SameLine();
+    if (ImGui::RadioButton(layers[i].name.c_str(), shown_layer == i)) shown_layer = i;
+  }
+  const LayerWeightStatistics& stats = layers[shown_layer];
+  std::vector<double> counts(stats.float_weights.counts.begin(), stats.float_weights.counts.end());
+  std::vector<double> quantized(stats.quantized_weights.counts.begin(), stats.quantized_weights.counts.end());
+  std::vector<double> levels(stats.grid_levels.begin(), stats.grid_levels.end());
+  const int bits = setting.weight_bits_per_layer.empty() || setting.weight_bits_per_layer[stats.layer] < 0
+                       ? setting.weights.bits
+                       : setting.weight_bits_per_layer[stats.layer];
+  const std::string grid_name =
+      bits == 0 ? "" : bits_label(bits) + (stats.per_channel ? ", channel " + std::to_string(stats.shown_channel) + " (widest)" : "");
+  // Float and quantized histograms side by side, not overlaid: the quantized values pile into a few
+  // bins whose spikes would flatten the float histogram to nothing.
+  const float available = size.y - ImGui::GetFrameHeightWithSpacing();
+  const float spacing = ImGui::GetStyle().ItemSpacing.x;
+  if (!grid_name.empty()) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("grid: %s", grid_name.c_str());
+  }
+  const std::string float_title = "float weights";
+  const std::string quantized_title = bits == 0 ? "quantized: (slider at float)" : "quantized, " + bits_label(bits);
+  HistogramOptions options;
+  options.title = float_title;
+  options.size = ImVec2((size.x - 2 * spacing) * 0.38f, available);
+  options.x_axis.label = "weight value";
+  options.y_axis.label = "count";
+  options.grid_lines = levels;
+  options.grid_lines_name = grid_name;
+  options.legend = LegendPlacement::hidden;
+  histogram_plot("weights_histogram", Histogram{"float weights", run_color(state.selected_run), counts,
+                                                stats.float_weights.low, stats.float_weights.high},
+                 options);
+  ImGui::SameLine();
+  HistogramOptions quantized_options;
+  quantized_options.title = quantized_title;
+  quantized_options.size = ImVec2((size.x - 2 * spacing) * 0.32f, available);
+  quantized_options.x_axis.label = "weight value";
+  quantized_options.y_axis.label = "count";
+  quantized_options.legend = LegendPlacement::hidden;
+  histogram_plot("quantized_histogram", Histogram{"quantized weights", run_color(state.selected_run), quantized,
+                                                  stats.quantized_weights.low, stats.quantized_weights.high},
+                 quantized_options);
+  ImGui::SameLine();
+  std::vector<double> xs(stats.staircase_x.begin(), stats.staircase_x.end());
+  std::vector<double> ys(stats.staircase_y.begin(), stats.staircase_y.end());
+  std::vector<double> identity_x = {stats.float_weights.low, stats.float_weights.high};
+  LineSeries curves[] = {{"identity", IM_COL32(160, 160, 160, 200), identity_x, identity_x, false, true},
+                         {"quantizer", run_color(state.selected_run), xs, ys, false, false, /*step=*/true}};
+  LinePlotOptions staircase;
+  staircase.title = "quantizer q(w)";
+  staircase.size = ImVec2(-1, available);
+  staircase.x_axis.label = "w";
+  staircase.y_axis.label = "q(w)";
+  staircase.legend = LegendPlacement::top_left;
+  if (bits == 0)
+    line_plot("transfer", std::span<const LineSeries>(curves, 1), staircase);
+  else
+    line_plot("transfer", curves, staircase);
+}
+
+void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  const std::vector<int>& layers = lab.weighted_layers();
+  std::vector<std::string> group_labels;
+  for (int layer : layers) {
+    for (const ParameterTensor& t : lab.run(0).run.network->parameter_tensors())
+      if (t.is_weight && t.layer == layer) group_labels.push_back(t.name);
+  }
+  std::vector<std::vector<double>> values(lab.run_count());
+  std::vector<BarSeries> series;
+  for (int r = 0; r < lab.run_count(); ++r) {
+    for (int layer : layers) {
+      const EvaluationCache::Entry* entry = lab.evaluation(r, lab.layer_only_setting(layer));
+      values[r].push_back(entry && entry->complete ? 100 * entry->result.accuracy : NAN);
+    }
+    series.push_back({lab.run(r).method, run_color(r), values[r]});
+  }
+  const int bits = lab.state().experiment.weight_bits;
+  const std::string title = bits == 0 ? "Per-layer sensitivity: move the slider below float to see it"
+                                      : "Test accuracy with only one layer at " + bits_label(bits) + " (others float)";
+  BarPlotOptions options;
+  options.title = title;
+  options.size = size;
+  options.group_labels = group_labels;
+  options.x_label = "quantized layer";
+  options.y_axis.label = "accuracy %";
+  options.y_axis.max = 100;
+  bar_plot("sensitivity", series, options);
+}
+
+void draw_sample_images(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  const Dataset& data = lab.dataset();
+  const EvaluationCache::Entry* entry = lab.evaluation(state.selected_run, lab.current_setting());
+  const std::vector<int>& shape = data.sample_shape;
+  const int height = shape.size() == 3 ? shape[0] : 1, width = shape.size() == 3 ? shape[1] : data.sample_size();
+  constexpr int kColumns = 6, kRows = 3;
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float cell = std::min((size.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
+                              (size.y - ImGui::GetTextLineHeightWithSpacing() * (kRows + 1)) / kRows - style.ItemSpacing.y);
+  ImGui::Text("%s at %s: predicted label (red: wrong)", lab.run(state.selected_run).method.c_str(),
+              bits_label(lab.state().experiment.weight_bits).c_str());
+  const int shown = std::min<int>(kColumns * kRows, static_cast<int>(data.test_size()));
+  // The cached evaluation fills predictions in a random order; until it is complete, these few images
+  // are run through the same quantized forward here, so their labels never wait for the whole split.
+  std::vector<int32_t> predictions(shown, -1);
+  if (entry && entry->complete) {
+    std::copy(entry->predictions.begin(), entry->predictions.begin() + shown, predictions.begin());
+  } else if (const ForwardOptions<float>* forward = lab.run(state.selected_run).evaluations.forward_options(lab.current_setting())) {
+    std::vector<float> images(static_cast<size_t>(shown) * data.sample_size());
+    data.test_x.copy_rows(0, shown, images.data());
+    std::span<const float> logits = lab.run(state.selected_run).run.network->forward(images, shown, *forward);
+    for (int i = 0; i < shown; ++i) {
+      const float* row = logits.data() + static_cast<size_t>(i) * data.num_classes;
+      predictions[i] = static_cast<int32_t>(std::max_element(row, row + data.num_classes) - row);
+    }
+  }
+  std::vector<float> pixels(data.sample_size());
+  std::vector<ImU32> cells(data.sample_size());
+  for (int i = 0; i < shown; ++i) {
+    data.test_x.copy_rows(i, 1, pixels.data());
+    for (size_t p = 0; p < pixels.size(); ++p) {
+      const int v = static_cast<int>(std::clamp(pixels[p], 0.0f, 1.0f) * 255);
+      cells[p] = IM_COL32(v, v, v, 255);
+    }
+    ImGui::BeginGroup();
+    HeatMapOptions options;
+    options.size = ImVec2(cell, cell);
+    options.show_axes = false;
+    heat_map_plot(("image" + std::to_string(i)).c_str(), cells, width, height, options);
+    const int predicted = predictions[i];
+    const std::string label = predicted < 0 ? "..." : data.class_names[predicted];
+    ImGui::PushStyleColor(ImGuiCol_Text, predicted < 0 || predicted == data.test_y[i] ? ImGui::GetColorU32(ImGuiCol_Text)
+                                                                                      : IM_COL32(255, 110, 90, 255));
+    ImGui::TextUnformatted(label.c_str());
+    ImGui::PopStyleColor();
+    ImGui::EndGroup();
+    if ((i + 1) % kColumns != 0) ImGui::SameLine();
+  }
+}
+
+void draw_confusion_matrix(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  const Dataset& data = lab.dataset();
+  const EvaluationCache::Entry* entry = lab.evaluation(state.selected_run, lab.current_setting());
+  if (!entry) return no_lab_message(size, "evaluating ...");
+  std::vector<int> counts(static_cast<size_t>(data.num_classes) * data.num_classes, 0);
+  for (size_t i = 0; i < entry->predictions.size(); ++i)
+    if (entry->predictions[i] >= 0) ++counts[data.test_y[i] * data.num_classes + entry->predictions[i]];
+  const std::string title = lab.run(state.selected_run).method + " at " +
+                            bits_label(lab.state().experiment.weight_bits) + ": true (rows) vs predicted (columns)" +
+                            (entry->complete ? "" : " ...");
+  ConfusionMatrixOptions options;
+  options.title = title;
+  options.size = size;
+  options.class_names = data.class_names;
+  confusion_matrix_plot("confusion", counts, data.num_classes, options);
+}
+
+}  // namespace qplay::ui

@@ -1,0 +1,30 @@
+// The playground's plot panels, each drawn into the space the layout gives it (playground.cpp) from
+// the Lab's runs and evaluations; they read state and return nothing but the user's clicks.
+#pragma once
+
+#include <imgui.h>
+
+#include "core/ui/playground_state.h"
+
+namespace qplay::ui {
+
+// The colour of run i everywhere (curves, chips, bars).
+ImU32 run_color(int run);
+// "float" for 0, else "4-bit".
+std::string bits_label(int bits);
+
+// Test accuracy against weight bit-width, one curve per run; clicking a bit-width moves the slider.
+void draw_accuracy_curves(PlaygroundState& state, ImVec2 size);
+// Train and test loss and accuracy per epoch, every run.
+void draw_training_curves(PlaygroundState& state, ImVec2 size);
+// The selected run's decision boundary: float beside the current setting, with the data points.
+void draw_decision_boundaries(PlaygroundState& state, ImVec2 size);
+// Per-layer histograms of the selected run's weights with the grid, and the quantizer's staircase.
+void draw_weights(PlaygroundState& state, ImVec2 size);
+// Accuracy with only one layer quantized, per layer and run.
+void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size);
+// Image data: test images with the predicted labels at the current setting, and the confusion matrix.
+void draw_sample_images(PlaygroundState& state, ImVec2 size);
+void draw_confusion_matrix(PlaygroundState& state, ImVec2 size);
+
+}  // namespace qplay::ui

@@ -1,0 +1,416 @@
+// [SECTION] Layout: the top bar, the setup sidebar, the slider strip and a grid of plot panels, in
+// one window over the whole display. Sizes are multiples of the font size, so the layout holds at
+// 1280x720 and on HiDPI screens alike.
+#include "core/ui/playground.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "core/engine/experiment/state_table.h"
+#include "core/engine/io/file_util.h"
+#include "core/ui/file_dialog.h"
+#include "core/ui/panels.h"
+#include "core/ui/playground_state.h"
+#include "core/ui/setting_widgets.h"
+
+namespace qplay::ui {
+namespace {
+
+constexpr double kFrameBudgetMs = 8.0;  // training + evaluation per frame: leaves room for 60 fps
+
+// Continues the row if `width` more pixels fit after a gap, else starts a new one: the slider strip
+// wraps on narrow windows instead of running off the edge.
+void same_line_if_fits(float width) {
+  const float gap = ImGui::GetFontSize() * 1.5f;
+  ImGui::SameLine(0, gap);
+  if (ImGui::GetContentRegionAvail().x < width) ImGui::NewLine();
+}
+
+struct ControlRect {
+  ImVec2 min, max;
+};
+
+}  // namespace
+
+struct Playground::Impl {
+  Impl(Platform& p, std::string_view hash) : platform(p), state(p, hash) {}
+
+  Platform& platform;
+  PlaygroundState state;
+  FileDialog file_dialog;
+  long frames = 0;
+  std::map<std::string, ControlRect, std::less<>> control_rects;
+
+  bool hidden(std::string_view name) const {
+    const Lab* lab = state.lab();
+    return lab && lab->state().hidden.count(std::string(name));
+  }
+  void remember(const char* name) { control_rects[name] = {ImGui::GetItemRectMin(), ImGui::GetItemRectMax()}; }
+
+  void frame();
+  void top_bar();
+  void setup_sidebar(float width);
+  void settings_group(std::string_view group);
+  void methods_section();
+  void slider_strip();
+  void bit_slider(const char* key, const char* label, float width);
+  void panels(ImVec2 size);
+  void status_bar();
+  void save_experiment();
+  void save_model();
+  void open();
+};
+
+void Playground::Impl::frame() {
+  ++frames;
+  state.advance(kFrameBudgetMs);
+  const ImGuiViewport* viewport = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(viewport->WorkPos);
+  ImGui::SetNextWindowSize(viewport->WorkSize);
+  ImGui::Begin("QPlay", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
+                   ImGuiWindowFlags_NoBringToFrontOnFocus);
+  top_bar();
+  const float status_height = ImGui::GetFrameHeightWithSpacing();
+  const ImVec2 body(ImGui::GetContentRegionAvail().x, ImGui::GetContentRegionAvail().y - status_height);
+  const bool with_setup = !hidden("setup") && state.lab();
+  const float sidebar = with_setup ? std::min(ImGui::GetFontSize() * 22.0f, body.x * 0.3f) : 0.0f;
+  if (with_setup) {
+    ImGui::BeginChild("setup", ImVec2(sidebar, body.y), true);
+    setup_sidebar(sidebar);
+    ImGui::EndChild();
+    ImGui::SameLine();
+  }
+  ImGui::BeginChild("main", ImVec2(0, body.y), false);
+  if (state.lab()) {
+    if (!hidden("slider")) slider_strip();
+    panels(ImGui::GetContentRegionAvail());
+  } else if (state.data_pending()) {
+    ImGui::ProgressBar(static_cast<float>(state.data_progress()), ImVec2(ImGui::GetFontSize() * 20, 0));
+  }
+  ImGui::EndChild();
+  status_bar();
+  ImGui::End();
+  file_dialog.draw([this](const std::string& path, FileDialog::Mode mode) {
+    if (mode == FileDialog::Mode::open) {
+      Result<std::vector<uint8_t>> bytes = read_file_bytes(path);
+      if (!bytes) return state.say(bytes.status().message(), true);
+      state.open_file(path, std::string_view(reinterpret_cast<const char*>(bytes.value().data()), bytes.value().size()));
+      return;
+    }
+    const bool model = mode == FileDialog::Mode::save_model;
+    Status written = model ? write_file_atomically(path, state.model_file_bytes())
+                           : write_text_file_atomically(path, state.experiment_json());
+    state.say(written ? "saved " + path : written.message(), !written);
+  });
+}
+
+void Playground::Impl::top_bar() {
+  Lab* lab = state.lab();
+  ImGui::TextUnformatted("QPlay");
+  ImGui::SameLine();
+  ImGui::TextDisabled("quantization playground");
+  if (!lab) return;
+  if (!hidden("run")) {
+    ImGui::SameLine(0, ImGui::GetFontSize() * 2);
+    const bool playing = lab->playing();
+    if (ImGui::Button(playing ? "Pause" : (lab->finished() ? "Trained" : "Play"), ImVec2(ImGui::GetFontSize() * 5, 0))) {
+      if (playing)
+        lab->pause();
+      else
+        lab->play();
+    }
+    remember("play");
+    ImGui::SameLine();
+    if (ImGui::Button("Step")) lab->step();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("one mini-batch in every run");
+    ImGui::SameLine();
+    if (ImGui::Button("Reset")) {
+      Status status = lab->reset();
+      state.say(status ? "back to the initial weights (same seed)" : status.message(), !status);
+    }
+    ImGui::SameLine();
+    const Trainer& trainer = *lab->run(0).run.trainer;
+    ImGui::Text("epoch %d / %d", trainer.completed_epochs(), lab->state().experiment.epochs);
+    ImGui::SameLine();
+    ImGui::ProgressBar(static_cast<float>((trainer.completed_epochs() + trainer.epoch_fraction()) /
+                                          std::max(1, lab->state().experiment.epochs)),
+                       ImVec2(ImGui::GetFontSize() * 6, 0), "");
+    if (lab->playing()) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("%.0f samples/s", lab->training_samples_per_second());
+    }
+  }
+  if (!hidden("files")) {
+    const float buttons = ImGui::GetFontSize() * 19;
+    ImGui::SameLine(std::max(ImGui::GetCursorPosX() + ImGui::GetFontSize(), ImGui::GetWindowContentRegionMax().x - buttons));
+    if (ImGui::Button("Open...")) open();
+    ImGui::SameLine();
+    if (ImGui::Button("Save experiment")) save_experiment();
+    ImGui::SameLine();
+    if (ImGui::Button("Save model")) save_model();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("the selected run's weights and experiment");
+  }
+}
+
+void Playground::Impl::settings_group(std::string_view group) {
+  Lab& lab = *state.lab();
+  for (const SettingRow& row : experiment_settings()) {
+    if (row.group != group || hidden(row.key)) continue;
+    // Data settings that do not apply to the chosen data set stay out of the way.
+    const bool images = lab.state().experiment.dataset == "fashion-mnist";
+    if ((row.key == "train_limit" || row.key == "test_limit" || row.key == "data_dir") && !images) continue;
+    if ((row.key == "samples" || row.key == "noise" || row.key == "test_fraction" || row.key == "classes") && images) continue;
+    if (row.key == "percentile" && lab.state().experiment.range_method != "percentile") continue;
+    if ((row.key == "step_epochs" || row.key == "gamma") && lab.state().experiment.schedule != "step") continue;
+    if (row.key == "momentum" && lab.state().experiment.optimizer != "sgd") continue;
+    std::string value;
+    if (setting_widget(row, get_setting(lab.state().experiment, row), &value)) state.apply_setting(row.key, value);
+  }
+}
+
+void Playground::Impl::methods_section() {
+  Lab& lab = *state.lab();
+  const std::vector<std::string>& chosen = lab.state().methods;
+  for (std::string_view name : lab_method_names()) {
+    const auto at = std::find(chosen.begin(), chosen.end(), name);
+    bool on = at != chosen.end();
+    const int index = on ? static_cast<int>(at - chosen.begin()) : -1;
+    if (on) ImGui::PushStyleColor(ImGuiCol_CheckMark, run_color(index));
+    const std::string label(name);
+    if (ImGui::Checkbox(label.c_str(), &on)) {
+      std::vector<std::string> next = chosen;
+      if (on)
+        next.push_back(label);
+      else
+        next.erase(std::find(next.begin(), next.end(), label));
+      if (next.empty())
+        state.say("keep at least one method", true);
+      else
+        state.apply_setting("methods", format_method_list(next));
+    }
+    if (index >= 0) ImGui::PopStyleColor();
+    if (on && name != "baseline") {
+      ImGui::Indent();
+      settings_group(name);
+      ImGui::Unindent();
+    }
+  }
+}
+
+void Playground::Impl::setup_sidebar(float) {
+  if (ImGui::CollapsingHeader("Data", ImGuiTreeNodeFlags_DefaultOpen)) settings_group("data");
+  if (ImGui::CollapsingHeader("Model and training", ImGuiTreeNodeFlags_DefaultOpen)) {
+    settings_group("model");
+    settings_group("training");
+  }
+  if (!hidden("methods") && ImGui::CollapsingHeader("Methods to compare", ImGuiTreeNodeFlags_DefaultOpen))
+    methods_section();
+  if (ImGui::CollapsingHeader("Quantizer")) {
+    for (const SettingRow& row : experiment_settings()) {
+      if (row.group != "quantization" || row.key == "weight_bits" || row.key == "activation_bits" || hidden(row.key))
+        continue;
+      if (row.key == "percentile" && state.lab()->state().experiment.range_method != "percentile") continue;
+      std::string value;
+      if (setting_widget(row, get_setting(state.lab()->state().experiment, row), &value))
+        state.apply_setting(row.key, value);
+    }
+  }
+  if (ImGui::CollapsingHeader("Compute")) settings_group("compute");
+}
+
+// Bit-width slider positions 0..7 read 2, 3, ..., 8, float: coarse on the left, exact on the right.
+void Playground::Impl::bit_slider(const char* key, const char* label, float width) {
+  Lab& lab = *state.lab();
+  const int bits = key[0] == 'w' ? lab.state().experiment.weight_bits : lab.state().experiment.activation_bits;
+  int position = bits == 0 ? 7 : std::clamp(bits, 2, 8) - 2;
+  const std::string shown = bits == 0 ? "float" : std::to_string(bits) + " bits";
+  ImGui::TextUnformatted(label);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(width);
+  if (ImGui::SliderInt((std::string("##") + key).c_str(), &position, 0, 7, shown.c_str(), ImGuiSliderFlags_AlwaysClamp)) {
+    const int next = position == 7 ? 0 : position + 2;
+    if (next != bits) state.apply_setting(key, std::to_string(next));
+  }
+  remember(key);
+}
+
+void Playground::Impl::slider_strip() {
+  Lab& lab = *state.lab();
+  const float font = ImGui::GetFontSize();
+  if (!hidden("weight_bits")) bit_slider("weight_bits", "Weight bits", font * 14);
+  if (!hidden("activation_bits")) {
+    same_line_if_fits(font * 17);
+    bit_slider("activation_bits", "Activation bits", font * 10);
+  }
+  if (!hidden("granularity")) {
+    same_line_if_fits(font * 12);
+    const bool per_channel = lab.state().experiment.granularity == "per-channel";
+    if (ImGui::RadioButton("per channel", per_channel) && !per_channel) state.apply_setting("granularity", "per-channel");
+    ImGui::SameLine();
+    if (ImGui::RadioButton("per tensor", !per_channel) && per_channel) state.apply_setting("granularity", "per-tensor");
+  }
+  if (!hidden("layer_weight_bits")) {
+    same_line_if_fits(font * 5);
+    bool per_layer = !lab.state().layer_weight_bits.empty();
+    if (ImGui::Checkbox("per layer", &per_layer))
+      state.apply_setting("layer_weight_bits",
+                          per_layer ? format_layer_weight_bits(std::vector<int>(lab.weighted_layers().size(), -1)) : "");
+    if (per_layer) {
+      std::vector<int> bits = lab.state().layer_weight_bits;
+      for (size_t i = 0; i < bits.size(); ++i) {
+        same_line_if_fits(font * 4.5f);
+        ImGui::SetNextItemWidth(font * 4.5f);
+        int value = bits[i];
+        const std::string id = "##layer" + std::to_string(i);
+        const std::string shown = value < 0 ? "L" + std::to_string(i) + " global" : value == 0 ? "L" + std::to_string(i) + " float" : "L" + std::to_string(i) + " %d";
+        if (ImGui::SliderInt(id.c_str(), &value, -1, 8, shown.c_str(), ImGuiSliderFlags_AlwaysClamp)) {
+          bits[i] = value == 1 ? (bits[i] < 1 ? 2 : 0) : value;
+          state.apply_setting("layer_weight_bits", format_layer_weight_bits(bits));
+        }
+      }
+    }
+  }
+  // One chip per run: its accuracy at the slider's setting, next to its float accuracy.
+  for (int r = 0; r < lab.run_count(); ++r) {
+    const EvaluationCache::Entry* entry = lab.evaluation(r, lab.current_setting());
+    const EvaluationCache::Entry* at_float = lab.evaluation(r, lab.setting_with_weight_bits(0));
+    char text[96];
+    if (entry)
+      std::snprintf(text, sizeof text, "%s  %.1f%%%s", lab.run(r).method.c_str(), 100 * entry->result.accuracy,
+                    lab.run(r).loaded ? " (loaded)" : "");
+    else
+      std::snprintf(text, sizeof text, "%s  ...", lab.run(r).method.c_str());
+    if (r > 0) same_line_if_fits(ImGui::CalcTextSize(text).x + 2 * ImGui::GetStyle().FramePadding.x);
+    ImGui::PushStyleColor(ImGuiCol_Button, run_color(r) & 0x60FFFFFF);
+    ImGui::PushStyleColor(ImGuiCol_ButtonActive, run_color(r) & 0xA0FFFFFF);
+    ImGui::PushStyleColor(ImGuiCol_ButtonHovered, run_color(r) & 0x90FFFFFF);
+    if (r == state.selected_run) ImGui::PushStyleVar(ImGuiStyleVar_FrameBorderSize, 2.0f);
+    if (ImGui::Button(text)) state.selected_run = r;
+    if (r == state.selected_run) ImGui::PopStyleVar();
+    ImGui::PopStyleColor(3);
+    if (ImGui::IsItemHovered()) {
+      const Status& status = lab.run(r).run.trainer->status();
+      ImGui::BeginTooltip();
+      ImGui::Text("%s: test accuracy at the slider's setting", lab.run(r).method.c_str());
+      if (at_float) ImGui::Text("in float: %.1f%%", 100 * at_float->result.accuracy);
+      if (!status) ImGui::TextColored(ImVec4(1, 0.5f, 0.4f, 1), "%s", status.message().c_str());
+      ImGui::TextDisabled("click: show this run's boundary and weights");
+      ImGui::EndTooltip();
+    }
+  }
+}
+
+void Playground::Impl::panels(ImVec2 size) {
+  Lab& lab = *state.lab();
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float column = (size.x - style.ItemSpacing.x) / 2;
+  const float row = (size.y - style.ItemSpacing.y) / 2;
+  const bool plane = lab.is_plane_data();
+
+  ImGui::BeginChild("top_left", ImVec2(column, row));
+  if (!hidden("curves")) draw_accuracy_curves(state, ImGui::GetContentRegionAvail());
+  ImGui::EndChild();
+  ImGui::SameLine();
+  ImGui::BeginChild("top_right", ImVec2(column, row));
+  if (plane && !hidden("boundary"))
+    draw_decision_boundaries(state, ImGui::GetContentRegionAvail());
+  else if (!plane && !hidden("images"))
+    draw_sample_images(state, ImGui::GetContentRegionAvail());
+  ImGui::EndChild();
+
+  ImGui::BeginChild("bottom_left", ImVec2(column, row));
+  if (!hidden("training")) draw_training_curves(state, ImGui::GetContentRegionAvail());
+  ImGui::EndChild();
+  ImGui::SameLine();
+  ImGui::BeginChild("bottom_right", ImVec2(column, row));
+  state.sensitivity_visible = false;
+  if (ImGui::BeginTabBar("details")) {
+    if (!hidden("weights") && ImGui::BeginTabItem("Weights")) {
+      draw_weights(state, ImGui::GetContentRegionAvail());
+      ImGui::EndTabItem();
+    }
+    if (!hidden("sensitivity") && ImGui::BeginTabItem("Layer sensitivity")) {
+      state.sensitivity_visible = true;
+      draw_layer_sensitivity(state, ImGui::GetContentRegionAvail());
+      ImGui::EndTabItem();
+    }
+    if (!plane && !hidden("images") && ImGui::BeginTabItem("Confusion matrix")) {
+      draw_confusion_matrix(state, ImGui::GetContentRegionAvail());
+      ImGui::EndTabItem();
+    }
+    ImGui::EndTabBar();
+  }
+  ImGui::EndChild();
+}
+
+void Playground::Impl::status_bar() {
+  const StatusMessage& message = state.status();
+  if (message.error) ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 120, 100, 255));
+  ImGui::TextUnformatted(message.text.empty() ? " " : message.text.c_str());
+  if (message.error) ImGui::PopStyleColor();
+  const Lab* lab = state.lab();
+  if (lab) {
+    char right[160];
+    std::snprintf(right, sizeof right, "%s | %s | kernels %s | %.0f fps", lab->dataset().name.c_str(),
+                  lab->state().experiment.architecture.c_str(), lab->run(0).run.network->kernels().name.c_str(),
+                  ImGui::GetIO().Framerate);
+    const float width = ImGui::CalcTextSize(right).x;
+    ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - width));
+    ImGui::TextDisabled("%s", right);
+  }
+}
+
+void Playground::Impl::save_experiment() {
+  if (platform.has_file_system())
+    file_dialog.open(FileDialog::Mode::save_experiment, "qplay-experiment.json");
+  else
+    platform.save_file("qplay-experiment.json", state.experiment_json());
+}
+
+void Playground::Impl::save_model() {
+  if (!state.lab()) return;
+  const std::string name = "qplay-" + state.lab()->run(state.selected_run).method + ".qmodel";
+  if (platform.has_file_system()) {
+    file_dialog.open(FileDialog::Mode::save_model, name);
+  } else {
+    const std::vector<uint8_t> bytes = state.model_file_bytes();
+    platform.save_file(name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+}
+
+void Playground::Impl::open() {
+  if (platform.has_file_system())
+    file_dialog.open(FileDialog::Mode::open, "");
+  else
+    platform.request_open_file();
+}
+
+Playground::Playground(Platform& platform, std::string_view initial_state)
+    : impl_(std::make_unique<Impl>(platform, initial_state)) {}
+Playground::~Playground() = default;
+
+void Playground::frame() { impl_->frame(); }
+void Playground::open_file(const std::string& name, std::string_view bytes) { impl_->state.open_file(name, bytes); }
+void Playground::set_state_from_hash(std::string_view hash) { impl_->state.apply_hash(hash); }
+long Playground::frames_drawn() const { return impl_->frames; }
+
+double Playground::current_accuracy() const {
+  const Lab* lab = impl_->state.lab();
+  if (!lab) return -1;
+  const EvaluationCache::Entry* entry = lab->evaluation(0, lab->current_setting());
+  return entry ? entry->result.accuracy : -1;
+}
+
+bool Playground::control_rect(std::string_view name, float* x, float* y, float* width, float* height) const {
+  auto it = impl_->control_rects.find(name);
+  if (it == impl_->control_rects.end()) return false;
+  *x = it->second.min.x, *y = it->second.min.y;
+  *width = it->second.max.x - it->second.min.x, *height = it->second.max.y - it->second.min.y;
+  return true;
+}
+
+}  // namespace qplay::ui

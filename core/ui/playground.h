@@ -1,0 +1,74 @@
+// The QPlay playground: the one ImGui application, drawn by the desktop app (native/desktop, GLFW +
+// OpenGL3) and by the browser app (web/app, Emscripten + WebGL2). It owns a Lab (several runs
+// training side by side, core/engine/lab) and draws every panel with ImGui; the plots are our own
+// (plot.h). It knows ImGui and the engine, never GLFW, OpenGL or Emscripten: the platform layer
+// creates the window and the ImGui context, calls frame() once per ImGui frame, and offers the few
+// services below.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace qplay::ui {
+
+// What the platform layer does for the playground.
+class Platform {
+ public:
+  virtual ~Platform() = default;
+  // "desktop" or "web": shown in the status bar.
+  virtual std::string_view name() const = 0;
+  // True natively: the playground shows its own file dialog and reads and writes paths itself.
+  // False in the browser: files go through save_file (a download) and request_open_file (an upload).
+  virtual bool has_file_system() const = 0;
+  // Browser only: offers bytes as a download named suggested_name.
+  virtual void save_file(const std::string& suggested_name, std::string_view bytes) { (void)suggested_name, (void)bytes; }
+  // Browser only: asks the user for a file; when one is chosen the platform calls
+  // Playground::open_file with its name and bytes (on a later frame).
+  virtual void request_open_file() {}
+  // Browser only: the experiment as a URL hash ("dataset=moons&weight_bits=3"), kept in the address bar.
+  virtual void set_shareable_state(const std::string& hash) { (void)hash; }
+
+  // Whether a data set's files are here. The browser fetches Fashion-MNIST's data pack on the first
+  // call, writes its files where the data_dir setting points by default, and reports progress until it
+  // is ready; natively the files are where data_dir says (or the loader says what is missing).
+  struct DataStatus {
+    bool ready = true;
+    double progress = 1.0;  // 0..1 while downloading
+    std::string error;      // non-empty: the download failed (the message says why)
+  };
+  virtual DataStatus prepare_dataset(std::string_view dataset) { (void)dataset; return {}; }
+};
+
+class Playground {
+ public:
+  // initial_state: a URL hash (without '#') to start from; empty: the default comparison. Bad keys or
+  // values are reported in the status bar and fall back to defaults.
+  Playground(Platform& platform, std::string_view initial_state = {});
+  ~Playground();
+  Playground(const Playground&) = delete;
+  Playground& operator=(const Playground&) = delete;
+
+  // Draws one frame into the current ImGui context (between ImGui::NewFrame and ImGui::Render) over
+  // the whole display, and advances training and evaluation within a time budget.
+  void frame();
+  // A file the user chose (browser upload, or a path the native dialog read): an experiment JSON or
+  // a saved model. A bad file leaves the current state as it is and says why.
+  void open_file(const std::string& name, std::string_view bytes);
+  // Replaces the state from a URL hash (the browser's hashchange).
+  void set_state_from_hash(std::string_view hash);
+
+  // For tests and the platform's status line.
+  long frames_drawn() const;
+  // Test accuracy of the first run at the current slider setting (-1 before the first read-out).
+  double current_accuracy() const;
+  // Where a named control was drawn last frame, in display pixels, so browser and desktop tests can
+  // drag it like a person would. Names: "weight_bits" (the slider), "play". False if not drawn.
+  bool control_rect(std::string_view name, float* x, float* y, float* width, float* height) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qplay::ui

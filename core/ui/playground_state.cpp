@@ -1,0 +1,145 @@
+#include "core/ui/playground_state.h"
+
+#include "core/engine/experiment/saved_model.h"
+#include "core/engine/io/json.h"
+#include "core/ui/playground.h"
+
+namespace qplay::ui {
+namespace {
+
+std::string join_warnings(const std::vector<std::string>& warnings) {
+  std::string text;
+  for (const std::string& w : warnings) text += (text.empty() ? "" : "; ") + w;
+  return text;
+}
+
+}  // namespace
+
+PlaygroundState::PlaygroundState(Platform& platform, std::string_view hash) : platform_(platform) {
+  ParsedLabState parsed = lab_state_from_hash(hash);
+  build_or_wait(parsed.state, "the shared link");
+  if (!lab_ && !pending_) {
+    // The link asked for something that cannot be built here (e.g. missing data): start from defaults.
+    const StatusMessage why = status_;
+    build_or_wait(default_lab_state(), "the default comparison");
+    say(why.text + " (opened the default comparison instead)", true);
+  }
+  if (!parsed.warnings.empty()) say("link: " + join_warnings(parsed.warnings), true);
+  if (lab_) lab_->play();  // the first view trains itself: a comparison to look at within a second
+}
+
+bool PlaygroundState::build_or_wait(const LabState& state, std::string_view what) {
+  const Platform::DataStatus data = platform_.prepare_dataset(state.experiment.dataset);
+  if (!data.error.empty()) {
+    say(data.error, true);
+    return false;
+  }
+  if (!data.ready) {
+    pending_ = std::make_unique<LabState>(state);
+    pending_what_ = what;
+    data_progress_ = data.progress;
+    say("downloading " + state.experiment.dataset + " ...");
+    return true;
+  }
+  if (lab_) {
+    const bool was_playing = lab_->playing();
+    if (Status status = lab_->apply(state); !status) {
+      say(std::string(what) + ": " + status.message(), true);
+      return false;
+    }
+    if (!was_playing && lab_->run(0).run.trainer->steps_taken() == 0) lab_->play();
+  } else {
+    Result<std::unique_ptr<Lab>> made = Lab::create(state);
+    if (!made) {
+      say(std::string(what) + ": " + made.status().message(), true);
+      return false;
+    }
+    lab_ = std::move(made).value();
+  }
+  if (selected_run >= lab_->run_count()) selected_run = 0;
+  publish();
+  return true;
+}
+
+void PlaygroundState::apply_setting(std::string_view key, std::string_view value) {
+  if (!lab_) return;
+  LabState next = pending_ ? *pending_ : lab_->state();
+  if (Status status = set_lab_state_value(next, key, value); !status) {
+    say(status.message(), true);
+    return;
+  }
+  if (build_or_wait(next, key) && !pending_) say("");
+}
+
+void PlaygroundState::apply_state(const LabState& state, std::string_view what) {
+  if (build_or_wait(state, what) && !pending_) say(std::string("loaded ") + std::string(what));
+}
+
+void PlaygroundState::apply_hash(std::string_view hash) {
+  ParsedLabState parsed = lab_state_from_hash(hash);
+  apply_state(parsed.state, "the link");
+  if (!parsed.warnings.empty()) say("link: " + join_warnings(parsed.warnings), true);
+}
+
+void PlaygroundState::open_file(const std::string& name, std::string_view bytes) {
+  // A model file starts with its binary magic; anything else must be an experiment or lab JSON.
+  Result<ModelFile> model = parse_model_file(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  if (model) {
+    Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(lab_ ? lab_->state().experiment : Experiment{});
+    if (!kernels) return say(name + ": " + kernels.status().message(), true);
+    Result<SavedModel> saved = model_from_file(model.value(), kernels.value());
+    if (!saved) return say(name + ": " + saved.status().message(), true);
+    LabState state = lab_ ? lab_->state() : default_lab_state();
+    state.experiment = saved.value().experiment;
+    state.methods = {saved.value().experiment.method};
+    Result<std::unique_ptr<Lab>> lab = Lab::create(state);
+    if (!lab) return say(name + ": " + lab.status().message(), true);
+    if (Status status = lab.value()->load_weights(0, saved.value().network->parameters()); !status)
+      return say(name + ": " + status.message(), true);
+    lab_ = std::move(lab).value();
+    selected_run = 0;
+    publish();
+    return say("loaded model " + name + " (" + state.methods.front() + " on " + state.experiment.dataset + ")");
+  }
+  Result<Json> json = parse_json(bytes);
+  if (!json) {
+    const bool looks_binary = !bytes.empty() && bytes.front() != '{' && bytes.front() != ' ' && bytes.front() != '\n';
+    return say(name + ": " + (looks_binary ? model.status().message() : json.status().message()), true);
+  }
+  Result<LabState> state = lab_state_from_json(json.value());
+  if (!state) return say(name + ": " + state.status().message(), true);
+  apply_state(state.value(), name);
+}
+
+std::string PlaygroundState::experiment_json() const {
+  return lab_ ? to_json(lab_state_to_json(lab_->state())) + "\n" : std::string();
+}
+
+std::vector<uint8_t> PlaygroundState::model_file_bytes() {
+  if (!lab_) return {};
+  const LabRun& run = lab_->run(selected_run);
+  return serialize_model_file(make_model_file(*run.run.network, run.run.experiment));
+}
+
+void PlaygroundState::advance(double budget_ms) {
+  if (pending_) {
+    const Platform::DataStatus data = platform_.prepare_dataset(pending_->experiment.dataset);
+    data_progress_ = data.progress;
+    if (!data.error.empty()) {
+      pending_.reset();
+      say(data.error, true);
+    } else if (data.ready) {
+      std::unique_ptr<LabState> state = std::move(pending_);
+      if (build_or_wait(*state, pending_what_)) say("");
+    }
+    return;
+  }
+  if (!lab_) return;
+  lab_->set_interest({.accuracy_curves = true, .layer_sensitivity = sensitivity_visible, .decision_boundaries = true});
+  lab_->advance(budget_ms);
+}
+
+void PlaygroundState::publish() { platform_.set_shareable_state(lab_state_to_hash(lab_->state())); }
+
+}  // namespace qplay::ui

@@ -1,0 +1,69 @@
+// The playground's own state beside the Lab — what is selected and shown, messages, pending work — and
+// the actions that change the Lab, kept apart from drawing so tests can drive them without ImGui.
+// Every change of the lab's settings goes through apply_setting/apply_state, which keep the current
+// lab when the new settings are bad and say why.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/engine/lab/lab.h"
+
+namespace qplay::ui {
+
+class Platform;
+
+struct StatusMessage {
+  std::string text;
+  bool error = false;
+};
+
+class PlaygroundState {
+ public:
+  // Builds the lab from a URL hash (bad parts become a warning, the rest applies). If even the
+  // defaults cannot be built (no data), `lab()` is null and `status()` says why.
+  PlaygroundState(Platform& platform, std::string_view hash);
+
+  Lab* lab() { return lab_.get(); }
+  const Lab* lab() const { return lab_.get(); }
+  const StatusMessage& status() const { return status_; }
+  void say(std::string text, bool error = false) { status_ = {std::move(text), error}; }
+
+  // One setting (state-table key, "methods", "layer_weight_bits", "<name>_hide"). Quantization
+  // settings apply live; others rebuild the runs. A setting that needs a data set the platform is
+  // still downloading waits (pending_dataset()) and applies once it is ready.
+  void apply_setting(std::string_view key, std::string_view value);
+  void apply_state(const LabState& state, std::string_view what);
+  void apply_hash(std::string_view hash);
+  // An experiment/lab JSON or a saved model, by content (the name is only for messages).
+  void open_file(const std::string& name, std::string_view bytes);
+  std::string experiment_json() const;
+  // The selected run's model file bytes; empty (and a message) if there is no lab.
+  std::vector<uint8_t> model_file_bytes();
+
+  // Per frame: finishes a pending data download, then advances the lab within budget_ms.
+  void advance(double budget_ms);
+  bool data_pending() const { return pending_ != nullptr; }
+  double data_progress() const { return data_progress_; }
+
+  // What the panels show (not part of the shareable state).
+  int selected_run = 0;
+  bool sensitivity_visible = false;
+  bool show_loss_curves = false;  // training curves: loss instead of accuracy
+  int shown_layer = 0;            // weights panel: index into the weight tensors
+
+ private:
+  void publish();  // the URL hash, after every change
+  bool build_or_wait(const LabState& state, std::string_view what);
+
+  Platform& platform_;
+  std::unique_ptr<Lab> lab_;
+  std::unique_ptr<LabState> pending_;  // waiting for its data set
+  std::string pending_what_;
+  double data_progress_ = 0;
+  StatusMessage status_;
+};
+
+}  // namespace qplay::ui

@@ -1,0 +1,295 @@
+// qplay: the desktop playground. A GLFW window with an OpenGL 3 context, Dear ImGui's GLFW and
+// OpenGL3 backends, and the Playground (core/ui) drawn every frame with vsync. It is HiDPI aware:
+// the font and the style follow the window's content scale, and are rebuilt when it changes.
+// Everything else (panels, training, files) is the playground's; this file is only the glue.
+//
+//   qplay [--state "<hash>"] [--frames N [--screenshot out.png|out.ppm]]
+//
+// Exit codes: 0 the window was closed (or N frames ran), 1 no window or OpenGL context (no display),
+// or the screenshot could not be written, 2 bad flags.
+#include <GLFW/glfw3.h>  // includes the system's <GL/gl.h> (OpenGL 1.x: all this file calls)
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ui/display_scale.h"
+#include "core/ui/playground.h"
+#include "imgui.h"
+#include "imgui_impl_glfw.h"
+#include "imgui_impl_opengl3.h"
+
+namespace {
+
+constexpr int kWindowWidth = 1280;  // in screen coordinates at scale 1; GLFW scales it to the monitor
+constexpr int kWindowHeight = 720;
+
+class DesktopPlatform final : public qplay::ui::Platform {
+ public:
+  std::string_view name() const override { return "desktop"; }
+  bool has_file_system() const override { return true; }
+};
+
+// ---- Command line ----------------------------------------------------------------------------------
+
+struct Options {
+  std::string state;       // initial URL-hash state, without '#'
+  long frames = 0;         // 0: until the window is closed
+  std::string screenshot;  // written after the last of `frames` frames
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: qplay [--state \"<hash>\"] [--frames N [--screenshot out.png|out.ppm]]\n\n"
+               "The QPlay playground: train small networks and watch what quantization does to them.\n\n"
+               "  --state \"<hash>\"   start from a shared state, as in the web app's URL after '#'\n"
+               "                     (e.g. \"dataset=moons&weight_bits=3\")\n"
+               "  --frames N         draw N frames, then exit (for tests and screenshots)\n"
+               "  --screenshot FILE  with --frames: save the last frame as PNG or PPM (by extension)\n"
+               "  --help             this text\n");
+}
+
+bool has_extension(std::string_view path, std::string_view extension) {
+  if (path.size() <= extension.size()) return false;
+  std::string tail(path.substr(path.size() - extension.size()));
+  std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) { return std::tolower(c); });
+  return tail == extension;
+}
+
+enum class ParseOutcome { run, help, bad };
+
+// Accepts "--flag value" and "--flag=value". Messages go to stderr.
+ParseOutcome parse_command_line(int argc, char** argv, Options* options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view argument = argv[i];
+    if (argument == "--help" || argument == "-h") return ParseOutcome::help;
+    std::string_view flag = argument;
+    std::string_view value;
+    bool has_value = false;
+    if (std::size_t equals = argument.find('=');
+        argument.starts_with("--") && equals != std::string_view::npos) {
+      flag = argument.substr(0, equals);
+      value = argument.substr(equals + 1);
+      has_value = true;
+    }
+    if (flag != "--state" && flag != "--frames" && flag != "--screenshot") {
+      std::fprintf(stderr, "qplay: unknown flag '%s' (flags: --state, --frames, --screenshot, --help)\n",
+                   argv[i]);
+      return ParseOutcome::bad;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "qplay: %s needs a value (see qplay --help)\n", argv[i]);
+        return ParseOutcome::bad;
+      }
+      value = argv[++i];
+    }
+    if (flag == "--state") {
+      options->state = std::string(value.starts_with('#') ? value.substr(1) : value);
+    } else if (flag == "--frames") {
+      long frames = 0;
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), frames);
+      if (error != std::errc() || end != value.data() + value.size() || frames < 1) {
+        std::fprintf(stderr, "qplay: --frames wants a whole number of frames >= 1, not '%.*s'\n",
+                     static_cast<int>(value.size()), value.data());
+        return ParseOutcome::bad;
+      }
+      options->frames = frames;
+    } else {
+      if (!has_extension(value, ".png") && !has_extension(value, ".ppm")) {
+        std::fprintf(stderr, "qplay: --screenshot writes .png or .ppm files, not '%.*s'\n",
+                     static_cast<int>(value.size()), value.data());
+        return ParseOutcome::bad;
+      }
+      options->screenshot = std::string(value);
+    }
+  }
+  if (!options->screenshot.empty() && options->frames == 0) {
+    std::fprintf(stderr, "qplay: --screenshot needs --frames N (the screenshot is of frame N)\n");
+    return ParseOutcome::bad;
+  }
+  return ParseOutcome::run;
+}
+
+// ---- Font, screenshot --------------------------------------------------------------------------------
+
+// The playground font: installed next to the binary (<prefix>/share/qplay/fonts), else Debian's copy.
+std::string find_font(const char* argv0) {
+  std::error_code error;
+  std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) executable = std::filesystem::absolute(argv0, error);
+  std::vector<std::filesystem::path> candidates;
+  if (!error) candidates.push_back(executable.parent_path() / "../share/qplay/fonts/DejaVuSans.ttf");
+#ifdef QPLAY_SYSTEM_FONT
+  candidates.emplace_back(QPLAY_SYSTEM_FONT);
+#endif
+  for (const auto& candidate : candidates) {
+    if (std::filesystem::is_regular_file(candidate, error)) return candidate.string();
+  }
+  return {};  // ImGui's built-in font
+}
+
+// Reads the back buffer (the frame just rendered, before it is swapped) and writes it top row first.
+bool write_screenshot(const std::string& path, int width, int height) {
+  std::vector<unsigned char> rgba(static_cast<std::size_t>(width) * height * 4);
+  glPixelStorei(GL_PACK_ALIGNMENT, 1);
+  glReadBuffer(GL_BACK);
+  glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, rgba.data());
+  if (glGetError() != GL_NO_ERROR) return false;
+  std::vector<unsigned char> rgb(static_cast<std::size_t>(width) * height * 3);
+  for (int y = 0; y < height; ++y) {
+    const unsigned char* source = rgba.data() + static_cast<std::size_t>(height - 1 - y) * width * 4;
+    unsigned char* target = rgb.data() + static_cast<std::size_t>(y) * width * 3;
+    for (int x = 0; x < width; ++x) std::copy_n(source + 4 * x, 3, target + 3 * x);
+  }
+  if (has_extension(path, ".png")) {
+    return stbi_write_png(path.c_str(), width, height, 3, rgb.data(), width * 3) != 0;
+  }
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) return false;
+  std::fprintf(file, "P6\n%d %d\n255\n", width, height);
+  bool ok = std::fwrite(rgb.data(), 1, rgb.size(), file) == rgb.size();
+  return std::fclose(file) == 0 && ok;
+}
+
+qplay::ui::DisplayScale display_scale_of(GLFWwindow* window) {
+  qplay::ui::DisplayScale scale;
+  glfwGetWindowContentScale(window, &scale.content_scale, nullptr);
+  int window_width = 0, framebuffer_width = 0;
+  glfwGetWindowSize(window, &window_width, nullptr);
+  glfwGetFramebufferSize(window, &framebuffer_width, nullptr);
+  if (window_width > 0 && framebuffer_width > 0) {
+    scale.framebuffer_scale = static_cast<float>(framebuffer_width) / window_width;
+  }
+  return scale;
+}
+
+// Keeps the scaled window inside the monitor's work area (a 1.5x scale on a 1920x1080 screen).
+void fit_window_to_monitor(GLFWwindow* window) {
+  GLFWmonitor* monitor = glfwGetPrimaryMonitor();
+  if (monitor == nullptr) return;
+  int area_x = 0, area_y = 0, area_width = 0, area_height = 0;
+  glfwGetMonitorWorkarea(monitor, &area_x, &area_y, &area_width, &area_height);
+  int width = 0, height = 0;
+  glfwGetWindowSize(window, &width, &height);
+  if (area_width <= 0 || area_height <= 0 || (width <= area_width && height <= area_height)) return;
+  glfwSetWindowSize(window, std::min(width, area_width), std::min(height, area_height));
+}
+
+void report_glfw_error(int code, const char* description) {
+  std::fprintf(stderr, "qplay: GLFW error 0x%x: %s\n", code, description);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  switch (parse_command_line(argc, argv, &options)) {
+    case ParseOutcome::help:
+      print_usage(stdout);
+      return 0;
+    case ParseOutcome::bad:
+      return 2;
+    case ParseOutcome::run:
+      break;
+  }
+
+  glfwSetErrorCallback(report_glfw_error);
+  if (!glfwInit()) {
+    std::fprintf(stderr,
+                 "qplay: cannot open a window: no display (set DISPLAY, or run headless under "
+                 "xvfb-run -a qplay ...)\n");
+    return 1;
+  }
+#ifdef __APPLE__
+  const char* glsl_version = "#version 150";  // macOS offers only forward-compatible core profiles
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 2);
+  glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+  glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GL_TRUE);
+#else
+  const char* glsl_version = "#version 130";
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+#endif
+  glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);
+  GLFWwindow* window =
+      glfwCreateWindow(kWindowWidth, kWindowHeight, "QPlay — quantization playground", nullptr, nullptr);
+  if (window == nullptr) {
+    std::fprintf(stderr,
+                 "qplay: cannot create a window with an OpenGL 3 context (see the GLFW error above)\n");
+    glfwTerminate();
+    return 1;
+  }
+  fit_window_to_monitor(window);
+  glfwMakeContextCurrent(window);
+  glfwSwapInterval(1);  // vsync
+
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGuiIO& io = ImGui::GetIO();
+  io.IniFilename = nullptr;  // the playground lays itself out over the whole window every frame
+  ImGui::StyleColorsDark();
+  ImGui_ImplGlfw_InitForOpenGL(window, true);
+  ImGui_ImplOpenGL3_Init(glsl_version);
+
+  const std::string font = find_font(argv[0]);
+  qplay::ui::DisplayScale scale = display_scale_of(window);
+  if (!qplay::ui::apply_display_scale(font.c_str(), scale)) {
+    std::fprintf(
+        stderr,
+        "qplay: the DejaVu Sans font is missing (Debian: fonts-dejavu-core); using ImGui's built-in font\n");
+  }
+
+  int exit_code = 0;
+  {
+    DesktopPlatform platform;
+    qplay::ui::Playground playground(platform, options.state);
+    long frames = 0;
+    while (!glfwWindowShouldClose(window)) {
+      glfwPollEvents();
+      // Moving the window to a monitor of another scale: new font size and style, between frames.
+      if (qplay::ui::DisplayScale now = display_scale_of(window); !(now == scale)) {
+        scale = now;
+        qplay::ui::apply_display_scale(font.c_str(), scale);
+        ImGui_ImplOpenGL3_DestroyFontsTexture();
+        ImGui_ImplOpenGL3_CreateFontsTexture();
+      }
+
+      ImGui_ImplOpenGL3_NewFrame();
+      ImGui_ImplGlfw_NewFrame();
+      ImGui::NewFrame();
+      playground.frame();
+      ImGui::Render();
+
+      int width = 0, height = 0;
+      glfwGetFramebufferSize(window, &width, &height);
+      glViewport(0, 0, width, height);
+      glClearColor(0.10f, 0.11f, 0.13f, 1.0f);
+      glClear(GL_COLOR_BUFFER_BIT);
+      ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+
+      ++frames;
+      const bool last_frame = options.frames > 0 && frames >= options.frames;
+      if (last_frame && !options.screenshot.empty() && !write_screenshot(options.screenshot, width, height)) {
+        std::fprintf(stderr, "qplay: cannot write the screenshot %s\n", options.screenshot.c_str());
+        exit_code = 1;
+      }
+      glfwSwapBuffers(window);
+      if (last_frame) break;
+    }
+  }  // the playground goes before the ImGui context it draws into
+
+  ImGui_ImplOpenGL3_Shutdown();
+  ImGui_ImplGlfw_Shutdown();
+  ImGui::DestroyContext();
+  glfwDestroyWindow(window);
+  glfwTerminate();
+  return exit_code;
+}

@@ -1,0 +1,182 @@
+// Browser test of the web app (web/app): serves the built app, opens it in Debian's chromium through
+// playwright-core (headless, WebGL 2 on SwiftShader) and uses it like a person would: waits until it
+// draws, drags the weight-bits slider with the mouse, and checks what changed. Run by ctest in the
+// wasm build; by hand:
+//
+//   node tests/web/playground_test.mjs build/wasm/web/app [screenshot.png]
+//
+// It reads the app through the test hooks web/app/main.cpp exports (Module._qplay_app_*). The page
+// runs at devicePixelRatio 2, so the CSS-pixel/device-pixel glue is exercised too. Exit code 0 when
+// every check passes, 1 otherwise (each failure is printed).
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+
+const CHROMIUM = process.env.QPLAY_CHROMIUM || '/usr/bin/chromium';
+const VIEWPORT = {width: 1000, height: 640};  // CSS pixels
+const DEVICE_PIXEL_RATIO = 2;
+
+const [appDir, screenshotPath] = process.argv.slice(2);
+if (!appDir) {
+  console.error('usage: node playground_test.mjs <build>/web/app [screenshot.png]');
+  process.exit(2);
+}
+
+let playwright;
+try {
+  playwright = await import('playwright-core');
+} catch (error) {
+  console.error(`web: playwright-core is not installed (${error.message}); run tools/setup.sh (npm ci)`);
+  process.exit(1);
+}
+for (const file of [CHROMIUM, path.join(appDir, 'index.html'), path.join(appDir, 'qplay-app.wasm')]) {
+  if (!fs.existsSync(file)) {
+    console.error(`web: ${file} is missing (run tools/setup.sh, and build qplay-app)`);
+    process.exit(1);
+  }
+}
+
+// ---- A static server for the app directory ---------------------------------------------------------
+const MIME_TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',  // streaming compilation insists on it
+  '.data': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8',
+};
+const root = path.resolve(appDir);
+const server = http.createServer((request, response) => {
+  const urlPath = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
+  const file = path.resolve(root, '.' + path.posix.normalize(urlPath === '/' ? '/index.html' : urlPath));
+  const type = MIME_TYPES[path.extname(file)];
+  if (!file.startsWith(root + path.sep) || !type || !fs.existsSync(file)) {
+    response.writeHead(404).end('not found');
+    return;
+  }
+  const bytes = fs.readFileSync(file);
+  response.writeHead(200, {'Content-Type': type, 'Content-Length': bytes.length}).end(bytes);
+});
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${server.address().port}/index.html`;
+
+// ---- Checks ------------------------------------------------------------------------------------------
+const failures = [];
+function check(condition, message) {
+  console.log(`${condition ? 'ok  ' : 'FAIL'} ${message}`);
+  if (!condition) failures.push(message);
+}
+
+const browser = await playwright.chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--enable-unsafe-swiftshader', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({viewport: VIEWPORT, deviceScaleFactor: DEVICE_PIXEL_RATIO});
+  const consoleErrors = [];
+  page.on('console', (message) => {
+    const where = message.location().url || '';
+    if (message.type() === 'error' && !where.includes('favicon') && !message.text().includes('favicon')) {
+      consoleErrors.push(message.text());
+    }
+  });
+  page.on('pageerror', (error) => consoleErrors.push(`uncaught: ${error.message}`));
+
+  // The hooks, as a person's browser would not see them.
+  const frames = () => page.evaluate(() => Module._qplay_app_frames_drawn());
+  const accuracy = () => page.evaluate(() => Module._qplay_app_current_accuracy());
+  const controlRect = (name) => page.evaluate((name) => {
+    const pointer = Module.ccall('qplay_app_control_rect', 'number', ['string'], [name]);
+    if (!pointer) return null;
+    const [x, y, width, height] = Module.HEAPF32.subarray(pointer >> 2, (pointer >> 2) + 4);
+    const canvas = Module.canvas.getBoundingClientRect();  // the hook is canvas-relative, CSS pixels
+    return {x: canvas.left + x, y: canvas.top + y, width, height};
+  }, name);
+  // Waits until the app has drawn `count` more frames (ImGui sees input once per frame).
+  async function waitFrames(count) {
+    const target = (await frames()) + count;
+    await page.waitForFunction((target) => Module._qplay_app_frames_drawn() >= target, target,
+                               {timeout: 10000, polling: 'raf'});
+  }
+
+  const started = Date.now();
+  await page.goto(url);
+  check(await page.title() === 'QPlay — quantization playground', 'page title');
+  await page.waitForFunction(
+      () => window.Module && Module._qplay_app_frames_drawn && Module._qplay_app_frames_drawn() > 10,
+      null, {timeout: 60000});
+  console.log(`     first 10 frames after ${Date.now() - started} ms`);
+  check(await page.evaluate(() => document.body.classList.contains('ready')), 'loading screen gone');
+  check(await page.evaluate(() => {
+    const canvas = Module.canvas, box = canvas.getBoundingClientRect(), ratio = window.devicePixelRatio;
+    return canvas.width === Math.round(box.width * ratio) && canvas.height === Math.round(box.height * ratio);
+  }), `canvas backing store is its CSS box x devicePixelRatio ${DEVICE_PIXEL_RATIO}`);
+
+  const accuracyBefore = await accuracy();
+  const hashBefore = await page.evaluate(() => location.hash);
+  console.log(`     accuracy ${accuracyBefore}, hash '${hashBefore}'`);
+
+  // Drag the slider: press on it, then move slowly to a new place and let go. The slider's value is
+  // unknown here, so it goes to the low end and, should that be where it was, to the high end.
+  const slider = await controlRect('weight_bits');
+  check(slider !== null && slider.width > 0 && slider.height > 0, 'weight_bits slider was drawn');
+  let accuracyAfter = accuracyBefore;
+  if (slider) {
+    const y = slider.y + slider.height / 2;
+    for (const [from, to] of [[0.5, 0.05], [0.5, 0.95]]) {
+      await page.mouse.move(slider.x + slider.width * from, y);
+      await waitFrames(2);
+      await page.mouse.down();
+      await waitFrames(2);
+      for (let step = 1; step <= 10; ++step) {
+        await page.mouse.move(slider.x + slider.width * (from + (to - from) * step / 10), y);
+        await waitFrames(1);
+      }
+      await page.mouse.up();
+      await waitFrames(2);
+      try {  // the real playground re-evaluates in time slices: give it a moment
+        await page.waitForFunction((before) => Module._qplay_app_current_accuracy() !== before,
+                                   accuracyBefore, {timeout: 20000});
+      } catch {}
+      accuracyAfter = await accuracy();
+      if (accuracyAfter !== accuracyBefore) break;
+    }
+  }
+  check(accuracyAfter !== accuracyBefore,
+        `dragging the slider changed the accuracy (${accuracyBefore} -> ${accuracyAfter})`);
+  const hashAfter = await page.evaluate(() => location.hash);
+  check(/weight_bits=/.test(hashAfter), `URL hash has the new state ('${hashAfter}')`);
+
+  // What the canvas shows, read inside a frame (the WebGL drawing buffer is not preserved).
+  await page.evaluate(() => Module._qplay_app_request_readback());
+  await page.waitForFunction(() => Module._qplay_app_readback_pixels() !== 0, null, {timeout: 10000});
+  const pixels = await page.evaluate(() => {
+    const width = Module._qplay_app_readback_width(), height = Module._qplay_app_readback_height();
+    const start = Module._qplay_app_readback_pixels();
+    const rgba = Module.HEAPU8.subarray(start, start + width * height * 4);
+    const counts = new Map();
+    for (let i = 0; i < rgba.length; i += 4) {
+      const key = (rgba[i] << 16) | (rgba[i + 1] << 8) | rgba[i + 2];
+      counts.set(key, (counts.get(key) || 0) + 1);
+    }
+    const background = Math.max(...counts.values());
+    return {width, height, colors: counts.size, drawn: (width * height - background) / (width * height)};
+  });
+  console.log(`     readback ${pixels.width}x${pixels.height}: ${pixels.colors} colours, ` +
+              `${(100 * pixels.drawn).toFixed(1)}% not background`);
+  check(pixels.width === VIEWPORT.width * DEVICE_PIXEL_RATIO &&
+            pixels.height === VIEWPORT.height * DEVICE_PIXEL_RATIO,
+        'readback has the canvas size in device pixels');
+  check(pixels.drawn > 0.01 && pixels.colors > 20, 'the canvas shows the playground (>1% drawn, >20 colours)');
+
+  if (screenshotPath) await page.screenshot({path: screenshotPath});
+  check(consoleErrors.length === 0,
+        `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
+  console.log(`     ${await frames()} frames in ${Date.now() - started} ms`);
+} catch (error) {
+  check(false, `test stopped: ${error.stack || error}`);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(failures.length === 0 ? 'web: all checks passed' : `web: ${failures.length} check(s) failed`);
+process.exit(failures.length === 0 ? 0 : 1);

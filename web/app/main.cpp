@@ -1,0 +1,438 @@
+// qplay-app: the browser playground. Emscripten's GLFW gives a WebGL 2 (OpenGL ES 3.0) context on
+// the page's <canvas id="canvas">; Dear ImGui's GLFW and OpenGL3 backends draw the Playground
+// (core/ui) once per animation frame (emscripten_set_main_loop). This file is only glue:
+//
+//   [SECTION] Page services (EM_JS): canvas size, downloads, uploads, the URL hash, mouse wheel, errors
+//   [SECTION] WebPlatform: the Platform the playground sees
+//   [SECTION] The app and its frame
+//   [SECTION] Called from JavaScript: uploads, hash changes, test hooks
+//   [SECTION] main
+//
+// Coordinates: the canvas's backing store is its CSS box times devicePixelRatio, and GLFW, ImGui's
+// display and the mouse all work in those device pixels (Emscripten's GLFW scales mouse events by
+// canvas.width / CSS width). The font and style are scaled by devicePixelRatio (display_scale.h).
+// Test hooks report control rectangles in CSS pixels, relative to the canvas's top-left corner.
+#define GLFW_INCLUDE_ES3  // <GLES3/gl3.h>: WebGL 2
+#include <GLFW/glfw3.h>
+#include <emscripten.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/ui/display_scale.h"
+#include "core/ui/playground.h"
+#include "imgui.h"
+#include "imgui_impl_glfw.h"
+#include "imgui_impl_opengl3.h"
+
+namespace {
+
+// Packed into the module's .data file by the build (--preload-file); absent: ImGui's built-in font.
+constexpr const char* kFontPath = "/fonts/DejaVuSans.ttf";
+
+}  // namespace
+
+// -----------------------------------------------------------------------------------------------
+// [SECTION] Page services (EM_JS)
+// -----------------------------------------------------------------------------------------------
+// (JavaScript: not for clang-format. Inside EM_JS use "" strings: '' is an invalid C++ token.)
+// clang-format off
+
+// Sizes the canvas's backing store to its CSS box times devicePixelRatio (through Emscripten's
+// Browser, so GLFW's window and framebuffer sizes follow) and returns devicePixelRatio.
+EM_JS(double, qplay_web_fit_canvas, (), {
+  var canvas = Module['canvas'];
+  var ratio = window.devicePixelRatio || 1;
+  var box = canvas.getBoundingClientRect();
+  var width = Math.max(1, Math.round(box.width * ratio));
+  var height = Math.max(1, Math.round(box.height * ratio));
+  if (canvas.width !== width || canvas.height !== height) Browser.setCanvasSize(width, height);
+  return ratio;
+});
+
+// Offers bytes as a download (a Blob behind a temporary link).
+EM_JS(void, qplay_web_download, (const char* name, const char* data, int size), {
+  var bytes = HEAPU8.slice(data, data + size);  // a copy: the heap may grow or be reused
+  var url = URL.createObjectURL(new Blob([bytes], {type: 'application/octet-stream'}));
+  var link = document.createElement('a');
+  link.href = url;
+  link.download = UTF8ToString(name);
+  link.style.display = 'none';
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(function() { URL.revokeObjectURL(url); }, 10000);  // once the download has started
+});
+
+// Opens the browser's file chooser (a hidden <input type=file>); the chosen file's name and bytes
+// go to qplay_web_file_opened. Browsers allow this shortly after a click, which is when the
+// playground asks (its button was pressed on this frame).
+EM_JS(void, qplay_web_choose_file, (), {
+  var input = document.getElementById('qplay-file-input');
+  if (!input) {
+    input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'qplay-file-input';
+    input.style.display = 'none';
+    input.addEventListener('change', function() {
+      var file = input.files && input.files[0];
+      input.value = "";  // choosing the same file again fires 'change' again
+      if (!file) return;
+      file.arrayBuffer().then(function(buffer) {
+        var bytes = new Uint8Array(buffer);
+        var data = _malloc(Math.max(1, bytes.length));
+        HEAPU8.set(bytes, data);
+        var nameSize = lengthBytesUTF8(file.name) + 1;
+        var name = _malloc(nameSize);
+        stringToUTF8(file.name, name, nameSize);
+        _qplay_web_file_opened(name, data, bytes.length);  // copies both
+        _free(name);
+        _free(data);
+      }, function(error) {
+        console.warn('QPlay: could not read ' + file.name + ': ' + error);
+      });
+    });
+    document.body.appendChild(input);
+  }
+  input.click();
+});
+
+// Puts the shareable state into the address bar without a new history entry (no hashchange).
+EM_JS(void, qplay_web_replace_hash, (const char* hash), {
+  var text = UTF8ToString(hash);
+  var url = location.pathname + location.search + (text ? "#" + text : "");
+  history.replaceState(history.state, "", url);
+});
+
+// location.hash without '#', as a malloc'ed string the caller frees.
+EM_JS(char*, qplay_web_location_hash, (), {
+  var hash = location.hash.replace(/^#/, "");
+  var size = lengthBytesUTF8(hash) + 1;
+  var text = _malloc(size);
+  stringToUTF8(hash, text, size);
+  return text;
+});
+
+// Someone edited the hash, or followed a shared link in the same tab: qplay_web_hash_changed.
+EM_JS(void, qplay_web_listen_for_hash_changes, (), {
+  window.addEventListener('hashchange', function() {
+    var hash = location.hash.replace(/^#/, "");
+    var size = lengthBytesUTF8(hash) + 1;
+    var text = _malloc(size);
+    stringToUTF8(hash, text, size);
+    _qplay_web_hash_changed(text);
+    _free(text);
+  });
+});
+
+// Emscripten 3.1.6's GLFW passes the browser's raw wheel deltas to the scroll callback: pixels (100 per
+// notch) with the vertical sign flipped, so ImGui would scroll 100 notches the wrong way. This
+// listener sees wheel events over the canvas first (capture on window), stops them there, and hands
+// qplay_web_mouse_wheel notches with GLFW's signs (positive: up / left), as the desktop gets them.
+EM_JS(void, qplay_web_take_over_mouse_wheel, (), {
+  window.addEventListener("wheel", function(event) {
+    if (event.target !== Module["canvas"]) return;
+    event.preventDefault();
+    event.stopPropagation();
+    // 3 lines, 1/80 page or 100 pixels make a notch
+    var notches = event.deltaMode === 1 ? 1 / 3 : event.deltaMode === 2 ? 80 : 1 / 100;
+    _qplay_web_mouse_wheel(-event.deltaX * notches, -event.deltaY * notches);
+  }, {capture: true, passive: false});
+});
+
+// Fashion-MNIST's data pack (web/app/CMakeLists.txt writes it next to the page): fetched once, when a
+// person first picks the data set, with its progress counted, then written where the engine reads it
+// by default (the data_dir setting), so the same experiment works natively and here.
+EM_JS(void, qplay_web_fetch_data_pack, (), {
+  if (Module.qplayDataPack) return;
+  var pack = Module.qplayDataPack = {state: 0, loaded: 0, total: 0, error: ""};
+  var names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+               "t10k-labels-idx1-ubyte"];
+  var directory = "/usr/share/datasets/fashion-mnist";
+  Promise.all(names.map(function(name) {
+    var url = "data/fashion-mnist/" + name;
+    return fetch(url).then(function(response) {
+      if (!response.ok) throw new Error("the Fashion-MNIST data pack is missing here (" + url + ": HTTP " + response.status + ")");
+      pack.total += Number(response.headers.get("Content-Length")) || 0;
+      var reader = response.body.getReader();
+      var chunks = [];
+      var size = 0;
+      function pump() {
+        return reader.read().then(function(step) {
+          if (step.done) {
+            var bytes = new Uint8Array(size);
+            var at = 0;
+            chunks.forEach(function(chunk) { bytes.set(chunk, at); at += chunk.length; });
+            return [name, bytes];
+          }
+          chunks.push(step.value);
+          size += step.value.length;
+          pack.loaded += step.value.length;
+          return pump();
+        });
+      }
+      return pump();
+    });
+  })).then(function(files) {
+    FS.mkdirTree(directory);
+    files.forEach(function(file) { FS.writeFile(directory + "/" + file[0], file[1]); });
+    pack.state = 1;
+  }).catch(function(error) {
+    pack.state = -1;
+    pack.error = String(error && error.message ? error.message : error);
+  });
+});
+// 0 downloading, 1 ready, -1 failed (qplay_web_data_pack_error says why); progress 0..1.
+EM_JS(int, qplay_web_data_pack_state, (), { return Module.qplayDataPack ? Module.qplayDataPack.state : 0; });
+EM_JS(double, qplay_web_data_pack_progress, (), {
+  var pack = Module.qplayDataPack;
+  return pack && pack.total ? Math.min(1, pack.loaded / pack.total) : 0;
+});
+EM_JS(char*, qplay_web_data_pack_error, (), {
+  var text = Module.qplayDataPack ? Module.qplayDataPack.error : "";
+  var size = lengthBytesUTF8(text) + 1;
+  var copy = _malloc(size);
+  stringToUTF8(text, copy, size);
+  return copy;
+});
+
+// The page (index.html) hides its loading screen on the first frame and shows fatal errors.
+EM_JS(void, qplay_web_first_frame_drawn, (), {
+  if (Module['qplayReady']) Module['qplayReady']();
+});
+EM_JS(void, qplay_web_fatal_error, (const char* message), {
+  var text = UTF8ToString(message);
+  if (Module['qplayShowError']) Module['qplayShowError'](text); else console.error(text);
+});
+
+// clang-format on
+
+namespace {
+
+// -----------------------------------------------------------------------------------------------
+// [SECTION] WebPlatform
+// -----------------------------------------------------------------------------------------------
+
+class WebPlatform final : public qplay::ui::Platform {
+ public:
+  std::string_view name() const override { return "web"; }
+  bool has_file_system() const override { return false; }
+  void save_file(const std::string& suggested_name, std::string_view bytes) override {
+    qplay_web_download(suggested_name.c_str(), bytes.data(), static_cast<int>(bytes.size()));
+  }
+  void request_open_file() override { qplay_web_choose_file(); }
+  void set_shareable_state(const std::string& hash) override { qplay_web_replace_hash(hash.c_str()); }
+  DataStatus prepare_dataset(std::string_view dataset) override {
+    if (dataset != "fashion-mnist") return {};  // toy sets are generated, not downloaded
+    qplay_web_fetch_data_pack();
+    const int state = qplay_web_data_pack_state();
+    DataStatus status{state == 1, qplay_web_data_pack_progress(), {}};
+    if (state < 0) {
+      char* error = qplay_web_data_pack_error();
+      status.error = error;
+      free(error);
+    }
+    return status;
+  }
+};
+
+// -----------------------------------------------------------------------------------------------
+// [SECTION] The app and its frame
+// -----------------------------------------------------------------------------------------------
+
+struct OpenedFile {
+  std::string name;
+  std::string bytes;
+};
+
+struct App {
+  GLFWwindow* window = nullptr;
+  WebPlatform platform;
+  std::unique_ptr<qplay::ui::Playground> playground;
+  qplay::ui::DisplayScale scale;  // content_scale = devicePixelRatio; framebuffer_scale stays 1
+  double device_pixel_ratio = 1;
+  bool first_frame_reported = false;
+
+  // Events from JavaScript arrive between frames; the playground gets them at the start of the next
+  // frame, inside an ImGui frame.
+  std::vector<OpenedFile> opened_files;
+  std::vector<std::string> hash_changes;
+
+  // In-frame readback for tests: the WebGL canvas is not preserved between frames
+  // (preserveDrawingBuffer: false), so pixels are read right after drawing, when asked.
+  bool readback_requested = false;
+  bool readback_ready = false;
+  int readback_width = 0;
+  int readback_height = 0;
+  std::vector<unsigned char> readback_pixels;  // RGBA, bottom row first (OpenGL order)
+};
+
+App* app = nullptr;  // lives as long as the page
+
+void frame() {
+  App& a = *app;
+  glfwPollEvents();
+  a.device_pixel_ratio = qplay_web_fit_canvas();
+  if (qplay::ui::DisplayScale now{static_cast<float>(a.device_pixel_ratio), 1.0f}; !(now == a.scale)) {
+    a.scale = now;  // browser zoom, or the window moved to a screen of another density
+    qplay::ui::apply_display_scale(kFontPath, a.scale);
+    ImGui_ImplOpenGL3_DestroyFontsTexture();
+    ImGui_ImplOpenGL3_CreateFontsTexture();
+  }
+
+  ImGui_ImplOpenGL3_NewFrame();
+  ImGui_ImplGlfw_NewFrame();
+  ImGui::NewFrame();
+  for (std::string& hash : std::exchange(a.hash_changes, {})) a.playground->set_state_from_hash(hash);
+  for (OpenedFile& file : std::exchange(a.opened_files, {})) a.playground->open_file(file.name, file.bytes);
+  a.playground->frame();
+  ImGui::Render();
+
+  int width = 0, height = 0;
+  glfwGetFramebufferSize(a.window, &width, &height);
+  glViewport(0, 0, width, height);
+  glClearColor(0.10f, 0.11f, 0.13f, 1.0f);
+  glClear(GL_COLOR_BUFFER_BIT);
+  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+
+  if (a.readback_requested) {
+    a.readback_pixels.resize(static_cast<std::size_t>(width) * height * 4);
+    glPixelStorei(GL_PACK_ALIGNMENT, 1);
+    glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, a.readback_pixels.data());
+    a.readback_width = width;
+    a.readback_height = height;
+    a.readback_requested = false;
+    a.readback_ready = true;
+  }
+  glfwSwapBuffers(a.window);  // nothing to do in a browser; kept for symmetry with the desktop app
+
+  if (!a.first_frame_reported) {
+    a.first_frame_reported = true;
+    qplay_web_first_frame_drawn();
+  }
+}
+
+}  // namespace
+
+// -----------------------------------------------------------------------------------------------
+// [SECTION] Called from JavaScript
+// -----------------------------------------------------------------------------------------------
+
+extern "C" {
+
+// From the page services above.
+EMSCRIPTEN_KEEPALIVE void qplay_web_file_opened(const char* name, const unsigned char* data, int size) {
+  if (app == nullptr) return;
+  app->opened_files.push_back({name, std::string(reinterpret_cast<const char*>(data), size)});
+}
+EMSCRIPTEN_KEEPALIVE void qplay_web_hash_changed(const char* hash) {
+  if (app != nullptr) app->hash_changes.emplace_back(hash);
+}
+// Between frames, like ImGui's GLFW backend adds scroll offsets.
+EMSCRIPTEN_KEEPALIVE void qplay_web_mouse_wheel(double horizontal, double vertical) {
+  if (app == nullptr) return;
+  ImGuiIO& io = ImGui::GetIO();
+  io.MouseWheelH += static_cast<float>(horizontal);
+  io.MouseWheel += static_cast<float>(vertical);
+}
+
+// Test hooks (tests/web/playground_test.mjs), read with Module._name(...) once frames are drawn.
+
+// Frames the playground has drawn (0 before the first).
+EMSCRIPTEN_KEEPALIVE int qplay_app_frames_drawn() {
+  return app != nullptr && app->playground ? static_cast<int>(app->playground->frames_drawn()) : 0;
+}
+// Playground::current_accuracy (-1 before the first read-out).
+EMSCRIPTEN_KEEPALIVE double qplay_app_current_accuracy() {
+  return app != nullptr && app->playground ? app->playground->current_accuracy() : -1.0;
+}
+// Where the named control ("weight_bits", "play") was drawn last frame: a pointer to 4 floats
+// {x, y, width, height} in CSS pixels relative to the canvas's top-left corner (valid until the next
+// call), or 0 if it was not drawn.
+EMSCRIPTEN_KEEPALIVE const float* qplay_app_control_rect(const char* name) {
+  static float rect[4];
+  if (app == nullptr || !app->playground) return nullptr;
+  if (!app->playground->control_rect(name, &rect[0], &rect[1], &rect[2], &rect[3])) return nullptr;
+  for (float& value : rect) value = static_cast<float>(value / app->device_pixel_ratio);
+  return rect;
+}
+// Asks for the next frame's pixels; until they are read, qplay_app_readback_pixels returns 0.
+EMSCRIPTEN_KEEPALIVE void qplay_app_request_readback() {
+  if (app == nullptr) return;
+  app->readback_requested = true;
+  app->readback_ready = false;
+}
+// RGBA bytes, width * height * 4, bottom row first; 0 until a requested readback is done.
+EMSCRIPTEN_KEEPALIVE const unsigned char* qplay_app_readback_pixels() {
+  return app != nullptr && app->readback_ready ? app->readback_pixels.data() : nullptr;
+}
+EMSCRIPTEN_KEEPALIVE int qplay_app_readback_width() {
+  return app != nullptr ? app->readback_width : 0;
+}
+EMSCRIPTEN_KEEPALIVE int qplay_app_readback_height() {
+  return app != nullptr ? app->readback_height : 0;
+}
+
+}  // extern "C"
+
+// -----------------------------------------------------------------------------------------------
+// [SECTION] main
+// -----------------------------------------------------------------------------------------------
+
+namespace {
+
+void report_glfw_error(int code, const char* description) {
+  std::fprintf(stderr, "qplay: GLFW error 0x%x: %s\n", code, description);
+}
+
+}  // namespace
+
+int main() {
+  glfwSetErrorCallback(report_glfw_error);
+  if (!glfwInit()) {
+    qplay_web_fatal_error("QPlay could not start its window system (GLFW).");
+    return 1;
+  }
+  glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);  // WebGL 2
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+  glfwWindowHint(GLFW_ALPHA_BITS, 0);  // an opaque canvas; ImGui needs no depth or stencil buffer
+  glfwWindowHint(GLFW_DEPTH_BITS, 0);
+  glfwWindowHint(GLFW_STENCIL_BITS, 0);
+  GLFWwindow* window = glfwCreateWindow(1280, 720, "QPlay", nullptr, nullptr);  // resized every frame
+  if (window == nullptr) {
+    qplay_web_fatal_error(
+        "This browser could not create a WebGL 2 context. Turn on hardware acceleration, or try "
+        "another browser.");
+    return 1;
+  }
+  glfwMakeContextCurrent(window);
+
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGui::GetIO().IniFilename = nullptr;  // the playground lays itself out every frame
+  ImGui::StyleColorsDark();
+  ImGui_ImplGlfw_InitForOpenGL(window, true);
+  ImGui_ImplOpenGL3_Init("#version 300 es");
+
+  app = new App;  // never freed: the page owns the app until it closes
+  app->window = window;
+  app->device_pixel_ratio = qplay_web_fit_canvas();
+  app->scale = {static_cast<float>(app->device_pixel_ratio), 1.0f};
+  if (!qplay::ui::apply_display_scale(kFontPath, app->scale)) {
+    std::fprintf(stderr, "qplay: %s is missing; using ImGui's built-in font\n", kFontPath);
+  }
+  char* hash = qplay_web_location_hash();
+  app->playground = std::make_unique<qplay::ui::Playground>(app->platform, hash);
+  std::free(hash);
+  qplay_web_listen_for_hash_changes();
+  qplay_web_take_over_mouse_wheel();
+
+  emscripten_set_main_loop(frame, 0, true);  // never returns: the browser calls frame() per animation frame
+  return 0;
+}
