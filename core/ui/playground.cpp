@@ -88,8 +88,6 @@ void Playground::Impl::frame() {
   if (state.lab()) {
     if (!hidden("slider")) slider_strip();
     panels(ImGui::GetContentRegionAvail());
-  } else if (state.data_pending()) {
-    ImGui::ProgressBar(static_cast<float>(state.data_progress()), ImVec2(ImGui::GetFontSize() * 20, 0));
   }
   ImGui::EndChild();
   status_bar();
@@ -211,7 +209,9 @@ void Playground::Impl::setup_sidebar(float) {
     methods_section();
   if (ImGui::CollapsingHeader("Quantizer")) {
     for (const SettingRow& row : experiment_settings()) {
-      if (row.group != "quantization" || row.key == "weight_bits" || row.key == "activation_bits" || hidden(row.key))
+      // The slider strip has the bit-widths, granularity and range method.
+      if (row.group != "quantization" || row.key == "weight_bits" || row.key == "activation_bits" ||
+          row.key == "granularity" || row.key == "range_method" || hidden(row.key))
         continue;
       if (row.key == "percentile" && state.lab()->state().experiment.range_method != "percentile") continue;
       std::string value;
@@ -252,6 +252,21 @@ void Playground::Impl::slider_strip() {
     if (ImGui::RadioButton("per channel", per_channel) && !per_channel) state.apply_setting("granularity", "per-channel");
     ImGui::SameLine();
     if (ImGui::RadioButton("per tensor", !per_channel) && per_channel) state.apply_setting("granularity", "per-tensor");
+  }
+  if (!hidden("range_method")) {
+    same_line_if_fits(font * 11);
+    const SettingRow& row = *find_setting("range_method");
+    const std::string current = get_setting(lab.state().experiment, row);
+    ImGui::TextUnformatted("range");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(font * 7);
+    if (ImGui::BeginCombo("##range_method", current.c_str())) {
+      for (std::string_view choice : row.choices)
+        if (ImGui::Selectable(std::string(choice).c_str(), choice == current) && choice != current)
+          state.apply_setting("range_method", choice);
+      ImGui::EndCombo();
+    }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", std::string(row.help).c_str());
   }
   if (!hidden("layer_weight_bits")) {
     same_line_if_fits(font * 5);
@@ -348,6 +363,10 @@ void Playground::Impl::panels(ImVec2 size) {
 }
 
 void Playground::Impl::status_bar() {
+  if (state.data_pending()) {
+    ImGui::ProgressBar(static_cast<float>(state.data_progress()), ImVec2(ImGui::GetFontSize() * 10, 0));
+    ImGui::SameLine();
+  }
   const StatusMessage& message = state.status();
   if (message.error) ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 120, 100, 255));
   ImGui::TextUnformatted(message.text.empty() ? " " : message.text.c_str());
@@ -403,6 +422,11 @@ double Playground::current_accuracy() const {
   if (!lab) return -1;
   const EvaluationCache::Entry* entry = lab->evaluation(0, lab->current_setting());
   return entry ? entry->result.accuracy : -1;
+}
+
+bool Playground::training() const {
+  const Lab* lab = impl_->state.lab();
+  return lab && lab->playing();
 }
 
 bool Playground::control_rect(std::string_view name, float* x, float* y, float* width, float* height) const {

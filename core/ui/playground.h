@@ -62,6 +62,8 @@ class Playground {
   long frames_drawn() const;
   // Test accuracy of the first run at the current slider setting (-1 before the first read-out).
   double current_accuracy() const;
+  // Whether the runs are training now (play pressed, or the first view training itself).
+  bool training() const;
   // Where a named control was drawn last frame, in display pixels, so browser and desktop tests can
   // drag it like a person would. Names: "weight_bits" (the slider), "play". False if not drawn.
   bool control_rect(std::string_view name, float* x, float* y, float* width, float* height) const;

@@ -8,8 +8,8 @@
 namespace qplay {
 namespace {
 
-TEST(LabStateHash, DefaultStateIsTheEmptyHash) {
-  EXPECT_EQ(lab_state_to_hash(default_lab_state()), "");
+TEST(LabStateHash, DefaultStateIsJustTheSeed) {
+  EXPECT_EQ(lab_state_to_hash(default_lab_state()), "seed=1");
   ParsedLabState parsed = lab_state_from_hash("");
   EXPECT_TRUE(parsed.warnings.empty());
   EXPECT_EQ(parsed.state, default_lab_state());

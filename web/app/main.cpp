@@ -351,6 +351,9 @@ EMSCRIPTEN_KEEPALIVE int qplay_app_frames_drawn() {
 EMSCRIPTEN_KEEPALIVE double qplay_app_current_accuracy() {
   return app != nullptr && app->playground ? app->playground->current_accuracy() : -1.0;
 }
+EMSCRIPTEN_KEEPALIVE int qplay_app_training() {
+  return app != nullptr && app->playground && app->playground->training() ? 1 : 0;
+}
 // Where the named control ("weight_bits", "play") was drawn last frame: a pointer to 4 floats
 // {x, y, width, height} in CSS pixels relative to the canvas's top-left corner (valid until the next
 // call), or 0 if it was not drawn.

@@ -179,7 +179,9 @@ std::string lab_state_to_hash(const LabState& state) {
   for (const SettingRow& row : experiment_settings()) {
     if (row.key == "method") continue;
     const std::string value = get_setting(state.experiment, row);
-    if (value != get_setting(defaults.experiment, row)) add(row.key, value);
+    // The seed always: a shared link must reproduce the data and initial weights even if the default
+    // seed ever changes.
+    if (value != get_setting(defaults.experiment, row) || row.key == "seed") add(row.key, value);
   }
   if (!state.layer_weight_bits.empty()) add("layer_weight_bits", format_layer_weight_bits(state.layer_weight_bits));
   for (const std::string& name : state.hidden) add(name + "_hide", "1");

@@ -50,7 +50,8 @@ std::string format_layer_weight_bits(const std::vector<int>& bits);
 // On error the state is unchanged.
 Status set_lab_state_value(LabState& state, std::string_view key, std::string_view value);
 
-// The hash holds only what differs from the defaults, in state-table order, values percent-encoded.
+// The hash holds the seed and whatever differs from the defaults, in state-table order, values
+// percent-encoded.
 std::string lab_state_to_hash(const LabState& state);
 struct ParsedLabState {
   LabState state;
