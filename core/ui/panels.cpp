@@ -143,9 +143,10 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     std::vector<ImU32> cells(boundary.predicted_class.size());
     std::vector<double> values(boundary.predicted_class.size());
     for (size_t i = 0; i < cells.size(); ++i) {
-      // Deeper colour where the network is surer: the boundary shows as a pale band.
-      const float certainty = std::clamp((boundary.confidence[i] - 1.0f / data.num_classes) /
-                                             (1.0f - 1.0f / data.num_classes), 0.0f, 1.0f);
+      // Deeper colour where the network is surer: the boundary shows as a pale band. Eight shades are
+      // enough for the eye and let the heat map merge equal neighbours into one rectangle.
+      const float certainty = std::round(8 * std::clamp((boundary.confidence[i] - 1.0f / data.num_classes) /
+                                                            (1.0f - 1.0f / data.num_classes), 0.0f, 1.0f)) / 8;
       cells[i] = mix_colors(background, class_color(boundary.predicted_class[i]), 0.15f + 0.45f * certainty);
       values[i] = boundary.confidence[i];
     }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -252,7 +253,11 @@ int main(int argc, char** argv) {
     DesktopPlatform platform;
     qplay::ui::Playground playground(platform, options.state);
     long frames = 0;
+    // With --frames: where the time of a frame goes, printed at the end (docs/performance.md).
+    double playground_ms = 0, frame_ms = 0;
+    using Clock = std::chrono::steady_clock;
     while (!glfwWindowShouldClose(window)) {
+      const Clock::time_point frame_start = Clock::now();
       glfwPollEvents();
       // Moving the window to a monitor of another scale: new font size and style, between frames.
       if (qplay::ui::DisplayScale now = display_scale_of(window); !(now == scale)) {
@@ -265,8 +270,10 @@ int main(int argc, char** argv) {
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
       ImGui::NewFrame();
+      const Clock::time_point playground_start = Clock::now();
       playground.frame();
       ImGui::Render();
+      playground_ms += std::chrono::duration<double, std::milli>(Clock::now() - playground_start).count();
 
       int width = 0, height = 0;
       glfwGetFramebufferSize(window, &width, &height);
@@ -282,7 +289,12 @@ int main(int argc, char** argv) {
         exit_code = 1;
       }
       glfwSwapBuffers(window);
-      if (last_frame) break;
+      frame_ms += std::chrono::duration<double, std::milli>(Clock::now() - frame_start).count();
+      if (last_frame) {
+        std::printf("qplay: %ld frames, %.1f ms per frame, of which the playground (training, evaluation, "
+                    "layout) %.1f ms\n", frames, frame_ms / frames, playground_ms / frames);
+        break;
+      }
     }
   }  // the playground goes before the ImGui context it draws into
 

@@ -13,6 +13,10 @@
 //              evaluation chunk size in kChunkSizes is tried and the fastest reported
 //   w3-first-readout  the same move up to the first 1,000-sample read-out of an
 //              IncrementalEvaluation (what the slider shows within the frame), ms
+//   w4-lab-slider  the playground's slider: a paused Lab of three runs (baseline, gradl1, symreg;
+//              mlp:128 on 28x28 inputs, 10,000 test samples) moved to a bit-width it has not seen,
+//              then frames of lab.advance(8 ms) until every run's evaluation at it is complete, ms;
+//              the same three evaluations done directly (evaluate_quantized) are the reference
 //   w1-train-gradl1  W1 training with the exact gradient-ℓ1 penalty (default λ), samples/s;
 //              w1-train over it is the method's step cost
 //   w1-train-memory                 memory of W1 training on the synthetic pool (run first)
@@ -61,6 +65,7 @@
 #include "core/engine/data/idx_reader.h"
 #include "core/engine/io/json.h"
 #include "core/engine/kernels/kernel_table.h"
+#include "core/engine/lab/lab.h"
 #include "core/engine/methods/gradient_l1.h"
 #include "core/engine/nn/architecture.h"
 #include "core/engine/nn/network.h"
@@ -68,6 +73,7 @@
 #include "core/engine/train/evaluation.h"
 #include "core/engine/train/incremental_evaluation.h"
 #include "core/engine/train/optimizer.h"
+#include "core/engine/train/sweep.h"
 #include "core/engine/train/trainer.h"
 
 namespace {
@@ -392,6 +398,69 @@ Measurement bench_slider_first_readout(const std::string& kernel_name, int threa
   return m;
 }
 
+// The slider as the playground moves it (see the w4-lab-slider line at the top). Each repetition first
+// clears the runs' caches (a new calibration size), so every move is a first visit.
+Measurement bench_lab_slider(const std::string& kernel_name, int threads, int repetitions) {
+  constexpr int kTrainSamples = 2000;
+  const Samples train = random_samples(kTrainSamples, kW1.input.size(), kSeed);
+  const Samples test = random_samples(kTestSamples, kW1.input.size(), kSeed + 1);
+  Dataset images;
+  images.name = "synthetic 28x28";
+  images.sample_shape = {28, 28, 1};
+  images.num_classes = kClasses;
+  for (int c = 0; c < kClasses; ++c) images.class_names.push_back(std::to_string(c));
+  images.train_x = FeatureRows::from_floats(train.features, kW1.input.size());
+  images.test_x = FeatureRows::from_floats(test.features, kW1.input.size());
+  images.train_y = train.labels;
+  images.test_y = test.labels;
+  auto dataset = std::make_shared<const Dataset>(std::move(images));
+
+  LabState state = default_lab_state();
+  state.methods = {"baseline", "gradl1", "symreg"};
+  state.experiment.architecture = "mlp:128";
+  state.experiment.kernels = kernel_name;
+  state.experiment.threads = threads;
+  Result<std::unique_ptr<Lab>> made = Lab::create(state, dataset);
+  if (!made) {
+    std::fprintf(stderr, "qplay-bench: %s\n", made.message().c_str());
+    std::exit(1);
+  }
+  Lab& lab = *made.value();
+  constexpr double kFrameMs = 8.0;
+  auto all_current = [&] {
+    for (int r = 0; r < lab.run_count(); ++r)
+      if (!lab.run(r).evaluations.is_current(lab.current_setting(), lab.run(r).evaluated_version)) return false;
+    return true;
+  };
+  int bits = 8, frames = 0, calibration = 256;
+  const std::string name = "w4-lab-slider " + lab.run(0).run.network->kernels().name + " " + std::to_string(threads) + "t";
+  auto timings = measure(
+      name, repetitions,
+      [&] {
+        bits = bits == 2 ? 8 : bits - 1;
+        (void)lab.set("weight_bits", std::to_string(bits));
+        frames = 0;
+        do {
+          lab.advance(kFrameMs);
+          ++frames;
+        } while (!all_current());
+        return 1.0;
+      },
+      [&] { (void)lab.set("calibration_samples", std::to_string(++calibration)); });
+  auto direct = measure("w4-lab-slider direct evaluation", repetitions, [&] {
+    for (int r = 0; r < lab.run_count(); ++r)
+      evaluate_quantized(*lab.run(r).run.network, *dataset, lab.current_setting(), calibration);
+    return 1.0;
+  });
+  Measurement m{"w4-lab-slider", lab.run(0).run.network->kernels().name, threads, "ms"};
+  m.values = milliseconds(timings);
+  m.details["frames"] = frames;
+  m.details["frame_budget_ms"] = kFrameMs;
+  m.details["runs"] = lab.run_count();
+  m.details["direct_ms"] = 1e3 * median(direct);
+  return m;
+}
+
 // Memory (memory_mib) of W1 training over the synthetic pool, for the process as a whole (binary,
 // libraries, data pool, network arena, XNNPACK's packed weights and threads). Only meaningful when
 // nothing bigger ran before it in this process: main runs it first.
@@ -498,7 +567,7 @@ struct Options {
 const char* kUsage =
     "usage: qplay-bench [--threads=1,2] [--kernels=auto] [--only=WORKLOAD] [--repetitions=10]\n"
     "                   [--no-reference] [--fashion-mnist=DIR] [--json]\n"
-    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w1-train-gradl1 w1-train-memory\n"
+    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w4-lab-slider w1-train-gradl1 w1-train-memory\n"
     "           w1-train-memory-fashion-mnist\n";
 
 Options parse_options(int argc, char** argv) {
@@ -560,7 +629,7 @@ int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   const std::vector<std::string> known = {
       "",         "w1-train", "w1-infer",        "w2-train",        "w2-infer",
-      "w3",       "w3-first-readout", "w1-train-gradl1", "w1-train-memory", "w1-train-memory-fashion-mnist"};
+      "w3",       "w3-first-readout", "w4-lab-slider", "w1-train-gradl1", "w1-train-memory", "w1-train-memory-fashion-mnist"};
   if (std::find(known.begin(), known.end(), options.only) == known.end()) {
     std::fprintf(stderr, "qplay-bench: unknown workload '%s'\n%s", options.only.c_str(), kUsage);
     return 2;
@@ -608,6 +677,11 @@ int main(int argc, char** argv) {
   if (wanted("w3")) {
     for (int threads : options.threads) {
       rows.push_back(bench_slider_move(options.kernels, threads, options.repetitions));
+    }
+  }
+  if (wanted("w4-lab-slider")) {
+    for (int threads : options.threads) {
+      rows.push_back(bench_lab_slider(options.kernels, threads, options.repetitions));
     }
   }
   if (wanted("w3-first-readout")) {

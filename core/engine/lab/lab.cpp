@@ -227,17 +227,25 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
   auto remaining = [&] { return budget_ms - milliseconds_since(start); };
   // Each level of work is shared evenly among its items, so one run's large test split cannot starve
   // the others' (an evaluation that finishes early leaves its share to the next ones).
+  // Each level of work is shared evenly among its items, so one run's large test split cannot starve
+  // the others' (an evaluation that finishes early leaves its share to the next ones). A level gets the
+  // whole slice until all its items are complete: the slider's number first, then the rest.
   auto evaluate_level = [&](const std::vector<std::pair<LabRun*, QuantizationSetting>>& items) {
-    for (size_t i = 0; i < items.size() && remaining() > 0; ++i) {
+    bool complete = true;
+    for (size_t i = 0; i < items.size(); ++i) {
       LabRun& run = *items[i].first;
-      run.evaluations.evaluate(*run.run.network, run.evaluated_version, items[i].second,
-                               remaining() / double(items.size() - i));
+      if (run.evaluations.is_current(items[i].second, run.evaluated_version)) continue;
+      complete = remaining() > 0 &&
+                 run.evaluations.evaluate(*run.run.network, run.evaluated_version, items[i].second,
+                                          remaining() / double(items.size() - i)) &&
+                 complete;
     }
+    return complete;
   };
   // In order of what the eye is on: the slider's number, the boundary plots, the curves, the bars.
   std::vector<std::pair<LabRun*, QuantizationSetting>> level;
   for (auto& run : runs_) level.emplace_back(run.get(), current);
-  evaluate_level(level);
+  if (!evaluate_level(level)) return;
   if (interest_.decision_boundaries && is_plane_data())
     for (auto& run : runs_) {
       if (remaining() <= 0) return;
@@ -247,7 +255,7 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
     level.clear();
     for (int bits : curve_weight_bits())
       for (auto& run : runs_) level.emplace_back(run.get(), setting_with_weight_bits(bits));
-    evaluate_level(level);
+    if (!evaluate_level(level)) return;
   }
   if (interest_.layer_sensitivity) {
     level.clear();

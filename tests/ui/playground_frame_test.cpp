@@ -1,0 +1,126 @@
+// The playground drawn for real, without a window: an ImGui context with a built font atlas and a
+// display size is all ImGui needs to lay out and tessellate a frame. Each test drives the same code the
+// apps run every frame, through states a person reaches (links, hidden panels, the slider, Fashion-MNIST),
+// and checks that it drew and kept its controls where the tests of the apps look for them.
+#include <gtest/gtest.h>
+
+#include <imgui.h>
+
+#include "core/ui/playground.h"
+
+namespace qplay::ui {
+namespace {
+
+class HeadlessPlatform : public Platform {
+ public:
+  std::string_view name() const override { return "headless"; }
+  bool has_file_system() const override { return false; }
+  void set_shareable_state(const std::string& hash) override { published = hash; }
+  std::string published;
+};
+
+class HeadlessImGui {
+ public:
+  explicit HeadlessImGui(ImVec2 display = {1280, 720}) {
+    context_ = ImGui::CreateContext();
+    ImGuiIO& io = ImGui::GetIO();
+    io.IniFilename = nullptr;
+    io.DisplaySize = display;
+    io.DeltaTime = 1.0f / 60;
+    // As the desktop's OpenGL 3 renderer: draw lists may pass 65,536 vertices (the web build uses 32-bit indices).
+    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
+    unsigned char* pixels = nullptr;
+    int width = 0, height = 0;
+    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+  }
+  ~HeadlessImGui() { ImGui::DestroyContext(context_); }
+
+  // One frame: returns the number of vertices ImGui produced.
+  int frame(Playground& playground, ImVec2 mouse = {-1, -1}, bool mouse_down = false) {
+    ImGuiIO& io = ImGui::GetIO();
+    io.MousePos = mouse;
+    io.MouseDown[0] = mouse_down;
+    ImGui::NewFrame();
+    playground.frame();
+    ImGui::Render();
+    return ImGui::GetDrawData()->TotalVtxCount;
+  }
+
+ private:
+  ImGuiContext* context_;
+};
+
+constexpr std::string_view kQuick = "samples=300&architecture=mlp:8&epochs=3";
+
+TEST(PlaygroundFrame, FirstViewDrawsAndTrainsItself) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform, kQuick);
+  int vertices = 0;
+  for (int i = 0; i < 30; ++i) vertices = imgui.frame(playground);
+  EXPECT_GT(vertices, 5000) << "a full playground, not an empty window";
+  EXPECT_EQ(playground.frames_drawn(), 30);
+  for (int i = 0; i < 600 && playground.training(); ++i) imgui.frame(playground);
+  EXPECT_FALSE(playground.training());
+  EXPECT_GT(playground.current_accuracy(), 0.5);
+  float x, y, w, h;
+  ASSERT_TRUE(playground.control_rect("weight_bits", &x, &y, &w, &h));
+  EXPECT_GT(w, 50);
+  EXPECT_TRUE(playground.control_rect("play", &x, &y, &w, &h));
+}
+
+TEST(PlaygroundFrame, DraggingTheSliderChangesTheSettingAndTheLink) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform, kQuick);
+  for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) imgui.frame(playground);
+  float x, y, w, h;
+  ASSERT_TRUE(playground.control_rect("weight_bits", &x, &y, &w, &h));
+  const ImVec2 start(x + w * 0.3f, y + h / 2), end(x + 2, y + h / 2);  // from 4 bits to the far left (2 bits)
+  imgui.frame(playground, start);
+  imgui.frame(playground, start, true);
+  for (int step = 1; step <= 5; ++step)
+    imgui.frame(playground, ImVec2(start.x + (end.x - start.x) * step / 5, start.y), true);
+  imgui.frame(playground, end, false);
+  for (int i = 0; i < 5; ++i) imgui.frame(playground);
+  EXPECT_NE(platform.published.find("weight_bits=2"), std::string::npos) << platform.published;
+}
+
+TEST(PlaygroundFrame, HiddenPanelsAndControlsAreNotDrawn) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform, std::string(kQuick) + "&setup_hide=1&weight_bits_hide=1&run_hide=1");
+  for (int i = 0; i < 5; ++i) imgui.frame(playground);
+  float x, y, w, h;
+  EXPECT_FALSE(playground.control_rect("weight_bits", &x, &y, &w, &h));
+  EXPECT_FALSE(playground.control_rect("play", &x, &y, &w, &h));
+}
+
+TEST(PlaygroundFrame, EveryDataSetAndASmallWindowDraw) {
+  HeadlessImGui imgui(ImVec2(800, 500));
+  HeadlessPlatform platform;
+  for (std::string_view data : {"dataset=moons", "dataset=circles", "dataset=xor", "dataset=blobs&classes=5"}) {
+    Playground playground(platform, std::string(kQuick) + "&" + std::string(data) +
+                                        "&methods=baseline,qreg,gradl1,symreg,cpq,raq&activation_bits=4");
+    int vertices = 0;
+    for (int i = 0; i < 20; ++i) vertices = imgui.frame(playground);
+    EXPECT_GT(vertices, 2000) << data;
+  }
+}
+
+TEST(PlaygroundFrame, FashionMnistShowsImagesWhenTheDataIsInstalled) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform,
+                        "dataset=fashion-mnist&train_limit=500&test_limit=200&architecture=mlp:16&epochs=1&"
+                        "data_dir=" QPLAY_FASHION_MNIST_DIR);
+  for (int i = 0; i < 10; ++i) imgui.frame(playground);
+  if (platform.published.find("dataset=fashion-mnist") == std::string::npos)
+    GTEST_SKIP() << "Fashion-MNIST is not installed at " QPLAY_FASHION_MNIST_DIR;
+  for (int i = 0; i < 400 && playground.training(); ++i) imgui.frame(playground);
+  EXPECT_FALSE(playground.training());
+  EXPECT_GT(imgui.frame(playground), 10000) << "18 images of 28x28 cells and the plots";
+}
+
+}  // namespace
+}  // namespace qplay::ui
