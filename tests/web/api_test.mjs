@@ -1,0 +1,97 @@
+// The JavaScript API (web/api/qplay.js) against the headless module, under node: training, the slider,
+// events, several independent labs, export/import, bad input — and the same numbers as the native
+// engine for the same seed.
+//   node tests/web/api_test.mjs <dir with qplay.js + qplay-core.*> [<native qplay-cli>]
+// The WebAssembly build runs the simd128 kernels, which sum in the reference kernels' order, so its
+// weights after training match a native run with --kernels=reference to within float rounding of the
+// few library functions (exp, log) that musl and glibc compute differently: 1e-5 absolute is the bound.
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync, readFileSync, existsSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {pathToFileURL} from 'node:url';
+
+const [apiDir, nativeCli] = process.argv.slice(2);
+const {createLab, QPlayError} = await import(pathToFileURL(path.join(apiDir, 'qplay.js')).href);
+
+const failures = [];
+function check(condition, message) {
+  console.log(`${condition ? 'ok  ' : 'FAIL'} ${message}`);
+  if (!condition) failures.push(message);
+}
+function throwsQPlayError(fn, mentions) {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof QPlayError && error.message.includes(mentions);
+  }
+  return false;
+}
+
+const small = {dataset: 'spiral', samples: 600, architecture: 'mlp:16', epochs: 3, methods: 'baseline'};
+
+try {
+  // Training, with events.
+  const lab = await createLab({state: small});
+  let epochEvents = 0, finishedEvents = 0;
+  lab.on('epoch', () => ++epochEvents);
+  lab.on('finished', () => ++finishedEvents);
+  const trained = await lab.train();
+  const run = trained.runs[0];
+  check(run.epoch === 3 && run.history.testAccuracy.length === 3, `trained 3 epochs (${run.epoch})`);
+  check(run.accuracy > 0.5 && run.evaluated, `test accuracy at the slider's setting ${run.accuracy.toFixed(3)}`);
+  check(run.curve.weightBits.length === 8 && run.curve.complete && run.curve.accuracy instanceof Float32Array,
+        'the accuracy-vs-bits curve has float and 8..2 bits');
+  check(epochEvents >= 1 && finishedEvents === 1, `events: ${epochEvents} epoch, ${finishedEvents} finished`);
+
+  // The slider.
+  lab.setBits({weights: 2});
+  const at2 = (await lab.settle()).runs[0];
+  check(at2.accuracy !== at2.floatAccuracy, `2-bit accuracy ${at2.accuracy.toFixed(3)} vs float ${at2.floatAccuracy.toFixed(3)}`);
+  check(/weight_bits=2/.test(lab.hash()), `the hash follows (${lab.hash()})`);
+
+  // The same numbers as the native engine.
+  if (nativeCli && existsSync(nativeCli)) {
+    const work = mkdtempSync(path.join(tmpdir(), 'qplay-api-'));
+    const flags = Object.entries(small).filter(([k]) => k !== 'methods').map(([k, v]) => `--${k}=${v}`);
+    execFileSync(nativeCli, ['train', ...flags, '--kernels=reference', '--quiet=1', `--out=${work}/m.qmodel`]);
+    execFileSync(nativeCli, ['export', `--model=${work}/m.qmodel`, `--out=${work}/m.json`]);
+    const native = JSON.parse(readFileSync(`${work}/m.json`, 'utf8')).tensors.flatMap((t) => t.values);
+    const ours = lab.weights(0);
+    let worst = 0;
+    for (let i = 0; i < native.length; ++i) worst = Math.max(worst, Math.abs(native[i] - ours[i]));
+    check(ours.length === native.length && worst <= 1e-5,
+          `weights equal the native engine's (${native.length} values, max difference ${worst.toExponential(2)})`);
+  } else {
+    console.log('skip the native comparison: no qplay-cli given (build the native-release preset first)');
+  }
+
+  // Several labs stay independent; a disposed one says so.
+  const other = await createLab({state: {...small, dataset: 'moons'}});
+  check(!/weight_bits=2/.test(other.hash()) && /dataset=moons/.test(other.hash()), 'a second lab has its own state');
+  other.dispose();
+  check(throwsQPlayError(() => other.metrics(), 'disposed'), 'a disposed lab throws QPlayError');
+  check(lab.metrics().runs[0].epoch === 3, 'the first lab is untouched by the second');
+
+  // Bad input: a clear error, nothing changed.
+  const before = lab.hash();
+  check(throwsQPlayError(() => lab.set('learning_rate', 'fast'), 'learning_rate'), 'a bad value throws, naming the setting');
+  check(throwsQPlayError(() => lab.set('no_such_setting', 1), 'no_such_setting'), 'an unknown setting throws');
+  check(throwsQPlayError(() => lab.importJson('{"format": '), ''), 'a broken JSON import throws');
+  check(throwsQPlayError(() => lab.importJson('{"format": "qplay-lab", "version": 1, "settings": {}, "methods": ["x"]}'),
+                         "unknown method 'x'"), 'an import naming an unknown method throws');
+  check(lab.hash() === before, 'and the lab is as it was');
+  const forgiving = await createLab({state: 'dataset=moons&weight_bits=99&methods=baseline,nope'});
+  check(forgiving.warnings.length === 2 && /dataset=moons/.test(forgiving.hash()),
+        `a bad hash keeps its good parts and warns (${forgiving.warnings.join(' | ')})`);
+
+  // Export and import.
+  const copy = await createLab();
+  copy.importJson(lab.exportJson());
+  check(copy.hash() === lab.hash(), 'exportJson -> importJson reproduces the state');
+  for (const l of [lab, forgiving, copy]) l.dispose();
+} catch (error) {
+  check(false, `test stopped: ${error.stack || error}`);
+}
+console.log(failures.length === 0 ? 'api: all checks passed' : `api: ${failures.length} check(s) failed`);
+process.exit(failures.length === 0 ? 0 : 1);

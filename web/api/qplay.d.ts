@@ -1,0 +1,80 @@
+// Types of qplay.js, QPlay's JavaScript API (docs/embedding.md explains every call).
+
+/** Thrown for bad settings, bad files and calls on a disposed lab; the message says what is allowed. */
+export class QPlayError extends Error {}
+
+/** Settings by state-table key (dataset, architecture, learning_rate, weight_bits, ...) plus `methods`. */
+export type LabSettings = Record<string, string | number | string[]>;
+
+export interface CreateLabOptions {
+  /** A URL-hash text ("dataset=moons&weight_bits=3") or an object of settings. */
+  state?: string | LabSettings;
+  /** Where qplay-core.js and qplay-core.wasm are, if not next to qplay.js. */
+  baseUrl?: string | URL;
+}
+
+export interface RunMetrics {
+  method: string;
+  /** Epochs trained so far, and the epochs of the run. */
+  epoch: number;
+  epochs: number;
+  steps: number;
+  /** Why training stopped early (it diverged), or null. */
+  error: string | null;
+  /** Test accuracy and loss at the current quantization setting; NaN until the first read-out. */
+  accuracy: number;
+  loss: number;
+  /** Whether `accuracy` covers the whole test split (a first read-out covers a random subset). */
+  evaluated: boolean;
+  /** Test accuracy of the float model. */
+  floatAccuracy: number;
+  /** Accuracy against weight bits (0 = float, then 8 down to 2), with the other settings as they are. */
+  curve: {weightBits: Int32Array; accuracy: Float32Array; complete: boolean};
+  /** One entry per finished epoch. */
+  history: {
+    epoch: Float32Array;
+    trainLoss: Float32Array;
+    trainAccuracy: Float32Array;
+    testLoss: Float32Array;
+    testAccuracy: Float32Array;
+  };
+}
+
+export interface LabMetrics {
+  playing: boolean;
+  finished: boolean;
+  samplesPerSecond: number;
+  dataset: string;
+  weightBits: number;
+  activationBits: number;
+  runs: RunMetrics[];
+}
+
+export type LabEvent = 'epoch' | 'metrics' | 'finished' | 'state';
+
+export class Lab {
+  /** Parts of the initial state that were skipped, each with its reason. */
+  readonly warnings: string[];
+  readonly disposed: boolean;
+  set(key: string, value: string | number | string[]): void;
+  setState(state: LabSettings): void;
+  /** The slider: 0 or 'float' means float. */
+  setBits(bits: {weights?: number | 'float'; activations?: number | 'float'}): void;
+  play(): void;
+  pause(): void;
+  step(): void;
+  reset(): void;
+  train(options?: {epochs?: number; budgetMs?: number}): Promise<LabMetrics>;
+  settle(): Promise<LabMetrics>;
+  metrics(): LabMetrics;
+  exportJson(): string;
+  importJson(text: string): void;
+  hash(): string;
+  weights(run?: number): Float32Array;
+  on(event: 'state', listener: (hash: string) => void): () => void;
+  on(event: Exclude<LabEvent, 'state'>, listener: (metrics: LabMetrics) => void): () => void;
+  off(event: LabEvent, listener: (...args: any[]) => void): void;
+  dispose(): void;
+}
+
+export function createLab(options?: CreateLabOptions): Promise<Lab>;

@@ -1,0 +1,273 @@
+// QPlay's JavaScript API: labs of small networks trained side by side and evaluated at any bit-width,
+// in the page (or in node), without a canvas. It loads the headless module qplay-core.js/.wasm from the
+// same folder as this file.
+//
+//   import {createLab} from './qplay.js';
+//   const lab = await createLab({state: {dataset: 'spiral', methods: 'baseline,gradl1'}});
+//   await lab.train({epochs: 5});
+//   lab.setBits({weights: 4});
+//   await lab.settle();
+//   lab.metrics().runs[0].accuracy;      // test accuracy at 4-bit weights
+//
+// Settings are the rows of QPlay's state table (docs/embedding.md lists them); a bad key or value
+// throws a QPlayError whose message says what is allowed, and changes nothing.
+
+const DEFAULT_BUDGET_MS = 8;
+
+export class QPlayError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'QPlayError';
+  }
+}
+
+let modulePromise = null;
+
+// The engine module, loaded once per page (or process) and shared by every lab.
+function loadModule(baseUrl) {
+  if (!modulePromise) modulePromise = instantiate(baseUrl);
+  return modulePromise;
+}
+
+async function instantiate(baseUrl) {
+  const base = baseUrl ? new URL(baseUrl, import.meta.url) : new URL('.', import.meta.url);
+  const {default: createQPlayCore} = await import(new URL('qplay-core.js', base).href);
+  const options = {locateFile: (path) => new URL(path, base).href};
+  const isNode = typeof process !== 'undefined' && process.versions?.node && typeof window === 'undefined';
+  if (isNode) {
+    // The module is built for the web; under node it gets the .wasm bytes instead of fetching them.
+    const {readFile} = await import('node:fs/promises');
+    options.wasmBinary = await readFile(new URL('qplay-core.wasm', base));
+  }
+  return createQPlayCore(options);
+}
+
+// Settings as a URL-hash text: {dataset: 'moons', weight_bits: 3} -> "dataset=moons&weight_bits=3".
+function toHash(state) {
+  if (!state) return '';
+  if (typeof state === 'string') return state.replace(/^#/, '');
+  return Object.entries(state)
+      .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(Array.isArray(value) ? value.join(',') : String(value))}`)
+      .join('&');
+}
+
+function toFloat32(values) {
+  return Float32Array.from(values, (v) => (v === null ? NaN : v));
+}
+
+// One run's numbers as a page wants them: plain numbers (NaN while not evaluated yet) and Float32Arrays.
+function runMetrics(run) {
+  const value = (entry) => (entry.accuracy === null ? NaN : entry.accuracy);
+  return {
+    method: run.method,
+    epoch: run.epoch,
+    epochs: run.epochs,
+    steps: run.steps,
+    error: run.error || null,
+    accuracy: value(run.current),
+    loss: run.current.loss === null ? NaN : run.current.loss,
+    evaluated: run.current.complete,
+    floatAccuracy: value(run.float),
+    curve: {
+      weightBits: Int32Array.from(run.curve, (p) => p.weight_bits),  // 0 = float
+      accuracy: toFloat32(run.curve.map((p) => p.accuracy)),
+      complete: run.curve.every((p) => p.complete),
+    },
+    history: {
+      epoch: toFloat32(run.history.epoch),
+      trainLoss: toFloat32(run.history.train_loss),
+      trainAccuracy: toFloat32(run.history.train_accuracy),
+      testLoss: toFloat32(run.history.test_loss),
+      testAccuracy: toFloat32(run.history.test_accuracy),
+    },
+  };
+}
+
+export class Lab {
+  // Use createLab(); the constructor is internal.
+  constructor(module, handle, warnings) {
+    this._module = module;
+    this._handle = handle;
+    this._listeners = new Map();
+    this._timer = null;
+    this._lastEpochs = null;
+    this.warnings = warnings;  // parts of the initial state that were skipped, with the reason
+  }
+
+  _call(name, returnType, argTypes, args) {
+    if (this._handle === 0) throw new QPlayError('this lab was disposed');
+    return this._module.ccall(name, returnType, ['number', ...argTypes], [this._handle, ...args]);
+  }
+  _check(ok) {
+    if (!ok) throw new QPlayError(this._module.ccall('qplay_last_error', 'string', [], []));
+  }
+
+  // One setting, e.g. set('learning_rate', 0.1). Quantization settings apply at once; any other setting
+  // restarts every run from the seed.
+  set(key, value) {
+    const text = Array.isArray(value) ? value.join(',') : String(value);
+    this._check(this._call('qplay_lab_set', 'number', ['string', 'string'], [key, text]));
+    this._emit('state', this.hash());
+  }
+  // Several settings; stops at the first bad one (the ones before it stay applied).
+  setState(state) {
+    for (const [key, value] of Object.entries(state)) this.set(key, value);
+  }
+  // The slider: {weights: 4, activations: 8}; 0 or 'float' means float.
+  setBits({weights, activations} = {}) {
+    const bits = (b) => (b === 'float' || b === null ? 0 : b);
+    if (weights !== undefined) this.set('weight_bits', bits(weights));
+    if (activations !== undefined) this.set('activation_bits', bits(activations));
+  }
+
+  play() {
+    this._call('qplay_lab_play', null, [], []);
+    this._schedule();
+  }
+  pause() {
+    this._call('qplay_lab_pause', null, [], []);
+  }
+  step() {
+    this._call('qplay_lab_step', null, [], []);
+    this._afterWork();
+  }
+  reset() {
+    this._check(this._call('qplay_lab_reset', 'number', [], []));
+    this._lastEpochs = null;
+  }
+  // Trains until every run has trained its epochs (or options.epochs, which restarts the runs with that
+  // many). Resolves with metrics() once training is done and the numbers are evaluated.
+  async train({epochs, budgetMs = DEFAULT_BUDGET_MS} = {}) {
+    if (epochs !== undefined && this.metrics().runs[0].epochs !== epochs) this.set('epochs', epochs);
+    this._budgetMs = budgetMs;
+    this.play();
+    await this._until(() => !this._status().playing);
+    return this.settle();
+  }
+  // Resolves with metrics() once every run is evaluated at the current setting and along its curve.
+  async settle() {
+    await this._until(() => {
+      const m = this.metrics();
+      return !m.playing && m.runs.every((r) => r.evaluated && r.curve.complete);
+    });
+    return this.metrics();
+  }
+
+  metrics() {
+    const m = this._status();
+    return {
+      playing: m.playing,
+      finished: m.finished,
+      samplesPerSecond: m.samples_per_second,
+      dataset: m.dataset,
+      weightBits: m.weight_bits,
+      activationBits: m.activation_bits,
+      runs: m.runs.map(runMetrics),
+    };
+  }
+  // The experiment as JSON text (a QPlay lab file) and back; importJson throws and changes nothing on a
+  // bad file.
+  exportJson() {
+    return this._call('qplay_lab_state_json', 'string', [], []);
+  }
+  importJson(text) {
+    this._check(this._call('qplay_lab_import_json', 'number', ['string'], [String(text)]));
+    this._emit('state', this.hash());
+  }
+  // The state as a URL hash (without '#'), for links and iframes.
+  hash() {
+    return this._call('qplay_lab_state_hash', 'string', [], []);
+  }
+  // A copy of run i's float weights, in the layout of the model file (docs/formats.md).
+  weights(run = 0) {
+    const module = this._module;
+    const countPointer = module._malloc(4);
+    try {
+      const pointer = this._call('qplay_lab_weights', 'number', ['number', 'number'], [run, countPointer]);
+      if (!pointer) throw new QPlayError(module.ccall('qplay_last_error', 'string', [], []));
+      const count = module.getValue(countPointer, 'i32');
+      return module.HEAPF32.slice(pointer >> 2, (pointer >> 2) + count);
+    } finally {
+      module._free(countPointer);
+    }
+  }
+
+  // Events: 'epoch' (a run finished an epoch: the metrics), 'metrics' (new numbers, at most once per
+  // slice), 'finished' (training done), 'state' (a setting changed: the new hash).
+  on(event, listener) {
+    if (!this._listeners.has(event)) this._listeners.set(event, new Set());
+    this._listeners.get(event).add(listener);
+    return () => this.off(event, listener);
+  }
+  off(event, listener) {
+    this._listeners.get(event)?.delete(listener);
+  }
+
+  dispose() {
+    if (this._handle === 0) return;
+    clearTimeout(this._timer);
+    this._module.ccall('qplay_lab_dispose', null, ['number'], [this._handle]);
+    this._handle = 0;
+    this._listeners.clear();
+  }
+  get disposed() {
+    return this._handle === 0;
+  }
+
+  _status() {
+    return JSON.parse(this._call('qplay_lab_metrics_json', 'string', [], []));
+  }
+  _emit(event, value) {
+    for (const listener of this._listeners.get(event) || []) {
+      try {
+        listener(value);
+      } catch (error) {
+        console.error(error);
+      }
+    }
+  }
+  // Advances in slices from the event loop so the page stays responsive.
+  _schedule() {
+    if (this._timer !== null || this._handle === 0) return;
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      if (this._handle === 0) return;
+      const playing = this._call('qplay_lab_advance', 'number', ['number'], [this._budgetMs || DEFAULT_BUDGET_MS]);
+      const m = this._afterWork();
+      const evaluating = !m.runs.every((r) => r.evaluated && r.curve.complete);
+      if (playing || evaluating) this._schedule();
+      if (!playing && this._wasPlaying) this._emit('finished', m);
+      this._wasPlaying = playing === 1;
+    }, 0);
+  }
+  _afterWork() {
+    const m = this.metrics();
+    const epochs = m.runs.map((r) => r.epoch).join(',');
+    if (this._lastEpochs !== null && epochs !== this._lastEpochs) this._emit('epoch', m);
+    this._lastEpochs = epochs;
+    this._emit('metrics', m);
+    return m;
+  }
+  _until(done) {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this._handle === 0) return reject(new QPlayError('this lab was disposed'));
+        if (done()) return resolve();
+        this._schedule();
+        setTimeout(check, 0);
+      };
+      check();
+    });
+  }
+}
+
+// A new lab. options.state: a URL-hash text or an object of settings (including methods); bad parts
+// are skipped (lab.warnings says which and why). options.baseUrl: where qplay-core.js/.wasm are, if
+// not next to this file.
+export async function createLab({state, baseUrl} = {}) {
+  const module = await loadModule(baseUrl);
+  const handle = module.ccall('qplay_lab_create', 'number', ['string'], [toHash(state)]);
+  if (!handle) throw new QPlayError(module.ccall('qplay_last_error', 'string', [], []));
+  const warnings = module.ccall('qplay_last_warnings', 'string', [], []);
+  return new Lab(module, handle, warnings ? warnings.split('\n') : []);
+}
