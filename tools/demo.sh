@@ -17,6 +17,6 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   ./build/native-release/native/desktop/qplay
 else
   echo "demo: no display here; the playground runs with one: build/native-release/native/desktop/qplay,"
-  echo "      or in a browser: cmake --preset wasm && cmake --build --preset wasm --target qplay-app &&"
-  echo "      bash tools/serve.sh 8000, then open http://127.0.0.1:8000/"
+  echo "      or in a browser: cmake --preset wasm && cmake --build --preset wasm &&"
+  echo "      bash tools/serve.sh 8000, then open http://127.0.0.1:8000/app/"
 fi

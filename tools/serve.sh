@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Serves the browser app (build/wasm/web/app: index.html, qplay-app.js/.wasm/.data) on
-# http://127.0.0.1:PORT/ for this machine only. Build it first: cmake --preset wasm &&
-# cmake --build --preset wasm --target qplay-app.
+# Serves the browser build (build/wasm/web) on http://127.0.0.1:PORT/ for this machine only:
+#   /app/        the playground (index.html, qplay-app.js/.wasm/.data, the Fashion-MNIST data pack)
+#   /api/        the embeddable module (qplay.js, qplay-element.js, qplay-core.js/.wasm)
+#   /examples/   the teaching pages
+# Build it first: cmake --preset wasm && cmake --build --preset wasm.
 #   bash tools/serve.sh [PORT]     (default 8000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port=${1:-8000}
-app_dir=build/wasm/web/app
-if [ ! -f "$app_dir/qplay-app.wasm" ] || [ ! -f "$app_dir/index.html" ]; then
-  echo "serve: $app_dir has no built app; run: cmake --preset wasm && cmake --build --preset wasm --target qplay-app" >&2
+web_dir=build/wasm/web
+if [ ! -f "$web_dir/app/qplay-app.wasm" ] || [ ! -f "$web_dir/app/index.html" ]; then
+  echo "serve: $web_dir/app has no built app; run: cmake --preset wasm && cmake --build --preset wasm" >&2
   exit 1
 fi
-echo "serve: QPlay at http://127.0.0.1:$port/ (Ctrl-C stops)"
+echo "serve: the playground at http://127.0.0.1:$port/app/, lessons at http://127.0.0.1:$port/examples/ (Ctrl-C stops)"
 # python's http.server sends .wasm as application/wasm, which streaming compilation needs.
-exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$app_dir"
+exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$web_dir"

@@ -11,6 +11,7 @@
 
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/file_util.h"
+#include "core/engine/lab/lab_report.h"
 #include "core/ui/file_dialog.h"
 #include "core/ui/panels.h"
 #include "core/ui/playground_state.h"
@@ -422,6 +423,35 @@ double Playground::current_accuracy() const {
   if (!lab) return -1;
   const EvaluationCache::Entry* entry = lab->evaluation(0, lab->current_setting());
   return entry ? entry->result.accuracy : -1;
+}
+
+std::string Playground::apply_setting(std::string_view key, std::string_view value) {
+  impl_->state.apply_setting(key, value);
+  const StatusMessage& status = impl_->state.status();
+  return status.error ? status.text : std::string();
+}
+
+void Playground::play() {
+  if (Lab* lab = impl_->state.lab()) lab->play();
+}
+void Playground::pause() {
+  if (Lab* lab = impl_->state.lab()) lab->pause();
+}
+void Playground::step() {
+  if (Lab* lab = impl_->state.lab()) lab->step();
+}
+void Playground::reset() {
+  if (Lab* lab = impl_->state.lab()) (void)lab->reset();
+}
+
+std::string Playground::metrics_json() const {
+  const Lab* lab = impl_->state.lab();
+  return lab ? to_json(lab_metrics_json(*lab), 0) : std::string();
+}
+
+std::string Playground::status_message(bool* is_error) const {
+  *is_error = impl_->state.status().error;
+  return impl_->state.status().text;
 }
 
 bool Playground::training() const {

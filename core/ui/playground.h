@@ -58,6 +58,18 @@ class Playground {
   // Replaces the state from a URL hash (the browser's hashchange).
   void set_state_from_hash(std::string_view hash);
 
+  // What a page around the playground may ask (web/app's postMessage bridge): one setting (the
+  // returned text is empty, or says why it was refused and nothing changed), the run controls, and the
+  // numbers on screen as JSON (core/engine/lab/lab_report.h; empty before the lab exists).
+  std::string apply_setting(std::string_view key, std::string_view value);
+  void play();
+  void pause();
+  void step();
+  void reset();
+  std::string metrics_json() const;
+  // The status bar's message and whether it reports a problem (a skipped part of a link, a bad file).
+  std::string status_message(bool* is_error) const;
+
   // For tests and the platform's status line.
   long frames_drawn() const;
   // Test accuracy of the first run at the current slider setting (-1 before the first read-out).

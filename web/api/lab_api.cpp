@@ -12,6 +12,7 @@
 
 #include "core/engine/io/json.h"
 #include "core/engine/lab/lab.h"
+#include "core/engine/lab/lab_report.h"
 
 namespace {
 
@@ -39,18 +40,6 @@ bool fail(const qplay::Status& status) {
   if (status) return false;
   last_error = status.message();
   return true;
-}
-
-qplay::Json number_or_null(double value, bool known) { return known ? qplay::Json(value) : qplay::Json(); }
-
-// Accuracy and loss of one run at one setting, or nulls while it is not evaluated yet.
-qplay::Json evaluation_json(const qplay::EvaluationCache::Entry* entry) {
-  qplay::Json json = qplay::Json::object();
-  json["accuracy"] = number_or_null(entry ? entry->result.accuracy : 0, entry != nullptr);
-  json["loss"] = number_or_null(entry ? entry->result.loss : 0, entry != nullptr);
-  json["samples"] = entry ? static_cast<double>(entry->result.samples) : 0.0;
-  json["complete"] = entry != nullptr && entry->complete;
-  return json;
 }
 
 }  // namespace
@@ -126,57 +115,10 @@ EMSCRIPTEN_KEEPALIVE int qplay_lab_advance(int handle, double budget_ms) {
   return lab->playing() ? 1 : 0;
 }
 
-// Everything a page shows, as JSON: per run its method, epochs, status, accuracy at the current
-// setting and in float, the accuracy-vs-weight-bits curve and the per-epoch history.
+// Everything a page shows, as JSON (core/engine/lab/lab_report.h).
 EMSCRIPTEN_KEEPALIVE const char* qplay_lab_metrics_json(int handle) {
   qplay::Lab* lab = find_lab(handle);
-  if (!lab) return nullptr;
-  qplay::Json json = qplay::Json::object();
-  json["playing"] = lab->playing();
-  json["finished"] = lab->finished();
-  json["samples_per_second"] = lab->training_samples_per_second();
-  json["dataset"] = lab->dataset().name;
-  json["weight_bits"] = lab->state().experiment.weight_bits;
-  json["activation_bits"] = lab->state().experiment.activation_bits;
-  qplay::Json runs = qplay::Json::array();
-  for (int r = 0; r < lab->run_count(); ++r) {
-    const qplay::LabRun& run = lab->run(r);
-    const qplay::Trainer& trainer = *run.run.trainer;
-    qplay::Json entry = qplay::Json::object();
-    entry["method"] = run.method;
-    entry["epoch"] = trainer.completed_epochs();
-    entry["epochs"] = trainer.settings().epochs;
-    entry["steps"] = static_cast<double>(trainer.steps_taken());
-    entry["error"] = trainer.status() ? std::string() : trainer.status().message();
-    entry["current"] = evaluation_json(lab->evaluation(r, lab->current_setting()));
-    entry["float"] = evaluation_json(lab->evaluation(r, lab->setting_with_weight_bits(0)));
-    qplay::Json curve = qplay::Json::array();
-    for (int bits : qplay::Lab::curve_weight_bits()) {
-      qplay::Json point = evaluation_json(lab->evaluation(r, lab->setting_with_weight_bits(bits)));
-      point["weight_bits"] = bits;
-      curve.push_back(std::move(point));
-    }
-    entry["curve"] = std::move(curve);
-    qplay::Json history = qplay::Json::object();
-    qplay::Json epoch = qplay::Json::array(), train_loss = qplay::Json::array(), train_accuracy = qplay::Json::array(),
-                test_loss = qplay::Json::array(), test_accuracy = qplay::Json::array();
-    for (const qplay::EpochMetrics& m : trainer.history()) {
-      epoch.push_back(m.epoch);
-      train_loss.push_back(m.train_loss);
-      train_accuracy.push_back(m.train_accuracy);
-      test_loss.push_back(m.test_loss);
-      test_accuracy.push_back(m.test_accuracy);
-    }
-    history["epoch"] = std::move(epoch);
-    history["train_loss"] = std::move(train_loss);
-    history["train_accuracy"] = std::move(train_accuracy);
-    history["test_loss"] = std::move(test_loss);
-    history["test_accuracy"] = std::move(test_accuracy);
-    entry["history"] = std::move(history);
-    runs.push_back(std::move(entry));
-  }
-  json["runs"] = std::move(runs);
-  return hand_out(qplay::to_json(json, 0));
+  return lab ? hand_out(qplay::to_json(qplay::lab_metrics_json(*lab), 0)) : nullptr;
 }
 
 // A run's float weights, in place: a pointer into the module's memory (qplay.js wraps it in a

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/engine/io/json.h"
 #include "core/ui/display_scale.h"
 #include "core/ui/playground.h"
 #include "imgui.h"
@@ -201,6 +202,49 @@ EM_JS(char*, qplay_web_data_pack_error, (), {
   return copy;
 });
 
+// Embedded in another page (an iframe, or the <qplay-playground> element, which hosts one): that page
+// drives the playground with postMessage and hears its state and numbers back. Only messages from the
+// parent window are taken, and only from the origin that embedded us (document.referrer) or our own;
+// replies go to that origin alone. Messages are {type: "qplay:<what>", ...} (docs/embedding.md).
+EM_JS(void, qplay_web_listen_for_parent, (), {
+  if (window.parent === window) return;
+  var allowed = [location.origin];
+  try {
+    if (document.referrer) allowed.push(new URL(document.referrer).origin);
+  } catch (error) {}
+  Module.qplayParentOrigin = allowed[allowed.length - 1];
+  window.addEventListener("message", function(event) {
+    if (event.source !== window.parent) return;
+    if (allowed.indexOf(event.origin) < 0) {
+      console.warn("QPlay: ignored a message from " + event.origin + " (only " + allowed.join(", ") + " may drive this playground)");
+      return;
+    }
+    var message = event.data || {};
+    if (typeof message.type !== "string" || message.type.indexOf("qplay:") !== 0) return;
+    var copy = function(value) {
+      var string = value === undefined || value === null ? "" : String(value);
+      var size = lengthBytesUTF8(string) + 1;
+      var pointer = _malloc(size);
+      stringToUTF8(string, pointer, size);
+      return pointer;
+    };
+    var type = copy(message.type.substring(6));
+    var key = copy(message.key !== undefined ? message.key : message.hash);
+    var value = copy(message.value);
+    _qplay_web_parent_message(type, key, value);
+    _free(type);
+    _free(key);
+    _free(value);
+  });
+});
+// {type: "qplay:<type>", ...payload} to the embedding page (nothing when not embedded).
+EM_JS(void, qplay_web_post_to_parent, (const char* type, const char* payload_json), {
+  if (window.parent === window || !Module.qplayParentOrigin) return;
+  var message = JSON.parse(UTF8ToString(payload_json));
+  message.type = "qplay:" + UTF8ToString(type);
+  window.parent.postMessage(message, Module.qplayParentOrigin);
+});
+
 // The page (index.html) hides its loading screen on the first frame and shows fatal errors.
 EM_JS(void, qplay_web_first_frame_drawn, (), {
   if (Module['qplayReady']) Module['qplayReady']();
@@ -226,7 +270,10 @@ class WebPlatform final : public qplay::ui::Platform {
     qplay_web_download(suggested_name.c_str(), bytes.data(), static_cast<int>(bytes.size()));
   }
   void request_open_file() override { qplay_web_choose_file(); }
-  void set_shareable_state(const std::string& hash) override { qplay_web_replace_hash(hash.c_str()); }
+  void set_shareable_state(const std::string& hash) override {
+    qplay_web_replace_hash(hash.c_str());
+    qplay_web_post_to_parent("state", qplay::to_json(qplay::Json::object({{"hash", qplay::Json(hash)}}), 0).c_str());
+  }
   DataStatus prepare_dataset(std::string_view dataset) override {
     if (dataset != "fashion-mnist") return {};  // toy sets are generated, not downloaded
     qplay_web_fetch_data_pack();
@@ -262,6 +309,12 @@ struct App {
   // frame, inside an ImGui frame.
   std::vector<OpenedFile> opened_files;
   std::vector<std::string> hash_changes;
+  struct ParentMessage {
+    std::string type, key, value;
+  };
+  std::vector<ParentMessage> parent_messages;
+  std::string posted_metrics;  // the last metrics JSON sent to an embedding page
+  double posted_metrics_at = 0;
 
   // In-frame readback for tests: the WebGL canvas is not preserved between frames
   // (preserveDrawingBuffer: false), so pixels are read right after drawing, when asked.
@@ -273,6 +326,48 @@ struct App {
 };
 
 App* app = nullptr;  // lives as long as the page
+
+qplay::Json error_payload(const std::string& message) {
+  return qplay::Json::object({{"message", qplay::Json(message)}});
+}
+
+void handle_parent_message(App& a, const App::ParentMessage& message) {
+  qplay::ui::Playground& playground = *a.playground;
+  if (message.type == "set") {
+    const std::string error = playground.apply_setting(message.key, message.value);
+    if (!error.empty()) {
+      qplay_web_post_to_parent("error", qplay::to_json(error_payload(error), 0).c_str());
+      std::fprintf(stderr, "QPlay: %s\n", error.c_str());  // shows as a console warning
+    }
+  } else if (message.type == "state") {
+    playground.set_state_from_hash(message.key);
+  } else if (message.type == "play") {
+    playground.play();
+  } else if (message.type == "pause") {
+    playground.pause();
+  } else if (message.type == "step") {
+    playground.step();
+  } else if (message.type == "reset") {
+    playground.reset();
+  } else if (message.type == "metrics") {
+    a.posted_metrics.clear();  // sent again below, changed or not
+    a.posted_metrics_at = 0;
+  } else {
+    const std::string error = "unknown message qplay:" + message.type;
+    qplay_web_post_to_parent("error", qplay::to_json(error_payload(error), 0).c_str());
+  }
+}
+
+// At most four times a second, and only when they changed: the numbers for the embedding page.
+void post_metrics_if_changed(App& a) {
+  const double now = emscripten_get_now();
+  if (now - a.posted_metrics_at < 250) return;
+  std::string metrics = a.playground->metrics_json();
+  if (metrics.empty() || metrics == a.posted_metrics) return;
+  a.posted_metrics = std::move(metrics);
+  a.posted_metrics_at = now;
+  qplay_web_post_to_parent("metrics", ("{\"metrics\": " + a.posted_metrics + "}").c_str());
+}
 
 void frame() {
   App& a = *app;
@@ -290,7 +385,9 @@ void frame() {
   ImGui::NewFrame();
   for (std::string& hash : std::exchange(a.hash_changes, {})) a.playground->set_state_from_hash(hash);
   for (OpenedFile& file : std::exchange(a.opened_files, {})) a.playground->open_file(file.name, file.bytes);
+  for (App::ParentMessage& message : std::exchange(a.parent_messages, {})) handle_parent_message(a, message);
   a.playground->frame();
+  post_metrics_if_changed(a);
   ImGui::Render();
 
   int width = 0, height = 0;
@@ -314,6 +411,11 @@ void frame() {
   if (!a.first_frame_reported) {
     a.first_frame_reported = true;
     qplay_web_first_frame_drawn();
+    qplay_web_post_to_parent("ready", "{}");
+    // What the link asked for but could not have (an unknown data set, a value out of range).
+    bool is_error = false;
+    const std::string status = a.playground->status_message(&is_error);
+    if (is_error) qplay_web_post_to_parent("error", qplay::to_json(error_payload(status), 0).c_str());
   }
 }
 
@@ -329,6 +431,9 @@ extern "C" {
 EMSCRIPTEN_KEEPALIVE void qplay_web_file_opened(const char* name, const unsigned char* data, int size) {
   if (app == nullptr) return;
   app->opened_files.push_back({name, std::string(reinterpret_cast<const char*>(data), size)});
+}
+EMSCRIPTEN_KEEPALIVE void qplay_web_parent_message(const char* type, const char* key, const char* value) {
+  if (app != nullptr) app->parent_messages.push_back({type, key, value});
 }
 EMSCRIPTEN_KEEPALIVE void qplay_web_hash_changed(const char* hash) {
   if (app != nullptr) app->hash_changes.emplace_back(hash);
@@ -434,6 +539,7 @@ int main() {
   app->playground = std::make_unique<qplay::ui::Playground>(app->platform, hash);
   std::free(hash);
   qplay_web_listen_for_hash_changes();
+  qplay_web_listen_for_parent();
   qplay_web_take_over_mouse_wheel();
 
   emscripten_set_main_loop(frame, 0, true);  // never returns: the browser calls frame() per animation frame

@@ -1,0 +1,70 @@
+#include "core/engine/lab/lab_report.h"
+
+namespace qplay {
+namespace {
+
+Json number_or_null(double value, bool known) { return known ? Json(value) : Json(); }
+
+// Accuracy and loss of one run at one setting, or nulls while it is not evaluated yet.
+Json evaluation_json(const EvaluationCache::Entry* entry) {
+  Json json = Json::object();
+  json["accuracy"] = number_or_null(entry ? entry->result.accuracy : 0, entry != nullptr);
+  json["loss"] = number_or_null(entry ? entry->result.loss : 0, entry != nullptr);
+  json["samples"] = entry ? static_cast<double>(entry->result.samples) : 0.0;
+  json["complete"] = entry != nullptr && entry->complete;
+  return json;
+}
+
+}  // namespace
+
+Json lab_metrics_json(const Lab& lab) {
+  Json json = Json::object();
+  json["playing"] = lab.playing();
+  json["finished"] = lab.finished();
+  json["samples_per_second"] = lab.training_samples_per_second();
+  json["dataset"] = lab.dataset().name;
+  json["weight_bits"] = lab.state().experiment.weight_bits;
+  json["activation_bits"] = lab.state().experiment.activation_bits;
+  json["state"] = lab_state_to_hash(lab.state());
+  Json runs = Json::array();
+  for (int r = 0; r < lab.run_count(); ++r) {
+    const LabRun& run = lab.run(r);
+    const Trainer& trainer = *run.run.trainer;
+    Json entry = Json::object();
+    entry["method"] = run.method;
+    entry["epoch"] = trainer.completed_epochs();
+    entry["epochs"] = trainer.settings().epochs;
+    entry["steps"] = static_cast<double>(trainer.steps_taken());
+    entry["error"] = trainer.status() ? std::string() : trainer.status().message();
+    entry["current"] = evaluation_json(lab.evaluation(r, lab.current_setting()));
+    entry["float"] = evaluation_json(lab.evaluation(r, lab.setting_with_weight_bits(0)));
+    Json curve = Json::array();
+    for (int bits : Lab::curve_weight_bits()) {
+      Json point = evaluation_json(lab.evaluation(r, lab.setting_with_weight_bits(bits)));
+      point["weight_bits"] = bits;
+      curve.push_back(std::move(point));
+    }
+    entry["curve"] = std::move(curve);
+    Json history = Json::object();
+    Json epoch = Json::array(), train_loss = Json::array(), train_accuracy = Json::array(),
+                test_loss = Json::array(), test_accuracy = Json::array();
+    for (const EpochMetrics& m : trainer.history()) {
+      epoch.push_back(m.epoch);
+      train_loss.push_back(m.train_loss);
+      train_accuracy.push_back(m.train_accuracy);
+      test_loss.push_back(m.test_loss);
+      test_accuracy.push_back(m.test_accuracy);
+    }
+    history["epoch"] = std::move(epoch);
+    history["train_loss"] = std::move(train_loss);
+    history["train_accuracy"] = std::move(train_accuracy);
+    history["test_loss"] = std::move(test_loss);
+    history["test_accuracy"] = std::move(test_accuracy);
+    entry["history"] = std::move(history);
+    runs.push_back(std::move(entry));
+  }
+  json["runs"] = std::move(runs);
+  return json;
+}
+
+}  // namespace qplay
