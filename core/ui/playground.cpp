@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 
 #include "core/engine/experiment/state_table.h"
@@ -59,6 +60,7 @@ struct Playground::Impl {
   void slider_strip();
   void bit_slider(const char* key, const char* label, float width);
   void panels(ImVec2 size);
+  void details_tabs();
   void status_bar();
   void save_experiment();
   void save_model();
@@ -320,47 +322,73 @@ void Playground::Impl::slider_strip() {
   }
 }
 
+// The visible panels share the space: a 2x2 grid for four, side by side for two, one row of two above
+// a full-width one for three. A small window (an embedded widget) shows one panel at a time in tabs.
 void Playground::Impl::panels(ImVec2 size) {
   Lab& lab = *state.lab();
   const ImGuiStyle& style = ImGui::GetStyle();
-  const float column = (size.x - style.ItemSpacing.x) / 2;
-  const float row = (size.y - style.ItemSpacing.y) / 2;
   const bool plane = lab.is_plane_data();
-
-  ImGui::BeginChild("top_left", ImVec2(column, row));
-  if (!hidden("curves")) draw_accuracy_curves(state, ImGui::GetContentRegionAvail());
-  ImGui::EndChild();
-  ImGui::SameLine();
-  ImGui::BeginChild("top_right", ImVec2(column, row));
+  struct Panel {
+    const char* title;
+    std::function<void(ImVec2)> draw;
+  };
+  std::vector<Panel> shown;
+  if (!hidden("curves")) shown.push_back({"Accuracy vs bits", [&](ImVec2 s) { draw_accuracy_curves(state, s); }});
   if (plane && !hidden("boundary"))
-    draw_decision_boundaries(state, ImGui::GetContentRegionAvail());
-  else if (!plane && !hidden("images"))
-    draw_sample_images(state, ImGui::GetContentRegionAvail());
-  ImGui::EndChild();
-
-  ImGui::BeginChild("bottom_left", ImVec2(column, row));
-  if (!hidden("training")) draw_training_curves(state, ImGui::GetContentRegionAvail());
-  ImGui::EndChild();
-  ImGui::SameLine();
-  ImGui::BeginChild("bottom_right", ImVec2(column, row));
+    shown.push_back({"Decision boundary", [&](ImVec2 s) { draw_decision_boundaries(state, s); }});
+  if (!plane && !hidden("images")) shown.push_back({"Images", [&](ImVec2 s) { draw_sample_images(state, s); }});
+  if (!hidden("training")) shown.push_back({"Training", [&](ImVec2 s) { draw_training_curves(state, s); }});
+  const bool details = !hidden("weights") || !hidden("sensitivity") || (!plane && !hidden("images"));
+  if (details) shown.push_back({"Details", [&](ImVec2) { details_tabs(); }});
   state.sensitivity_visible = false;
-  if (ImGui::BeginTabBar("details")) {
-    if (!hidden("weights") && ImGui::BeginTabItem("Weights")) {
-      draw_weights(state, ImGui::GetContentRegionAvail());
-      ImGui::EndTabItem();
+  if (shown.empty()) return;
+
+  const float font = ImGui::GetFontSize();
+  if (size.x < font * 48 || size.y < font * 24) {
+    if (ImGui::BeginTabBar("panels")) {
+      for (const Panel& panel : shown) {
+        if (!ImGui::BeginTabItem(panel.title)) continue;
+        if (panel.title == std::string_view("Details"))
+          details_tabs();
+        else
+          panel.draw(ImGui::GetContentRegionAvail());
+        ImGui::EndTabItem();
+      }
+      ImGui::EndTabBar();
     }
-    if (!hidden("sensitivity") && ImGui::BeginTabItem("Layer sensitivity")) {
-      state.sensitivity_visible = true;
-      draw_layer_sensitivity(state, ImGui::GetContentRegionAvail());
-      ImGui::EndTabItem();
-    }
-    if (!plane && !hidden("images") && ImGui::BeginTabItem("Confusion matrix")) {
-      draw_confusion_matrix(state, ImGui::GetContentRegionAvail());
-      ImGui::EndTabItem();
-    }
-    ImGui::EndTabBar();
+    return;
   }
-  ImGui::EndChild();
+  const int count = static_cast<int>(shown.size());
+  const float half_width = (size.x - style.ItemSpacing.x) / 2;
+  const float row_height = count <= 2 ? size.y : (size.y - style.ItemSpacing.y) / 2;
+  for (int i = 0; i < count; ++i) {
+    // The last panel of an odd count takes the whole row.
+    const bool full_row = count == 1 || (count == 3 && i == 2);
+    const ImVec2 box(full_row ? size.x : half_width, row_height);
+    if (i % 2 == 1) ImGui::SameLine();
+    ImGui::BeginChild(shown[i].title, box);
+    shown[i].draw(ImGui::GetContentRegionAvail());
+    ImGui::EndChild();
+  }
+}
+
+void Playground::Impl::details_tabs() {
+  const bool plane = state.lab()->is_plane_data();
+  if (!ImGui::BeginTabBar("details")) return;
+  if (!hidden("weights") && ImGui::BeginTabItem("Weights")) {
+    draw_weights(state, ImGui::GetContentRegionAvail());
+    ImGui::EndTabItem();
+  }
+  if (!hidden("sensitivity") && ImGui::BeginTabItem("Layer sensitivity")) {
+    state.sensitivity_visible = true;
+    draw_layer_sensitivity(state, ImGui::GetContentRegionAvail());
+    ImGui::EndTabItem();
+  }
+  if (!plane && !hidden("images") && ImGui::BeginTabItem("Confusion matrix")) {
+    draw_confusion_matrix(state, ImGui::GetContentRegionAvail());
+    ImGui::EndTabItem();
+  }
+  ImGui::EndTabBar();
 }
 
 void Playground::Impl::status_bar() {
