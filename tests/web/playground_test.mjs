@@ -46,8 +46,9 @@ const root = path.resolve(appDir);
 const server = http.createServer((request, response) => {
   const urlPath = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
   const file = path.resolve(root, '.' + path.posix.normalize(urlPath === '/' ? '/index.html' : urlPath));
-  const type = MIME_TYPES[path.extname(file)];
-  if (!file.startsWith(root + path.sep) || !type || !fs.existsSync(file)) {
+  // The data pack's IDX files have no extension: bytes.
+  const type = MIME_TYPES[path.extname(file)] || 'application/octet-stream';
+  if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
     response.writeHead(404).end('not found');
     return;
   }
@@ -179,12 +180,17 @@ try {
     location.hash = 'dataset=fashion-mnist&architecture=mlp:16&epochs=1&train_limit=3000&test_limit=500' +
                     '&methods=baseline&batch_size=64&weight_bits=8';
   });
+  // The app publishes its own hash (with the seed) once the Fashion-MNIST lab is built.
   try {
-    await page.waitForFunction(() => Module._qplay_app_training() === 0 && Module._qplay_app_current_accuracy() > 0.5,
-                               null, {timeout: 120000});
+    await page.waitForFunction(
+        () => /dataset=fashion-mnist/.test(location.hash) && /seed=/.test(location.hash) &&
+            Module._qplay_app_training() === 0 && Module._qplay_app_current_accuracy() > 0.5,
+        null, {timeout: 120000});
   } catch {}
   const fashionAccuracy = await accuracy();
-  check(fashionAccuracy > 0.5, `Fashion-MNIST from its data pack trains to > 50% (${fashionAccuracy})`);
+  const fashionHash = await page.evaluate(() => location.hash);
+  check(/dataset=fashion-mnist/.test(fashionHash) && /seed=/.test(fashionHash) && fashionAccuracy > 0.5,
+        `Fashion-MNIST from its data pack trains to > 50% (${fashionAccuracy}, ${fashionHash})`);
   if (screenshotPath) await page.screenshot({path: screenshotPath.replace(/\.png$/, '-fashion-mnist.png')});
 
   check(consoleErrors.length === 0,
