@@ -6,7 +6,8 @@
 // The element hosts the browser app (web/app/index.html) in an iframe that fills its box; the app sizes
 // its canvas to that box times the device pixel ratio. The iframe keeps every playground on a page
 // independent (its own WebAssembly memory, its own WebGL context) and removing the element frees all of
-// it. Attributes are the app's settings; changing one changes the running playground. The element
+// it. Attributes are the app's settings; changing one changes the running playground, removing one
+// brings back its default. Calls made before the playground is ready wait for it. The element
 // fires DOM events with what the playground reports (docs/embedding.md has the list):
 //   qplay-ready, qplay-state {hash}, qplay-metrics {metrics}, qplay-error {message}
 // A bad attribute value never breaks the page: the playground keeps its default for it, the element
@@ -48,6 +49,7 @@ export class QPlayPlayground extends HTMLElement {
     </style>`;
     this._frame = null;
     this._ready = false;
+    this._queue = [];  // messages sent before the app was ready to hear them
     this._metrics = null;
     this._hash = '';
     this._onMessage = (event) => this._receive(event);
@@ -91,21 +93,26 @@ export class QPlayPlayground extends HTMLElement {
     }
     this._frame = null;
     this._ready = false;
+    this._queue = [];
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
     if (!this._frame || oldValue === newValue) return;  // not connected: the initial hash will have it
     if (!this._ready || name === 'src') {  // still loading: start over from the attributes as they are now
+      const queued = this._queue;
       this.disconnectedCallback();
       this.connectedCallback();
-    } else if (name === 'state') {
-      this._post({type: 'qplay:state', hash: String(newValue || '').replace(/^#/, '')});
+      this._queue = queued;
+    } else if (name === 'state' || (newValue === null && ATTRIBUTES[name])) {
+      // A new state text, or a setting attribute removed (its default comes back): the playground
+      // starts over from the attributes as they are now, like a page that loads with them.
+      this._post({type: 'qplay:state', hash: this._initialHash()});
     } else if (name === 'hide') {
       const before = hideList(oldValue), after = hideList(newValue);
       for (const item of before) if (!after.has(item)) this.set(`${item}_hide`, 0);
       for (const item of after) if (!before.has(item)) this.set(`${item}_hide`, 1);
     } else if (ATTRIBUTES[name]) {
-      this.set(ATTRIBUTES[name], newValue === null ? '' : newValue);
+      this.set(ATTRIBUTES[name], newValue);
     }
   }
 
@@ -126,8 +133,14 @@ export class QPlayPlayground extends HTMLElement {
     return parts.join('&');
   }
 
+  // Until the app says it is ready, messages wait: the iframe may still hold about:blank or a page
+  // that has not started listening, and a message posted then would be lost.
   _post(message) {
-    if (!this._frame || !this._frame.contentWindow) return;
+    if (!this._frame) return;
+    if (!this._ready || !this._frame.contentWindow) {
+      this._queue.push(message);
+      return;
+    }
     const origin = new URL(this._appUrl()).origin;
     this._frame.contentWindow.postMessage(message, origin);
   }
@@ -139,6 +152,7 @@ export class QPlayPlayground extends HTMLElement {
     switch (message.type) {
       case 'qplay:ready':
         this._ready = true;
+        for (const queued of this._queue.splice(0)) this._post(queued);
         this._fire('qplay-ready', {});
         break;
       case 'qplay:state':

@@ -204,15 +204,29 @@ EM_JS(char*, qplay_web_data_pack_error, (), {
 
 // Embedded in another page (an iframe, or the <qplay-playground> element, which hosts one): that page
 // drives the playground with postMessage and hears its state and numbers back. Only messages from the
-// parent window are taken, and only from the origin that embedded us (document.referrer) or our own;
-// replies go to that origin alone. Messages are {type: "qplay:<what>", ...} (docs/embedding.md).
+// parent window are taken, and only from the origin that embedded us or our own; replies go to the
+// embedding origin alone. That origin is read directly when it is ours, and from document.referrer
+// otherwise (browsers send the origin by default). When it is unknown (a page that sends no referrer)
+// nothing is posted: a reply to a guessed origin would only be an error in the console.
+// Messages are {type: "qplay:<what>", ...} (docs/embedding.md).
 EM_JS(void, qplay_web_listen_for_parent, (), {
   if (window.parent === window) return;
-  var allowed = [location.origin];
+  var parentOrigin = "";
   try {
-    if (document.referrer) allowed.push(new URL(document.referrer).origin);
+    parentOrigin = window.parent.location.origin;  // throws when the parent is another origin
   } catch (error) {}
-  Module.qplayParentOrigin = allowed[allowed.length - 1];
+  try {
+    if (!parentOrigin && document.referrer) parentOrigin = new URL(document.referrer).origin;
+  } catch (error) {}
+  var allowed = [location.origin];
+  if (parentOrigin && allowed.indexOf(parentOrigin) < 0) allowed.push(parentOrigin);
+  if (parentOrigin) {
+    Module.qplayParentOrigin = parentOrigin;
+  } else {
+    console.warn("QPlay: the page around this playground sent no referrer, so its origin is unknown and " +
+                 "it cannot drive the playground (its referrer policy must send the origin, e.g. " +
+                 "strict-origin-when-cross-origin)");
+  }
   window.addEventListener("message", function(event) {
     if (event.source !== window.parent) return;
     if (allowed.indexOf(event.origin) < 0) {
@@ -271,8 +285,15 @@ class WebPlatform final : public qplay::ui::Platform {
   }
   void request_open_file() override { qplay_web_choose_file(); }
   void set_shareable_state(const std::string& hash) override {
+    shareable_state = hash;
     qplay_web_replace_hash(hash.c_str());
-    qplay_web_post_to_parent("state", qplay::to_json(qplay::Json::object({{"hash", qplay::Json(hash)}}), 0).c_str());
+    post_state();
+  }
+  // The state to an embedding page. The first one is published while the playground is built, before
+  // the page's origin is known, so the first frame posts it again right after "ready".
+  void post_state() const {
+    const qplay::Json message = qplay::Json::object({{"hash", qplay::Json(shareable_state)}});
+    qplay_web_post_to_parent("state", qplay::to_json(message, 0).c_str());
   }
   DataStatus prepare_dataset(std::string_view dataset) override {
     if (dataset != "fashion-mnist") return {};  // toy sets are generated, not downloaded
@@ -286,6 +307,8 @@ class WebPlatform final : public qplay::ui::Platform {
     }
     return status;
   }
+
+  std::string shareable_state;  // the last hash published
 };
 
 // -----------------------------------------------------------------------------------------------
@@ -341,6 +364,12 @@ void handle_parent_message(App& a, const App::ParentMessage& message) {
     }
   } else if (message.type == "state") {
     playground.set_state_from_hash(message.key);
+    bool is_error = false;  // a part of the hash was skipped, or the lab could not be built from it
+    const std::string status = playground.status_message(&is_error);
+    if (is_error) {
+      qplay_web_post_to_parent("error", qplay::to_json(error_payload(status), 0).c_str());
+      std::fprintf(stderr, "QPlay: %s\n", status.c_str());
+    }
   } else if (message.type == "play") {
     playground.play();
   } else if (message.type == "pause") {
@@ -412,10 +441,14 @@ void frame() {
     a.first_frame_reported = true;
     qplay_web_first_frame_drawn();
     qplay_web_post_to_parent("ready", "{}");
+    a.platform.post_state();
     // What the link asked for but could not have (an unknown data set, a value out of range).
     bool is_error = false;
     const std::string status = a.playground->status_message(&is_error);
-    if (is_error) qplay_web_post_to_parent("error", qplay::to_json(error_payload(status), 0).c_str());
+    if (is_error) {
+      qplay_web_post_to_parent("error", qplay::to_json(error_payload(status), 0).c_str());
+      std::fprintf(stderr, "QPlay: %s\n", status.c_str());  // a console warning, embedded or not
+    }
   }
 }
 
