@@ -84,6 +84,10 @@ LabState default_lab_state() {
   state.experiment.architecture = "mlp:32,32";
   state.experiment.epochs = 30;
   state.experiment.weight_bits = 4;
+  // One kernel thread: the lab's runs are small and take turns, and on a machine with few cores a
+  // second pool thread waiting for work competes with drawing (measured on 2 cores: 16 ms of playground
+  // time per frame with three Fashion-MNIST runs against 38 ms with two threads; docs/performance.md).
+  state.experiment.threads = 1;
   return state;
 }
 

@@ -34,7 +34,8 @@ struct LabState {
 // The panels that can be hidden as a whole, besides single settings.
 const std::vector<std::string_view>& lab_panel_names();
 
-// The state the playground opens with: a 2-D comparison that trains in a second or two.
+// The state the playground opens with: a 2-D comparison that trains in a second or two, on one kernel
+// thread.
 LabState default_lab_state();
 
 // Every method a Lab can run, in the order the state table lists them.
