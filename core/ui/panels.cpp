@@ -186,9 +186,8 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
 
 void draw_weights(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
-  const LabRun& run = lab.run(state.selected_run);
   const QuantizationSetting setting = lab.current_setting();
-  const std::vector<LayerWeightStatistics> layers = weight_statistics(*run.run.network, setting, 48);
+  const std::vector<LayerWeightStatistics>& layers = state.weight_statistics_of(state.selected_run);
   int& shown_layer = state.shown_layer;
   shown_layer = std::clamp(shown_layer, 0, static_cast<int>(layers.size()) - 1);
   ImGui::TextUnformatted("layer");

@@ -140,6 +140,18 @@ void PlaygroundState::advance(double budget_ms) {
   lab_->advance(budget_ms);
 }
 
+const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(int run) {
+  WeightStatisticsCache& cache = weight_statistics_;
+  const LabRun& lab_run = lab_->run(run);
+  const QuantizationSetting setting = lab_->current_setting();
+  const std::string key = quantization_setting_key(setting);
+  if (cache.lab != lab_.get() || cache.run != run || cache.version != lab_run.evaluated_version || cache.setting != key) {
+    constexpr int kBins = 48;
+    cache = {lab_.get(), run, lab_run.evaluated_version, key, weight_statistics(*lab_run.run.network, setting, kBins)};
+  }
+  return cache.layers;
+}
+
 void PlaygroundState::publish() { platform_.set_shareable_state(lab_state_to_hash(lab_->state())); }
 
 }  // namespace qplay::ui

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/engine/lab/lab.h"
+#include "core/engine/lab/weight_statistics.h"
 
 namespace qplay::ui {
 
@@ -48,6 +49,10 @@ class PlaygroundState {
   bool data_pending() const { return pending_ != nullptr; }
   double data_progress() const { return data_progress_; }
 
+  // The weights panel's histograms of a run at the current setting. Recomputed when the run's evaluated
+  // weights or the setting change (4 times a second while training), not every frame.
+  const std::vector<LayerWeightStatistics>& weight_statistics_of(int run);
+
   // What the panels show (not part of the shareable state).
   int selected_run = 0;
   bool sensitivity_visible = false;
@@ -64,6 +69,13 @@ class PlaygroundState {
   std::string pending_what_;
   double data_progress_ = 0;
   StatusMessage status_;
+  struct WeightStatisticsCache {
+    const Lab* lab = nullptr;
+    int run = -1;
+    uint64_t version = 0;
+    std::string setting;
+    std::vector<LayerWeightStatistics> layers;
+  } weight_statistics_;
 };
 
 }  // namespace qplay::ui
