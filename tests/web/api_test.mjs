@@ -44,6 +44,19 @@ try {
         'the accuracy-vs-bits curve has float and 8..2 bits');
   check(epochEvents >= 1 && finishedEvents === 1, `events: ${epochEvents} epoch, ${finishedEvents} finished`);
 
+  // A slice long enough to train every epoch at once still reports them (a fast machine does this).
+  const oneSlice = await createLab({state: small});
+  let oneSliceEpochs = 0, oneSliceFinished = 0;
+  oneSlice.on('epoch', () => ++oneSliceEpochs);
+  oneSlice.on('finished', () => ++oneSliceFinished);
+  await oneSlice.train({budgetMs: 60000});
+  check(oneSliceEpochs === 1 && oneSliceFinished === 1,
+        `events when one slice trains everything: ${oneSliceEpochs} epoch, ${oneSliceFinished} finished`);
+  oneSlice.set('learning_rate', 0.05);
+  await oneSlice.settle();
+  check(oneSliceEpochs === 1, 'a restart is not an epoch event');
+  oneSlice.dispose();
+
   // The slider.
   lab.setBits({weights: 2});
   const at2 = (await lab.settle()).runs[0];

@@ -90,7 +90,9 @@ export class Lab {
     this._handle = handle;
     this._listeners = new Map();
     this._timer = null;
-    this._lastEpochs = null;
+    // What the last slice saw, so events fire even when one slice trains every epoch at once.
+    this._lastEpochs = [];
+    this._wasPlaying = false;
     this.warnings = warnings;  // parts of the initial state that were skipped, with the reason
   }
 
@@ -122,6 +124,9 @@ export class Lab {
 
   play() {
     this._call('qplay_lab_play', null, [], []);
+    const m = this._status();
+    this._lastEpochs = m.runs.map((r) => r.epoch);
+    this._wasPlaying = m.playing;
     this._schedule();
   }
   pause() {
@@ -133,7 +138,6 @@ export class Lab {
   }
   reset() {
     this._check(this._call('qplay_lab_reset', 'number', [], []));
-    this._lastEpochs = null;
   }
   // Trains until every run has trained its epochs (or options.epochs, which restarts the runs with that
   // many). Resolves with metrics() once training is done and the numbers are evaluated.
@@ -242,8 +246,9 @@ export class Lab {
   }
   _afterWork() {
     const m = this.metrics();
-    const epochs = m.runs.map((r) => r.epoch).join(',');
-    if (this._lastEpochs !== null && epochs !== this._lastEpochs) this._emit('epoch', m);
+    // An epoch event means some run trained further; a restart (epochs back to 0) is not one.
+    const epochs = m.runs.map((r) => r.epoch);
+    if (epochs.some((epoch, i) => epoch > (this._lastEpochs[i] ?? epoch))) this._emit('epoch', m);
     this._lastEpochs = epochs;
     this._emit('metrics', m);
     return m;
