@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/engine/lab/weight_statistics.h"
+#include "core/engine/methods/cpq_dropbits.h"
 #include "core/ui/plot.h"
 
 namespace qplay::ui {
@@ -29,6 +30,22 @@ void no_lab_message(ImVec2 size, const char* text) {
 // The class colours of boundary plots: the categorical palette after the run colours' first entries,
 // so classes do not look like runs.
 ImU32 class_color(int label, float alpha = 1.0f) { return categorical_color(label + 2, alpha); }
+
+// The weight tensors' names ("dense0.weight"), in the order of Lab::weighted_layers().
+std::vector<std::string> weighted_layer_names(const Lab& lab) {
+  std::vector<std::string> names;
+  for (int layer : lab.weighted_layers())
+    for (const ParameterTensor& t : lab.run(0).run.network->parameter_tensors())
+      if (t.is_weight && t.layer == layer) names.push_back(t.name);
+  return names;
+}
+
+std::string readout_text(const MethodReadout& readout) {
+  char text[32];
+  const bool whole = readout.value == std::round(readout.value) && std::fabs(readout.value) < 1e6;
+  std::snprintf(text, sizeof text, whole ? "%.0f" : "%.3g", readout.value);
+  return text;
+}
 
 }  // namespace
 
@@ -256,11 +273,7 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
 void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
   const std::vector<int>& layers = lab.weighted_layers();
-  std::vector<std::string> group_labels;
-  for (int layer : layers) {
-    for (const ParameterTensor& t : lab.run(0).run.network->parameter_tensors())
-      if (t.is_weight && t.layer == layer) group_labels.push_back(t.name);
-  }
+  const std::vector<std::string> group_labels = weighted_layer_names(lab);
   std::vector<std::vector<double>> values(lab.run_count());
   std::vector<BarSeries> series;
   for (int r = 0; r < lab.run_count(); ++r) {
@@ -350,6 +363,76 @@ void draw_confusion_matrix(PlaygroundState& state, ImVec2 size) {
   options.size = size;
   options.class_names = data.class_names;
   confusion_matrix_plot("confusion", counts, data.num_classes, options);
+}
+
+bool any_method_readouts(const Lab& lab) {
+  for (int r = 0; r < lab.run_count(); ++r)
+    if (!lab.run(r).readouts.empty()) return true;
+  return false;
+}
+
+std::string learned_layer_bits(const Lab& lab, int run) {
+  const std::vector<int>& layers = lab.weighted_layers();
+  std::vector<std::string> bits(layers.size());
+  for (const MethodReadout& readout : lab.run(run).readouts) {
+    const auto at = std::find(layers.begin(), layers.end(), readout.layer);
+    if (readout.name == kLearnedWeightBitsReadout && at != layers.end())
+      bits[static_cast<size_t>(at - layers.begin())] = readout_text(readout);
+  }
+  std::string text;
+  for (size_t i = 0; i < bits.size(); ++i) {
+    if (bits[i].empty()) return "";
+    text += (i ? "," : "") + bits[i];
+  }
+  return text;
+}
+
+void draw_method_readouts(PlaygroundState& state) {
+  const Lab& lab = *state.lab();
+  const std::vector<int>& layers = lab.weighted_layers();
+  const std::vector<std::string> layer_names = weighted_layer_names(lab);
+  ImGui::TextWrapped("What each method learned besides its weights, per layer (as trained so far).");
+  for (int r = 0; r < lab.run_count(); ++r) {
+    const std::vector<MethodReadout>& readouts = lab.run(r).readouts;
+    if (readouts.empty()) continue;
+    ImGui::Spacing();
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(run_color(r)), "%s", lab.run(r).method.c_str());
+    // Rows are the read-outs in the method's order; columns the weighted layers, then the whole network.
+    std::vector<std::string> names;
+    bool whole_network = false;
+    for (const MethodReadout& readout : readouts) {
+      if (std::find(names.begin(), names.end(), readout.name) == names.end()) names.push_back(readout.name);
+      whole_network = whole_network || readout.layer < 0;
+    }
+    const int columns = 1 + static_cast<int>(layers.size()) + (whole_network ? 1 : 0);
+    const std::string table_id = "readouts" + std::to_string(r);
+    if (!ImGui::BeginTable(table_id.c_str(), columns,
+                           ImGuiTableFlags_Borders | ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit))
+      continue;
+    ImGui::TableSetupColumn("read-out");
+    for (const std::string& name : layer_names) ImGui::TableSetupColumn(name.c_str());
+    if (whole_network) ImGui::TableSetupColumn("network");
+    ImGui::TableHeadersRow();
+    for (const std::string& name : names) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(name.c_str());
+      std::vector<std::string> cells(columns - 1, "-");
+      for (const MethodReadout& readout : readouts) {
+        if (readout.name != name) continue;
+        const auto at = std::find(layers.begin(), layers.end(), readout.layer);
+        if (at != layers.end())
+          cells[static_cast<size_t>(at - layers.begin())] = readout_text(readout);
+        else if (readout.layer < 0)
+          cells.back() = readout_text(readout);
+      }
+      for (const std::string& cell : cells) {
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(cell.c_str());
+      }
+    }
+    ImGui::EndTable();
+  }
 }
 
 }  // namespace qplay::ui

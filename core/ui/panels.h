@@ -26,5 +26,11 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size);
 // Image data: test images with the predicted labels at the current setting, and the confusion matrix.
 void draw_sample_images(PlaygroundState& state, ImVec2 size);
 void draw_confusion_matrix(PlaygroundState& state, ImVec2 size);
+// What the methods learned per layer (CPQ's bit-widths, SymReg's asymmetry, RAQ's spectral norms), one
+// table per run that has any, drawn inline.
+bool any_method_readouts(const Lab& lab);
+void draw_method_readouts(PlaygroundState& state);
+// Run `run`'s learned bit-width per weighted layer as a layer_weight_bits value ("3,1,3"), or "".
+std::string learned_layer_bits(const Lab& lab, int run);
 
 }  // namespace qplay::ui

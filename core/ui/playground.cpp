@@ -58,6 +58,7 @@ struct Playground::Impl {
   void settings_group(std::string_view group);
   void methods_section();
   void slider_strip();
+  void learned_bits_buttons();
   void bit_slider(const char* key, const char* label, float width);
   void panels(ImVec2 size);
   void details_tabs();
@@ -338,7 +339,8 @@ void Playground::Impl::panels(ImVec2 size) {
     shown.push_back({"Decision boundary", [&](ImVec2 s) { draw_decision_boundaries(state, s); }});
   if (!plane && !hidden("images")) shown.push_back({"Images", [&](ImVec2 s) { draw_sample_images(state, s); }});
   if (!hidden("training")) shown.push_back({"Training", [&](ImVec2 s) { draw_training_curves(state, s); }});
-  const bool details = !hidden("weights") || !hidden("sensitivity") || (!plane && !hidden("images"));
+  const bool details = !hidden("weights") || !hidden("sensitivity") ||
+                       (!hidden("learned") && any_method_readouts(*state.lab())) || (!plane && !hidden("images"));
   if (details) shown.push_back({"Details", [&](ImVec2) { details_tabs(); }});
   state.sensitivity_visible = false;
   if (shown.empty()) return;
@@ -384,11 +386,37 @@ void Playground::Impl::details_tabs() {
     draw_layer_sensitivity(state, ImGui::GetContentRegionAvail());
     ImGui::EndTabItem();
   }
+  if (!hidden("learned") && any_method_readouts(*state.lab())) {
+    const bool open = ImGui::BeginTabItem("Learned");
+    remember("learned_tab");
+    if (open) {
+      learned_bits_buttons();
+      draw_method_readouts(state);
+      ImGui::EndTabItem();
+    }
+  }
   if (!plane && !hidden("images") && ImGui::BeginTabItem("Confusion matrix")) {
     draw_confusion_matrix(state, ImGui::GetContentRegionAvail());
     ImGui::EndTabItem();
   }
   ImGui::EndTabBar();
+}
+
+// One button per run that learned its bit-widths: the per-layer slider moves to them, so every run is
+// compared at the bits one method chose.
+void Playground::Impl::learned_bits_buttons() {
+  const Lab& lab = *state.lab();
+  for (int r = 0; r < lab.run_count(); ++r) {
+    const std::string bits = learned_layer_bits(lab, r);
+    if (bits.empty()) continue;
+    const std::string label = "Evaluate every run at " + lab.run(r).method + "'s bits (" + bits + ")##learned" +
+                              std::to_string(r);
+    if (ImGui::Button(label.c_str())) state.apply_setting("layer_weight_bits", bits);
+    remember("use_learned_bits");
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("Sets the per-layer weight bits to the learned ones; every run is then evaluated on\n"
+                        "the ordinary grid at those bits.");
+  }
 }
 
 void Playground::Impl::status_bar() {

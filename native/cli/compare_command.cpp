@@ -197,15 +197,7 @@ std::string comparison_json(const ComparisonResult& result) {
     run["training_seconds"] = r.training_seconds;
     run["fgsm_float_accuracy"] = numbers(r.fgsm_float_accuracy);
     run["fgsm_trained_accuracy"] = numbers(r.fgsm_trained_accuracy);
-    Json readouts = Json::array();
-    for (const MethodReadout& readout : r.readouts) {
-      Json item = Json::object();
-      item["name"] = readout.name;
-      item["layer"] = readout.layer;
-      item["value"] = readout.value;
-      readouts.push_back(std::move(item));
-    }
-    run["readouts"] = std::move(readouts);
+    run["readouts"] = method_readouts_json(r.readouts);
     runs.push_back(std::move(run));
   }
   json["runs"] = std::move(runs);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/engine/lab/lab.h"
+#include "core/engine/lab/lab_report.h"
 #include "core/engine/lab/weight_statistics.h"
 #include "core/engine/train/sweep.h"
 
@@ -202,6 +203,37 @@ TEST(Lab, DecisionBoundaryAgreesWithThePredictionsAtTheTestPoints) {
   ASSERT_TRUE(lab->set("granularity", "per-tensor"));
   lab->advance(1000);
   EXPECT_GT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02) << "2 bits per tensor move it";
+}
+
+TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
+  LabState state = small_state({"baseline", "cpq"});
+  state.experiment.cpq_bits = 4;
+  state.experiment.cpq_learn_bits = "on";
+  std::unique_ptr<Lab> lab = trained_lab(state);
+  const Json metrics = lab_metrics_json(*lab);
+  const Json::Array& runs = metrics.find("runs")->as_array();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].find("readouts")->size(), 0u);  // the baseline learns nothing beyond weights
+
+  std::vector<int> learned_bits_layers;
+  for (const Json& readout : runs[1].find("readouts")->as_array()) {
+    if (readout.find("name")->as_string() != "learned weight bits") continue;
+    const double bits = readout.find("value")->as_number();
+    EXPECT_GE(bits, 1);
+    EXPECT_LE(bits, 4);
+    learned_bits_layers.push_back(static_cast<int>(readout.find("layer")->as_number()));
+  }
+  EXPECT_EQ(learned_bits_layers, lab->weighted_layers());
+  // The same numbers the method reports for the trained weights.
+  const std::vector<MethodReadout> direct = lab->run(1).run.trainer->method().readouts(*lab->run(1).run.network);
+  EXPECT_EQ(method_readouts_json(direct), *runs[1].find("readouts"));
+
+  // A loaded model brings weights only: no learned state to report.
+  const std::vector<float> weights(lab->run(1).run.network->parameters().begin(),
+                                   lab->run(1).run.network->parameters().end());
+  ASSERT_TRUE(lab->load_weights(1, weights).ok());
+  lab->advance(10);
+  EXPECT_EQ(lab_metrics_json(*lab).find("runs")->as_array()[1].find("readouts")->size(), 0u);
 }
 
 TEST(EvaluationCache, KeepsTheLastCompleteResultWhileNewerWeightsAreEvaluated) {

@@ -108,6 +108,30 @@ TEST(PlaygroundFrame, EveryDataSetAndASmallWindowDraw) {
   }
 }
 
+TEST(PlaygroundFrame, TheLearnedTabMovesThePerLayerSliderToCpqsBits) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform, std::string(kQuick) + "&methods=baseline,cpq&cpq_bits=4&cpq_learn_bits=on");
+  for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) imgui.frame(playground);
+  float x, y, w, h;
+  ASSERT_TRUE(playground.control_rect("learned_tab", &x, &y, &w, &h)) << "CPQ learned bits: the tab is offered";
+  const auto click = [&](float cx, float cy) {
+    imgui.frame(playground, ImVec2(cx, cy));
+    imgui.frame(playground, ImVec2(cx, cy), true);
+    imgui.frame(playground, ImVec2(cx, cy), false);
+    imgui.frame(playground);
+  };
+  click(x + w / 2, y + h / 2);
+  ASSERT_TRUE(playground.control_rect("use_learned_bits", &x, &y, &w, &h)) << "the tab shows CPQ's bits";
+  EXPECT_EQ(platform.published.find("layer_weight_bits="), std::string::npos);
+  click(x + w / 2, y + h / 2);
+  EXPECT_NE(platform.published.find("layer_weight_bits="), std::string::npos) << platform.published;
+
+  Playground without(platform, std::string(kQuick) + "&methods=baseline,gradl1");
+  for (int i = 0; i < 5; ++i) imgui.frame(without);
+  EXPECT_FALSE(without.control_rect("learned_tab", &x, &y, &w, &h)) << "nothing learned beyond weights: no tab";
+}
+
 TEST(PlaygroundFrame, FashionMnistShowsImagesWhenTheDataIsInstalled) {
   HeadlessImGui imgui;
   HeadlessPlatform platform;

@@ -79,6 +79,20 @@ try {
     console.log('skip the native comparison: no qplay-cli given (build the native-release preset first)');
   }
 
+  // What a method learned: CPQ's bit-width per weighted layer.
+  const cpq = await createLab({state: {...small, methods: 'baseline,cpq', cpq_bits: 4, cpq_learn_bits: 'on'}});
+  const learned = (await cpq.train()).runs;
+  const bits = learned[1].learnedWeightBits;
+  check(learned[0].readouts.length === 0 && learned[0].learnedWeightBits === null, 'the baseline learned no read-outs');
+  check(Array.isArray(bits) && bits.length === 2 && bits.every((b) => Number.isInteger(b) && b >= 1 && b <= 4),
+        `CPQ's learned bits per layer (${bits})`);
+  check(learned[1].readouts.some((r) => r.name === 'step α' && r.layer >= 0 && r.value > 0), 'and its learned steps');
+  cpq.setBits({weights: 4});
+  cpq.set('layer_weight_bits', bits);
+  check(new RegExp(`layer_weight_bits=${bits.join('%2C')}|layer_weight_bits=${bits.join(',')}`).test(cpq.hash()),
+        `the learned bits are a layer_weight_bits value (${cpq.hash()})`);
+  cpq.dispose();
+
   // Several labs stay independent; a disposed one says so.
   const other = await createLab({state: {...small, dataset: 'moons'}});
   check(!/weight_bits=2/.test(other.hash()) && /dataset=moons/.test(other.hash()), 'a second lab has its own state');

@@ -422,12 +422,16 @@ try {
       drawn = await tryWait(page.waitForFunction(
           () => !document.querySelector('[data-send="train"]').disabled && /CPQ/.test(document.getElementById('readout').textContent),
           null, {timeout: APP_TIMEOUT})) !== null;
+      if (drawn) {  // the bits CPQ learned, live from the playground's metrics
+        drawn = await tryWait(page.waitForFunction(() => /learned bits per layer: [1-4], [1-4], [1-4]/.test(document.getElementById('readout').textContent),
+                                                   null, {timeout: APP_TIMEOUT})) !== null;
+      }
       if (drawn) {
         await page.click('[data-layers="3,1,3"]');
         drawn = await tryWait(page.waitForFunction(() => /3, 1, 3 bits per layer/.test(document.getElementById('readout').textContent),
                                                    null, {timeout: EVENT_TIMEOUT})) !== null;
       }
-      what = 'its playground is ready, reports numbers and takes the buttons';
+      what = 'its playground is ready, reports numbers and the learned bits, and takes the buttons';
     } else {
       drawn = await tryWait(page.waitForFunction(() => document.querySelector('qplay-playground')?.ready === true,
                                                  null, {timeout: APP_TIMEOUT})) !== null;

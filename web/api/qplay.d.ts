@@ -30,6 +30,14 @@ export interface RunMetrics {
   floatAccuracy: number;
   /** Accuracy against weight bits (0 = float, then 8 down to 2), with the other settings as they are. */
   curve: {weightBits: Int32Array; accuracy: Float32Array; complete: boolean};
+  /**
+   * What the method learned besides its weights, per layer (index into the architecture's layers; -1
+   * for the whole network): CPQ's "learned weight bits", "step α" and "noise σ", SymReg's "weight
+   * asymmetry" and "saturation scale c", RAQ's "spectral norm". Empty for other methods and loaded models.
+   */
+  readouts: {name: string; layer: number; value: number}[];
+  /** CPQ with learned bits: the bit-width of each weighted layer in order (a layer_weight_bits value), else null. */
+  learnedWeightBits: number[] | null;
   /** One entry per finished epoch. */
   history: {
     epoch: Float32Array;

@@ -58,6 +58,7 @@ function toFloat32(values) {
 // One run's numbers as a page wants them: plain numbers (NaN while not evaluated yet) and Float32Arrays.
 function runMetrics(run) {
   const value = (entry) => (entry.accuracy === null ? NaN : entry.accuracy);
+  const learnedBits = run.readouts.filter((r) => r.name === 'learned weight bits').map((r) => r.value);
   return {
     method: run.method,
     epoch: run.epoch,
@@ -73,6 +74,8 @@ function runMetrics(run) {
       accuracy: toFloat32(run.curve.map((p) => p.accuracy)),
       complete: run.curve.every((p) => p.complete),
     },
+    readouts: run.readouts.map(({name, layer, value}) => ({name, layer, value})),
+    learnedWeightBits: learnedBits.length ? learnedBits : null,
     history: {
       epoch: toFloat32(run.history.epoch),
       trainLoss: toFloat32(run.history.train_loss),

@@ -215,6 +215,15 @@ void Lab::refresh_boundaries(LabRun& run) {
   run.quantized_boundary_key = key;
 }
 
+void Lab::refresh_readouts() {
+  for (auto& run : runs_) {
+    if (run->readouts_version == run->evaluated_version) continue;
+    run->readouts.clear();
+    if (!run->loaded) run->readouts = run->run.trainer->method().readouts(*run->run.network);
+    run->readouts_version = run->evaluated_version;
+  }
+}
+
 void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
   const Clock::time_point start = Clock::now();
   const QuantizationSetting current = current_setting();
@@ -278,6 +287,7 @@ double Lab::advance(double budget_ms) {
     for (auto& run : runs_) run->evaluated_version = run->weights_version;
     last_refresh_ = Clock::now();
   }
+  refresh_readouts();
   evaluate_for(std::max(budget_ms * (1 - kTrainingShare), budget_ms - milliseconds_since(start)),
                /*first_readout_only=*/false);
   return milliseconds_since(start);

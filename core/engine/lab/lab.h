@@ -42,6 +42,10 @@ struct LabRun {
   DecisionBoundary float_boundary, quantized_boundary;
   uint64_t float_boundary_version = UINT64_MAX;
   std::string quantized_boundary_key;  // setting key + version it was computed for
+  // What the method learned (CPQ's bits per layer, SymReg's asymmetry, ...) for evaluated_version;
+  // empty for a loaded run, whose method state is not in the model file.
+  std::vector<MethodReadout> readouts;
+  uint64_t readouts_version = UINT64_MAX;
 };
 
 // What the panels currently look at, so advance() spends its evaluation time on those.
@@ -107,6 +111,7 @@ class Lab {
   bool train_for(double budget_ms);
   void evaluate_for(double budget_ms, bool first_readout_only);
   void refresh_boundaries(LabRun& run);
+  void refresh_readouts();
   bool refresh_due() const;
 
   LabState state_;

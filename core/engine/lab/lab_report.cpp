@@ -45,6 +45,7 @@ Json lab_metrics_json(const Lab& lab) {
       curve.push_back(std::move(point));
     }
     entry["curve"] = std::move(curve);
+    entry["readouts"] = method_readouts_json(run.readouts);
     Json history = Json::object();
     Json epoch = Json::array(), train_loss = Json::array(), train_accuracy = Json::array(),
                 test_loss = Json::array(), test_accuracy = Json::array();

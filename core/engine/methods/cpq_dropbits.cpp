@@ -614,7 +614,7 @@ class CpqMethod final : public TrainingMethod {
   std::vector<MethodReadout> readouts(const Network<float>&) const override {
     std::vector<MethodReadout> out;
     for (const Layer& layer : layers_) {
-      out.push_back({"learned weight bits", layer.layer, static_cast<double>(learned_bits(layer))});
+      out.push_back({std::string(kLearnedWeightBitsReadout), layer.layer, static_cast<double>(learned_bits(layer))});
       out.push_back({"step α", layer.layer, step_of(layer)});
       out.push_back({"noise σ", layer.layer, noise_of(layer)});
     }

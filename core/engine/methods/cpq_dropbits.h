@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 
 #include "core/engine/base/rng.h"
 #include "core/engine/base/status.h"
@@ -61,6 +62,9 @@
 namespace qplay {
 
 // [SECTION] Settings and the factory
+
+// The name of CPQ's per-layer read-out of its learned bit-width (the UI offers to evaluate at them).
+inline constexpr std::string_view kLearnedWeightBitsReadout = "learned weight bits";
 
 struct CpqSettings {
   int bits = 3;             // maximum (and initial) weight bit-width of every weighted layer, 2..8

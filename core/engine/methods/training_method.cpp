@@ -9,6 +9,18 @@ ForwardOptions<float> TrainingMethod::trained_forward(const Network<float>&, std
   return {};
 }
 
+Json method_readouts_json(std::span<const MethodReadout> readouts) {
+  Json json = Json::array();
+  for (const MethodReadout& readout : readouts) {
+    Json item = Json::object();
+    item["name"] = readout.name;
+    item["layer"] = readout.layer;
+    item["value"] = readout.value;
+    json.push_back(std::move(item));
+  }
+  return json;
+}
+
 float forward_loss_backward(Network<float>& network, const TrainingBatch& batch, const ForwardOptions<float>& options) {
   network.forward(batch.features, batch.size, options);
   const float loss = network.loss(batch.labels);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/engine/base/rng.h"
+#include "core/engine/io/json.h"
 #include "core/engine/nn/network.h"
 
 namespace qplay {
@@ -50,6 +51,9 @@ struct MethodReadout {
   int layer = -1;    // index into Architecture::layers; -1 for the whole network
   double value = 0;
 };
+
+// [{"name", "layer", "value"}, ...]: the form `qplay-cli compare` and the lab metrics share.
+Json method_readouts_json(std::span<const MethodReadout> readouts);
 
 class TrainingMethod {
  public:
