@@ -1,7 +1,7 @@
 // Browser test of the web app (web/app): serves the built app, opens it in Debian's chromium through
 // playwright-core (headless, WebGL 2 on SwiftShader) and uses it like a person would: waits until it
-// draws, drags the weight-bits slider with the mouse, and checks what changed. Run by ctest in the
-// wasm build; by hand:
+// draws, drags the weight-bits slider with the mouse and with a finger, and checks what changed. Run by
+// ctest in the wasm build; by hand:
 //
 //   node tests/web/playground_test.mjs build/wasm/web/app [screenshot.png]
 //
@@ -72,7 +72,7 @@ const browser = await playwright.chromium.launch({
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
-  const page = await browser.newPage({viewport: VIEWPORT, deviceScaleFactor: DEVICE_PIXEL_RATIO});
+  const page = await browser.newPage({viewport: VIEWPORT, deviceScaleFactor: DEVICE_PIXEL_RATIO, hasTouch: true});
   const consoleErrors = [];
   page.on('console', (message) => {
     const where = message.location().url || '';
@@ -150,6 +150,27 @@ try {
         `dragging the slider changed the accuracy (${accuracyBefore} -> ${accuracyAfter})`);
   const hashAfter = await page.evaluate(() => location.hash);
   check(/weight_bits=/.test(hashAfter), `URL hash has the new state ('${hashAfter}')`);
+
+  // The same slider with a finger: a touch drag to the other end moves it (a tablet in a classroom).
+  if (slider) {
+    const bitsIn = (hash) => (/weight_bits=(\d+)/.exec(hash) || [])[1];
+    const bitsBefore = bitsIn(hashAfter);
+    const touch = await page.context().newCDPSession(page);
+    const y = slider.y + slider.height / 2;
+    const [from, to] = bitsBefore === '2' ? [0.5, 0.85] : [0.5, 0.05];
+    const at = (f) => [{x: slider.x + slider.width * f, y}];
+    await touch.send('Input.dispatchTouchEvent', {type: 'touchStart', touchPoints: at(from)});
+    await waitFrames(2);
+    for (let step = 1; step <= 10; ++step) {
+      await touch.send('Input.dispatchTouchEvent', {type: 'touchMove', touchPoints: at(from + (to - from) * step / 10)});
+      await waitFrames(1);
+    }
+    await touch.send('Input.dispatchTouchEvent', {type: 'touchEnd', touchPoints: []});
+    await waitFrames(3);
+    const bitsAfter = bitsIn(await page.evaluate(() => location.hash));
+    check(bitsAfter !== undefined && bitsAfter !== bitsBefore,
+          `a touch drag moves the slider too (weight bits ${bitsBefore} -> ${bitsAfter})`);
+  }
 
   // What the canvas shows, read inside a frame (the WebGL drawing buffer is not preserved).
   await page.evaluate(() => Module._qplay_app_request_readback());
