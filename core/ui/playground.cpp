@@ -6,6 +6,7 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -21,7 +22,9 @@
 namespace qplay::ui {
 namespace {
 
-constexpr double kFrameBudgetMs = 8.0;  // training + evaluation per frame: leaves room for 60 fps
+// The playground's share of a frame (training, evaluation and layout): leaves room for 60 fps.
+constexpr double kFrameBudgetMs = 8.0;
+constexpr double kSmallestLabSliceMs = 2.0;  // however long the layout takes, training still moves
 
 // Continues the row if `width` more pixels fit after a gap, else starts a new one: the slider strip
 // wraps on narrow windows instead of running off the edge.
@@ -44,6 +47,7 @@ struct Playground::Impl {
   PlaygroundState state;
   FileDialog file_dialog;
   long frames = 0;
+  double layout_ms = 0;  // moving average of the frame's time outside the lab
   std::map<std::string, ControlRect, std::less<>> control_rects;
 
   bool hidden(std::string_view name) const {
@@ -70,7 +74,9 @@ struct Playground::Impl {
 
 void Playground::Impl::frame() {
   ++frames;
-  state.advance(kFrameBudgetMs);
+  // The lab gets what the layout (measured on the frames before) leaves of the budget.
+  state.advance(std::max(kSmallestLabSliceMs, kFrameBudgetMs - layout_ms));
+  const auto layout_start = std::chrono::steady_clock::now();
   const ImGuiViewport* viewport = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(viewport->WorkPos);
   ImGui::SetNextWindowSize(viewport->WorkSize);
@@ -108,6 +114,9 @@ void Playground::Impl::frame() {
                            : write_text_file_atomically(path, state.experiment_json());
     state.say(written ? "saved " + path : written.message(), !written);
   });
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layout_start).count();
+  // Capped: a frame that opened a file or rebuilt the lab says nothing about the next ones' layout.
+  layout_ms = 0.9 * layout_ms + 0.1 * std::min(ms, kFrameBudgetMs);
 }
 
 void Playground::Impl::top_bar() {

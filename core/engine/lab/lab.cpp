@@ -188,7 +188,12 @@ bool Lab::train_for(double budget_ms) {
     }
     if (chosen < 0) return false;
     LabRun& run = *runs_[chosen];
+    // A step that would overrun the budget waits for the next slice (it goes first there).
+    if (samples > 0 && milliseconds_since(start) + run.step_ms > budget_ms) break;
+    const Clock::time_point step_start = Clock::now();
     run.run.trainer->step();
+    const double step_ms = milliseconds_since(step_start);
+    run.step_ms = run.step_ms > 0 ? 0.8 * run.step_ms + 0.2 * step_ms : step_ms;
     run.weights_version = version_of(generation_, *run.run.trainer);
     samples += static_cast<size_t>(run.run.trainer->settings().batch_size);
     next_run_to_train_ = (chosen + 1) % run_count();

@@ -38,6 +38,7 @@ struct LabRun {
   bool loaded = false;             // holds a loaded model's weights: evaluated, not trained further
   uint64_t weights_version = 0;    // changes whenever the run's weights change
   uint64_t evaluated_version = 0;  // the version evaluations are brought up to
+  double step_ms = 0;              // a training step's wall time (moving average), 0 before the first
   // Decision boundaries (2-D data sets), float and at the current setting, for evaluated_version.
   DecisionBoundary float_boundary, quantized_boundary;
   uint64_t float_boundary_version = UINT64_MAX;

@@ -37,9 +37,17 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
   assert(order_.empty() || sample_size == network.architecture().input.size());
   const size_t before = evaluated_;
   while (!done()) {
-    const double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    const Clock::time_point chunk_start = Clock::now();
+    const double elapsed_ms = std::chrono::duration<double, std::milli>(chunk_start - start).count();
     if (evaluated_ >= min_samples && evaluated_ > before && elapsed_ms >= budget_ms) break;
-    const int batch = static_cast<int>(std::min<size_t>(chunk_size_, order_.size() - evaluated_));
+    // Past min_samples a chunk only takes what is left of the budget (at the speed measured so far), so
+    // a small budget is not overrun by a whole chunk; min_samples comes in whole chunks.
+    size_t wanted = static_cast<size_t>(chunk_size_);
+    if (evaluated_ >= min_samples && ms_per_sample_ > 0)
+      wanted = static_cast<size_t>(std::clamp((budget_ms - elapsed_ms) / ms_per_sample_,
+                                              static_cast<double>(std::min(kSmallestChunk, wanted)),
+                                              static_cast<double>(wanted)));
+    const int batch = static_cast<int>(std::min(wanted, order_.size() - evaluated_));
     std::span<const uint32_t> indices(order_.data() + evaluated_, batch);
     chunk_features_.resize(static_cast<size_t>(batch) * sample_size);
     chunk_labels_.resize(batch);
@@ -55,6 +63,8 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
       correct_ += predicted == chunk_labels_[b];
     }
     evaluated_ += batch;
+    const double chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - chunk_start).count();
+    ms_per_sample_ = ms_per_sample_ > 0 ? 0.8 * ms_per_sample_ + 0.2 * chunk_ms / batch : chunk_ms / batch;
   }
   return evaluated_ - before;
 }

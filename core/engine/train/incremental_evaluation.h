@@ -27,7 +27,8 @@ class IncrementalEvaluation {
   void restart();
 
   // Evaluates chunks until budget_ms of wall time has passed, but at least until min_samples samples
-  // (in total since restart) are in, and stops when the split is done. options.parameters (a
+  // (in total since restart) are in, and stops when the split is done. Beyond min_samples the chunks
+  // shrink to what fits the rest of the budget (never below kSmallestChunk samples). options.parameters (a
   // quantized weight view) must stay valid until the next restart. Returns the samples evaluated
   // by this call.
   size_t advance(Network<float>& network, const ForwardOptions<float>& options, double budget_ms,
@@ -46,7 +47,9 @@ class IncrementalEvaluation {
   std::span<const int32_t> labels_;
   std::vector<uint32_t> order_;  // [n], the evaluation order
   std::vector<int32_t> predictions_;  // [n], by sample index
+  static constexpr size_t kSmallestChunk = 16;
   int chunk_size_;
+  double ms_per_sample_ = 0;  // of the chunks so far (moving average), 0 before the first
   size_t evaluated_ = 0;  // samples of order_ already in the sums
   double loss_sum_ = 0.0;
   size_t correct_ = 0;
