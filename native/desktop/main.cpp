@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/engine/io/json.h"
 #include "core/ui/display_scale.h"
 #include "core/ui/playground.h"
 #include "imgui.h"
@@ -291,8 +292,11 @@ int main(int argc, char** argv) {
       glfwSwapBuffers(window);
       frame_ms += std::chrono::duration<double, std::milli>(Clock::now() - frame_start).count();
       if (last_frame) {
+        const qplay::Result<qplay::Json> metrics = qplay::parse_json(playground.metrics_json());
+        const qplay::Json* rate = metrics ? metrics.value().find("samples_per_second") : nullptr;
         std::printf("qplay: %ld frames, %.1f ms per frame, of which the playground (training, evaluation, "
-                    "layout) %.1f ms\n", frames, frame_ms / frames, playground_ms / frames);
+                    "layout) %.1f ms; training %.0f samples/s\n", frames, frame_ms / frames, playground_ms / frames,
+                    rate && rate->is_number() ? rate->as_number() : 0.0);
         break;
       }
     }

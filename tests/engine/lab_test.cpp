@@ -43,6 +43,8 @@ TEST(Lab, RunsStartFromTheSameDataAndWeights) {
   ASSERT_EQ(l.run_count(), 3);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(l.run(i).run.dataset.get(), &l.dataset());
   EXPECT_EQ(l.run(1).method, "gradl1");
+  for (int i = 1; i < 3; ++i)  // one kernel table, one thread pool: the runs take turns
+    EXPECT_EQ(&l.run(i).run.network->kernels(), &l.run(0).run.network->kernels());
   std::span<const float> baseline = l.run(0).run.network->parameters(), gradl1 = l.run(1).run.network->parameters();
   ASSERT_EQ(baseline.size(), gradl1.size());
   EXPECT_TRUE(std::equal(baseline.begin(), baseline.end(), gradl1.begin()));

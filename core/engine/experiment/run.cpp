@@ -12,7 +12,8 @@ Status check_model_matches_dataset(const Network<float>& network, const Dataset&
   return {};
 }
 
-Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset) {
+Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset,
+                      std::shared_ptr<const KernelTable> kernels) {
   if (Status status = validate_experiment(experiment); !status) return status;
   Run run;
   run.experiment = experiment;
@@ -24,9 +25,12 @@ Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Datase
   run.dataset = std::move(dataset);
   Result<Architecture> architecture = make_architecture(experiment, *run.dataset);
   if (!architecture) return architecture.status();
-  Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(experiment);
-  if (!kernels) return kernels.status();
-  run.network = std::make_unique<Network<float>>(std::move(architecture).value(), std::move(kernels).value());
+  if (!kernels) {
+    Result<std::shared_ptr<const KernelTable>> made = make_kernels(experiment);
+    if (!made) return made.status();
+    kernels = std::move(made).value();
+  }
+  run.network = std::make_unique<Network<float>>(std::move(architecture).value(), std::move(kernels));
   run.network->initialize(static_cast<uint64_t>(experiment.seed));
   Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment);
   if (!method) return method.status();

@@ -20,7 +20,9 @@ struct Run {
 };
 
 // Validates the experiment, builds (or reuses, when given) the data set, and initialises everything.
-Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset = nullptr);
+// kernels: a table to share with other runs (one thread pool for all); null makes the experiment's own.
+Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset = nullptr,
+                      std::shared_ptr<const KernelTable> kernels = nullptr);
 
 // A model can only be evaluated on data of the shape and class count it was built for.
 Status check_model_matches_dataset(const Network<float>& network, const Dataset& dataset);

@@ -255,6 +255,8 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
 // Convolution lowering and elementwise kernels: memory-bound loops, 8 floats at a time, each sum in
 // the reference's order (so these match it bit for bit; only GEMM differs).
 
+void avx2_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
+
 void avx2_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image, float* columns) {
   pooled_im2col(backend_of(table).threadpool, geometry, image, columns);
 }
@@ -332,6 +334,7 @@ Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table(int threads) {
   table->sum_rows = avx2_sum_rows;
   table->relu_forward = avx2_relu_forward;
   table->relu_backward = avx2_relu_backward;
+  if (threads > 1) table->release_workers = avx2_release_workers;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }
 

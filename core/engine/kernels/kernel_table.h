@@ -52,10 +52,16 @@ using ReluForwardFunction = void (*)(const KernelTable& table, int n, const floa
 using ReluBackwardFunction = void (*)(const KernelTable& table, int n, const float* y, const float* dy,
                                       float* dx);
 
+// Puts the table's worker threads to sleep until its next call.
+using ReleaseWorkersFunction = void (*)(const KernelTable& table);
+
 struct KernelTable {
   std::string name;                 // "reference", "avx2", "xnnpack", "simd128"
   int threads = 1;                  // worker threads the backend uses
   std::shared_ptr<void> backend;    // backend state (thread pool, operator cache); null for reference
+  // Null without workers. Workers spin-wait after each call, which keeps back-to-back kernels fast but
+  // takes a core from whatever else an interactive frame does; the lab releases them after each slice.
+  ReleaseWorkersFunction release_workers = nullptr;
   GemmFunction gemm = nullptr;
   Im2colFunction im2col = nullptr;
   Col2imFunction col2im = nullptr;

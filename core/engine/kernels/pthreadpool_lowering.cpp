@@ -73,4 +73,11 @@ void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const
   pthreadpool_parallelize_1d(threadpool, col2im_one_image, &task, geometry.batch, /*flags=*/0);
 }
 
+void release_pool_workers(pthreadpool_t threadpool) {
+  if (threadpool == nullptr) return;
+  // One empty task per thread: a range of 1 would run on the caller and never reach the workers.
+  const size_t threads = pthreadpool_get_threads_count(threadpool);
+  pthreadpool_parallelize_1d(threadpool, [](void*, size_t) {}, nullptr, threads, PTHREADPOOL_FLAG_YIELD_WORKERS);
+}
+
 }  // namespace qplay

@@ -1,5 +1,5 @@
 // im2col and col2im split one image per task over a pthreadpool, shared by the native kernel
-// tables that own a pool (xnnpack, avx2). Each image owns its rows of the columns matrix and its
+// tables that own a pool (xnnpack, avx2), and the release of a pool's workers. Each image owns its rows of the columns matrix and its
 // pixels, so tasks never write the same memory and the result equals the serial reference loops bit
 // for bit. Native builds with pthreadpool only.
 #pragma once
@@ -16,5 +16,8 @@ void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const
 
 // image[batch, H, W, C] += columns scattered back, as reference_col2im.
 void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* columns, float* image);
+
+// Sends the pool's workers to sleep now instead of letting them spin-wait for the next call.
+void release_pool_workers(pthreadpool_t threadpool);
 
 }  // namespace qplay

@@ -301,6 +301,8 @@ void xnnpack_col2im(const KernelTable& table, const ConvGeometry& geometry, cons
   pooled_col2im(backend_of(table).threadpool, geometry, columns, image);
 }
 
+void xnnpack_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
+
 }  // namespace
 
 Result<std::shared_ptr<const KernelTable>> make_xnnpack_kernel_table(int threads) {
@@ -328,6 +330,7 @@ Result<std::shared_ptr<const KernelTable>> make_xnnpack_kernel_table(int threads
   table->gemm = xnnpack_gemm;
   table->im2col = xnnpack_im2col;
   table->col2im = xnnpack_col2im;
+  if (threads > 1) table->release_workers = xnnpack_release_workers;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }
 

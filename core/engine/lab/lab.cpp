@@ -51,11 +51,14 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
     if (!made) return made.status();
     dataset = std::make_shared<const Dataset>(std::move(made).value());
   }
+  // One kernel table for all runs: they take turns, so one thread pool serves them all.
+  Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(state.experiment);
+  if (!kernels) return kernels.status();
   std::vector<std::unique_ptr<LabRun>> runs;
   for (const std::string& method : state.methods) {
     Experiment experiment = state.experiment;
     experiment.method = method;
-    Result<Run> run = start_run(experiment, dataset);
+    Result<Run> run = start_run(experiment, dataset, kernels.value());
     if (!run) return Status::error(method + ": " + run.status().message());
     runs.push_back(std::make_unique<LabRun>(
         LabRun{method, std::move(run).value(), EvaluationCache(dataset, state.experiment.calibration_samples)}));
@@ -295,6 +298,9 @@ double Lab::advance(double budget_ms) {
   refresh_readouts();
   evaluate_for(std::max(budget_ms * (1 - kTrainingShare), budget_ms - milliseconds_since(start)),
                /*first_readout_only=*/false);
+  // Between slices the page or window draws: workers spinning for the next kernel would compete with it.
+  const KernelTable& kernels = runs_.front()->run.network->kernels();
+  if (kernels.release_workers) kernels.release_workers(kernels);
   return milliseconds_since(start);
 }
 

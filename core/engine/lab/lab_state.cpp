@@ -84,9 +84,9 @@ LabState default_lab_state() {
   state.experiment.architecture = "mlp:32,32";
   state.experiment.epochs = 30;
   state.experiment.weight_bits = 4;
-  // One kernel thread: the lab's runs are small and take turns, and on a machine with few cores a
-  // second pool thread waiting for work competes with drawing (measured on 2 cores: 16 ms of playground
-  // time per frame with three Fashion-MNIST runs against 38 ms with two threads; docs/performance.md).
+  // One kernel thread: the lab's runs are small and take turns, so a second one gains little (three
+  // Fashion-MNIST mlp:128 runs on 2 cores: 8% more training samples/s at the same frame time;
+  // docs/performance.md) and leaves a core to drawing. The threads setting raises it.
   state.experiment.threads = 1;
   return state;
 }
