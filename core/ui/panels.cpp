@@ -365,6 +365,109 @@ void draw_confusion_matrix(PlaygroundState& state, ImVec2 size) {
   confusion_matrix_plot("confusion", counts, data.num_classes, options);
 }
 
+void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
+  Lab& lab = *state.lab();
+  const Architecture& architecture = lab.run(state.selected_run).run.network->architecture();
+  const std::vector<int> layers = hidden_neuron_layers(architecture);
+  if (layers.empty()) return no_lab_message(size, "this network has no hidden layer");
+  int& shown = state.shown_neuron_layer;
+  shown = std::clamp(shown, 0, static_cast<int>(layers.size()) - 1);
+  const float start_y = ImGui::GetCursorPosY();
+  ImGui::Text("%s, hidden layer", lab.run(state.selected_run).method.c_str());
+  for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
+    ImGui::SameLine();
+    const std::string label = std::to_string(i + 1) + " (" + std::to_string(architecture.layers[layers[i]].output.size()) +
+                              ")##neuron_layer" + std::to_string(i);
+    if (ImGui::RadioButton(label.c_str(), shown == i)) shown = i;
+  }
+  const std::string setting = bits_label(lab.state().experiment.weight_bits);
+  const char* views[] = {"float", "quantized", "difference"};
+  ImGui::TextUnformatted("show");
+  for (int v = 0; v < 3; ++v) {
+    ImGui::SameLine();
+    if (ImGui::RadioButton(views[v], state.neuron_view == v)) state.neuron_view = v;
+  }
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("What each neuron computes over the plane (blue positive, orange negative).\n"
+                      "difference: quantized minus float, where the slider's setting (%s weights) moved each\n"
+                      "neuron, and its root-mean-square over the plane.", setting.c_str());
+
+  const PlaygroundState::NeuronMapPair& pair = state.neuron_maps_of(state.selected_run, layers[shown]);
+  const NeuronMaps& float_maps = pair.float_maps;
+  const bool difference = state.neuron_view == 2;
+  if (state.neuron_view > 0 && pair.quantized_maps.values.empty())
+    return no_lab_message(ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)), "quantizing ...");
+  const NeuronMaps& shown_maps = state.neuron_view == 0 ? float_maps : pair.quantized_maps;
+  // One colour scale for the whole layer (and for float and quantized alike), so neurons compare.
+  const size_t cells = static_cast<size_t>(float_maps.resolution) * float_maps.resolution;
+  std::vector<float> values(shown_maps.values.begin(), shown_maps.values.end());
+  if (difference)
+    for (size_t i = 0; i < values.size(); ++i) values[i] -= float_maps.values[i];
+  float scale = 0;
+  for (float v : difference ? std::span<const float>(values) : std::span<const float>(float_maps.values))
+    scale = std::max(scale, std::fabs(v));
+  if (!difference)
+    for (float v : pair.quantized_maps.values) scale = std::max(scale, std::fabs(v));
+  if (!(scale > 0)) scale = 1;
+  ImGui::SameLine();
+  ImGui::TextDisabled("colour scale +-%.3g", scale);
+
+  // One canvas of small square maps, a label line over each, as large as the rest of the panel allows.
+  const ImVec2 area(size.x, size.y - (ImGui::GetCursorPosY() - start_y));
+  const float font = ImGui::GetFontSize(), gap = 0.5f * font, label = 1.1f * font;
+  const int count = float_maps.neurons, resolution = float_maps.resolution;
+  int columns = 1;
+  float side = 0;
+  for (int c = 1; c <= count; ++c) {
+    const int rows = (count + c - 1) / c;
+    const float fit = std::min((area.x - gap * (c - 1)) / c, (area.y - gap * (rows - 1)) / rows - label);
+    if (fit > side) side = fit, columns = c;
+  }
+  side = std::max(side, 2 * font);  // too many to fit: they scroll
+  const int rows = (count + columns - 1) / columns;
+  ImGui::InvisibleButton("neuron_maps", ImVec2(columns * side + (columns - 1) * gap, rows * (side + label) + (rows - 1) * gap));
+  const ImVec2 origin = ImGui::GetItemRectMin();
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const bool hovered = ImGui::IsItemHovered();
+  const float cell = side / resolution;
+  for (int n = 0; n < count; ++n) {
+    std::span<const float> map = std::span<const float>(values).subspan(n * cells, cells);
+    const ImVec2 corner(origin.x + (n % columns) * (side + gap), origin.y + (n / columns) * (side + label + gap) + label);
+    double squares = 0;
+    for (float v : map) squares += double(v) * v;
+    char name[16];
+    std::snprintf(name, sizeof name, "n%d", n + 1);
+    draw->PushClipRect(ImVec2(corner.x, corner.y - label), ImVec2(corner.x + side, corner.y), true);
+    draw->AddText(ImVec2(corner.x, corner.y - label), ImGui::GetColorU32(ImGuiCol_TextDisabled), name);
+    draw->PopClipRect();
+    // Equal neighbours in a row merge into one rectangle: 16 shades per sign are plenty for the eye.
+    for (int row = 0; row < resolution; ++row) {
+      int start = 0;
+      ImU32 start_color = 0;
+      for (int column = 0; column <= resolution; ++column) {
+        const ImU32 color = column < resolution
+                                ? diverging_color(std::round(16 * map[row * resolution + column] / scale) / 16)
+                                : 0;
+        if (column > 0 && (column == resolution || color != start_color)) {
+          draw->AddRectFilled(ImVec2(corner.x + start * cell, corner.y + row * cell),
+                              ImVec2(corner.x + column * cell, corner.y + (row + 1) * cell), start_color);
+          start = column;
+        }
+        if (column == 0 || color != start_color) start_color = color;
+      }
+    }
+    draw->AddRect(corner, ImVec2(corner.x + side, corner.y + side), ImGui::GetColorU32(ImGuiCol_Border));
+    const int column = static_cast<int>((mouse.x - corner.x) / cell), row = static_cast<int>((mouse.y - corner.y) / cell);
+    if (hovered && mouse.x >= corner.x && mouse.y >= corner.y && column < resolution && row < resolution)
+      ImGui::SetTooltip("neuron %d at (%.2f, %.2f)\n%s: %.3g\nroot mean square over the plane: %.3g", n + 1,
+                        float_maps.region.x_min + (column + 0.5) * (float_maps.region.x_max - float_maps.region.x_min) / resolution,
+                        float_maps.region.y_max - (row + 0.5) * (float_maps.region.y_max - float_maps.region.y_min) / resolution,
+                        difference ? "quantized - float" : "output", map[row * resolution + column],
+                        std::sqrt(squares / cells));
+  }
+}
+
 bool any_method_readouts(const Lab& lab) {
   for (int r = 0; r < lab.run_count(); ++r)
     if (!lab.run(r).readouts.empty()) return true;

@@ -26,6 +26,9 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size);
 // Image data: test images with the predicted labels at the current setting, and the confusion matrix.
 void draw_sample_images(PlaygroundState& state, ImVec2 size);
 void draw_confusion_matrix(PlaygroundState& state, ImVec2 size);
+// What each hidden neuron of the selected run computes over the plane (2-D data sets), float,
+// quantized or their difference, one small map per neuron on one colour scale per layer.
+void draw_neuron_maps(PlaygroundState& state, ImVec2 size);
 // What the methods learned per layer (CPQ's bit-widths, SymReg's asymmetry, RAQ's spectral norms), one
 // table per run that has any, drawn inline.
 bool any_method_readouts(const Lab& lab);

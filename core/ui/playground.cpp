@@ -348,7 +348,7 @@ void Playground::Impl::panels(ImVec2 size) {
     shown.push_back({"Decision boundary", [&](ImVec2 s) { draw_decision_boundaries(state, s); }});
   if (!plane && !hidden("images")) shown.push_back({"Images", [&](ImVec2 s) { draw_sample_images(state, s); }});
   if (!hidden("training")) shown.push_back({"Training", [&](ImVec2 s) { draw_training_curves(state, s); }});
-  const bool details = !hidden("weights") || !hidden("sensitivity") ||
+  const bool details = !hidden("weights") || !hidden("sensitivity") || (plane && !hidden("neurons")) ||
                        (!hidden("learned") && any_method_readouts(*state.lab())) || (!plane && !hidden("images"));
   if (details) shown.push_back({"Details", [&](ImVec2) { details_tabs(); }});
   state.sensitivity_visible = false;
@@ -394,6 +394,14 @@ void Playground::Impl::details_tabs() {
     state.sensitivity_visible = true;
     draw_layer_sensitivity(state, ImGui::GetContentRegionAvail());
     ImGui::EndTabItem();
+  }
+  if (plane && !hidden("neurons")) {
+    const bool open = ImGui::BeginTabItem("Neurons");
+    remember("neurons_tab");
+    if (open) {
+      draw_neuron_maps(state, ImGui::GetContentRegionAvail());
+      ImGui::EndTabItem();
+    }
   }
   if (!hidden("learned") && any_method_readouts(*state.lab())) {
     const bool open = ImGui::BeginTabItem("Learned");

@@ -152,6 +152,24 @@ const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(
   return cache.layers;
 }
 
+const PlaygroundState::NeuronMapPair& PlaygroundState::neuron_maps_of(int run, int layer) {
+  constexpr int kResolution = 24;
+  NeuronMapsCache& cache = neuron_maps_;
+  LabRun& lab_run = lab_->run(run);
+  const QuantizationSetting setting = lab_->current_setting();
+  const ForwardOptions<float>* quantized = lab_run.evaluations.forward_options(setting);
+  const std::string key = quantized ? quantization_setting_key(setting) : std::string();
+  if (cache.lab == lab_.get() && cache.run == run && cache.layer == layer && cache.version == lab_run.evaluated_version &&
+      cache.setting == key)
+    return cache.maps;
+  Network<float>& network = *lab_run.run.network;
+  cache = {lab_.get(), run, layer, lab_run.evaluated_version, key, {}};
+  cache.maps.float_maps = compute_neuron_maps(network, {}, lab_->plane_region(), kResolution, layer);
+  if (quantized)
+    cache.maps.quantized_maps = compute_neuron_maps(network, *quantized, lab_->plane_region(), kResolution, layer);
+  return cache.maps;
+}
+
 void PlaygroundState::publish() { platform_.set_shareable_state(lab_state_to_hash(lab_->state())); }
 
 }  // namespace qplay::ui

@@ -61,6 +61,14 @@ ImU32 sequential_color(double t) {
                                             static_cast<float>(position - below)));
 }
 
+ImU32 diverging_color(double t) {
+  if (std::isnan(t)) return IM_COL32(128, 128, 128, 255);
+  constexpr ImU32 kNegative = IM_COL32(245, 147, 34, 255), kNeutral = IM_COL32(38, 40, 46, 255),
+                  kPositive = IM_COL32(8, 119, 189, 255);
+  const float amount = static_cast<float>(std::min(1.0, std::fabs(t)));
+  return mix_colors(kNeutral, t < 0 ? kNegative : kPositive, amount);
+}
+
 ImU32 mix_colors(ImU32 a, ImU32 b, float t) {
   return ImGui::ColorConvertFloat4ToU32(
       mix(ImGui::ColorConvertU32ToFloat4(a), ImGui::ColorConvertU32ToFloat4(b), std::clamp(t, 0.0f, 1.0f)));

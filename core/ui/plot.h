@@ -34,6 +34,9 @@ ImU32 categorical_color(int index, float alpha = 1.0f);
 // Viridis, perceptually uniform and colour-blind safe: t = 0 dark purple, t = 1 yellow (t clamped;
 // NaN gives grey). For counts and probabilities.
 ImU32 sequential_color(double t);
+// TensorFlow Playground's diverging scale for signed values: t = -1 orange, 0 a dark neutral (the
+// plots' background shows through), 1 blue (t clamped; NaN gives grey).
+ImU32 diverging_color(double t);
 // a at t = 0, b at t = 1, per channel (alpha included).
 ImU32 mix_colors(ImU32 a, ImU32 b, float t);
 

@@ -207,6 +207,42 @@ TEST(Lab, DecisionBoundaryAgreesWithThePredictionsAtTheTestPoints) {
   EXPECT_GT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02) << "2 bits per tensor move it";
 }
 
+TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
+  std::unique_ptr<Lab> lab = trained_lab(small_state({"baseline"}));  // mlp:16,16 with ReLU
+  Network<float>& network = *lab->run(0).run.network;
+  const std::vector<int> hidden = hidden_neuron_layers(network.architecture());
+  ASSERT_EQ(hidden, (std::vector<int>{1, 3})) << "the ReLU after each hidden dense layer, not the output layer";
+  EXPECT_EQ(network.architecture().layers[hidden[0]].kind, LayerKind::relu);
+  Result<Architecture> linear = parse_architecture("linear", TensorShape{1, 1, 2}, 2);
+  ASSERT_TRUE(linear.ok()) << linear.message();
+  EXPECT_TRUE(hidden_neuron_layers(linear.value()).empty()) << "one dense layer: no hidden neurons";
+
+  const PlaneRegion& region = lab->plane_region();
+  constexpr int kResolution = 5;
+  const NeuronMaps maps = compute_neuron_maps(network, {}, region, kResolution, hidden[1]);
+  ASSERT_EQ(maps.neurons, 16);
+  ASSERT_EQ(maps.values.size(), 16u * kResolution * kResolution);
+  // Cell (row 1, column 3) by a forward of its centre alone.
+  const float x = region.x_min + 3.5f * (region.x_max - region.x_min) / kResolution;
+  const float y = region.y_max - 1.5f * (region.y_max - region.y_min) / kResolution;
+  const std::vector<float> centre = {x, y};
+  network.forward(centre, 1);
+  std::span<const float> expected = network.layer_output(hidden[1]);
+  for (int n = 0; n < 16; ++n) EXPECT_NEAR(maps.map(n)[1 * kResolution + 3], expected[n], 1e-5f) << n;
+
+  // At 2 bits per tensor some neuron moves; the float maps stay as they were.
+  ASSERT_TRUE(lab->set("weight_bits", "2"));
+  ASSERT_TRUE(lab->set("granularity", "per-tensor"));
+  lab->advance(1000);
+  const ForwardOptions<float>* quantized = lab->run(0).evaluations.forward_options(lab->current_setting());
+  ASSERT_NE(quantized, nullptr);
+  const NeuronMaps moved = compute_neuron_maps(network, *quantized, region, kResolution, hidden[1]);
+  float largest_change = 0;
+  for (size_t i = 0; i < maps.values.size(); ++i) largest_change = std::max(largest_change, std::fabs(moved.values[i] - maps.values[i]));
+  EXPECT_GT(largest_change, 1e-3f);
+  EXPECT_EQ(compute_neuron_maps(network, {}, region, kResolution, hidden[1]).values, maps.values);
+}
+
 TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
   LabState state = small_state({"baseline", "cpq"});
   state.experiment.cpq_bits = 4;

@@ -132,6 +132,21 @@ TEST(PlaygroundFrame, TheLearnedTabMovesThePerLayerSliderToCpqsBits) {
   EXPECT_FALSE(without.control_rect("learned_tab", &x, &y, &w, &h)) << "nothing learned beyond weights: no tab";
 }
 
+TEST(PlaygroundFrame, TheNeuronsTabDrawsAMapPerNeuron) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform, std::string(kQuick) + "&methods=baseline&weight_bits=2");
+  for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) imgui.frame(playground);
+  float x, y, w, h;
+  ASSERT_TRUE(playground.control_rect("neurons_tab", &x, &y, &w, &h));
+  const int before = imgui.frame(playground);
+  imgui.frame(playground, ImVec2(x + w / 2, y + h / 2));
+  imgui.frame(playground, ImVec2(x + w / 2, y + h / 2), true);
+  imgui.frame(playground, ImVec2(x + w / 2, y + h / 2), false);
+  // Eight neurons of 24x24 cells: far more vertices than the weights tab it replaced, whatever merges.
+  EXPECT_GT(imgui.frame(playground), before + 8 * 24 * 4) << "the maps are drawn";
+}
+
 TEST(PlaygroundFrame, FashionMnistShowsImagesWhenTheDataIsInstalled) {
   HeadlessImGui imgui;
   HeadlessPlatform platform;
@@ -144,6 +159,8 @@ TEST(PlaygroundFrame, FashionMnistShowsImagesWhenTheDataIsInstalled) {
   for (int i = 0; i < 400 && playground.training(); ++i) imgui.frame(playground);
   EXPECT_FALSE(playground.training());
   EXPECT_GT(imgui.frame(playground), 10000) << "18 images of 28x28 cells and the plots";
+  float x, y, w, h;
+  EXPECT_FALSE(playground.control_rect("neurons_tab", &x, &y, &w, &h)) << "only 2-D data sets have a plane to map";
 }
 
 }  // namespace

@@ -5,6 +5,29 @@
 #include <cmath>
 
 namespace qplay {
+namespace {
+
+constexpr size_t kCellChunk = 1024;  // cells per forward
+
+// points[count, 2] = the centres of cells first.. (at most kCellChunk) in image order; returns count.
+size_t cell_centres(const PlaneRegion& region, int resolution, size_t first, std::vector<float>& points) {
+  const size_t cells = static_cast<size_t>(resolution) * resolution;
+  const size_t count = std::min(kCellChunk, cells - first);
+  const float cell_w = (region.x_max - region.x_min) / resolution, cell_h = (region.y_max - region.y_min) / resolution;
+  points.resize(2 * count);
+  for (size_t c = 0; c < count; ++c) {
+    const size_t row = (first + c) / resolution, column = (first + c) % resolution;
+    points[2 * c] = region.x_min + (column + 0.5f) * cell_w;
+    points[2 * c + 1] = region.y_max - (row + 0.5f) * cell_h;
+  }
+  return count;
+}
+
+bool is_activation(LayerKind kind) {
+  return kind == LayerKind::relu || kind == LayerKind::tanh || kind == LayerKind::softplus;
+}
+
+}  // namespace
 
 PlaneRegion plane_region_of(const Dataset& dataset) {
   PlaneRegion region;
@@ -35,17 +58,9 @@ DecisionBoundary compute_decision_boundary(Network<float>& network, const Forwar
   boundary.predicted_class.resize(cells);
   boundary.confidence.resize(cells);
   const int classes = network.architecture().num_classes;
-  const float cell_w = (region.x_max - region.x_min) / resolution, cell_h = (region.y_max - region.y_min) / resolution;
-  constexpr size_t kChunk = 1024;
   std::vector<float> points;
-  for (size_t first = 0; first < cells; first += kChunk) {
-    const size_t count = std::min(kChunk, cells - first);
-    points.resize(2 * count);
-    for (size_t c = 0; c < count; ++c) {
-      const size_t row = (first + c) / resolution, column = (first + c) % resolution;
-      points[2 * c] = region.x_min + (column + 0.5f) * cell_w;
-      points[2 * c + 1] = region.y_max - (row + 0.5f) * cell_h;
-    }
+  for (size_t first = 0; first < cells; first += kCellChunk) {
+    const size_t count = cell_centres(region, resolution, first, points);
     // The logits' softmax, computed here: the network keeps probabilities only after loss().
     std::span<const float> logits = network.forward(points, static_cast<int>(count), options);
     for (size_t c = 0; c < count; ++c) {
@@ -65,6 +80,42 @@ double boundary_disagreement(const DecisionBoundary& a, const DecisionBoundary& 
   size_t differ = 0;
   for (size_t i = 0; i < a.predicted_class.size(); ++i) differ += a.predicted_class[i] != b.predicted_class[i];
   return double(differ) / a.predicted_class.size();
+}
+
+std::vector<int> hidden_neuron_layers(const Architecture& architecture) {
+  std::vector<int> weighted;
+  for (int i = 0; i < static_cast<int>(architecture.layers.size()); ++i)
+    if (architecture.layers[i].has_parameters()) weighted.push_back(i);
+  std::vector<int> hidden;
+  for (size_t w = 0; w + 1 < weighted.size(); ++w) {
+    const int next = weighted[w] + 1;
+    const bool activated = next < static_cast<int>(architecture.layers.size()) && is_activation(architecture.layers[next].kind);
+    hidden.push_back(activated ? next : weighted[w]);
+  }
+  return hidden;
+}
+
+NeuronMaps compute_neuron_maps(Network<float>& network, const ForwardOptions<float>& options,
+                               const PlaneRegion& region, int resolution, int layer) {
+  assert(network.architecture().input.size() == 2 && resolution > 0);
+  NeuronMaps maps;
+  maps.region = region;
+  maps.resolution = resolution;
+  maps.layer = layer;
+  const size_t cells = static_cast<size_t>(resolution) * resolution;
+  std::vector<float> points;
+  for (size_t first = 0; first < cells; first += kCellChunk) {
+    const size_t count = cell_centres(region, resolution, first, points);
+    network.forward(points, static_cast<int>(count), options);
+    std::span<const float> outputs = network.layer_output(layer);  // [count, neurons]
+    if (first == 0) {
+      maps.neurons = static_cast<int>(outputs.size() / count);
+      maps.values.resize(maps.neurons * cells);
+    }
+    for (size_t c = 0; c < count; ++c)
+      for (int n = 0; n < maps.neurons; ++n) maps.values[n * cells + first + c] = outputs[c * maps.neurons + n];
+  }
+  return maps;
 }
 
 }  // namespace qplay

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/engine/data/dataset.h"
@@ -32,5 +33,27 @@ DecisionBoundary compute_decision_boundary(Network<float>& network, const Forwar
 
 // Share of cells where two boundaries predict different classes (how much quantization moved it).
 double boundary_disagreement(const DecisionBoundary& a, const DecisionBoundary& b);
+
+// What each hidden neuron computes over the plane (the playground's neuron maps, as in TensorFlow
+// Playground), so the float and the quantized network can be compared neuron by neuron.
+struct NeuronMaps {
+  PlaneRegion region;
+  int resolution = 0;         // cells per side
+  int layer = -1;             // index into Architecture::layers whose output is shown
+  int neurons = 0;
+  std::vector<float> values;  // [neurons][resolution * resolution], each map in image order (row 0 at y_max)
+  std::span<const float> map(int neuron) const {
+    const size_t cells = static_cast<size_t>(resolution) * resolution;
+    return std::span<const float>(values).subspan(neuron * cells, cells);
+  }
+};
+
+// The layers whose outputs are hidden neurons: for every weighted layer but the last, its activation's
+// output (or its own when no activation follows).
+std::vector<int> hidden_neuron_layers(const Architecture& architecture);
+
+// Evaluates the network (a 2-input one) at the centre of every cell and keeps `layer`'s outputs.
+NeuronMaps compute_neuron_maps(Network<float>& network, const ForwardOptions<float>& options,
+                               const PlaneRegion& region, int resolution, int layer);
 
 }  // namespace qplay

@@ -74,7 +74,7 @@ bool is_hideable(std::string_view name) {
 const std::vector<std::string_view>& lab_panel_names() {
   static const std::vector<std::string_view> names = {"setup",   "run",       "slider",      "curves",
                                                        "training", "boundary", "weights",     "sensitivity",
-                                                       "learned",  "images",   "files"};
+                                                       "neurons",  "learned",  "images",   "files"};
   return names;
 }
 
