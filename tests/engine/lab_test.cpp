@@ -315,6 +315,31 @@ TEST(EvaluationCache, KeepsTheLastCompleteResultWhileNewerWeightsAreEvaluated) {
   EXPECT_EQ(std::count(predictions.begin(), predictions.end(), -1), 0);
 }
 
+TEST(EvaluationCache, KeepsAtMostItsSettingsDroppingTheLeastRecentlyUsed) {
+  Result<std::unique_ptr<Lab>> made = Lab::create(small_state({"baseline"}));
+  ASSERT_TRUE(made.ok());
+  Lab& lab = *made.value();
+  EXPECT_EQ(lab.cached_settings(), EvaluationCache::kDefaultMaxSettings) << "a small network keeps them all";
+  EvaluationCache cache(lab.shared_dataset(), 64, /*max_settings=*/3);
+  Network<float>& network = *lab.run(0).run.network;
+  for (int bits : {8, 6, 4}) cache.evaluate(network, 1, lab.setting_with_weight_bits(bits), 1e9);
+  cache.evaluate(network, 1, lab.setting_with_weight_bits(8), 1e9);  // used again: now the newest
+  cache.evaluate(network, 1, lab.setting_with_weight_bits(2), 1e9);
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.find(lab.setting_with_weight_bits(6)), nullptr) << "the least recently used went";
+  EXPECT_NE(cache.find(lab.setting_with_weight_bits(8)), nullptr);
+}
+
+TEST(Lab, LargeNetworksCacheFewerSettingsButAllThePanelsNeed) {
+  LabState state = small_state({"baseline"});
+  state.experiment.architecture = "mlp:1024,1024";  // 1,055,747 parameters: 4.2 MB per quantized copy
+  Result<std::unique_ptr<Lab>> made = Lab::create(state);
+  ASSERT_TRUE(made.ok()) << made.message();
+  const size_t needed = 1 + Lab::curve_weight_bits().size() + made.value()->weighted_layers().size();
+  EXPECT_EQ(made.value()->cached_settings(), 15u) << "64 MB of copies";
+  EXPECT_GE(made.value()->cached_settings(), needed);
+}
+
 TEST(EvaluationCache, SettingKeysSeparateEveryField) {
   QuantizationSetting a;
   a.weights.bits = 4;

@@ -55,6 +55,21 @@ TEST(ParseArchitecture, RefusesBadSpecsWithMessages) {
   EXPECT_NE(too_deep.message().find("smaller than its"), std::string::npos) << too_deep.message();
 }
 
+TEST(ParseArchitecture, RefusesNetworksTooLargeToTrainHere) {
+  // 784·1024 + 1024 + 1024·1024 + 1024 + 1024·10 + 10 = 1,863,690 parameters: allowed.
+  EXPECT_TRUE(parse_architecture("mlp:1024,1024", {28, 28, 1}, 10).ok());
+  Result<Architecture> wide = parse_architecture("mlp:4096,4096", {28, 28, 1}, 10);
+  ASSERT_FALSE(wide.ok());
+  EXPECT_NE(wide.message().find("has 20037642 parameters"), std::string::npos) << wide.message();
+  EXPECT_NE(wide.message().find("up to 2000000"), std::string::npos) << wide.message();
+  // The largest spec the other checks allow (16 hidden layers of 4096) is counted right, not wrapped.
+  std::string deep = "mlp:4096";
+  for (int i = 1; i < 16; ++i) deep += ",4096";
+  Result<Architecture> huge = parse_architecture(deep, {1, 1, 2}, 3);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.message().find("has 251744259 parameters"), std::string::npos) << huge.message().substr(0, 120);
+}
+
 TEST(Network, ParameterTensorsFollowTorchSequentialNames) {
   Result<Architecture> a = parse_architecture("mlp:4", {1, 1, 2}, 3);
   Network<float> network(*a, reference_kernel_table());

@@ -104,6 +104,9 @@ try {
   const before = lab.hash();
   check(throwsQPlayError(() => lab.set('learning_rate', 'fast'), 'learning_rate'), 'a bad value throws, naming the setting');
   check(throwsQPlayError(() => lab.set('no_such_setting', 1), 'no_such_setting'), 'an unknown setting throws');
+  // Too large for a browser tab's memory: refused with the reason, and the module keeps working.
+  check(throwsQPlayError(() => lab.set('architecture', 'mlp:4096,4096,4096,4096'), 'parameters'),
+        'a network too large to train here throws, saying why');
   check(throwsQPlayError(() => lab.importJson('{"format": '), ''), 'a broken JSON import throws');
   check(throwsQPlayError(() => lab.importJson('{"format": "qplay-lab", "version": 1, "settings": {}, "methods": ["x"]}'),
                          "unknown method 'x'"), 'an import naming an unknown method throws');

@@ -7,8 +7,6 @@ namespace {
 
 // Settings visited by the slider, the curves and the sensitivity bars of one run; each keeps a weight
 // snapshot, so the cache forgets the least recently used beyond this.
-constexpr size_t kMaxCachedSettings = 48;
-
 const char* granularity_name(Granularity g) { return g == Granularity::per_tensor ? "per-tensor" : "per-channel"; }
 const char* symmetry_name(Symmetry s) { return s == Symmetry::asymmetric ? "asymmetric" : "symmetric"; }
 const char* range_name(RangeMethod r) {
@@ -34,8 +32,9 @@ std::string quantization_setting_key(const QuantizationSetting& s) {
   return key;
 }
 
-EvaluationCache::EvaluationCache(std::shared_ptr<const Dataset> dataset, int calibration_samples)
-    : dataset_(std::move(dataset)), calibration_samples_(calibration_samples) {}
+EvaluationCache::EvaluationCache(std::shared_ptr<const Dataset> dataset, int calibration_samples,
+                                 size_t max_settings)
+    : dataset_(std::move(dataset)), calibration_samples_(calibration_samples), max_settings_(std::max<size_t>(max_settings, 1)) {}
 
 const EvaluationCache::Entry* EvaluationCache::find(const QuantizationSetting& setting) const {
   auto it = tasks_.find(quantization_setting_key(setting));
@@ -70,7 +69,7 @@ void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weight
 }
 
 void EvaluationCache::evict_if_full() {
-  while (tasks_.size() >= kMaxCachedSettings) {
+  while (tasks_.size() >= max_settings_) {
     auto oldest = std::min_element(tasks_.begin(), tasks_.end(),
                                    [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
     tasks_.erase(oldest);

@@ -37,8 +37,11 @@ class EvaluationCache {
   };
 
   // The data set must outlive the cache. calibration_samples: training samples used to set activation
-  // ranges when the setting quantizes activations.
-  EvaluationCache(std::shared_ptr<const Dataset> dataset, int calibration_samples);
+  // ranges when the setting quantizes activations. max_settings: how many settings are kept (each with
+  // its own quantized copy of the weights); the least recently used goes first.
+  static constexpr size_t kDefaultMaxSettings = 48;
+  EvaluationCache(std::shared_ptr<const Dataset> dataset, int calibration_samples,
+                  size_t max_settings = kDefaultMaxSettings);
 
   // What is known about the setting, or null if its evaluation has not started. Possibly of older weights
   // (compare weights_version) or partial (complete == false).
@@ -76,6 +79,7 @@ class EvaluationCache {
 
   std::shared_ptr<const Dataset> dataset_;
   int calibration_samples_;
+  size_t max_settings_;
   std::map<std::string, Task> tasks_;
   uint64_t use_counter_ = 0;
 };

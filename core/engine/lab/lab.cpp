@@ -13,6 +13,9 @@ constexpr double kRefreshIntervalMs = 250;    // evaluations while training
 constexpr double kTrainingShare = 0.75;       // of a slice while training; evaluations get the rest
 constexpr size_t kFirstReadoutSamples = 1000; // a new slider setting's first answer, within the frame
 constexpr int kBoundaryResolution = 64;
+// Quantized weight copies the slider's cache may keep per run: 48 settings of a 2-million-parameter
+// network would be 384 MB per run, more than a browser tab has for six runs.
+constexpr size_t kCachedSnapshotBytesPerRun = size_t(64) << 20;
 
 double milliseconds_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -24,6 +27,14 @@ bool settings_equal_outside(const Experiment& a, const Experiment& b, std::strin
     if (get_setting(a, row) != get_setting(b, row)) return false;
   }
   return true;
+}
+
+// As many settings as the memory budget allows, but never fewer than what the panels ask for at once
+// (the current one, the curve's, one per layer for the sensitivity bars), or they would evict each other.
+size_t settings_to_cache(size_t parameters, size_t weighted_layers) {
+  const size_t working_set = 1 + Lab::curve_weight_bits().size() + weighted_layers;
+  const size_t affordable = kCachedSnapshotBytesPerRun / (sizeof(float) * std::max<size_t>(parameters, 1));
+  return std::max(working_set, std::min(EvaluationCache::kDefaultMaxSettings, affordable));
 }
 
 uint64_t version_of(uint64_t generation, const Trainer& trainer) {
@@ -66,6 +77,8 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
   std::vector<int> weighted_layers;
   for (const ParameterTensor& tensor : runs.front()->run.network->parameter_tensors())
     if (tensor.is_weight) weighted_layers.push_back(tensor.layer);
+  cached_settings_ = settings_to_cache(runs.front()->run.network->parameter_count(), weighted_layers.size());
+  for (auto& run : runs) run->evaluations = EvaluationCache(dataset, state.experiment.calibration_samples, cached_settings_);
 
   state_ = state;
   if (!state_.layer_weight_bits.empty()) state_.layer_weight_bits.resize(weighted_layers.size(), -1);
@@ -105,7 +118,7 @@ Status Lab::apply(const LabState& next) {
   state_ = next;
   state_.layer_weight_bits = std::move(layer_bits);
   if (new_calibration)
-    for (auto& run : runs_) run->evaluations = EvaluationCache(dataset_, state_.experiment.calibration_samples);
+    for (auto& run : runs_) run->evaluations = EvaluationCache(dataset_, state_.experiment.calibration_samples, cached_settings_);
   return {};
 }
 

@@ -105,6 +105,8 @@ class Lab {
 
   // What is known about a run at a setting (possibly partial or of older weights), or null.
   const EvaluationCache::Entry* evaluation(int run, const QuantizationSetting& setting) const;
+  // How many settings each run's evaluation cache keeps: fewer for large networks (memory).
+  size_t cached_settings() const { return cached_settings_; }
 
  private:
   Lab() = default;
@@ -124,6 +126,7 @@ class Lab {
   bool playing_ = false;
   uint64_t generation_ = 0;  // bumped by rebuilds and resets, part of every weights version
   int next_run_to_train_ = 0;
+  size_t cached_settings_ = EvaluationCache::kDefaultMaxSettings;  // per run, by the network's size
   double samples_per_second_ = 0;
   std::chrono::steady_clock::time_point last_refresh_{};
 };

@@ -159,6 +159,13 @@ Result<Architecture> parse_architecture(std::string_view spec, TensorShape input
                          "' (use mlp:W1,W2,...[:relu|tanh|softplus], cnn:C1,C2,...[:activation] or linear)");
   }
   if (Status status = resolve_shapes(architecture); !status) return status;
+  // At most 16 hidden layers of 4096 (~270 M) by the checks above: an int holds the count.
+  const int parameters = architecture.parameter_count();
+  if (parameters > kMaxArchitectureParameters) {
+    return Status::error("architecture '" + std::string(spec) + "' has " + std::to_string(parameters) +
+                         " parameters on this data; QPlay trains networks of up to " +
+                         std::to_string(kMaxArchitectureParameters) + " (use fewer or narrower layers)");
+  }
   return architecture;
 }
 

@@ -6,6 +6,7 @@
 // An Architecture is pure description: no weights, no buffers (those live in Network).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +43,13 @@ struct Architecture {
   TensorShape input;
   int num_classes = 0;
   std::vector<LayerSpec> layers;
-  int parameter_count() const;
+  int parameter_count() const;  // at most kMaxArchitectureParameters
 };
+
+// The largest network QPlay builds: 8 MB of weights. A lab keeps several copies per run (gradients,
+// optimizer state, quantized snapshots for the slider), and a browser tab's WebAssembly memory ends
+// at 2 GB; a larger spec is refused with a message instead of aborting the page.
+inline constexpr int64_t kMaxArchitectureParameters = 2'000'000;
 
 // Parses a spec and resolves every layer's input and output shape for the given data.
 Result<Architecture> parse_architecture(std::string_view spec, TensorShape input, int num_classes);
