@@ -376,8 +376,9 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   ImGui::Text("%s, hidden layer", lab.run(state.selected_run).method.c_str());
   for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
     ImGui::SameLine();
-    const std::string label = std::to_string(i + 1) + " (" + std::to_string(architecture.layers[layers[i]].output.size()) +
-                              ")##neuron_layer" + std::to_string(i);
+    const int width = architecture.layers[layers[i]].output.size();
+    const std::string label =
+        std::to_string(i + 1) + " (" + std::to_string(width) + ")##neuron_layer" + std::to_string(i);
     if (ImGui::RadioButton(label.c_str(), shown == i)) shown = i;
   }
   const std::string setting = bits_label(lab.state().experiment.weight_bits);
@@ -425,7 +426,8 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   }
   side = std::max(side, 2 * font);  // too many to fit: they scroll
   const int rows = (count + columns - 1) / columns;
-  ImGui::InvisibleButton("neuron_maps", ImVec2(columns * side + (columns - 1) * gap, rows * (side + label) + (rows - 1) * gap));
+  ImGui::InvisibleButton("neuron_maps",
+                         ImVec2(columns * side + (columns - 1) * gap, rows * (side + label) + (rows - 1) * gap));
   const ImVec2 origin = ImGui::GetItemRectMin();
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImVec2 mouse = ImGui::GetIO().MousePos;
@@ -433,7 +435,8 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   const float cell = side / resolution;
   for (int n = 0; n < count; ++n) {
     std::span<const float> map = std::span<const float>(values).subspan(n * cells, cells);
-    const ImVec2 corner(origin.x + (n % columns) * (side + gap), origin.y + (n / columns) * (side + label + gap) + label);
+    const ImVec2 corner(origin.x + (n % columns) * (side + gap),
+                        origin.y + (n / columns) * (side + label + gap) + label);
     double squares = 0;
     for (float v : map) squares += double(v) * v;
     char name[16];
@@ -458,13 +461,15 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
       }
     }
     draw->AddRect(corner, ImVec2(corner.x + side, corner.y + side), ImGui::GetColorU32(ImGuiCol_Border));
-    const int column = static_cast<int>((mouse.x - corner.x) / cell), row = static_cast<int>((mouse.y - corner.y) / cell);
-    if (hovered && mouse.x >= corner.x && mouse.y >= corner.y && column < resolution && row < resolution)
-      ImGui::SetTooltip("neuron %d at (%.2f, %.2f)\n%s: %.3g\nroot mean square over the plane: %.3g", n + 1,
-                        float_maps.region.x_min + (column + 0.5) * (float_maps.region.x_max - float_maps.region.x_min) / resolution,
-                        float_maps.region.y_max - (row + 0.5) * (float_maps.region.y_max - float_maps.region.y_min) / resolution,
-                        difference ? "quantized - float" : "output", map[row * resolution + column],
-                        std::sqrt(squares / cells));
+    const int column = static_cast<int>((mouse.x - corner.x) / cell);
+    const int row = static_cast<int>((mouse.y - corner.y) / cell);
+    if (!hovered || mouse.x < corner.x || mouse.y < corner.y || column >= resolution || row >= resolution) continue;
+    const PlaneRegion& region = float_maps.region;
+    ImGui::SetTooltip("neuron %d at (%.2f, %.2f)\n%s: %.3g\nroot mean square over the plane: %.3g", n + 1,
+                      region.x_min + (column + 0.5) * (region.x_max - region.x_min) / resolution,
+                      region.y_max - (row + 0.5) * (region.y_max - region.y_min) / resolution,
+                      difference ? "quantized - float" : "output", map[row * resolution + column],
+                      std::sqrt(squares / cells));
   }
 }
 

@@ -159,8 +159,8 @@ const PlaygroundState::NeuronMapPair& PlaygroundState::neuron_maps_of(int run, i
   const QuantizationSetting setting = lab_->current_setting();
   const ForwardOptions<float>* quantized = lab_run.evaluations.forward_options(setting);
   const std::string key = quantized ? quantization_setting_key(setting) : std::string();
-  if (cache.lab == lab_.get() && cache.run == run && cache.layer == layer && cache.version == lab_run.evaluated_version &&
-      cache.setting == key)
+  if (cache.lab == lab_.get() && cache.run == run && cache.layer == layer &&
+      cache.version == lab_run.evaluated_version && cache.setting == key)
     return cache.maps;
   Network<float>& network = *lab_run.run.network;
   cache = {lab_.get(), run, layer, lab_run.evaluated_version, key, {}};

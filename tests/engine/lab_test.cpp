@@ -238,7 +238,8 @@ TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
   ASSERT_NE(quantized, nullptr);
   const NeuronMaps moved = compute_neuron_maps(network, *quantized, region, kResolution, hidden[1]);
   float largest_change = 0;
-  for (size_t i = 0; i < maps.values.size(); ++i) largest_change = std::max(largest_change, std::fabs(moved.values[i] - maps.values[i]));
+  for (size_t i = 0; i < maps.values.size(); ++i)
+    largest_change = std::max(largest_change, std::fabs(moved.values[i] - maps.values[i]));
   EXPECT_GT(largest_change, 1e-3f);
   EXPECT_EQ(compute_neuron_maps(network, {}, region, kResolution, hidden[1]).values, maps.values);
 }

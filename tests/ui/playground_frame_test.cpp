@@ -46,6 +46,24 @@ class HeadlessImGui {
     return ImGui::GetDrawData()->TotalVtxCount;
   }
 
+  // Frames until the first view has trained (at least 5).
+  void train(Playground& playground) {
+    for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) frame(playground);
+  }
+  // A mouse click at the centre of a named control; false if it was not drawn. Returns the vertices of
+  // the frame after it.
+  bool click(Playground& playground, std::string_view control, int* vertices = nullptr) {
+    float x, y, w, h;
+    if (!playground.control_rect(control, &x, &y, &w, &h)) return false;
+    const ImVec2 centre(x + w / 2, y + h / 2);
+    frame(playground, centre);
+    frame(playground, centre, true);
+    frame(playground, centre, false);
+    const int drawn = frame(playground);
+    if (vertices) *vertices = drawn;
+    return true;
+  }
+
  private:
   ImGuiContext* context_;
 };
@@ -73,7 +91,7 @@ TEST(PlaygroundFrame, DraggingTheSliderChangesTheSettingAndTheLink) {
   HeadlessImGui imgui;
   HeadlessPlatform platform;
   Playground playground(platform, kQuick);
-  for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) imgui.frame(playground);
+  imgui.train(playground);
   float x, y, w, h;
   ASSERT_TRUE(playground.control_rect("weight_bits", &x, &y, &w, &h));
   const ImVec2 start(x + w * 0.3f, y + h / 2), end(x + 2, y + h / 2);  // from 4 bits to the far left (2 bits)
@@ -112,23 +130,15 @@ TEST(PlaygroundFrame, TheLearnedTabMovesThePerLayerSliderToCpqsBits) {
   HeadlessImGui imgui;
   HeadlessPlatform platform;
   Playground playground(platform, std::string(kQuick) + "&methods=baseline,cpq&cpq_bits=4&cpq_learn_bits=on");
-  for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) imgui.frame(playground);
-  float x, y, w, h;
-  ASSERT_TRUE(playground.control_rect("learned_tab", &x, &y, &w, &h)) << "CPQ learned bits: the tab is offered";
-  const auto click = [&](float cx, float cy) {
-    imgui.frame(playground, ImVec2(cx, cy));
-    imgui.frame(playground, ImVec2(cx, cy), true);
-    imgui.frame(playground, ImVec2(cx, cy), false);
-    imgui.frame(playground);
-  };
-  click(x + w / 2, y + h / 2);
-  ASSERT_TRUE(playground.control_rect("use_learned_bits", &x, &y, &w, &h)) << "the tab shows CPQ's bits";
+  imgui.train(playground);
+  ASSERT_TRUE(imgui.click(playground, "learned_tab")) << "CPQ learned bits: the tab is offered";
   EXPECT_EQ(platform.published.find("layer_weight_bits="), std::string::npos);
-  click(x + w / 2, y + h / 2);
+  ASSERT_TRUE(imgui.click(playground, "use_learned_bits")) << "the tab shows CPQ's bits";
   EXPECT_NE(platform.published.find("layer_weight_bits="), std::string::npos) << platform.published;
 
   Playground without(platform, std::string(kQuick) + "&methods=baseline,gradl1");
   for (int i = 0; i < 5; ++i) imgui.frame(without);
+  float x, y, w, h;
   EXPECT_FALSE(without.control_rect("learned_tab", &x, &y, &w, &h)) << "nothing learned beyond weights: no tab";
 }
 
@@ -136,15 +146,12 @@ TEST(PlaygroundFrame, TheNeuronsTabDrawsAMapPerNeuron) {
   HeadlessImGui imgui;
   HeadlessPlatform platform;
   Playground playground(platform, std::string(kQuick) + "&methods=baseline&weight_bits=2");
-  for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) imgui.frame(playground);
-  float x, y, w, h;
-  ASSERT_TRUE(playground.control_rect("neurons_tab", &x, &y, &w, &h));
+  imgui.train(playground);
   const int before = imgui.frame(playground);
-  imgui.frame(playground, ImVec2(x + w / 2, y + h / 2));
-  imgui.frame(playground, ImVec2(x + w / 2, y + h / 2), true);
-  imgui.frame(playground, ImVec2(x + w / 2, y + h / 2), false);
+  int after = 0;
+  ASSERT_TRUE(imgui.click(playground, "neurons_tab", &after));
   // Eight neurons of 24x24 cells: far more vertices than the weights tab it replaced, whatever merges.
-  EXPECT_GT(imgui.frame(playground), before + 8 * 24 * 4) << "the maps are drawn";
+  EXPECT_GT(after, before + 8 * 24 * 4) << "the maps are drawn";
 }
 
 TEST(PlaygroundFrame, FashionMnistShowsImagesWhenTheDataIsInstalled) {

@@ -1,7 +1,7 @@
-// im2col and col2im split one image per task over a pthreadpool, shared by the native kernel
-// tables that own a pool (xnnpack, avx2), and the release of a pool's workers. Each image owns its rows of the columns matrix and its
-// pixels, so tasks never write the same memory and the result equals the serial reference loops bit
-// for bit. Native builds with pthreadpool only.
+// What the native kernel tables that own a pthreadpool (xnnpack, avx2) share: im2col and col2im split
+// one image per task (each image owns its rows of the columns matrix and its pixels, so tasks never
+// write the same memory and the result equals the serial reference loops bit for bit), and the
+// release of a pool's workers. Native builds with pthreadpool only.
 #pragma once
 
 #include <pthreadpool.h>

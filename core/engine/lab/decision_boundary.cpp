@@ -89,7 +89,8 @@ std::vector<int> hidden_neuron_layers(const Architecture& architecture) {
   std::vector<int> hidden;
   for (size_t w = 0; w + 1 < weighted.size(); ++w) {
     const int next = weighted[w] + 1;
-    const bool activated = next < static_cast<int>(architecture.layers.size()) && is_activation(architecture.layers[next].kind);
+    const bool activated =
+        next < static_cast<int>(architecture.layers.size()) && is_activation(architecture.layers[next].kind);
     hidden.push_back(activated ? next : weighted[w]);
   }
   return hidden;

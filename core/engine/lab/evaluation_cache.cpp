@@ -34,7 +34,9 @@ std::string quantization_setting_key(const QuantizationSetting& s) {
 
 EvaluationCache::EvaluationCache(std::shared_ptr<const Dataset> dataset, int calibration_samples,
                                  size_t max_settings)
-    : dataset_(std::move(dataset)), calibration_samples_(calibration_samples), max_settings_(std::max<size_t>(max_settings, 1)) {}
+    : dataset_(std::move(dataset)),
+      calibration_samples_(calibration_samples),
+      max_settings_(std::max<size_t>(max_settings, 1)) {}
 
 const EvaluationCache::Entry* EvaluationCache::find(const QuantizationSetting& setting) const {
   auto it = tasks_.find(quantization_setting_key(setting));

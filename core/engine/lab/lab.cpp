@@ -78,7 +78,8 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
   for (const ParameterTensor& tensor : runs.front()->run.network->parameter_tensors())
     if (tensor.is_weight) weighted_layers.push_back(tensor.layer);
   cached_settings_ = settings_to_cache(runs.front()->run.network->parameter_count(), weighted_layers.size());
-  for (auto& run : runs) run->evaluations = EvaluationCache(dataset, state.experiment.calibration_samples, cached_settings_);
+  for (auto& run : runs)
+    run->evaluations = EvaluationCache(dataset, state.experiment.calibration_samples, cached_settings_);
 
   state_ = state;
   if (!state_.layer_weight_bits.empty()) state_.layer_weight_bits.resize(weighted_layers.size(), -1);
@@ -118,7 +119,8 @@ Status Lab::apply(const LabState& next) {
   state_ = next;
   state_.layer_weight_bits = std::move(layer_bits);
   if (new_calibration)
-    for (auto& run : runs_) run->evaluations = EvaluationCache(dataset_, state_.experiment.calibration_samples, cached_settings_);
+    for (auto& run : runs_)
+      run->evaluations = EvaluationCache(dataset_, state_.experiment.calibration_samples, cached_settings_);
   return {};
 }
 

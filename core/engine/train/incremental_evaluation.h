@@ -28,9 +28,9 @@ class IncrementalEvaluation {
 
   // Evaluates chunks until budget_ms of wall time has passed, but at least until min_samples samples
   // (in total since restart) are in, and stops when the split is done. Beyond min_samples the chunks
-  // shrink to what fits the rest of the budget (never below kSmallestChunk samples). options.parameters (a
-  // quantized weight view) must stay valid until the next restart. Returns the samples evaluated
-  // by this call.
+  // shrink to what fits the rest of the budget (never below kSmallestChunk samples).
+  // options.parameters (a quantized weight view) must stay valid until the next restart. Returns the
+  // samples evaluated by this call.
   size_t advance(Network<float>& network, const ForwardOptions<float>& options, double budget_ms,
                  size_t min_samples = 0);
 
