@@ -120,6 +120,36 @@ try {
   copy.importJson(lab.exportJson());
   check(copy.hash() === lab.hash(), 'exportJson -> importJson reproduces the state');
   for (const l of [lab, forgiving, copy]) l.dispose();
+
+  // Last, because it stops the shared module: a WebAssembly trap (as an abort or out-of-memory would
+  // raise) becomes a QPlayError, and every lab of the page then refuses clearly instead of misbehaving.
+  const first = await createLab({state: small}), second = await createLab({state: small});
+  const module = first._module, ccall = module.ccall;
+  module.ccall = (name, ...rest) => {
+    if (name === 'qplay_lab_advance') throw new WebAssembly.RuntimeError('unreachable');
+    return ccall.call(module, name, ...rest);
+  };
+  const errors = [], consoleError = console.error;
+  console.error = (error) => errors.push(error);
+  let rejected = null;
+  try {
+    await first.train();
+  } catch (error) {
+    rejected = error;
+  }
+  console.error = consoleError;
+  module.ccall = ccall;
+  check(rejected instanceof QPlayError && /engine stopped/.test(rejected.message),
+        `a trap while training rejects train() with a QPlayError (${rejected?.message})`);
+  check(throwsQPlayError(() => second.metrics(), 'stopped earlier'), 'and the other labs refuse with the reason');
+  let disposed = true;
+  try {
+    first.dispose();
+    second.dispose();
+  } catch {
+    disposed = false;
+  }
+  check(disposed && errors.length === 1, `disposing them is quiet (${errors.length} console error for the trap)`);
 } catch (error) {
   check(false, `test stopped: ${error.stack || error}`);
 }

@@ -23,6 +23,20 @@ export class QPlayError extends Error {
 
 let modulePromise = null;
 
+// Every call into the engine. A WebAssembly trap or abort (out of memory, a bug) leaves the module's
+// memory undefined, so from then on every lab of the page refuses with a QPlayError saying so.
+function engineCall(module, name, returnType, argTypes, args) {
+  if (module.qplayStopped) {
+    throw new QPlayError(`QPlay's engine stopped earlier (${module.qplayStopped}); reload the page to start again`);
+  }
+  try {
+    return module.ccall(name, returnType, argTypes, args);
+  } catch (error) {
+    module.qplayStopped = error?.message || String(error);
+    throw new QPlayError(`QPlay's engine stopped (${module.qplayStopped}); reload the page to start again`);
+  }
+}
+
 // The engine module, loaded once per page (or process) and shared by every lab.
 function loadModule(baseUrl) {
   if (!modulePromise) modulePromise = instantiate(baseUrl);
@@ -101,10 +115,10 @@ export class Lab {
 
   _call(name, returnType, argTypes, args) {
     if (this._handle === 0) throw new QPlayError('this lab was disposed');
-    return this._module.ccall(name, returnType, ['number', ...argTypes], [this._handle, ...args]);
+    return engineCall(this._module, name, returnType, ['number', ...argTypes], [this._handle, ...args]);
   }
   _check(ok) {
-    if (!ok) throw new QPlayError(this._module.ccall('qplay_last_error', 'string', [], []));
+    if (!ok) throw new QPlayError(engineCall(this._module, 'qplay_last_error', 'string', [], []));
   }
 
   // One setting, e.g. set('learning_rate', 0.1). Quantization settings apply at once; any other setting
@@ -188,14 +202,14 @@ export class Lab {
   // A copy of run i's float weights, in the layout of the model file (docs/formats.md).
   weights(run = 0) {
     const module = this._module;
-    const countPointer = module._malloc(4);
+    const countPointer = engineCall(module, 'malloc', 'number', ['number'], [4]);
     try {
       const pointer = this._call('qplay_lab_weights', 'number', ['number', 'number'], [run, countPointer]);
-      if (!pointer) throw new QPlayError(module.ccall('qplay_last_error', 'string', [], []));
+      if (!pointer) throw new QPlayError(engineCall(module, 'qplay_last_error', 'string', [], []));
       const count = module.getValue(countPointer, 'i32');
       return module.HEAPF32.slice(pointer >> 2, (pointer >> 2) + count);
     } finally {
-      module._free(countPointer);
+      if (!module.qplayStopped) module._free(countPointer);
     }
   }
 
@@ -213,7 +227,7 @@ export class Lab {
   dispose() {
     if (this._handle === 0) return;
     clearTimeout(this._timer);
-    this._module.ccall('qplay_lab_dispose', null, ['number'], [this._handle]);
+    if (!this._module.qplayStopped) engineCall(this._module, 'qplay_lab_dispose', null, ['number'], [this._handle]);
     this._handle = 0;
     this._listeners.clear();
   }
@@ -239,8 +253,14 @@ export class Lab {
     this._timer = setTimeout(() => {
       this._timer = null;
       if (this._handle === 0) return;
-      const playing = this._call('qplay_lab_advance', 'number', ['number'], [this._budgetMs || DEFAULT_BUDGET_MS]);
-      const m = this._afterWork();
+      let playing, m;
+      try {
+        playing = this._call('qplay_lab_advance', 'number', ['number'], [this._budgetMs || DEFAULT_BUDGET_MS]);
+        m = this._afterWork();
+      } catch (error) {  // the engine stopped: say it once; a pending train() or settle() rejects with it
+        console.error(error);
+        return;
+      }
       const evaluating = !m.runs.every((r) => r.evaluated && r.curve.complete);
       if (playing || evaluating) this._schedule();
       if (!playing && this._wasPlaying) this._emit('finished', m);
@@ -260,7 +280,11 @@ export class Lab {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this._handle === 0) return reject(new QPlayError('this lab was disposed'));
-        if (done()) return resolve();
+        try {
+          if (done()) return resolve();
+        } catch (error) {
+          return reject(error);
+        }
         this._schedule();
         setTimeout(check, 0);
       };
@@ -274,8 +298,8 @@ export class Lab {
 // not next to this file.
 export async function createLab({state, baseUrl} = {}) {
   const module = await loadModule(baseUrl);
-  const handle = module.ccall('qplay_lab_create', 'number', ['string'], [toHash(state)]);
-  if (!handle) throw new QPlayError(module.ccall('qplay_last_error', 'string', [], []));
-  const warnings = module.ccall('qplay_last_warnings', 'string', [], []);
+  const handle = engineCall(module, 'qplay_lab_create', 'number', ['string'], [toHash(state)]);
+  if (!handle) throw new QPlayError(engineCall(module, 'qplay_last_error', 'string', [], []));
+  const warnings = engineCall(module, 'qplay_last_warnings', 'string', [], []);
   return new Lab(module, handle, warnings ? warnings.split('\n') : []);
 }
