@@ -31,13 +31,35 @@ void no_lab_message(ImVec2 size, const char* text) {
 // so classes do not look like runs.
 ImU32 class_color(int label, float alpha = 1.0f) { return categorical_color(label + 2, alpha); }
 
-// The weight tensors' names ("dense0.weight"), in the order of Lab::weighted_layers().
+// The weight tensors' names ("0.weight"), in the order of Lab::weighted_layers().
 std::vector<std::string> weighted_layer_names(const Lab& lab) {
   std::vector<std::string> names;
   for (int layer : lab.weighted_layers())
     for (const ParameterTensor& t : lab.run(0).run.network->parameter_tensors())
       if (t.is_weight && t.layer == layer) names.push_back(t.name);
   return names;
+}
+
+// One neuron's map as a square of side pixels at corner, values divided by scale on the diverging colours.
+// Equal neighbours in a row merge into one rectangle: 16 shades per sign are plenty for the eye.
+void draw_neuron_tile(ImDrawList* draw, ImVec2 corner, float side, std::span<const float> map, int resolution,
+                      float scale) {
+  const float cell = side / resolution;
+  for (int row = 0; row < resolution; ++row) {
+    int start = 0;
+    ImU32 start_color = 0;
+    for (int column = 0; column <= resolution; ++column) {
+      const ImU32 color =
+          column < resolution ? diverging_color(std::round(16 * map[row * resolution + column] / scale) / 16) : 0;
+      if (column > 0 && (column == resolution || color != start_color)) {
+        draw->AddRectFilled(ImVec2(corner.x + start * cell, corner.y + row * cell),
+                            ImVec2(corner.x + column * cell, corner.y + (row + 1) * cell), start_color);
+        start = column;
+      }
+      if (column == 0 || color != start_color) start_color = color;
+    }
+  }
+  draw->AddRect(corner, ImVec2(corner.x + side, corner.y + side), ImGui::GetColorU32(ImGuiCol_Border));
 }
 
 std::string readout_text(const MethodReadout& readout) {
@@ -437,34 +459,18 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
     std::span<const float> map = std::span<const float>(values).subspan(n * cells, cells);
     const ImVec2 corner(origin.x + (n % columns) * (side + gap),
                         origin.y + (n / columns) * (side + label + gap) + label);
-    double squares = 0;
-    for (float v : map) squares += double(v) * v;
     char name[16];
     std::snprintf(name, sizeof name, "n%d", n + 1);
     draw->PushClipRect(ImVec2(corner.x, corner.y - label), ImVec2(corner.x + side, corner.y), true);
     draw->AddText(ImVec2(corner.x, corner.y - label), ImGui::GetColorU32(ImGuiCol_TextDisabled), name);
     draw->PopClipRect();
-    // Equal neighbours in a row merge into one rectangle: 16 shades per sign are plenty for the eye.
-    for (int row = 0; row < resolution; ++row) {
-      int start = 0;
-      ImU32 start_color = 0;
-      for (int column = 0; column <= resolution; ++column) {
-        const ImU32 color = column < resolution
-                                ? diverging_color(std::round(16 * map[row * resolution + column] / scale) / 16)
-                                : 0;
-        if (column > 0 && (column == resolution || color != start_color)) {
-          draw->AddRectFilled(ImVec2(corner.x + start * cell, corner.y + row * cell),
-                              ImVec2(corner.x + column * cell, corner.y + (row + 1) * cell), start_color);
-          start = column;
-        }
-        if (column == 0 || color != start_color) start_color = color;
-      }
-    }
-    draw->AddRect(corner, ImVec2(corner.x + side, corner.y + side), ImGui::GetColorU32(ImGuiCol_Border));
+    draw_neuron_tile(draw, corner, side, map, resolution, scale);
     const int column = static_cast<int>((mouse.x - corner.x) / cell);
     const int row = static_cast<int>((mouse.y - corner.y) / cell);
     if (!hovered || mouse.x < corner.x || mouse.y < corner.y || column >= resolution || row >= resolution) continue;
     const PlaneRegion& region = float_maps.region;
+    double squares = 0;
+    for (float v : map) squares += double(v) * v;
     ImGui::SetTooltip("neuron %d at (%.2f, %.2f)\n%s: %.3g\nroot mean square over the plane: %.3g", n + 1,
                       region.x_min + (column + 0.5) * (region.x_max - region.x_min) / resolution,
                       region.y_max - (row + 0.5) * (region.y_max - region.y_min) / resolution,
