@@ -316,9 +316,11 @@ void Playground::Impl::slider_strip() {
     ImGui::PushStyleColor(ImGuiCol_Button, run_color(r) & 0x60FFFFFF);
     ImGui::PushStyleColor(ImGuiCol_ButtonActive, run_color(r) & 0xA0FFFFFF);
     ImGui::PushStyleColor(ImGuiCol_ButtonHovered, run_color(r) & 0x90FFFFFF);
-    if (r == state.selected_run) ImGui::PushStyleVar(ImGuiStyleVar_FrameBorderSize, 2.0f);
+    // Decided once: the click below may select this run, and the pop must match the push.
+    const bool selected = r == state.selected_run;
+    if (selected) ImGui::PushStyleVar(ImGuiStyleVar_FrameBorderSize, 2.0f);
     if (ImGui::Button(text)) state.selected_run = r;
-    if (r == state.selected_run) ImGui::PopStyleVar();
+    if (selected) ImGui::PopStyleVar();
     ImGui::PopStyleColor(3);
     if (ImGui::IsItemHovered()) {
       const Status& status = lab.run(r).run.trainer->status();

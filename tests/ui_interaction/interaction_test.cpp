@@ -336,6 +336,8 @@ TEST(Interaction, EveryItemOfEveryPanelCanBeDriven) {
     }
     driven.insert(person.driven().begin(), person.driven().end());
   }
+  if (std::getenv("QPLAY_INTERACTION_LIST"))
+    for (const std::string& key : driven) std::printf("  %s\n", key.c_str());
   std::printf("[ interaction ] drove %zu distinct items\n", driven.size());
   RecordProperty("distinct_items", static_cast<int>(driven.size()));
   EXPECT_GT(driven.size(), 150u) << "the item hooks found fewer items than the playground has";

@@ -48,7 +48,8 @@ using qplay::ui::testing::index_of;
 
 void ImGuiTestEngineHook_ItemAdd(ImGuiContext* context, const ImRect& bb, ImGuiID id) {
   ImGuiWindow* window = context->CurrentWindow;
-  if (id == 0 || window == nullptr || window->SkipItems) return;
+  // ImGui's implicit "Debug##Default" window holds no playground item (only its own title bar).
+  if (id == 0 || window == nullptr || window->SkipItems || window == context->CurrentWindowStack[0].Window) return;
   ImRect visible = bb;
   visible.ClipWithFull(window->ClipRect);
   if (visible.GetWidth() < 2 || visible.GetHeight() < 2) return;
