@@ -75,34 +75,75 @@ ImU32 run_color(int run) { return categorical_color(run); }
 
 std::string bits_label(int bits) { return bits == 0 ? "float" : std::to_string(bits) + "-bit"; }
 
+std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
+  if (!entry) return "\u2026";
+  switch (lab.freshness(run, *entry)) {
+    case Lab::Freshness::current: return percent(entry->result.accuracy);
+    case Lab::Freshness::partial: return "\u2248" + percent(entry->result.accuracy);
+    case Lab::Freshness::older: return percent(entry->result.accuracy) + "\u2026";
+  }
+  return "";
+}
+
+std::string applied_setting_label(const Lab& lab) {
+  const Experiment& experiment = lab.state().experiment;
+  const std::vector<int>& per_layer = lab.state().layer_weight_bits;
+  std::string weights;
+  if (per_layer.empty()) {
+    weights = bits_label(experiment.weight_bits) + " weights";
+  } else {
+    for (size_t i = 0; i < per_layer.size(); ++i) {
+      const int bits = per_layer[i] < 0 ? experiment.weight_bits : per_layer[i];
+      weights += (i ? "/" : "") + (bits == 0 ? std::string("float") : std::to_string(bits));
+    }
+    weights += "-bit weights by layer";
+  }
+  return experiment.activation_bits == 0 ? weights
+                                         : weights + ", " + bits_label(experiment.activation_bits) + " activations";
+}
+
+bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
+  return entry && lab.freshness(run, *entry) == Lab::Freshness::current;
+}
+
 void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
   const std::vector<int>& bits = Lab::curve_weight_bits();
   std::vector<std::vector<double>> xs(lab.run_count()), ys(lab.run_count());
+  std::vector<std::vector<uint8_t>> older(lab.run_count());
   std::vector<LineSeries> series;
+  bool any_older = false;
   for (int r = 0; r < lab.run_count(); ++r) {
     for (int b : bits) {
+      // Only whole-split results make the curve; one still of older weights is drawn hollow, so a
+      // curve half re-evaluated never reads as if quantizing raised accuracy.
       const EvaluationCache::Entry* entry = lab.evaluation(r, lab.setting_with_weight_bits(b));
       xs[r].push_back(curve_x(b));
       ys[r].push_back(entry && entry->complete ? 100 * entry->result.accuracy : NAN);
+      const bool old = entry && entry->complete && lab.freshness(r, *entry) == Lab::Freshness::older;
+      older[r].push_back(old);
+      any_older = any_older || old;
     }
   }
   for (int r = 0; r < lab.run_count(); ++r)
-    series.push_back({lab.run(r).method, run_color(r), xs[r], ys[r], /*markers=*/true});
+    series.push_back({lab.run(r).method, run_color(r), xs[r], ys[r], /*markers=*/true, false, false, older[r]});
   static const double ticks[] = {2, 3, 4, 5, 6, 7, 8, kFloatX};
   static const std::string tick_labels[] = {"2", "3", "4", "5", "6", "7", "8", "float"};
   LinePlotOptions options;
-  options.title = "Test accuracy vs weight bits";
+  options.title = any_older ? "Test accuracy vs weight bits (hollow: older weights, updating)"
+                            : "Test accuracy vs weight bits";
   options.size = size;
   options.x_axis = {"weight bits", 1.6, kFloatX + 0.4, ticks, tick_labels};
   options.y_axis.label = "accuracy %";
+  options.y_axis.max = 100;
   options.legend = LegendPlacement::bottom_right;
   const int current = lab.state().experiment.weight_bits;
   options.marker_x = curve_x(current);
   options.marker_label = "slider";
   const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
   std::string reference;
-  if (float_entry && float_entry->complete) {
+  if (float_entry && float_entry->complete &&
+      lab.freshness(state.selected_run, *float_entry) != Lab::Freshness::older) {
     options.reference_y = 100 * float_entry->result.accuracy;
     reference = lab.run(state.selected_run).method + " in float";
     options.reference_label = reference;
@@ -151,6 +192,7 @@ void draw_training_curves(PlaygroundState& state, ImVec2 size) {
   options.x_axis.min = 0;
   options.x_axis.max = std::max(1, lab.state().experiment.epochs);
   options.y_axis.label = show_loss ? "loss (dashed: train)" : "accuracy % (dashed: train)";
+  if (!show_loss) options.y_axis.max = 100;
   options.legend = show_loss ? LegendPlacement::top_right : LegendPlacement::bottom_right;
   line_plot("training_curves", series, options);
 }
@@ -203,11 +245,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   };
   const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
   const EvaluationCache::Entry* current = lab.evaluation(state.selected_run, lab.current_setting());
-  const std::string float_title = "float" + (float_entry ? ": test " + percent(float_entry->result.accuracy) : "");
-  const int weight_bits = lab.state().experiment.weight_bits, activation_bits = lab.state().experiment.activation_bits;
-  const std::string quant_title = (weight_bits ? "W" + std::to_string(weight_bits) : std::string("W float")) +
-                                  (activation_bits ? " A" + std::to_string(activation_bits) : "") +
-                                  (current ? ": test " + percent(current->result.accuracy) : "");
+  const int r = state.selected_run;
+  const std::string float_title = "float weights: test " + accuracy_readout(lab, r, float_entry);
+  const std::string quant_title = applied_setting_label(lab) + ": test " + accuracy_readout(lab, r, current);
   ImGui::Text("Decision boundary: %s", run.method.c_str());
   ImGui::SameLine();
   ImGui::TextDisabled("(?)");
@@ -328,8 +368,8 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   const ImGuiStyle& style = ImGui::GetStyle();
   const float cell = std::min((size.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
                               (size.y - ImGui::GetTextLineHeightWithSpacing() * (kRows + 1)) / kRows - style.ItemSpacing.y);
-  ImGui::Text("%s at %s: predicted label (red: wrong)", lab.run(state.selected_run).method.c_str(),
-              bits_label(lab.state().experiment.weight_bits).c_str());
+  ImGui::Text("%s, %s: predicted label (red: wrong)", lab.run(state.selected_run).method.c_str(),
+              applied_setting_label(lab).c_str());
   const int shown = std::min<int>(kColumns * kRows, static_cast<int>(data.test_size()));
   // The cached evaluation fills predictions in a random order; until it is complete, these few images
   // are run through the same quantized forward here, so their labels never wait for the whole split.
@@ -377,9 +417,9 @@ void draw_confusion_matrix(PlaygroundState& state, ImVec2 size) {
   std::vector<int> counts(static_cast<size_t>(data.num_classes) * data.num_classes, 0);
   for (size_t i = 0; i < entry->predictions.size(); ++i)
     if (entry->predictions[i] >= 0) ++counts[data.test_y[i] * data.num_classes + entry->predictions[i]];
-  const std::string title = lab.run(state.selected_run).method + " at " +
-                            bits_label(lab.state().experiment.weight_bits) + ": true (rows) vs predicted (columns)" +
-                            (entry->complete ? "" : " ...");
+  const std::string title = lab.run(state.selected_run).method + ", " + applied_setting_label(lab) + ", test " +
+                            accuracy_readout(lab, state.selected_run, entry) +
+                            ": true class (rows) vs predicted (columns), % of each row";
   ConfusionMatrixOptions options;
   options.title = title;
   options.size = size;

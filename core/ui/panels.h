@@ -12,6 +12,14 @@ namespace qplay::ui {
 ImU32 run_color(int run);
 // "float" for 0, else "4-bit".
 std::string bits_label(int bits);
+// A run's test accuracy at a setting as the playground writes it: "93.3%" when current, "≈93.3%" for a
+// first read-out on part of the test split, "93.3%…" while older weights' result is being redone, "…"
+// before any. Everything not current is also drawn faded (is_current_readout says which).
+std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry);
+bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry);
+// What the slider's setting really applies, for titles: "4-bit weights", "3/1/3-bit weights by layer,
+// 8-bit activations", "float weights".
+std::string applied_setting_label(const Lab& lab);
 
 // Test accuracy against weight bit-width, one curve per run; clicking a bit-width moves the slider.
 void draw_accuracy_curves(PlaygroundState& state, ImVec2 size);

@@ -306,27 +306,31 @@ void Playground::Impl::slider_strip() {
   for (int r = 0; r < lab.run_count(); ++r) {
     const EvaluationCache::Entry* entry = lab.evaluation(r, lab.current_setting());
     const EvaluationCache::Entry* at_float = lab.evaluation(r, lab.setting_with_weight_bits(0));
-    char text[96];
-    if (entry)
-      std::snprintf(text, sizeof text, "%s  %.1f%%%s", lab.run(r).method.c_str(), 100 * entry->result.accuracy,
-                    lab.run(r).loaded ? " (loaded)" : "");
-    else
-      std::snprintf(text, sizeof text, "%s  ...", lab.run(r).method.c_str());
-    if (r > 0) same_line_if_fits(ImGui::CalcTextSize(text).x + 2 * ImGui::GetStyle().FramePadding.x);
+    const std::string text = lab.run(r).method + "  " + accuracy_readout(lab, r, entry) +
+                             (lab.run(r).loaded ? " (loaded)" : "") + "##chip" + std::to_string(r);
+    if (r > 0) same_line_if_fits(ImGui::CalcTextSize(text.c_str(), nullptr, true).x + 2 * ImGui::GetStyle().FramePadding.x);
     ImGui::PushStyleColor(ImGuiCol_Button, run_color(r) & 0x60FFFFFF);
     ImGui::PushStyleColor(ImGuiCol_ButtonActive, run_color(r) & 0xA0FFFFFF);
     ImGui::PushStyleColor(ImGuiCol_ButtonHovered, run_color(r) & 0x90FFFFFF);
+    // A number not of the current weights is faded: it is being redone.
+    const bool current = is_current_readout(lab, r, entry);
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(current ? ImGuiCol_Text : ImGuiCol_TextDisabled));
     // Decided once: the click below may select this run, and the pop must match the push.
     const bool selected = r == state.selected_run;
     if (selected) ImGui::PushStyleVar(ImGuiStyleVar_FrameBorderSize, 2.0f);
-    if (ImGui::Button(text)) state.selected_run = r;
+    if (ImGui::Button(text.c_str())) state.selected_run = r;
     if (selected) ImGui::PopStyleVar();
-    ImGui::PopStyleColor(3);
+    ImGui::PopStyleColor(4);
     if (ImGui::IsItemHovered()) {
       const Status& status = lab.run(r).run.trainer->status();
       ImGui::BeginTooltip();
-      ImGui::Text("%s: test accuracy at the slider's setting", lab.run(r).method.c_str());
-      if (at_float) ImGui::Text("in float: %.1f%%", 100 * at_float->result.accuracy);
+      ImGui::Text("%s: test accuracy with %s", lab.run(r).method.c_str(), applied_setting_label(lab).c_str());
+      if (entry && !current)
+        ImGui::TextDisabled(lab.freshness(r, *entry) == Lab::Freshness::partial
+                                ? "\u2248: a first estimate on %d test samples, refining"
+                                : "\u2026: of older weights, being evaluated again",
+                            static_cast<int>(entry->result.samples));
+      if (at_float) ImGui::Text("with float weights: %s", accuracy_readout(lab, r, at_float).c_str());
       if (!status) ImGui::TextColored(ImVec4(1, 0.5f, 0.4f, 1), "%s", status.message().c_str());
       ImGui::TextDisabled("click: show this run's boundary and weights");
       ImGui::EndTooltip();

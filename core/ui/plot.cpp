@@ -155,6 +155,8 @@ CurveRuns curve_runs(const Canvas& canvas, const LineSeries& series) {
   return runs;
 }
 
+bool is_older(const LineSeries& series, size_t i) { return i < series.older.size() && series.older[i] != 0; }
+
 // Markers closer than about two of them merge into a smudge (a training curve of thousands of steps).
 bool markers_shown(const Canvas& canvas, const LineSeries& series) {
   const size_t count = point_count(series);
@@ -223,9 +225,14 @@ LinePlotHover line_plot(const char* id, std::span<const LineSeries> series, cons
       draw_polyline(draw, run, color, style.line_width, line.dashed, style.font);
     if (!markers_shown(canvas, line)) continue;
     for (size_t i = 0; i < point_count(line); ++i) {
-      if (finite_point(line, i))
-        draw->AddCircleFilled(ImVec2(canvas.px(line.xs[i]), canvas.py(line.ys[i])), style.marker_radius,
-                              color);
+      if (!finite_point(line, i)) continue;
+      const ImVec2 at(canvas.px(line.xs[i]), canvas.py(line.ys[i]));
+      if (is_older(line, i)) {
+        draw->AddCircleFilled(at, style.marker_radius, style.background);
+        draw->AddCircle(at, style.marker_radius, color, 0, 1.5f);
+      } else {
+        draw->AddCircleFilled(at, style.marker_radius, color);
+      }
     }
   }
   if (!has_data) draw_no_data(canvas);
@@ -300,6 +307,7 @@ LinePlotHover line_plot(const char* id, std::span<const LineSeries> series, cons
       std::string text = std::string(series[s].name) + ": " + format_readout(series[s].ys[point]);
       if (!series[s].step && series[s].xs[point] != *hover.crosshair_x)
         text += " (at " + x_readout(options.x_axis, series[s].xs[point]) + ")";
+      if (is_older(series[s], point)) text += " (older weights, updating)";
       tooltip_row(series_color(series[s].color, s), text);
     }
     if (options.reference_y)

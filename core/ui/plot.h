@@ -16,6 +16,7 @@
 // OpenGL 3.2+ does, WebGL does not: build ImGui for the web with ImDrawIdx = unsigned int).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,6 +73,9 @@ struct LineSeries {
   bool markers = false;            // a dot on every point (left out where points crowd closer than a dot)
   bool dashed = false;             // for reference curves
   bool step = false;               // a staircase: ys[i] holds from xs[i] to xs[i + 1] (a transfer function)
+  // older[i] != 0: point i was computed on older data (weights still being re-evaluated): a hollow
+  // marker, and the tooltip says so. Empty: every point is current.
+  std::span<const uint8_t> older = {};
 };
 
 struct LinePlotOptions {

@@ -57,6 +57,23 @@ try {
   check(oneSliceEpochs === 1, 'a restart is not an epoch event');
   oneSlice.dispose();
 
+  // Numbers are of the final weights whatever the slice budget: the same seed trained in slices of
+  // 0.5 ms to one slice for everything gives the same weights, so the same accuracies at every point of
+  // every curve (losses to float summation order, chunks differ).
+  const budgets = [0.5, 2, 8, 50, 1e9];
+  const finals = [];
+  for (const budgetMs of budgets) {
+    const budgetLab = await createLab({state: {...small, methods: 'baseline,gradl1', weight_bits: 3}});
+    const m = await budgetLab.train({budgetMs});
+    finals.push(m.runs.map((r) => [r.accuracy, r.floatAccuracy, ...r.curve.accuracy, r.loss]));
+    budgetLab.dispose();
+  }
+  const sameAsFirst = (numbers) => numbers.every((run, r) => run.every((value, i) =>
+      i === run.length - 1 ? Math.abs(value - finals[0][r][i]) <= 1e-6 * Math.abs(value) : value === finals[0][r][i]));
+  check(finals.every(sameAsFirst),
+        `the same metrics after train() with budgets ${budgets.join(', ')} ms: ` +
+        finals.map((f) => f.map((run) => (100 * run[0]).toFixed(1)).join('/')).join(', '));
+
   // The slider.
   lab.setBits({weights: 2});
   const at2 = (await lab.settle()).runs[0];

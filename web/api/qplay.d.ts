@@ -24,11 +24,15 @@ export interface RunMetrics {
   /** Test accuracy and loss at the current quantization setting; NaN until the first read-out. */
   accuracy: number;
   loss: number;
-  /** Whether `accuracy` covers the whole test split (a first read-out covers a random subset). */
+  /**
+   * Whether `accuracy` covers the whole test split and was computed on the run's weights as they are now
+   * (a first read-out covers a random subset; while training, results of older weights stay readable).
+   */
   evaluated: boolean;
   /** Test accuracy of the float model. */
   floatAccuracy: number;
   /** Accuracy against weight bits (0 = float, then 8 down to 2), with the other settings as they are. */
+  /** `complete`: every point covers the whole test split, computed on the current weights. */
   curve: {weightBits: Int32Array; accuracy: Float32Array; complete: boolean};
   /**
    * What the method learned besides its weights, per layer (index into the architecture's layers; -1

@@ -70,6 +70,7 @@ function toFloat32(values) {
 }
 
 // One run's numbers as a page wants them: plain numbers (NaN while not evaluated yet) and Float32Arrays.
+// `evaluated` and `curve.complete` are true only for results of the run's weights as they are now.
 function runMetrics(run) {
   const value = (entry) => (entry.accuracy === null ? NaN : entry.accuracy);
   const learnedBits = run.readouts.filter((r) => r.name === 'learned weight bits').map((r) => r.value);
@@ -81,12 +82,12 @@ function runMetrics(run) {
     error: run.error || null,
     accuracy: value(run.current),
     loss: run.current.loss === null ? NaN : run.current.loss,
-    evaluated: run.current.complete,
+    evaluated: run.current.current,
     floatAccuracy: value(run.float),
     curve: {
       weightBits: Int32Array.from(run.curve, (p) => p.weight_bits),  // 0 = float
       accuracy: toFloat32(run.curve.map((p) => p.accuracy)),
-      complete: run.curve.every((p) => p.complete),
+      complete: run.curve.every((p) => p.current),
     },
     readouts: run.readouts.map(({name, layer, value}) => ({name, layer, value})),
     learnedWeightBits: learnedBits.length ? learnedBits : null,

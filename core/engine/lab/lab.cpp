@@ -190,6 +190,11 @@ const EvaluationCache::Entry* Lab::evaluation(int run, const QuantizationSetting
   return runs_[run]->evaluations.find(setting);
 }
 
+Lab::Freshness Lab::freshness(int run, const EvaluationCache::Entry& entry) const {
+  if (entry.weights_version != runs_[run]->evaluated_version) return Freshness::older;
+  return entry.complete ? Freshness::current : Freshness::partial;
+}
+
 bool Lab::refresh_due() const { return !playing_ || milliseconds_since(last_refresh_) >= kRefreshIntervalMs; }
 
 bool Lab::train_for(double budget_ms) {

@@ -105,6 +105,11 @@ class Lab {
 
   // What is known about a run at a setting (possibly partial or of older weights), or null.
   const EvaluationCache::Entry* evaluation(int run, const QuantizationSetting& setting) const;
+  // How such a number relates to the run's weights, so nothing older is shown as if it were current.
+  // `current` means computed on the whole test split with the weights evaluations are brought up to,
+  // which follow training at most refresh_interval_ms behind and equal the final weights once it stops.
+  enum class Freshness { current, partial, older };
+  Freshness freshness(int run, const EvaluationCache::Entry& entry) const;
   // How many settings each run's evaluation cache keeps: fewer for large networks (memory).
   size_t cached_settings() const { return cached_settings_; }
 

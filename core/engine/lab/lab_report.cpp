@@ -5,13 +5,17 @@ namespace {
 
 Json number_or_null(double value, bool known) { return known ? Json(value) : Json(); }
 
-// Accuracy and loss of one run at one setting, or nulls while it is not evaluated yet.
-Json evaluation_json(const EvaluationCache::Entry* entry) {
+// Accuracy and loss of one run at one setting, or nulls while it is not evaluated yet. "current": the
+// numbers cover the whole test split and were computed on the run's weights as they are now (not on
+// older weights whose result is being redone), so a page can wait for exactly that.
+Json evaluation_json(const Lab& lab, int run, const QuantizationSetting& setting) {
+  const EvaluationCache::Entry* entry = lab.evaluation(run, setting);
   Json json = Json::object();
   json["accuracy"] = number_or_null(entry ? entry->result.accuracy : 0, entry != nullptr);
   json["loss"] = number_or_null(entry ? entry->result.loss : 0, entry != nullptr);
   json["samples"] = entry ? static_cast<double>(entry->result.samples) : 0.0;
   json["complete"] = entry != nullptr && entry->complete;
+  json["current"] = entry != nullptr && entry->complete && entry->weights_version == lab.run(run).weights_version;
   return json;
 }
 
@@ -36,11 +40,11 @@ Json lab_metrics_json(const Lab& lab) {
     entry["epochs"] = trainer.settings().epochs;
     entry["steps"] = static_cast<double>(trainer.steps_taken());
     entry["error"] = trainer.status() ? std::string() : trainer.status().message();
-    entry["current"] = evaluation_json(lab.evaluation(r, lab.current_setting()));
-    entry["float"] = evaluation_json(lab.evaluation(r, lab.setting_with_weight_bits(0)));
+    entry["current"] = evaluation_json(lab, r, lab.current_setting());
+    entry["float"] = evaluation_json(lab, r, lab.setting_with_weight_bits(0));
     Json curve = Json::array();
     for (int bits : Lab::curve_weight_bits()) {
-      Json point = evaluation_json(lab.evaluation(r, lab.setting_with_weight_bits(bits)));
+      Json point = evaluation_json(lab, r, lab.setting_with_weight_bits(bits));
       point["weight_bits"] = bits;
       curve.push_back(std::move(point));
     }
