@@ -54,6 +54,12 @@ struct Playground::Impl {
     const Lab* lab = state.lab();
     return lab && lab->state().hidden.count(std::string(name));
   }
+  // Settings that mean nothing now (the state table says when each applies) or here (a data folder in a
+  // browser, which has no file system) stay out of the way, as do those the embedding page hid.
+  bool shown_in_sidebar(const SettingRow& row) const {
+    return !hidden(row.key) && setting_applies(row, state.lab()->state().experiment) &&
+           (row.key != "data_dir" || platform.has_file_system());
+  }
   void remember(const char* name) { control_rects[name] = {ImGui::GetItemRectMin(), ImGui::GetItemRectMax()}; }
 
   void frame();
@@ -170,14 +176,7 @@ void Playground::Impl::top_bar() {
 void Playground::Impl::settings_group(std::string_view group) {
   Lab& lab = *state.lab();
   for (const SettingRow& row : experiment_settings()) {
-    if (row.group != group || hidden(row.key)) continue;
-    // Data settings that do not apply to the chosen data set stay out of the way.
-    const bool images = lab.state().experiment.dataset == "fashion-mnist";
-    if ((row.key == "train_limit" || row.key == "test_limit" || row.key == "data_dir") && !images) continue;
-    if ((row.key == "samples" || row.key == "noise" || row.key == "test_fraction" || row.key == "classes") && images) continue;
-    if (row.key == "percentile" && lab.state().experiment.range_method != "percentile") continue;
-    if ((row.key == "step_epochs" || row.key == "gamma") && lab.state().experiment.schedule != "step") continue;
-    if (row.key == "momentum" && lab.state().experiment.optimizer != "sgd") continue;
+    if (row.group != group || !shown_in_sidebar(row)) continue;
     std::string value;
     if (setting_widget(row, get_setting(lab.state().experiment, row), &value)) state.apply_setting(row.key, value);
   }
@@ -224,9 +223,8 @@ void Playground::Impl::setup_sidebar(float) {
     for (const SettingRow& row : experiment_settings()) {
       // The slider strip has the bit-widths, granularity and range method.
       if (row.group != "quantization" || row.key == "weight_bits" || row.key == "activation_bits" ||
-          row.key == "granularity" || row.key == "range_method" || hidden(row.key))
+          row.key == "granularity" || row.key == "range_method" || !shown_in_sidebar(row))
         continue;
-      if (row.key == "percentile" && state.lab()->state().experiment.range_method != "percentile") continue;
       std::string value;
       if (setting_widget(row, get_setting(state.lab()->state().experiment, row), &value))
         state.apply_setting(row.key, value);
@@ -493,6 +491,13 @@ Playground::Playground(Platform& platform, std::string_view initial_state)
 Playground::~Playground() = default;
 
 void Playground::frame() { impl_->frame(); }
+
+bool Playground::work_between_frames(double budget_ms) {
+  Lab* lab = impl_->state.lab();
+  if (!lab || !lab->playing()) return false;
+  lab->advance(budget_ms);
+  return lab->playing();
+}
 void Playground::open_file(const std::string& name, std::string_view bytes) { impl_->state.open_file(name, bytes); }
 void Playground::set_state_from_hash(std::string_view hash) { impl_->state.apply_hash(hash); }
 long Playground::frames_drawn() const { return impl_->frames; }

@@ -52,6 +52,11 @@ class Playground {
   // Draws one frame into the current ImGui context (between ImGui::NewFrame and ImGui::Render) over
   // the whole display, and advances training and evaluation within a time budget.
   void frame();
+  // Training and evaluation outside frames, for a platform whose frames come slowly: a browser drawing
+  // with software WebGL shows 3-7 frames a second while its main thread mostly waits, and 8 ms of work
+  // per frame would train at the frame rate. Works for about budget_ms (no ImGui calls); returns
+  // whether there is more to do (runs training, or numbers on screen not yet current).
+  bool work_between_frames(double budget_ms);
   // A file the user chose (browser upload, or a path the native dialog read): an experiment JSON or
   // a saved model. A bad file leaves the current state as it is and says why.
   void open_file(const std::string& name, std::string_view bytes);

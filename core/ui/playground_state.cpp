@@ -25,7 +25,6 @@ PlaygroundState::PlaygroundState(Platform& platform, std::string_view hash) : pl
     say(why.text + " (opened the default comparison instead)", true);
   }
   if (!parsed.warnings.empty()) say("link: " + join_warnings(parsed.warnings), true);
-  if (lab_) lab_->play();  // the first view trains itself: a comparison to look at within a second
 }
 
 bool PlaygroundState::build_or_wait(const LabState& state, std::string_view what) {
@@ -55,6 +54,9 @@ bool PlaygroundState::build_or_wait(const LabState& state, std::string_view what
       return false;
     }
     lab_ = std::move(made).value();
+    // The first lab trains itself, whether it opens at once or after its data downloaded (a link to
+    // Fashion-MNIST): a comparison to look at without pressing anything.
+    lab_->play();
   }
   if (selected_run >= lab_->run_count()) selected_run = 0;
   publish();

@@ -33,6 +33,26 @@ TEST(StateTable, RejectsOutOfRangeAndMalformedValuesAndKeepsTheOldValue) {
   EXPECT_NE(choice.message().find("one of sgd, adam"), std::string::npos) << choice.message();
 }
 
+TEST(StateTable, SaysWhenASettingApplies) {
+  auto applies = [](std::string_view key, const Experiment& e) { return setting_applies(*find_setting(key), e); };
+  Experiment e;
+  e.dataset = "moons";
+  EXPECT_FALSE(applies("classes", e)) << "moons have two classes";
+  EXPECT_TRUE(applies("noise", e));
+  EXPECT_FALSE(applies("train_limit", e));
+  e.dataset = "spiral";
+  EXPECT_TRUE(applies("classes", e));
+  e.dataset = "fashion-mnist";
+  EXPECT_FALSE(applies("noise", e));
+  EXPECT_TRUE(applies("data_dir", e));
+  EXPECT_FALSE(applies("percentile", e));
+  e.range_method = "percentile";
+  EXPECT_TRUE(applies("percentile", e));
+  e.optimizer = "adam";
+  EXPECT_FALSE(applies("momentum", e));
+  EXPECT_TRUE(applies("learning_rate", e)) << "rows without a condition always apply";
+}
+
 TEST(StateTable, UnknownKeysSuggestTheClosestSetting) {
   Experiment e;
   Status status = set_setting(e, "learnig_rate", "0.1");

@@ -107,6 +107,18 @@ TEST(PlaygroundState, ExperimentFilesAndModelsRoundTrip) {
   EXPECT_TRUE(state.lab()->run(0).loaded) << "the loaded model stays";
 }
 
+TEST(PlaygroundState, ALinkToADataSetStillDownloadingStartsTrainingOnceItIsHere) {
+  FakePlatform platform;
+  platform.slow_dataset = "circles";
+  PlaygroundState state(platform, std::string(kQuick) + "&dataset=circles");
+  EXPECT_EQ(state.lab(), nullptr);
+  EXPECT_TRUE(state.data_pending());
+  for (int i = 0; i < 3 && !state.lab(); ++i) state.advance(1);
+  ASSERT_NE(state.lab(), nullptr);
+  EXPECT_EQ(state.lab()->state().experiment.dataset, "circles");
+  EXPECT_TRUE(state.lab()->playing()) << "like the default view, a linked one trains itself";
+}
+
 TEST(PlaygroundState, ADataSetStillDownloadingWaitsThenApplies) {
   FakePlatform platform;
   platform.slow_dataset = "circles";

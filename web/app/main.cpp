@@ -259,6 +259,17 @@ EM_JS(void, qplay_web_post_to_parent, (const char* type, const char* payload_jso
   window.parent.postMessage(message, Module.qplayParentOrigin);
 });
 
+// Work between animation frames: a MessageChannel message runs as soon as the main thread is free
+// (setTimeout would wait at least 4 ms once nested), and the browser still draws a frame between two
+// messages when one is due.
+EM_JS(void, qplay_web_schedule_work_between_frames, (), {
+  if (!Module.qplayWorkChannel) {
+    Module.qplayWorkChannel = new MessageChannel();
+    Module.qplayWorkChannel.port1.onmessage = function() { Module._qplay_web_work_between_frames(); };
+  }
+  Module.qplayWorkChannel.port2.postMessage(0);
+});
+
 // The page (index.html) hides its loading screen on the first frame and shows fatal errors.
 EM_JS(void, qplay_web_first_frame_drawn, (), {
   if (Module['qplayReady']) Module['qplayReady']();
@@ -327,6 +338,7 @@ struct App {
   qplay::ui::DisplayScale scale;  // content_scale = devicePixelRatio; framebuffer_scale stays 1
   double device_pixel_ratio = 1;
   bool first_frame_reported = false;
+  bool work_scheduled = false;  // a slice of training between frames is queued
 
   // Events from JavaScript arrive between frames; the playground gets them at the start of the next
   // frame, inside an ImGui frame.
@@ -416,6 +428,10 @@ void frame() {
   for (OpenedFile& file : std::exchange(a.opened_files, {})) a.playground->open_file(file.name, file.bytes);
   for (App::ParentMessage& message : std::exchange(a.parent_messages, {})) handle_parent_message(a, message);
   a.playground->frame();
+  if (!a.work_scheduled && a.playground->training()) {
+    a.work_scheduled = true;
+    qplay_web_schedule_work_between_frames();
+  }
   post_metrics_if_changed(a);
   ImGui::Render();
 
@@ -460,7 +476,15 @@ void frame() {
 
 extern "C" {
 
-// From the page services above.
+// From the page services above. Slices of 6 ms, as short as a frame's own share: a browser with a
+// fast GPU keeps its frame rate, one drawing in software trains in the time it waits for frames.
+EMSCRIPTEN_KEEPALIVE void qplay_web_work_between_frames() {
+  constexpr double kSliceMs = 6;
+  if (app == nullptr) return;
+  app->work_scheduled = app->playground->work_between_frames(kSliceMs);
+  if (app->work_scheduled) qplay_web_schedule_work_between_frames();
+}
+
 EMSCRIPTEN_KEEPALIVE void qplay_web_file_opened(const char* name, const unsigned char* data, int size) {
   if (app == nullptr) return;
   app->opened_files.push_back({name, std::string(reinterpret_cast<const char*>(data), size)});

@@ -148,10 +148,6 @@ std::string format_number(double value) {
   return stream.str();
 }
 
-bool uses_num_classes(ToyDatasetKind kind) {
-  return kind == ToyDatasetKind::spiral || kind == ToyDatasetKind::blobs;
-}
-
 std::vector<std::string> class_names_for(ToyDatasetKind kind, int num_classes) {
   switch (kind) {
     case ToyDatasetKind::moons:
@@ -193,6 +189,10 @@ Status validate_options(const ToyDatasetOptions& options) {
 }
 
 }  // namespace
+
+bool uses_num_classes(ToyDatasetKind kind) {
+  return kind == ToyDatasetKind::spiral || kind == ToyDatasetKind::blobs;
+}
 
 const char* toy_dataset_name(ToyDatasetKind kind) {
   switch (kind) {

@@ -39,5 +39,7 @@ Result<Dataset> make_toy_dataset(const ToyDatasetOptions& options);
 // "spiral", "moons", "circles", "xor", "blobs" (the names toy_dataset_name returns).
 std::optional<ToyDatasetKind> parse_toy_dataset_kind(std::string_view name);
 const char* toy_dataset_name(ToyDatasetKind kind);
+// Whether the kind takes a number of classes (spiral arms, blobs); moons, circles and xor have two.
+bool uses_num_classes(ToyDatasetKind kind);
 
 }  // namespace qplay

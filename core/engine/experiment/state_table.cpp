@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/engine/data/toy_datasets.h"
 #include "core/engine/io/file_util.h"
 
 namespace qplay {
@@ -413,9 +414,50 @@ Status unknown_setting(std::string_view key) {
 
 }  // namespace
 
+// The conditions of SettingRow::applies, by key.
+void attach_conditions(std::vector<SettingRow>& rows) {
+  using Condition = bool (*)(const Experiment&);
+  const Condition toy = [](const E& e) { return e.dataset != "fashion-mnist"; };
+  const Condition images = [](const E& e) { return e.dataset == "fashion-mnist"; };
+  const std::pair<std::string_view, Condition> conditions[] = {
+      {"samples", toy},
+      {"noise", toy},
+      {"test_fraction", toy},
+      {"classes",
+       [](const E& e) {
+         const std::optional<ToyDatasetKind> kind = parse_toy_dataset_kind(e.dataset);
+         return kind && uses_num_classes(*kind);
+       }},
+      {"train_limit", images},
+      {"test_limit", images},
+      {"data_dir", images},
+      {"momentum", [](const E& e) { return e.optimizer == "sgd"; }},
+      {"step_epochs", [](const E& e) { return e.schedule == "step"; }},
+      {"gamma", [](const E& e) { return e.schedule == "step"; }},
+      {"satnl_scale", [](const E& e) { return e.satnl == "on"; }},
+      {"sam_rho", [](const E& e) { return e.sam != "none"; }},
+      {"cpq_drop_rate", [](const E& e) { return e.cpq_dropbits == "on"; }},
+      {"cpq_bits_lambda", [](const E& e) { return e.cpq_learn_bits == "on"; }},
+      {"percentile", [](const E& e) { return e.range_method == "percentile"; }},
+      {"calibration_samples", [](const E& e) { return e.activation_bits > 0; }},
+  };
+  for (const auto& [key, condition] : conditions) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == key; });
+    if (row != rows.end()) row->applies = condition;
+  }
+}
+
 const std::vector<SettingRow>& experiment_settings() {
-  static const std::vector<SettingRow> rows = build_rows();
+  static const std::vector<SettingRow> rows = [] {
+    std::vector<SettingRow> built = build_rows();
+    attach_conditions(built);
+    return built;
+  }();
   return rows;
+}
+
+bool setting_applies(const SettingRow& row, const Experiment& experiment) {
+  return row.applies == nullptr || row.applies(experiment);
 }
 
 const SettingRow* find_setting(std::string_view key) {

@@ -27,7 +27,11 @@ struct SettingRow {
   double min = 0, max = 0;                 // integer and number
   std::vector<std::string_view> choices;   // choice
   std::variant<int Experiment::*, int64_t Experiment::*, double Experiment::*, std::string Experiment::*> field;
+  // When the setting means something (the percentile only with percentile ranges, a toy set's noise
+  // only for toy sets); null: always. The playground hides the others; files and flags accept them all.
+  bool (*applies)(const Experiment&) = nullptr;
 };
+bool setting_applies(const SettingRow& row, const Experiment& experiment);
 
 const std::vector<SettingRow>& experiment_settings();
 const SettingRow* find_setting(std::string_view key);
