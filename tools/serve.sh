@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Serves the browser build (build/wasm/web) on http://127.0.0.1:PORT/ for this machine only:
+# Serves the browser build (build/wasm/web) on http://127.0.0.1:PORT/ for this machine only, gzip
+# compressed as a web host would (tools/web/static_server.mjs):
 #   /app/        the playground (index.html, qplay-app.js/.wasm/.data, the Fashion-MNIST data pack)
 #   /api/        the embeddable module (qplay.js, qplay-element.js, qplay-core.js/.wasm)
 #   /examples/   the teaching pages
@@ -15,5 +16,4 @@ if [ ! -f "$web_dir/app/qplay-app.wasm" ] || [ ! -f "$web_dir/app/index.html" ];
   exit 1
 fi
 echo "serve: the playground at http://127.0.0.1:$port/app/, lessons at http://127.0.0.1:$port/examples/ (Ctrl-C stops)"
-# python's http.server sends .wasm as application/wasm, which streaming compilation needs.
-exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$web_dir"
+exec node tools/web/static_server.mjs "$web_dir" "$port"

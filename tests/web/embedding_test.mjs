@@ -9,8 +9,9 @@
 //
 // Exit code 0 when every check passes, 1 otherwise (each failure is printed).
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
+
+import {serveStatic} from '../../tools/web/static_server.mjs';
 
 const CHROMIUM = process.env.QPLAY_CHROMIUM || '/usr/bin/chromium';
 const VIEWPORT = {width: 1100, height: 760};
@@ -91,41 +92,19 @@ function testPage(name, query, origin, otherOrigin) {
 }
 
 // ---- Two static servers: the site (+ test pages), and a second origin with test pages only ---------
-const MIME_TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',  // streaming compilation insists on it
-  '.data': 'application/octet-stream', '.json': 'application/json', '.ts': 'text/plain; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-};
-const root = path.resolve(webDir);
 const origins = {};
-function startServer(serveSite, name) {
-  const server = http.createServer((request, response) => {
-    const url = new URL(request.url, 'http://localhost');
-    const urlPath = decodeURIComponent(url.pathname);
-    if (urlPath.startsWith('/test/')) {
+async function startServer(name) {
+  const served = await serveStatic(webDir, {
+    route: (urlPath, searchParams) => {
+      if (!urlPath.startsWith('/test/')) return null;
       const otherOrigin = name === 'site' ? origins.other : origins.site;
-      const html = testPage(urlPath.slice(6), url.searchParams, origins[name], otherOrigin);
-      if (html !== null) {
-        response.writeHead(200, {'Content-Type': MIME_TYPES['.html']}).end(html);
-        return;
-      }
-    }
-    const file = path.resolve(root, '.' + path.posix.normalize(urlPath.endsWith('/') ? urlPath + 'index.html' : urlPath));
-    const type = MIME_TYPES[path.extname(file)];
-    if (!serveSite || !file.startsWith(root + path.sep) || !type || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      response.writeHead(404).end('not found');
-      return;
-    }
-    const bytes = fs.readFileSync(file);
-    response.writeHead(200, {'Content-Type': type, 'Content-Length': bytes.length}).end(bytes);
+      return testPage(urlPath.slice(6), searchParams, origins[name], otherOrigin);
+    },
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    origins[name] = `http://127.0.0.1:${server.address().port}`;
-    resolve(server);
-  }));
+  origins[name] = served.origin;
+  return served;
 }
-const servers = [await startServer(true, 'site'), await startServer(true, 'other')];
+const servers = [await startServer('site'), await startServer('other')];
 const site = origins.site, other = origins.other;
 
 // ---- Checks ----------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@
 // runs at devicePixelRatio 2, so the CSS-pixel/device-pixel glue is exercised too. Exit code 0 when
 // every check passes, 1 otherwise (each failure is printed).
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
+
+import {serveStatic} from '../../tools/web/static_server.mjs';
 
 const CHROMIUM = process.env.QPLAY_CHROMIUM || '/usr/bin/chromium';
 const VIEWPORT = {width: 1000, height: 640};  // CSS pixels
@@ -36,27 +37,9 @@ for (const file of [CHROMIUM, path.join(appDir, 'index.html'), path.join(appDir,
   }
 }
 
-// ---- A static server for the app directory ---------------------------------------------------------
-const MIME_TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',  // streaming compilation insists on it
-  '.data': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8',
-};
-const root = path.resolve(appDir);
-const server = http.createServer((request, response) => {
-  const urlPath = decodeURIComponent(new URL(request.url, 'http://localhost').pathname);
-  const file = path.resolve(root, '.' + path.posix.normalize(urlPath === '/' ? '/index.html' : urlPath));
-  // The data pack's IDX files have no extension: bytes.
-  const type = MIME_TYPES[path.extname(file)] || 'application/octet-stream';
-  if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-    response.writeHead(404).end('not found');
-    return;
-  }
-  const bytes = fs.readFileSync(file);
-  response.writeHead(200, {'Content-Type': type, 'Content-Length': bytes.length}).end(bytes);
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const url = `http://127.0.0.1:${server.address().port}/index.html`;
+// ---- The app directory, served as a web host would (gzip) --------------------------------------------
+const server = await serveStatic(appDir);
+const url = `${server.origin}/index.html`;
 
 // ---- Checks ------------------------------------------------------------------------------------------
 const failures = [];

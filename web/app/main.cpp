@@ -159,7 +159,8 @@ EM_JS(void, qplay_web_fetch_data_pack, (), {
     var url = "data/fashion-mnist/" + name;
     return fetch(url).then(function(response) {
       if (!response.ok) throw new Error("the Fashion-MNIST data pack is missing here (" + url + ": HTTP " + response.status + ")");
-      pack.total += Number(response.headers.get("Content-Length")) || 0;
+      pack.total += window.qplayDecodedLength ? window.qplayDecodedLength(response)
+                                              : Number(response.headers.get("Content-Length")) || 0;
       var reader = response.body.getReader();
       var chunks = [];
       var size = 0;
@@ -339,6 +340,11 @@ struct App {
   double device_pixel_ratio = 1;
   bool first_frame_reported = false;
   bool work_scheduled = false;  // a slice of training between frames is queued
+  // Frame pacing (frame_can_wait): input since the last frame drawn, and how fast frames are drawn.
+  bool input_since_frame = false;
+  double cursor_x = -1, cursor_y = -1;
+  double last_drawn_at = 0, drawn_interval_ms = 16;
+  bool drew_last_tick = false;
 
   // Events from JavaScript arrive between frames; the playground gets them at the start of the next
   // frame, inside an ImGui frame.
@@ -410,9 +416,35 @@ void post_metrics_if_changed(App& a) {
   qplay_web_post_to_parent("metrics", ("{\"metrics\": " + a.posted_metrics + "}").c_str());
 }
 
+// A browser drawing WebGL in software (frames slower than kSlowFrameMs apart) spends about a CPU core
+// rasterizing every frame it draws, which training on the same two cores needs: while runs train, such
+// a page draws kTrainingFramesPerSecond frames a second, and at once on any input.
+constexpr double kSlowFrameMs = 30;
+constexpr double kTrainingFramesPerSecond = 10;
+
+bool frame_can_wait(App& a) {
+  const double now = emscripten_get_now();
+  double x = 0, y = 0;
+  glfwGetCursorPos(a.window, &x, &y);
+  const bool input = std::exchange(a.input_since_frame, false) || x != a.cursor_x || y != a.cursor_y ||
+                     !a.hash_changes.empty() || !a.opened_files.empty() || !a.parent_messages.empty();
+  a.cursor_x = x, a.cursor_y = y;
+  if (!input && a.playground->training() && a.drawn_interval_ms > kSlowFrameMs &&
+      now - a.last_drawn_at < 1000 / kTrainingFramesPerSecond) {
+    a.drew_last_tick = false;
+    return true;
+  }
+  // Only frames drawn on consecutive animation frames say how fast this browser draws.
+  if (a.drew_last_tick) a.drawn_interval_ms = 0.8 * a.drawn_interval_ms + 0.2 * (now - a.last_drawn_at);
+  a.last_drawn_at = now;
+  a.drew_last_tick = true;
+  return false;
+}
+
 void frame() {
   App& a = *app;
   glfwPollEvents();
+  if (frame_can_wait(a)) return;
   a.device_pixel_ratio = qplay_web_fit_canvas();
   if (qplay::ui::DisplayScale now{static_cast<float>(a.device_pixel_ratio), 1.0f}; !(now == a.scale)) {
     a.scale = now;  // browser zoom, or the window moved to a screen of another density
@@ -498,6 +530,7 @@ EMSCRIPTEN_KEEPALIVE void qplay_web_hash_changed(const char* hash) {
 // Between frames, like ImGui's GLFW backend adds scroll offsets.
 EMSCRIPTEN_KEEPALIVE void qplay_web_mouse_wheel(double horizontal, double vertical) {
   if (app == nullptr) return;
+  app->input_since_frame = true;
   ImGuiIO& io = ImGui::GetIO();
   io.MouseWheelH += static_cast<float>(horizontal);
   io.MouseWheel += static_cast<float>(vertical);
@@ -512,6 +545,12 @@ EMSCRIPTEN_KEEPALIVE int qplay_app_frames_drawn() {
 // Playground::current_accuracy (-1 before the first read-out).
 EMSCRIPTEN_KEEPALIVE double qplay_app_current_accuracy() {
   return app != nullptr && app->playground ? app->playground->current_accuracy() : -1.0;
+}
+// The numbers on screen as JSON (core/engine/lab/lab_report.h), valid until the next call.
+EMSCRIPTEN_KEEPALIVE const char* qplay_app_metrics() {
+  static std::string metrics;
+  metrics = app != nullptr && app->playground ? app->playground->metrics_json() : std::string();
+  return metrics.c_str();
 }
 EMSCRIPTEN_KEEPALIVE int qplay_app_training() {
   return app != nullptr && app->playground && app->playground->training() ? 1 : 0;
@@ -582,6 +621,10 @@ int main() {
   ImGui::CreateContext();
   ImGui::GetIO().IniFilename = nullptr;  // the playground lays itself out every frame
   ImGui::StyleColorsDark();
+  // Before ImGui's backend, which calls these first-installed callbacks from its own.
+  glfwSetMouseButtonCallback(window, [](GLFWwindow*, int, int, int) { if (app) app->input_since_frame = true; });
+  glfwSetKeyCallback(window, [](GLFWwindow*, int, int, int, int) { if (app) app->input_since_frame = true; });
+  glfwSetCharCallback(window, [](GLFWwindow*, unsigned int) { if (app) app->input_since_frame = true; });
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 300 es");
 

@@ -441,9 +441,9 @@ void attach_conditions(std::vector<SettingRow>& rows) {
       {"percentile", [](const E& e) { return e.range_method == "percentile"; }},
       {"calibration_samples", [](const E& e) { return e.activation_bits > 0; }},
   };
-  for (const auto& [key, condition] : conditions) {
-    auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == key; });
-    if (row != rows.end()) row->applies = condition;
+  for (const auto& condition : conditions) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == condition.first; });
+    if (row != rows.end()) row->applies = condition.second;
   }
 }
 
