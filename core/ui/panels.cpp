@@ -73,6 +73,14 @@ std::string readout_text(const MethodReadout& readout) {
 
 ImU32 run_color(int run) { return categorical_color(run); }
 
+void text_ellipsized(const std::string& text, float max_width, bool disabled) {
+  const std::string shown = ellipsize(text, max_width);
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetColorU32(disabled ? ImGuiCol_TextDisabled : ImGuiCol_Text));
+  ImGui::TextUnformatted(shown.c_str());
+  ImGui::PopStyleColor();
+  if (shown.size() != text.size() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text.c_str());
+}
+
 std::string bits_label(int bits) { return bits == 0 ? "float" : std::to_string(bits) + "-bit"; }
 
 std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
@@ -127,6 +135,16 @@ void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   }
   for (int r = 0; r < lab.run_count(); ++r)
     series.push_back({lab.run(r).method, run_color(r), xs[r], ys[r], /*markers=*/true, false, false, older[r]});
+  // The selected run's float accuracy across the plot, named in the legend rather than written over
+  // the curves.
+  const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
+  const std::string reference = lab.run(state.selected_run).method + " in float";
+  const double reference_x[] = {1.6, kFloatX + 0.4};
+  double reference_y[2] = {NAN, NAN};
+  if (float_entry && float_entry->complete && lab.freshness(state.selected_run, *float_entry) != Lab::Freshness::older) {
+    reference_y[0] = reference_y[1] = 100 * float_entry->result.accuracy;
+    series.push_back({reference, IM_COL32(170, 170, 170, 200), reference_x, reference_y, false, /*dashed=*/true});
+  }
   static const double ticks[] = {2, 3, 4, 5, 6, 7, 8, kFloatX};
   static const std::string tick_labels[] = {"2", "3", "4", "5", "6", "7", "8", "float"};
   LinePlotOptions options;
@@ -136,18 +154,10 @@ void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   options.x_axis = {"weight bits", 1.6, kFloatX + 0.4, ticks, tick_labels};
   options.y_axis.label = "accuracy %";
   options.y_axis.max = 100;
-  options.legend = LegendPlacement::bottom_right;
+  options.legend = LegendPlacement::best;
   const int current = lab.state().experiment.weight_bits;
   options.marker_x = curve_x(current);
   options.marker_label = "slider";
-  const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
-  std::string reference;
-  if (float_entry && float_entry->complete &&
-      lab.freshness(state.selected_run, *float_entry) != Lab::Freshness::older) {
-    options.reference_y = 100 * float_entry->result.accuracy;
-    reference = lab.run(state.selected_run).method + " in float";
-    options.reference_label = reference;
-  }
   LinePlotHover hover = line_plot("accuracy_curves", series, options);
   if (hover.clicked && hover.crosshair_x) {
     const int clicked = *hover.crosshair_x >= kFloatX - 0.5 ? 0 : static_cast<int>(std::lround(*hover.crosshair_x));
@@ -193,7 +203,7 @@ void draw_training_curves(PlaygroundState& state, ImVec2 size) {
   options.x_axis.max = std::max(1, lab.state().experiment.epochs);
   options.y_axis.label = show_loss ? "loss (dashed: train)" : "accuracy % (dashed: train)";
   if (!show_loss) options.y_axis.max = 100;
-  options.legend = show_loss ? LegendPlacement::top_right : LegendPlacement::bottom_right;
+  options.legend = LegendPlacement::best;
   line_plot("training_curves", series, options);
 }
 
@@ -213,14 +223,35 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
       points.push_back({point[0], point[1], class_color((*labels)[i]), outline});
     }
   }
-  std::vector<std::string> class_names = data.class_names;
-  std::vector<LegendEntry> legend;
-  for (int c = 0; c < data.num_classes; ++c) legend.push_back({class_names[c], class_color(c)});
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const int r = state.selected_run;
+  const EvaluationCache::Entry* float_entry = lab.evaluation(r, lab.setting_with_weight_bits(0));
+  const EvaluationCache::Entry* current = lab.evaluation(r, lab.current_setting());
+  const std::string float_title = "float weights: test " + accuracy_readout(lab, r, float_entry);
+  const std::string quant_title = applied_setting_label(lab) + ": test " + accuracy_readout(lab, r, current);
+  const float start_y = ImGui::GetCursorPosY();
+  ImGui::Text("Decision boundary: %s", run.method.c_str());
+  ImGui::SameLine();
+  ImGui::TextDisabled("(?)");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Left (or top): the float model; right (or below): the same weights at the slider's\n"
+                      "setting. Points with a dark rim are training data, with a white rim test data.\n"
+                      "Pale bands are where the model is unsure. Click a run's chip to switch runs.");
+  // The classes in one line above both plots, so no legend covers a point.
+  for (int c = 0; c < data.num_classes; ++c) {
+    const std::string entry = "\u25CF " + data.class_names[c];
+    ImGui::SameLine();
+    if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(entry.c_str()).x) ImGui::NewLine();
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(class_color(c)), "%s", entry.c_str());
+  }
+  size.y -= ImGui::GetCursorPosY() - start_y;
 
-  const float half = (size.x - ImGui::GetStyle().ItemSpacing.x) / 2;
-  size.y -= ImGui::GetTextLineHeightWithSpacing();
+  // Side by side in a wide panel, one above the other in a tall one (a phone): each as large as fits.
+  const bool stacked = size.y > size.x * 1.2f;
+  const ImVec2 each = stacked ? ImVec2(size.x, (size.y - style.ItemSpacing.y) / 2)
+                              : ImVec2((size.x - style.ItemSpacing.x) / 2, size.y);
   const ImU32 background = ImGui::GetColorU32(ImGuiCol_WindowBg);
-  auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title, bool with_legend) {
+  auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title) {
     std::vector<ImU32> cells(boundary.predicted_class.size());
     std::vector<double> values(boundary.predicted_class.size());
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -233,34 +264,21 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     }
     HeatMapOptions options;
     options.title = title;
-    options.size = ImVec2(half, size.y);
+    options.size = each;
     options.x_axis.min = boundary.region.x_min, options.x_axis.max = boundary.region.x_max;
     options.y_axis.min = boundary.region.y_min, options.y_axis.max = boundary.region.y_max;
     options.points = points;
     options.cell_values = values;
     options.value_name = "probability of the predicted class";
-    options.legend_entries = legend;
-    options.legend = with_legend ? LegendPlacement::best : LegendPlacement::hidden;
+    options.legend = LegendPlacement::hidden;
     heat_map_plot(id, cells, boundary.resolution, boundary.resolution, options);
   };
-  const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
-  const EvaluationCache::Entry* current = lab.evaluation(state.selected_run, lab.current_setting());
-  const int r = state.selected_run;
-  const std::string float_title = "float weights: test " + accuracy_readout(lab, r, float_entry);
-  const std::string quant_title = applied_setting_label(lab) + ": test " + accuracy_readout(lab, r, current);
-  ImGui::Text("Decision boundary: %s", run.method.c_str());
-  ImGui::SameLine();
-  ImGui::TextDisabled("(?)");
-  if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("Left: the float model; right: the same weights at the slider's setting.\n"
-                      "Points with a dark rim are training data, with a white rim test data.\n"
-                      "Pale bands are where the model is unsure. Click a run's chip above to switch runs.");
-  draw_one("boundary_float", run.float_boundary, float_title, true);
-  ImGui::SameLine();
+  draw_one("boundary_float", run.float_boundary, float_title);
+  if (!stacked) ImGui::SameLine();
   if (run.quantized_boundary.predicted_class.empty())
-    no_lab_message(ImVec2(half, size.y), "quantizing ...");
+    no_lab_message(each, "quantizing ...");
   else
-    draw_one("boundary_quantized", run.quantized_boundary, quant_title, false);
+    draw_one("boundary_quantized", run.quantized_boundary, quant_title);
 }
 
 void draw_weights(PlaygroundState& state, ImVec2 size) {
@@ -282,14 +300,16 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
                        ? setting.weights.bits
                        : setting.weight_bits_per_layer[stats.layer];
   const std::string grid_name =
-      bits == 0 ? "" : bits_label(bits) + (stats.per_channel ? ", channel " + std::to_string(stats.shown_channel) + " (widest)" : "");
+      bits == 0 ? ""
+                : bits_label(bits) + " grid" +
+                      (stats.per_channel ? " of channel " + std::to_string(stats.shown_channel) + ", the widest" : "");
   // Float and quantized histograms side by side, not overlaid: the quantized values pile into a few
   // bins whose spikes would flatten the float histogram to nothing.
   const float available = size.y - ImGui::GetFrameHeightWithSpacing();
   const float spacing = ImGui::GetStyle().ItemSpacing.x;
   if (!grid_name.empty()) {
     ImGui::SameLine();
-    ImGui::TextDisabled("grid: %s", grid_name.c_str());
+    text_ellipsized(grid_name, ImGui::GetContentRegionAvail().x, /*disabled=*/true);
   }
   const std::string float_title = "float weights";
   const std::string quantized_title = bits == 0 ? "quantized: (slider at float)" : "quantized, " + bits_label(bits);
@@ -321,11 +341,11 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
   LineSeries curves[] = {{"identity", IM_COL32(160, 160, 160, 200), identity_x, identity_x, false, true},
                          {"quantizer", run_color(state.selected_run), xs, ys, false, false, /*step=*/true}};
   LinePlotOptions staircase;
-  staircase.title = "quantizer q(w)";
+  staircase.title = bits == 0 ? "quantizer q(w) = w" : "quantizer q(w) (dashed: w)";
   staircase.size = ImVec2(-1, available);
   staircase.x_axis.label = "w";
   staircase.y_axis.label = "q(w)";
-  staircase.legend = LegendPlacement::top_left;
+  staircase.legend = LegendPlacement::hidden;
   if (bits == 0)
     line_plot("transfer", std::span<const LineSeries>(curves, 1), staircase);
   else
@@ -473,7 +493,10 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
     for (float v : pair.quantized_maps.values) scale = std::max(scale, std::fabs(v));
   if (!(scale > 0)) scale = 1;
   ImGui::SameLine();
-  ImGui::TextDisabled("colour scale +-%.3g", scale);
+  char low[24], high[24];
+  std::snprintf(low, sizeof low, "%.3g", -scale);
+  std::snprintf(high, sizeof high, "+%.3g", scale);
+  color_bar(ColorScale::diverging, low, high, 6 * ImGui::GetFontSize());
 
   // One canvas of small square maps, a label line over each, as large as the rest of the panel allows.
   const ImVec2 area(size.x, size.y - (ImGui::GetCursorPosY() - start_y));

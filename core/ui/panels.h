@@ -21,6 +21,9 @@ bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* e
 // 8-bit activations", "float weights".
 std::string applied_setting_label(const Lab& lab);
 
+// Text cut to max_width with "…" when longer, the whole text in a tooltip then.
+void text_ellipsized(const std::string& text, float max_width, bool disabled = false);
+
 // Test accuracy against weight bit-width, one curve per run; clicking a bit-width moves the slider.
 void draw_accuracy_curves(PlaygroundState& state, ImVec2 size);
 // Train and test loss and accuracy per epoch, every run.

@@ -25,13 +25,25 @@ namespace {
 // The playground's share of a frame (training, evaluation and layout): leaves room for 60 fps.
 constexpr double kFrameBudgetMs = 8.0;
 constexpr double kSmallestLabSliceMs = 2.0;  // however long the layout takes, training still moves
+// Narrower than this many font sizes (a phone, a small embed), the top bar folds its file buttons into
+// a menu and the setup becomes a drawer.
+constexpr float kCompactWidthInFonts = 48;
 
 // Continues the row if `width` more pixels fit after a gap, else starts a new one: the slider strip
 // wraps on narrow windows instead of running off the edge.
-void same_line_if_fits(float width) {
-  const float gap = ImGui::GetFontSize() * 1.5f;
-  ImGui::SameLine(0, gap);
+void same_line_if_fits(float width, float gap_in_fonts = 1.5f) {
+  ImGui::SameLine(0, ImGui::GetFontSize() * gap_in_fonts);
   if (ImGui::GetContentRegionAvail().x < width) ImGui::NewLine();
+}
+
+// A plain-language sentence under the mouse, wrapped to a readable width.
+void help_tooltip(std::string_view text) {
+  if (text.empty() || !ImGui::IsItemHovered()) return;
+  ImGui::BeginTooltip();
+  ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
+  ImGui::TextUnformatted(text.data(), text.data() + text.size());
+  ImGui::PopTextWrapPos();
+  ImGui::EndTooltip();
 }
 
 struct ControlRect {
@@ -47,6 +59,8 @@ struct Playground::Impl {
   PlaygroundState state;
   FileDialog file_dialog;
   long frames = 0;
+  bool compact = false;            // this frame's window is narrow (kCompactWidthInFonts)
+  bool setup_drawer_open = false;  // compact only: the setup covers the body
   double layout_ms = 0;  // moving average of the frame's time outside the lab
   std::map<std::string, ControlRect, std::less<>> control_rects;
 
@@ -64,11 +78,13 @@ struct Playground::Impl {
 
   void frame();
   void top_bar();
-  void setup_sidebar(float width);
+  void setup_sidebar();
+  void file_buttons();
   void settings_group(std::string_view group);
   void methods_section();
   void slider_strip();
   void learned_bits_buttons();
+  void headline();
   void bit_slider(const char* key, const char* label, float width);
   void panels(ImVec2 size);
   void details_tabs();
@@ -89,23 +105,33 @@ void Playground::Impl::frame() {
   ImGui::Begin("QPlay", nullptr,
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
                    ImGuiWindowFlags_NoBringToFrontOnFocus);
+  compact = ImGui::GetContentRegionAvail().x < ImGui::GetFontSize() * kCompactWidthInFonts;
   top_bar();
   const float status_height = ImGui::GetFrameHeightWithSpacing();
   const ImVec2 body(ImGui::GetContentRegionAvail().x, ImGui::GetContentRegionAvail().y - status_height);
   const bool with_setup = !hidden("setup") && state.lab();
-  const float sidebar = with_setup ? std::min(ImGui::GetFontSize() * 22.0f, body.x * 0.3f) : 0.0f;
-  if (with_setup) {
-    ImGui::BeginChild("setup", ImVec2(sidebar, body.y), true);
-    setup_sidebar(sidebar);
+  if (with_setup && compact && setup_drawer_open) {
+    // A phone: the setup is a drawer over the whole body, its fields as wide as the screen.
+    ImGui::BeginChild("setup", ImVec2(0, body.y), true);
+    if (ImGui::Button("Close setup")) setup_drawer_open = false;
+    remember("close_setup");
+    setup_sidebar();
     ImGui::EndChild();
-    ImGui::SameLine();
+  } else {
+    if (with_setup && !compact) {
+      const float sidebar = std::min(ImGui::GetFontSize() * 22.0f, body.x * 0.3f);
+      ImGui::BeginChild("setup", ImVec2(sidebar, body.y), true);
+      setup_sidebar();
+      ImGui::EndChild();
+      ImGui::SameLine();
+    }
+    ImGui::BeginChild("main", ImVec2(0, body.y), false);
+    if (state.lab()) {
+      if (!hidden("slider")) slider_strip();
+      panels(ImGui::GetContentRegionAvail());
+    }
+    ImGui::EndChild();
   }
-  ImGui::BeginChild("main", ImVec2(0, body.y), false);
-  if (state.lab()) {
-    if (!hidden("slider")) slider_strip();
-    panels(ImGui::GetContentRegionAvail());
-  }
-  ImGui::EndChild();
   status_bar();
   ImGui::End();
   file_dialog.draw([this](const std::string& path, FileDialog::Mode mode) {
@@ -125,52 +151,86 @@ void Playground::Impl::frame() {
   layout_ms = 0.9 * layout_ms + 0.1 * std::min(ms, kFrameBudgetMs);
 }
 
+// Title, run controls and training progress, file buttons at the right. Items wrap to a new line
+// rather than overlap; on a narrow window the file buttons and the setup drawer are in a menu.
 void Playground::Impl::top_bar() {
   Lab* lab = state.lab();
   ImGui::TextUnformatted("QPlay");
-  ImGui::SameLine();
-  ImGui::TextDisabled("quantization playground");
+  if (!compact) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("quantization playground");
+  }
   if (!lab) return;
+  const float font = ImGui::GetFontSize();
+  if (compact && (!hidden("files") || !hidden("setup"))) {
+    ImGui::SameLine();
+    if (ImGui::Button("Menu")) ImGui::OpenPopup("menu");
+    remember("menu");
+    if (ImGui::BeginPopup("menu")) {
+      if (!hidden("setup") && ImGui::MenuItem(setup_drawer_open ? "Hide setup" : "Setup: data, model, methods"))
+        setup_drawer_open = !setup_drawer_open;
+      if (!hidden("files")) {
+        if (ImGui::MenuItem("Open...")) open();
+        if (ImGui::MenuItem("Save experiment")) save_experiment();
+        if (ImGui::MenuItem("Save model (the selected run)")) save_model();
+      }
+      ImGui::EndPopup();
+    }
+  }
   if (!hidden("run")) {
-    ImGui::SameLine(0, ImGui::GetFontSize() * 2);
+    same_line_if_fits(font * 5);
     const bool playing = lab->playing();
-    if (ImGui::Button(playing ? "Pause" : (lab->finished() ? "Trained" : "Play"), ImVec2(ImGui::GetFontSize() * 5, 0))) {
+    if (ImGui::Button(playing ? "Pause" : (lab->finished() ? "Trained" : "Play"), ImVec2(font * 5, 0))) {
       if (playing)
         lab->pause();
       else
         lab->play();
     }
     remember("play");
-    ImGui::SameLine();
+    same_line_if_fits(font * 3, 0.5f);
     if (ImGui::Button("Step")) lab->step();
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("one mini-batch in every run");
-    ImGui::SameLine();
+    same_line_if_fits(font * 3, 0.5f);
     if (ImGui::Button("Reset")) {
       Status status = lab->reset();
       state.say(status ? "back to the initial weights (same seed)" : status.message(), !status);
     }
-    ImGui::SameLine();
+    remember("reset");
     const Trainer& trainer = *lab->run(0).run.trainer;
-    ImGui::Text("epoch %d / %d", trainer.completed_epochs(), lab->state().experiment.epochs);
+    char epochs[48];
+    std::snprintf(epochs, sizeof epochs, "epoch %d / %d", trainer.completed_epochs(), lab->state().experiment.epochs);
+    same_line_if_fits(ImGui::CalcTextSize(epochs).x + font * 6.5f, 0.5f);
+    ImGui::TextUnformatted(epochs);
     ImGui::SameLine();
     ImGui::ProgressBar(static_cast<float>((trainer.completed_epochs() + trainer.epoch_fraction()) /
                                           std::max(1, lab->state().experiment.epochs)),
-                       ImVec2(ImGui::GetFontSize() * 6, 0), "");
-    if (lab->playing()) {
-      ImGui::SameLine();
+                       ImVec2(font * 6, 0), "");
+    if (lab->playing() && !compact) {
+      same_line_if_fits(font * 8, 0.5f);
       ImGui::TextDisabled("%.0f samples/s", lab->training_samples_per_second());
     }
   }
-  if (!hidden("files")) {
-    const float buttons = ImGui::GetFontSize() * 19;
-    ImGui::SameLine(std::max(ImGui::GetCursorPosX() + ImGui::GetFontSize(), ImGui::GetWindowContentRegionMax().x - buttons));
-    if (ImGui::Button("Open...")) open();
-    ImGui::SameLine();
-    if (ImGui::Button("Save experiment")) save_experiment();
-    ImGui::SameLine();
-    if (ImGui::Button("Save model")) save_model();
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("the selected run's weights and experiment");
-  }
+  if (!compact && !hidden("files")) file_buttons();
+}
+
+// Right-aligned when the row has room, else on a line of their own.
+void Playground::Impl::file_buttons() {
+  const ImGuiStyle& style = ImGui::GetStyle();
+  auto width_of = [&](const char* label) { return ImGui::CalcTextSize(label).x + 2 * style.FramePadding.x; };
+  const float buttons = width_of("Open...") + width_of("Save experiment") + width_of("Save model") +
+                        2 * style.ItemSpacing.x;
+  ImGui::SameLine();
+  const float right = ImGui::GetWindowContentRegionMax().x - buttons;
+  if (ImGui::GetCursorPosX() + ImGui::GetFontSize() > right)
+    ImGui::NewLine();
+  else
+    ImGui::SameLine(right);
+  if (ImGui::Button("Open...")) open();
+  ImGui::SameLine();
+  if (ImGui::Button("Save experiment")) save_experiment();
+  ImGui::SameLine();
+  if (ImGui::Button("Save model")) save_model();
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("the selected run's weights and experiment");
 }
 
 void Playground::Impl::settings_group(std::string_view group) {
@@ -203,6 +263,7 @@ void Playground::Impl::methods_section() {
         state.apply_setting("methods", format_method_list(next));
     }
     if (index >= 0) ImGui::PopStyleColor();
+    help_tooltip(method_summary(name));
     if (on && name != "baseline") {
       ImGui::Indent();
       settings_group(name);
@@ -211,8 +272,13 @@ void Playground::Impl::methods_section() {
   }
 }
 
-void Playground::Impl::setup_sidebar(float) {
-  if (ImGui::CollapsingHeader("Data", ImGuiTreeNodeFlags_DefaultOpen)) settings_group("data");
+void Playground::Impl::setup_sidebar() {
+  if (ImGui::CollapsingHeader("Data", ImGuiTreeNodeFlags_DefaultOpen)) {
+    settings_group("data");
+    // What the limits and fractions above came to (a browser's data pack holds fewer images than 60,000).
+    const Dataset& data = state.lab()->dataset();
+    ImGui::TextDisabled("%zu training and %zu test samples", data.train_size(), data.test_size());
+  }
   if (ImGui::CollapsingHeader("Model and training", ImGuiTreeNodeFlags_DefaultOpen)) {
     settings_group("model");
     settings_group("training");
@@ -238,7 +304,13 @@ void Playground::Impl::bit_slider(const char* key, const char* label, float widt
   Lab& lab = *state.lab();
   const int bits = key[0] == 'w' ? lab.state().experiment.weight_bits : lab.state().experiment.activation_bits;
   int position = bits == 0 ? 7 : std::clamp(bits, 2, 8) - 2;
-  const std::string shown = bits == 0 ? "float" : std::to_string(bits) + " bits";
+  std::string shown = bits == 0 ? "float" : std::to_string(bits) + " bits";
+  // With per-layer weight bits the slider sets only the layers left at "global": say so.
+  const std::vector<int>& per_layer = lab.state().layer_weight_bits;
+  if (key[0] == 'w' && !per_layer.empty()) {
+    const bool any_global = std::any_of(per_layer.begin(), per_layer.end(), [](int b) { return b < 0; });
+    shown = any_global ? shown + ", other layers per layer" : "unused: every layer set per layer";
+  }
   ImGui::TextUnformatted(label);
   ImGui::SameLine();
   ImGui::SetNextItemWidth(width);
@@ -323,6 +395,9 @@ void Playground::Impl::slider_strip() {
       const Status& status = lab.run(r).run.trainer->status();
       ImGui::BeginTooltip();
       ImGui::Text("%s: test accuracy with %s", lab.run(r).method.c_str(), applied_setting_label(lab).c_str());
+      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
+      ImGui::TextDisabled("%s", std::string(method_summary(lab.run(r).method)).c_str());
+      ImGui::PopTextWrapPos();
       if (entry && !current)
         ImGui::TextDisabled(lab.freshness(r, *entry) == Lab::Freshness::partial
                                 ? "\u2248: a first estimate on %d test samples, refining"
@@ -334,6 +409,47 @@ void Playground::Impl::slider_strip() {
       ImGui::EndTooltip();
     }
   }
+  headline();
+}
+
+// One line under the chips that says what the numbers show, from the numbers themselves.
+void Playground::Impl::headline() {
+  const Lab& lab = *state.lab();
+  const QuantizationSetting current = lab.current_setting();
+  const bool all_float = current.weights.bits == 0 && current.activations.bits == 0 &&
+                         std::none_of(current.weight_bits_per_layer.begin(), current.weight_bits_per_layer.end(),
+                                      [](int b) { return b > 0; });
+  if (all_float) {
+    ImGui::TextWrapped("Everything is in float now: drag Weight bits to the left to squeeze the weights into "
+                       "fewer bits and see which run keeps its accuracy.");
+    return;
+  }
+  std::string text = "With " + applied_setting_label(lab) + ":";
+  int best = -1, worst = -1;
+  double best_drop = 0, worst_drop = 0;
+  for (int r = 0; r < lab.run_count(); ++r) {
+    const EvaluationCache::Entry* quantized = lab.evaluation(r, current);
+    const EvaluationCache::Entry* at_float = lab.evaluation(r, lab.setting_with_weight_bits(0));
+    if (!is_current_readout(lab, r, quantized) || !is_current_readout(lab, r, at_float)) {
+      ImGui::TextDisabled("With %s: evaluating \u2026", applied_setting_label(lab).c_str());
+      return;
+    }
+    const double drop = 100 * (at_float->result.accuracy - quantized->result.accuracy);
+    if (best < 0 || drop < best_drop) best = r, best_drop = drop;
+    if (worst < 0 || drop > worst_drop) worst = r, worst_drop = drop;
+    char part[96];
+    std::snprintf(part, sizeof part, "%s %s %.1f%% \u2192 %.1f%%", r ? "," : "", lab.run(r).method.c_str(),
+                  100 * at_float->result.accuracy, 100 * quantized->result.accuracy);
+    text += part;
+  }
+  char summary[160];
+  if (lab.run_count() > 1 && worst_drop - best_drop >= 1)
+    std::snprintf(summary, sizeof summary, " (float \u2192 quantized). %s loses the least, %.1f points; %s the most, %.1f.",
+                  lab.run(best).method.c_str(), best_drop, lab.run(worst).method.c_str(), worst_drop);
+  else
+    std::snprintf(summary, sizeof summary, " (float \u2192 quantized).%s",
+                  lab.run_count() > 1 ? " The runs lose about the same here: try fewer bits." : "");
+  ImGui::TextWrapped("%s%s", text.c_str(), summary);
 }
 
 // The visible panels share the space: a 2x2 grid for four, side by side for two, one row of two above
@@ -450,15 +566,24 @@ void Playground::Impl::status_bar() {
   ImGui::TextUnformatted(message.text.empty() ? " " : message.text.c_str());
   if (message.error) ImGui::PopStyleColor();
   const Lab* lab = state.lab();
-  if (lab) {
-    char right[160];
-    std::snprintf(right, sizeof right, "%s | %s | kernels %s | %.0f fps", lab->dataset().name.c_str(),
-                  lab->state().experiment.architecture.c_str(), lab->run(0).run.network->kernels().name.c_str(),
-                  ImGui::GetIO().Framerate);
-    const float width = ImGui::CalcTextSize(right).x;
-    ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - width));
-    ImGui::TextDisabled("%s", right);
-  }
+  if (!lab) return;
+  // At the right, when it fits beside the message: what runs, on which kernels, how fast it draws.
+  char right[160];
+  const std::string& kernels = lab->run(0).run.network->kernels().name;
+  std::snprintf(right, sizeof right, "%s | %s | kernels %s | %.0f fps", lab->dataset().name.c_str(),
+                lab->state().experiment.architecture.c_str(), kernels.c_str(), ImGui::GetIO().Framerate);
+  const float width = ImGui::CalcTextSize(right).x;
+  ImGui::SameLine();
+  const float at = ImGui::GetWindowContentRegionMax().x - width;
+  if (ImGui::GetCursorPosX() + ImGui::GetFontSize() > at) return;
+  ImGui::SameLine(at);
+  ImGui::TextDisabled("%s", right);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("The kernels are the matrix products every number comes from. The browser's (simd128)\n"
+                      "and the reference add in the same order and give identical numbers; the desktop's\n"
+                      "faster avx2 and xnnpack kernels add in another order, so trained weights and\n"
+                      "accuracies can differ in the last digits. --kernels=reference on the desktop\n"
+                      "reproduces the browser's numbers exactly.");
 }
 
 void Playground::Impl::save_experiment() {

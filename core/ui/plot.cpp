@@ -9,6 +9,7 @@
 #include "core/ui/plot.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -316,6 +317,29 @@ LinePlotHover line_plot(const char* id, std::span<const LineSeries> series, cons
     ImGui::EndTooltip();
   }
   return hover;
+}
+
+// [SECTION] Colour bar
+
+void color_bar(ColorScale scale, std::string_view low, std::string_view high, float width) {
+  const float font = ImGui::GetFontSize();
+  if (width <= 0) width = 8 * font;
+  const ImVec2 low_size = text_size(low), high_size = text_size(high);
+  const float gap = 0.4f * font;
+  ImGui::Dummy(ImVec2(low_size.x + gap + width + gap + high_size.x, font));
+  ImDrawList* draw = ImGui::GetWindowDrawList();
+  const ImVec2 origin = ImGui::GetItemRectMin();
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
+  draw->AddText(origin, text, low.data(), low.data() + low.size());
+  const float left = origin.x + low_size.x + gap, top = origin.y + 0.2f * font, bottom = origin.y + 0.8f * font;
+  constexpr int kSteps = 32;
+  for (int i = 0; i < kSteps; ++i) {
+    const double t = (i + 0.5) / kSteps;
+    const ImU32 color = scale == ColorScale::sequential ? sequential_color(t) : diverging_color(2 * t - 1);
+    draw->AddRectFilled(ImVec2(left + width * i / kSteps, top), ImVec2(left + width * (i + 1) / kSteps, bottom), color);
+  }
+  draw->AddRect(ImVec2(left, top), ImVec2(left + width, bottom), ImGui::GetColorU32(ImGuiCol_Border));
+  draw->AddText(ImVec2(left + width + gap, origin.y), text, high.data(), high.data() + high.size());
 }
 
 // [SECTION] Bar plot
@@ -750,7 +774,14 @@ ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> 
   const ValueRange range{0, std::max<double>(1, n)};
   const AxisRequest x{"predicted", range, column_ticks, column_labels, false};
   const AxisRequest y{"true", range, row_ticks, row_labels, false};
-  Canvas canvas = begin_canvas(id, options.size, 1.0f, options.title, x, y, 1.0f, false);
+  if (!options.title.empty()) {
+    ImGui::TextUnformatted(ellipsize(options.title, ImGui::GetContentRegionAvail().x).c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%.*s", static_cast<int>(options.title.size()), options.title.data());
+  }
+  color_bar(ColorScale::sequential, "0% of the row", "100%");
+  Canvas canvas = begin_canvas(id, ImVec2(options.size.x, options.size.y <= 0 ? options.size.y
+                                                                               : options.size.y - 2.6f * font),
+                               1.0f, {}, x, y, 1.0f, false);
   ConfusionMatrixHover hover;
   if (!canvas.visible) return hover;
   ImDrawList* draw = canvas.draw;
@@ -777,10 +808,16 @@ ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> 
       const ImVec2 min(canvas.plot_min.x + cell * p + 0.5f, canvas.plot_min.y + cell * t + 0.5f);
       const ImVec2 max(canvas.plot_min.x + cell * (p + 1) - 0.5f, canvas.plot_min.y + cell * (t + 1) - 0.5f);
       draw->AddRectFilled(min, max, color);
-      const std::string text = std::to_string(count);
-      if (options.show_counts && text_size(text).x + 0.3f * font <= cell && font <= cell)
-        draw_text(draw, ImVec2((min.x + max.x) / 2, (min.y + max.y) / 2), ImVec2(0.5f, 0.5f),
-                  luminance(color) > 0.45f ? IM_COL32(0, 0, 0, 255) : IM_COL32(255, 255, 255, 255), text);
+      // The share in whole percent, in a smaller font where the full size does not fit (never below 70%).
+      const std::string text = std::to_string(static_cast<int>(std::lround(100 * share)));
+      const float fitting = font * (cell - 0.2f * font) / std::max(1.0f, text_size(text).x);
+      const float size = std::min({font, fitting, cell * 0.9f});
+      if (options.show_percents && size >= 0.7f * font) {
+        const ImVec2 extent = ImGui::GetFont()->CalcTextSizeA(size, FLT_MAX, 0, text.c_str());
+        draw->AddText(ImGui::GetFont(), size,
+                      ImVec2(std::floor((min.x + max.x - extent.x) / 2), std::floor((min.y + max.y - extent.y) / 2)),
+                      luminance(color) > 0.45f ? IM_COL32(0, 0, 0, 255) : IM_COL32(255, 255, 255, 255), text.c_str());
+      }
     }
   }
   if (hover.true_class >= 0) {

@@ -41,6 +41,11 @@ ImU32 diverging_color(double t);
 // a at t = 0, b at t = 1, per channel (alpha included).
 ImU32 mix_colors(ImU32 a, ImU32 b, float t);
 
+// [SECTION] Text
+
+// The text, or as much of it as fits in max_width pixels followed by "…" (whole UTF-8 characters).
+std::string ellipsize(std::string_view text, float max_width);
+
 // [SECTION] Shared options
 
 struct PlotAxis {
@@ -197,13 +202,23 @@ struct HeatMapHover {
 HeatMapHover heat_map_plot(const char* id, std::span<const ImU32> cells, int columns, int rows,
                            const HeatMapOptions& options = {});
 
+// [SECTION] Colour bar
+
+// How a value maps to a colour in the plot beside the bar: t in [0, 1] for sequential_color, [-1, 1]
+// for diverging_color.
+enum class ColorScale { sequential, diverging };
+
+// A horizontal colour bar as one line of text height: `low` at its left end, `high` at its right, and
+// the scale between (the key to a heat map's or matrix's colours). width: 0 takes 8 font sizes.
+void color_bar(ColorScale scale, std::string_view low, std::string_view high, float width = 0);
+
 // [SECTION] Confusion matrix
 
 struct ConfusionMatrixOptions {
   std::string_view title;
   ImVec2 size = {0, 0};
   std::span<const std::string> class_names;  // missing: the class numbers
-  bool show_counts = true;                   // write each count in its cell where it fits
+  bool show_percents = true;                 // write each cell's % of its row where it fits
 };
 
 struct ConfusionMatrixHover {
@@ -213,7 +228,8 @@ struct ConfusionMatrixHover {
 
 // counts[true_class * class_count + predicted_class]; rows are true classes (top to bottom), columns
 // predicted ones. Cells are coloured by their share of the row (the recall of the true class), so a
-// rare class reads as well as a common one. Names too long for the columns become numbers there, and
+// rare class reads as well as a common one, and show that share in % (the counts are in the tooltip);
+// a colour bar under the title keys the colours. Names too long for the columns become numbers there, and
 // the row labels read "3 Dress" so the numbers can be looked up.
 ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> counts, int class_count,
                                            const ConfusionMatrixOptions& options = {});

@@ -8,6 +8,20 @@
 #include <algorithm>
 #include <cmath>
 
+namespace qplay::ui {
+
+std::string ellipsize(std::string_view text, float max_width) {
+  if (plot_internals::text_size(text).x <= max_width) return std::string(text);
+  constexpr std::string_view kEllipsis = "\u2026";
+  const float room = max_width - plot_internals::text_size(kEllipsis).x;
+  size_t length = text.size();
+  while (length > 0 && plot_internals::text_size(text.substr(0, length)).x > room) --length;
+  while (length > 0 && (static_cast<unsigned char>(text[length]) & 0xC0) == 0x80) --length;
+  return std::string(text.substr(0, length)) + std::string(kEllipsis);
+}
+
+}  // namespace qplay::ui
+
 namespace qplay::ui::plot_internals {
 
 // [SECTION] Style and colours
@@ -57,6 +71,7 @@ ImVec2 text_size(std::string_view text) {
   if (text.empty()) return ImVec2(0, ImGui::GetFontSize());
   return ImGui::CalcTextSize(text.data(), text.data() + text.size());
 }
+
 
 // Whole pixels keep the glyphs sharp.
 void draw_text(ImDrawList* draw, ImVec2 anchor, ImVec2 align, ImU32 color, std::string_view text) {
@@ -309,8 +324,15 @@ Canvas begin_canvas(const char* id, ImVec2 size, float default_height_per_width,
   canvas.label_line_left = canvas.plot_min.x - left_margin + 0.3f * font;
   canvas.label_line_free_left = canvas.label_line_left + (y.shown ? text_size(y.label).x : 0);
 
-  draw_text(canvas.draw, ImVec2((canvas.plot_min.x + canvas.plot_max.x) / 2, title_y), ImVec2(0.5f, 0),
-            style.text, title);
+  // A title wider than the plot's frame is cut with "…" and read whole in a tooltip.
+  const std::string shown_title = ellipsize(title, canvas.frame_max.x - canvas.frame_min.x);
+  const float title_width = text_size(shown_title).x;
+  const float title_x = std::clamp((canvas.plot_min.x + canvas.plot_max.x) / 2, canvas.frame_min.x + title_width / 2,
+                                   canvas.frame_max.x - title_width / 2);
+  draw_text(canvas.draw, ImVec2(title_x, title_y), ImVec2(0.5f, 0), style.text, shown_title);
+  if (shown_title.size() != title.size() && ImGui::IsItemHovered() &&
+      inside(ImGui::GetIO().MousePos, ImVec2(canvas.frame_min.x, title_y), ImVec2(canvas.frame_max.x, title_y + font)))
+    ImGui::SetTooltip("%.*s", static_cast<int>(title.size()), title.data());
   canvas.draw->AddRectFilled(canvas.plot_min, canvas.plot_max, style.background);
   draw_axes(canvas, x, y);
 

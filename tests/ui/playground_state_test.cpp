@@ -35,7 +35,8 @@ TEST(PlaygroundState, OpensTrainingFromALinkAndWarnsAboutItsBadParts) {
   ASSERT_NE(state.lab(), nullptr);
   EXPECT_TRUE(state.lab()->playing()) << "the first view trains itself";
   EXPECT_EQ(state.lab()->state().experiment.dataset, "moons");
-  EXPECT_EQ(state.lab()->state().experiment.weight_bits, 4);
+  EXPECT_EQ(state.lab()->state().experiment.weight_bits, default_lab_state().experiment.weight_bits)
+      << "the bad value keeps the default";
   EXPECT_TRUE(state.status().error);
   EXPECT_NE(state.status().text.find("weight_bits"), std::string::npos);
 }

@@ -75,10 +75,10 @@ try {
         finals.map((f) => f.map((run) => (100 * run[0]).toFixed(1)).join('/')).join(', '));
 
   // The slider.
-  lab.setBits({weights: 2});
-  const at2 = (await lab.settle()).runs[0];
-  check(at2.accuracy !== at2.floatAccuracy, `2-bit accuracy ${at2.accuracy.toFixed(3)} vs float ${at2.floatAccuracy.toFixed(3)}`);
-  check(/weight_bits=2/.test(lab.hash()), `the hash follows (${lab.hash()})`);
+  lab.setBits({weights: 3});
+  const at3 = (await lab.settle()).runs[0];
+  check(at3.accuracy !== at3.floatAccuracy, `3-bit accuracy ${at3.accuracy.toFixed(3)} vs float ${at3.floatAccuracy.toFixed(3)}`);
+  check(/weight_bits=3/.test(lab.hash()), `the hash follows (${lab.hash()})`);
 
   // The same numbers as the native engine.
   if (nativeCli && existsSync(nativeCli)) {
@@ -112,7 +112,7 @@ try {
 
   // Several labs stay independent; a disposed one says so.
   const other = await createLab({state: {...small, dataset: 'moons'}});
-  check(!/weight_bits=2/.test(other.hash()) && /dataset=moons/.test(other.hash()), 'a second lab has its own state');
+  check(!/weight_bits=3/.test(other.hash()) && /dataset=moons/.test(other.hash()), 'a second lab has its own state');
   other.dispose();
   check(throwsQPlayError(() => other.metrics(), 'disposed'), 'a disposed lab throws QPlayError');
   check(lab.metrics().runs[0].epoch === 3, 'the first lab is untouched by the second');

@@ -178,10 +178,10 @@ try {
           `element: qplay-state from the attributes has dataset=moons, weight_bits=3, setup_hide=1 ('${hash}')`);
     check(await page.evaluate(() => document.getElementById('a').state) === hash, 'element: .state is the last hash');
 
-    await page.evaluate(() => document.getElementById('a').setAttribute('bits', '2'));
-    const two = await tryWait(waitForEntry(page, 'events',
-        (e) => e.id === 'a' && e.type === 'qplay-state' && /(^|&)weight_bits=2(&|$)/.test(e.detail.hash)));
-    check(two !== null && /dataset=moons/.test(two.detail.hash), 'element: bits="2" gives a qplay-state with weight_bits=2');
+    await page.evaluate(() => document.getElementById('a').setAttribute('bits', '5'));
+    const five = await tryWait(waitForEntry(page, 'events',
+        (e) => e.id === 'a' && e.type === 'qplay-state' && /(^|&)weight_bits=5(&|$)/.test(e.detail.hash)));
+    check(five !== null && /dataset=moons/.test(five.detail.hash), 'element: bits="5" gives a qplay-state with weight_bits=5');
 
     const metrics = await tryWait(waitForEntry(page, 'events',
         (e) => e.id === 'a' && e.type === 'qplay-metrics' && Array.isArray(e.detail.metrics.runs) && e.detail.metrics.runs.length > 0));
@@ -264,15 +264,15 @@ try {
         (e, [id, pattern]) => e.id === id && e.type === 'qplay-state' && new RegExp(pattern).test(e.detail.hash), [id, pattern]));
     check(await stateOf('one', 'dataset=circles.*weight_bits=5') !== null && await stateOf('two', 'dataset=xor.*weight_bits=6') !== null,
           'two elements: each reports its own data set and bits');
-    await page.evaluate(() => document.getElementById('one').setAttribute('bits', '2'));
+    await page.evaluate(() => document.getElementById('one').setAttribute('bits', '4'));
     await page.evaluate(() => document.getElementById('two').set('weight_bits', 7));
-    check(await stateOf('one', 'weight_bits=2') !== null && await stateOf('two', 'weight_bits=7') !== null,
+    check(await stateOf('one', 'weight_bits=4') !== null && await stateOf('two', 'weight_bits=7') !== null,
           'two elements: a change to each reaches only that one');
     const crossed = await page.evaluate(() => window.events.filter((e) => e.type === 'qplay-state' &&
-        ((e.id === 'one' && /xor|weight_bits=7/.test(e.detail.hash)) || (e.id === 'two' && /circles|weight_bits=2/.test(e.detail.hash)))).length);
+        ((e.id === 'one' && /xor|weight_bits=7/.test(e.detail.hash)) || (e.id === 'two' && /circles|weight_bits=4/.test(e.detail.hash)))).length);
     check(crossed === 0, 'two elements: neither heard the other');
     const states = await page.evaluate(() => [document.getElementById('one').state, document.getElementById('two').state]);
-    check(/circles/.test(states[0]) && /weight_bits=2/.test(states[0]) && /xor/.test(states[1]) && /weight_bits=7/.test(states[1]),
+    check(/circles/.test(states[0]) && /weight_bits=4/.test(states[0]) && /xor/.test(states[1]) && /weight_bits=7/.test(states[1]),
           `two elements: .state of each (${states.join(' | ')})`);
     check(log.errors.length === 0, `two elements: no console errors${log.errors.length ? ': ' + log.errors.join(' | ') : ''}`);
     await page.close();
@@ -292,9 +292,9 @@ try {
     check(state !== null && /(^|&)dataset=circles(&|$)/.test(state.hash) && /setup_hide=1/.test(state.hash),
           `iframe: qplay:state with the link's data set ('${state?.hash}')`);
 
-    await post({type: 'qplay:set', key: 'weight_bits', value: '2'});
-    check(await message((m) => m.type === 'qplay:state' && /(^|&)weight_bits=2(&|$)/.test(m.hash)) !== null,
-          'iframe: qplay:set weight_bits 2 gives a state with weight_bits=2');
+    await post({type: 'qplay:set', key: 'weight_bits', value: '5'});
+    check(await message((m) => m.type === 'qplay:state' && /(^|&)weight_bits=5(&|$)/.test(m.hash)) !== null,
+          'iframe: qplay:set weight_bits 5 gives a state with weight_bits=5');
     await page.evaluate(() => { window.messages = []; });
     await post({type: 'qplay:metrics'});
     const metrics = await message((m) => m.type === 'qplay:metrics');

@@ -64,7 +64,7 @@ try {
     const page = await browser.newPage({viewport: {width: options.width, height: options.height},
                                         deviceScaleFactor: options.scale});
     await page.goto(`${server.origin}/app/index.html`);
-    await page.waitForFunction(() => window.Module?._qplay_app_frames_drawn?.() > 0, null, {timeout: 120000});
+    await page.waitForFunction(() => window.Module?.calledRun && Module._qplay_app_frames_drawn() > 0, null, {timeout: 120000});
     const timing = await page.evaluate(async () => {
       const start = performance.now(), frames0 = Module._qplay_app_frames_drawn();
       while (Module._qplay_app_training()) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -40,6 +40,8 @@ LabState default_lab_state();
 
 // Every method a Lab can run, in the order the state table lists them.
 const std::vector<std::string_view>& lab_method_names();
+// One plain-language sentence on what a method does and why it should help (docs/methods.md has more).
+std::string_view method_summary(std::string_view method);
 // Parses "baseline,gradl1": known names, no repeats, 1 to 6 of them.
 Result<std::vector<std::string>> parse_method_list(std::string_view text);
 std::string format_method_list(const std::vector<std::string>& methods);
