@@ -298,8 +298,8 @@ try {
     await page.evaluate(() => { window.messages = []; });
     await post({type: 'qplay:metrics'});
     const metrics = await message((m) => m.type === 'qplay:metrics');
-    check(metrics !== null && metrics.metrics.runs.length > 0 && metrics.metrics.weight_bits === 2,
-          'iframe: qplay:metrics answers with the numbers at 2 bits');
+    check(metrics !== null && metrics.metrics.runs.length > 0 && metrics.metrics.weight_bits === 5,
+          'iframe: qplay:metrics answers with the numbers at 5 bits');
     await post({type: 'qplay:state', hash: 'dataset=xor&weight_bits=6&methods=baseline'});
     check(await message((m) => m.type === 'qplay:state' && /dataset=xor/.test(m.hash) && /weight_bits=6/.test(m.hash)) !== null,
           'iframe: qplay:state replaces the whole state');

@@ -1,5 +1,7 @@
 #include "core/engine/lab/decision_boundary.h"
 
+#include "core/engine/base/deterministic_math.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -67,7 +69,7 @@ DecisionBoundary compute_decision_boundary(Network<float>& network, const Forwar
       const float* row = logits.data() + c * classes;
       const int best = static_cast<int>(std::max_element(row, row + classes) - row);
       double sum = 0;
-      for (int k = 0; k < classes; ++k) sum += std::exp(double(row[k]) - row[best]);
+      for (int k = 0; k < classes; ++k) sum += deterministic_exp(double(row[k]) - row[best]);
       boundary.predicted_class[first + c] = best;
       boundary.confidence[first + c] = static_cast<float>(1.0 / sum);
     }

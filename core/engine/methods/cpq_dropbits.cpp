@@ -1,5 +1,7 @@
 #include "core/engine/methods/cpq_dropbits.h"
 
+#include "core/engine/base/deterministic_math.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -20,15 +22,15 @@ namespace {
 template <typename T>
 T sigmoid(T z) {
   // Written for both signs so that exp never overflows.
-  if (z >= T(0)) return T(1) / (T(1) + std::exp(-z));
-  const T e = std::exp(z);
+  if (z >= T(0)) return T(1) / (T(1) + portable_exp(-z));
+  const T e = portable_exp(z);
   return e / (T(1) + e);
 }
 
 // Sig'(z) = Sig(z)(1 - Sig(z)) = e^{-|z|} / (1 + e^{-|z|})², without cancellation in the tails.
 template <typename T>
 T sigmoid_derivative(T z) {
-  const T e = std::exp(-std::fabs(z));
+  const T e = portable_exp(-std::fabs(z));
   return e / ((T(1) + e) * (T(1) + e));
 }
 
@@ -75,7 +77,7 @@ QPLAY_CPQ_INLINE T code_of_scaled(T scaled, T code_min, T code_max) {
 // skipped (header: "The backward sums over every threshold within c·σ of x").
 template <typename T>
 T threshold_window() {
-  return T(2) - std::log(std::numeric_limits<T>::epsilon());
+  return T(2) - portable_log(std::numeric_limits<T>::epsilon());
 }
 
 // e^{-d} for d ≥ 0 (in float d ≤ 170): the two exps per weight of the fast backward. (The caller
@@ -223,7 +225,7 @@ __attribute__((always_inline)) inline CpqScaleGradients fast_quantize_backward(
   // Threshold indices k (t_k = α(k + ½)) run over [code_min, code_max - 1].
   const T index_min = code_min, index_max = code_max - T(1);
   const T spacing = step / noise;      // ρ
-  const T decay = std::exp(-spacing);  // r
+  const T decay = portable_exp(-spacing);  // r
   const T inverse_noise = T(1) / noise;
   // A threshold within c·σ of x is at most ⌊c/ρ⌋ places beyond the one next to x on its side (the
   // window of cpq_surrogate_derivatives); a grid has 2^b - 1 thresholds, so 2^b - 2 places at most.
@@ -231,7 +233,7 @@ __attribute__((always_inline)) inline CpqScaleGradients fast_quantize_backward(
       static_cast<int>(clamp_to(std::floor(threshold_window<T>() / spacing), T(0), T((1 << bits) - 2)));
   // e^{-d} is 0 in T beyond this d. Weights farther than that many σ outside the grid (and ±inf)
   // are moved to that distance, where they still get exactly no slope, so that z stays finite.
-  const T underflow = T(6) - std::log(std::numeric_limits<T>::denorm_min());
+  const T underflow = T(6) - portable_log(std::numeric_limits<T>::denorm_min());
   const T x_min = step * (index_min + T(0.5)) - underflow * noise;
   const T x_max = step * (index_max + T(0.5)) + underflow * noise;
 
@@ -370,7 +372,7 @@ namespace {
 
 template <typename T>
 T hard_concrete_stretched(T log_alpha, T uniform) {
-  const T s = sigmoid((std::log(uniform) - std::log1p(-uniform) + log_alpha) / T(kHardConcreteTemperature));
+  const T s = sigmoid((portable_log(uniform) - portable_log1p(-uniform) + log_alpha) / T(kHardConcreteTemperature));
   return s * T(kHardConcreteUpper - kHardConcreteLower) + T(kHardConcreteLower);
 }
 
@@ -392,7 +394,7 @@ T hard_concrete_sample_derivative(T log_alpha, T uniform) {
 namespace {
 // β log(-γ/ζ): the shift that makes P(z > 0) = Sig(log a - shift).
 const double kHardConcreteNonzeroShift =
-    kHardConcreteTemperature * std::log(-kHardConcreteLower / kHardConcreteUpper);
+    kHardConcreteTemperature * deterministic_log(-kHardConcreteLower / kHardConcreteUpper);
 }  // namespace
 
 template <typename T>
@@ -526,7 +528,7 @@ class CpqMethod final : public TrainingMethod {
     adam_step_ = 0;
     // The gates start where fixed-rate DropBits is: P(keep) = Sig(log a) = 1 - drop_rate.
     const double initial_gate_logit =
-        settings_.learn_bits ? std::log((1 - settings_.drop_rate) / settings_.drop_rate) : 0.0;
+        settings_.learn_bits ? deterministic_log((1 - settings_.drop_rate) / settings_.drop_rate) : 0.0;
     for (Layer& layer : layers_) {
       std::span<const float> weights = network.tensor(network.parameters(), tensors[layer.tensor]);
       float max_abs = 0;
@@ -536,8 +538,8 @@ class CpqMethod final : public TrainingMethod {
                               ? max_abs / static_cast<double>(1 << (settings_.bits - 1))
                               : 1.0;
       layer.parameter_share = static_cast<double>(weights.size()) / static_cast<double>(total_weights);
-      values_[layer.offset] = std::log(step);
-      values_[layer.offset + 1] = std::log(step / 3);  // σ = α/3 (Relaxed Quantization)
+      values_[layer.offset] = deterministic_log(step);
+      values_[layer.offset + 1] = deterministic_log(step / 3);  // σ = α/3 (Relaxed Quantization)
       for (int g = 0; g < settings_.bits - 1; ++g) values_[gate_index(layer, g)] = initial_gate_logit;
     }
   }
@@ -591,8 +593,8 @@ class CpqMethod final : public TrainingMethod {
     // Adam (Kingma & Ba) with bias correction, on the method's own parameters only.
     constexpr double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
     ++adam_step_;
-    const double correction1 = 1 - std::pow(beta1, static_cast<double>(adam_step_));
-    const double correction2 = 1 - std::pow(beta2, static_cast<double>(adam_step_));
+    const double correction1 = 1 - deterministic_pow(beta1, static_cast<long>(adam_step_));
+    const double correction2 = 1 - deterministic_pow(beta2, static_cast<long>(adam_step_));
     for (size_t i = 0; i < values_.size(); ++i) {
       first_moments_[i] = beta1 * first_moments_[i] + (1 - beta1) * gradients_[i];
       second_moments_[i] = beta2 * second_moments_[i] + (1 - beta2) * gradients_[i] * gradients_[i];
@@ -634,8 +636,8 @@ class CpqMethod final : public TrainingMethod {
 
   size_t values_per_layer() const { return static_cast<size_t>(settings_.bits) + 1; }
   size_t gate_index(const Layer& layer, int gate) const { return layer.offset + 2 + gate; }
-  double step_of(const Layer& layer) const { return std::exp(values_[layer.offset]); }
-  double noise_of(const Layer& layer) const { return std::exp(values_[layer.offset + 1]); }
+  double step_of(const Layer& layer) const { return deterministic_exp(values_[layer.offset]); }
+  double noise_of(const Layer& layer) const { return deterministic_exp(values_[layer.offset + 1]); }
 
   // b_l = 1 + Σ_j M_j with the deterministic test-time gates (§4.3); the full width without learning.
   int learned_bits(const Layer& layer) const {

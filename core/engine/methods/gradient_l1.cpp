@@ -1,5 +1,7 @@
 #include "core/engine/methods/gradient_l1.h"
 
+#include "core/engine/base/deterministic_math.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -281,7 +283,7 @@ void GradientL1Regularizer<T>::pull_tangent_backward(Network<T>& network, std::s
         case LayerKind::softplus: {  // δ_in = s·δ_out, s = σ(z) = 1 - e^{-y}  =>  + s(1-s)·R{z}·δ_out
           const T* tangent_z = tangent_outputs_[i].data();
           for (int k = 0; k < out_size; ++k) {
-            const T s = -std::expm1(-output[k]);
+            const T s = -portable_expm1(-output[k]);
             tangent_delta_in[k] = s * tangent_delta[k] + s * (T(1) - s) * tangent_z[k] * delta[k];
           }
           break;

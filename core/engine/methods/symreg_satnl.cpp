@@ -2,6 +2,8 @@
 // symreg_satnl.h.
 #include "core/engine/methods/symreg_satnl.h"
 
+#include "core/engine/base/deterministic_math.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -378,7 +380,7 @@ void saturating_weights_inverse(std::span<const T> weights, T scale, std::span<T
   assert(weights.size() == latent.size() && scale > 0);
   const T limit = static_cast<T>(kSaturationInverseLimit);
   for (size_t i = 0; i < weights.size(); ++i)
-    latent[i] = scale * std::atanh(std::clamp(weights[i] / scale, -limit, limit));
+    latent[i] = scale * portable_atanh(std::clamp(weights[i] / scale, -limit, limit));
 }
 
 template <typename T>

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/engine/base/deterministic_math.h"
 #include "core/engine/nn/linear_algebra.h"
 
 namespace qplay {
@@ -156,7 +157,7 @@ void relu_backward(const KernelTable& kernels, int n, const T* y, const T* dy, T
 
 template <typename T>
 void tanh_forward(int n, const T* x, T* y) {
-  for (int i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+  for (int i = 0; i < n; ++i) y[i] = portable_tanh(x[i]);
 }
 template <typename T>
 void tanh_backward(int n, const T* y, const T* dy, T* dx) {
@@ -166,12 +167,13 @@ void tanh_backward(int n, const T* y, const T* dy, T* dx) {
 // softplus(x) = log(1 + e^x), written to neither overflow for large x nor lose precision for small.
 template <typename T>
 void softplus_forward(int n, const T* x, T* y) {
-  for (int i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] + std::log1p(std::exp(-x[i])) : std::log1p(std::exp(x[i]));
+  for (int i = 0; i < n; ++i)
+    y[i] = x[i] > T(0) ? x[i] + portable_log1p(portable_exp(-x[i])) : portable_log1p(portable_exp(x[i]));
 }
 // softplus'(x) = sigmoid(x) = 1 - e^{-y}: computable from the output alone.
 template <typename T>
 void softplus_backward(int n, const T* y, const T* dy, T* dx) {
-  for (int i = 0; i < n; ++i) dx[i] = dy[i] * -std::expm1(-y[i]);
+  for (int i = 0; i < n; ++i) dx[i] = dy[i] * -portable_expm1(-y[i]);
 }
 
 // ---- softmax cross-entropy -------------------------------------------------------------------
@@ -185,9 +187,9 @@ T softmax_cross_entropy_forward(int batch, int classes, const T* logits, const i
     T* p = probabilities + static_cast<size_t>(b) * classes;
     T max_logit = *std::max_element(z, z + classes);
     T sum = 0;
-    for (int k = 0; k < classes; ++k) sum += (p[k] = std::exp(z[k] - max_logit));
+    for (int k = 0; k < classes; ++k) sum += (p[k] = portable_exp(z[k] - max_logit));
     for (int k = 0; k < classes; ++k) p[k] /= sum;
-    total += std::log(sum) + max_logit - z[labels[b]];
+    total += portable_log(sum) + max_logit - z[labels[b]];
   }
   return total / batch;
 }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/engine/base/deterministic_math.h"
+
 namespace qplay {
 
 double scheduled_learning_rate(const OptimizerSettings& optimizer, const ScheduleSettings& schedule, double epoch,
@@ -10,10 +12,10 @@ double scheduled_learning_rate(const OptimizerSettings& optimizer, const Schedul
   switch (schedule.kind) {
     case ScheduleKind::constant: return base;
     case ScheduleKind::step:
-      return base * std::pow(schedule.gamma, std::floor(epoch / std::max(1, schedule.step_epochs)));
+      return base * deterministic_pow(schedule.gamma, static_cast<long>(std::floor(epoch / std::max(1, schedule.step_epochs))));
     case ScheduleKind::cosine: {
       double progress = total_epochs > 0 ? std::min(1.0, epoch / total_epochs) : 1.0;
-      return base * 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
+      return base * 0.5 * (1.0 + deterministic_cos(kPi * progress));
     }
   }
   return base;
@@ -42,8 +44,8 @@ void optimizer_step(Network<float>& network, const OptimizerSettings& settings, 
   }
   std::span<float> m = network.optimizer_slot(0), v = network.optimizer_slot(1);
   const double b1 = settings.beta1, b2 = settings.beta2;
-  const float bias_correction1 = static_cast<float>(1.0 - std::pow(b1, double(step)));
-  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(b2, double(step))));
+  const float bias_correction1 = static_cast<float>(1.0 - deterministic_pow(b1, static_cast<long>(step)));
+  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - deterministic_pow(b2, static_cast<long>(step))));
   const float step_size = lr / bias_correction1;
   const float eps = static_cast<float>(settings.epsilon);
   for (size_t i = 0; i < n; ++i) {
