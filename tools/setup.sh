@@ -19,9 +19,9 @@ packages=(
   # the WebAssembly build (node 20 and npm come with the machine; Debian's npm package would conflict
   # with it; node-acorn is needed by emcc at -O1 and above)
   emscripten node-acorn
-  # the playground: Dear ImGui 1.86, GLFW, OpenGL (Mesa software GL works headless), its font;
-  # dpkg-dev unpacks the ImGui sources for the WebAssembly build (apt-get source)
-  libimgui-dev libstb-dev libglfw3-dev fonts-dejavu-core dpkg-dev
+  # the playground: Dear ImGui 1.86, GLFW, OpenGL (Mesa software GL works headless); dpkg-dev unpacks
+  # the ImGui sources for the WebAssembly build (apt-get source). Its font is in assets/fonts.
+  libimgui-dev libstb-dev libglfw3-dev dpkg-dev
   # looking at what we build, and browser tests
   xvfb imagemagick chromium
   # independent reference for golden numbers and benchmarks (PyTorch for /usr/bin/python3)

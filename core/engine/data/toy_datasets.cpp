@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/engine/base/deterministic_math.h"
 #include "core/engine/base/rng.h"
+#include "core/engine/io/json.h"
 
 namespace qplay {
 
@@ -141,13 +141,6 @@ void generate_blobs(int num_samples, int num_blobs, Rng& rng, PointWriter& out) 
   }
 }
 
-// "0.25" rather than std::to_string's "0.250000".
-std::string format_number(double value) {
-  std::ostringstream stream;
-  stream << value;
-  return stream.str();
-}
-
 std::vector<std::string> class_names_for(ToyDatasetKind kind, int num_classes) {
   switch (kind) {
     case ToyDatasetKind::moons:
@@ -173,12 +166,12 @@ Status validate_options(const ToyDatasetOptions& options) {
   }
   // Written as !(in range) so that NaN is rejected too.
   if (!(options.noise >= 0.0 && options.noise <= kMaxNoise)) {
-    return Status::error("noise must be between 0 and " + format_number(kMaxNoise) + ", got " +
-                         format_number(options.noise));
+    return Status::error("noise must be between 0 and " + format_json_number(kMaxNoise) + ", got " +
+                         format_json_number(options.noise));
   }
   if (!(options.test_fraction >= kMinTestFraction && options.test_fraction <= kMaxTestFraction)) {
-    return Status::error("test_fraction must be between " + format_number(kMinTestFraction) + " and " +
-                         format_number(kMaxTestFraction) + ", got " + format_number(options.test_fraction));
+    return Status::error("test_fraction must be between " + format_json_number(kMinTestFraction) + " and " +
+                         format_json_number(kMaxTestFraction) + ", got " + format_json_number(options.test_fraction));
   }
   if (uses_num_classes(options.kind) &&
       (options.num_classes < kMinClasses || options.num_classes > kMaxClasses)) {

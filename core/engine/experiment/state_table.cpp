@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <optional>
-#include <sstream>
 
 #include "core/engine/data/toy_datasets.h"
 #include "core/engine/io/file_util.h"
@@ -521,17 +520,17 @@ std::string get_setting(const Experiment& experiment, const SettingRow& row) {
 
 std::string describe_settings() {
   const Experiment defaults;
-  std::ostringstream out;
+  std::string out;
   std::string_view group;
   for (const SettingRow& row : experiment_settings()) {
     if (row.group != group) {
       group = row.group;
-      out << "\n  " << group << ":\n";
+      out += "\n  " + std::string(group) + ":\n";
     }
-    out << "    --" << row.key << "=<" << allowed_values(row) << ">  (default " << get_setting(defaults, row)
-        << ")\n        " << row.help << "\n";
+    out += "    --" + std::string(row.key) + "=<" + allowed_values(row) + ">  (default " + get_setting(defaults, row) +
+           ")\n        " + std::string(row.help) + "\n";
   }
-  return out.str();
+  return out;
 }
 
 Json experiment_to_json(const Experiment& experiment) {

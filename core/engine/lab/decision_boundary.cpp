@@ -1,10 +1,10 @@
 #include "core/engine/lab/decision_boundary.h"
 
-#include "core/engine/base/deterministic_math.h"
-
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+
+#include "core/engine/base/deterministic_math.h"
 
 namespace qplay {
 namespace {

@@ -1,7 +1,5 @@
 #include "core/engine/methods/cpq_dropbits.h"
 
-#include "core/engine/base/deterministic_math.h"
-
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -12,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "core/engine/base/deterministic_math.h"
 
 namespace qplay {
 

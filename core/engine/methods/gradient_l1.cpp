@@ -1,11 +1,10 @@
 #include "core/engine/methods/gradient_l1.h"
 
-#include "core/engine/base/deterministic_math.h"
-
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 
+#include "core/engine/base/deterministic_math.h"
 #include "core/engine/nn/layers.h"
 
 namespace qplay {

@@ -2,8 +2,6 @@
 // symreg_satnl.h.
 #include "core/engine/methods/symreg_satnl.h"
 
-#include "core/engine/base/deterministic_math.h"
-
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -15,6 +13,7 @@
 #include <utility>
 
 #include "core/engine/base/bit_cast.h"
+#include "core/engine/base/deterministic_math.h"
 
 // The float tanh loop is compiled a second time for AVX2 (4 doubles a vector instead of 2) and picked
 // at run time. Not FMA: the two builds must give the same bits.

@@ -12,7 +12,6 @@
 #include <functional>
 #include <limits>
 #include <mutex>
-#include <sstream>
 #include <string>
 
 #include "core/engine/quant/post_training.h"
@@ -54,9 +53,7 @@ std::string layer_name(const Architecture& architecture, int layer) {
 // value, so the int8 codes are exactly the float path's codes, relabelled.
 Result<QuantGrid> int8_code_grid(const QuantGrid& grid, const std::string& what) {
   if (grid.q_step != 1 || grid.q_max - grid.q_min > 255) {
-    std::ostringstream description;
-    description << grid;
-    return Status::error(what + ": the grid " + description.str() +
+    return Status::error(what + ": the grid " + to_string(grid) +
                          " does not fit int8; use grids of 2..8 bits (e.g. ActivationQuantSpec{.bits = 8})");
   }
   const int32_t shift = grid.q_min >= -128 && grid.q_max <= 127 ? 0 : -128 - grid.q_min;

@@ -5,7 +5,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdio>
-#include <ostream>
+#include <cstdio>
 #include <string>
 
 #include "core/engine/quant/range_estimation.h"
@@ -141,11 +141,13 @@ int level_count(const QuantGrid& grid) {
   return (grid.q_max - grid.q_min) / grid.q_step + 1;
 }
 
-std::ostream& operator<<(std::ostream& os, const QuantGrid& grid) {
-  os << "{scale " << grid.scale << ", zero_point " << grid.zero_point << ", codes " << grid.q_min << ".."
-     << grid.q_max;
-  if (grid.q_step != 1) os << ", step " << grid.q_step;
-  return os << "}";
+std::string to_string(const QuantGrid& grid) {
+  char text[128];
+  std::snprintf(text, sizeof text, "{scale %g, zero_point %d, codes %d..%d", grid.scale, grid.zero_point, grid.q_min,
+                grid.q_max);
+  std::string description = text;
+  if (grid.q_step != 1) description += ", step " + std::to_string(grid.q_step);
+  return description + "}";
 }
 
 ValueRange clip_range(const QuantGrid& grid) {

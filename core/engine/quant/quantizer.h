@@ -13,7 +13,7 @@
 #pragma once
 
 #include <cstdint>
-#include <iosfwd>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -86,8 +86,8 @@ int32_t quantize_to_int(const QuantGrid& grid, float x);
 float dequantize(const QuantGrid& grid, int32_t q);   // scale * (q - zero_point)
 float fake_quantize(const QuantGrid& grid, float x);  // dequantize(quantize_to_int(x))
 int level_count(const QuantGrid& grid);               // number of distinct grid values
-// "{scale 0.0236, zero_point 0, codes -127..127}" (", step 2" on the 1-bit grid): logs and test failures.
-std::ostream& operator<<(std::ostream& os, const QuantGrid& grid);
+// "{scale 0.0236, zero_point 0, codes -127..127}" (", step 2" on the 1-bit grid): messages and test failures.
+std::string to_string(const QuantGrid& grid);
 // [dequantize(q_min) - step/2, dequantize(q_max) + step/2], step = scale * q_step: the values the grid
 // rounds without clipping. The clipped STE passes gradients inside it.
 ValueRange clip_range(const QuantGrid& grid);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <sstream>
 
+#include "core/engine/io/json.h"
 #include "core/engine/train/evaluation.h"
 
 namespace qplay {
@@ -76,13 +76,13 @@ bool Trainer::step() {
   if (!std::isfinite(loss) || !std::isfinite(result.penalty)) {
     const bool loss_diverged = !std::isfinite(loss);
     const float diverged = loss_diverged ? loss : result.penalty;
-    std::ostringstream message;
-    message << "training stopped in epoch " << epoch_ + 1 << " at step " << steps_ + 1 << ": the "
-            << (loss_diverged ? std::string("loss") : std::string(method_->name()) + " penalty") << " became "
-            << (std::isnan(diverged) ? "NaN" : "infinite") << ". The learning rate ("
-            << settings_.optimizer.learning_rate << ") is most likely too high for this network; try "
-            << settings_.optimizer.learning_rate / 10 << ".";
-    status_ = Status::error(message.str());
+    const double rate = settings_.optimizer.learning_rate;
+    status_ = Status::error("training stopped in epoch " + std::to_string(epoch_ + 1) + " at step " +
+                            std::to_string(steps_ + 1) + ": the " +
+                            (loss_diverged ? std::string("loss") : std::string(method_->name()) + " penalty") +
+                            " became " + (std::isnan(diverged) ? "NaN" : "infinite") + ". The learning rate (" +
+                            format_json_number(rate) + ") is most likely too high for this network; try " +
+                            format_json_number(rate / 10) + ".");
     return false;
   }
   ++steps_;
