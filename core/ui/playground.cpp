@@ -74,7 +74,10 @@ struct Playground::Impl {
     return !hidden(row.key) && setting_applies(row, state.lab()->state().experiment) &&
            (row.key != "data_dir" || platform.has_file_system());
   }
-  void remember(const char* name) { control_rects[name] = {ImGui::GetItemRectMin(), ImGui::GetItemRectMax()}; }
+  // The last item's rectangle under a name, for tests that click like a person (control_rect).
+  void remember(std::string_view name) {
+    control_rects[std::string(name)] = {ImGui::GetItemRectMin(), ImGui::GetItemRectMax()};
+  }
 
   void frame();
   void top_bar();
@@ -169,6 +172,7 @@ void Playground::Impl::top_bar() {
     if (ImGui::BeginPopup("menu")) {
       if (!hidden("setup") && ImGui::MenuItem(setup_drawer_open ? "Hide setup" : "Setup: data, model, methods"))
         setup_drawer_open = !setup_drawer_open;
+      remember("menu_setup");
       if (!hidden("files")) {
         if (ImGui::MenuItem("Open...")) open();
         if (ImGui::MenuItem("Save experiment")) save_experiment();
@@ -189,6 +193,7 @@ void Playground::Impl::top_bar() {
     remember("play");
     same_line_if_fits(font * 3, 0.5f);
     if (ImGui::Button("Step")) lab->step();
+    remember("step");
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("one mini-batch in every run");
     same_line_if_fits(font * 3, 0.5f);
     if (ImGui::Button("Reset")) {
@@ -238,7 +243,9 @@ void Playground::Impl::settings_group(std::string_view group) {
   for (const SettingRow& row : experiment_settings()) {
     if (row.group != group || !shown_in_sidebar(row)) continue;
     std::string value;
-    if (setting_widget(row, get_setting(lab.state().experiment, row), &value)) state.apply_setting(row.key, value);
+    const bool changed = setting_widget(row, get_setting(lab.state().experiment, row), &value);
+    remember(row.key);
+    if (changed) state.apply_setting(row.key, value);
   }
 }
 
@@ -389,6 +396,7 @@ void Playground::Impl::slider_strip() {
     const bool selected = r == state.selected_run;
     if (selected) ImGui::PushStyleVar(ImGuiStyleVar_FrameBorderSize, 2.0f);
     if (ImGui::Button(text.c_str())) state.selected_run = r;
+    remember("chip" + std::to_string(r));
     if (selected) ImGui::PopStyleVar();
     ImGui::PopStyleColor(4);
     if (ImGui::IsItemHovered()) {

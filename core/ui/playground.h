@@ -82,7 +82,10 @@ class Playground {
   // Whether the runs are training now (play pressed, or the first view training itself).
   bool training() const;
   // Where a named control was drawn last frame, in display pixels, so browser and desktop tests can
-  // drag it like a person would. Names: "weight_bits" (the slider), "play". False if not drawn.
+  // drag it like a person would. Names: the sliders "weight_bits" and "activation_bits", every sidebar
+  // field by its setting key ("learning_rate"), "play", "step", "reset", "chip0".. (a run's chip),
+  // "menu", "menu_setup" and "close_setup" (small windows), the tabs "neurons_tab", "learned_tab" and
+  // "use_learned_bits". False if not drawn last frame.
   bool control_rect(std::string_view name, float* x, float* y, float* width, float* height) const;
 
  private:

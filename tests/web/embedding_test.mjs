@@ -160,7 +160,7 @@ function appFrames(page) {
   return page.frames().filter((frame) => frame.url().includes('/app/index.html'));
 }
 async function framesDrawn(frame) {
-  return frame.evaluate(() => (window.Module && Module._qplay_app_frames_drawn ? Module._qplay_app_frames_drawn() : 0));
+  return frame.evaluate(() => (window.Module?.calledRun ? Module._qplay_app_frames_drawn() : 0));
 }
 async function shoot(page, name) {
   if (screenshotDir) await page.screenshot({path: path.join(screenshotDir, name), fullPage: true});

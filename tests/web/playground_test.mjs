@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {serveStatic} from '../../tools/web/static_server.mjs';
+import {openApp, overlap} from './app_page.mjs';
 
 const CHROMIUM = process.env.QPLAY_CHROMIUM || '/usr/bin/chromium';
 const VIEWPORT = {width: 1000, height: 640};  // CSS pixels
@@ -86,7 +87,7 @@ try {
   await page.goto(url);
   check(await page.title() === 'QPlay — quantization playground', 'page title');
   await page.waitForFunction(
-      () => window.Module && Module._qplay_app_frames_drawn && Module._qplay_app_frames_drawn() > 10,
+      () => window.Module?.calledRun && Module._qplay_app_frames_drawn() > 10,
       null, {timeout: 60000});
   console.log(`     first 10 frames after ${Date.now() - started} ms`);
   check(await page.evaluate(() => document.body.classList.contains('ready')), 'loading screen gone');
@@ -200,6 +201,68 @@ try {
 
   check(consoleErrors.length === 0,
         `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
+
+  // ---- What a person sees on the first view: numbers of the final weights, and chips that can be clicked
+  {
+    const app = await openApp(browser, url, {width: 1280, height: 800, scale: 1});
+    await app.until(() => Module._qplay_app_training() === 0, null, 120000);
+    const fresh = await app.until(() => {
+      const metrics = JSON.parse(Module.UTF8ToString(Module._qplay_app_metrics()));
+      return metrics.runs.every((run) => run.current.current && run.float.current && run.curve.every((p) => p.current));
+    }, null, 30000);
+    check(fresh, 'after training every chip, curve point and float number is of the final weights');
+    let clicked = 0;
+    for (const chip of ['chip1', 'chip2', 'chip0', 'chip2']) clicked += await app.tap(chip) ? 1 : 0;
+    const framesAfter = await app.frames();
+    await app.waitFrames(3);
+    const running = await app.page.evaluate(() => !document.body.classList.contains('failed'));
+    check(clicked === 4 && running && (await app.frames()) > framesAfter && app.errors.length === 0,
+          `clicking the runs' chips keeps the app running (${clicked} clicks${app.errors.length ? ': ' + app.errors.join(' | ') : ''})`);
+    await app.page.close();
+  }
+
+  // ---- A phone: the top bar does not overlap, the setup opens as a drawer and a field takes typing
+  {
+    const app = await openApp(browser, url, {width: 390, height: 844, scale: 3, mobile: true});
+    await app.waitFrames(3);
+    const bar = {};
+    for (const name of ['menu', 'play', 'step', 'reset']) bar[name] = await app.rect(name);
+    const drawn = Object.values(bar).every((box) => box !== null);
+    const names = Object.keys(bar);
+    const overlapping = drawn ? names.flatMap((a, i) => names.slice(i + 1).filter((b) => overlap(bar[a], bar[b])).map((b) => `${a}/${b}`)) : [];
+    const inside = drawn && Object.values(bar).every((box) => box.x >= 0 && box.x + box.width <= 390);
+    check(drawn && overlapping.length === 0 && inside,
+          `phone: top-bar buttons drawn, inside the screen and apart (${JSON.stringify(bar)}; overlapping: ${overlapping.join(' ') || 'none'})`);
+    await app.tap('menu');
+    await app.tap('menu_setup');
+    const field = await app.rect('learning_rate');
+    check((await app.rect('close_setup')) !== null && field !== null && field.width > 120,
+          `phone: the setup opens as a drawer with wide fields (learning rate field ${field ? field.width.toFixed(0) : 'missing'} px)`);
+    if (screenshotPath) await app.page.screenshot({path: screenshotPath.replace(/\.png$/, '-phone-setup.png')});
+    await app.tap('learning_rate');
+    const focused = await app.until(() => document.activeElement?.id === 'qplay-text-field', null, 10000);
+    await app.page.keyboard.insertText('0.2');  // what a touch keyboard sends: input events, no keypress
+    await app.page.keyboard.press('Enter');
+    const typed = await app.until(() => /(^#?|&)learning_rate=0.2(&|$)/.test(location.hash), null, 10000);
+    check(focused && typed, `phone: a field takes a touch keyboard's text (focused ${focused}, hash ${await app.page.evaluate(() => location.hash)})`);
+    await app.tap('close_setup');
+    check((await app.rect('weight_bits')) !== null, 'phone: closing the drawer shows the slider again');
+    if (screenshotPath) await app.page.screenshot({path: screenshotPath.replace(/\.png$/, '-phone.png')});
+    check(app.errors.length === 0, `phone: no console errors${app.errors.length ? ': ' + app.errors.join(' | ') : ''}`);
+    await app.page.close();
+  }
+
+  // ---- A link straight to Fashion-MNIST starts training once the data pack is here, like the default view
+  {
+    const app = await openApp(browser, url, {hash: 'dataset=fashion-mnist&architecture=mlp:16&epochs=1&train_limit=3000' +
+                                                   '&test_limit=500&methods=baseline'});
+    const started = await app.until(() => {
+      const metrics = JSON.parse(Module.UTF8ToString(Module._qplay_app_metrics()) || 'null');
+      return metrics && metrics.dataset === 'fashion-mnist' && metrics.runs[0].steps > 0;
+    }, null, 120000);
+    check(started, 'a link to Fashion-MNIST trains without pressing Play');
+    await app.page.close();
+  }
   console.log(`     ${await frames()} frames in ${Date.now() - started} ms`);
 } catch (error) {
   check(false, `test stopped: ${error.stack || error}`);

@@ -16,6 +16,7 @@
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
 
+#include <cfloat>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -28,6 +29,7 @@
 #include "core/ui/display_scale.h"
 #include "core/ui/playground.h"
 #include "imgui.h"
+#include "imgui_internal.h"  // where the text cursor is (ImGuiContext::PlatformImePos)
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_opengl3.h"
 
@@ -260,6 +262,50 @@ EM_JS(void, qplay_web_post_to_parent, (const char* type, const char* payload_jso
   window.parent.postMessage(message, Module.qplayParentOrigin);
 });
 
+// Touch keyboards: a canvas cannot bring up a phone's on-screen keyboard, a focused text field can.
+// While ImGui edits a field, a transparent <input> lies over it and has the focus; what a touch
+// keyboard types arrives there as 'input' events (without keypress), and goes to ImGui as characters.
+// A hardware keyboard's keys still reach GLFW (keydown/keypress bubble to the window), so text that
+// came with a keypress is not passed twice. Enter, Backspace and arrows reach GLFW as keydowns.
+EM_JS(void, qplay_web_text_field, (int active, double x, double y, double width, double height), {
+  var field = Module.qplayTextField;
+  if (!field) {
+    field = Module.qplayTextField = document.createElement("input");
+    field.id = "qplay-text-field";
+    field.type = "text";
+    field.autocomplete = "off";
+    field.setAttribute("autocapitalize", "off");
+    field.setAttribute("aria-label", "QPlay text input");
+    field.style.cssText = "position:fixed;opacity:0;border:0;padding:0;margin:0;font-size:16px;z-index:1;";
+    var typedWithKey = false;
+    field.addEventListener("keypress", function() { typedWithKey = true; });
+    field.addEventListener("input", function(event) {
+      var text = event.data || "";
+      if (!typedWithKey && text) {
+        var bytes = lengthBytesUTF8(text) + 1, copy = _malloc(bytes);
+        stringToUTF8(text, copy, bytes);
+        Module._qplay_web_text_typed(copy);
+        _free(copy);
+      }
+      typedWithKey = false;
+      field.value = "";
+    });
+    document.body.appendChild(field);
+  }
+  if (active) {
+    var box = Module.canvas.getBoundingClientRect();
+    field.style.left = (box.left + x) + "px";
+    field.style.top = (box.top + y) + "px";
+    field.style.width = Math.max(1, width) + "px";
+    field.style.height = Math.max(1, height) + "px";
+    field.style.display = "block";
+    if (document.activeElement !== field) field.focus({preventScroll: true});
+  } else {
+    field.style.display = "none";
+    if (document.activeElement === field) field.blur();
+  }
+});
+
 // Work between animation frames: a MessageChannel message runs as soon as the main thread is free
 // (setTimeout would wait at least 4 ms once nested), and the browser still draws a frame between two
 // messages when one is due.
@@ -340,6 +386,7 @@ struct App {
   double device_pixel_ratio = 1;
   bool first_frame_reported = false;
   bool work_scheduled = false;  // a slice of training between frames is queued
+  bool editing_text = false;    // ImGui wants text: the page's text field has the focus
   // Frame pacing (frame_can_wait): input since the last frame drawn, and how fast frames are drawn.
   bool input_since_frame = false;
   double cursor_x = -1, cursor_y = -1;
@@ -460,6 +507,14 @@ void frame() {
   for (OpenedFile& file : std::exchange(a.opened_files, {})) a.playground->open_file(file.name, file.bytes);
   for (App::ParentMessage& message : std::exchange(a.parent_messages, {})) handle_parent_message(a, message);
   a.playground->frame();
+  if (const bool editing = ImGui::GetIO().WantTextInput; editing != a.editing_text) {
+    a.editing_text = editing;
+    // At the text cursor ImGui reports for input methods, one line high (the page scrolls it into view).
+    const ImVec2 caret = ImGui::GetCurrentContext()->PlatformImePos;
+    const double ratio = a.device_pixel_ratio, line = ImGui::GetFontSize() / ratio;
+    const bool known = caret.x < FLT_MAX;
+    qplay_web_text_field(editing, known ? caret.x / ratio : 0, known ? caret.y / ratio : 0, 4 * line, line);
+  }
   if (!a.work_scheduled && a.playground->training()) {
     a.work_scheduled = true;
     qplay_web_schedule_work_between_frames();
@@ -515,6 +570,13 @@ EMSCRIPTEN_KEEPALIVE void qplay_web_work_between_frames() {
   if (app == nullptr) return;
   app->work_scheduled = app->playground->work_between_frames(kSliceMs);
   if (app->work_scheduled) qplay_web_schedule_work_between_frames();
+}
+
+// What a touch keyboard typed into the page's text field (qplay_web_text_field).
+EMSCRIPTEN_KEEPALIVE void qplay_web_text_typed(const char* text) {
+  if (app == nullptr) return;
+  app->input_since_frame = true;
+  ImGui::GetIO().AddInputCharactersUTF8(text);
 }
 
 EMSCRIPTEN_KEEPALIVE void qplay_web_file_opened(const char* name, const unsigned char* data, int size) {
