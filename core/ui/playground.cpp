@@ -420,6 +420,26 @@ void Playground::Impl::slider_strip() {
   headline();
 }
 
+namespace {
+
+// Pieces of text in a row, each kept whole: a piece that does not fit starts a new line (ImGui's own
+// wrapping would break "93.8%" at its point). color 0: the text colour.
+void flow_text(const std::vector<std::pair<std::string, ImU32>>& pieces) {
+  const float space = ImGui::CalcTextSize(" ").x;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const auto& [text, color] = pieces[i];
+    if (i > 0) {
+      ImGui::SameLine(0, space);
+      if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(text.c_str()).x) ImGui::NewLine();
+    }
+    if (color) ImGui::PushStyleColor(ImGuiCol_Text, color);
+    ImGui::TextUnformatted(text.c_str());
+    if (color) ImGui::PopStyleColor();
+  }
+}
+
+}  // namespace
+
 // One line under the chips that says what the numbers show, from the numbers themselves.
 void Playground::Impl::headline() {
   const Lab& lab = *state.lab();
@@ -432,7 +452,7 @@ void Playground::Impl::headline() {
                        "fewer bits and see which run keeps its accuracy.");
     return;
   }
-  std::string text = "With " + applied_setting_label(lab) + ":";
+  std::vector<std::pair<std::string, ImU32>> pieces = {{"With " + applied_setting_label(lab) + " (float \u2192 quantized):", 0}};
   int best = -1, worst = -1;
   double best_drop = 0, worst_drop = 0;
   for (int r = 0; r < lab.run_count(); ++r) {
@@ -446,18 +466,21 @@ void Playground::Impl::headline() {
     if (best < 0 || drop < best_drop) best = r, best_drop = drop;
     if (worst < 0 || drop > worst_drop) worst = r, worst_drop = drop;
     char part[96];
-    std::snprintf(part, sizeof part, "%s %s %.1f%% \u2192 %.1f%%", r ? "," : "", lab.run(r).method.c_str(),
-                  100 * at_float->result.accuracy, 100 * quantized->result.accuracy);
-    text += part;
+    std::snprintf(part, sizeof part, "%s %.1f%% \u2192 %.1f%%%s", lab.run(r).method.c_str(),
+                  100 * at_float->result.accuracy, 100 * quantized->result.accuracy,
+                  r + 1 < lab.run_count() ? "," : ".");
+    pieces.emplace_back(part, run_color(r));
   }
-  char summary[160];
-  if (lab.run_count() > 1 && worst_drop - best_drop >= 1)
-    std::snprintf(summary, sizeof summary, " (float \u2192 quantized). %s loses the least, %.1f points; %s the most, %.1f.",
-                  lab.run(best).method.c_str(), best_drop, lab.run(worst).method.c_str(), worst_drop);
-  else
-    std::snprintf(summary, sizeof summary, " (float \u2192 quantized).%s",
-                  lab.run_count() > 1 ? " The runs lose about the same here: try fewer bits." : "");
-  ImGui::TextWrapped("%s%s", text.c_str(), summary);
+  char summary[96];
+  if (lab.run_count() > 1 && worst_drop - best_drop >= 1) {
+    std::snprintf(summary, sizeof summary, "%s loses the least, %.1f points;", lab.run(best).method.c_str(), best_drop);
+    pieces.emplace_back(summary, 0);
+    std::snprintf(summary, sizeof summary, "%s the most, %.1f.", lab.run(worst).method.c_str(), worst_drop);
+    pieces.emplace_back(summary, 0);
+  } else if (lab.run_count() > 1) {
+    pieces.emplace_back("The runs lose about the same here: try fewer bits.", 0);
+  }
+  flow_text(pieces);
 }
 
 // The visible panels share the space: a 2x2 grid for four, side by side for two, one row of two above

@@ -468,4 +468,16 @@ void tooltip_row(ImU32 color, const std::string& text) {
   ImGui::TextUnformatted(text.c_str());
 }
 
+ImU32 series_color(ImU32 color, size_t index) {
+  return color != 0 ? color : categorical_color(static_cast<int>(index));
+}
+
+bool wants_legend(const std::vector<LegendRow>& rows, LegendPlacement placement) {
+  return !rows.empty() && placement != LegendPlacement::hidden;
+}
+
+std::string named(std::string_view name, std::string_view fallback) {
+  return std::string(name.empty() ? fallback : name);
+}
+
 }  // namespace qplay::ui::plot_internals

@@ -122,6 +122,19 @@ struct LegendRow {
 // How much data a legend in the rectangle (min, max) would hide; 0 for none.
 using DataUnderLegend = std::function<float(ImVec2 min, ImVec2 max)>;
 
+// The name, or the fallback when it is empty ("x" for an unlabelled axis in a tooltip).
+std::string named(std::string_view name, std::string_view fallback);
+// A series' colour: its own, or the categorical colour of its index when it has none (0).
+ImU32 series_color(ImU32 color, size_t index);
+bool wants_legend(const std::vector<LegendRow>& rows, LegendPlacement placement);
+// Every plot's hover result starts with these three.
+template <typename Hover>
+void copy_mouse_state(const Canvas& canvas, Hover* hover) {
+  hover->hovered = true;
+  hover->clicked = canvas.clicked;
+  hover->held = canvas.held;
+}
+
 // `best` takes the corner hiding least (top right, top left, bottom right, bottom left on ties); when
 // every corner hides some data the legend goes on the label line above the plot, if it fits there.
 void draw_legend(const Canvas& canvas, const std::vector<LegendRow>& rows, LegendPlacement placement,
