@@ -29,4 +29,11 @@ struct DisplayScale {
 // font texture must be recreated afterwards (ImGui_ImplOpenGL3_DestroyFontsTexture + CreateFontsTexture).
 bool apply_display_scale(const char* font_path, DisplayScale scale);
 
+// The font atlas also holds a white disc with anti-aliased edges (apply_display_scale adds it), so a
+// plot draws thousands of dots as one textured quad each instead of a fan of triangles: a browser
+// drawing WebGL in software spent most of a frame on those. Writes the disc's texture coordinates
+// (u0, v0, u1, v1) and returns true, or false when the current atlas was built without it (the dots
+// are then drawn as shapes).
+bool disc_texture_coordinates(float uv[4]);
+
 }  // namespace qplay::ui

@@ -341,7 +341,7 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
   LineSeries curves[] = {{"identity", IM_COL32(160, 160, 160, 200), identity_x, identity_x, false, true},
                          {"quantizer", run_color(state.selected_run), xs, ys, false, false, /*step=*/true}};
   LinePlotOptions staircase;
-  staircase.title = bits == 0 ? "quantizer q(w) = w" : "quantizer q(w) (dashed: w)";
+  staircase.title = bits == 0 ? "quantizer q(w) = w" : "q(w) (dashed: w)";
   staircase.size = ImVec2(-1, available);
   staircase.x_axis.label = "w";
   staircase.y_axis.label = "q(w)";

@@ -17,6 +17,7 @@
 #include "core/ui/file_dialog.h"
 #include "core/ui/panels.h"
 #include "core/ui/playground_state.h"
+#include "core/ui/plot.h"
 #include "core/ui/setting_widgets.h"
 
 namespace qplay::ui {
@@ -592,10 +593,19 @@ void Playground::Impl::status_bar() {
     ImGui::ProgressBar(static_cast<float>(state.data_progress()), ImVec2(ImGui::GetFontSize() * 10, 0));
     ImGui::SameLine();
   }
+  // One line: a long message ends in … and is read whole in its tooltip.
   const StatusMessage& message = state.status();
   if (message.error) ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 120, 100, 255));
-  ImGui::TextUnformatted(message.text.empty() ? " " : message.text.c_str());
+  const std::string shown = ellipsize(message.text.empty() ? " " : message.text, ImGui::GetContentRegionAvail().x);
+  ImGui::TextUnformatted(shown.c_str());
   if (message.error) ImGui::PopStyleColor();
+  if (shown.size() != message.text.size() && !message.text.empty() && ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 36);
+    ImGui::TextUnformatted(message.text.c_str());
+    ImGui::PopTextWrapPos();
+    ImGui::EndTooltip();
+  }
   const Lab* lab = state.lab();
   if (!lab) return;
   // At the right, when it fits beside the message: what runs, on which kernels, how fast it draws.

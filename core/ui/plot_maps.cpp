@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ui/display_scale.h"
 #include "core/ui/plot.h"
 #include "core/ui/plot_canvas.h"
 
@@ -60,26 +61,36 @@ HeatMapHover heat_map_plot(const char* id, std::span<const ImU32> cells, int col
       run_start = column;
     }
   }
-  // Every data point of a boundary plot, every frame: dots of a few pixels need few segments, an outline
-  // drawn as a slightly larger disc under the fill costs far fewer vertices than a stroke, and without
-  // anti-aliased fringes a dot is a third of the triangles. A browser drawing WebGL in software spent
-  // most of each frame rasterizing these fringes (a frame every 67 ms instead of every 22 without dots).
-  constexpr int kDotSegments = 8;
+  // Every data point of a boundary plot, every frame: as one textured quad of the atlas's disc each
+  // (display_scale.h), its outline a slightly larger disc under the fill. Without the disc (an atlas
+  // built elsewhere), hexagons without anti-aliased fringes: few triangles either way.
   const float radius = options.point_radius * style.font;
   const float rim = std::max(1.0f, 0.08f * style.font);
-  const ImDrawListFlags flags = draw->Flags;
-  draw->Flags &= ~ImDrawListFlags_AntiAliasedFill;
-  for (const ScatterPoint& point : options.points) {
-    if (!std::isfinite(point.x) || !std::isfinite(point.y)) continue;
-    const ImVec2 at(canvas.px(point.x), canvas.py(point.y));
-    if (point.outline != 0) {
-      draw->AddCircleFilled(at, radius + 0.5f * rim, point.outline, kDotSegments);
-      draw->AddCircleFilled(at, radius - 0.5f * rim, point.fill, kDotSegments);
-    } else {
-      draw->AddCircleFilled(at, radius, point.fill, kDotSegments);
+  float uv[4];
+  if (disc_texture_coordinates(uv)) {
+    const ImTextureID atlas = ImGui::GetIO().Fonts->TexID;
+    const ImVec2 uv_min(uv[0], uv[1]), uv_max(uv[2], uv[3]);
+    auto disc = [&](ImVec2 at, float r, ImU32 color) {
+      draw->AddImage(atlas, ImVec2(at.x - r, at.y - r), ImVec2(at.x + r, at.y + r), uv_min, uv_max, color);
+    };
+    for (const ScatterPoint& point : options.points) {
+      if (!std::isfinite(point.x) || !std::isfinite(point.y)) continue;
+      const ImVec2 at(canvas.px(point.x), canvas.py(point.y));
+      if (point.outline != 0) disc(at, radius + 0.5f * rim, point.outline);
+      disc(at, point.outline != 0 ? radius - 0.5f * rim : radius, point.fill);
     }
+  } else {
+    constexpr int kDotSegments = 6;
+    const ImDrawListFlags flags = draw->Flags;
+    draw->Flags &= ~ImDrawListFlags_AntiAliasedFill;
+    for (const ScatterPoint& point : options.points) {
+      if (!std::isfinite(point.x) || !std::isfinite(point.y)) continue;
+      const ImVec2 at(canvas.px(point.x), canvas.py(point.y));
+      if (point.outline != 0) draw->AddCircleFilled(at, radius + 0.5f * rim, point.outline, kDotSegments);
+      draw->AddCircleFilled(at, point.outline != 0 ? radius - 0.5f * rim : radius, point.fill, kDotSegments);
+    }
+    draw->Flags = flags;
   }
-  draw->Flags = flags;
   if (cell_count == 0 && options.points.empty()) draw_no_data(canvas);
 
   if (canvas.hovered) {

@@ -295,3 +295,15 @@ if others + steal > 0.05:
     print("WARNING: the cores were not ours alone during the run: the numbers are low and noisy, the"
           " 2-thread ones most of all (a descheduled pool worker stalls every parallel call).")
 EOF
+
+# The browser app in Debian's chromium with software WebGL (bench_browser.mjs): the first view's training
+# against the same lab under node, measured in that run, and the sliders' latency. Needs the wasm build,
+# chromium and playwright-core (tools/setup.sh).
+web_dir=$(cd "$(dirname "$wasm_bench")/../.." && pwd)/web
+if [[ -z $wasm_missing && -x /usr/bin/chromium && -d $root/node_modules/playwright-core && -f $web_dir/app/qplay-app.wasm ]]; then
+  echo
+  node "$here/bench_browser.mjs" "$web_dir"
+else
+  echo
+  echo "browser rows left out: they need the wasm build (with the app), /usr/bin/chromium and playwright-core (tools/setup.sh)"
+fi
