@@ -19,6 +19,7 @@
 #include <cfloat>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -389,6 +390,7 @@ struct App {
   bool editing_text = false;    // ImGui wants text: the page's text field has the focus
   // Frame pacing (frame_can_wait): input since the last frame drawn, and how fast frames are drawn.
   bool input_since_frame = false;
+  std::vector<int> keys_pressed;  // GLFW keys pressed since the last frame (see frame())
   double cursor_x = -1, cursor_y = -1;
   double last_drawn_at = 0, drawn_interval_ms = 16;
   bool drew_last_tick = false;
@@ -502,7 +504,11 @@ void frame() {
 
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
+  // ImGui 1.86 reads keys as states: a key pressed and released between two frames (a quick tap, a
+  // slow software-GL frame) would never be seen, so a press holds until a frame has seen it.
+  for (int key : a.keys_pressed) ImGui::GetIO().KeysDown[key] = true;
   ImGui::NewFrame();
+  for (int key : std::exchange(a.keys_pressed, {})) ImGui::GetIO().KeysDown[key] = glfwGetKey(a.window, key) == GLFW_PRESS;
   for (std::string& hash : std::exchange(a.hash_changes, {})) a.playground->set_state_from_hash(hash);
   for (OpenedFile& file : std::exchange(a.opened_files, {})) a.playground->open_file(file.name, file.bytes);
   for (App::ParentMessage& message : std::exchange(a.parent_messages, {})) handle_parent_message(a, message);
@@ -685,7 +691,12 @@ int main() {
   ImGui::StyleColorsDark();
   // Before ImGui's backend, which calls these first-installed callbacks from its own.
   glfwSetMouseButtonCallback(window, [](GLFWwindow*, int, int, int) { if (app) app->input_since_frame = true; });
-  glfwSetKeyCallback(window, [](GLFWwindow*, int, int, int, int) { if (app) app->input_since_frame = true; });
+  glfwSetKeyCallback(window, [](GLFWwindow*, int key, int, int action, int) {
+    if (!app) return;
+    app->input_since_frame = true;
+    if (action == GLFW_PRESS && key >= 0 && key < static_cast<int>(std::size(ImGui::GetIO().KeysDown)))
+      app->keys_pressed.push_back(key);
+  });
   glfwSetCharCallback(window, [](GLFWwindow*, unsigned int) { if (app) app->input_since_frame = true; });
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 300 es");
