@@ -7,6 +7,7 @@
 #include <imgui.h>
 
 #include "core/ui/playground.h"
+#include "tests/ui/headless_imgui.h"
 
 namespace qplay::ui {
 namespace {
@@ -22,16 +23,7 @@ class HeadlessPlatform : public Platform {
 class HeadlessImGui {
  public:
   explicit HeadlessImGui(ImVec2 display = {1280, 720}) {
-    context_ = ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.IniFilename = nullptr;
-    io.DisplaySize = display;
-    io.DeltaTime = 1.0f / 60;
-    // As the desktop's OpenGL 3 renderer: draw lists may pass 65,536 vertices (the web build uses 32-bit indices).
-    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
-    unsigned char* pixels = nullptr;
-    int width = 0, height = 0;
-    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    context_ = testing::create_headless_imgui(display);
   }
   ~HeadlessImGui() { ImGui::DestroyContext(context_); }
 

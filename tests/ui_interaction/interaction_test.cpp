@@ -20,6 +20,7 @@
 
 #include "core/engine/base/rng.h"
 #include "core/ui/playground.h"
+#include "tests/ui/headless_imgui.h"
 #include "tests/ui_interaction/item_hooks.h"
 
 namespace qplay::ui::testing {
@@ -63,16 +64,7 @@ std::string item_key(const DrawnItem& item) {
 class Person {
  public:
   explicit Person(std::string_view hash, ImVec2 display = {1280, 800}) {
-    context_ = ImGui::CreateContext();
-    ImGuiIO& io = ImGui::GetIO();
-    io.IniFilename = nullptr;
-    io.DisplaySize = display;
-    io.DeltaTime = 1.0f / 60;
-    io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
-    for (int key = 0; key < ImGuiKey_COUNT; ++key) io.KeyMap[key] = key;
-    unsigned char* pixels = nullptr;
-    int width = 0, height = 0;
-    io.Fonts->GetTexDataAsRGBA32(&pixels, &width, &height);
+    context_ = create_headless_imgui(display);
     enable_item_hooks();
     reset_assertions();
     playground_ = std::make_unique<Playground>(platform_, hash);

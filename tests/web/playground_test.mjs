@@ -56,35 +56,11 @@ const browser = await playwright.chromium.launch({
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
-  const page = await browser.newPage({viewport: VIEWPORT, deviceScaleFactor: DEVICE_PIXEL_RATIO, hasTouch: true});
-  const consoleErrors = [];
-  page.on('console', (message) => {
-    const where = message.location().url || '';
-    if (message.type() === 'error' && !where.includes('favicon') && !message.text().includes('favicon')) {
-      consoleErrors.push(message.text());
-    }
-  });
-  page.on('pageerror', (error) => consoleErrors.push(`uncaught: ${error.message}`));
-
-  // The hooks, as a person's browser would not see them.
-  const frames = () => page.evaluate(() => Module._qplay_app_frames_drawn());
-  const accuracy = () => page.evaluate(() => Module._qplay_app_current_accuracy());
-  const controlRect = (name) => page.evaluate((name) => {
-    const pointer = Module.ccall('qplay_app_control_rect', 'number', ['string'], [name]);
-    if (!pointer) return null;
-    const [x, y, width, height] = Module.HEAPF32.subarray(pointer >> 2, (pointer >> 2) + 4);
-    const canvas = Module.canvas.getBoundingClientRect();  // the hook is canvas-relative, CSS pixels
-    return {x: canvas.left + x, y: canvas.top + y, width, height};
-  }, name);
-  // Waits until the app has drawn `count` more frames (ImGui sees input once per frame).
-  async function waitFrames(count) {
-    const target = (await frames()) + count;
-    await page.waitForFunction((target) => Module._qplay_app_frames_drawn() >= target, target,
-                               {timeout: 10000, polling: 'raf'});
-  }
-
   const started = Date.now();
-  await page.goto(url);
+  const main = await openApp(browser, url, {width: VIEWPORT.width, height: VIEWPORT.height, scale: DEVICE_PIXEL_RATIO});
+  const {page, frames, accuracy, waitFrames} = main;
+  const controlRect = main.rect;
+  const consoleErrors = main.errors;
   check(await page.title() === 'QPlay — quantization playground', 'page title');
   await page.waitForFunction(
       () => window.Module?.calledRun && Module._qplay_app_frames_drawn() > 10,
