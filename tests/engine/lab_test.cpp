@@ -104,10 +104,9 @@ TEST(Lab, SliderSettingsApplyLiveAndEqualAPostTrainingEvaluation) {
   }
 }
 
-TEST(Lab, ANewSliderSettingAnswersWithinOneZeroBudgetSlice) {
+TEST(Lab, ANewSliderSettingAnswersBeforeSetReturns) {
   std::unique_ptr<Lab> lab = trained_lab();
-  ASSERT_TRUE(lab->set("weight_bits", "5"));
-  lab->advance(0);
+  ASSERT_TRUE(lab->set("weight_bits", "5"));  // the frame that moved the slider can show the number
   for (int r = 0; r < lab->run_count(); ++r) {
     const EvaluationCache::Entry* entry = lab->evaluation(r, lab->current_setting());
     ASSERT_NE(entry, nullptr);

@@ -237,6 +237,18 @@ try {
       return metrics && metrics.dataset === 'fashion-mnist' && metrics.runs[0].steps > 0;
     }, null, 120000);
     check(started, 'a link to Fashion-MNIST trains without pressing Play');
+
+    // Should the engine stop after it started, the page says so and reloads into the same experiment.
+    await app.page.evaluate(() => window.dispatchEvent(new ErrorEvent('error', {message: 'a simulated trap'})));
+    const screen = await app.page.evaluate(() => ({status: document.getElementById('status').textContent,
+                                                   reload: !document.getElementById('reload').hidden,
+                                                   hash: location.hash}));
+    check(screen.status === 'QPlay stopped.' && screen.reload && /dataset=fashion-mnist/.test(screen.hash),
+          `the crash screen says the app stopped and offers a reload (${JSON.stringify(screen)})`);
+    await Promise.all([app.page.waitForNavigation(), app.page.click('#reload')]);
+    const reloaded = await app.until(() => window.Module?.calledRun && Module._qplay_app_frames_drawn() > 0 &&
+                                         /dataset=fashion-mnist/.test(location.hash), null, 60000);
+    check(reloaded, 'the reload keeps the experiment in the link');
     await app.page.close();
   }
   console.log(`     ${await frames()} frames in ${Date.now() - started} ms`);

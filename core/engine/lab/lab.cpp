@@ -121,6 +121,8 @@ Status Lab::apply(const LabState& next) {
   if (new_calibration)
     for (auto& run : runs_)
       run->evaluations = EvaluationCache(dataset_, state_.experiment.calibration_samples, cached_settings_);
+  // The slider's first read-out now, not at the next slice: the frame that moved it can show its number.
+  evaluate_for(0, /*first_readout_only=*/true);
   return {};
 }
 

@@ -64,8 +64,9 @@ class Lab {
   static Result<std::unique_ptr<Lab>> create(const LabState& state, std::shared_ptr<const Dataset> dataset = nullptr);
 
   const LabState& state() const { return state_; }
-  // One key of the state (see set_lab_state_value). Quantization keys apply live; others rebuild the
-  // runs from the seed. On error nothing changes and the message says what is allowed.
+  // One key of the state (see set_lab_state_value). Quantization keys apply live, with every run's
+  // first read-out at the new setting done before returning; others rebuild the runs from the seed. On
+  // error nothing changes and the message says what is allowed.
   Status set(std::string_view key, std::string_view value);
   // A whole new state (URL hash, experiment file): rebuilds only if something beyond quantization changed.
   Status apply(const LabState& state);
