@@ -169,5 +169,38 @@ TEST(SavedModel, RefusesTensorsThatDoNotMatchTheArchitecture) {
   EXPECT_FALSE(model_from_file(file, reference_kernel_table()).ok());
 }
 
+// Sizes in a model file come from outside: a file with a valid checksum may still claim a 2^31-value
+// input or 2^28 classes. They are refused with the sizes named, before anything multiplies them (UBSan
+// saw "2147483647 * 8" overflow here, and one crafted CNN wrapped to 4096 values and loaded).
+TEST(SavedModel, RefusesSizesThatWouldOverflowWithAMessage) {
+  Experiment e;
+  e.architecture = "mlp:5";
+  e.kernels = "reference";
+  Result<qplay::Run> run = start_run(e);
+  ASSERT_TRUE(run.ok());
+  const ModelFile valid = make_model_file(*run->network, e);
+  struct Case {
+    std::vector<int32_t> input;
+    int32_t classes;
+    std::string architecture, says;
+  };
+  const Case cases[] = {
+      {{2147483647, 1, 1}, 3, "mlp:5", "2147483647x1x1 = 2147483647 values"},
+      {{65536, 65536, 1}, 3, "cnn:8", "65536x65536x1 = 4294967296 values"},
+      {{2, 1, 1}, 1 << 28, "mlp:5", "268435456 classes"},
+      {{1024, 1024, 3}, 10, "cnn:4096", "would output 1024x1024x4096"},
+      {{2048, 2048, 1}, 10, "mlp:4096", "parameters"},
+  };
+  for (const Case& c : cases) {
+    ModelFile file = valid;
+    file.input_shape = c.input;
+    file.num_classes = c.classes;
+    file.architecture = c.architecture;
+    Result<SavedModel> loaded = model_from_file(file, reference_kernel_table());
+    ASSERT_FALSE(loaded.ok()) << c.architecture;
+    EXPECT_NE(loaded.message().find(c.says), std::string::npos) << loaded.message();
+  }
+}
+
 }  // namespace
 }  // namespace qplay

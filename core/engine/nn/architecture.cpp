@@ -59,6 +59,12 @@ Status resolve_shapes(Architecture& architecture) {
                                std::to_string(layer.kernel) + "x" + std::to_string(layer.kernel) + " window");
         }
         layer.output = {height, width, layer.kind == LayerKind::conv2d ? layer.outputs : shape.channels};
+        if (int64_t{height} * width * layer.output.channels > kMaxLayerValues) {
+          return Status::error("architecture '" + architecture.spec + "': a " + layer_kind_name(layer.kind) +
+                               " layer would output " + std::to_string(height) + "x" + std::to_string(width) + "x" +
+                               std::to_string(layer.output.channels) + " values per sample; QPlay allows at most " +
+                               std::to_string(kMaxLayerValues) + " (use fewer channels)");
+        }
         break;
       }
       case LayerKind::flatten:
@@ -90,10 +96,11 @@ const char* layer_kind_name(LayerKind kind) {
   return "?";
 }
 
-int Architecture::parameter_count() const {
-  int count = 0;
+int64_t Architecture::parameter_count() const {
+  int64_t count = 0;
   for (const LayerSpec& layer : layers) {
-    if (layer.has_parameters()) count += layer.weight_rows() * layer.weight_columns() + layer.outputs;
+    if (layer.has_parameters())
+      count += int64_t{layer.weight_rows()} * int64_t{layer.weight_columns()} + layer.outputs;
   }
   return count;
 }
@@ -103,8 +110,18 @@ Result<Architecture> parse_architecture(std::string_view spec, TensorShape input
   architecture.spec = std::string(spec);
   architecture.input = input;
   architecture.num_classes = num_classes;
-  if (input.size() < 1 || num_classes < 2) {
+  if (input.height < 1 || input.width < 1 || input.channels < 1 || num_classes < 2) {
     return Status::error("architecture '" + std::string(spec) + "': the data must have inputs and >= 2 classes");
+  }
+  const int64_t input_values = int64_t{input.height} * input.width * input.channels;
+  if (input_values > kMaxInputValues) {
+    return Status::error("this input is " + std::to_string(input.height) + "x" + std::to_string(input.width) + "x" +
+                         std::to_string(input.channels) + " = " + std::to_string(input_values) +
+                         " values per sample; QPlay accepts at most " + std::to_string(kMaxInputValues));
+  }
+  if (num_classes > kMaxClasses) {
+    return Status::error("this data has " + std::to_string(num_classes) + " classes; QPlay accepts at most " +
+                         std::to_string(kMaxClasses));
   }
 
   // family[:widths][:activation]
@@ -159,8 +176,7 @@ Result<Architecture> parse_architecture(std::string_view spec, TensorShape input
                          "' (use mlp:W1,W2,...[:relu|tanh|softplus], cnn:C1,C2,...[:activation] or linear)");
   }
   if (Status status = resolve_shapes(architecture); !status) return status;
-  // At most 16 hidden layers of 4096 (~270 M) by the checks above: an int holds the count.
-  const int parameters = architecture.parameter_count();
+  const int64_t parameters = architecture.parameter_count();
   if (parameters > kMaxArchitectureParameters) {
     return Status::error("architecture '" + std::string(spec) + "' has " + std::to_string(parameters) +
                          " parameters on this data; QPlay trains networks of up to " +

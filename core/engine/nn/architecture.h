@@ -43,13 +43,19 @@ struct Architecture {
   TensorShape input;
   int num_classes = 0;
   std::vector<LayerSpec> layers;
-  int parameter_count() const;  // at most kMaxArchitectureParameters
+  int64_t parameter_count() const;  // at most kMaxArchitectureParameters once parse_architecture accepted it
 };
 
 // The largest network QPlay builds: 8 MB of weights. A lab keeps several copies per run (gradients,
 // optimizer state, quantized snapshots for the slider), and a browser tab's WebAssembly memory ends
 // at 2 GB; a larger spec is refused with a message instead of aborting the page.
 inline constexpr int64_t kMaxArchitectureParameters = 2'000'000;
+// Sizes that come from outside (a model file, a data set) are checked before anything multiplies them:
+// a sample of at most 2^22 values (a 2048x2048 image), at most 2^16 classes, and no layer whose
+// output holds more than 2^24 values per sample. Within these every size fits an int.
+inline constexpr int64_t kMaxInputValues = int64_t{1} << 22;
+inline constexpr int kMaxClasses = 1 << 16;
+inline constexpr int64_t kMaxLayerValues = int64_t{1} << 24;
 
 // Parses a spec and resolves every layer's input and output shape for the given data.
 Result<Architecture> parse_architecture(std::string_view spec, TensorShape input, int num_classes);
