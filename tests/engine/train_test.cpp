@@ -80,6 +80,40 @@ TEST(Trainer, DivergenceStopsWithAMessageNamingTheLearningRate) {
       << run->trainer->status().message();
 }
 
+// Divergence is not only NaN: at learning rate 10 on moons the loss and weights explode while staying
+// finite (the runs used to save weights of 1e19 at chance accuracy). A high Adam rate that spikes for a
+// few steps and recovers is not stopped.
+TEST(Trainer, ExplodingLossOrWeightsStopTheRunButARecoveringSpikeDoesNot) {
+  for (const char* optimizer : {"sgd", "adam"}) {
+    Experiment e;
+    e.dataset = "moons";
+    e.architecture = "mlp:32,32";
+    e.epochs = 20;
+    e.optimizer = optimizer;
+    e.learning_rate = 10;
+    e.kernels = "reference";
+    Result<qplay::Run> run = start_run(e);
+    ASSERT_TRUE(run.ok());
+    while (!run->trainer->finished()) run->trainer->advance(1000.0);
+    const std::string message = run->trainer->status().message();
+    EXPECT_FALSE(run->trainer->status().ok()) << optimizer;
+    EXPECT_TRUE(message.find("weights grew") != std::string::npos || message.find("loss stayed above") != std::string::npos)
+        << message;
+    EXPECT_NE(message.find("learning rate (10)"), std::string::npos) << message;
+  }
+  Experiment spiky;
+  spiky.dataset = "moons";
+  spiky.architecture = "mlp:32,32";
+  spiky.epochs = 5;
+  spiky.optimizer = "adam";
+  spiky.learning_rate = 0.5;  // the loss passes 30 in its first steps, then trains to ~99%
+  spiky.kernels = "reference";
+  Result<qplay::Run> run = start_run(spiky);
+  ASSERT_TRUE(run.ok());
+  while (!run->trainer->finished()) run->trainer->advance(1000.0);
+  EXPECT_TRUE(run->trainer->status().ok()) << run->trainer->status().message();
+}
+
 TEST(Trainer, AdvanceTakesBoundedSlices) {
   Experiment e = small_spiral();
   e.batch_size = 8;

@@ -73,21 +73,38 @@ bool Trainer::step() {
   const TrainingBatch training_batch{batch_features_, batch_labels_, batch};
   const StepResult result = method_->compute_gradients(network_, training_batch, context);
   const float loss = result.loss;
-  if (!std::isfinite(loss) || !std::isfinite(result.penalty)) {
-    const bool loss_diverged = !std::isfinite(loss);
+  // Divergence is more than NaN: a mean cross-entropy far above chance level (log K) means the logits
+  // have blown up, even while every number is still finite.
+  const double chance = std::log(double(network_.architecture().num_classes));
+  steps_with_exploded_loss_ = loss > kDivergedLossOverChance * chance ? steps_with_exploded_loss_ + 1 : 0;
+  const bool exploded = steps_with_exploded_loss_ >= kDivergedSteps;
+  if (!std::isfinite(loss) || !std::isfinite(result.penalty) || exploded) {
+    const bool loss_diverged = !std::isfinite(loss) || exploded;
     const float diverged = loss_diverged ? loss : result.penalty;
-    const double rate = settings_.optimizer.learning_rate;
-    status_ = Status::error("training stopped in epoch " + std::to_string(epoch_ + 1) + " at step " +
-                            std::to_string(steps_ + 1) + ": the " +
-                            (loss_diverged ? std::string("loss") : std::string(method_->name()) + " penalty") +
-                            " became " + (std::isnan(diverged) ? "NaN" : "infinite") + ". The learning rate (" +
-                            format_json_number(rate) + ") is most likely too high for this network; try " +
-                            format_json_number(rate / 10) + ".");
+    const std::string what = loss_diverged ? std::string("loss") : std::string(method_->name()) + " penalty";
+    const std::string became = std::isnan(diverged) ? "became NaN"
+                               : std::isinf(diverged)
+                                   ? "became infinite"
+                                   : "stayed above " + format_json_number(kDivergedLossOverChance * chance) +
+                                         " for " + std::to_string(kDivergedSteps) + " steps (now " +
+                                         format_json_number(diverged) + "; chance level is " +
+                                         format_json_number(std::round(chance * 100) / 100) + ")";
+    stop_diverged("the " + what + " " + became);
     return false;
   }
   ++steps_;
   optimizer_step(network_, settings_.optimizer, context.learning_rate, steps_);
   method_->after_optimizer_step(network_, context);
+  // Weights can run away while the loss still looks finite; a look every few steps costs little.
+  if (steps_ % kWeightCheckInterval == 0) {
+    float largest = 0;
+    for (float w : network_.parameters()) largest = std::isfinite(w) ? std::max(largest, std::fabs(w)) : HUGE_VALF;
+    if (largest > kDivergedWeightMagnitude) {
+      stop_diverged("the weights grew to " + (std::isinf(largest) ? std::string("infinity")
+                                                                    : format_json_number(largest)));
+      return false;
+    }
+  }
 
   std::span<const float> p = network_.probabilities();
   const int classes = network_.architecture().num_classes;
@@ -99,6 +116,14 @@ bool Trainer::step() {
   epoch_samples_ += batch;
   epoch_seconds_ += milliseconds_since(start) / 1000.0;
   return true;
+}
+
+void Trainer::stop_diverged(const std::string& what) {
+  const double rate = settings_.optimizer.learning_rate;
+  status_ = Status::error("training stopped in epoch " + std::to_string(epoch_ + 1) + " at step " +
+                          std::to_string(steps_ + 1) + ": " + what + ". The learning rate (" +
+                          format_json_number(rate) + ") is most likely too high for this network; try " +
+                          format_json_number(rate / 10) + ".");
 }
 
 void Trainer::finish_epoch() {

@@ -35,6 +35,16 @@ struct EpochMetrics {
   double seconds = 0;  // wall time spent training this epoch
 };
 
+// A run diverged when its loss or penalty is NaN or infinite, when its mean cross-entropy stays above
+// kDivergedLossOverChance times chance level (log K: 0.69 for two classes) for kDivergedSteps steps in a
+// row (Adam at a high rate may spike above it for a few steps and recover), or when a weight's magnitude
+// passes kDivergedWeightMagnitude (checked every kWeightCheckInterval steps). Healthy training of these
+// networks stays far below all three.
+inline constexpr double kDivergedLossOverChance = 50;
+inline constexpr int kDivergedSteps = 20;
+inline constexpr float kDivergedWeightMagnitude = 1e4f;
+inline constexpr long kWeightCheckInterval = 16;
+
 class Trainer {
  public:
   // The network must hold its initial weights: the method is attached to it here. A null method
@@ -62,6 +72,7 @@ class Trainer {
 
  private:
   void finish_epoch();
+  void stop_diverged(const std::string& what);  // the run stops with a message naming the learning rate
 
   std::shared_ptr<const Dataset> dataset_;
   Network<float>& network_;
@@ -72,6 +83,7 @@ class Trainer {
   Status status_;
   int epoch_ = 0;
   long steps_ = 0;
+  int steps_with_exploded_loss_ = 0;  // in a row
   double epoch_loss_sum_ = 0, epoch_seconds_ = 0;
   size_t epoch_correct_ = 0, epoch_samples_ = 0;
   std::vector<EpochMetrics> history_;
