@@ -152,6 +152,63 @@ try {
   check(copy.hash() === lab.hash(), 'exportJson -> importJson reproduces the state');
   for (const l of [lab, forgiving, copy]) l.dispose();
 
+  // Hostile arguments: each a QPlayError naming what is wrong, every promise settles, nothing traps.
+  const hostile = await createLab({state: small});
+  const huge = 'x'.repeat(2_000_000);
+  check(throwsQPlayError(() => hostile.set('architecture', huge), 'architecture') &&
+        throwsQPlayError(() => hostile.importJson(huge), '') && /samples=600/.test(hostile.hash()),
+        'strings of 2,000,000 characters are refused, not copied onto the stack (the module used to trap)');
+  const rejects = async (promise) => promise.then(() => false, (error) => error instanceof QPlayError);
+  const hugeLab = await createLab({state: 'samples=600&' + huge}).catch((error) => error);
+  check(hugeLab instanceof QPlayError || hugeLab.warnings?.length > 0,
+        'a createLab state of 2,000,000 characters settles (refused or warned about)');
+  if (!(hugeLab instanceof QPlayError)) hugeLab.dispose();
+  let settled = 0;
+  for (const budgetMs of [-5, 'abc', NaN, 0, Infinity]) settled += await rejects(hostile.train({budgetMs}));
+  const tiny = await hostile.train({budgetMs: 0.001});
+  check(settled === 5 && tiny.runs.every((run) => run.evaluated && run.curve.complete),
+        `train({budgetMs}) rejects -5, 'abc', NaN, 0 and Infinity with a QPlayError (${settled} of 5) and settles ` +
+        'with every number current for 0.001 ms slices');
+  check(throwsQPlayError(() => hostile.setBits({activations: 1}), '1-bit activations'),
+        'setBits refuses 1-bit activations, as createLab and importJson do');
+  check(throwsQPlayError(() => hostile.setBits(null), 'setBits') && throwsQPlayError(() => hostile.setState(null), 'setState') &&
+        throwsQPlayError(() => hostile.set(null, 4), 'key') && throwsQPlayError(() => hostile.set('epochs', null), 'epochs'),
+        'null arguments are QPlayErrors, not TypeErrors');
+  check(await rejects(createLab({state: 5})) && await rejects(createLab({state: [1, 2]})),
+        'createLab refuses a state that is neither a hash nor an object');
+  check(throwsQPlayError(() => hostile.set('weight_bits\u0000', 4), 'NUL') && !/weight_bits=4/.test(hostile.hash()),
+        'a key with a NUL character is refused, not cut short');
+  check(throwsQPlayError(() => hostile.weights(2 ** 32), 'run') && throwsQPlayError(() => hostile.weights(-1), 'run') &&
+        throwsQPlayError(() => hostile.weights(0.5), 'run') && hostile.weights(0).length > 0,
+        'weights(run) takes only an existing run');
+  hostile.dispose();
+
+  // What one way accepts the others accept, and every state round-trips through its hash and its JSON.
+  const choices = {dataset: ['spiral', 'moons', 'circles', 'xor', 'blobs'], weight_bits: [0, 2, 3, 4, 5, 8],
+                   activation_bits: [0, 2, 4, 8], granularity: ['per-channel', 'per-tensor'],
+                   range_method: ['min-max', 'percentile', 'mse'], methods: ['baseline', 'baseline,gradl1', 'qreg,cpq,raq'],
+                   learning_rate: [0.01, 0.05, 0.3], seed: [1, 7, 4294967295], classes: [2, 3, 7]};
+  let seed = 12345;
+  const random = (n) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  let roundTrips = 0;
+  const failedStates = [];
+  for (let i = 0; i < 25; ++i) {
+    const state = {...small};
+    for (const [key, values] of Object.entries(choices)) if (random(2)) state[key] = values[random(values.length)];
+    const made = await createLab({state});
+    const viaHash = await createLab({state: made.hash()});
+    const viaJson = await createLab();
+    viaJson.importJson(made.exportJson());
+    const viaSetters = await createLab({state: small});
+    viaSetters.setState(Object.fromEntries(Object.entries(state)));
+    const same = [viaHash, viaJson, viaSetters].every((other) => other.hash() === made.hash());
+    roundTrips += same ? 1 : 0;
+    if (!same) failedStates.push(made.hash());
+    for (const l of [made, viaHash, viaJson, viaSetters]) l.dispose();
+  }
+  check(roundTrips === 25, `25 random states round-trip through hash(), exportJson/importJson and setState` +
+        (failedStates.length ? ` (not: ${failedStates.join(' | ')})` : ''));
+
   // Last, because it stops the shared module: a WebAssembly trap (as an abort or out-of-memory would
   // raise) becomes a QPlayError, and every lab of the page then refuses clearly instead of misbehaving.
   const first = await createLab({state: small}), second = await createLab({state: small});

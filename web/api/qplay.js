@@ -23,18 +23,45 @@ export class QPlayError extends Error {
 
 let modulePromise = null;
 
-// Every call into the engine. A WebAssembly trap or abort (out of memory, a bug) leaves the module's
-// memory undefined, so from then on every lab of the page refuses with a QPlayError saying so.
+// Every call into the engine. Text goes in heap buffers (ccall would copy it onto the 5 MB stack, and a
+// string of a million characters trapped the module); text holding a NUL is refused, since the engine
+// would read only up to it. A WebAssembly trap or abort (out of memory, a bug) leaves the module's memory
+// undefined, so from then on every lab of the page refuses with a QPlayError saying so.
 function engineCall(module, name, returnType, argTypes, args) {
   if (module.qplayStopped) {
     throw new QPlayError(`QPlay's engine stopped earlier (${module.qplayStopped}); reload the page to start again`);
   }
+  const values = [...args], buffers = [];
+  const types = argTypes.map((type, i) => {
+    if (type !== 'string') return type;
+    const text = String(values[i]);
+    if (text.includes('\0')) throw new QPlayError('text given to QPlay must not contain NUL characters');
+    const size = module.lengthBytesUTF8(text) + 1;
+    const pointer = module._malloc(size);
+    if (!pointer) throw new QPlayError(`a text of ${text.length} characters does not fit in QPlay's memory`);
+    module.stringToUTF8(text, pointer, size);
+    buffers.push(pointer);
+    values[i] = pointer;
+    return 'number';
+  });
   try {
-    return module.ccall(name, returnType, argTypes, args);
+    return module.ccall(name, returnType, types, values);
   } catch (error) {
     module.qplayStopped = error?.message || String(error);
     throw new QPlayError(`QPlay's engine stopped (${module.qplayStopped}); reload the page to start again`);
+  } finally {
+    if (!module.qplayStopped) for (const pointer of buffers) module._free(pointer);
   }
+}
+
+// Arguments from pages are checked here, so a bad one is a QPlayError naming it, never a TypeError.
+function isPlainObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+function settingText(name, value) {
+  if (Array.isArray(value)) return value.join(',');
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new QPlayError(`${name} must be a string, a number or an array, got ${value === null ? 'null' : typeof value}`);
 }
 
 // The engine module, loaded once per page (or process) and shared by every lab.
@@ -58,10 +85,13 @@ async function instantiate(baseUrl) {
 
 // Settings as a URL-hash text: {dataset: 'moons', weight_bits: 3} -> "dataset=moons&weight_bits=3".
 function toHash(state) {
-  if (!state) return '';
+  if (state === undefined || state === null || state === '') return '';
   if (typeof state === 'string') return state.replace(/^#/, '');
+  if (!isPlainObject(state)) {
+    throw new QPlayError(`state must be a URL-hash string or an object of settings, got ${typeof state}`);
+  }
   return Object.entries(state)
-      .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(Array.isArray(value) ? value.join(',') : String(value))}`)
+      .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(settingText(`state.${key}`, value))}`)
       .join('&');
 }
 
@@ -125,16 +155,20 @@ export class Lab {
   // One setting, e.g. set('learning_rate', 0.1). Quantization settings apply at once; any other setting
   // restarts every run from the seed.
   set(key, value) {
-    const text = Array.isArray(value) ? value.join(',') : String(value);
+    if (typeof key !== 'string') throw new QPlayError(`set: the key must be a string, got ${typeof key}`);
+    const text = settingText(`set('${key}')`, value);
     this._check(this._call('qplay_lab_set', 'number', ['string', 'string'], [key, text]));
     this._emit('state', this.hash());
   }
   // Several settings; stops at the first bad one (the ones before it stay applied).
   setState(state) {
+    if (!isPlainObject(state)) throw new QPlayError('setState: expected an object of settings, e.g. {weight_bits: 4}');
     for (const [key, value] of Object.entries(state)) this.set(key, value);
   }
   // The slider: {weights: 4, activations: 8}; 0 or 'float' means float.
-  setBits({weights, activations} = {}) {
+  setBits(setting = {}) {
+    if (!isPlainObject(setting)) throw new QPlayError('setBits: expected {weights, activations}, e.g. {weights: 4}');
+    const {weights, activations} = setting;
     const bits = (b) => (b === 'float' || b === null ? 0 : b);
     if (weights !== undefined) this.set('weight_bits', bits(weights));
     if (activations !== undefined) this.set('activation_bits', bits(activations));
@@ -159,7 +193,12 @@ export class Lab {
   }
   // Trains until every run has trained its epochs (or options.epochs, which restarts the runs with that
   // many). Resolves with metrics() once training is done and the numbers are evaluated.
-  async train({epochs, budgetMs = DEFAULT_BUDGET_MS} = {}) {
+  async train(options = {}) {
+    if (!isPlainObject(options)) throw new QPlayError('train: expected {epochs, budgetMs} or nothing');
+    const {epochs, budgetMs = DEFAULT_BUDGET_MS} = options;
+    if (typeof budgetMs !== 'number' || !(budgetMs > 0) || !Number.isFinite(budgetMs)) {
+      throw new QPlayError(`train: budgetMs must be a positive number of milliseconds, got ${String(budgetMs)}`);
+    }
     if (epochs !== undefined && this.metrics().runs[0].epochs !== epochs) this.set('epochs', epochs);
     this._budgetMs = budgetMs;
     this.play();
@@ -202,6 +241,10 @@ export class Lab {
   }
   // A copy of run i's float weights, in the layout of the model file (docs/formats.md).
   weights(run = 0) {
+    const runs = this._status().runs.length;
+    if (!Number.isInteger(run) || run < 0 || run >= runs) {
+      throw new QPlayError(`weights: run must be a whole number from 0 to ${runs - 1}, got ${String(run)}`);
+    }
     const module = this._module;
     const countPointer = engineCall(module, 'malloc', 'number', ['number'], [4]);
     try {

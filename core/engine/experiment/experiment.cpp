@@ -2,6 +2,7 @@
 
 #include "core/engine/data/fashion_mnist.h"
 #include "core/engine/data/toy_datasets.h"
+#include "core/engine/experiment/state_table.h"
 #include "core/engine/methods/cpq_dropbits.h"
 #include "core/engine/methods/gradient_l1.h"
 #include "core/engine/methods/qreg.h"
@@ -29,9 +30,7 @@ Status validate_experiment(const Experiment& e) {
   TensorShape input = images ? TensorShape{28, 28, 1} : TensorShape{1, 1, 2};
   int classes = images ? 10 : (e.dataset == "spiral" || e.dataset == "blobs" ? e.classes : 2);
   if (Result<Architecture> a = parse_architecture(e.architecture, input, classes); !a) return a.status();
-  if (e.qat_activation_bits == 1 || e.activation_bits == 1) {
-    return Status::error("activation bits must be 0 (float) or 2 to 8; 1-bit activations are not supported");
-  }
+  if (Status status = check_settings(e); !status) return status;
   if (Result<std::unique_ptr<TrainingMethod>> method = make_training_method(e); !method) return method.status();
   return {};
 }

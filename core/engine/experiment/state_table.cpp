@@ -11,6 +11,8 @@
 namespace qplay {
 namespace {
 
+constexpr size_t kMaxTextSetting = 4096;  // an architecture spec or a data folder
+
 using E = Experiment;
 
 std::vector<SettingRow> build_rows() {
@@ -444,6 +446,14 @@ void attach_conditions(std::vector<SettingRow>& rows) {
     auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == condition.first; });
     if (row != rows.end()) row->applies = condition.second;
   }
+  // Activations are quantized to 0 (float) or 2..8 bits: a 1-bit grid after ReLU would hold only zero.
+  for (std::string_view key : {"activation_bits", "qat_activation_bits"}) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == key; });
+    if (row != rows.end())
+      row->refuses = [](double bits) -> std::string_view {
+        return bits == 1 ? "1-bit activations are not supported (0 = float, or 2 to 8)" : "";
+      };
+  }
 }
 
 const std::vector<SettingRow>& experiment_settings() {
@@ -473,6 +483,11 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
     return Status::error(std::string(key) + " must be " + allowed_values(*row) + ", got '" +
                          std::string(text) + "'");
   };
+  auto refused = [&](double value) -> Status {
+    const std::string_view why = row->refuses ? row->refuses(value) : std::string_view();
+    if (why.empty()) return {};
+    return Status::error(std::string(key) + ": " + std::string(why) + ", got '" + std::string(text) + "'");
+  };
   switch (row->kind) {
     case SettingKind::integer: {
       int64_t value = 0;
@@ -480,6 +495,7 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
       if (error != std::errc() || end != text.data() + text.size() || value < row->min || value > row->max) {
         return invalid();
       }
+      if (Status status = refused(static_cast<double>(value)); !status) return status;
       if (auto field = std::get_if<int Experiment::*>(&row->field))
         experiment.*(*field) = static_cast<int>(value);
       else
@@ -489,6 +505,7 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
     case SettingKind::number: {
       std::optional<double> value = parse_number(text);
       if (!value || !std::isfinite(*value) || *value < row->min || *value > row->max) return invalid();
+      if (Status status = refused(*value); !status) return status;
       experiment.*std::get<double Experiment::*>(row->field) = *value;
       return {};
     }
@@ -497,11 +514,21 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
       experiment.*std::get<std::string Experiment::*>(row->field) = std::string(text);
       return {};
     case SettingKind::text:
-      if (text.empty() || text.size() > 4096) return Status::error(std::string(key) + " must not be empty");
+      if (text.empty()) return Status::error(std::string(key) + " must not be empty");
+      if (text.size() > kMaxTextSetting)
+        return Status::error(std::string(key) + " must be at most " + std::to_string(kMaxTextSetting) +
+                             " characters, got " + std::to_string(text.size()));
       experiment.*std::get<std::string Experiment::*>(row->field) = std::string(text);
       return {};
   }
   return invalid();
+}
+
+Status check_settings(const Experiment& experiment) {
+  Experiment scratch = experiment;
+  for (const SettingRow& row : experiment_settings())
+    if (Status status = set_setting(scratch, row.key, get_setting(experiment, row)); !status) return status;
+  return {};
 }
 
 std::string get_setting(const Experiment& experiment, const SettingRow& row) {

@@ -30,6 +30,8 @@ struct SettingRow {
   // When the setting means something (the percentile only with percentile ranges, a toy set's noise
   // only for toy sets); null: always. The playground hides the others; files and flags accept them all.
   bool (*applies)(const Experiment&) = nullptr;
+  // A rule inside the range (1-bit activations are not supported): why a value is refused, or "".
+  std::string_view (*refuses)(double value) = nullptr;
 };
 bool setting_applies(const SettingRow& row, const Experiment& experiment);
 
@@ -40,6 +42,9 @@ const SettingRow* find_setting(std::string_view key);
 // message says what is allowed ("learning_rate must be a number from 1e-06 to 10, got 'fast'").
 Status set_setting(Experiment& experiment, std::string_view key, std::string_view text);
 std::string get_setting(const Experiment& experiment, const SettingRow& row);
+// Every setting of the experiment checked by the same rules as set_setting (an Experiment built in code
+// or changed field by field gets no other check); the first bad one's message.
+Status check_settings(const Experiment& experiment);
 // One line per setting: key, allowed values, default and help (for --help).
 std::string describe_settings();
 

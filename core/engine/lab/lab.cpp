@@ -12,6 +12,9 @@ using Clock = std::chrono::steady_clock;
 constexpr double kRefreshIntervalMs = 250;    // evaluations while training
 constexpr double kTrainingShare = 0.75;       // of a slice while training; evaluations get the rest
 constexpr size_t kFirstReadoutSamples = 1000; // a new slider setting's first answer, within the frame
+// However short a slice (a page may ask for 0.001 ms), evaluations get this much of it, or numbers
+// would never become current and a page waiting for them would wait forever.
+constexpr double kSmallestEvaluationSliceMs = 0.5;
 constexpr int kBoundaryResolution = 64;
 // Quantized weight copies the slider's cache may keep per run: 48 settings of a 2-million-parameter
 // network would be 384 MB per run, more than a browser tab has for six runs.
@@ -318,7 +321,8 @@ double Lab::advance(double budget_ms) {
     last_refresh_ = Clock::now();
   }
   refresh_readouts();
-  evaluate_for(std::max(budget_ms * (1 - kTrainingShare), budget_ms - milliseconds_since(start)),
+  evaluate_for(std::max({budget_ms * (1 - kTrainingShare), budget_ms - milliseconds_since(start),
+                         kSmallestEvaluationSliceMs}),
                /*first_readout_only=*/false);
   // Between slices the page or window draws: workers spinning for the next kernel would compete with it.
   const KernelTable& kernels = runs_.front()->run.network->kernels();
