@@ -8,14 +8,23 @@
 
 namespace qplay::cli {
 
-Result<Experiment> experiment_from_command_line(const ParsedCommandLine& parsed) {
-  Experiment experiment;
+namespace {
+
+// --experiment=F replaces `experiment` with F's settings, then the flags given override both.
+Status apply_experiment_file_and_flags(const ParsedCommandLine& parsed, Experiment& experiment) {
   if (parsed.has("experiment")) {
     Result<Experiment> loaded = load_experiment_file(parsed.flag("experiment"));
     if (!loaded) return loaded.status();
     experiment = std::move(loaded).value();
   }
-  if (Status status = apply_settings(parsed, experiment); !status) return status;
+  return apply_settings(parsed, experiment);
+}
+
+}  // namespace
+
+Result<Experiment> experiment_from_command_line(const ParsedCommandLine& parsed) {
+  Experiment experiment;
+  if (Status status = apply_experiment_file_and_flags(parsed, experiment); !status) return status;
   return experiment;
 }
 
@@ -86,8 +95,9 @@ Result<LoadedModel> load_model_for_command(const ParsedCommandLine& parsed) {
     Result<Experiment> parsed_experiment = experiment_from_json(*metadata);
     if (parsed_experiment) stored = std::move(parsed_experiment).value();
   }
+  // The model's own experiment, unless an experiment file replaces it; flags override either.
   Experiment experiment = stored;
-  if (Status status = apply_settings(parsed, experiment); !status) return status;
+  if (Status status = apply_experiment_file_and_flags(parsed, experiment); !status) return status;
   Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(experiment);
   if (!kernels) return kernels.status();
   Result<SavedModel> saved = model_from_file(*file, std::move(kernels).value());

@@ -17,12 +17,18 @@ grep -q "<svg" demo/sweep.svg && pass "sweep.svg is SVG" || fail "sweep.svg is n
 
 expect "train saves a model" 0 "saved model to m.qmodel" -- \
   "$cli" train --dataset=moons --architecture=mlp:16,16 --epochs=3 --out=m.qmodel --quiet=1 --save_experiment=e.json
-expect "train from an experiment file" 0 "saved model" -- "$cli" train --experiment=e.json --epochs=1 --out=m2.qmodel --quiet=1
+expect "train from an experiment file" 0 "saved model" -- "$cli" train --experiment=e.json --epochs=1 --out=m2.qmodel --quiet=1 \
+  --weight_bits=3 --save_experiment=e3.json
+printf '{"format": "qplay-experiment", "version": 1, "settings": {"dataset": "moons", "weight_bits": 99}}' > bad-bits.json
 expect "sweep prints the table" 0 "weight bits" -- "$cli" sweep --model=m.qmodel --sweep_weight_bits=2-8 \
   --sweep_activation_bits=8,float --csv=s.csv --json=s.json --svg=s.svg
 [ "$(wc -l < s.csv)" -eq 16 ] && pass "sweep CSV has a header, the float row and 7x2 rows" || fail "sweep CSV rows: $(wc -l < s.csv)"
 expect "eval at 3 bits per-tensor" 0 "3-bit weights, float activations, per-tensor" -- "$cli" eval --model=m.qmodel --weight_bits=3 --granularity=per-tensor
 expect "eval runs real int8 inference" 0 "agrees with fake quantization on" -- "$cli" eval --model=m.qmodel --int8=1
+# An experiment file given to a model command is read: its settings evaluate the model, a bad or missing one is refused.
+expect "eval reads --experiment" 0 "3-bit weights" -- "$cli" eval --model=m.qmodel --experiment=e3.json
+expect "eval refuses a missing --experiment" 2 "no such file" -- "$cli" eval --model=m.qmodel --experiment=missing.json
+expect "sweep refuses a bad --experiment" 2 "weight_bits must be" -- "$cli" sweep --model=m.qmodel --experiment=bad-bits.json
 expect "grad writes JSON" 0 "" -- "$cli" grad --model=m.qmodel --batch_size=8 --out=g.json
 python3 -c "import json,sys; d=json.load(open('g.json')); assert d['format']=='qplay-gradients' and len(d['gradients'])==6 and len(d['labels'])==8" \
   && pass "grad JSON has 6 gradient tensors and 8 labels" || fail "grad JSON content"
