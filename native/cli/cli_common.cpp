@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/engine/experiment/state_table.h"
+#include "core/engine/io/file_util.h"
 #include "native/cli/commands.h"
 #include "native/cli/progress_bar.h"
 
@@ -26,6 +27,11 @@ Result<Experiment> experiment_from_command_line(const ParsedCommandLine& parsed)
   Experiment experiment;
   if (Status status = apply_experiment_file_and_flags(parsed, experiment); !status) return status;
   return experiment;
+}
+
+void mention_leftovers(const std::string& command, const std::string& path) {
+  for (const std::string& orphan : orphaned_temporaries(path))
+    std::fprintf(stderr, "qplay-cli %s: removing %s, left by an interrupted save\n", command.c_str(), orphan.c_str());
 }
 
 std::string describe_run(const Run& run) {

@@ -38,6 +38,9 @@ std::optional<ParsedCommandLine> parse_command(const std::string& command, const
 
 // Prints "qplay-cli <command>: <message>" to stderr and returns the exit code for bad input.
 int report_bad_input(const std::string& command, const Status& status);
+// Says which files of interrupted saves to `path` the next save will remove (write_file_atomically
+// removes them): "qplay-cli train: removing m.qmodel.tmp-4242-0, left by an interrupted save".
+void mention_leftovers(const std::string& command, const std::string& path);
 
 // Usage text for a command: its flags, then every experiment setting.
 void print_command_help(const std::string& command, const std::string& summary,

@@ -301,6 +301,7 @@ int compare_command(const std::vector<std::string>& arguments) {
         Output{parsed->flag("json"), parsed->flag("json").empty() ? "" : comparison_json(*result)},
         Output{parsed->flag("svg"), parsed->flag("svg").empty() ? "" : comparison_svg(*result)}}) {
     if (output.path.empty()) continue;
+    mention_leftovers("compare", output.path);
     if (Status status = write_text_file_atomically(output.path, output.text); !status) {
       return report_bad_input("compare", status);
     }

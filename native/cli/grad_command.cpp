@@ -41,6 +41,7 @@ int write_output(const std::string& command, const std::string& path, const std:
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitSuccess;
   }
+  mention_leftovers(command, path);
   if (Status status = write_text_file_atomically(path, text); !status)
     return report_bad_input(command, status);
   std::fprintf(stderr, "wrote %s\n", path.c_str());

@@ -8,6 +8,7 @@
 #include "core/engine/io/json.h"
 #include "core/engine/report/svg_plot.h"
 #include "core/engine/report/text_table.h"
+#include "native/cli/cli_common.h"
 
 namespace qplay::cli {
 namespace {
@@ -126,6 +127,7 @@ Status write_sweep_outputs(const std::vector<SweepPoint>& points, const Experime
                                Output{paths.json, paths.json.empty() ? "" : sweep_json(points, experiment)},
                                Output{paths.svg, paths.svg.empty() ? "" : sweep_svg(points, plot_title)}}) {
     if (output.path.empty()) continue;
+    mention_leftovers("sweep", output.path);
     if (Status status = write_text_file_atomically(output.path, output.text); !status) return status;
     std::printf("wrote %s\n", output.path.c_str());
   }

@@ -55,6 +55,7 @@ int train_command(const std::vector<std::string>& arguments) {
   }
   const std::string& out = parsed->flag("out");
   if (Status status = create_parent_directory(out); !status) return report_bad_input("train", status);
+  mention_leftovers("train", out);
   if (Status status = save_model(out, *run->network, run->experiment); !status) {
     return report_bad_input("train", status);
   }
@@ -102,6 +103,7 @@ int demo_command(const std::vector<std::string>& arguments) {
   if (Status status = create_parent_directory((dir / "model.qmodel").string()); !status) {
     return report_bad_input("demo", status);
   }
+  mention_leftovers("demo", (dir / "model.qmodel").string());
   if (Status status = save_model((dir / "model.qmodel").string(), *run->network, run->experiment); !status) {
     return report_bad_input("demo", status);
   }

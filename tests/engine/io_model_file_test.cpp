@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "core/engine/io/crc32.h"
 #include "core/engine/io/file_util.h"
 #include "core/engine/io/json.h"
@@ -94,6 +96,22 @@ TEST(FileUtil, AtomicWriteReplacesAnExistingFileAndLeavesNoTemporaryFile) {
   ASSERT_TRUE(write_text_file_atomically(path, "new").ok());
   EXPECT_EQ(*read_text_file(path), "new");
   EXPECT_EQ(directory.entries(), std::vector<std::string>{"settings.json"});
+}
+
+// A save killed before its rename leaves "<path>.tmp-<pid>-<n>": the next save to that path removes it,
+// unless its process is still alive (it may still be writing).
+TEST(FileUtil, TheNextSaveRemovesWhatAKilledSaveLeftBehind) {
+  ScratchDirectory directory;
+  const std::string path = directory.file("model.qmodel");
+  const std::string dead = path + ".tmp-2147483647-0", alive = path + ".tmp-" + std::to_string(getpid()) + "-999999";
+  ASSERT_TRUE(write_text_file_atomically(dead + "x", "").ok());  // files to rename into place
+  std::filesystem::rename(dead + "x", dead);
+  ASSERT_TRUE(write_text_file_atomically(alive + "x", "").ok());
+  std::filesystem::rename(alive + "x", alive);
+  EXPECT_EQ(orphaned_temporaries(path), std::vector<std::string>{dead});
+  ASSERT_TRUE(write_text_file_atomically(path, "new").ok());
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(alive)) << "a live writer's file stays";
 }
 
 TEST(FileUtil, FailedWriteLeavesNothingBehindAndSaysWhy) {

@@ -6,11 +6,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <system_error>
 
 #if __has_include(<unistd.h>) && __has_include(<fcntl.h>)
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 #define QPLAY_HAVE_POSIX_FILES 1
 #else
@@ -103,7 +105,32 @@ Result<std::string> read_text_file(const std::string& path) {
   return std::string(bytes->begin(), bytes->end());
 }
 
+std::vector<std::string> orphaned_temporaries(const std::string& path) {
+  std::vector<std::string> orphans;
+#if QPLAY_HAVE_POSIX_FILES && !defined(__EMSCRIPTEN__)
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp-";
+  std::error_code error;
+  const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    // "<pid>-<counter>": the writer's process id decides whether it may still be writing.
+    char* end = nullptr;
+    const long process = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (end == name.c_str() + prefix.size() || *end != '-' || process <= 0) continue;
+    if (kill(static_cast<pid_t>(process), 0) == 0 || errno != ESRCH) continue;
+    orphans.push_back((target.has_parent_path() ? directory / name : fs::path(name)).string());
+  }
+#else
+  (void)path;
+#endif
+  return orphans;
+}
+
 Status write_file_atomically(const std::string& path, std::span<const uint8_t> bytes) {
+  for (const std::string& orphan : orphaned_temporaries(path)) std::remove(orphan.c_str());
   const std::string temporary_path = path + temporary_suffix();
   // "x": fail rather than write into a file that already exists under the temporary name.
   std::FILE* file = std::fopen(temporary_path.c_str(), "wbx");

@@ -25,7 +25,11 @@ Result<std::string> read_text_file(const std::string& path);
 // old content or the new, never a mix: the bytes go to "<path>.tmp-<pid>-<n>" in the same directory, are
 // flushed to disk (fsync where the platform has it), and the temporary file is then renamed over `path`.
 // On failure the temporary file is removed and `path` is untouched. The directory must exist.
+// It first removes what interrupted saves to the same path left (orphaned_temporaries).
 Status write_file_atomically(const std::string& path, std::span<const uint8_t> bytes);
 Status write_text_file_atomically(const std::string& path, std::string_view text);
+// The temporary files "<path>.tmp-<pid>-<n>" of saves that were killed before they finished: those whose
+// process is gone (a live process may still be writing its own). Empty where processes cannot be asked.
+std::vector<std::string> orphaned_temporaries(const std::string& path);
 
 }  // namespace qplay
