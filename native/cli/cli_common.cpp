@@ -93,7 +93,7 @@ Status train_with_progress(Run& run, bool quiet) {
 
 Result<LoadedModel> load_model_for_command(const ParsedCommandLine& parsed) {
   Result<ModelFile> file = load_model_file(parsed.flag("model"));
-  if (!file) return file.status().with_context(parsed.flag("model"));
+  if (!file) return file.status();  // its messages start with the path
   // Kernel flags apply before the network is built, so read them through a scratch experiment.
   Result<Json> metadata = parse_json(file->metadata_json);
   Experiment stored;

@@ -71,13 +71,13 @@ Result<std::vector<int64_t>> parse_seeds(const std::string& text) {
     for (long s = 1; s <= count; ++s) seeds.push_back(s);
     return seeds;
   }
+  // Each seed by the state table's own rule for --seed (0 to 4294967295), so the two flags agree.
   std::stringstream stream(text);
   std::string item;
   while (std::getline(stream, item, ',')) {
-    char* end = nullptr;
-    const long long seed = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || seed < 0) return Status::error("--seeds: '" + item + "' is not a seed");
-    seeds.push_back(seed);
+    Experiment scratch;
+    if (Status status = set_setting(scratch, "seed", item); !status) return status.with_context("--seeds");
+    seeds.push_back(scratch.seed);
   }
   return seeds;
 }

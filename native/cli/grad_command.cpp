@@ -116,7 +116,7 @@ int export_command(const std::vector<std::string>& arguments) {
                     kExportFlags, arguments, exit_code);
   if (!parsed) return exit_code;
   Result<ModelFile> file = load_model_file(parsed->flag("model"));
-  if (!file) return report_bad_input("export", file.status().with_context(parsed->flag("model")));
+  if (!file) return report_bad_input("export", file.status());  // its messages start with the path
   return write_output("export", parsed->flag("out"), to_json(model_file_to_json(*file), 1) + "\n");
 }
 

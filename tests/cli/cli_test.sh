@@ -29,6 +29,10 @@ expect "eval runs real int8 inference" 0 "agrees with fake quantization on" -- "
 expect "eval reads --experiment" 0 "3-bit weights" -- "$cli" eval --model=m.qmodel --experiment=e3.json
 expect "eval refuses a missing --experiment" 2 "no such file" -- "$cli" eval --model=m.qmodel --experiment=missing.json
 expect "sweep refuses a bad --experiment" 2 "weight_bits must be" -- "$cli" sweep --model=m.qmodel --experiment=bad-bits.json
+expect "compare refuses a seed --seed would refuse" 2 "seed must be an integer from 0 to 4294967295" -- \
+  "$cli" compare --dataset=moons --epochs=1 --methods=baseline --seeds=1,4294967296
+"$cli" eval --model=missing.qmodel > missing.txt 2>&1
+[ "$(grep -o 'missing.qmodel' missing.txt | wc -l)" = 1 ] && pass "a missing model is named once" || fail "a missing model is named $(grep -o 'missing.qmodel' missing.txt | wc -l) times: $(cat missing.txt)"
 expect "grad writes JSON" 0 "" -- "$cli" grad --model=m.qmodel --batch_size=8 --out=g.json
 python3 -c "import json,sys; d=json.load(open('g.json')); assert d['format']=='qplay-gradients' and len(d['gradients'])==6 and len(d['labels'])==8" \
   && pass "grad JSON has 6 gradient tensors and 8 labels" || fail "grad JSON content"
