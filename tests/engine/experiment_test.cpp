@@ -5,6 +5,7 @@
 #include "core/engine/experiment/run.h"
 #include "core/engine/experiment/saved_model.h"
 #include "core/engine/experiment/state_table.h"
+#include "core/engine/io/json.h"
 #include "core/engine/io/file_util.h"
 
 namespace qplay {
@@ -51,6 +52,26 @@ TEST(StateTable, SaysWhenASettingApplies) {
   e.optimizer = "adam";
   EXPECT_FALSE(applies("momentum", e));
   EXPECT_TRUE(applies("learning_rate", e)) << "rows without a condition always apply";
+}
+
+// Files are read strictly (hashes are the forgiving form): unknown keys at the top, numbers written as
+// strings and choices written as numbers are refused with the key named. A UTF-8 byte-order mark, which
+// some editors add, is read past (RFC 8259 allows it).
+TEST(StateTable, ExperimentFilesAreReadStrictly) {
+  auto read = [](std::string_view text) {
+    Result<Json> json = parse_json(text);
+    return json ? experiment_from_json(*json).status() : json.status();
+  };
+  const std::string header = R"({"format": "qplay-experiment", "version": 1, )";
+  EXPECT_TRUE(read(header + R"("settings": {"epochs": 5, "dataset": "moons"}})").ok());
+  EXPECT_NE(read(header + R"("settings": {}, "extra": 1})").message().find("unknown key 'extra'"), std::string::npos);
+  EXPECT_NE(read(header + R"("settings": {"epochs": "5"}})").message().find("'epochs' must be a number"),
+            std::string::npos);
+  EXPECT_NE(read(header + R"("settings": {"dataset": 3}})").message().find("'dataset' must be a string"),
+            std::string::npos);
+  EXPECT_NE(read(header + R"("settings": {"epoch": 5}})").message().find("epochs"), std::string::npos)
+      << "an unknown setting suggests the closest";
+  EXPECT_TRUE(read("\xEF\xBB\xBF" + header + R"("settings": {}})").ok()) << "a byte-order mark is read past";
 }
 
 TEST(StateTable, UnknownKeysSuggestTheClosestSetting) {

@@ -584,19 +584,28 @@ Result<Experiment> experiment_from_json(const Json& json) {
   }
   const Json* settings = json.find("settings");
   if (!settings || !settings->is_object()) return Status::error("\"settings\" must be an object");
+  // Strict, as files are: nothing unknown at the top, numbers as JSON numbers, choices and text as strings.
+  for (const auto& [key, value] : json.as_object()) {
+    if (key != "format" && key != "version" && key != "settings")
+      return Status::error("unknown key '" + key + "' (an experiment file holds format, version and settings)");
+  }
   Experiment experiment;
   for (const auto& [key, value] : settings->as_object()) {
-    std::string text;
     const SettingRow* row = find_setting(key);
+    if (!row) return unknown_setting(key);
+    const bool numeric = row->kind == SettingKind::integer || row->kind == SettingKind::number;
+    if (numeric != value.is_number() || (!numeric && !value.is_string())) {
+      return Status::error("setting '" + key + "' must be " + (numeric ? "a number" : "a string") + " in a file, got " +
+                           to_json(value, 0));
+    }
+    std::string text;
     if (value.is_string())
       text = value.as_string();
-    else if (value.is_number() && row && row->kind == SettingKind::integer &&
-             value.as_number() == std::floor(value.as_number()) && std::fabs(value.as_number()) < 9e15)
+    else if (row->kind == SettingKind::integer && value.as_number() == std::floor(value.as_number()) &&
+             std::fabs(value.as_number()) < 9e15)
       text = std::to_string(static_cast<long long>(value.as_number()));
-    else if (value.is_number())
-      text = format_number(value.as_number());
     else
-      return Status::error("setting '" + key + "' must be a number or a string");
+      text = format_number(value.as_number());
     if (Status status = set_setting(experiment, key, text); !status) return status;
   }
   return experiment;

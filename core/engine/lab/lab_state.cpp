@@ -256,8 +256,21 @@ Result<LabState> lab_state_from_json(const Json& json) {
   const bool experiment_file = format && format->is_string() && format->as_string() == "qplay-experiment";
   if (!experiment_file && !(format && format->is_string() && format->as_string() == "qplay-lab"))
     return Status::error("not a QPlay lab or experiment file (\"format\" must be \"qplay-lab\" or \"qplay-experiment\")");
+  // An experiment file goes to the experiment reader as it is; of a lab file, its experiment part (the
+  // lab's own keys are checked here).
   Json as_experiment = json;
-  as_experiment["format"] = "qplay-experiment";
+  if (!experiment_file) {
+    as_experiment = Json::object();
+    as_experiment["format"] = "qplay-experiment";
+    for (const auto& [key, value] : json.as_object()) {
+      if (key == "version" || key == "settings") {
+        as_experiment[key] = value;
+      } else if (key != "format" && key != "methods" && key != "layer_weight_bits" && key != "hidden") {
+        return Status::error("unknown key '" + key +
+                             "' (a lab file holds format, version, settings, methods, layer_weight_bits, hidden)");
+      }
+    }
+  }
   Result<Experiment> experiment = experiment_from_json(as_experiment);
   if (!experiment) return experiment.status();
   LabState state = default_lab_state();
