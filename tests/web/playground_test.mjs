@@ -194,6 +194,13 @@ try {
     const running = await app.page.evaluate(() => !document.body.classList.contains('failed'));
     check(clicked === 4 && running && (await app.frames()) > framesAfter && app.errors.length === 0,
           `clicking the runs' chips keeps the app running (${clicked} clicks${app.errors.length ? ': ' + app.errors.join(' | ') : ''})`);
+    const warnings = [];
+    app.page.on('console', (message) => { if (message.type() === 'warning') warnings.push(message.text()); });
+    await app.page.evaluate(() => { location.hash = 'dataset=moons&weight_bits=99'; });
+    await app.until(() => /dataset=moons/.test(location.hash) && !/weight_bits=99/.test(location.hash), null, 20000);
+    await app.waitFrames(2);
+    check(warnings.some((warning) => /weight_bits/.test(warning)),
+          `a bad link on a running page logs a console warning (${warnings.join(' | ') || 'none'})`);
     await app.page.close();
   }
 

@@ -490,6 +490,16 @@ bool frame_can_wait(App& a) {
   return false;
 }
 
+// What a link asked for but could not have (an unknown data set, a value out of range): a console
+// warning, embedded or not, and an "error" message to an embedding page.
+void report_link_problem(App& a) {
+  bool is_error = false;
+  const std::string status = a.playground->status_message(&is_error);
+  if (!is_error) return;
+  std::fprintf(stderr, "QPlay: %s\n", status.c_str());
+  qplay_web_post_to_parent("error", qplay::to_json(error_payload(status), 0).c_str());
+}
+
 void frame() {
   App& a = *app;
   glfwPollEvents();
@@ -509,7 +519,10 @@ void frame() {
   for (int key : a.keys_pressed) ImGui::GetIO().KeysDown[key] = true;
   ImGui::NewFrame();
   for (int key : std::exchange(a.keys_pressed, {})) ImGui::GetIO().KeysDown[key] = glfwGetKey(a.window, key) == GLFW_PRESS;
-  for (std::string& hash : std::exchange(a.hash_changes, {})) a.playground->set_state_from_hash(hash);
+  for (std::string& hash : std::exchange(a.hash_changes, {})) {
+    a.playground->set_state_from_hash(hash);
+    report_link_problem(a);
+  }
   for (OpenedFile& file : std::exchange(a.opened_files, {})) a.playground->open_file(file.name, file.bytes);
   for (App::ParentMessage& message : std::exchange(a.parent_messages, {})) handle_parent_message(a, message);
   a.playground->frame();
@@ -551,13 +564,7 @@ void frame() {
     qplay_web_first_frame_drawn();
     qplay_web_post_to_parent("ready", "{}");
     a.platform.post_state();
-    // What the link asked for but could not have (an unknown data set, a value out of range).
-    bool is_error = false;
-    const std::string status = a.playground->status_message(&is_error);
-    if (is_error) {
-      qplay_web_post_to_parent("error", qplay::to_json(error_payload(status), 0).c_str());
-      std::fprintf(stderr, "QPlay: %s\n", status.c_str());  // a console warning, embedded or not
-    }
+    report_link_problem(a);
   }
 }
 
