@@ -413,6 +413,12 @@ void Playground::Impl::slider_strip() {
                                 : "\u2026: of older weights, being evaluated again",
                             static_cast<int>(entry->result.samples));
       if (at_float) ImGui::Text("with float weights: %s", accuracy_readout(lab, r, at_float).c_str());
+      const std::vector<EpochMetrics>& history = lab.run(r).run.trainer->history();
+      if (!history.empty() && history.back().train_penalty != 0) {
+        const EpochMetrics& last = history.back();
+        ImGui::TextDisabled("epoch %d objective: cross-entropy %.4f + penalty %.4f = %.4f", last.epoch,
+                            last.train_loss, last.train_penalty, last.train_loss + last.train_penalty);
+      }
       if (!status) ImGui::TextColored(ImVec4(1, 0.5f, 0.4f, 1), "%s", status.message().c_str());
       ImGui::TextDisabled("click: show this run's boundary and weights");
       ImGui::EndTooltip();

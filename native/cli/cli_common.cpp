@@ -69,9 +69,13 @@ Status train_with_progress(Run& run, bool quiet) {
       const EpochMetrics& m = history[printed];
       if (!quiet) {
         std::fprintf(stderr, "%s", "\r");
-        std::printf("epoch %3d/%d  train loss %.4f acc %5.1f%%  test loss %.4f acc %5.1f%%  lr %.4g  %.2fs\n",
-                    m.epoch, epochs, m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy,
-                    m.learning_rate, m.seconds);
+        // A regularized method's objective is cross-entropy plus its penalty: both, and their sum.
+        char penalty[64] = "";
+        if (m.train_penalty != 0)
+          std::snprintf(penalty, sizeof penalty, " + penalty %.4f = %.4f", m.train_penalty, m.train_loss + m.train_penalty);
+        std::printf("epoch %3d/%d  train loss %.4f%s acc %5.1f%%  test loss %.4f acc %5.1f%%  lr %.4g  %.2fs\n",
+                    m.epoch, epochs, m.train_loss, penalty, 100 * m.train_accuracy, m.test_loss,
+                    100 * m.test_accuracy, m.learning_rate, m.seconds);
         std::fflush(stdout);
       }
     }

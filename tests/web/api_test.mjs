@@ -110,6 +110,14 @@ try {
     console.log('skip the native comparison: no qplay-cli given (build the native-release preset first)');
   }
 
+  // A regularized method reports its penalty beside the cross-entropy; plain training has none.
+  const regularized = await createLab({state: {...small, methods: 'baseline,gradl1'}});
+  const history = (await regularized.train()).runs.map((r) => r.history);
+  check(history[0].trainPenalty.every((p) => p === 0) && history[1].trainPenalty.every((p) => p > 0) &&
+        history[1].trainPenalty.length === history[1].trainLoss.length,
+        `gradient-l1's penalty per epoch (${Array.from(history[1].trainPenalty, (p) => p.toFixed(4)).join(', ')})`);
+  regularized.dispose();
+
   // What a method learned: CPQ's bit-width per weighted layer.
   const cpq = await createLab({state: {...small, methods: 'baseline,cpq', cpq_bits: 4, cpq_learn_bits: 'on'}});
   const learned = (await cpq.train()).runs;

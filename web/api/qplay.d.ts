@@ -46,6 +46,8 @@ export interface RunMetrics {
   history: {
     epoch: Float32Array;
     trainLoss: Float32Array;
+    /** The method's regularizer as added to the objective, per epoch (0 for plain training). */
+    trainPenalty: Float32Array;
     trainAccuracy: Float32Array;
     testLoss: Float32Array;
     testAccuracy: Float32Array;

@@ -123,7 +123,8 @@ function runMetrics(run) {
     learnedWeightBits: learnedBits.length ? learnedBits : null,
     history: {
       epoch: toFloat32(run.history.epoch),
-      trainLoss: toFloat32(run.history.train_loss),
+      trainLoss: toFloat32(run.history.train_loss),  // cross-entropy; the objective adds trainPenalty
+      trainPenalty: toFloat32(run.history.train_penalty),
       trainAccuracy: toFloat32(run.history.train_accuracy),
       testLoss: toFloat32(run.history.test_loss),
       testAccuracy: toFloat32(run.history.test_accuracy),

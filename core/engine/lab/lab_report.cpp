@@ -51,17 +51,19 @@ Json lab_metrics_json(const Lab& lab) {
     entry["curve"] = std::move(curve);
     entry["readouts"] = method_readouts_json(run.readouts);
     Json history = Json::object();
-    Json epoch = Json::array(), train_loss = Json::array(), train_accuracy = Json::array(),
-                test_loss = Json::array(), test_accuracy = Json::array();
+    Json epoch = Json::array(), train_loss = Json::array(), train_penalty = Json::array(),
+         train_accuracy = Json::array(), test_loss = Json::array(), test_accuracy = Json::array();
     for (const EpochMetrics& m : trainer.history()) {
       epoch.push_back(m.epoch);
       train_loss.push_back(m.train_loss);
+      train_penalty.push_back(m.train_penalty);
       train_accuracy.push_back(m.train_accuracy);
       test_loss.push_back(m.test_loss);
       test_accuracy.push_back(m.test_accuracy);
     }
     history["epoch"] = std::move(epoch);
     history["train_loss"] = std::move(train_loss);
+    history["train_penalty"] = std::move(train_penalty);
     history["train_accuracy"] = std::move(train_accuracy);
     history["test_loss"] = std::move(test_loss);
     history["test_accuracy"] = std::move(test_accuracy);

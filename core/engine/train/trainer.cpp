@@ -113,6 +113,7 @@ bool Trainer::step() {
     epoch_correct_ += (std::max_element(row, row + classes) - row) == batch_labels_[b];
   }
   epoch_loss_sum_ += double(loss) * batch;
+  epoch_penalty_sum_ += double(result.penalty) * batch;
   epoch_samples_ += batch;
   epoch_seconds_ += milliseconds_since(start) / 1000.0;
   return true;
@@ -130,6 +131,7 @@ void Trainer::finish_epoch() {
   EpochMetrics metrics;
   metrics.epoch = epoch_ + 1;
   metrics.train_loss = epoch_samples_ ? epoch_loss_sum_ / epoch_samples_ : 0.0;
+  metrics.train_penalty = epoch_samples_ ? epoch_penalty_sum_ / epoch_samples_ : 0.0;
   metrics.train_accuracy = epoch_samples_ ? double(epoch_correct_) / epoch_samples_ : 0.0;
   metrics.learning_rate =
       scheduled_learning_rate(settings_.optimizer, settings_.schedule, epoch_ + 0.5, settings_.epochs);
@@ -144,6 +146,7 @@ void Trainer::finish_epoch() {
 
   ++epoch_;
   epoch_loss_sum_ = 0;
+  epoch_penalty_sum_ = 0;
   epoch_correct_ = epoch_samples_ = 0;
   epoch_seconds_ = 0;
   batcher_.start_epoch(epoch_);

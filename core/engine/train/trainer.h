@@ -29,7 +29,8 @@ struct TrainingSettings {
 
 struct EpochMetrics {
   int epoch = 0;  // 1-based: metrics after this many epochs
-  double train_loss = 0, train_accuracy = 0;
+  double train_loss = 0, train_accuracy = 0;  // train_loss: the mean cross-entropy of the batches
+  double train_penalty = 0;  // the method's mean regularizer as added to the objective (0 for plain training)
   double test_loss = 0, test_accuracy = 0;
   double learning_rate = 0;
   double seconds = 0;  // wall time spent training this epoch
@@ -84,7 +85,7 @@ class Trainer {
   int epoch_ = 0;
   long steps_ = 0;
   int steps_with_exploded_loss_ = 0;  // in a row
-  double epoch_loss_sum_ = 0, epoch_seconds_ = 0;
+  double epoch_loss_sum_ = 0, epoch_penalty_sum_ = 0, epoch_seconds_ = 0;
   size_t epoch_correct_ = 0, epoch_samples_ = 0;
   std::vector<EpochMetrics> history_;
   std::vector<float> batch_features_;
