@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/engine/experiment/state_table.h"
 #include "core/engine/io/file_util.h"
 #include "core/engine/io/json.h"
 #include "native/cli/cli_common.h"
@@ -54,8 +55,9 @@ int grad_command(const std::vector<std::string>& arguments) {
   int exit_code = kExitSuccess;
   std::optional<ParsedCommandLine> parsed = parse_command(
       "grad",
-      "Computes the mean softmax cross-entropy of one batch (--batch_size samples from --offset) "
-      "and the gradient of every parameter, and writes them as JSON (format qplay-gradients).",
+      "Computes the objective of the model's method (--method and its knobs) on one batch (--batch_size "
+      "samples from --offset): cross-entropy, penalty, their total and the gradient of every parameter, "
+      "and writes them as JSON (format qplay-gradients).",
       kGradFlags, arguments, exit_code);
   if (!parsed) return exit_code;
   const std::string& split = parsed->flag("split");
@@ -83,27 +85,49 @@ int grad_command(const std::vector<std::string>& arguments) {
   std::vector<float> inputs(batch * sample_size);  // [batch, sample_size], decoded
   x.copy_rows(offset, batch, inputs.data());
   std::span<const int32_t> labels(y.data() + offset, batch);
-  network.forward(inputs, batch);
-  const float loss = network.loss(labels);
-  network.backward(labels);
+  // The objective of the experiment's method (--method and its knobs): cross-entropy plus its penalty, and
+  // the gradient of their sum, as a training step of that method would compute them on this batch.
+  const Experiment& experiment = model->experiment;
+  Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment);
+  if (!method) return report_bad_input("grad", method.status());
+  Json parameters = Json::array();
+  for (const ParameterTensor& t : network.parameter_tensors())
+    parameters.push_back(tensor_json(t.name, t.shape(), network.tensor(network.parameters(), t)));
+  (*method)->attach(network);
+  Rng method_rng(experiment.seed, /*stream=*/0x6d657468);  // the trainer's stream for the method
+  StepContext context;
+  context.step = 1;
+  context.progress = 1.0;  // a trained model: warm-ups are over
+  context.learning_rate = experiment.learning_rate;
+  context.rng = &method_rng;
+  const StepResult result = (*method)->compute_gradients(network, TrainingBatch{inputs, labels, batch}, context);
 
   Json json = Json::object();
   json["format"] = "qplay-gradients";
   json["version"] = 1;
   json["architecture"] = network.architecture().spec;
-  json["loss"] = static_cast<double>(loss);
-  json["loss_definition"] = "mean softmax cross-entropy over the batch";
+  json["method"] = experiment.method;
+  Json knobs = Json::object();
+  for (const SettingRow& row : experiment_settings())
+    if (row.group == experiment.method) knobs[std::string(row.key)] = get_setting(experiment, row);
+  json["method_settings"] = std::move(knobs);
+  json["loss"] = static_cast<double>(result.loss);
+  json["penalty"] = static_cast<double>(result.penalty);
+  json["total_loss"] = static_cast<double>(result.loss) + result.penalty;
+  json["loss_definition"] =
+      experiment.method == "baseline"
+          ? "mean softmax cross-entropy over the batch"
+          : "loss: mean softmax cross-entropy of the method's forward; penalty: the method's regularizer as added "
+            "to the objective; gradients: of loss + penalty w.r.t. the parameters the method trains";
   const TensorShape& in = network.architecture().input;
   json["inputs"] = tensor_json("inputs", {batch, in.height, in.width, in.channels}, inputs);
   Json label_values = Json::array();
   for (int32_t label : labels) label_values.push_back(label);
   json["labels"] = std::move(label_values);
-  Json parameters = Json::array(), gradients = Json::array();
-  for (const ParameterTensor& t : network.parameter_tensors()) {
-    parameters.push_back(tensor_json(t.name, t.shape(), network.tensor(network.parameters(), t)));
+  Json gradients = Json::array();
+  for (const ParameterTensor& t : network.parameter_tensors())
     gradients.push_back(
         tensor_json(t.name, t.shape(), network.tensor(std::span<const float>(network.gradients()), t)));
-  }
   json["parameters"] = std::move(parameters);
   json["gradients"] = std::move(gradients);
   return write_output("grad", parsed->flag("out"), to_json(json, 1) + "\n");

@@ -36,6 +36,13 @@ expect "compare refuses a seed --seed would refuse" 2 "seed must be an integer f
 expect "grad writes JSON" 0 "" -- "$cli" grad --model=m.qmodel --batch_size=8 --out=g.json
 python3 -c "import json,sys; d=json.load(open('g.json')); assert d['format']=='qplay-gradients' and len(d['gradients'])==6 and len(d['labels'])==8" \
   && pass "grad JSON has 6 gradient tensors and 8 labels" || fail "grad JSON content"
+expect "grad computes the chosen method's objective" 0 "" -- "$cli" grad --model=m.qmodel --batch_size=8 --method=gradl1 \
+  --gradl1_lambda_weights=0.05 --out=g2.json
+python3 -c "import json; a=json.load(open('g.json')); b=json.load(open('g2.json'))
+assert a['method']=='baseline' and a['penalty']==0 and b['method']=='gradl1' and b['penalty']>0
+assert b['method_settings']['gradl1_lambda_weights']=='0.05' and b['total_loss']==b['loss']+b['penalty']
+assert a['gradients'][0]['values']!=b['gradients'][0]['values']" \
+  && pass "grad names the method, its knobs, the penalty, and the gradients change" || fail "grad --method content"
 expect "export writes weights JSON" 0 "" -- "$cli" export --model=m.qmodel --out=w.json
 python3 -c "import json; d=json.load(open('w.json')); assert d['format']=='qplay-weights'" \
   && pass "export JSON format" || fail "export JSON format"
