@@ -139,6 +139,12 @@ int export_command(const std::vector<std::string>& arguments) {
       parse_command("export", "Writes a model's weights as JSON (format qplay-weights, see docs/formats.md).",
                     kExportFlags, arguments, exit_code);
   if (!parsed) return exit_code;
+  // Experiment settings would change nothing here: refused rather than silently ignored.
+  if (!parsed->settings.empty()) {
+    return report_bad_input("export", Status::error("export writes the model's weights as they are; --" +
+                                                    parsed->settings.front().first +
+                                                    " is an experiment setting, which it does not take"));
+  }
   Result<ModelFile> file = load_model_file(parsed->flag("model"));
   if (!file) return report_bad_input("export", file.status());  // its messages start with the path
   return write_output("export", parsed->flag("out"), to_json(model_file_to_json(*file), 1) + "\n");

@@ -44,6 +44,7 @@ assert b['method_settings']['gradl1_lambda_weights']=='0.05' and b['total_loss']
 assert a['gradients'][0]['values']!=b['gradients'][0]['values']" \
   && pass "grad names the method, its knobs, the penalty, and the gradients change" || fail "grad --method content"
 expect "export writes weights JSON" 0 "" -- "$cli" export --model=m.qmodel --out=w.json
+expect "export refuses settings it would ignore" 2 "does not take" -- "$cli" export --model=m.qmodel --learning_rate=0.1
 python3 -c "import json; d=json.load(open('w.json')); assert d['format']=='qplay-weights'" \
   && pass "export JSON format" || fail "export JSON format"
 
