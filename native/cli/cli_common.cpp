@@ -34,6 +34,15 @@ void mention_leftovers(const std::string& command, const std::string& path) {
     std::fprintf(stderr, "qplay-cli %s: removing %s, left by an interrupted save\n", command.c_str(), orphan.c_str());
 }
 
+std::string describe_quantization(const Experiment& e, int weight_bits, int activation_bits) {
+  auto bits = [](int b) { return b == 0 ? std::string("float") : std::to_string(b) + "-bit"; };
+  std::string text = bits(weight_bits) + " weights, " + bits(activation_bits) + " activations";
+  if (activation_bits > 0) text += " (calibrated on " + std::to_string(e.calibration_samples) + " samples)";
+  text += ", " + e.granularity + " " + e.symmetry + ", ";
+  text += e.range_method == "percentile" ? "percentile " + format_json_number(e.percentile) : e.range_method;
+  return text + " ranges";
+}
+
 std::string describe_run(const Run& run) {
   const Dataset& d = *run.dataset;
   const Experiment& e = run.experiment;

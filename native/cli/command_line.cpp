@@ -1,5 +1,6 @@
 #include "native/cli/command_line.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/engine/experiment/state_table.h"
@@ -60,6 +61,40 @@ Status apply_settings(const ParsedCommandLine& parsed, Experiment& experiment) {
     if (Status status = set_setting(experiment, name, value); !status) return status;
   }
   return validate_experiment(experiment);
+}
+
+Status check_settings_are_read(const std::string& command, const ParsedCommandLine& parsed,
+                               const Experiment& context, const SettingScope& scope) {
+  auto contains = [](const auto& list, std::string_view item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+  };
+  const std::vector<std::string_view>& methods = find_setting("method")->choices;
+  for (const auto& [key, value] : parsed.settings) {
+    const SettingRow& row = *find_setting(key);
+    const std::string flag = "--" + key;
+    for (const auto& [replaced, instead] : scope.replaced)
+      if (replaced == key) return Status::error(flag + " would change nothing here: " + std::string(instead));
+    const bool method_knob = contains(methods, row.group);
+    if (method_knob && !contains(scope.methods, row.group)) {
+      std::string running;
+      for (const std::string& method : scope.methods) running += (running.empty() ? "" : ", ") + method;
+      return Status::error(flag + " would change nothing: it is a setting of method " + std::string(row.group) +
+                           (running.empty() ? ", and " + command + " trains no method"
+                                            : ", and the method here is " + running));
+    }
+    if (!method_knob && !contains(scope.groups, row.group) && !contains(scope.keys, row.key)) {
+      std::string read;
+      for (std::string_view group : scope.groups) read += (read.empty() ? "" : ", ") + std::string(group);
+      return Status::error(flag + " would change nothing: it is a " + std::string(row.group) + " setting, and " +
+                           command + " reads " + (read.empty() ? "no experiment settings" : read + " settings"));
+    }
+    for (const SettingScope::Condition& condition : scope.conditions)
+      if (condition.key == key && !condition.reads(context))
+        return Status::error(flag + " would change nothing: " + std::string(condition.otherwise));
+    if (!setting_applies(row, context))
+      return Status::error(flag + " would change nothing: it applies only " + std::string(row.applies_when));
+  }
+  return {};
 }
 
 Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, const std::string& flag_name) {

@@ -38,6 +38,29 @@ Result<ParsedCommandLine> parse_command_line(const std::vector<std::string>& arg
 // Applies the parsed settings to an experiment (after --experiment=<file> was loaded, if given).
 Status apply_settings(const ParsedCommandLine& parsed, Experiment& experiment);
 
+// Which experiment settings a command reads. A setting flag the command would not read is refused
+// (exit 2) rather than accepted and ignored: `eval --epochs=5` changes nothing, so it says so.
+struct SettingScope {
+  std::vector<std::string_view> groups;  // state-table groups read: "data", "model", "training", "method", ...
+                                         // (a method's own group, "qreg" ..., through `methods`)
+  std::vector<std::string_view> keys;    // single settings read outside those groups ("seed" draws toy data)
+  // Settings the command's own flags replace, with what to use instead ("use --sweep_weight_bits").
+  std::vector<std::pair<std::string_view, std::string_view>> replaced;
+  std::vector<std::string> methods;  // the methods whose knobs are read (the experiment's method, compare's list)
+  // Settings this command reads only in some experiments: eval reads training images only to calibrate
+  // quantized activations, so --train_limit counts only then.
+  struct Condition {
+    std::string_view key;
+    bool (*reads)(const Experiment&);
+    std::string_view otherwise;  // why it would change nothing otherwise
+  };
+  std::vector<Condition> conditions;
+};
+// The first setting given on the command line that `command` would not read: outside `scope`, or one that
+// does not apply in `context`, the experiment the command runs (--momentum with optimizer adam).
+Status check_settings_are_read(const std::string& command, const ParsedCommandLine& parsed,
+                               const Experiment& context, const SettingScope& scope);
+
 // Parses a bit-width list: "2-8", "2,4,8", "4,6,8,float" (float = 0).
 Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, const std::string& flag_name);
 

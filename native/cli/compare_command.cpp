@@ -239,6 +239,19 @@ std::string comparison_svg(const ComparisonResult& result) {
 
 }  // namespace
 
+// Each method of --methods from each seed of --seeds, weights quantized to --compare_weight_bits per tensor and
+// per channel, activations in float.
+SettingScope compare_scope(const std::vector<std::string>& methods) {
+  return {{"data", "model", "training", "quantization", "compute"},
+          {},
+          {{"method", "compare trains the methods of --methods"},
+           {"seed", "compare trains from the seeds of --seeds"},
+           {"weight_bits", "compare quantizes the weights to the widths of --compare_weight_bits"},
+           {"activation_bits", "compare quantizes weights only; activations stay in float"},
+           {"granularity", "compare reports both per-tensor and per-channel weights"}},
+          methods};
+}
+
 int compare_command(const std::vector<std::string>& arguments) {
   int exit_code = kExitSuccess;
   std::optional<ParsedCommandLine> parsed = parse_command(
@@ -252,6 +265,10 @@ int compare_command(const std::vector<std::string>& arguments) {
   if (!experiment) return report_bad_input("compare", experiment.status());
   Result<std::vector<std::string>> methods = parse_methods(parsed->flag("methods"));
   if (!methods) return report_bad_input("compare", methods.status());
+  Experiment context = *experiment;
+  context.activation_bits = 0;
+  if (Status status = check_settings_are_read("compare", *parsed, context, compare_scope(*methods)); !status)
+    return report_bad_input("compare", status);
   Result<std::vector<int64_t>> seeds = parse_seeds(parsed->flag("seeds"));
   if (!seeds) return report_bad_input("compare", seeds.status());
   Result<std::vector<int>> bits = parse_bit_list(parsed->flag("compare_weight_bits"), 1, "compare_weight_bits");

@@ -25,6 +25,17 @@ const std::vector<CommandFlag> kExportFlags = {
     {"out", "write the JSON here instead of stdout", ""},
 };
 
+// A saved model's data (the seed draws a toy set, batch_size sizes the batch) and its method's objective.
+SettingScope grad_scope(const Experiment& experiment) {
+  return {{"data", "method", "compute"},
+          {"seed", "batch_size"},
+          {{"train_limit", "grad takes one batch from --offset; the limit would only cut the split short"},
+           {"test_limit", "grad takes one batch from --offset; the limit would only cut the split short"},
+           {"gradl1_warmup", "grad computes the objective of a trained model, after any warm-up"},
+           {"cpq_learning_rate", "it sizes the learned bit-widths' update steps, and grad takes no step"}},
+          {experiment.method}};
+}
+
 Json tensor_json(const std::string& name, const std::vector<int>& shape, std::span<const float> values) {
   Json tensor = Json::object();
   tensor["name"] = name;
@@ -66,6 +77,9 @@ int grad_command(const std::vector<std::string>& arguments) {
   }
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return report_bad_input("grad", model.status());
+  if (Status status = check_settings_are_read("grad", *parsed, model->experiment, grad_scope(model->experiment));
+      !status)
+    return report_bad_input("grad", status);
   const Dataset& data = *model->dataset;
   const FeatureRows& x = split == "train" ? data.train_x : data.test_x;
   const std::vector<int32_t>& y = split == "train" ? data.train_y : data.test_y;
@@ -98,7 +112,6 @@ int grad_command(const std::vector<std::string>& arguments) {
   StepContext context;
   context.step = 1;
   context.progress = 1.0;  // a trained model: warm-ups are over
-  context.learning_rate = experiment.learning_rate;
   context.rng = &method_rng;
   const StepResult result = (*method)->compute_gradients(network, TrainingBatch{inputs, labels, batch}, context);
 

@@ -1,4 +1,5 @@
 // qplay-cli sweep and qplay-cli eval: a saved model at one or many quantization settings.
+#include <algorithm>
 #include <cstdio>
 
 #include "core/engine/quant/int8_inference.h"
@@ -29,6 +30,26 @@ const std::vector<CommandFlag> kEvalFlags = {
      "quantization; ReLU networks only",
      "0"},
 };
+
+bool activations_quantized(const Experiment& experiment) { return experiment.activation_bits > 0; }
+
+// A saved model's test data (the seed draws a toy set) and how it is quantized; the bit-widths come from the
+// command's own lists.
+const SettingScope kSweepScope = {
+    {"data", "quantization", "compute"},
+    {"seed"},
+    {{"weight_bits", "sweep takes its weight bit-widths from --sweep_weight_bits"},
+     {"activation_bits", "sweep takes its activation bit-widths from --sweep_activation_bits"}},
+    {},
+    {{"train_limit", activations_quantized,
+      "sweep reads training images only to calibrate quantized activations, and every activation width here is float"}}};
+const SettingScope kEvalScope = {
+    {"data", "quantization", "compute"},
+    {"seed"},
+    {},
+    {},
+    {{"train_limit", activations_quantized,
+      "eval reads training images only to calibrate quantized activations, and activation_bits is 0 (float)"}}};
 
 // Real int8 inference beside 8-bit fake quantization with the same grids: two table rows, or an error.
 Status add_int8_rows(LoadedModel& model, TextTable& table) {
@@ -84,6 +105,10 @@ int sweep_command(const std::vector<std::string>& arguments) {
   if (!activation_bits) return report_bad_input("sweep", activation_bits.status());
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return report_bad_input("sweep", model.status());
+  Experiment context = model->experiment;  // calibration matters when any activation width is quantized
+  context.activation_bits = *std::max_element(activation_bits->begin(), activation_bits->end());
+  if (Status status = check_settings_are_read("sweep", *parsed, context, kSweepScope); !status)
+    return report_bad_input("sweep", status);
 
   SweepOptions options;
   options.weight_bits = *weight_bits;
@@ -121,17 +146,16 @@ int eval_command(const std::vector<std::string>& arguments) {
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return report_bad_input("eval", model.status());
   const Experiment& e = model->experiment;
+  if (Status status = check_settings_are_read("eval", *parsed, e, kEvalScope); !status)
+    return report_bad_input("eval", status);
   Evaluation float_result = evaluate(*model->network, model->dataset->test_x, model->dataset->test_y);
   QuantizationSetting setting = make_quantization_setting(e, e.weight_bits, e.activation_bits);
   Evaluation quantized = evaluate_quantized(*model->network, *model->dataset, setting, e.calibration_samples);
-  auto bits = [](int b) { return b == 0 ? std::string("float") : std::to_string(b) + "-bit"; };
   TextTable table;
   table.header = {"setting", "accuracy", "loss", ""};
   table.rows.push_back(
       {"float", format_percent(float_result.accuracy, 2), format_fixed(float_result.loss, 4), ""});
-  table.rows.push_back({bits(e.weight_bits) + " weights, " + bits(e.activation_bits) + " activations, " +
-                            e.granularity + ", " + e.range_method,
-                        format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
+  table.rows.push_back({describe_quantization(e, e.weight_bits, e.activation_bits), format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
   if (parsed->flag("int8") == "1") {
     if (Status status = add_int8_rows(*model, table); !status) return report_bad_input("eval", status);
   } else if (parsed->flag("int8") != "0") {

@@ -22,6 +22,19 @@ const std::vector<CommandFlag> kDemoFlags = {
     {"quiet", "1: no per-epoch lines or progress bar", "0"},
 };
 
+// train reads every group: the quantization settings are the model's evaluation setting, which train reports
+// at the end and saves for eval.
+SettingScope train_scope(const Experiment& experiment) {
+  return {{"data", "model", "training", "method", "quantization", "compute"}, {}, {}, {experiment.method}};
+}
+// demo sweeps the weight and activation widths itself.
+SettingScope demo_scope(const Experiment& experiment) {
+  SettingScope scope = train_scope(experiment);
+  scope.replaced = {{"weight_bits", "demo quantizes the weights to every width from 8 down to 2"},
+                    {"activation_bits", "demo evaluates activations in float, at 8 and at 4 bits"}};
+  return scope;
+}
+
 Status create_parent_directory(const std::string& path) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (parent.empty()) return {};
@@ -44,6 +57,8 @@ int train_command(const std::vector<std::string>& arguments) {
   }
   Result<Experiment> experiment = experiment_from_command_line(*parsed);
   if (!experiment) return report_bad_input("train", experiment.status());
+  if (Status status = check_settings_are_read("train", *parsed, *experiment, train_scope(*experiment)); !status)
+    return report_bad_input("train", status);
   Result<Run> run = start_run(*experiment);
   if (!run) return report_bad_input("train", run.status());
   const bool quiet = parsed->flag("quiet") == "1";
@@ -52,6 +67,18 @@ int train_command(const std::vector<std::string>& arguments) {
   if (Status status = train_with_progress(*run, quiet); !status) {
     std::fprintf(stderr, "qplay-cli train: %s\n", status.message().c_str());
     return kExitFailure;
+  }
+  // The model as eval will first show it: float, and at the experiment's quantization setting.
+  const Experiment& e = run->experiment;
+  const Evaluation float_result = evaluate(*run->network, run->dataset->test_x, run->dataset->test_y);
+  const Evaluation quantized = evaluate_quantized(
+      *run->network, *run->dataset, make_quantization_setting(e, e.weight_bits, e.activation_bits), e.calibration_samples);
+  std::printf("test accuracy %.2f%% in float, %.2f%% at %s\n", 100 * float_result.accuracy, 100 * quantized.accuracy,
+              describe_quantization(e, e.weight_bits, e.activation_bits).c_str());
+  // What the method learned or measured (CPQ's learned bit-widths, SymReg's weight asymmetry, ...).
+  for (const MethodReadout& readout : run->trainer->method().readouts(*run->network)) {
+    std::printf("%s: %s%s %.4f\n", e.method.c_str(), readout.name.c_str(),
+                readout.layer < 0 ? "" : (" of layer " + std::to_string(readout.layer)).c_str(), readout.value);
   }
   const std::string& out = parsed->flag("out");
   if (Status status = create_parent_directory(out); !status) return report_bad_input("train", status);
@@ -79,6 +106,12 @@ int demo_command(const std::vector<std::string>& arguments) {
   if (!parsed) return exit_code;
   Result<Experiment> experiment = experiment_from_command_line(*parsed);
   if (!experiment) return report_bad_input("demo", experiment.status());
+  Experiment context = *experiment;
+  context.activation_bits = 8;  // its sweep quantizes activations to 8 and 4 bits
+  if (Status status = check_settings_are_read("demo", *parsed, context, demo_scope(*experiment)); !status)
+    return report_bad_input("demo", status);
+  if (parsed->flag("quiet") != "0" && parsed->flag("quiet") != "1")
+    return report_bad_input("demo", Status::error("--quiet must be 0 or 1"));
   Result<Run> run = start_run(*experiment);
   if (!run) return report_bad_input("demo", run.status());
   const bool quiet = parsed->flag("quiet") == "1";

@@ -420,31 +420,42 @@ void attach_conditions(std::vector<SettingRow>& rows) {
   using Condition = bool (*)(const Experiment&);
   const Condition toy = [](const E& e) { return e.dataset != "fashion-mnist"; };
   const Condition images = [](const E& e) { return e.dataset == "fashion-mnist"; };
-  const std::pair<std::string_view, Condition> conditions[] = {
-      {"samples", toy},
-      {"noise", toy},
-      {"test_fraction", toy},
+  struct KeyCondition {
+    std::string_view key;
+    Condition applies;
+    std::string_view when;
+  };
+  const KeyCondition conditions[] = {
+      {"samples", toy, "with a toy data set (not fashion-mnist)"},
+      {"noise", toy, "with a toy data set (not fashion-mnist)"},
+      {"test_fraction", toy, "with a toy data set (not fashion-mnist)"},
       {"classes",
        [](const E& e) {
          const std::optional<ToyDatasetKind> kind = parse_toy_dataset_kind(e.dataset);
          return kind && uses_num_classes(*kind);
-       }},
-      {"train_limit", images},
-      {"test_limit", images},
-      {"data_dir", images},
-      {"momentum", [](const E& e) { return e.optimizer == "sgd"; }},
-      {"step_epochs", [](const E& e) { return e.schedule == "step"; }},
-      {"gamma", [](const E& e) { return e.schedule == "step"; }},
-      {"satnl_scale", [](const E& e) { return e.satnl == "on"; }},
-      {"sam_rho", [](const E& e) { return e.sam != "none"; }},
-      {"cpq_drop_rate", [](const E& e) { return e.cpq_dropbits == "on"; }},
-      {"cpq_bits_lambda", [](const E& e) { return e.cpq_learn_bits == "on"; }},
-      {"percentile", [](const E& e) { return e.range_method == "percentile"; }},
-      {"calibration_samples", [](const E& e) { return e.activation_bits > 0; }},
+       },
+       "with dataset spiral or blobs (moons, circles and xor have 2 classes)"},
+      {"train_limit", images, "with dataset fashion-mnist"},
+      {"test_limit", images, "with dataset fashion-mnist"},
+      {"data_dir", images, "with dataset fashion-mnist"},
+      {"momentum", [](const E& e) { return e.optimizer == "sgd"; }, "with optimizer sgd"},
+      {"step_epochs", [](const E& e) { return e.schedule == "step"; }, "with schedule step"},
+      {"gamma", [](const E& e) { return e.schedule == "step" && e.step_epochs < e.epochs; },
+       "with schedule step and step_epochs below epochs (the first decay)"},
+      {"satnl_scale", [](const E& e) { return e.satnl == "on"; }, "with satnl on"},
+      {"sam_rho", [](const E& e) { return e.sam != "none"; }, "with sam set to sam or asam"},
+      {"cpq_drop_rate", [](const E& e) { return e.cpq_dropbits == "on"; }, "with cpq_dropbits on"},
+      {"cpq_bits_lambda", [](const E& e) { return e.cpq_learn_bits == "on"; }, "with cpq_learn_bits on"},
+      {"percentile", [](const E& e) { return e.range_method == "percentile"; }, "with range_method percentile"},
+      {"calibration_samples", [](const E& e) { return e.activation_bits > 0; },
+       "with quantized activations (activation_bits 2 to 8)"},
   };
-  for (const auto& condition : conditions) {
-    auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == condition.first; });
-    if (row != rows.end()) row->applies = condition.second;
+  for (const KeyCondition& condition : conditions) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == condition.key; });
+    if (row != rows.end()) {
+      row->applies = condition.applies;
+      row->applies_when = condition.when;
+    }
   }
   // Activations are quantized to 0 (float) or 2..8 bits: a 1-bit grid after ReLU would hold only zero.
   for (std::string_view key : {"activation_bits", "qat_activation_bits"}) {

@@ -30,6 +30,7 @@ struct SettingRow {
   // When the setting means something (the percentile only with percentile ranges, a toy set's noise
   // only for toy sets); null: always. The playground hides the others; files and flags accept them all.
   bool (*applies)(const Experiment&) = nullptr;
+  std::string_view applies_when;  // the condition in words: "with optimizer sgd"
   // A rule inside the range (1-bit activations are not supported): why a value is refused, or "".
   std::string_view (*refuses)(double value) = nullptr;
 };
