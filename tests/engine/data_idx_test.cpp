@@ -444,6 +444,18 @@ TEST(LoadFashionMnist, CorruptFileIsNamed) {
                         "Fashion-MNIST: " + labels + ": expected 12 bytes, file has 10");
 }
 
+// A labels file that carries an images header (swapped or renamed files) is named as such, not as a size problem.
+TEST(LoadFashionMnist, ALabelsFileWithAnImagesHeaderSaysSo) {
+  FashionMnistOptions options;
+  options.directory = make_fashion_directory("qplay_fashion_swapped", false);
+  const std::filesystem::path directory(options.directory);
+  std::filesystem::copy_file(directory / "t10k-images-idx3-ubyte", directory / "t10k-labels-idx1-ubyte",
+                             std::filesystem::copy_options::overwrite_existing);
+  EXPECT_ERROR_CONTAINS(load_fashion_mnist(options),
+                        (directory / "t10k-labels-idx1-ubyte").string() +
+                            ": its header says an images file, but this should be a labels file");
+}
+
 TEST(LoadFashionMnist, RealDataHasTheKnownSizesAndStatistics) {
   FashionMnistOptions options;
   options.directory = QPLAY_FASHION_MNIST_DIR;

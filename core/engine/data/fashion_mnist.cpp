@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,15 @@ Status check_options(const FashionMnistOptions& options) {
     return Status::error("max_test must be at least 0, got " + std::to_string(options.max_test));
   }
   return Status();
+}
+
+// The IDX header's 4th byte is the number of dimensions: 3 for images, 1 for labels.
+Status check_idx_kind(std::span<const uint8_t> bytes, uint8_t dimensions, const std::string& path) {
+  if (bytes.size() < 4 || bytes[3] == dimensions || bytes[2] != 0x08) return Status();  // parse_idx says more
+  auto kind = [](int d) { return d == 3 ? std::string("an images file") : d == 1 ? std::string("a labels file")
+                                                                       : std::to_string(d) + " dimensions"; };
+  return Status::error(path + ": its header says " + kind(bytes[3]) + ", but this should be " + kind(dimensions) +
+                       " (are the images and labels files swapped or renamed?)");
 }
 
 // Checks one split's images and labels against each other and the Fashion-MNIST format, then
@@ -121,6 +131,7 @@ Result<Dataset> load_fashion_mnist(const FashionMnistOptions& options) {
   // Order: train images, train labels, test images, test labels.
   const std::array<std::string, 4> names = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+  const std::array<uint8_t, 4> dimensions = {3, 1, 3, 1};
   std::array<IdxArray, 4> arrays;
   for (size_t i = 0; i < names.size(); ++i) {
     const std::filesystem::path path = find_idx_file(options.directory, names[i]);
@@ -128,7 +139,12 @@ Result<Dataset> load_fashion_mnist(const FashionMnistOptions& options) {
       return Status::error("Fashion-MNIST: neither " + names[i] + ".gz nor " + names[i] + " is in " +
                            options.directory + install_hint);
     }
-    Result<IdxArray> array = read_idx_file(path.string());
+    Result<std::vector<uint8_t>> bytes = read_file_maybe_gzip(path.string());
+    if (!bytes.ok()) return bytes.status().with_context("Fashion-MNIST");
+    // A swapped or renamed file would otherwise read its data as dimension sizes and fail on the size.
+    if (Status kind = check_idx_kind(*bytes, dimensions[i], path.string()); !kind.ok())
+      return kind.with_context("Fashion-MNIST");
+    Result<IdxArray> array = parse_idx(std::move(bytes).value(), path.string());
     if (!array.ok()) return array.status().with_context("Fashion-MNIST");
     arrays[i] = std::move(array).value();
   }
