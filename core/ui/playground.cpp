@@ -13,6 +13,7 @@
 
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/file_util.h"
+#include "core/engine/io/model_file.h"
 #include "core/engine/lab/lab_report.h"
 #include "core/ui/file_dialog.h"
 #include "core/ui/panels.h"
@@ -140,7 +141,8 @@ void Playground::Impl::frame() {
   ImGui::End();
   file_dialog.draw([this](const std::string& path, FileDialog::Mode mode) {
     if (mode == FileDialog::Mode::open) {
-      Result<std::vector<uint8_t>> bytes = read_file_bytes(path);
+      Result<std::vector<uint8_t>> bytes =
+          read_file_bytes(path, std::max(kMaxModelFileBytes, kMaxExperimentFileBytes), "a model or experiment file");
       if (!bytes) return state.say(bytes.status().message(), true);
       state.open_file(path, std::string_view(reinterpret_cast<const char*>(bytes.value().data()), bytes.value().size()));
       return;

@@ -31,6 +31,10 @@ expect "eval refuses a missing --experiment" 2 "no such file" -- "$cli" eval --m
 expect "sweep refuses a bad --experiment" 2 "weight_bits must be" -- "$cli" sweep --model=m.qmodel --experiment=bad-bits.json
 expect "compare refuses a seed --seed would refuse" 2 "seed must be an integer from 0 to 4294967295" -- \
   "$cli" compare --dataset=moons --epochs=1 --methods=baseline --seeds=1,4294967296
+expect "a model path that never ends is refused at the size limit" 2 "larger than a QPlay model file can be" -- \
+  "$cli" eval --model=/dev/zero
+expect "an experiment path that never ends is refused at the size limit" 2 "larger than an experiment file can be" -- \
+  "$cli" train --experiment=/dev/zero
 "$cli" eval --model=missing.qmodel > missing.txt 2>&1
 [ "$(grep -o 'missing.qmodel' missing.txt | wc -l)" = 1 ] && pass "a missing model is named once" || fail "a missing model is named $(grep -o 'missing.qmodel' missing.txt | wc -l) times: $(cat missing.txt)"
 expect "grad writes JSON" 0 "" -- "$cli" grad --model=m.qmodel --batch_size=8 --out=g.json

@@ -31,7 +31,8 @@ inline std::vector<double> numbers(const Json& array) {
 
 inline Golden load_golden(const std::string& file) {
   Golden g;
-  Result<std::string> text = read_text_file(std::string(QPLAY_TEST_DATA_DIR) + "/" + file);
+  Result<std::string> text =
+      read_text_file(std::string(QPLAY_TEST_DATA_DIR) + "/" + file, size_t{64} << 20, "a golden file");
   EXPECT_TRUE(text.ok()) << text.message();
   Result<Json> json = parse_json(*text);
   EXPECT_TRUE(json.ok()) << json.message();

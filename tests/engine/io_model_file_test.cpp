@@ -69,16 +69,34 @@ TEST(Crc32, ContinuesAcrossChunks) {
 
 // ---- Whole-file reads and atomic writes
 
+constexpr size_t kTestFileLimit = size_t{1} << 20;
+
+// A device that never ends (or a huge file) stops at the caller's limit with a message, instead of reading
+// until memory runs out: `qplay-cli eval --model=/dev/zero` used to hang.
+TEST(FileUtil, ReadsStopAtTheLimitWithAMessage) {
+  ScratchDirectory directory;
+  const std::vector<uint8_t> bytes(1000, 7);
+  ASSERT_TRUE(write_file_atomically(directory.file("limit.bin"), bytes).ok());
+  EXPECT_EQ(read_file_bytes(directory.file("limit.bin"), 1000, "a test file")->size(), 1000u);
+  EXPECT_EQ(read_file_bytes(directory.file("limit.bin"), 999, "a test file").message(),
+            directory.file("limit.bin") + ": more than 999 bytes, larger than a test file can be");
+  if (std::filesystem::exists("/dev/zero")) {
+    EXPECT_EQ(load_model_file("/dev/zero").message(),
+              "/dev/zero: more than " + std::to_string(kMaxModelFileBytes) +
+                  " bytes, larger than a QPlay model file can be");
+  }
+}
+
 TEST(FileUtil, WrittenBytesReadBackUnchanged) {
   ScratchDirectory directory;
   const std::vector<uint8_t> bytes = {0, 1, 2, 255, 0, 10, 13};
   ASSERT_TRUE(write_file_atomically(directory.file("data.bin"), bytes).ok());
-  Result<std::vector<uint8_t>> read = read_file_bytes(directory.file("data.bin"));
+  Result<std::vector<uint8_t>> read = read_file_bytes(directory.file("data.bin"), kTestFileLimit, "a test file");
   ASSERT_TRUE(read.ok()) << read.message();
   EXPECT_EQ(*read, bytes);
 
   ASSERT_TRUE(write_text_file_atomically(directory.file("empty.txt"), "").ok());
-  EXPECT_EQ(*read_text_file(directory.file("empty.txt")), "");
+  EXPECT_EQ(*read_text_file(directory.file("empty.txt"), kTestFileLimit, "a test file"), "");
 }
 
 TEST(FileUtil, ReadsFilesLargerThanOneChunk) {
@@ -86,7 +104,7 @@ TEST(FileUtil, ReadsFilesLargerThanOneChunk) {
   std::vector<uint8_t> bytes(200000);
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7);
   ASSERT_TRUE(write_file_atomically(directory.file("big.bin"), bytes).ok());
-  EXPECT_EQ(*read_file_bytes(directory.file("big.bin")), bytes);
+  EXPECT_EQ(*read_file_bytes(directory.file("big.bin"), kTestFileLimit, "a test file"), bytes);
 }
 
 TEST(FileUtil, AtomicWriteReplacesAnExistingFileAndLeavesNoTemporaryFile) {
@@ -94,7 +112,7 @@ TEST(FileUtil, AtomicWriteReplacesAnExistingFileAndLeavesNoTemporaryFile) {
   const std::string path = directory.file("settings.json");
   ASSERT_TRUE(write_text_file_atomically(path, "old content that is longer").ok());
   ASSERT_TRUE(write_text_file_atomically(path, "new").ok());
-  EXPECT_EQ(*read_text_file(path), "new");
+  EXPECT_EQ(*read_text_file(path, kTestFileLimit, "a test file"), "new");
   EXPECT_EQ(directory.entries(), std::vector<std::string>{"settings.json"});
 }
 
@@ -134,10 +152,10 @@ TEST(FileUtil, FailedWriteLeavesNothingBehindAndSaysWhy) {
 
 TEST(FileUtil, ReadingAMissingFileOrADirectorySaysSo) {
   ScratchDirectory directory;
-  EXPECT_EQ(read_file_bytes(directory.file("nope.bin")).message(),
+  EXPECT_EQ(read_file_bytes(directory.file("nope.bin"), kTestFileLimit, "a test file").message(),
             directory.file("nope.bin") + ": no such file");
   std::filesystem::create_directory(directory.file("folder"));
-  EXPECT_EQ(read_file_bytes(directory.file("folder")).message(),
+  EXPECT_EQ(read_file_bytes(directory.file("folder"), kTestFileLimit, "a test file").message(),
             directory.file("folder") + ": is a directory, not a file");
 }
 

@@ -627,7 +627,7 @@ Status save_experiment_file(const std::string& path, const Experiment& experimen
 }
 
 Result<Experiment> load_experiment_file(const std::string& path) {
-  Result<std::string> text = read_text_file(path);
+  Result<std::string> text = read_text_file(path, kMaxExperimentFileBytes, "an experiment file");
   if (!text) return text.status();
   Result<Json> json = parse_json(*text);
   if (!json) return json.status().with_context(path);

@@ -54,5 +54,7 @@ Json experiment_to_json(const Experiment& experiment);
 Result<Experiment> experiment_from_json(const Json& json);
 Status save_experiment_file(const std::string& path, const Experiment& experiment);
 Result<Experiment> load_experiment_file(const std::string& path);
+// An experiment file is a few kilobytes; anything past this is not one.
+inline constexpr size_t kMaxExperimentFileBytes = size_t{16} << 20;
 
 }  // namespace qplay

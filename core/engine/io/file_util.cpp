@@ -2,12 +2,14 @@
 // system); the POSIX calls that make a write durable (fsync) are used only where <unistd.h> exists.
 #include "core/engine/io/file_util.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 
 #if __has_include(<unistd.h>) && __has_include(<fcntl.h>)
@@ -67,40 +69,46 @@ void sync_parent_directory(const std::string& path) {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> read_file_bytes(const std::string& path) {
+Result<std::vector<uint8_t>> read_file_bytes(const std::string& path, size_t max_bytes, std::string_view what) {
   std::error_code status_error;
   const std::filesystem::file_status status = std::filesystem::status(path, status_error);
   if (status.type() == std::filesystem::file_type::not_found) return Status::error(path + ": no such file");
   if (status.type() == std::filesystem::file_type::directory) {
     return Status::error(path + ": is a directory, not a file");
   }
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return Status::error(path + ": cannot open (" + describe_errno(errno) + ")");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) return Status::error(path + ": cannot open (" + describe_errno(errno) + ")");
   // Read in chunks until a short read rather than trusting a size taken beforehand: pipes and /proc files
   // have none, and a file may grow meanwhile. The chunk lives on the heap because a WebAssembly stack is
-  // small.
+  // small. A regular file's size is reserved up front: growing by doubling would leave up to twice the
+  // bytes allocated, and an IDX payload lives on in this vector.
   constexpr size_t kChunkSize = size_t{1} << 16;
   std::vector<uint8_t> bytes;
+  std::error_code size_error;
+  const uintmax_t file_size = std::filesystem::file_size(path, size_error);
+  if (!size_error && status.type() == std::filesystem::file_type::regular)
+    bytes.reserve(static_cast<size_t>(std::min<uintmax_t>(file_size, max_bytes)) + kChunkSize);
   size_t size = 0;
   while (true) {
     bytes.resize(size + kChunkSize);
-    const size_t count = std::fread(bytes.data() + size, 1, kChunkSize, file);
+    const size_t count = std::fread(bytes.data() + size, 1, kChunkSize, file.get());
     size += count;
+    if (size > max_bytes) {
+      return Status::error(path + ": more than " + std::to_string(max_bytes) + " bytes, larger than " +
+                           std::string(what) + " can be");
+    }
     if (count < kChunkSize) break;
   }
   bytes.resize(size);
-  const int read_errno = errno;
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) {
+  if (std::ferror(file.get()) != 0) {
     return Status::error(path + ": read error after " + std::to_string(size) + " bytes (" +
-                         describe_errno(read_errno) + ")");
+                         describe_errno(errno) + ")");
   }
   return bytes;
 }
 
-Result<std::string> read_text_file(const std::string& path) {
-  Result<std::vector<uint8_t>> bytes = read_file_bytes(path);
+Result<std::string> read_text_file(const std::string& path, size_t max_bytes, std::string_view what) {
+  Result<std::vector<uint8_t>> bytes = read_file_bytes(path, max_bytes, what);
   if (!bytes.ok()) return bytes.status();
   return std::string(bytes->begin(), bytes->end());
 }

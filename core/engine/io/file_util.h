@@ -14,12 +14,14 @@
 
 namespace qplay {
 
-// The whole content of the file at `path`. Errors: "<path>: no such file", "<path>: is a directory, not a
-// file", "<path>: cannot open (Permission denied)", "<path>: read error after 4096 bytes (...)".
-Result<std::vector<uint8_t>> read_file_bytes(const std::string& path);
+// The whole content of the file at `path`, refused past `max_bytes` (a device like /dev/zero or a pipe never
+// ends; the caller knows how large its kind of file can be). Errors: "<path>: no such file", "<path>: is a
+// directory, not a file", "<path>: cannot open (Permission denied)", "<path>: read error after 4096 bytes
+// (...)", "<path>: more than 16777216 bytes, larger than <what> can be".
+Result<std::vector<uint8_t>> read_file_bytes(const std::string& path, size_t max_bytes, std::string_view what);
 
 // read_file_bytes as text; the bytes are not checked for valid UTF-8.
-Result<std::string> read_text_file(const std::string& path);
+Result<std::string> read_text_file(const std::string& path, size_t max_bytes, std::string_view what);
 
 // Replaces the file at `path` with `bytes`, so that after a crash or power cut the path holds either the
 // old content or the new, never a mix: the bytes go to "<path>.tmp-<pid>-<n>" in the same directory, are

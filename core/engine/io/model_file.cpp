@@ -360,7 +360,7 @@ Result<ModelFile> parse_model_file(std::span<const uint8_t> bytes) {
 }
 
 Result<ModelFile> load_model_file(const std::string& path) {
-  Result<std::vector<uint8_t>> bytes = read_file_bytes(path);
+  Result<std::vector<uint8_t>> bytes = read_file_bytes(path, kMaxModelFileBytes, "a QPlay model file");
   if (!bytes.ok()) return bytes.status();
   Result<ModelFile> model = parse_model_file(*bytes);
   if (!model.ok()) return model.status().with_context(path);
