@@ -4,7 +4,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "native/cli/command_line.h"
 
 namespace qplay::cli {
 
@@ -19,5 +22,17 @@ int grad_command(const std::vector<std::string>& arguments);
 int export_command(const std::vector<std::string>& arguments);
 int demo_command(const std::vector<std::string>& arguments);
 int compare_command(const std::vector<std::string>& arguments);
+
+// Each command's own flags (beside the experiment settings), defined beside the command.
+extern const std::vector<CommandFlag> kTrainFlags, kDemoFlags, kSweepFlags, kEvalFlags, kGradFlags, kExportFlags,
+    kCompareFlags;
+
+struct Command {
+  std::string_view name;
+  const std::vector<CommandFlag>* flags;
+  int (*run)(const std::vector<std::string>& arguments);
+};
+// Every command, in the order `qplay-cli help` lists them.
+const std::vector<Command>& commands();
 
 }  // namespace qplay::cli

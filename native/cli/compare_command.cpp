@@ -2,7 +2,6 @@
 // seeds, each model quantized post-training to every bit-width per tensor and per channel; a table
 // of mean ± std over the seeds, and CSV (one row per model and setting), JSON and an SVG plot.
 #include <cstdio>
-#include <sstream>
 
 #include "core/engine/experiment/comparison.h"
 #include "core/engine/experiment/state_table.h"
@@ -15,7 +14,6 @@
 #include "native/cli/progress_bar.h"
 
 namespace qplay::cli {
-namespace {
 
 const std::vector<CommandFlag> kCompareFlags = {
     {"methods", "the methods to train, comma-separated; the first is the reference the others are read against",
@@ -30,57 +28,7 @@ const std::vector<CommandFlag> kCompareFlags = {
     {"svg", "write an SVG plot of mean accuracy against weight bits to this path", ""},
 };
 
-Result<std::vector<std::string>> parse_methods(const std::string& text) {
-  std::vector<std::string> methods;
-  std::stringstream stream(text);
-  std::string name;
-  while (std::getline(stream, name, ',')) {
-    if (name.empty()) continue;
-    Experiment probe;
-    if (Status status = set_setting(probe, "method", name); !status) return Status::error("--methods: " + status.message());
-    if (std::find(methods.begin(), methods.end(), name) == methods.end()) methods.push_back(name);
-  }
-  if (methods.empty()) return Status::error("--methods names no method");
-  return methods;
-}
-
-Result<std::vector<double>> parse_epsilons(const std::string& text) {
-  std::vector<double> epsilons;
-  if (text == "none") return epsilons;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    char* end = nullptr;
-    const double epsilon = std::strtod(item.c_str(), &end);
-    if (item.empty() || *end != '\0' || !(epsilon >= 0 && epsilon <= 1)) {
-      return Status::error("--fgsm_epsilons: '" + item + "' is not an attack size from 0 to 1");
-    }
-    epsilons.push_back(epsilon);
-  }
-  return epsilons;
-}
-
-Result<std::vector<int64_t>> parse_seeds(const std::string& text) {
-  std::vector<int64_t> seeds;
-  if (text.find(',') == std::string::npos) {
-    char* end = nullptr;
-    const long count = std::strtol(text.c_str(), &end, 10);
-    if (end == text.c_str() || *end != '\0' || count < 1 || count > 100) {
-      return Status::error("--seeds must be a count from 1 to 100 or a list of seeds, got '" + text + "'");
-    }
-    for (long s = 1; s <= count; ++s) seeds.push_back(s);
-    return seeds;
-  }
-  // Each seed by the state table's own rule for --seed (0 to 4294967295), so the two flags agree.
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    Experiment scratch;
-    if (Status status = set_setting(scratch, "seed", item); !status) return status.with_context("--seeds");
-    seeds.push_back(scratch.seed);
-  }
-  return seeds;
-}
+namespace {
 
 std::string percent_cell(const std::vector<double>& values) {
   const MeanAndSpread s = mean_and_spread(values);

@@ -11,7 +11,6 @@
 #include "native/cli/commands.h"
 
 namespace qplay::cli {
-namespace {
 
 const std::vector<CommandFlag> kGradFlags = {
     {"model", "the model file", "", true},
@@ -24,6 +23,8 @@ const std::vector<CommandFlag> kExportFlags = {
     {"model", "the model file", "", true},
     {"out", "write the JSON here instead of stdout", ""},
 };
+
+namespace {
 
 // A saved model's data (the seed draws a toy set, batch_size sizes the batch) and its method's objective.
 SettingScope grad_scope(const Experiment& experiment) {

@@ -35,13 +35,8 @@ int main(int argc, char** argv) {
   std::string command = arguments.front();
   arguments.erase(arguments.begin());
   using namespace qplay::cli;
-  if (command == "demo") return demo_command(arguments);
-  if (command == "train") return train_command(arguments);
-  if (command == "sweep") return sweep_command(arguments);
-  if (command == "eval") return eval_command(arguments);
-  if (command == "grad") return grad_command(arguments);
-  if (command == "export") return export_command(arguments);
-  if (command == "compare") return compare_command(arguments);
+  for (const Command& known : commands())
+    if (known.name == command) return known.run(arguments);
   if (command == "help" || command == "--help" || command == "-h") {
     print_usage();
     return kExitSuccess;

@@ -10,7 +10,6 @@
 #include "native/cli/sweep_report.h"
 
 namespace qplay::cli {
-namespace {
 
 const std::vector<CommandFlag> kSweepFlags = {
     {"model", "the model file to sweep", "", true},
@@ -30,6 +29,8 @@ const std::vector<CommandFlag> kEvalFlags = {
      "quantization; ReLU networks only",
      "0"},
 };
+
+namespace {
 
 bool activations_quantized(const Experiment& experiment) { return experiment.activation_bits > 0; }
 

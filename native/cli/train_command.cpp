@@ -8,7 +8,6 @@
 #include "native/cli/sweep_report.h"
 
 namespace qplay::cli {
-namespace {
 
 const std::vector<CommandFlag> kTrainFlags = {
     {"experiment", "an experiment JSON file to start from (flags override it)", ""},
@@ -21,6 +20,8 @@ const std::vector<CommandFlag> kDemoFlags = {
     {"out_dir", "directory for the model, CSV, JSON and SVG plot", "runs/demo"},
     {"quiet", "1: no per-epoch lines or progress bar", "0"},
 };
+
+namespace {
 
 // train reads every group: the quantization settings are the model's evaluation setting, which train reports
 // at the end and saves for eval.
