@@ -1,6 +1,7 @@
 // qplay-cli: the headless QPlay lab. Train a network, sweep bit-widths, evaluate, dump gradients.
 // With no arguments it runs the demo: the main job of the README.
 #include <cstdio>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,17 @@ int main(int argc, char** argv) {
   std::string command = arguments.front();
   arguments.erase(arguments.begin());
   using namespace qplay::cli;
-  for (const Command& known : commands())
-    if (known.name == command) return known.run(arguments);
+  for (const Command& known : commands()) {
+    if (known.name != command) continue;
+    // Sizes from outside are checked before allocating; should memory still run out, say so, don't abort.
+    try {
+      return known.run(arguments);
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "qplay-cli %s: out of memory; try a smaller data set, network or batch_size\n",
+                   command.c_str());
+      return kExitFailure;
+    }
+  }
   if (command == "help" || command == "--help" || command == "-h") {
     print_usage();
     return kExitSuccess;

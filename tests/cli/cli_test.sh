@@ -31,6 +31,8 @@ expect "eval refuses a missing --experiment" 2 "no such file" -- "$cli" eval --m
 expect "sweep refuses a bad --experiment" 2 "weight_bits must be" -- "$cli" sweep --model=m.qmodel --experiment=bad-bits.json
 expect "compare refuses a seed --seed would refuse" 2 "seed must be an integer from 0 to 4294967295" -- \
   "$cli" compare --dataset=moons --epochs=1 --methods=baseline --seeds=1,4294967296
+expect "a batch too large for memory is refused before allocating" 2 "use batch_size at most" -- \
+  "$cli" train --dataset=fashion-mnist --train_limit=100 --test_limit=100 --architecture=cnn:400,400 --batch_size=4096
 expect "a model path that never ends is refused at the size limit" 2 "larger than a QPlay model file can be" -- \
   "$cli" eval --model=/dev/zero
 expect "an experiment path that never ends is refused at the size limit" 2 "larger than an experiment file can be" -- \

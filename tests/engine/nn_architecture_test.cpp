@@ -104,5 +104,37 @@ TEST(Network, ArenaHoldsParametersGradientsOptimizerStateAndActivations) {
   EXPECT_GE(network.arena_bytes(), (4 * network.parameter_count() + 64 * (2 + 8 + 8 + 3)) * sizeof(float));
 }
 
+// The estimate a batch is checked against is the arena the network really lays out for it.
+TEST(Network, BatchValuesPerSampleIsWhatTheArenaGrowsByPerSample) {
+  for (const char* spec : {"mlp:8,4", "cnn:4,6"}) {
+    Result<Architecture> a = parse_architecture(spec, {8, 8, 1}, 3);
+    ASSERT_TRUE(a.ok()) << a.message();
+    Network<float> network(*a, reference_kernel_table());
+    const int batch = 5;
+    std::vector<float> input(batch * 64, 0.25f);
+    network.forward(input, batch);
+    EXPECT_EQ(network.arena_bytes() / sizeof(float),
+              2 * network.parameter_count() + batch * size_t(a->batch_values_per_sample()))
+        << spec;
+  }
+}
+
+// A batch whose buffers would pass 512 MiB is refused before anything is allocated (cnn:400,400 at batch 4096
+// used to end in std::bad_alloc); evaluation takes chunks no larger than the network allows.
+TEST(Network, BatchesBeyondTheBufferLimitAreRefusedAndEvaluationChunksStayWithin) {
+  Result<Architecture> a = parse_architecture("cnn:400,400", {28, 28, 1}, 10);
+  ASSERT_TRUE(a.ok()) << a.message();
+  const int64_t per_sample = a->batch_values_per_sample();
+  const int largest = static_cast<int>(kMaxBatchValues / per_sample);
+  EXPECT_TRUE(check_batch_fits(*a, largest).ok());
+  Status refused = check_batch_fits(*a, 4096);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("a batch of 4096 would need"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("use batch_size at most " + std::to_string(largest)), std::string::npos)
+      << refused.message();
+  Network<float> network(*a, reference_kernel_table());
+  EXPECT_EQ(network.largest_batch(), largest);
+}
+
 }  // namespace
 }  // namespace qplay

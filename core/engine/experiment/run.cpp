@@ -25,6 +25,7 @@ Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Datase
   run.dataset = std::move(dataset);
   Result<Architecture> architecture = make_architecture(experiment, *run.dataset);
   if (!architecture) return architecture.status();
+  if (Status status = check_batch_fits(*architecture, experiment.batch_size); !status) return status;
   if (!kernels) {
     Result<std::shared_ptr<const KernelTable>> made = make_kernels(experiment);
     if (!made) return made.status();

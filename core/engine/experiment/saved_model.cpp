@@ -37,6 +37,7 @@ Result<SavedModel> model_from_file(const ModelFile& file, std::shared_ptr<const 
   TensorShape input{file.input_shape[0], file.input_shape[1], file.input_shape[2]};
   Result<Architecture> architecture = parse_architecture(file.architecture, input, file.num_classes);
   if (!architecture) return architecture.status();
+  if (Status status = check_batch_fits(*architecture, 1); !status) return status;
   saved.network = std::make_unique<Network<float>>(std::move(architecture).value(), std::move(kernels));
 
   const auto& expected = saved.network->parameter_tensors();

@@ -64,8 +64,9 @@ std::vector<FgsmPoint> fgsm_accuracy_over_epsilons(Network<float>& network, cons
   std::vector<double> loss_sums(epsilons.size(), 0.0);
   std::vector<size_t> correct(epsilons.size(), 0);
   std::vector<float> chunk, gradient_sign, adversarial;  // [chunk_size, sample_size] each
-  for (size_t start = 0; start < n; start += fgsm.chunk_size) {
-    const int batch = static_cast<int>(std::min<size_t>(fgsm.chunk_size, n - start));
+  const int chunk_size = std::min(fgsm.chunk_size, network.largest_batch());
+  for (size_t start = 0; start < n; start += chunk_size) {
+    const int batch = static_cast<int>(std::min<size_t>(chunk_size, n - start));
     std::span<const float> x = features.float_rows(start, batch, &chunk);
     std::span<const int32_t> y = labels.subspan(start, batch);
     gradient_sign.resize(size_t(batch) * sample_size);

@@ -1,6 +1,8 @@
 #include "core/engine/nn/architecture.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 namespace qplay {
 namespace {
@@ -103,6 +105,37 @@ int64_t Architecture::parameter_count() const {
       count += int64_t{layer.weight_rows()} * int64_t{layer.weight_columns()} + layer.outputs;
   }
   return count;
+}
+
+int64_t Architecture::batch_values_per_sample() const {
+  int64_t values = input.size(), largest = input.size(), columns = 0;
+  bool first_weighted = true;
+  for (const LayerSpec& layer : layers) {
+    values += layer.output.size();
+    largest = std::max<int64_t>(largest, layer.output.size());
+    if (layer.has_parameters()) {
+      if (!first_weighted) values += layer.input.size();
+      first_weighted = false;
+    }
+    if (layer.kind == LayerKind::conv2d)
+      columns = std::max(columns, int64_t{layer.output.height} * layer.output.width * layer.weight_columns());
+  }
+  return values + 2 * largest + num_classes + columns;
+}
+
+Status check_batch_fits(const Architecture& architecture, int batch) {
+  const int64_t per_sample = architecture.batch_values_per_sample();
+  if (per_sample * int64_t{batch} <= kMaxBatchValues) return {};
+  const int64_t largest_batch = kMaxBatchValues / per_sample;
+  const double gigabytes = double(per_sample) * batch * sizeof(float) / 1e9;
+  char needed[32];
+  std::snprintf(needed, sizeof needed, "%.1f GB", gigabytes);
+  return Status::error("'" + architecture.spec + "' keeps " + std::to_string(per_sample) +
+                       " values per sample; a batch of " + std::to_string(batch) + " would need " + needed +
+                       ", QPlay allows " + std::to_string(kMaxBatchValues * sizeof(float) >> 20) + " MiB: " +
+                       (largest_batch >= 1 ? "use batch_size at most " + std::to_string(largest_batch) + ", or "
+                                           : "use ") +
+                       "narrower layers");
 }
 
 Result<Architecture> parse_architecture(std::string_view spec, TensorShape input, int num_classes) {

@@ -44,6 +44,9 @@ struct Architecture {
   int num_classes = 0;
   std::vector<LayerSpec> layers;
   int64_t parameter_count() const;  // at most kMaxArchitectureParameters once parse_architecture accepted it
+  // Values a network keeps per sample of a batch: the input copy, every layer's output, the quantized inputs,
+  // the gradient ping-pong buffers, the probabilities and the im2col columns (Network::layout_activations).
+  int64_t batch_values_per_sample() const;
 };
 
 // The largest network QPlay builds: 8 MB of weights. A lab keeps several copies per run (gradients,
@@ -56,6 +59,14 @@ inline constexpr int64_t kMaxArchitectureParameters = 2'000'000;
 inline constexpr int64_t kMaxInputValues = int64_t{1} << 22;
 inline constexpr int kMaxClasses = 1 << 16;
 inline constexpr int64_t kMaxLayerValues = int64_t{1} << 24;
+
+// A batch's buffers may hold at most 2^27 floats (512 MiB): with the parameters, a method's own buffers and
+// the data this keeps a browser tab under its 2 GB, and every batch-sized product inside an int.
+inline constexpr int64_t kMaxBatchValues = int64_t{1} << 27;
+// Refuses a batch whose buffers would pass kMaxBatchValues, before anything is allocated: "cnn:400,400 keeps
+// 1234567 values per sample; a batch of 4096 would need 19 GB, QPlay allows 512 MiB: use batch_size at most
+// 108, or narrower layers".
+Status check_batch_fits(const Architecture& architecture, int batch);
 
 // Parses a spec and resolves every layer's input and output shape for the given data.
 Result<Architecture> parse_architecture(std::string_view spec, TensorShape input, int num_classes);

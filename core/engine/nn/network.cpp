@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "core/engine/base/rng.h"
@@ -73,6 +74,12 @@ template <typename T>
 ConvGeometry Network<T>::geometry_of(const LayerSpec& layer, int batch) const {
   return {batch, layer.input.height, layer.input.width, layer.input.channels,
           layer.kernel, layer.stride, layer.padding};
+}
+
+template <typename T>
+int Network<T>::largest_batch() const {
+  return static_cast<int>(std::clamp<int64_t>(kMaxBatchValues / architecture_.batch_values_per_sample(), 1,
+                                              std::numeric_limits<int>::max()));
 }
 
 template <typename T>

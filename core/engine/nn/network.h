@@ -107,6 +107,8 @@ class Network {
   // Output of layer i for the last forward ([batch, layer.output.size()]); i = -1 is the input.
   std::span<const T> layer_output(int layer) const;
   int batch_capacity() const { return batch_capacity_; }
+  // The most samples one forward may take (kMaxBatchValues of buffers); evaluation chunks stay within it.
+  int largest_batch() const;
   size_t arena_bytes() const { return arena_.size() * sizeof(T); }
 
  private:

@@ -58,10 +58,10 @@ ActivationQuantization calibrate_activation_ranges(Network<float>& network, std:
   ForwardOptions<float> options;
   options.parameters = parameters;
   options.observe_layer_input = [&](int layer, std::span<const float> input) { observers[layer].observe(input); };
-  constexpr int kChunk = 500;
-  std::vector<float> chunk;  // [kChunk, input size] decoded features (uint8 storage only)
-  for (int start = 0; start < samples; start += kChunk) {
-    int batch = std::min(kChunk, samples - start);
+  const int chunk_size = std::min(500, network.largest_batch());
+  std::vector<float> chunk;  // [chunk_size, input size] decoded features (uint8 storage only)
+  for (int start = 0; start < samples; start += chunk_size) {
+    int batch = std::min(chunk_size, samples - start);
     network.forward(calibration_features.float_rows(start, batch, &chunk), batch, options);
   }
   for (auto& [layer, observer] : observers) {

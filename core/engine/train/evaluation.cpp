@@ -19,6 +19,7 @@ Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const RowsOf& r
   if (predictions) predictions->resize(n);
   double loss_sum = 0.0;
   size_t correct = 0;
+  chunk_size = std::min(chunk_size, network.largest_batch());
   for (size_t start = 0; start < n; start += chunk_size) {
     const int batch = static_cast<int>(std::min<size_t>(chunk_size, n - start));
     network.forward(rows_of(start, batch), batch, options);

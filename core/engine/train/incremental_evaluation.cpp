@@ -42,7 +42,7 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
     if (evaluated_ >= min_samples && evaluated_ > before && elapsed_ms >= budget_ms) break;
     // Past min_samples a chunk only takes what is left of the budget (at the speed measured so far), so
     // a small budget is not overrun by a whole chunk; min_samples comes in whole chunks.
-    size_t wanted = static_cast<size_t>(chunk_size_);
+    size_t wanted = static_cast<size_t>(std::min(chunk_size_, network.largest_batch()));
     if (evaluated_ >= min_samples && ms_per_sample_ > 0)
       wanted = static_cast<size_t>(std::clamp((budget_ms - elapsed_ms) / ms_per_sample_,
                                               static_cast<double>(std::min(kSmallestChunk, wanted)),
