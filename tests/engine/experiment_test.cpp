@@ -30,6 +30,9 @@ TEST(StateTable, RejectsOutOfRangeAndMalformedValuesAndKeepsTheOldValue) {
   EXPECT_FALSE(set_setting(e, "epochs", "3.5").ok());
   EXPECT_FALSE(set_setting(e, "epochs", "").ok());
   EXPECT_FALSE(set_setting(e, "noise", "nan").ok());
+  // Spaces around a value are refused alike for numbers and integers.
+  for (const char* text : {" 0.5", "0.5 ", "\t0.5"}) EXPECT_FALSE(set_setting(e, "noise", text).ok()) << text;
+  for (const char* text : {" 3", "3 "}) EXPECT_FALSE(set_setting(e, "epochs", text).ok()) << text;
   Status choice = set_setting(e, "optimizer", "rmsprop");
   EXPECT_NE(choice.message().find("one of sgd, adam"), std::string::npos) << choice.message();
 }

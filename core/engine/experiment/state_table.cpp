@@ -361,8 +361,11 @@ std::string format_number(double value) {
   return format_json_number(value);
 }
 
-// Numbers use JSON's grammar (no "inf", "nan", hex or leading '+'), parsed the same in every build.
+// Numbers use JSON's grammar (no "inf", "nan", hex or leading '+'), parsed the same in every build; like
+// integers, without spaces around them.
 std::optional<double> parse_number(std::string_view text) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  if (text.empty() || space(text.front()) || space(text.back())) return std::nullopt;
   Result<Json> json = parse_json(text);
   if (!json || !json->is_number()) return std::nullopt;
   return json->as_number();
