@@ -184,6 +184,11 @@ try {
         'null arguments are QPlayErrors, not TypeErrors');
   check(await rejects(createLab({state: 5})) && await rejects(createLab({state: [1, 2]})),
         'createLab refuses a state that is neither a hash nor an object');
+  // An option a call does not know would be ignored: refused, so a typo does not silently do nothing.
+  check(throwsQPlayError(() => hostile.setBits({weight: 4}), "unknown option 'weight'") &&
+        await rejects(hostile.train({epoch: 5})) && await rejects(createLab({stat: 'dataset=moons'})) &&
+        await rejects(createLab(null)),
+        'setBits({weight}), train({epoch}), createLab({stat}) and createLab(null) are refused with a QPlayError');
   check(throwsQPlayError(() => hostile.set('weight_bits\u0000', 4), 'NUL') && !/weight_bits=4/.test(hostile.hash()),
         'a key with a NUL character is refused, not cut short');
   check(throwsQPlayError(() => hostile.weights(2 ** 32), 'run') && throwsQPlayError(() => hostile.weights(-1), 'run') &&

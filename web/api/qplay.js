@@ -58,6 +58,12 @@ function engineCall(module, name, returnType, argTypes, args) {
 function isPlainObject(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+// An option the call does not know would be ignored (a typo like {epoch: 5} trains the default): refused.
+function checkOptionNames(where, options, allowed) {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw new QPlayError(`${where}: unknown option '${key}' (use ${allowed.join(', ')})`);
+  }
+}
 function settingText(name, value) {
   if (Array.isArray(value)) return value.join(',');
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -169,6 +175,7 @@ export class Lab {
   // The slider: {weights: 4, activations: 8}; 0 or 'float' means float.
   setBits(setting = {}) {
     if (!isPlainObject(setting)) throw new QPlayError('setBits: expected {weights, activations}, e.g. {weights: 4}');
+    checkOptionNames('setBits', setting, ['weights', 'activations']);
     const {weights, activations} = setting;
     const bits = (b) => (b === 'float' || b === null ? 0 : b);
     if (weights !== undefined) this.set('weight_bits', bits(weights));
@@ -196,6 +203,7 @@ export class Lab {
   // many). Resolves with metrics() once training is done and the numbers are evaluated.
   async train(options = {}) {
     if (!isPlainObject(options)) throw new QPlayError('train: expected {epochs, budgetMs} or nothing');
+    checkOptionNames('train', options, ['epochs', 'budgetMs']);
     const {epochs, budgetMs = DEFAULT_BUDGET_MS} = options;
     if (typeof budgetMs !== 'number' || !(budgetMs > 0) || !Number.isFinite(budgetMs)) {
       throw new QPlayError(`train: budgetMs must be a positive number of milliseconds, got ${String(budgetMs)}`);
@@ -341,7 +349,10 @@ export class Lab {
 // A new lab. options.state: a URL-hash text or an object of settings (including methods); bad parts
 // are skipped (lab.warnings says which and why). options.baseUrl: where qplay-core.js/.wasm are, if
 // not next to this file.
-export async function createLab({state, baseUrl} = {}) {
+export async function createLab(options = {}) {
+  if (!isPlainObject(options)) throw new QPlayError('createLab: expected {state, baseUrl} or nothing');
+  checkOptionNames('createLab', options, ['state', 'baseUrl']);
+  const {state, baseUrl} = options;
   const module = await loadModule(baseUrl);
   const handle = engineCall(module, 'qplay_lab_create', 'number', ['string'], [toHash(state)]);
   if (!handle) throw new QPlayError(engineCall(module, 'qplay_last_error', 'string', [], []));
