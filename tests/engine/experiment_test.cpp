@@ -30,6 +30,8 @@ TEST(StateTable, RejectsOutOfRangeAndMalformedValuesAndKeepsTheOldValue) {
   EXPECT_FALSE(set_setting(e, "epochs", "3.5").ok());
   EXPECT_FALSE(set_setting(e, "epochs", "").ok());
   EXPECT_FALSE(set_setting(e, "noise", "nan").ok());
+  // Text that a saved file could not hold as it is (not UTF-8) is refused where it comes in.
+  EXPECT_EQ(set_setting(e, "data_dir", "/data/\xff").message(), "data_dir must be UTF-8 text");
   // Spaces around a value are refused alike for numbers and integers.
   for (const char* text : {" 0.5", "0.5 ", "\t0.5"}) EXPECT_FALSE(set_setting(e, "noise", text).ok()) << text;
   for (const char* text : {" 3", "3 "}) EXPECT_FALSE(set_setting(e, "epochs", text).ok()) << text;

@@ -187,6 +187,17 @@ TEST(JsonStrings, InvalidUtf8IsWrittenAsReplacementCharacterSoOutputAlwaysParses
   EXPECT_TRUE(parse_json(written).ok());
 }
 
+TEST(JsonStrings, IsValidUtf8AcceptsExactlyWhatSurvivesTheWriter) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("gr\xC3\xBC\xC3\x9F \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  EXPECT_TRUE(is_valid_utf8(std::string("nul\0inside", 10)));
+  for (const char* bad : {"\x80", "a\xFF", "\xC3", "\xC0\xAF" /* overlong */, "\xED\xA0\x80" /* surrogate */,
+                          "\xF4\x90\x80\x80" /* above U+10FFFF */}) {
+    EXPECT_FALSE(is_valid_utf8(bad)) << bad;
+    EXPECT_NE(to_json(Json(bad)), std::string("\"") + bad + "\"");
+  }
+}
+
 // ---- Structure and layout
 
 TEST(JsonDocuments, NestedStructuresRoundTripCompactAndIndented) {

@@ -61,6 +61,22 @@ TEST(LabStateHash, MalformedPercentEscapesAreKeptAsTyped) {
   EXPECT_NE(parsed.warnings[0].find("%zz"), std::string::npos);
 }
 
+// Found by fuzz_url_hash: "data_dir=\x80" (or %80) set a data_dir that the state's JSON file wrote as
+// U+FFFD, so a shared link and the file saved from it described different labs.
+TEST(LabStateHash, TextThatIsNotUtf8IsAWarning) {
+  for (std::string_view hash : {"data_dir=\x80&noise=0.3", "data_dir=%C3%28&noise=0.3", "%FF=1&noise=0.3"}) {
+    ParsedLabState parsed = lab_state_from_hash(hash);
+    ASSERT_EQ(parsed.warnings.size(), 1u) << hash;
+    EXPECT_NE(parsed.warnings[0].find("not UTF-8"), std::string::npos) << parsed.warnings[0];
+    LabState expected = default_lab_state();
+    expected.experiment.noise = 0.3;
+    EXPECT_EQ(parsed.state, expected) << hash;
+  }
+  ParsedLabState accented = lab_state_from_hash("data_dir=/d%C3%A9j%C3%A0");
+  EXPECT_TRUE(accented.warnings.empty());
+  EXPECT_EQ(accented.state.experiment.data_dir, "/d\xC3\xA9j\xC3\xA0");
+}
+
 TEST(LabStateValues, MethodListsAreCheckedAndSingleMethodIsRedirected) {
   LabState state = default_lab_state();
   EXPECT_FALSE(set_lab_state_value(state, "methods", "baseline,baseline"));

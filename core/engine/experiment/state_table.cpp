@@ -532,6 +532,8 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
       if (text.size() > kMaxTextSetting)
         return Status::error(std::string(key) + " must be at most " + std::to_string(kMaxTextSetting) +
                              " characters, got " + std::to_string(text.size()));
+      // A file writes text as UTF-8 (other bytes become U+FFFD), so only UTF-8 survives a save and a load.
+      if (!is_valid_utf8(text)) return Status::error(std::string(key) + " must be UTF-8 text");
       experiment.*std::get<std::string Experiment::*>(row->field) = std::string(text);
       return {};
   }

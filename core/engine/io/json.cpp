@@ -505,6 +505,15 @@ class JsonParser {
 
 }  // namespace
 
+bool is_valid_utf8(std::string_view text) {
+  for (size_t offset = 0; offset < text.size();) {
+    const size_t length = utf8_sequence_length(text, offset);
+    if (length == 0) return false;
+    offset += length;
+  }
+  return true;
+}
+
 std::string format_json_number(double value) {
   if (!std::isfinite(value)) return "null";
   // The shortest %g precision that reads back as the same double. A normal double carries 53 bits, so

@@ -96,6 +96,10 @@ Result<Json> parse_json(std::string_view text);
 // infinity are written as null, and invalid UTF-8 inside strings as U+FFFD. No trailing newline.
 std::string to_json(const Json& value, int indent = 2);
 
+// Whether `text` is well-formed UTF-8 (RFC 3629), the only text parse_json accepts in strings and to_json
+// writes as it is (other bytes become U+FFFD, so such text does not survive a file).
+bool is_valid_utf8(std::string_view text);
+
 // The fewest digits that read back as the same double ("0.1", "4000000000", "5e-324"), whatever the
 // locale; "null" for NaN and infinities, which JSON cannot hold.
 std::string format_json_number(double value);

@@ -229,6 +229,12 @@ ParsedLabState lab_state_from_hash(std::string_view hash) {
       continue;
     }
     const std::string value = percent_decode(part.substr(equals + 1));
+    // A link's text is percent-encoded UTF-8; other bytes would not survive the state's JSON file.
+    if (!is_valid_utf8(key) || !is_valid_utf8(value)) {
+      parsed.warnings.push_back("ignored " + percent_encode(key) + "=" + percent_encode(value) +
+                                ": not UTF-8 text");
+      continue;
+    }
     if (Status status = set_lab_state_value(parsed.state, key, value); !status)
       parsed.warnings.push_back("ignored " + key + "=" + value + ": " + status.message());
   }
