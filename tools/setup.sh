@@ -22,6 +22,9 @@ packages=(
   # the playground: Dear ImGui 1.86, GLFW, OpenGL (Mesa software GL works headless); dpkg-dev unpacks
   # the ImGui sources for the WebAssembly build (apt-get source). Its font is in assets/fonts.
   libimgui-dev libstb-dev libglfw3-dev dpkg-dev
+  # fuzzing: the libFuzzer targets of tests/fuzz (preset fuzz) are built with clang 14; its fuzzer and
+  # sanitizer runtimes are in libclang-rt-14-dev, only recommended by clang-14 (we skip recommends)
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
   # looking at what we build, and browser tests
   xvfb imagemagick chromium
   # independent reference for golden numbers and benchmarks (PyTorch for /usr/bin/python3)

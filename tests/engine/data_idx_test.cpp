@@ -219,6 +219,25 @@ TEST(ReadFileMaybeGzip, InflatesGzipRoundTrip) {
   EXPECT_EQ(array->dims, (std::vector<uint32_t>{5, 200, 200}));
 }
 
+// The in-memory path read_file_maybe_gzip takes (and the browser or a fuzzer can call directly).
+TEST(InflateIfGzip, PassesPlainBytesThroughAndInflatesGzipInMemory) {
+  const Bytes content = make_idx({3}, {7, 8, 9});
+  Result<std::vector<uint8_t>> plain = inflate_if_gzip(Bytes(content), "labels");
+  ASSERT_TRUE(plain.ok()) << plain.message();
+  EXPECT_EQ(*plain, content);
+
+  Result<std::vector<uint8_t>> inflated = inflate_if_gzip(make_gzip(content), "labels.gz");
+  if (!gzip_supported()) {
+    EXPECT_ERROR_CONTAINS(inflated, "labels.gz: the file is gzip-compressed");
+    GTEST_SKIP() << "built without zlib";
+  }
+  ASSERT_TRUE(inflated.ok()) << inflated.message();
+  EXPECT_EQ(*inflated, content);
+  Bytes truncated = make_gzip(content);
+  truncated.resize(truncated.size() - 1);
+  EXPECT_ERROR_CONTAINS(inflate_if_gzip(std::move(truncated), "labels.gz"), "labels.gz: truncated gzip stream");
+}
+
 TEST(ReadFileMaybeGzip, JoinsConcatenatedMembersLikeGunzip) {
   if (!gzip_supported()) GTEST_SKIP() << "built without zlib";
   const Bytes first = counting_payload(150000), second = {1, 2, 3};

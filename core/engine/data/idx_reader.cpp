@@ -103,7 +103,8 @@ struct InflateStream {
   }
 };
 
-Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> compressed, const std::string& path) {
+Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> compressed, std::string_view what) {
+  const std::string path(what);
   const std::string context = path + ": corrupt gzip stream";
   InflateStream inflater;
   // 15 + 32: the largest window, and let zlib detect the gzip (or zlib) header itself.
@@ -252,16 +253,22 @@ Result<IdxArray> parse_idx(std::vector<uint8_t>&& bytes, std::string_view what) 
   return array;
 }
 
+Result<std::vector<uint8_t>> inflate_if_gzip(std::vector<uint8_t>&& bytes, std::string_view what) {
+  if (!starts_with_gzip_magic(bytes)) return std::move(bytes);
+#if QPLAY_HAVE_ZLIB
+  return gunzip(bytes, what);
+#else
+  const std::string name(what);
+  return Status::error(
+      name + ": the file is gzip-compressed and this build has no zlib; decompress it first (gunzip -k " +
+      name + ")");
+#endif
+}
+
 Result<std::vector<uint8_t>> read_file_maybe_gzip(const std::string& path) {
   Result<std::vector<uint8_t>> bytes = read_whole_file(path);
-  if (!bytes.ok() || !starts_with_gzip_magic(*bytes)) return bytes;
-#if QPLAY_HAVE_ZLIB
-  return gunzip(*bytes, path);
-#else
-  return Status::error(
-      path + ": the file is gzip-compressed and this build has no zlib; decompress it first (gunzip -k " +
-      path + ")");
-#endif
+  if (!bytes.ok()) return bytes;
+  return inflate_if_gzip(std::move(bytes).value(), path);
 }
 
 Result<IdxArray> read_idx_file(const std::string& path) {

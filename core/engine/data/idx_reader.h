@@ -32,8 +32,12 @@ Result<IdxArray> parse_idx(std::span<const uint8_t> bytes, std::string_view what
 // data, so a large file is never held twice.
 Result<IdxArray> parse_idx(std::vector<uint8_t>&& bytes, std::string_view what);
 
-// The file's bytes, inflated if they start with the gzip magic 1f 8b (concatenated gzip members
-// are joined, as gunzip does).
+// `bytes` as they are, or inflated if they start with the gzip magic 1f 8b (concatenated gzip members
+// are joined, as gunzip does); `what` names them in errors. Inflation stops with an error past 1 GiB
+// (a gzip bomb or a corrupt stream). Without zlib, gzip bytes are an error asking to decompress them.
+Result<std::vector<uint8_t>> inflate_if_gzip(std::vector<uint8_t>&& bytes, std::string_view what);
+
+// The file's bytes through inflate_if_gzip, with the path as `what`.
 Result<std::vector<uint8_t>> read_file_maybe_gzip(const std::string& path);
 
 // read_file_maybe_gzip, then parse_idx (in place) with the path as `what`.
