@@ -2,13 +2,11 @@
 #include "core/engine/data/idx_reader.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
-#include <cstdio>
-#include <cstring>
 #include <limits>
-#include <memory>
 #include <utility>
+
+#include "core/engine/io/file_util.h"
 
 #if QPLAY_HAVE_ZLIB
 #include <zlib.h>
@@ -64,34 +62,6 @@ std::string join_dims(const std::vector<uint32_t>& dims) {
 
 bool starts_with_gzip_magic(std::span<const uint8_t> bytes) {
   return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
-}
-
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-
-Result<std::vector<uint8_t>> read_whole_file(const std::string& path) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) return Status::error("cannot open " + path + ": " + std::strerror(errno));
-  // Read straight into the vector: a stack buffer this size would overflow WebAssembly's small stack.
-  constexpr size_t kChunk = size_t{1} << 20;
-  std::vector<uint8_t> bytes;
-  // Reserve the size up front when the file can tell it: growing by doubling would leave up to
-  // twice the bytes allocated, and the vector lives on as the IDX payload (parse_idx of a vector).
-  if (std::fseek(file.get(), 0, SEEK_END) == 0) {
-    const long end = std::ftell(file.get());
-    if (end > 0) bytes.reserve(std::min(static_cast<size_t>(end), kMaxDecompressedBytes) + kChunk);
-    std::rewind(file.get());
-  }
-  size_t size = 0, count = 0;
-  do {
-    bytes.resize(size + kChunk);
-    count = std::fread(bytes.data() + size, 1, kChunk, file.get());
-    size += count;
-  } while (count == kChunk);
-  if (std::ferror(file.get())) return Status::error("cannot read " + path + ": " + std::strerror(errno));
-  bytes.resize(size);
-  return bytes;
 }
 
 #if QPLAY_HAVE_ZLIB
@@ -266,7 +236,7 @@ Result<std::vector<uint8_t>> inflate_if_gzip(std::vector<uint8_t>&& bytes, std::
 }
 
 Result<std::vector<uint8_t>> read_file_maybe_gzip(const std::string& path) {
-  Result<std::vector<uint8_t>> bytes = read_whole_file(path);
+  Result<std::vector<uint8_t>> bytes = read_file_bytes(path, kMaxDecompressedBytes, "an IDX file");
   if (!bytes.ok()) return bytes;
   return inflate_if_gzip(std::move(bytes).value(), path);
 }
