@@ -54,6 +54,45 @@ TextTable accuracy_table(const ComparisonResult& result, bool per_channel) {
   return table;
 }
 
+// Share of test predictions that change from float to quantized weights, per method and bit-width.
+TextTable flip_table(const ComparisonResult& result, bool per_channel) {
+  TextTable table;
+  table.header = {"method"};
+  for (int bits : result.settings.weight_bits) table.header.push_back(std::to_string(bits) + "-bit");
+  for (const std::string& method : result.settings.methods) {
+    std::vector<std::string> row = {method};
+    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
+      row.push_back(percent_cell(values_of(result, method, [&](const ComparisonRun& r) {
+        return per_channel ? r.per_channel_flip_rate[i] : r.per_tensor_flip_rate[i];
+      })));
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+// Each method against the first, paired by seed: the accuracy difference in percentage points with its 95%
+// interval and the verdict, per bit-width (one rule for every claim: statistics.h).
+TextTable paired_table(const ComparisonResult& result, bool per_channel) {
+  TextTable table;
+  table.header = {"method"};
+  for (int bits : result.settings.weight_bits) table.header.push_back(std::to_string(bits) + "-bit");
+  const std::string& reference = result.settings.methods.front();
+  for (size_t m = 1; m < result.settings.methods.size(); ++m) {
+    std::vector<std::string> row = {result.settings.methods[m]};
+    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
+      const PairedDifference d =
+          paired_difference_of(result, result.settings.methods[m], reference, [&](const ComparisonRun& r) {
+            return per_channel ? r.per_channel_accuracy[i] : r.per_tensor_accuracy[i];
+          });
+      row.push_back(format_fixed(100 * d.mean, 1) + " [" + format_fixed(100 * d.low, 1) + ", " +
+                    format_fixed(100 * d.high, 1) + "] " + std::string(paired_verdict(d)));
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
 // FGSM accuracy per method and ε, on the float weights or on the model as trained.
 TextTable fgsm_table(const ComparisonResult& result, bool as_trained) {
   TextTable table;
@@ -102,6 +141,8 @@ std::string comparison_csv(const ComparisonResult& result) {
       const std::string bits = std::to_string(result.settings.weight_bits[i]) + "-bit";
       add("ptq-per-tensor", bits, r.per_tensor_accuracy[i]);
       add("ptq-per-channel", bits, r.per_channel_accuracy[i]);
+      add("flips-per-tensor", bits, r.per_tensor_flip_rate[i]);
+      add("flips-per-channel", bits, r.per_channel_flip_rate[i]);
     }
     for (size_t i = 0; i < result.settings.fgsm_epsilons.size(); ++i) {
       const std::string epsilon = "eps=" + format_json_number(result.settings.fgsm_epsilons[i]);
@@ -138,6 +179,8 @@ std::string comparison_json(const ComparisonResult& result) {
     run["float_loss"] = r.float_loss;
     run["per_tensor_accuracy"] = numbers(r.per_tensor_accuracy);
     run["per_channel_accuracy"] = numbers(r.per_channel_accuracy);
+    run["per_tensor_flip_rate"] = numbers(r.per_tensor_flip_rate);
+    run["per_channel_flip_rate"] = numbers(r.per_channel_flip_rate);
     run["train_loss"] = r.train_loss;
     run["train_accuracy"] = r.train_accuracy;
     run["test_loss"] = r.test_loss;
@@ -149,6 +192,30 @@ std::string comparison_json(const ComparisonResult& result) {
     runs.push_back(std::move(run));
   }
   json["runs"] = std::move(runs);
+  // Each method against the first, paired by seed, per granularity and bit-width.
+  Json differences = Json::array();
+  for (size_t m = 1; m < result.settings.methods.size(); ++m) {
+    for (bool per_channel : {false, true}) {
+      for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
+        const PairedDifference d = paired_difference_of(
+            result, result.settings.methods[m], result.settings.methods.front(), [&](const ComparisonRun& r) {
+              return per_channel ? r.per_channel_accuracy[i] : r.per_tensor_accuracy[i];
+            });
+        Json entry = Json::object();
+        entry["method"] = result.settings.methods[m];
+        entry["reference"] = result.settings.methods.front();
+        entry["granularity"] = per_channel ? "per-channel" : "per-tensor";
+        entry["weight_bits"] = result.settings.weight_bits[i];
+        entry["accuracy_difference"] = d.mean;
+        entry["low"] = d.low;
+        entry["high"] = d.high;
+        entry["pairs"] = d.pairs;
+        entry["verdict"] = std::string(paired_verdict(d));
+        differences.push_back(std::move(entry));
+      }
+    }
+  }
+  json["paired_differences"] = std::move(differences);
   return to_json(json) + "\n";
 }
 
@@ -251,6 +318,14 @@ int compare_command(const std::vector<std::string>& arguments) {
               result->dataset.c_str(), settings.base.architecture.c_str(), settings.seeds.size(),
               render_text_table(accuracy_table(*result, false)).c_str());
   std::printf("\nper channel\n\n%s", render_text_table(accuracy_table(*result, true)).c_str());
+  std::printf("\nprediction flips (%% of test samples whose class changes from float), per tensor\n\n%s",
+              render_text_table(flip_table(*result, false)).c_str());
+  std::printf("\nper channel\n\n%s", render_text_table(flip_table(*result, true)).c_str());
+  if (result->settings.methods.size() > 1) {
+    std::printf("\naccuracy minus %s's, paired by seed (percentage points, mean [95%% interval] verdict), per tensor\n\n%s",
+                result->settings.methods.front().c_str(), render_text_table(paired_table(*result, false)).c_str());
+    std::printf("\nper channel\n\n%s", render_text_table(paired_table(*result, true)).c_str());
+  }
   if (!settings.fgsm_epsilons.empty()) {
     std::printf("\nFGSM accuracy (%%, first %d test samples), the model as trained (raq: 2-bit, qreg: its QAT grid)\n\n%s",
                 settings.fgsm_samples, render_text_table(fgsm_table(*result, true)).c_str());

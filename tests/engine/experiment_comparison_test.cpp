@@ -23,14 +23,6 @@ ComparisonSettings tiny_comparison() {
   return settings;
 }
 
-TEST(MeanAndSpread, IsTheMeanAndTheSampleStandardDeviation) {
-  const MeanAndSpread s = mean_and_spread({1.0, 2.0, 3.0, 6.0});
-  EXPECT_DOUBLE_EQ(s.mean, 3.0);
-  EXPECT_NEAR(s.std, std::sqrt(14.0 / 3.0), 1e-12);
-  EXPECT_EQ(mean_and_spread({5.0}).std, 0.0);
-  EXPECT_EQ(mean_and_spread({}).mean, 0.0);
-}
-
 TEST(Comparison, TrainsEveryMethodForEverySeedAndScoresEveryBitWidth) {
   double last_fraction = 0;
   Result<ComparisonResult> result = run_comparison(tiny_comparison(), [&](double fraction, const std::string&) {
@@ -49,6 +41,23 @@ TEST(Comparison, TrainsEveryMethodForEverySeedAndScoresEveryBitWidth) {
     EXPECT_GT(result->runs[i].float_accuracy, 0.5);
   }
   EXPECT_EQ(values_of(*result, "qreg", [](auto& r) { return r.float_accuracy; }).size(), 2u);
+  // Flips: every accuracy change needs at least as many changed predictions; 2 bits flip more than 8.
+  for (const ComparisonRun& run : result->runs) {
+    ASSERT_EQ(run.per_tensor_flip_rate.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_GE(run.per_tensor_flip_rate[i] + 1e-12, std::abs(run.per_tensor_accuracy[i] - run.float_accuracy));
+      EXPECT_GE(run.per_channel_flip_rate[i] + 1e-12, std::abs(run.per_channel_accuracy[i] - run.float_accuracy));
+      EXPECT_LE(run.per_tensor_flip_rate[i], 1.0);
+    }
+    EXPECT_LE(run.per_tensor_flip_rate[0], run.per_tensor_flip_rate[1]);
+  }
+  // Paired by seed: qreg's run of seed 7 minus baseline's of seed 7, and so for seed 8.
+  const PairedDifference d =
+      paired_difference_of(*result, "qreg", "baseline", [](auto& r) { return r.per_tensor_accuracy[1]; });
+  EXPECT_EQ(d.pairs, 2);
+  EXPECT_NEAR(d.mean, ((result->runs[2].per_tensor_accuracy[1] - result->runs[0].per_tensor_accuracy[1]) +
+                       (result->runs[3].per_tensor_accuracy[1] - result->runs[1].per_tensor_accuracy[1])) / 2,
+              1e-12);
 }
 
 TEST(Comparison, AttacksTheFloatModelAndTheModelAsTrained) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <memory>
 
 #include "core/engine/experiment/run.h"
@@ -10,18 +9,6 @@
 #include "core/engine/train/sweep.h"
 
 namespace qplay {
-
-MeanAndSpread mean_and_spread(const std::vector<double>& values) {
-  MeanAndSpread s;
-  if (values.empty()) return s;
-  for (double v : values) s.mean += v;
-  s.mean /= double(values.size());
-  if (values.size() < 2) return s;
-  double squares = 0;
-  for (double v : values) squares += (v - s.mean) * (v - s.mean);
-  s.std = std::sqrt(squares / double(values.size() - 1));
-  return s;
-}
 
 std::vector<double> values_of(const ComparisonResult& result, const std::string& method,
                               const std::function<double(const ComparisonRun&)>& value) {
@@ -54,14 +41,29 @@ Status validate_comparison(const ComparisonSettings& settings) {
 }
 
 // Post-training quantization of the model's float weights, activations float.
-double accuracy_at(Network<float>& network, const Dataset& dataset, const Experiment& e, int bits,
-                   const char* granularity) {
+struct QuantizedScore {
+  double accuracy = 0, flip_rate = 0;
+};
+
+QuantizedScore score_at(Network<float>& network, const Dataset& dataset, const Experiment& e, int bits,
+                        const char* granularity, const std::vector<int32_t>& float_predictions) {
   Experiment at = e;
   at.granularity = granularity;
-  return evaluate_quantized(network, dataset, make_quantization_setting(at, bits, 0), e.calibration_samples).accuracy;
+  std::vector<int32_t> predictions;
+  const Evaluation quantized = evaluate_quantized(network, dataset, make_quantization_setting(at, bits, 0),
+                                                  e.calibration_samples, &predictions);
+  size_t flips = 0;
+  for (size_t i = 0; i < predictions.size(); ++i) flips += predictions[i] != float_predictions[i];
+  return {quantized.accuracy, predictions.empty() ? 0.0 : double(flips) / double(predictions.size())};
 }
 
 }  // namespace
+
+PairedDifference paired_difference_of(const ComparisonResult& result, const std::string& method,
+                                      const std::string& reference,
+                                      const std::function<double(const ComparisonRun&)>& value) {
+  return paired_difference(values_of(result, method, value), values_of(result, reference, value));
+}
 
 Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, const ComparisonProgress& progress) {
   if (Status status = validate_comparison(settings); !status) return status;
@@ -97,12 +99,17 @@ Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, cons
       scores.method = method;
       scores.seed = seed;
       scores.training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const Evaluation float_result = evaluate(*run.network, dataset->test_x, dataset->test_y);
+      std::vector<int32_t> float_predictions;
+      const Evaluation float_result = evaluate(*run.network, dataset->test_x, dataset->test_y, {}, &float_predictions);
       scores.float_accuracy = float_result.accuracy;
       scores.float_loss = float_result.loss;
       for (int bits : settings.weight_bits) {
-        scores.per_tensor_accuracy.push_back(accuracy_at(*run.network, *dataset, e, bits, "per-tensor"));
-        scores.per_channel_accuracy.push_back(accuracy_at(*run.network, *dataset, e, bits, "per-channel"));
+        const QuantizedScore per_tensor = score_at(*run.network, *dataset, e, bits, "per-tensor", float_predictions);
+        const QuantizedScore per_channel = score_at(*run.network, *dataset, e, bits, "per-channel", float_predictions);
+        scores.per_tensor_accuracy.push_back(per_tensor.accuracy);
+        scores.per_tensor_flip_rate.push_back(per_tensor.flip_rate);
+        scores.per_channel_accuracy.push_back(per_channel.accuracy);
+        scores.per_channel_flip_rate.push_back(per_channel.flip_rate);
       }
       if (!settings.fgsm_epsilons.empty()) {
         FgsmOptions fgsm;

@@ -16,6 +16,7 @@
 #include "core/engine/base/status.h"
 #include "core/engine/experiment/experiment.h"
 #include "core/engine/methods/training_method.h"
+#include "core/engine/report/statistics.h"
 
 namespace qplay {
 
@@ -37,6 +38,9 @@ struct ComparisonRun {
   double float_accuracy = 0, float_loss = 0;
   std::vector<double> per_tensor_accuracy;   // [index into settings.weight_bits]
   std::vector<double> per_channel_accuracy;  // [index into settings.weight_bits]
+  // Share of test samples whose predicted class differs from the float model's: accuracy hides flips that
+  // cancel (one sample wrong that was right, another right that was wrong). [index into settings.weight_bits]
+  std::vector<double> per_tensor_flip_rate, per_channel_flip_rate;
   // The last epoch's metrics of the model as trained (for QReg: its quantized forward).
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
   double training_seconds = 0;
@@ -53,15 +57,15 @@ struct ComparisonResult {
   std::vector<ComparisonRun> runs;  // method-major, then seed, in the settings' order
 };
 
-struct MeanAndSpread {
-  double mean = 0;
-  double std = 0;  // sample standard deviation; 0 for one value
-};
-MeanAndSpread mean_and_spread(const std::vector<double>& values);
-
 // Every value of one method's runs, e.g. values_of(result, "gradl1", [](auto& r) { return r.float_accuracy; }).
 std::vector<double> values_of(const ComparisonResult& result, const std::string& method,
                               const std::function<double(const ComparisonRun&)>& value);
+
+// `method` minus `reference` run by run, paired by seed (both trained from each seed of the settings): the
+// mean and 95% interval of value(run of method) - value(run of reference).
+PairedDifference paired_difference_of(const ComparisonResult& result, const std::string& method,
+                                      const std::string& reference,
+                                      const std::function<double(const ComparisonRun&)>& value);
 
 // progress(fraction of all the work done, what is running now), called often enough for a progress bar.
 using ComparisonProgress = std::function<void(double fraction, const std::string& what)>;
