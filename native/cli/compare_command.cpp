@@ -41,9 +41,10 @@ TextTable accuracy_table(const ComparisonResult& result, bool per_channel) {
   table.header = {"method", "float"};
   for (int bits : result.settings.weight_bits) table.header.push_back(std::to_string(bits) + "-bit");
   for (const std::string& method : result.settings.methods) {
+    const bool latent = values_of(result, method, [](auto& r) { return r.float_weights_are_latent; }).front() != 0;
     std::vector<std::string> row = {method, percent_cell(values_of(result, method, [](auto& r) {
                                       return r.float_accuracy;
-                                    }))};
+                                    })) + (latent ? " (latent)" : "")};
     for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
       row.push_back(percent_cell(values_of(result, method, [&](const ComparisonRun& r) {
         return per_channel ? r.per_channel_accuracy[i] : r.per_tensor_accuracy[i];
@@ -177,6 +178,7 @@ std::string comparison_json(const ComparisonResult& result) {
     run["seed"] = static_cast<double>(r.seed);
     run["float_accuracy"] = r.float_accuracy;
     run["float_loss"] = r.float_loss;
+    run["float_weights_are_latent"] = r.float_weights_are_latent;
     run["per_tensor_accuracy"] = numbers(r.per_tensor_accuracy);
     run["per_channel_accuracy"] = numbers(r.per_channel_accuracy);
     run["per_tensor_flip_rate"] = numbers(r.per_tensor_flip_rate);
@@ -318,6 +320,12 @@ int compare_command(const std::vector<std::string>& arguments) {
               result->dataset.c_str(), settings.base.architecture.c_str(), settings.seeds.size(),
               render_text_table(accuracy_table(*result, false)).c_str());
   std::printf("\nper channel\n\n%s", render_text_table(accuracy_table(*result, true)).c_str());
+  for (const ComparisonRun& run : result->runs) {
+    if (!run.float_weights_are_latent) continue;
+    std::printf("\n(latent): the float weights of a method that deploys quantized ones (qreg, cpq, raq) are latent "
+                "masters it never ships; the model as trained is in the generalization table\n");
+    break;
+  }
   std::printf("\nprediction flips (%% of test samples whose class changes from float), per tensor\n\n%s",
               render_text_table(flip_table(*result, false)).c_str());
   std::printf("\nper channel\n\n%s", render_text_table(flip_table(*result, true)).c_str());

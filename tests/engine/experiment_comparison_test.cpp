@@ -39,6 +39,8 @@ TEST(Comparison, TrainsEveryMethodForEverySeedAndScoresEveryBitWidth) {
     EXPECT_EQ(result->runs[i].per_tensor_accuracy.size(), 2u);
     EXPECT_EQ(result->runs[i].per_channel_accuracy.size(), 2u);
     EXPECT_GT(result->runs[i].float_accuracy, 0.5);
+    // QReg deploys quantized weights: its float ones are latent masters, the baseline's are the model.
+    EXPECT_EQ(result->runs[i].float_weights_are_latent, order[i].first == "qreg");
   }
   EXPECT_EQ(values_of(*result, "qreg", [](auto& r) { return r.float_accuracy; }).size(), 2u);
   // Flips: every accuracy change needs at least as many changed predictions; 2 bits flip more than 8.

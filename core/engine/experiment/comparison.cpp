@@ -102,6 +102,8 @@ Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, cons
       std::vector<int32_t> float_predictions;
       const Evaluation float_result = evaluate(*run.network, dataset->test_x, dataset->test_y, {}, &float_predictions);
       scores.float_accuracy = float_result.accuracy;
+      std::vector<float> deployed_view;
+      scores.float_weights_are_latent = !run.trainer->trained_forward(deployed_view).parameters.empty();
       scores.float_loss = float_result.loss;
       for (int bits : settings.weight_bits) {
         const QuantizedScore per_tensor = score_at(*run.network, *dataset, e, bits, "per-tensor", float_predictions);

@@ -36,6 +36,9 @@ struct ComparisonRun {
   std::string method;
   int64_t seed = 0;
   double float_accuracy = 0, float_loss = 0;
+  // The method deploys quantized weights (QReg, CPQ, RAQ: trained_forward): its float weights are the
+  // latent masters it never ships, and float_accuracy scores those.
+  bool float_weights_are_latent = false;
   std::vector<double> per_tensor_accuracy;   // [index into settings.weight_bits]
   std::vector<double> per_channel_accuracy;  // [index into settings.weight_bits]
   // Share of test samples whose predicted class differs from the float model's: accuracy hides flips that
