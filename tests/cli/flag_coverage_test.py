@@ -67,7 +67,7 @@ VARIANT = {
 # What makes a setting mean something, tried first; a command that refuses the context runs without it.
 CONTEXT = {
     "momentum": ["--optimizer=sgd"], "step_epochs": ["--schedule=step"], "gamma": ["--schedule=step", "--step_epochs=1"],
-    "satnl_scale": ["--satnl=on"], "sam_rho": ["--sam=sam"], "cpq_drop_rate": ["--cpq_dropbits=on"],
+    "satnl_scale": ["--satnl=on"], "sam_rho": ["--sam=sam"], "cpq_drop_rate": ["--cpq_dropbits=on", "--cpq_bits=6"],
     # learned bit-widths move within two epochs only with a larger step for the gates
     "cpq_learn_bits": ["--cpq_learning_rate=0.1"], "cpq_bits_lambda": ["--cpq_learn_bits=on", "--cpq_learning_rate=0.1"],
     "test_fraction": ["--split=test"], "percentile": ["--range_method=percentile"],

@@ -435,17 +435,32 @@ TEST(CpqQuantizer, ForwardIsStepTimesCodeBitForBit) {
 
 // [SECTION] §4.2 DropBits
 
-TEST(DropBits, MasksAreNestedAndNeverDropBitOne) {
+TEST(DropBits, MasksAreNestedAndNeverGoBelowTwoBits) {
   Rng rng(8);
   std::vector<uint8_t> masks(5);
   std::set<int> widths;
   for (int draw = 0; draw < 5000; ++draw) {
     sample_dropbits_masks(0.3, rng, masks);
     ASSERT_EQ(masks[0], 1);
+    ASSERT_EQ(masks[1], 1);
     for (size_t j = 1; j < masks.size(); ++j) ASSERT_LE(masks[j], masks[j - 1]);
     widths.insert(masked_bit_width(masks));
   }
-  EXPECT_EQ(widths, (std::set<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(widths, (std::set<int>{2, 3, 4, 5}));
+}
+
+// The 1-bit grid of this convention is {-α, 0}: every non-negative weight would train as 0. Even at the
+// highest drop rate no step lands there, with fixed masks or with learned gates pushed to drop everything.
+TEST(DropBits, NeverTrainsOnTheOneBitGrid) {
+  Rng rng(3);
+  std::vector<uint8_t> masks(3);
+  for (int draw = 0; draw < 2000; ++draw) {
+    sample_dropbits_masks(0.95, rng, masks);
+    ASSERT_GE(masked_bit_width(masks), kCpqFewestBits);
+  }
+  std::vector<double> x = {-0.3, -0.1, 0.0, 0.1, 0.3}, quantized(x.size());
+  cpq_quantize_forward<double>(x, 0.1, 1, quantized);
+  EXPECT_EQ(quantized, (std::vector<double>{-0.1, -0.1, 0.0, 0.0, 0.0})) << "why 1 bit is excluded";
 }
 
 TEST(DropBits, ReducedGridKeepsTheStepAndDropsTheOuterPoints) {
@@ -468,23 +483,23 @@ TEST(DropBits, DropFrequencyMatchesTheRate) {
   const int draws = 20000, bits = 4;
   Rng rng(9);
   std::vector<uint8_t> masks(bits);
-  int level2_dropped = 0, level2_kept = 0, level3_dropped_given_kept = 0;
+  int level3_dropped = 0, level3_kept = 0, level4_dropped_given_kept = 0;
   double width_sum = 0;
   for (int draw = 0; draw < draws; ++draw) {
     sample_dropbits_masks(p, rng, masks);
     width_sum += masked_bit_width(masks);
-    if (!masks[1]) {
-      ++level2_dropped;
+    if (!masks[2]) {
+      ++level3_dropped;
     } else {
-      ++level2_kept;
-      level3_dropped_given_kept += masks[2] ? 0 : 1;
+      ++level3_kept;
+      level4_dropped_given_kept += masks[3] ? 0 : 1;
     }
   }
   // Five binomial standard deviations: a fixed seed, and a wrong rate (or a non-nested draw) is far off.
-  EXPECT_NEAR(static_cast<double>(level2_dropped) / draws, p, 5 * std::sqrt(p * (1 - p) / draws));
-  EXPECT_NEAR(static_cast<double>(level3_dropped_given_kept) / level2_kept, p,
-              5 * std::sqrt(p * (1 - p) / level2_kept));
-  const double expected_width = 1 + (1 - p) + (1 - p) * (1 - p) + (1 - p) * (1 - p) * (1 - p);
+  EXPECT_NEAR(static_cast<double>(level3_dropped) / draws, p, 5 * std::sqrt(p * (1 - p) / draws));
+  EXPECT_NEAR(static_cast<double>(level4_dropped_given_kept) / level3_kept, p,
+              5 * std::sqrt(p * (1 - p) / level3_kept));
+  const double expected_width = 2 + (1 - p) + (1 - p) * (1 - p);
   EXPECT_NEAR(width_sum / draws, expected_width, 0.03);
 }
 
@@ -549,27 +564,27 @@ double mixture_objective(const std::vector<double>& x, const std::vector<double>
                          const std::vector<double>& masks) {
   double sum = 0;
   for (size_t i = 0; i < x.size(); ++i) {
-    double value = step * cpq_code(x[i], step, 1);
-    for (size_t j = 0; j < masks.size(); ++j)
-      value +=
-          masks[j] * step *
-          (cpq_code(x[i], step, static_cast<int>(j) + 2) - cpq_code(x[i], step, static_cast<int>(j) + 1));
+    double value = step * cpq_code(x[i], step, kCpqFewestBits);
+    for (size_t j = 0; j < masks.size(); ++j) {
+      const int level = static_cast<int>(j) + kCpqFewestBits + 1;
+      value += masks[j] * step * (cpq_code(x[i], step, level) - cpq_code(x[i], step, level - 1));
+    }
     sum += u[i] * value;
   }
   return sum;
 }
 
 TEST(BitLevelGradients, MatchFiniteDifferencesOfTheTelescopingMixture) {
-  const int bits = 4;
+  const int bits = 5;
   const double step = 0.1;
   Rng rng(11);
   std::vector<double> x(50), u(50);
   for (double& v : x) v = rng.normal() * 0.4;
   for (double& v : u) v = rng.normal();
-  std::vector<double> analytic(bits - 1);
+  std::vector<double> analytic(bits - kCpqFewestBits);
   bit_level_gradients<double>(x, u, step, bits, analytic);
-  std::vector<double> masks = {1, 0, 1}, numeric(bits - 1);
-  for (int j = 0; j < bits - 1; ++j)
+  std::vector<double> masks = {1, 0, 1}, numeric(bits - kCpqFewestBits);
+  for (int j = 0; j < bits - kCpqFewestBits; ++j)
     numeric[j] = central_difference(
         [&](double m) {
           std::vector<double> moved = masks;
@@ -580,9 +595,9 @@ TEST(BitLevelGradients, MatchFiniteDifferencesOfTheTelescopingMixture) {
   EXPECT_LT(relative_error(analytic, numeric), kTolerance);
 
   // For nested 0/1 masks the mixture is the b'-bit forward.
-  for (int reduced = 1; reduced <= bits; ++reduced) {
-    std::vector<double> nested(bits - 1, 0.0), quantized(x.size());
-    for (int j = 0; j < reduced - 1; ++j) nested[j] = 1;
+  for (int reduced = kCpqFewestBits; reduced <= bits; ++reduced) {
+    std::vector<double> nested(bits - kCpqFewestBits, 0.0), quantized(x.size());
+    for (int j = 0; j < reduced - kCpqFewestBits; ++j) nested[j] = 1;
     cpq_quantize_forward<double>(x, step, reduced, quantized);
     double expected = 0;
     for (size_t i = 0; i < x.size(); ++i) expected += u[i] * quantized[i];
@@ -600,11 +615,11 @@ TEST(BitLevelGradients, EqualTheLiteralSumOfCodeDifferences) {
   for (float& v : x) v = static_cast<float>(rng.normal() * 0.5);
   for (float& v : u) v = static_cast<float>(rng.normal());
   x[0] = step * 2.5f;  // a tie
-  std::vector<double> fast(bits - 1), literal(bits - 1, 0.0);
+  std::vector<double> fast(bits - kCpqFewestBits), literal(bits - kCpqFewestBits, 0.0);
   bit_level_gradients<float>(x, u, step, bits, fast);
   for (size_t i = 0; i < x.size(); ++i)
-    for (int level = 2; level <= bits; ++level)
-      literal[level - 2] +=
+    for (int level = kCpqFewestBits + 1; level <= bits; ++level)
+      literal[level - kCpqFewestBits - 1] +=
           static_cast<double>(u[i]) *
           static_cast<double>(step * cpq_code(x[i], step, level) - step * cpq_code(x[i], step, level - 1));
   EXPECT_EQ(fast, literal);
@@ -867,6 +882,7 @@ TEST(CpqMethod, LargeBitsLambdaLowersALearnedBitWidthAndZeroLambdaKeepsIt) {
       EXPECT_EQ(lowest, settings.bits);
     else
       EXPECT_LT(lowest, settings.bits);
+    EXPECT_GE(lowest, kCpqFewestBits) << "a learned bit-width never reaches the {-α, 0} grid";
   }
 }
 
@@ -953,7 +969,8 @@ TEST(CpqMethod, PenaltyIsLambdaTimesTheExpectedKeptLevelsPerWeight) {
   Rng rng(7);
   const StepResult result =
       cpq->compute_gradients(*network, {features, labels, 8}, StepContext{1, 0, 0.05, &rng});
-  const double expected = 0.3 * 4 * hard_concrete_probability_nonzero(std::log(0.8 / 0.2));
+  // Levels 3..5 have gates (never below 2 bits): 3 per layer, each with P(z > 0) at the initial logit.
+  const double expected = 0.3 * 3 * hard_concrete_probability_nonzero(std::log(0.8 / 0.2));
   EXPECT_NEAR(result.penalty, expected, 1e-6);
   EXPECT_GT(result.loss, 0.0f);
 }

@@ -353,8 +353,8 @@ CpqScaleGradients cpq_quantize_backward(std::span<const T> weights, std::span<co
 
 void sample_dropbits_masks(double drop_rate, Rng& rng, std::span<uint8_t> masks) {
   assert(!masks.empty());
-  masks[0] = 1;  // bit 1 is never dropped
-  for (size_t j = 1; j < masks.size(); ++j) {
+  for (size_t j = 0; j < masks.size() && j < size_t(kCpqFewestBits); ++j) masks[j] = 1;
+  for (size_t j = kCpqFewestBits; j < masks.size(); ++j) {
     const bool keep = rng.uniform() >= drop_rate;
     masks[j] = static_cast<uint8_t>(masks[j - 1] && keep);
   }
@@ -417,16 +417,16 @@ template <typename T>
 void bit_level_gradients(std::span<const T> weights, std::span<const T> quantized_gradient, T step, int bits,
                          std::span<double> level_gradients) {
   assert(quantized_gradient.size() == weights.size() &&
-         level_gradients.size() == static_cast<size_t>(bits - 1));
+         level_gradients.size() == static_cast<size_t>(bits - kCpqFewestBits));
   std::fill(level_gradients.begin(), level_gradients.end(), 0.0);
   for (size_t i = 0; i < weights.size(); ++i) {
     const double u = static_cast<double>(quantized_gradient[i]);
     // cpq_code at every level: x/α is rounded once and clamped per level (the same integers).
     const T scaled = weights[i] / step;
-    T below = step * code_of_scaled(scaled, T(cpq_code_min(1)), T(cpq_code_max(1)));
-    for (int level = 2; level <= bits; ++level) {
+    T below = step * code_of_scaled(scaled, T(cpq_code_min(kCpqFewestBits)), T(cpq_code_max(kCpqFewestBits)));
+    for (int level = kCpqFewestBits + 1; level <= bits; ++level) {
       const T here = step * code_of_scaled(scaled, T(cpq_code_min(level)), T(cpq_code_max(level)));
-      level_gradients[level - 2] += u * static_cast<double>(here - below);
+      level_gradients[level - kCpqFewestBits - 1] += u * static_cast<double>(here - below);
       below = here;
     }
   }
@@ -513,14 +513,14 @@ class CpqMethod final : public TrainingMethod {
       layer.tensor = t;
       layer.offset = layers_.size() * values_per_layer();
       layer.step_bits = settings_.bits;
-      layer.hard_gates.assign(settings_.bits - 1, 1.0);
-      layer.uniforms.assign(settings_.bits - 1, 0.5);
+      layer.hard_gates.assign(gate_count(), 1.0);
+      layer.uniforms.assign(gate_count(), 0.5);
       layers_.push_back(layer);
       total_weights += tensors[t].size();
     }
     masks_.assign(settings_.bits, 0);
-    level_gradients_.assign(settings_.bits - 1, 0.0);
-    gate_gradients_.assign(settings_.bits - 1, 0.0);
+    level_gradients_.assign(gate_count(), 0.0);
+    gate_gradients_.assign(gate_count(), 0.0);
     values_.assign(layers_.size() * values_per_layer(), 0.0);
     gradients_.assign(values_.size(), 0.0);
     first_moments_.assign(values_.size(), 0.0);
@@ -540,7 +540,7 @@ class CpqMethod final : public TrainingMethod {
       layer.parameter_share = static_cast<double>(weights.size()) / static_cast<double>(total_weights);
       values_[layer.offset] = deterministic_log(step);
       values_[layer.offset + 1] = deterministic_log(step / 3);  // σ = α/3 (Relaxed Quantization)
-      for (int g = 0; g < settings_.bits - 1; ++g) values_[gate_index(layer, g)] = initial_gate_logit;
+      for (int g = 0; g < gate_count(); ++g) values_[gate_index(layer, g)] = initial_gate_logit;
     }
   }
 
@@ -576,7 +576,7 @@ class CpqMethod final : public TrainingMethod {
       // L0 term weighted by the layer's share of all weights, so the penalty is λ_b × the expected
       // number of kept levels per weight of the network (memory-aware, §4.3).
       const double lambda = settings_.bits_lambda * layer.parameter_share;
-      for (int g = 0; g < settings_.bits - 1; ++g) {
+      for (int g = 0; g < gate_count(); ++g) {
         const double log_alpha = values_[gate_index(layer, g)];
         penalty += lambda * hard_concrete_probability_nonzero(log_alpha);
         gradients_[gate_index(layer, g)] =
@@ -627,23 +627,26 @@ class CpqMethod final : public TrainingMethod {
   struct Layer {
     int layer = 0;                   // index into Architecture::layers
     size_t tensor = 0;               // index into network.parameter_tensors() of its weight
-    size_t offset = 0;               // into values_: [log α, log σ, log a_2 .. log a_b]
+    size_t offset = 0;               // into values_: [log α, log σ, log a_3 .. log a_b]
     double parameter_share = 0;      // its weights / all weights
     int step_bits = 0;               // b' of the current step
-    std::vector<double> hard_gates;  // [b-1] H_j of the current step (learn_bits)
-    std::vector<double> uniforms;    // [b-1] the u of each hard-concrete sample of the current step
+    std::vector<double> hard_gates;  // [b-2] H_j of the current step (learn_bits)
+    std::vector<double> uniforms;    // [b-2] the u of each hard-concrete sample of the current step
   };
 
-  size_t values_per_layer() const { return static_cast<size_t>(settings_.bits) + 1; }
+  // Gates for the levels above kCpqFewestBits: 3..b.
+  int gate_count() const { return settings_.bits - kCpqFewestBits; }
+  size_t values_per_layer() const { return 2 + static_cast<size_t>(gate_count()); }
   size_t gate_index(const Layer& layer, int gate) const { return layer.offset + 2 + gate; }
   double step_of(const Layer& layer) const { return deterministic_exp(values_[layer.offset]); }
   double noise_of(const Layer& layer) const { return deterministic_exp(values_[layer.offset + 1]); }
 
-  // b_l = 1 + Σ_j M_j with the deterministic test-time gates (§4.3); the full width without learning.
+  // b_l = 2 + Σ_j M_j with the deterministic test-time gates (§4.3); the full width without learning.
   int learned_bits(const Layer& layer) const {
     if (!settings_.learn_bits) return settings_.bits;
-    int bits = 1;
-    while (bits < settings_.bits && hard_concrete_test_gate(values_[gate_index(layer, bits - 1)]) > 0.5)
+    int bits = kCpqFewestBits;
+    while (bits < settings_.bits &&
+           hard_concrete_test_gate(values_[gate_index(layer, bits - kCpqFewestBits)]) > 0.5)
       ++bits;
     return bits;
   }
@@ -659,9 +662,9 @@ class CpqMethod final : public TrainingMethod {
       layer.step_bits = masked_bit_width(masks_);
       return;
     }
-    int bits = 1;
+    int bits = kCpqFewestBits;
     bool nested = true;
-    for (int g = 0; g < settings_.bits - 1; ++g) {
+    for (int g = 0; g < gate_count(); ++g) {
       double u = context.rng->uniform();
       while (u <= 0) u = context.rng->uniform();  // log u needs u in (0, 1)
       layer.uniforms[g] = u;

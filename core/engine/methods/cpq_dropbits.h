@@ -6,8 +6,10 @@
 //        noise scale σ. Forward: the nearest grid point with clipping. Backward: the multi-class STE,
 //        i.e. the exact derivative of the smooth surrogate S(x) = Σ_k g_k π_k(x; α, σ), in its
 //        telescoped closed form over the cell thresholds t_j = α(k_j + ½).
-//   §4.2 DropBits: per layer and step, nested keep-gates for bit levels 2..b; the step runs on the
-//        b'-bit grid with the same α (the outer points are dropped), b' = 1 + Σ_j M_j.
+//   §4.2 DropBits: per layer and step, nested keep-gates for bit levels 3..b; the step runs on the
+//        b'-bit grid with the same α (the outer points are dropped), b' = 2 + Σ_j M_j. Never below 2
+//        bits: this grid's 1-bit version is {-α, 0}, on which every non-negative weight becomes 0 (the
+//        paper's premise, that training at fewer bits now and then helps, cannot hold there).
 //   §4.3 Learned bit-width: hard-concrete keep-gates with learnable log a per level and layer, an L0
 //        penalty on their expected number, and deterministic gates at test time.
 //
@@ -65,11 +67,14 @@ namespace qplay {
 
 // The name of CPQ's per-layer read-out of its learned bit-width (the UI offers to evaluate at them).
 inline constexpr std::string_view kLearnedWeightBitsReadout = "learned weight bits";
+// The fewest bits DropBits drops to and a learned bit-width reaches: the grid g_k = α·k, k in
+// [-2^{b-1}, 2^{b-1}-1], is {-α, 0} at 1 bit, which zeroes every non-negative weight.
+inline constexpr int kCpqFewestBits = 2;
 
 struct CpqSettings {
   int bits = 3;             // maximum (and initial) weight bit-width of every weighted layer, 2..8
   bool dropbits = true;     // §4.2: drop nested bit levels per layer per training step
-  double drop_rate = 0.2;   // P(drop level j | levels < j kept), j = 2..bits; in [0, 1) (§4.2: 0.1-0.3).
+  double drop_rate = 0.2;   // P(drop level j | levels < j kept), j = 3..bits; in [0, 1) (§4.2: 0.1-0.3).
                             // With learn_bits: every gate's initial drop probability, in (0, 1)
   bool learn_bits = false;  // §4.3: learnable hard-concrete keep-gates (needs dropbits)
   // λ_b ≥ 0. The L0 term is λ_b × Σ_l (layer's share of all weights) × Σ_j P(z_lj > 0), i.e. λ_b
@@ -152,12 +157,12 @@ CpqScaleGradients cpq_quantize_backward_reference(std::span<const T> weights,
 
 // [SECTION] §4.2 DropBits
 
-// masks[b]: masks[j-1] = M_j for bit level j = 1..b. M_1 = 1 always; for j ≥ 2 a keep-gate
-// Z_j ~ Bernoulli(1 - drop_rate) is drawn (all b-1 of them, so the stream advances the same way
+// masks[b]: masks[j-1] = M_j for bit level j = 1..b. M_1 = M_2 = 1 always (kCpqFewestBits); for j ≥ 3 a
+// keep-gate Z_j ~ Bernoulli(1 - drop_rate) is drawn (all b-2 of them, so the stream advances the same way
 // whatever is dropped) and M_j = M_{j-1} Z_j: dropping a level drops every level above it.
 void sample_dropbits_masks(double drop_rate, Rng& rng, std::span<uint8_t> masks);
 
-// The effective bit-width b' = Σ_j M_j = 1 + Σ_{j≥2} M_j of nested masks[b].
+// The effective bit-width b' = Σ_j M_j = 2 + Σ_{j≥3} M_j of nested masks[b].
 int masked_bit_width(std::span<const uint8_t> masks);
 
 // [SECTION] §4.3 Learned bit-width: hard-concrete gates (Louizos, Welling, Kingma 2018)
@@ -182,17 +187,17 @@ T hard_concrete_probability_nonzero_derivative(T log_alpha);
 template <typename T>
 T hard_concrete_test_gate(T log_alpha);
 
-// ∂L/∂M_j for levels j = 2..b of one tensor, where the forward is read as the telescoping mixture
-//   x̂ = Q_1(x) + Σ_{j≥2} M_j (Q_j(x) - Q_{j-1}(x)),   Q_j = the j-bit CPQ forward with the same α,
-// which equals Q_{b'}(x) for nested 0/1 masks: level_gradients[j-2] = Σ_i u_i (Q_j(x_i) - Q_{j-1}(x_i)).
-// weights[n], quantized_gradient[n] = u, level_gradients[b-1].
+// ∂L/∂M_j for levels j = 3..b of one tensor, where the forward is read as the telescoping mixture
+//   x̂ = Q_2(x) + Σ_{j≥3} M_j (Q_j(x) - Q_{j-1}(x)),   Q_j = the j-bit CPQ forward with the same α,
+// which equals Q_{b'}(x) for nested 0/1 masks: level_gradients[j-3] = Σ_i u_i (Q_j(x_i) - Q_{j-1}(x_i)).
+// weights[n], quantized_gradient[n] = u, level_gradients[b - kCpqFewestBits].
 template <typename T>
 void bit_level_gradients(std::span<const T> weights, std::span<const T> quantized_gradient, T step, int bits,
                          std::span<double> level_gradients);
 
 // Straight-through on the nesting product: the forward uses M_j = Π_{i≤j} H_i with hard gates
 // H_i = [z_i > ½]; the backward treats H as z, so ∂L/∂z_i = Σ_{j≥i} ∂L/∂M_j Π_{k≤j, k≠i} H_k.
-// hard_gates[n], mask_gradients[n] (levels 2..b) -> gate_gradients[n].
+// hard_gates[n], mask_gradients[n] (levels 3..b) -> gate_gradients[n].
 void nested_gates_backward(std::span<const double> hard_gates, std::span<const double> mask_gradients,
                            std::span<double> gate_gradients);
 
