@@ -406,8 +406,8 @@ try {
                                                    null, {timeout: APP_TIMEOUT})) !== null;
       }
       if (drawn) {
-        await page.click('[data-layers="3,1,3"]');
-        drawn = await tryWait(page.waitForFunction(() => /3, 1, 3 bits per layer/.test(document.getElementById('readout').textContent),
+        await page.click('[data-layers="3,2,3"]');
+        drawn = await tryWait(page.waitForFunction(() => /3, 2, 3 bits per layer/.test(document.getElementById('readout').textContent),
                                                    null, {timeout: EVENT_TIMEOUT})) !== null;
       }
       what = 'its playground is ready, reports numbers and the learned bits, and takes the buttons';
