@@ -70,11 +70,13 @@ struct Playground::Impl {
     const Lab* lab = state.lab();
     return lab && lab->state().hidden.count(std::string(name));
   }
-  // Settings that mean nothing now (the state table says when each applies) or here (a data folder in a
-  // browser, which has no file system) stay out of the way, as do those the embedding page hid.
+  // Settings that mean nothing now (the state table says when each applies) or here (a data folder or a
+  // model to start from in a browser, which has no file system) stay out of the way, as do those the
+  // embedding page hid.
   bool shown_in_sidebar(const SettingRow& row) const {
+    const bool names_a_file = row.key == "data_dir" || row.key == "init_model";
     return !hidden(row.key) && setting_applies(row, state.lab()->state().experiment) &&
-           (row.key != "data_dir" || platform.has_file_system());
+           (!names_a_file || platform.has_file_system());
   }
   // The last item's rectangle under a name, for tests that click like a person (control_rect).
   void remember(std::string_view name) {

@@ -43,7 +43,7 @@ VARIANT = {
     "train_limit": "300", "test_limit": "200", "data_dir": "/nonexistent/fashion-mnist",
     "architecture": "mlp:6", "optimizer": "adam", "learning_rate": "0.2", "momentum": "0.5",
     "weight_decay": "0.01", "schedule": "constant", "step_epochs": "1", "gamma": "0.5", "epochs": "3",
-    "batch_size": "16", "seed": "7", "method": "gradl1",
+    "batch_size": "16", "seed": "7", "init_model": "{root}/toy.qmodel", "method": "gradl1",
     "qat_weight_bits": "2", "qat_activation_bits": "4", "qat_mode": "noise",
     "gradl1_lambda_weights": "0.5", "gradl1_lambda_activations": "0.5", "gradl1_warmup": "0.5",
     "gradl1_mode": "finite-difference",

@@ -178,6 +178,37 @@ TEST(SavedModel, RoundTripsWeightsAndExperiment) {
                          loaded->network->parameters().begin()));
 }
 
+// init_model starts a run from a trained model's weights (fine-tuning), and only from one of the same network.
+TEST(SavedModel, InitModelStartsFromItsWeightsAndRefusesAnotherNetwork) {
+  Experiment e;
+  e.dataset = "moons";
+  e.architecture = "mlp:5";
+  e.epochs = 2;
+  e.kernels = "reference";
+  Result<qplay::Run> trained = start_run(e);
+  ASSERT_TRUE(trained.ok()) << trained.message();
+  while (!trained->trainer->finished()) trained->trainer->advance(1000);
+  const std::string path = ::testing::TempDir() + "/start.qmodel";
+  ASSERT_TRUE(save_model(path, *trained->network, e).ok());
+
+  Experiment fine_tune = e;
+  fine_tune.init_model = path;
+  fine_tune.seed = 9;  // another seed's random weights would differ; the start is the file's
+  Result<qplay::Run> started = start_run(fine_tune);
+  ASSERT_TRUE(started.ok()) << started.message();
+  EXPECT_TRUE(std::equal(trained->network->parameters().begin(), trained->network->parameters().end(),
+                         started->network->parameters().begin()));
+
+  fine_tune.architecture = "mlp:6";
+  Result<qplay::Run> other = start_run(fine_tune);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.message().find("its network is mlp:5"), std::string::npos) << other.message();
+  fine_tune.architecture = "mlp:5";
+  fine_tune.init_model = ::testing::TempDir() + "/missing.qmodel";
+  EXPECT_NE(start_run(fine_tune).message().find("no such file"), std::string::npos);
+  EXPECT_TRUE(set_setting(fine_tune, "init_model", "").ok()) << "empty: from scratch";
+}
+
 TEST(SavedModel, RefusesTensorsThatDoNotMatchTheArchitecture) {
   Experiment e;
   e.architecture = "mlp:5";

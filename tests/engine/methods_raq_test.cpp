@@ -394,6 +394,33 @@ TEST(RaqSettings, DefaultsValidateAndAbsurdValuesAreRejected) {
 
 // [SECTION] The training method
 
+// The structural loss compares the student with a teacher. The masters teaching themselves (from scratch)
+// differ from the student only by its 2-bit rounding; a frozen pretrained start stays put while the student
+// moves, so once they part the teacher is a different network and L_rel says so.
+TEST(RaqMethod, AFrozenTeacherIsTheStartNotTheStudent) {
+  Result<Architecture> architecture = parse_architecture("mlp:8,8", {1, 1, 3}, 3);
+  ASSERT_TRUE(architecture.ok());
+  const std::vector<float> x = random_floats(16 * 3, 62);
+  const std::vector<int32_t> labels = {0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 1};
+  auto structural_penalty_after_moving = [&](bool frozen) {
+    Network<float> network(*architecture, reference_kernel_table());
+    network.initialize(61);
+    RaqSettings settings;
+    settings.perturbation_lambda = 0;
+    settings.frozen_teacher = frozen;
+    auto method = std::move(make_raq_method(settings).value());
+    method->attach(network);  // the start: the frozen teacher, if any
+    Network<float> moved(*architecture, reference_kernel_table());
+    moved.initialize(99);     // the student has moved far from the start
+    std::copy(moved.parameters().begin(), moved.parameters().end(), network.parameters().begin());
+    Rng rng(63);
+    return method->compute_gradients(network, {x, labels, 16}, {1, 0.0, 0.05, &rng}).penalty;
+  };
+  const float self_taught = structural_penalty_after_moving(false);
+  const float frozen = structural_penalty_after_moving(true);
+  EXPECT_GT(frozen, 5 * self_taught) << "frozen " << frozen << ", self-taught " << self_taught;
+}
+
 TEST(RaqMethod, WithoutPenaltiesTheMasterGradientIsTheStraightThroughGradientOfTheView) {
   Result<Architecture> architecture = parse_architecture("mlp:8,8", {1, 1, 3}, 3);
   ASSERT_TRUE(architecture.ok());

@@ -124,6 +124,7 @@ Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e
     settings.perturbation_lambda = e.raq_perturbation_lambda;
     settings.perturbation_epsilon = e.raq_perturbation_epsilon;
     settings.spectral_lambda = e.raq_spectral_lambda;
+    settings.frozen_teacher = !e.init_model.empty();  // a trained start is the paper's pretrained teacher
     return make_raq_method(settings);
   }
   return Status::error("unknown method '" + e.method + "'");

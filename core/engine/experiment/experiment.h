@@ -42,6 +42,9 @@ struct Experiment {
   int epochs = 30;
   int batch_size = 32;
   int64_t seed = 1;
+  // A model file to start from instead of the seed's random weights (fine-tuning a trained network, e.g. a
+  // baseline checkpoint); "" = from scratch. Its architecture must be this experiment's.
+  std::string init_model;
   // The training method (methods/): baseline | qreg | gradl1 | symreg | cpq | raq
   std::string method = "baseline";
   // qreg: quantization-aware training as a regularizer

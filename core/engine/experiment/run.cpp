@@ -1,5 +1,7 @@
 #include "core/engine/experiment/run.h"
 
+#include "core/engine/experiment/saved_model.h"
+
 namespace qplay {
 
 Status check_model_matches_dataset(const Network<float>& network, const Dataset& dataset) {
@@ -33,6 +35,9 @@ Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Datase
   }
   run.network = std::make_unique<Network<float>>(std::move(architecture).value(), std::move(kernels));
   run.network->initialize(static_cast<uint64_t>(experiment.seed));
+  if (!experiment.init_model.empty()) {
+    if (Status status = load_initial_weights(experiment.init_model, *run.network); !status) return status;
+  }
   Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment);
   if (!method) return method.status();
   run.trainer = std::make_unique<Trainer>(run.dataset, *run.network, make_training_settings(experiment),

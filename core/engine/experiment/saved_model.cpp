@@ -2,6 +2,7 @@
 
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/json.h"
+#include "core/engine/kernels/kernel_table.h"
 
 namespace qplay {
 
@@ -57,6 +58,22 @@ Result<SavedModel> model_from_file(const ModelFile& file, std::shared_ptr<const 
     std::copy(stored.values.begin(), stored.values.end(), target.begin());
   }
   return saved;
+}
+
+Status load_initial_weights(const std::string& path, Network<float>& network) {
+  Result<ModelFile> file = load_model_file(path);
+  if (!file) return file.status().with_context("init_model");
+  Result<SavedModel> saved = model_from_file(*file, reference_kernel_table());
+  if (!saved) return saved.status().with_context("init_model " + path);
+  const Architecture& theirs = saved->network->architecture();
+  const Architecture& ours = network.architecture();
+  if (theirs.spec != ours.spec || theirs.input.size() != ours.input.size() || theirs.num_classes != ours.num_classes)
+    return Status::error("init_model " + path + ": its network is " + theirs.spec + " on " +
+                         std::to_string(theirs.input.size()) + " inputs and " + std::to_string(theirs.num_classes) +
+                         " classes; this experiment's is " + ours.spec + " on " + std::to_string(ours.input.size()) +
+                         " inputs and " + std::to_string(ours.num_classes) + " classes");
+  std::copy(saved->network->parameters().begin(), saved->network->parameters().end(), network.parameters().begin());
+  return {};
 }
 
 Result<SavedModel> load_model(const std::string& path, std::shared_ptr<const KernelTable> kernels) {

@@ -107,6 +107,14 @@ std::vector<SettingRow> build_rows() {
        4294967295.0,
        {},
        &E::seed},
+      {"init_model",
+       K::text,
+       "training",
+       "a model file to start from instead of random weights (fine-tuning); empty: from scratch",
+       0,
+       0,
+       {},
+       &E::init_model},
       {"method",
        K::choice,
        "method",
@@ -465,6 +473,9 @@ void attach_conditions(std::vector<SettingRow>& rows) {
       row->applies_when = condition.when;
     }
   }
+  // An empty init_model means "from scratch".
+  for (SettingRow& row : rows)
+    if (row.key == "init_model") row.may_be_empty = true;
   // Activations are quantized to 0 (float) or 2..8 bits: a 1-bit grid after ReLU would hold only zero.
   for (std::string_view key : {"activation_bits", "qat_activation_bits"}) {
     auto row = std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == key; });
@@ -533,7 +544,7 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
       experiment.*std::get<std::string Experiment::*>(row->field) = std::string(text);
       return {};
     case SettingKind::text:
-      if (text.empty()) return Status::error(std::string(key) + " must not be empty");
+      if (text.empty() && !row->may_be_empty) return Status::error(std::string(key) + " must not be empty");
       if (text.size() > kMaxTextSetting)
         return Status::error(std::string(key) + " must be at most " + std::to_string(kMaxTextSetting) +
                              " characters, got " + std::to_string(text.size()));

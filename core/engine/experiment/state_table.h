@@ -33,6 +33,7 @@ struct SettingRow {
   std::string_view applies_when;  // the condition in words: "with optimizer sgd"
   // A rule inside the range (1-bit activations are not supported): why a value is refused, or "".
   std::string_view (*refuses)(double value) = nullptr;
+  bool may_be_empty = false;  // text: "" is a value of its own (init_model: start from scratch)
 };
 bool setting_applies(const SettingRow& row, const Experiment& experiment);
 

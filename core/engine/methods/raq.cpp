@@ -412,6 +412,8 @@ class RaqMethod final : public TrainingMethod {
 
   void attach(Network<float>& network) override {
     const auto& tensors = network.parameter_tensors();
+    if (settings_.frozen_teacher)
+      teacher_parameters_.assign(network.parameters().begin(), network.parameters().end());
     left_.assign(tensors.size(), {});
     right_.assign(tensors.size(), {});
     sigma_.assign(tensors.size(), 0.0f);
@@ -436,10 +438,12 @@ class RaqMethod final : public TrainingMethod {
     const size_t input_size = size_t(batch.size) * architecture.input.size();
     RaqBatchInputs<float> inputs{batch.features.first(input_size), {}, batch.labels, {}, batch.size};
 
-    // 1. The float teacher: the masters themselves, its φ a constant of this step.
+    // 1. The float teacher (the frozen start, or the masters themselves), its φ a constant of this step.
     const int feature_layer = penultimate_feature_layer(architecture);
     if (settings_.structural_lambda > 0 && feature_layer >= 0) {
-      network.forward(inputs.features, batch.size);
+      ForwardOptions<float> teacher;
+      if (settings_.frozen_teacher) teacher.parameters = teacher_parameters_;
+      network.forward(inputs.features, batch.size, teacher);
       std::span<const float> features = network.layer_output(feature_layer);
       teacher_features_.assign(features.begin(), features.end());
       inputs.teacher_features = teacher_features_;
@@ -524,6 +528,7 @@ class RaqMethod final : public TrainingMethod {
   std::vector<float> sigma_;                      // per parameter tensor: the last σ estimate
   std::vector<std::vector<float>> scales_;        // per parameter tensor: this step's α per channel
   std::vector<float> view_, perturbed_, teacher_features_, scratch_;
+  std::vector<float> teacher_parameters_;  // the weights at attach(), with frozen_teacher
 };
 
 }  // namespace

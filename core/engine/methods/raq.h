@@ -142,6 +142,10 @@ struct RaqSettings {
   double perturbation_lambda = 0.1;  // λ_p on L_pert + μ·Σσ²; 0 switches both off
   double perturbation_epsilon = 0.03;  // ε₀: ξ ~ U(−ε₀, ε₀) per input value; 0 leaves only the σ term
   double spectral_lambda = 1e-3;       // μ, inside λ_p's bracket
+  // The structural loss's float teacher: the weights the network has at attach(), frozen (the paper's
+  // pretrained teacher, when the run starts from a trained model: init_model); otherwise the masters
+  // themselves, which makes L_rel small by construction.
+  bool frozen_teacher = false;
 };
 
 // Errors name the setting, the allowed range and the value: "raq structural lambda: -1 is not allowed, use
@@ -178,9 +182,9 @@ RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> p
                                        std::span<T> scratch);
 
 // The "raq" TrainingMethod. Per step:
-//  1. the float teacher: the master weights themselves run in float ("self-teacher"; a frozen copy of
-//     a pre-trained float network is not built); its φ is a constant of the step: no gradient flows
-//     through the teacher's forward, it moves only because the masters do;
+//  1. the float teacher: with frozen_teacher, the weights at attach() (a pretrained start), frozen; else
+//     the master weights themselves ("self-teacher"). Its φ is a constant of the step: no gradient flows
+//     through the teacher's forward;
 //  2. the 2-bit shift-add view of the masters; activations stay float (the paper's activation
 //     treatment is unknown; methods.md suggests 2-bit PACT or 8 bits, float is our documented default);
 //  3. raq_network_loss_backward on the view with ξ ~ U(−ε₀, ε₀) from the run's method stream (x + ξ is
