@@ -80,6 +80,8 @@ try {
   const at3 = (await lab.settle()).runs[0];
   check(at3.accuracy !== at3.floatAccuracy, `3-bit accuracy ${at3.accuracy.toFixed(3)} vs float ${at3.floatAccuracy.toFixed(3)}`);
   check(/weight_bits=3/.test(lab.hash()), `the hash follows (${lab.hash()})`);
+  check(at3.flipRate >= Math.abs(at3.accuracy - at3.floatAccuracy) - 1e-6 && at3.flipRate <= 1,
+        `the flip rate (${at3.flipRate}) is at least the accuracy change and at most 1`);
 
   // The same numbers as the native engine, bit for bit: every method trained here and by qplay-cli with
   // the reference kernels (simd128 adds in the reference's order; the engine's own exp, log, tanh, cos

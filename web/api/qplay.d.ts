@@ -29,6 +29,12 @@ export interface RunMetrics {
    * (a first read-out covers a random subset; while training, results of older weights stay readable).
    */
   evaluated: boolean;
+  /**
+   * Share of the test samples whose predicted class at the current setting differs from the float model's
+   * (over the samples both have evaluated on the same weights; NaN until then). Accuracy hides flips that
+   * cancel.
+   */
+  flipRate: number;
   /** Test accuracy of the float model. */
   floatAccuracy: number;
   /** Accuracy against weight bits (0 = float, then 8 down to 2), with the other settings as they are. */

@@ -119,6 +119,8 @@ function runMetrics(run) {
     accuracy: value(run.current),
     loss: run.current.loss === null ? NaN : run.current.loss,
     evaluated: run.current.current,
+    // Share of test samples whose class differs from the float model's at this setting (NaN until known).
+    flipRate: run.current.flip_rate === null || run.current.flip_rate === undefined ? NaN : run.current.flip_rate,
     floatAccuracy: value(run.float),
     curve: {
       weightBits: Int32Array.from(run.curve, (p) => p.weight_bits),  // 0 = float

@@ -19,6 +19,21 @@ Json evaluation_json(const Lab& lab, int run, const QuantizationSetting& setting
   return json;
 }
 
+// Share of the test samples whose predicted class at `setting` differs from the float model's, over the
+// samples both have evaluated on the same weights (accuracy hides flips that cancel); null until both have.
+Json flip_rate_json(const Lab& lab, int run, const QuantizationSetting& setting) {
+  const EvaluationCache::Entry* quantized = lab.evaluation(run, setting);
+  const EvaluationCache::Entry* in_float = lab.evaluation(run, lab.setting_with_weight_bits(0));
+  if (!quantized || !in_float || quantized->weights_version != in_float->weights_version) return Json();
+  size_t both = 0, flips = 0;
+  for (size_t i = 0; i < quantized->predictions.size() && i < in_float->predictions.size(); ++i) {
+    if (quantized->predictions[i] < 0 || in_float->predictions[i] < 0) continue;
+    ++both;
+    flips += quantized->predictions[i] != in_float->predictions[i];
+  }
+  return both ? Json(double(flips) / double(both)) : Json();
+}
+
 }  // namespace
 
 Json lab_metrics_json(const Lab& lab) {
@@ -41,6 +56,7 @@ Json lab_metrics_json(const Lab& lab) {
     entry["steps"] = static_cast<double>(trainer.steps_taken());
     entry["error"] = trainer.status() ? std::string() : trainer.status().message();
     entry["current"] = evaluation_json(lab, r, lab.current_setting());
+    entry["current"]["flip_rate"] = flip_rate_json(lab, r, lab.current_setting());
     entry["float"] = evaluation_json(lab, r, lab.setting_with_weight_bits(0));
     Json curve = Json::array();
     for (int bits : Lab::curve_weight_bits()) {
