@@ -55,8 +55,9 @@ TextTable accuracy_table(const ComparisonResult& result, bool per_channel) {
   return table;
 }
 
-// Share of test predictions that change from float to quantized weights, per method and bit-width.
-TextTable flip_table(const ComparisonResult& result, bool per_channel) {
+// Share of test predictions that change from float to quantized weights, per method and bit-width: of all
+// test samples, and of the narrowly decided quarter.
+TextTable flip_table(const ComparisonResult& result, bool per_channel, bool low_margin) {
   TextTable table;
   table.header = {"method"};
   for (int bits : result.settings.weight_bits) table.header.push_back(std::to_string(bits) + "-bit");
@@ -64,6 +65,7 @@ TextTable flip_table(const ComparisonResult& result, bool per_channel) {
     std::vector<std::string> row = {method};
     for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
       row.push_back(percent_cell(values_of(result, method, [&](const ComparisonRun& r) {
+        if (low_margin) return per_channel ? r.per_channel_low_margin_flip_rate[i] : r.per_tensor_low_margin_flip_rate[i];
         return per_channel ? r.per_channel_flip_rate[i] : r.per_tensor_flip_rate[i];
       })));
     }
@@ -144,6 +146,8 @@ std::string comparison_csv(const ComparisonResult& result) {
       add("ptq-per-channel", bits, r.per_channel_accuracy[i]);
       add("flips-per-tensor", bits, r.per_tensor_flip_rate[i]);
       add("flips-per-channel", bits, r.per_channel_flip_rate[i]);
+      add("low-margin-flips-per-tensor", bits, r.per_tensor_low_margin_flip_rate[i]);
+      add("low-margin-flips-per-channel", bits, r.per_channel_low_margin_flip_rate[i]);
     }
     for (size_t i = 0; i < result.settings.fgsm_epsilons.size(); ++i) {
       const std::string epsilon = "eps=" + format_json_number(result.settings.fgsm_epsilons[i]);
@@ -183,6 +187,8 @@ std::string comparison_json(const ComparisonResult& result) {
     run["per_channel_accuracy"] = numbers(r.per_channel_accuracy);
     run["per_tensor_flip_rate"] = numbers(r.per_tensor_flip_rate);
     run["per_channel_flip_rate"] = numbers(r.per_channel_flip_rate);
+    run["per_tensor_low_margin_flip_rate"] = numbers(r.per_tensor_low_margin_flip_rate);
+    run["per_channel_low_margin_flip_rate"] = numbers(r.per_channel_low_margin_flip_rate);
     run["train_loss"] = r.train_loss;
     run["train_accuracy"] = r.train_accuracy;
     run["test_loss"] = r.test_loss;
@@ -327,8 +333,11 @@ int compare_command(const std::vector<std::string>& arguments) {
     break;
   }
   std::printf("\nprediction flips (%% of test samples whose class changes from float), per tensor\n\n%s",
-              render_text_table(flip_table(*result, false)).c_str());
-  std::printf("\nper channel\n\n%s", render_text_table(flip_table(*result, true)).c_str());
+              render_text_table(flip_table(*result, false, false)).c_str());
+  std::printf("\nper channel\n\n%s", render_text_table(flip_table(*result, true, false)).c_str());
+  std::printf("\namong the quarter of test samples the float model decides most narrowly, per tensor\n\n%s",
+              render_text_table(flip_table(*result, false, true)).c_str());
+  std::printf("\nper channel\n\n%s", render_text_table(flip_table(*result, true, true)).c_str());
   if (result->settings.methods.size() > 1) {
     std::printf("\naccuracy minus %s's, paired by seed (percentage points, mean [95%% interval] verdict), per tensor\n\n%s",
                 result->settings.methods.front().c_str(), render_text_table(paired_table(*result, false)).c_str());

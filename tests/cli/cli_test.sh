@@ -57,7 +57,7 @@ python3 -c "import json; d=json.load(open('w.json')); assert d['format']=='qplay
 expect "compare trains every method from the same seeds" 0 "per channel" -- "$cli" compare --dataset=moons \
   --samples=300 --epochs=3 --seeds=2 --methods=baseline,gradl1,qreg --compare_weight_bits=8,4,2 \
   --csv=c.csv --json=c.json --svg=c.svg
-[ "$(wc -l < c.csv)" -eq 115 ] && pass "compare CSV: header + 3 methods x 2 seeds x (float + 3 bits x 2 x (accuracy, flips) + 3 FGSM eps x 2)" \
+[ "$(wc -l < c.csv)" -eq 151 ] && pass "compare CSV: header + 3 methods x 2 seeds x (float + 3 bits x 2 x (accuracy, flips, low-margin flips) + 3 FGSM eps x 2)" \
   || fail "compare CSV rows: $(wc -l < c.csv)"
 python3 -c "import json; d=json.load(open('c.json')); assert d['format']=='qplay-comparison' and len(d['runs'])==6" \
   && pass "compare JSON has 6 runs" || fail "compare JSON content"

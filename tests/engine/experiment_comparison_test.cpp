@@ -52,6 +52,10 @@ TEST(Comparison, TrainsEveryMethodForEverySeedAndScoresEveryBitWidth) {
       EXPECT_LE(run.per_tensor_flip_rate[i], 1.0);
     }
     EXPECT_LE(run.per_tensor_flip_rate[0], run.per_tensor_flip_rate[1]);
+    // The narrow quarter holds at most all the flips (a law), and here, as usual, flips more than the rest.
+    ASSERT_EQ(run.per_tensor_low_margin_flip_rate.size(), 2u);
+    EXPECT_LE(run.per_tensor_low_margin_flip_rate[1], 4 * run.per_tensor_flip_rate[1] + 1e-12);
+    EXPECT_GE(run.per_tensor_low_margin_flip_rate[1] + 1e-12, run.per_tensor_flip_rate[1]);
   }
   // Paired by seed: qreg's run of seed 7 minus baseline's of seed 7, and so for seed 8.
   const PairedDifference d =

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <memory>
 
 #include "core/engine/experiment/run.h"
@@ -40,21 +41,57 @@ Status validate_comparison(const ComparisonSettings& settings) {
   return {};
 }
 
+// Which test samples the float model decides narrowly: the quarter with the smallest gap between its top logit
+// and the runner-up (ties at the cut included). Rounding flips these first.
+std::vector<uint8_t> low_margin_samples(Network<float>& network, const FeatureRows& features) {
+  const size_t n = features.rows();
+  const int classes = network.architecture().num_classes;
+  const int chunk = std::min(500, network.largest_batch());
+  std::vector<float> margins(n), rows;
+  for (size_t start = 0; start < n; start += chunk) {
+    const int batch = static_cast<int>(std::min<size_t>(chunk, n - start));
+    std::span<const float> logits = network.forward(features.float_rows(start, batch, &rows), batch);
+    for (int b = 0; b < batch; ++b) {
+      float top = -std::numeric_limits<float>::infinity(), second = top;
+      for (int c = 0; c < classes; ++c) {
+        const float v = logits[size_t(b) * classes + c];
+        if (v > top) second = top, top = v;
+        else if (v > second) second = v;
+      }
+      margins[start + b] = top - second;
+    }
+  }
+  std::vector<uint8_t> low(n, 0);
+  if (n == 0) return low;
+  std::vector<float> sorted = margins;
+  std::nth_element(sorted.begin(), sorted.begin() + (n - 1) / 4, sorted.end());
+  const float cut = sorted[(n - 1) / 4];
+  for (size_t i = 0; i < n; ++i) low[i] = margins[i] <= cut;
+  return low;
+}
+
 // Post-training quantization of the model's float weights, activations float.
 struct QuantizedScore {
-  double accuracy = 0, flip_rate = 0;
+  double accuracy = 0, flip_rate = 0, low_margin_flip_rate = 0;
 };
 
 QuantizedScore score_at(Network<float>& network, const Dataset& dataset, const Experiment& e, int bits,
-                        const char* granularity, const std::vector<int32_t>& float_predictions) {
+                        const char* granularity, const std::vector<int32_t>& float_predictions,
+                        const std::vector<uint8_t>& low_margin) {
   Experiment at = e;
   at.granularity = granularity;
   std::vector<int32_t> predictions;
   const Evaluation quantized = evaluate_quantized(network, dataset, make_quantization_setting(at, bits, 0),
                                                   e.calibration_samples, &predictions);
-  size_t flips = 0;
-  for (size_t i = 0; i < predictions.size(); ++i) flips += predictions[i] != float_predictions[i];
-  return {quantized.accuracy, predictions.empty() ? 0.0 : double(flips) / double(predictions.size())};
+  size_t flips = 0, low = 0, low_flips = 0;
+  for (size_t i = 0; i < predictions.size(); ++i) {
+    const bool flipped = predictions[i] != float_predictions[i];
+    flips += flipped;
+    low += low_margin[i];
+    low_flips += low_margin[i] && flipped;
+  }
+  auto share = [](size_t part, size_t whole) { return whole ? double(part) / double(whole) : 0.0; };
+  return {quantized.accuracy, share(flips, predictions.size()), share(low_flips, low)};
 }
 
 }  // namespace
@@ -105,13 +142,18 @@ Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, cons
       std::vector<float> deployed_view;
       scores.float_weights_are_latent = !run.trainer->trained_forward(deployed_view).parameters.empty();
       scores.float_loss = float_result.loss;
+      const std::vector<uint8_t> low_margin = low_margin_samples(*run.network, dataset->test_x);
       for (int bits : settings.weight_bits) {
-        const QuantizedScore per_tensor = score_at(*run.network, *dataset, e, bits, "per-tensor", float_predictions);
-        const QuantizedScore per_channel = score_at(*run.network, *dataset, e, bits, "per-channel", float_predictions);
+        const QuantizedScore per_tensor =
+            score_at(*run.network, *dataset, e, bits, "per-tensor", float_predictions, low_margin);
+        const QuantizedScore per_channel =
+            score_at(*run.network, *dataset, e, bits, "per-channel", float_predictions, low_margin);
         scores.per_tensor_accuracy.push_back(per_tensor.accuracy);
         scores.per_tensor_flip_rate.push_back(per_tensor.flip_rate);
+        scores.per_tensor_low_margin_flip_rate.push_back(per_tensor.low_margin_flip_rate);
         scores.per_channel_accuracy.push_back(per_channel.accuracy);
         scores.per_channel_flip_rate.push_back(per_channel.flip_rate);
+        scores.per_channel_low_margin_flip_rate.push_back(per_channel.low_margin_flip_rate);
       }
       if (!settings.fgsm_epsilons.empty()) {
         FgsmOptions fgsm;

@@ -44,6 +44,9 @@ struct ComparisonRun {
   // Share of test samples whose predicted class differs from the float model's: accuracy hides flips that
   // cancel (one sample wrong that was right, another right that was wrong). [index into settings.weight_bits]
   std::vector<double> per_tensor_flip_rate, per_channel_flip_rate;
+  // The same among the quarter of test samples the float model decides most narrowly (smallest gap between
+  // its top two logits), where rounding flips first. [index into settings.weight_bits]
+  std::vector<double> per_tensor_low_margin_flip_rate, per_channel_low_margin_flip_rate;
   // The last epoch's metrics of the model as trained (for QReg: its quantized forward).
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
   double training_seconds = 0;
