@@ -49,7 +49,7 @@ VARIANT = {
     "gradl1_mode": "finite-difference",
     "symreg_lambda": "2", "symreg_pairing": "two-to-two", "satnl": "off", "satnl_scale": "1", "sam": "sam",
     "sam_rho": "0.5",
-    "cpq_bits": "2", "cpq_dropbits": "off", "cpq_drop_rate": "0.6", "cpq_learn_bits": "on",
+    "cpq_bits": "2", "cpq_dropbits": "off", "cpq_drop_rate": "0.6", "cpq_dropbits_masks": "per-channel", "cpq_learn_bits": "on",
     "cpq_bits_lambda": "1", "cpq_learning_rate": "0.1",
     "raq_levels": "power-of-two", "raq_power_of_two_scale": "on", "raq_structural_lambda": "10",
     "raq_perturbation_lambda": "2", "raq_perturbation_epsilon": "0.2", "raq_spectral_lambda": "0.1",
@@ -68,6 +68,7 @@ VARIANT = {
 CONTEXT = {
     "momentum": ["--optimizer=sgd"], "step_epochs": ["--schedule=step"], "gamma": ["--schedule=step", "--step_epochs=1"],
     "satnl_scale": ["--satnl=on"], "sam_rho": ["--sam=sam"], "cpq_drop_rate": ["--cpq_dropbits=on", "--cpq_bits=6"],
+    "cpq_dropbits_masks": ["--cpq_dropbits=on", "--cpq_bits=6"],
     # learned bit-widths move within two epochs only with a larger step for the gates
     "cpq_learn_bits": ["--cpq_learning_rate=0.1"], "cpq_bits_lambda": ["--cpq_learn_bits=on", "--cpq_learning_rate=0.1"],
     "test_fraction": ["--split=test"], "percentile": ["--range_method=percentile"],

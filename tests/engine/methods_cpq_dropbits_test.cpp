@@ -951,6 +951,47 @@ TEST(CpqMethod, TrainingForwardIsTheScoredForwardWithoutDropBits) {
   EXPECT_EQ(training, scored);
 }
 
+// With masks per channel every output channel trains at its own b' in the same step; with one mask per layer
+// they share it. Read off the training forward: a linear layer's output for the unit inputs e_j is column j
+// of the quantized weights, and a row on the b'-bit grid has codes in [-2^(b'-1), 2^(b'-1) - 1].
+TEST(CpqMethod, MasksPerChannelGiveEachOutputChannelItsOwnBitWidth) {
+  Result<Architecture> architecture = parse_architecture("linear", {1, 1, 16}, 8);
+  ASSERT_TRUE(architecture.ok());
+  std::vector<float> unit_inputs(16 * 16, 0.0f);
+  for (int j = 0; j < 16; ++j) unit_inputs[j * 16 + j] = 1.0f;
+  const std::vector<int32_t> labels(16, 0);
+  auto widest_code_per_row = [&](bool per_channel) {
+    Network<float> network(*architecture, reference_kernel_table());
+    network.initialize(31);
+    CpqSettings settings;
+    settings.bits = 5;
+    settings.drop_rate = 0.5;
+    settings.masks_per_channel = per_channel;
+    std::unique_ptr<TrainingMethod> cpq = std::move(make_cpq_method(settings).value());
+    cpq->attach(network);
+    const double step = readout(*cpq, network, "step α", 0);
+    Rng rng(32);
+    cpq->compute_gradients(network, {unit_inputs, labels, 16}, StepContext{1, 0, 0.05, &rng});
+    std::span<const float> outputs = network.layer_output(0);  // [16 inputs, 8 rows] = W_view transposed
+    std::set<int> widest;
+    for (int r = 0; r < 8; ++r) {
+      int most = 0;
+      for (int j = 0; j < 16; ++j) most = std::max(most, static_cast<int>(std::lround(std::fabs(outputs[j * 8 + r] / step))));
+      widest.insert(most);
+    }
+    return widest;
+  };
+  const std::set<int> shared = widest_code_per_row(false), own = widest_code_per_row(true);
+  // This draw puts the whole layer at few bits, where every row reaches the grid's edge: one widest code.
+  EXPECT_EQ(shared.size(), 1u) << "one b' for the whole layer";
+  EXPECT_GT(own.size(), 1u) << "rows at different b'";
+  for (int code : own) EXPECT_GE(code, 1) << "never the 1-bit grid";
+  CpqSettings learned;
+  learned.learn_bits = true;
+  learned.masks_per_channel = true;
+  EXPECT_FALSE(make_cpq_method(learned).ok()) << "learned gates are per layer";
+}
+
 TEST(CpqMethod, PenaltyIsLambdaTimesTheExpectedKeptLevelsPerWeight) {
   // Layer shares sum to 1, so at attach (every gate at logit(1 - p)) the L0 term is λ (b-1) P(z > 0).
   CpqSettings settings;

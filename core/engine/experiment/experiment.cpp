@@ -110,6 +110,8 @@ Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e
     CpqSettings settings;
     settings.bits = e.cpq_bits;
     settings.dropbits = e.cpq_dropbits == "on";
+    // Per channel only where it means something (fixed-rate DropBits); elsewhere the setting is moot.
+    settings.masks_per_channel = e.cpq_dropbits_masks == "per-channel" && settings.dropbits && e.cpq_learn_bits != "on";
     settings.drop_rate = e.cpq_drop_rate;
     settings.learn_bits = e.cpq_learn_bits == "on";
     settings.bits_lambda = e.cpq_bits_lambda;

@@ -67,6 +67,7 @@ struct Experiment {
   int cpq_bits = 3;
   std::string cpq_dropbits = "on";            // on | off
   double cpq_drop_rate = 0.2;
+  std::string cpq_dropbits_masks = "per-layer";  // per-layer | per-channel
   std::string cpq_learn_bits = "off";         // on | off
   double cpq_bits_lambda = 0.01;
   double cpq_learning_rate = 1e-3;            // Adam on the steps, noise scales and gates

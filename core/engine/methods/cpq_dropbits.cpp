@@ -479,6 +479,9 @@ Status validate(const CpqSettings& s) {
     return Status::error(
         "cpq learn bits: needs dropbits on (the learned bit-width is DropBits with learned keep "
         "probabilities)");
+  if (s.masks_per_channel && (!s.dropbits || s.learn_bits))
+    return Status::error(
+        "cpq DropBits masks per channel: need dropbits on and learned bits off (learned gates are per layer)");
   if (s.learn_bits && s.drop_rate <= 0)
     return Status::error(
         "cpq drop rate: 0 is not allowed with learn bits (it sets the gates' initial keep "
@@ -515,6 +518,7 @@ class CpqMethod final : public TrainingMethod {
       layer.step_bits = settings_.bits;
       layer.hard_gates.assign(gate_count(), 1.0);
       layer.uniforms.assign(gate_count(), 0.5);
+      if (settings_.masks_per_channel && settings_.dropbits) layer.row_bits.assign(tensors[t].rows, settings_.bits);
       layers_.push_back(layer);
       total_weights += tensors[t].size();
     }
@@ -549,7 +553,7 @@ class CpqMethod final : public TrainingMethod {
     assert(!layers_.empty() || network.parameter_tensors().empty());  // attach() first
     for (Layer& layer : layers_) sample_step_bits(layer, context);
     view_.assign(network.parameters().begin(), network.parameters().end());
-    for (const Layer& layer : layers_) quantize_layer(network, layer, layer.step_bits, view_);
+    for (const Layer& layer : layers_) quantize_layer_for_step(network, layer, view_);
     ForwardOptions<float> options;
     options.parameters = view_;
     StepResult result;
@@ -568,8 +572,7 @@ class CpqMethod final : public TrainingMethod {
         bit_level_gradients<float>(weights, gradient, step, settings_.bits, level_gradients_);
         nested_gates_backward(layer.hard_gates, level_gradients_, gate_gradients_);
       }
-      const CpqScaleGradients scales =
-          cpq_quantize_backward<float>(weights, gradient, step, noise, layer.step_bits, gradient);
+      const CpqScaleGradients scales = backward_for_step(network, layer, weights, gradient, step, noise);
       gradients_[layer.offset] = scales.log_step;
       gradients_[layer.offset + 1] = scales.log_noise;
       if (!settings_.learn_bits) continue;
@@ -630,6 +633,7 @@ class CpqMethod final : public TrainingMethod {
     size_t offset = 0;               // into values_: [log α, log σ, log a_3 .. log a_b]
     double parameter_share = 0;      // its weights / all weights
     int step_bits = 0;               // b' of the current step
+    std::vector<int> row_bits;       // [rows] each output channel's b' this step (masks per channel), else empty
     std::vector<double> hard_gates;  // [b-2] H_j of the current step (learn_bits)
     std::vector<double> uniforms;    // [b-2] the u of each hard-concrete sample of the current step
   };
@@ -658,6 +662,13 @@ class CpqMethod final : public TrainingMethod {
     }
     assert(context.rng);  // DropBits draws its masks from the run's method stream
     if (!settings_.learn_bits) {
+      if (settings_.masks_per_channel) {
+        for (int& bits : layer.row_bits) {
+          sample_dropbits_masks(settings_.drop_rate, *context.rng, masks_);
+          bits = masked_bit_width(masks_);
+        }
+        return;
+      }
       sample_dropbits_masks(settings_.drop_rate, *context.rng, masks_);
       layer.step_bits = masked_bit_width(masks_);
       return;
@@ -673,6 +684,35 @@ class CpqMethod final : public TrainingMethod {
       bits += nested ? 1 : 0;
     }
     layer.step_bits = bits;
+  }
+
+  // The training step's forward: the layer at its b', or each output channel at its own (masks per channel).
+  void quantize_layer_for_step(const Network<float>& network, const Layer& layer, std::span<float> view) const {
+    if (layer.row_bits.empty()) return quantize_layer(network, layer, layer.step_bits, view);
+    const ParameterTensor& tensor = network.parameter_tensors()[layer.tensor];
+    std::span<const float> weights = network.tensor(network.parameters(), tensor);
+    const size_t columns = tensor.columns;
+    for (size_t r = 0; r < layer.row_bits.size(); ++r)
+      cpq_quantize_forward<float>(weights.subspan(r * columns, columns), static_cast<float>(step_of(layer)),
+                                  layer.row_bits[r], view.subspan(tensor.offset + r * columns, columns));
+  }
+
+  // Its backward, row by row with masks per channel; the scale gradients add up over the rows.
+  CpqScaleGradients backward_for_step(const Network<float>& network, const Layer& layer,
+                                      std::span<const float> weights, std::span<float> gradient, float step,
+                                      float noise) const {
+    if (layer.row_bits.empty())
+      return cpq_quantize_backward<float>(weights, gradient, step, noise, layer.step_bits, gradient);
+    const size_t columns = network.parameter_tensors()[layer.tensor].columns;
+    CpqScaleGradients total;
+    for (size_t r = 0; r < layer.row_bits.size(); ++r) {
+      std::span<float> row_gradient = gradient.subspan(r * columns, columns);
+      const CpqScaleGradients row = cpq_quantize_backward<float>(weights.subspan(r * columns, columns), row_gradient,
+                                                                 step, noise, layer.row_bits[r], row_gradient);
+      total.log_step += row.log_step;
+      total.log_noise += row.log_noise;
+    }
+    return total;
   }
 
   void quantize_layer(const Network<float>& network, const Layer& layer, int bits,

@@ -38,7 +38,8 @@
 //     that rounding.
 //   * Weights only; biases and activations stay float (the paper also quantizes activations, but
 //     applies DropBits and bit learning to weights only: methods.md §4.2, §4.4).
-//   * Per-tensor α, σ, gates (per-layer-per-step DropBits masks, the recommended default of §4.2).
+//   * Per-tensor α, σ, gates (per-layer-per-step DropBits masks, the recommended default of §4.2; masks per
+//     output channel as an option, for fixed-rate DropBits: each row then runs at its own b').
 //   * Learned bits: in training a level is kept when its hard-concrete sample z > ½ (so with
 //     probability Sig(log a)), the same rule as the deterministic test-time gate. The gradient into
 //     log a_j is ∂L/∂z_j · ∂z_j/∂log a_j (reparameterized, u held) + λ_b · share · ∂P(z_j > 0)/∂log a_j,
@@ -74,6 +75,9 @@ inline constexpr int kCpqFewestBits = 2;
 struct CpqSettings {
   int bits = 3;             // maximum (and initial) weight bit-width of every weighted layer, 2..8
   bool dropbits = true;     // §4.2: drop nested bit levels per layer per training step
+  // One DropBits mask per output channel (weight row) instead of one per layer (§4.2 names both); fixed-rate
+  // DropBits only: learned gates are per layer.
+  bool masks_per_channel = false;
   double drop_rate = 0.2;   // P(drop level j | levels < j kept), j = 3..bits; in [0, 1) (§4.2: 0.1-0.3).
                             // With learn_bits: every gate's initial drop probability, in (0, 1)
   bool learn_bits = false;  // §4.3: learnable hard-concrete keep-gates (needs dropbits)
