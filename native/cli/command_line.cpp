@@ -69,6 +69,11 @@ Status check_settings_are_read(const std::string& command, const ParsedCommandLi
   auto contains = [](const auto& list, std::string_view item) {
     return std::find(list.begin(), list.end(), item) != list.end();
   };
+  auto joined = [](const auto& list) {
+    std::string text;
+    for (std::string_view item : list) text += (text.empty() ? "" : ", ") + std::string(item);
+    return text;
+  };
   const std::vector<std::string_view>& methods = find_setting("method")->choices;
   for (const auto& [key, value] : parsed.settings) {
     const SettingRow& row = *find_setting(key);
@@ -77,17 +82,14 @@ Status check_settings_are_read(const std::string& command, const ParsedCommandLi
       if (replaced == key) return Status::error(flag + " would change nothing here: " + std::string(instead));
     const bool method_knob = contains(methods, row.group);
     if (method_knob && !contains(scope.methods, row.group)) {
-      std::string running;
-      for (const std::string& method : scope.methods) running += (running.empty() ? "" : ", ") + method;
       return Status::error(flag + " would change nothing: it is a setting of method " + std::string(row.group) +
-                           (running.empty() ? ", and " + command + " trains no method"
-                                            : ", and the method here is " + running));
+                           (scope.methods.empty() ? ", and " + command + " trains no method"
+                                                  : ", and the method here is " + joined(scope.methods)));
     }
     if (!method_knob && !contains(scope.groups, row.group) && !contains(scope.keys, row.key)) {
-      std::string read;
-      for (std::string_view group : scope.groups) read += (read.empty() ? "" : ", ") + std::string(group);
       return Status::error(flag + " would change nothing: it is a " + std::string(row.group) + " setting, and " +
-                           command + " reads " + (read.empty() ? "no experiment settings" : read + " settings"));
+                           command + " reads " +
+                           (scope.groups.empty() ? "no experiment settings" : joined(scope.groups) + " settings"));
     }
     for (const SettingScope::Condition& condition : scope.conditions)
       if (condition.key == key && !condition.reads(context))
@@ -132,20 +134,6 @@ Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, c
     start = comma + 1;
   }
   return bits;
-}
-
-Result<std::vector<std::string>> parse_methods(const std::string& text) {
-  std::vector<std::string> methods;
-  std::stringstream stream(text);
-  std::string name;
-  while (std::getline(stream, name, ',')) {
-    if (name.empty()) continue;
-    Experiment probe;
-    if (Status status = set_setting(probe, "method", name); !status) return Status::error("--methods: " + status.message());
-    if (std::find(methods.begin(), methods.end(), name) == methods.end()) methods.push_back(name);
-  }
-  if (methods.empty()) return Status::error("--methods names no method");
-  return methods;
 }
 
 Result<std::vector<double>> parse_epsilons(const std::string& text) {

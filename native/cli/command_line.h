@@ -64,9 +64,8 @@ Status check_settings_are_read(const std::string& command, const ParsedCommandLi
 // Parses a bit-width list: "2-8", "2,4,8", "4,6,8,float" (float = 0).
 Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, const std::string& flag_name);
 
-// compare's lists: methods ("baseline,gradl1", each a --method choice, repeats dropped), FGSM attack sizes
-// ("0.02,0.05" from 0 to 1, or "none"), seeds (a count 1..100 meaning 1..N, or a list by --seed's rule).
-Result<std::vector<std::string>> parse_methods(const std::string& text);
+// compare's lists (its methods are the lab's: parse_method_list): FGSM attack sizes ("0.02,0.05" from 0 to
+// 1, or "none"), seeds (a count 1..100 meaning 1..N, or a list by --seed's rule).
 Result<std::vector<double>> parse_epsilons(const std::string& text);
 Result<std::vector<int64_t>> parse_seeds(const std::string& text);
 

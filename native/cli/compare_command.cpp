@@ -7,6 +7,7 @@
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/file_util.h"
 #include "core/engine/io/json.h"
+#include "core/engine/lab/lab_state.h"
 #include "core/engine/report/svg_plot.h"
 #include "core/engine/report/text_table.h"
 #include "native/cli/cli_common.h"
@@ -286,8 +287,8 @@ int compare_command(const std::vector<std::string>& arguments) {
   if (!parsed) return exit_code;
   Result<Experiment> experiment = experiment_from_command_line(*parsed);
   if (!experiment) return report_bad_input("compare", experiment.status());
-  Result<std::vector<std::string>> methods = parse_methods(parsed->flag("methods"));
-  if (!methods) return report_bad_input("compare", methods.status());
+  Result<std::vector<std::string>> methods = parse_method_list(parsed->flag("methods"));
+  if (!methods) return report_bad_input("compare", methods.status().with_context("--methods"));
   Experiment context = *experiment;
   context.activation_bits = 0;
   if (Status status = check_settings_are_read("compare", *parsed, context, compare_scope(*methods)); !status)

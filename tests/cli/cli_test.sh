@@ -62,7 +62,7 @@ expect "compare trains every method from the same seeds" 0 "per channel" -- "$cl
 python3 -c "import json; d=json.load(open('c.json')); assert d['format']=='qplay-comparison' and len(d['runs'])==6" \
   && pass "compare JSON has 6 runs" || fail "compare JSON content"
 grep -q "<svg" c.svg && pass "compare plot is SVG" || fail "compare plot is not SVG"
-expect "compare refuses an unknown method" 2 "method must be one of baseline" -- "$cli" compare --methods=baseline,magic
+expect "compare refuses an unknown method" 2 "unknown method 'magic' (use baseline" -- "$cli" compare --methods=baseline,magic
 expect "compare refuses a bad seed count" 2 "--seeds must be a count" -- "$cli" compare --seeds=0
 expect "compare refuses a bad attack size" 2 "is not an attack size" -- "$cli" compare --fgsm_epsilons=0.1,big
 expect "compare checks each method's knobs first" 2 "gradl1" -- "$cli" compare --methods=gradl1 --gradl1_warmup=2

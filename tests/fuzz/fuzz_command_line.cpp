@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/engine/experiment/state_table.h"
+#include "core/engine/lab/lab_state.h"
 #include "native/cli/command_line.h"
 #include "native/cli/commands.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -45,7 +46,7 @@ void check_list_parsers(const std::string& name, const std::string& value) {
   } else {
     FUZZ_CHECK(!bits.status().message().empty());
   }
-  if (Result<std::vector<std::string>> methods = parse_methods(value); methods.ok()) {
+  if (Result<std::vector<std::string>> methods = parse_method_list(value); methods.ok()) {
     FUZZ_CHECK(!methods->empty());
     for (const std::string& method : *methods) {
       Experiment probe;
