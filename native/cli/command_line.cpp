@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/engine/experiment/state_table.h"
+#include "core/engine/io/json.h"
 
 namespace qplay::cli {
 
@@ -172,6 +173,39 @@ Result<std::vector<int64_t>> parse_seeds(const std::string& text) {
     seeds.push_back(scratch.seed);
   }
   return seeds;
+}
+
+Result<long> parse_integer_flag(const ParsedCommandLine& parsed, const std::string& name, long min, long max) {
+  const std::string& text = parsed.flag(name);
+  long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return Status::error("--" + name + " must be an integer from " + std::to_string(min) + " to " +
+                         std::to_string(max) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+Result<double> parse_number_flag(const ParsedCommandLine& parsed, const std::string& name, double min, double max) {
+  const std::string& text = parsed.flag(name);
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !(value >= min && value <= max)) {
+    return Status::error("--" + name + " must be a number from " + format_json_number(min) + " to " +
+                         format_json_number(max) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  for (size_t comma = text.find(','); comma != std::string::npos; comma = text.find(',', start)) {
+    items.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  items.push_back(text.substr(start));
+  return items;
 }
 
 std::string describe_command_flags(const std::vector<CommandFlag>& flags) {

@@ -69,6 +69,13 @@ Result<std::vector<int>> parse_bit_list(const std::string& text, int min_bits, c
 Result<std::vector<double>> parse_epsilons(const std::string& text);
 Result<std::vector<int64_t>> parse_seeds(const std::string& text);
 
+// A command flag holding an integer or a number within [min, max] (no spaces, no trailing text); the message
+// names the flag and the range.
+Result<long> parse_integer_flag(const ParsedCommandLine& parsed, const std::string& name, long min, long max);
+Result<double> parse_number_flag(const ParsedCommandLine& parsed, const std::string& name, double min, double max);
+// "a,b,c" -> {"a", "b", "c"}; "" -> {""}.
+std::vector<std::string> split_list(const std::string& text);
+
 std::string describe_command_flags(const std::vector<CommandFlag>& flags);
 
 }  // namespace qplay::cli

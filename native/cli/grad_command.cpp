@@ -103,7 +103,7 @@ int grad_command(const std::vector<std::string>& arguments) {
   // The objective of the experiment's method (--method and its knobs): cross-entropy plus its penalty, and
   // the gradient of their sum, as a training step of that method would compute them on this batch.
   const Experiment& experiment = model->experiment;
-  Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment);
+  Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment, !experiment.init_model.empty());
   if (!method) return report_bad_input("grad", method.status());
   Json parameters = Json::array();
   for (const ParameterTensor& t : network.parameter_tensors())

@@ -62,6 +62,8 @@ VARIANT = {
     "sweep_weight_bits": "3", "sweep_activation_bits": "8", "csv": "t.csv", "json": "t.json", "svg": "t.svg",
     "split": "test", "offset": "5", "methods": "baseline,symreg", "seeds": "2",
     "compare_weight_bits": "3", "fgsm_epsilons": "0.3", "fgsm_samples": "20",
+    "compare_activation_bits": "4", "compare_ranges": "mse", "validation_fraction": "0.3",
+    "select_on": "trained-loss", "fine_tune_epochs": "1",
 }
 
 # What makes a setting mean something, tried first; a command that refuses the context runs without it.
@@ -73,7 +75,12 @@ CONTEXT = {
     "cpq_learn_bits": ["--cpq_learning_rate=0.1"], "cpq_bits_lambda": ["--cpq_learn_bits=on", "--cpq_learning_rate=0.1"],
     "test_fraction": ["--split=test"], "percentile": ["--range_method=percentile"],
     "calibration_samples": ["--activation_bits=4"], "classes": ["--dataset=spiral"],
+    # a grid is what --select_on chooses
+    "select_on": ["--validation_fraction=0.3", "--methods=baseline[learning_rate=0.01|0.3]"],
 }
+# compare evaluates with its own lists of activation bits and range methods.
+COMMAND_CONTEXT = {("compare", "percentile"): ["--compare_ranges=percentile"],
+                   ("compare", "calibration_samples"): ["--compare_activation_bits=4"]}
 FASHION_KEYS = {"train_limit", "test_limit", "data_dir"}
 # eval and sweep read training images only to calibrate quantized activations (the base limits are below 512
 # calibration samples); a min-max range over 200 or 300 images may well be the same, an MSE-optimal one is not.
@@ -164,7 +171,8 @@ def check_flag(command, key, groups, root):
         for a in fashion:
             base = with_flag(base, a[2:].split("=")[0], a.split("=", 1)[1])
     method = method_context(command, key, groups)
-    contexts = [CONTEXT.get(key, []) + FASHION_CONTEXT.get(key, []) + method, method, []]
+    context = COMMAND_CONTEXT.get((command, key), CONTEXT.get(key, []))
+    contexts = [context + FASHION_CONTEXT.get(key, []) + method, method, []]
     for context in contexts:
         args = base
         for a in context:

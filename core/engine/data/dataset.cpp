@@ -1,10 +1,13 @@
-// Invariant checks for Dataset (see dataset.h).
+// Invariant checks for Dataset and the validation split (see dataset.h).
 #include "core/engine/data/dataset.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <span>
 #include <string>
+
+#include "core/engine/base/rng.h"
 
 namespace qplay {
 
@@ -86,6 +89,33 @@ int Dataset::sample_size() const {
 Status validate_dataset(const Dataset& dataset) {
   Status status = validate_dataset_fields(dataset);
   return dataset.name.empty() ? status : status.with_context(dataset.name);
+}
+
+Result<ValidationSplit> split_validation(const Dataset& dataset, double fraction, uint64_t seed) {
+  const size_t n = dataset.train_size();
+  const size_t held_out = static_cast<size_t>(fraction * static_cast<double>(n) + 0.5);
+  if (!(fraction > 0 && fraction < 1) || held_out < 1 || held_out >= n) {
+    return Status::error("a validation fraction of " + std::to_string(fraction) + " of " + std::to_string(n) +
+                         " training samples leaves no validation or no training sample");
+  }
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  // Its own stream, so the split does not move when the batch order's or the initial weights' draws change.
+  Rng rng(seed, 0x76616c69646174ULL);
+  rng.shuffle(order);
+  // Each side in the original order: a permutation decides membership, not the batch order.
+  std::vector<size_t> validation(order.begin(), order.begin() + held_out), training(order.begin() + held_out, order.end());
+  std::sort(validation.begin(), validation.end());
+  std::sort(training.begin(), training.end());
+  ValidationSplit split;
+  split.training = dataset;
+  split.training.train_x = dataset.train_x.select_rows(training);
+  split.training.train_y.resize(training.size());
+  for (size_t i = 0; i < training.size(); ++i) split.training.train_y[i] = dataset.train_y[training[i]];
+  split.validation_x = dataset.train_x.select_rows(validation);
+  split.validation_y.resize(validation.size());
+  for (size_t i = 0; i < validation.size(); ++i) split.validation_y[i] = dataset.train_y[validation[i]];
+  return split;
 }
 
 }  // namespace qplay

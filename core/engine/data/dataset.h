@@ -32,4 +32,15 @@ struct Dataset {
 // labels in range, a non-empty training set, finite features) and says which one is broken and where.
 Status validate_dataset(const Dataset& dataset);
 
+// A validation split carved from the training set: `fraction` of the training samples, drawn by a
+// permutation of `seed`, become the held-out rows; the rest train. The test set is untouched, so settings
+// chosen on `validation` never see it.
+struct ValidationSplit {
+  Dataset training;       // train_* = the training rows kept; test_* = the original test set
+  FeatureRows validation_x;
+  std::vector<int32_t> validation_y;
+};
+// fraction in (0, 1) and at least one sample on each side; else an error saying how many samples there are.
+Result<ValidationSplit> split_validation(const Dataset& dataset, double fraction, uint64_t seed);
+
 }  // namespace qplay

@@ -15,6 +15,20 @@ FeatureRows FeatureRows::from_floats(std::vector<float> values, size_t row_size)
   return rows;
 }
 
+FeatureRows FeatureRows::select_rows(std::span<const size_t> rows) const {
+  FeatureRows selected = *this;
+  auto gather = [&](const auto& from, auto& to) {
+    to.resize(rows.size() * row_size_);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      assert(rows[i] < this->rows());
+      std::copy_n(from.begin() + rows[i] * row_size_, row_size_, to.begin() + i * row_size_);
+    }
+  };
+  if (storage_ == FeatureStorage::float32) gather(values_, selected.values_);
+  else gather(codes_, selected.codes_);
+  return selected;
+}
+
 FeatureRows FeatureRows::from_uint8_codes(std::vector<uint8_t> codes, size_t row_size, float divisor) {
   assert(row_size >= 1 && codes.size() % row_size == 0);
   assert(divisor != 0.0f);

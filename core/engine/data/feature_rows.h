@@ -43,6 +43,8 @@ class FeatureRows {
   float value(size_t row, size_t column) const;
   // out[count, row_size] = rows [first, first + count), decoded. first + count <= rows().
   void copy_rows(size_t first, size_t count, float* out) const;
+  // The rows at `rows` (each < rows()), in that order, in the same storage.
+  FeatureRows select_rows(std::span<const size_t> rows) const;
   // Rows [first, first + count) as floats: a view of float32 storage, or decoded into *scratch
   // (resized as needed) and a view of that. Valid until this object or *scratch changes.
   std::span<const float> float_rows(size_t first, size_t count, std::vector<float>* scratch) const;

@@ -31,7 +31,7 @@ Status validate_experiment(const Experiment& e) {
   int classes = images ? 10 : (e.dataset == "spiral" || e.dataset == "blobs" ? e.classes : 2);
   if (Result<Architecture> a = parse_architecture(e.architecture, input, classes); !a) return a.status();
   if (Status status = check_settings(e); !status) return status;
-  if (Result<std::unique_ptr<TrainingMethod>> method = make_training_method(e); !method) return method.status();
+  if (Result<std::unique_ptr<TrainingMethod>> method = make_training_method(e, !e.init_model.empty()); !method) return method.status();
   return {};
 }
 
@@ -80,7 +80,7 @@ TrainingSettings make_training_settings(const Experiment& e) {
   return settings;
 }
 
-Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e) {
+Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e, bool starts_from_trained_weights) {
   if (e.method == "baseline") return make_baseline_method();
   if (e.method == "qreg") {
     QregSettings settings;
@@ -126,7 +126,7 @@ Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e
     settings.perturbation_lambda = e.raq_perturbation_lambda;
     settings.perturbation_epsilon = e.raq_perturbation_epsilon;
     settings.spectral_lambda = e.raq_spectral_lambda;
-    settings.frozen_teacher = !e.init_model.empty();  // a trained start is the paper's pretrained teacher
+    settings.frozen_teacher = starts_from_trained_weights;  // the paper's pretrained teacher
     return make_raq_method(settings);
   }
   return Status::error("unknown method '" + e.method + "'");

@@ -100,8 +100,10 @@ Result<Dataset> make_dataset(const Experiment& experiment);
 Result<Architecture> make_architecture(const Experiment& experiment, const Dataset& dataset);
 Result<std::shared_ptr<const KernelTable>> make_kernels(const Experiment& experiment);
 TrainingSettings make_training_settings(const Experiment& experiment);
-// The experiment's training method with its knobs (errors name the offending setting).
-Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& experiment);
+// The experiment's training method with its knobs (errors name the offending setting). A run that starts
+// from trained weights (init_model, or a comparison's checkpoint) gives RAQ its pretrained, frozen teacher.
+Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& experiment,
+                                                             bool starts_from_trained_weights);
 // The evaluation (slider) setting with explicit bit-widths; the experiment supplies the rest.
 QuantizationSetting make_quantization_setting(const Experiment& experiment, int weight_bits, int activation_bits);
 

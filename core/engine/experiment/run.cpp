@@ -1,5 +1,7 @@
 #include "core/engine/experiment/run.h"
 
+#include <algorithm>
+
 #include "core/engine/experiment/saved_model.h"
 
 namespace qplay {
@@ -15,7 +17,7 @@ Status check_model_matches_dataset(const Network<float>& network, const Dataset&
 }
 
 Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset,
-                      std::shared_ptr<const KernelTable> kernels) {
+                      std::shared_ptr<const KernelTable> kernels, std::span<const float> initial_parameters) {
   if (Status status = validate_experiment(experiment); !status) return status;
   Run run;
   run.experiment = experiment;
@@ -38,7 +40,15 @@ Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Datase
   if (!experiment.init_model.empty()) {
     if (Status status = load_initial_weights(experiment.init_model, *run.network); !status) return status;
   }
-  Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment);
+  if (!initial_parameters.empty()) {
+    if (initial_parameters.size() != run.network->parameter_count()) {
+      return Status::error("the initial parameters are " + std::to_string(initial_parameters.size()) +
+                           " values; the network has " + std::to_string(run.network->parameter_count()));
+    }
+    std::copy(initial_parameters.begin(), initial_parameters.end(), run.network->parameters().begin());
+  }
+  const bool starts_trained = !experiment.init_model.empty() || !initial_parameters.empty();
+  Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment, starts_trained);
   if (!method) return method.status();
   run.trainer = std::make_unique<Trainer>(run.dataset, *run.network, make_training_settings(experiment),
                                           std::move(method).value());

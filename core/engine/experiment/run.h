@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "core/engine/base/status.h"
 #include "core/engine/experiment/experiment.h"
@@ -21,8 +22,11 @@ struct Run {
 
 // Validates the experiment, builds (or reuses, when given) the data set, and initialises everything.
 // kernels: a table to share with other runs (one thread pool for all); null makes the experiment's own.
+// initial_parameters: a trained network's parameters to start from (a comparison's checkpoint), as
+// init_model would load them; empty: init_model's, or the seed's random weights.
 Result<Run> start_run(const Experiment& experiment, std::shared_ptr<const Dataset> dataset = nullptr,
-                      std::shared_ptr<const KernelTable> kernels = nullptr);
+                      std::shared_ptr<const KernelTable> kernels = nullptr,
+                      std::span<const float> initial_parameters = {});
 
 // A model can only be evaluated on data of the shape and class count it was built for.
 Status check_model_matches_dataset(const Network<float>& network, const Dataset& dataset);

@@ -31,4 +31,12 @@ PairedDifference paired_difference(std::span<const double> a, std::span<const do
 // "no difference shown" when it holds 0, "one seed: no interval" below two pairs.
 std::string_view paired_verdict(const PairedDifference& difference, bool higher_is_better = true);
 
+// A claim is about an effect the reference suffers (quantization costs it accuracy, it overfits, an attack
+// fools it) and the method reducing it. The claim is testable at a setting only where the reference shows
+// that effect: its paired effect (e.g. quantized minus float accuracy) must be below -kSmallestTestableEffect
+// with the whole 95% interval below 0. Else "not testable here"; otherwise paired_verdict's words.
+inline constexpr double kSmallestTestableEffect = 0.01;  // one percentage point
+std::string_view claim_verdict(const PairedDifference& method_minus_reference, const PairedDifference& reference_effect,
+                               bool higher_is_better = true);
+
 }  // namespace qplay
