@@ -395,6 +395,8 @@ std::string comparison_json(const ComparisonResult& result) {
     run["train_accuracy"] = r.train_accuracy;
     run["test_loss"] = r.test_loss;
     run["test_accuracy"] = r.test_accuracy;
+    run["train_loss_curve"] = numbers_json(r.train_loss_curve);
+    run["test_loss_curve"] = numbers_json(r.test_loss_curve);
     run["training_seconds"] = r.training_seconds;
     run["fgsm_float_accuracy"] = numbers_json(r.fgsm_float_accuracy);
     run["fgsm_trained_accuracy"] = numbers_json(r.fgsm_trained_accuracy);

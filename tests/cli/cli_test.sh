@@ -54,10 +54,10 @@ expect "export refuses settings it would ignore" 2 "does not take" -- "$cli" exp
 python3 -c "import json; d=json.load(open('w.json')); assert d['format']=='qplay-weights'" \
   && pass "export JSON format" || fail "export JSON format"
 
-expect "compare trains every method from the same seeds" 0 "per channel" -- "$cli" compare --dataset=moons \
+expect "compare trains every method from the same seeds" 0 "weights per-channel" -- "$cli" compare --dataset=moons \
   --samples=300 --epochs=3 --seeds=2 --methods=baseline,gradl1,qreg --compare_weight_bits=8,4,2 \
   --csv=c.csv --json=c.json --svg=c.svg
-[ "$(wc -l < c.csv)" -eq 151 ] && pass "compare CSV: header + 3 methods x 2 seeds x (float + 3 bits x 2 x (accuracy, flips, low-margin flips) + 3 FGSM eps x 2)" \
+[ "$(wc -l < c.csv)" -eq 289 ] && pass "compare CSV: header + 3 methods x 2 seeds x (float accuracy and loss + 3 bits x 2 granularities x (accuracy, loss, flips, low-margin flips, first-order term and bound) + 3 FGSM eps x 2 + train/test accuracy and loss)" \
   || fail "compare CSV rows: $(wc -l < c.csv)"
 python3 -c "import json; d=json.load(open('c.json')); assert d['format']=='qplay-comparison' and len(d['runs'])==6" \
   && pass "compare JSON has 6 runs" || fail "compare JSON content"

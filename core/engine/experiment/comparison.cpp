@@ -251,6 +251,10 @@ ComparisonRun score_run(Run& run, const Dataset& data, const ComparisonSettings&
          fgsm_accuracy_over_epsilons(network, data.test_x, data.test_y, settings.fgsm_epsilons, trained, fgsm))
       scores.fgsm_trained_accuracy.push_back(p.adversarial.accuracy);
   }
+  for (const EpochMetrics& epoch : run.trainer->history()) {
+    scores.train_loss_curve.push_back(epoch.train_loss);
+    scores.test_loss_curve.push_back(epoch.test_loss);
+  }
   const EpochMetrics& last = run.trainer->history().back();
   scores.train_loss = last.train_loss;
   scores.train_accuracy = last.train_accuracy;

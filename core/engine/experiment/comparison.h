@@ -91,6 +91,7 @@ struct ComparisonRun {
   std::vector<QuantizedScore> quantized;  // [index into ComparisonResult::points]
   // The last epoch's metrics of the model as trained (for QReg: its quantized forward).
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+  std::vector<double> train_loss_curve, test_loss_curve;  // [epoch] of the model as trained (fine-tuning only)
   double training_seconds = 0;
   // FGSM accuracy [index into settings.fgsm_epsilons]: of the float weights, and of the forward the
   // method scores its model with (QReg's quantized forward, RAQ's 2-bit shift-add view; the float
