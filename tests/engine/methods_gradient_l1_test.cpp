@@ -127,7 +127,12 @@ TEST(GradientL1Method, SettingsRejectNegativeOrNonFiniteValues) {
 // Two moons, trained plainly and with the penalty from the same seed. (On the 3-arm spiral the
 // default λ barely moves ‖∇L‖₁ and λ >= 0.1 collapses the network to a constant, whose gradient is
 // zero: the penalty's trivial minimum. docs/methods.md says so.)
-Experiment small_moons(const std::string& method, double lambda) {
+// mlp:32,32 on 2-D points: 2·32 + 32·32 + 32·2 weights. The method's λ_w is per weight, so the paper's λ of the
+// summed norm is λ_w / kMoonsWeights.
+constexpr double kMoonsWeights = 1152;
+
+Experiment small_moons(const std::string& method, double lambda_weights,
+                       double lambda_activations = GradientL1Settings{}.lambda_activations) {
   Experiment e;
   e.dataset = "moons";
   e.samples = 600;
@@ -138,7 +143,8 @@ Experiment small_moons(const std::string& method, double lambda) {
   e.kernels = "reference";
   e.threads = 1;
   e.method = method;
-  e.gradl1_lambda_weights = e.gradl1_lambda_activations = lambda;
+  e.gradl1_lambda_weights = lambda_weights;
+  e.gradl1_lambda_activations = lambda_activations;
   e.granularity = "per-tensor";
   return e;
 }
@@ -166,7 +172,7 @@ double accuracy_at(qplay::Run& run, int weight_bits) {
 }
 
 TEST(GradientL1Method, LowersTheGradientL1NormAtTheDefaultLambda) {
-  qplay::Run baseline = trained(small_moons("baseline", 0));
+  qplay::Run baseline = trained(small_moons("baseline", 0, 0));
   qplay::Run regularized = trained(small_moons("gradl1", GradientL1Settings{}.lambda_weights));
   const double baseline_norm = weight_gradient_l1_norm(baseline);
   const double regularized_norm = weight_gradient_l1_norm(regularized);
@@ -176,8 +182,8 @@ TEST(GradientL1Method, LowersTheGradientL1NormAtTheDefaultLambda) {
 }
 
 TEST(GradientL1Method, KeepsMoreAccuracyAtTwoBitsPerTensor) {
-  qplay::Run baseline = trained(small_moons("baseline", 0));
-  qplay::Run regularized = trained(small_moons("gradl1", 0.03));
+  qplay::Run baseline = trained(small_moons("baseline", 0, 0));
+  qplay::Run regularized = trained(small_moons("gradl1", 0.03 * kMoonsWeights, 0.03));
   const double float_baseline = accuracy_at(baseline, 0), float_regularized = accuracy_at(regularized, 0);
   const double two_bit_baseline = accuracy_at(baseline, 2), two_bit_regularized = accuracy_at(regularized, 2);
   // Measured: float 1.000 / 1.000, 2-bit per-tensor 0.750 / 0.950.
@@ -191,16 +197,16 @@ TEST(GradientL1Method, FiniteDifferenceModeTrainsAndAlsoLowersTheNorm) {
   Experiment e = small_moons("gradl1", GradientL1Settings{}.lambda_weights);
   e.gradl1_mode = "finite-difference";
   qplay::Run approximate = trained(e);
-  qplay::Run baseline = trained(small_moons("baseline", 0));
+  qplay::Run baseline = trained(small_moons("baseline", 0, 0));
   EXPECT_LT(weight_gradient_l1_norm(approximate), weight_gradient_l1_norm(baseline));
 }
 
 TEST(GradientL1Method, WarmupTrainsPlainlyFirst) {
-  Experiment e = small_moons("gradl1", 0.03);
+  Experiment e = small_moons("gradl1", 0.03 * kMoonsWeights, 0.03);
   e.gradl1_warmup = 0.5;
   Result<qplay::Run> run = start_run(e);
   ASSERT_TRUE(run.ok());
-  Result<qplay::Run> plain = start_run(small_moons("baseline", 0));
+  Result<qplay::Run> plain = start_run(small_moons("baseline", 0, 0));
   // Until half the run the weights follow the baseline's exactly; afterwards they part.
   while (run->trainer->completed_epochs() < 12) run->trainer->step(), plain->trainer->step();
   EXPECT_TRUE(std::equal(run->network->parameters().begin(), run->network->parameters().end(),

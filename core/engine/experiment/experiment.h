@@ -52,7 +52,7 @@ struct Experiment {
   int qat_activation_bits = 0;             // 0 = float activations
   std::string qat_mode = "quantize";       // quantize | noise (the uniform-noise ablation)
   // gradl1: gradient-ℓ1 regularization
-  double gradl1_lambda_weights = 0.01;
+  double gradl1_lambda_weights = 10;       // times the MEAN |dL/dw| (gradient_l1.h)
   double gradl1_lambda_activations = 0.01;
   double gradl1_warmup = 0.0;              // share of the run trained plainly before the penalty starts
   std::string gradl1_mode = "exact";       // exact | finite-difference

@@ -152,9 +152,10 @@ std::vector<SettingRow> build_rows() {
       {"gradl1_lambda_weights",
        K::number,
        "gradl1",
-       "gradl1: weight of the l1 norm of the loss gradient w.r.t. the weights",
+       "gradl1: weight of the mean |gradient of the loss| over the weights (the paper's summed l1 norm divided by "
+       "the number of weights, so one value suits small and large networks)",
        0,
-       100,
+       10000,
        {},
        &E::gradl1_lambda_weights},
       {"gradl1_lambda_activations",

@@ -312,7 +312,7 @@ class GradientL1Method final : public TrainingMethod {
   StepResult compute_gradients(Network<float>& network, const TrainingBatch& batch,
                                const StepContext& context) override {
     if (context.progress < settings_.warmup) return {forward_loss_backward(network, batch), 0.0f};
-    const float lambda_w = static_cast<float>(settings_.lambda_weights);
+    const float lambda_w = summed_norm_lambda(network);
     const float lambda_a = static_cast<float>(settings_.lambda_activations);
     const bool exact = settings_.mode == GradientL1Mode::exact;
     GradientL1Regularizer<float>::Value value =
@@ -322,6 +322,14 @@ class GradientL1Method final : public TrainingMethod {
   }
 
  private:
+  // λ_w per weight as the penalty's λ of the summed norm: λ_w / (number of weights).
+  float summed_norm_lambda(const Network<float>& network) const {
+    size_t weights = 0;
+    for (const ParameterTensor& tensor : network.parameter_tensors())
+      if (tensor.is_weight) weights += tensor.size();
+    return static_cast<float>(settings_.lambda_weights / double(std::max<size_t>(weights, 1)));
+  }
+
   // λ_w·(∇L(θ + h·sign(∇_W L)) - ∇L(θ)) / h: the weight term only, and with ReLU only a smoothed
   // surrogate of the exact product (methods.md §1.6). The probabilities of the unperturbed forward
   // are restored so the training accuracy counts the real model.
@@ -337,7 +345,7 @@ class GradientL1Method final : public TrainingMethod {
         parameters[k] += h * sign_of(saved_gradients_[k]);
     }
     forward_loss_backward(network, batch);
-    const float scale = static_cast<float>(settings_.lambda_weights) / h;
+    const float scale = summed_norm_lambda(network) / h;
     for (size_t k = 0; k < gradients.size(); ++k)
       gradients[k] = saved_gradients_[k] + scale * (gradients[k] - saved_gradients_[k]);
     std::copy(saved_parameters_.begin(), saved_parameters_.end(), parameters.begin());
