@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/engine/lab/recipes.h"
 #include "core/engine/lab/weight_statistics.h"
-#include "core/engine/methods/cpq_dropbits.h"
 #include "core/ui/plot.h"
 
 namespace qplay::ui {
@@ -551,22 +551,6 @@ bool any_method_readouts(const Lab& lab) {
   return false;
 }
 
-std::string learned_layer_bits(const Lab& lab, int run) {
-  const std::vector<int>& layers = lab.weighted_layers();
-  std::vector<std::string> bits(layers.size());
-  for (const MethodReadout& readout : lab.run(run).readouts) {
-    const auto at = std::find(layers.begin(), layers.end(), readout.layer);
-    if (readout.name == kLearnedWeightBitsReadout && at != layers.end())
-      bits[static_cast<size_t>(at - layers.begin())] = readout_text(readout);
-  }
-  std::string text;
-  for (size_t i = 0; i < bits.size(); ++i) {
-    if (bits[i].empty()) return "";
-    text += (i ? "," : "") + bits[i];
-  }
-  return text;
-}
-
 void draw_method_readouts(PlaygroundState& state) {
   const Lab& lab = *state.lab();
   const std::vector<int>& layers = lab.weighted_layers();
@@ -613,6 +597,34 @@ void draw_method_readouts(PlaygroundState& state) {
     }
     ImGui::EndTable();
   }
+}
+
+void draw_method_recipes(PlaygroundState& state, int* active, const std::function<void(std::string)>& remember) {
+  const std::vector<MethodRecipe>& recipes = method_recipes();
+  ImGui::TextWrapped("Each button sets up a comparison where one paper's claim can be checked in seconds.");
+  for (size_t i = 0; i < recipes.size(); ++i) {
+    const std::string label = std::string(recipes[i].title) + "##recipe";
+    if (i > 0) {
+      const float width = ImGui::CalcTextSize(recipes[i].title.data(), recipes[i].title.data() + recipes[i].title.size()).x +
+                          2 * ImGui::GetStyle().FramePadding.x;
+      const float right = ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width;
+      if (right <= ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::SameLine();
+    }
+    const bool clicked = ImGui::Button(label.c_str());
+    remember("recipe_" + std::string(recipes[i].method));
+    if (clicked) {
+      state.apply_hash(recipes[i].state);
+      if (Lab* lab = state.lab()) lab->play();
+      *active = static_cast<int>(i);
+    }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%.*s", int(recipes[i].look.size()), recipes[i].look.data());
+  }
+  if (*active < 0) return;
+  const MethodRecipe& recipe = recipes[static_cast<size_t>(*active)];
+  ImGui::Separator();
+  ImGui::TextWrapped("%.*s: %.*s", int(recipe.title.size()), recipe.title.data(), int(recipe.look.size()),
+                     recipe.look.data());
+  if (ImGui::SmallButton("Hide##recipe")) *active = -1;
 }
 
 }  // namespace qplay::ui

@@ -4,6 +4,9 @@
 
 #include <imgui.h>
 
+#include <functional>
+#include <string>
+
 #include "core/ui/playground_state.h"
 
 namespace qplay::ui {
@@ -44,7 +47,9 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size);
 // table per run that has any, drawn inline.
 bool any_method_readouts(const Lab& lab);
 void draw_method_readouts(PlaygroundState& state);
-// Run `run`'s learned bit-width per weighted layer as a layer_weight_bits value ("3,1,3"), or "".
-std::string learned_layer_bits(const Lab& lab, int run);
+// One button per method (lab/recipes.h): a click loads the setting where its claim shows, starts training
+// and keeps what to look for in view; *active is the recipe applied last (-1: none, or dismissed).
+// remember(name) is called after each button ("recipe_gradl1", ...) so tests can find it.
+void draw_method_recipes(PlaygroundState& state, int* active, const std::function<void(std::string)>& remember);
 
 }  // namespace qplay::ui

@@ -63,6 +63,7 @@ struct Playground::Impl {
   long frames = 0;
   bool compact = false;            // this frame's window is narrow (kCompactWidthInFonts)
   bool setup_drawer_open = false;  // compact only: the setup covers the body
+  int active_recipe = -1;          // the method recipe applied last, whose "what to look for" stays shown
   double layout_ms = 0;  // moving average of the frame's time outside the lab
   std::map<std::string, ControlRect, std::less<>> control_rects;
 
@@ -285,6 +286,8 @@ void Playground::Impl::methods_section() {
 }
 
 void Playground::Impl::setup_sidebar() {
+  if (!hidden("methods") && ImGui::CollapsingHeader("See a method's effect", ImGuiTreeNodeFlags_DefaultOpen))
+    draw_method_recipes(state, &active_recipe, [this](std::string name) { remember(name); });
   if (ImGui::CollapsingHeader("Data", ImGuiTreeNodeFlags_DefaultOpen)) {
     settings_group("data");
     // What the limits and fractions above came to (a browser's data pack holds fewer images than 60,000).

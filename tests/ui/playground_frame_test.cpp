@@ -6,6 +6,8 @@
 
 #include <imgui.h>
 
+#include "core/engine/lab/lab_state.h"
+#include "core/engine/lab/recipes.h"
 #include "core/ui/playground.h"
 #include "tests/ui/headless_imgui.h"
 
@@ -132,6 +134,20 @@ TEST(PlaygroundFrame, TheLearnedTabMovesThePerLayerSliderToCpqsBits) {
   for (int i = 0; i < 5; ++i) imgui.frame(without);
   float x, y, w, h;
   EXPECT_FALSE(without.control_rect("learned_tab", &x, &y, &w, &h)) << "nothing learned beyond weights: no tab";
+}
+
+TEST(PlaygroundFrame, AMethodRecipeLoadsItsComparisonAndStartsTraining) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform, std::string(kQuick));
+  imgui.train(playground);
+  ASSERT_FALSE(playground.training());
+  for (const MethodRecipe& recipe : method_recipes()) {
+    ASSERT_TRUE(imgui.click(playground, "recipe_" + std::string(recipe.method))) << recipe.method;
+    // The address now holds the recipe's state, and its runs train by themselves.
+    EXPECT_EQ(platform.published, lab_state_to_hash(lab_state_from_hash(recipe.state).state)) << recipe.method;
+    EXPECT_TRUE(playground.training()) << recipe.method;
+  }
 }
 
 TEST(PlaygroundFrame, TheNeuronsTabDrawsAMapPerNeuron) {

@@ -55,9 +55,11 @@ const ForwardOptions<float>* EvaluationCache::forward_options(const Quantization
   return it == tasks_.end() || it->second.weights.empty() ? nullptr : &it->second.options;
 }
 
-void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weights_version) {
+void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weights_version,
+                            const TrainingMethod* own_grid) {
   task.weights.resize(network.parameters().size());
-  quantize_weights_into(network, network.parameters(), task.setting, task.weights);
+  if (!own_grid || !own_grid->quantize_on_own_grid(network, task.setting, task.weights))
+    quantize_weights_into(network, network.parameters(), task.setting, task.weights);
   task.options = {};
   task.options.parameters = task.weights;
   if (task.setting.activations.bits > 0) {
@@ -79,7 +81,7 @@ void EvaluationCache::evict_if_full() {
 }
 
 bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version, const QuantizationSetting& setting,
-                               double budget_ms, size_t min_samples) {
+                               double budget_ms, size_t min_samples, const TrainingMethod* own_grid) {
   const std::string key = quantization_setting_key(setting);
   auto it = tasks_.find(key);
   if (it == tasks_.end()) {
@@ -93,7 +95,7 @@ bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version
   if (task.shown.complete && task.shown.weights_version == weights_version) return true;
   // A running evaluation finishes on its snapshot even if the weights moved on since: restarting it
   // whenever training takes a step would never let a large test split complete.
-  if (!task.running) start(task, network, weights_version);
+  if (!task.running) start(task, network, weights_version, own_grid);
   task.evaluation->advance(network, task.options, budget_ms, min_samples);
   const bool done = task.evaluation->done();
   if (done || !task.shown.complete) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/engine/data/dataset.h"
+#include "core/engine/methods/training_method.h"
 #include "core/engine/quant/post_training.h"
 #include "core/engine/train/incremental_evaluation.h"
 
@@ -52,8 +53,10 @@ class EvaluationCache {
   // Works on one setting for about budget_ms: (re)starts it from the network's current weights if it has
   // nothing for weights_version, then evaluates chunks until the budget is spent (but at least
   // min_samples in total) or the split is done. Returns true once it is complete for weights_version.
+  // own_grid: the run's method, whose own quantizer rounds the weights if it has one (CPQ); null: rounded
+  // post-training.
   bool evaluate(Network<float>& network, uint64_t weights_version, const QuantizationSetting& setting,
-                double budget_ms, size_t min_samples = 0);
+                double budget_ms, size_t min_samples = 0, const TrainingMethod* own_grid = nullptr);
 
   // The forward that evaluates the setting (its quantized weight snapshot and activation grids), once
   // its evaluation has started; null before. Valid until the next evaluate() or clear().
@@ -74,7 +77,7 @@ class EvaluationCache {
     std::unique_ptr<IncrementalEvaluation> evaluation;
     uint64_t last_used = 0;
   };
-  void start(Task& task, Network<float>& network, uint64_t weights_version);
+  void start(Task& task, Network<float>& network, uint64_t weights_version, const TrainingMethod* own_grid);
   void evict_if_full();
 
   std::shared_ptr<const Dataset> dataset_;

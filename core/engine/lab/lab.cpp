@@ -1,8 +1,10 @@
 #include "core/engine/lab/lab.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/engine/experiment/state_table.h"
+#include "core/engine/methods/cpq_dropbits.h"
 
 namespace qplay {
 namespace {
@@ -43,6 +45,10 @@ size_t settings_to_cache(size_t parameters, size_t weighted_layers) {
 uint64_t version_of(uint64_t generation, const Trainer& trainer) {
   return (generation << 32) + static_cast<uint64_t>(trainer.steps_taken());
 }
+
+// The method whose own quantizer rounds the run's weights (CPQ's learned steps), or null. A loaded model
+// brings weights only, not the quantizer its method learned.
+const TrainingMethod* own_grid_of(const LabRun& run) { return run.loaded ? nullptr : &run.run.trainer->method(); }
 
 }  // namespace
 
@@ -263,7 +269,8 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
   if (first_readout_only) {
     for (auto& run : runs_)
       if (!run->evaluations.find(current))
-        run->evaluations.evaluate(*run->run.network, run->evaluated_version, current, 0, kFirstReadoutSamples);
+        run->evaluations.evaluate(*run->run.network, run->evaluated_version, current, 0, kFirstReadoutSamples,
+                                  own_grid_of(*run));
     return;
   }
   auto remaining = [&] { return budget_ms - milliseconds_since(start); };
@@ -279,7 +286,7 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
       if (run.evaluations.is_current(items[i].second, run.evaluated_version)) continue;
       complete = remaining() > 0 &&
                  run.evaluations.evaluate(*run.run.network, run.evaluated_version, items[i].second,
-                                          remaining() / double(items.size() - i)) &&
+                                          remaining() / double(items.size() - i), 0, own_grid_of(run)) &&
                  complete;
     }
     return complete;
@@ -328,6 +335,22 @@ double Lab::advance(double budget_ms) {
   const KernelTable& kernels = runs_.front()->run.network->kernels();
   if (kernels.release_workers) kernels.release_workers(kernels);
   return milliseconds_since(start);
+}
+
+std::string learned_layer_bits(const Lab& lab, int run) {
+  const std::vector<int>& layers = lab.weighted_layers();
+  std::vector<std::string> bits(layers.size());
+  for (const MethodReadout& readout : lab.run(run).readouts) {
+    const auto at = std::find(layers.begin(), layers.end(), readout.layer);
+    if (readout.name == kLearnedWeightBitsReadout && at != layers.end())
+      bits[static_cast<size_t>(at - layers.begin())] = std::to_string(std::lround(readout.value));
+  }
+  std::string text;
+  for (size_t i = 0; i < bits.size(); ++i) {
+    if (bits[i].empty()) return "";
+    text += (i ? "," : "") + bits[i];
+  }
+  return text;
 }
 
 }  // namespace qplay

@@ -137,6 +137,10 @@ class Lab {
   std::chrono::steady_clock::time_point last_refresh_{};
 };
 
+// The bit-widths a run learned per weighted layer ("3,2,3", the layer_weight_bits form), or "" when its
+// method learns none (CPQ with cpq_learn_bits=on does).
+std::string learned_layer_bits(const Lab& lab, int run);
+
 // Whether two states need the same data set (every "data" group setting equal).
 bool same_data_settings(const Experiment& a, const Experiment& b);
 

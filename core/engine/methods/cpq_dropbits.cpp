@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/engine/base/deterministic_math.h"
+#include "core/engine/quant/post_training.h"
 
 namespace qplay {
 
@@ -614,6 +615,18 @@ class CpqMethod final : public TrainingMethod {
     ForwardOptions<float> options;
     options.parameters = view;
     return options;
+  }
+
+  bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting,
+                            std::span<float> view) const override {
+    std::copy(network.parameters().begin(), network.parameters().end(), view.begin());
+    for (const Layer& layer : layers_) {
+      const std::vector<int>& per_layer = setting.weight_bits_per_layer;
+      const bool own = layer.layer < static_cast<int>(per_layer.size()) && per_layer[layer.layer] >= 0;
+      const int bits = own ? per_layer[layer.layer] : setting.weights.bits;
+      if (bits > 0) quantize_layer(network, layer, bits, view);  // 0: this layer stays float
+    }
+    return true;
   }
 
   std::vector<MethodReadout> readouts(const Network<float>&) const override {

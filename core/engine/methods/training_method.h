@@ -26,6 +26,8 @@
 
 namespace qplay {
 
+struct QuantizationSetting;  // quant/post_training.h
+
 struct TrainingBatch {
   std::span<const float> features;  // [size, sample_size], decoded floats
   std::span<const int32_t> labels;  // [size]
@@ -83,6 +85,16 @@ class TrainingMethod {
   // also point into the method, so they are valid while the method lives and is not stepped.
   // Default: the network's own parameters in float.
   virtual ForwardOptions<float> trained_forward(const Network<float>& network, std::vector<float>& view) const;
+
+  // For a method that learns its own quantizer (CPQ's step α per layer): the weights rounded on that grid
+  // at the setting's weight bit-widths (global or per layer; its granularity and range method do not
+  // apply), into view[parameters], and true. The default, false: the method has no grid of its own, and
+  // the slider rounds its weights post-training like any network's (quantize_weights_into).
+  virtual bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting,
+                                    std::span<float> view) const {
+    (void)network, (void)setting, (void)view;
+    return false;
+  }
 
   virtual std::vector<MethodReadout> readouts(const Network<float>& network) const {
     (void)network;

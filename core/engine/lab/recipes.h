@@ -1,0 +1,34 @@
+// One-click recipes: for each method, a lab state (a URL hash) in which its paper's claim can be seen on a toy
+// set within seconds, and what to look at. They come from the studies behind docs/results.md and the
+// probes that followed them, and each states the verdict a person will find across seeds, including "no
+// difference shown" where the claim does not hold at our scale. tests/engine/lab_recipes_test.cpp trains
+// every recipe from five seeds exactly as the playground does and checks that verdict.
+//
+// Not for: lessons (web/examples), which tell a longer story around a setting.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace qplay {
+
+// What the claim is read on, run by run: the method's run (the second) against the baseline's (the first).
+enum class RecipeReading {
+  accuracy_at_slider,  // test accuracy at the state's quantization setting
+  generalization_gap,  // test minus train accuracy of the last epoch
+};
+
+struct MethodRecipe {
+  std::string_view method;  // the method whose effect it shows
+  std::string_view title;   // the button's words
+  std::string_view state;   // the lab state as a URL hash
+  std::string_view look;    // what to do and what to look for, shown when the recipe is applied
+  RecipeReading reading = RecipeReading::accuracy_at_slider;
+  // Before reading: evaluate every run at the bit-widths this run learned (the learned-bits button).
+  bool use_learned_bits = false;
+  std::string_view verdict;  // across seeds 1..5, by the one rule of report/statistics.h
+};
+
+const std::vector<MethodRecipe>& method_recipes();
+
+}  // namespace qplay
