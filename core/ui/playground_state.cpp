@@ -149,7 +149,8 @@ const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(
   const std::string key = quantization_setting_key(setting);
   if (cache.lab != lab_.get() || cache.run != run || cache.version != lab_run.evaluated_version || cache.setting != key) {
     constexpr int kBins = 48;
-    cache = {lab_.get(), run, lab_run.evaluated_version, key, weight_statistics(*lab_run.run.network, setting, kBins)};
+    cache = {lab_.get(), run, lab_run.evaluated_version, key, weight_statistics(*lab_run.run.network, setting, kBins,
+                                                                                    own_grid_method(lab_run))};
   }
   return cache.layers;
 }

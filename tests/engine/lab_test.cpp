@@ -244,6 +244,33 @@ TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
   EXPECT_EQ(compute_neuron_maps(network, {}, region, kResolution, hidden[1]).values, maps.values);
 }
 
+// CPQ learns its quantizer (a step α per layer); the lab rounds its weights on that grid, as CPQ deploys them,
+// and shows that grid in the weight panel. A baseline is rounded post-training as before.
+TEST(Lab, ReadsCpqOnTheGridItLearned) {
+  LabState state = small_state({"baseline", "cpq"});
+  state.experiment.cpq_bits = 3;
+  state.experiment.weight_bits = 3;
+  std::unique_ptr<Lab> lab = trained_lab(state);
+  for (int i = 0; i < 200 && !lab->evaluation(1, lab->current_setting()); ++i) lab->advance(50);
+  while (!lab->run(1).evaluations.is_current(lab->current_setting(), lab->run(1).evaluated_version)) lab->advance(50);
+  const LabRun& cpq = lab->run(1);
+  std::vector<float> view;
+  const ForwardOptions<float> deployed = cpq.run.trainer->trained_forward(view);
+  const Evaluation as_deployed = evaluate(*cpq.run.network, lab->dataset().test_x, lab->dataset().test_y, deployed);
+  EXPECT_DOUBLE_EQ(lab->evaluation(1, lab->current_setting())->result.accuracy, as_deployed.accuracy);
+  EXPECT_EQ(own_grid_method(lab->run(0))->quantize_on_own_grid(*lab->run(0).run.network, lab->current_setting(), view),
+            false);
+
+  double step = 0;
+  for (const MethodReadout& readout : cpq.readouts)
+    if (readout.name == "step α" && readout.layer == lab->weighted_layers().front()) step = readout.value;
+  ASSERT_GT(step, 0);
+  const std::vector<LayerWeightStatistics> stats =
+      weight_statistics(*cpq.run.network, lab->current_setting(), 60, own_grid_method(cpq));
+  ASSERT_EQ(stats.front().grid_levels.size(), 8u);  // 3 bits: codes -4..3
+  for (size_t k = 0; k < 8; ++k) EXPECT_NEAR(stats.front().grid_levels[k], (int(k) - 4) * step, 1e-5 * step);
+}
+
 TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
   LabState state = small_state({"baseline", "cpq"});
   state.experiment.cpq_bits = 4;

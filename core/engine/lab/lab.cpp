@@ -46,11 +46,9 @@ uint64_t version_of(uint64_t generation, const Trainer& trainer) {
   return (generation << 32) + static_cast<uint64_t>(trainer.steps_taken());
 }
 
-// The method whose own quantizer rounds the run's weights (CPQ's learned steps), or null. A loaded model
-// brings weights only, not the quantizer its method learned.
-const TrainingMethod* own_grid_of(const LabRun& run) { return run.loaded ? nullptr : &run.run.trainer->method(); }
-
 }  // namespace
+
+const TrainingMethod* own_grid_method(const LabRun& run) { return run.loaded ? nullptr : &run.run.trainer->method(); }
 
 bool same_data_settings(const Experiment& a, const Experiment& b) {
   for (const SettingRow& row : experiment_settings())
@@ -270,7 +268,7 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
     for (auto& run : runs_)
       if (!run->evaluations.find(current))
         run->evaluations.evaluate(*run->run.network, run->evaluated_version, current, 0, kFirstReadoutSamples,
-                                  own_grid_of(*run));
+                                  own_grid_method(*run));
     return;
   }
   auto remaining = [&] { return budget_ms - milliseconds_since(start); };
@@ -286,7 +284,7 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
       if (run.evaluations.is_current(items[i].second, run.evaluated_version)) continue;
       complete = remaining() > 0 &&
                  run.evaluations.evaluate(*run.run.network, run.evaluated_version, items[i].second,
-                                          remaining() / double(items.size() - i), 0, own_grid_of(run)) &&
+                                          remaining() / double(items.size() - i), 0, own_grid_method(run)) &&
                  complete;
     }
     return complete;

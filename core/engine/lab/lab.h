@@ -141,6 +141,11 @@ class Lab {
 // method learns none (CPQ with cpq_learn_bits=on does).
 std::string learned_layer_bits(const Lab& lab, int run);
 
+// The method whose own quantizer rounds the run's weights wherever the lab shows them quantized (CPQ's
+// learned steps: TrainingMethod::quantize_on_own_grid), or null. A loaded model brings weights only, not
+// the quantizer its method learned.
+const TrainingMethod* own_grid_method(const LabRun& run);
+
 // Whether two states need the same data set (every "data" group setting equal).
 bool same_data_settings(const Experiment& a, const Experiment& b);
 

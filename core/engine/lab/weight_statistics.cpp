@@ -23,10 +23,11 @@ Histogram histogram_of(std::span<const float> values, int bins, float low, float
 }
 
 std::vector<LayerWeightStatistics> weight_statistics(const Network<float>& network, const QuantizationSetting& setting,
-                                                     int bins) {
+                                                     int bins, const TrainingMethod* own_grid) {
   std::vector<float> quantized(network.parameters().size());
   std::vector<std::vector<QuantGrid>> grids;
-  quantize_weights_into(network, network.parameters(), setting, quantized, &grids);
+  if (!own_grid || !own_grid->quantize_on_own_grid(network, setting, quantized, &grids))
+    quantize_weights_into(network, network.parameters(), setting, quantized, &grids);
   std::vector<LayerWeightStatistics> layers;
   const auto& tensors = network.parameter_tensors();
   for (size_t t = 0; t < tensors.size(); ++t) {

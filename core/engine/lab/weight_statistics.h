@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/methods/training_method.h"
 #include "core/engine/quant/post_training.h"
 
 namespace qplay {
@@ -33,8 +34,9 @@ struct LayerWeightStatistics {
 };
 
 // One entry per weight tensor (dense and conv weights; biases stay float). weight_bits == 0 gives
-// empty grids and identical histograms.
+// empty grids and identical histograms. own_grid: the run's method, whose own quantizer (CPQ's) rounds
+// the weights if it has one, as the lab evaluates them (own_grid_method in lab.h).
 std::vector<LayerWeightStatistics> weight_statistics(const Network<float>& network, const QuantizationSetting& setting,
-                                                     int bins = 60);
+                                                     int bins = 60, const TrainingMethod* own_grid = nullptr);
 
 }  // namespace qplay

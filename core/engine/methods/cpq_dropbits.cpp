@@ -617,14 +617,20 @@ class CpqMethod final : public TrainingMethod {
     return options;
   }
 
-  bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting,
-                            std::span<float> view) const override {
+  bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting, std::span<float> view,
+                            std::vector<std::vector<QuantGrid>>* grids) const override {
     std::copy(network.parameters().begin(), network.parameters().end(), view.begin());
+    if (grids) grids->assign(network.parameter_tensors().size(), {});
     for (const Layer& layer : layers_) {
       const std::vector<int>& per_layer = setting.weight_bits_per_layer;
       const bool own = layer.layer < static_cast<int>(per_layer.size()) && per_layer[layer.layer] >= 0;
       const int bits = own ? per_layer[layer.layer] : setting.weights.bits;
-      if (bits > 0) quantize_layer(network, layer, bits, view);  // 0: this layer stays float
+      if (bits <= 0) continue;  // this layer stays float
+      quantize_layer(network, layer, bits, view);
+      if (grids) {
+        const QuantGrid grid{static_cast<float>(step_of(layer)), 0, cpq_code_min(bits), cpq_code_max(bits), 1};
+        (*grids)[layer.tensor].assign(network.parameter_tensors()[layer.tensor].rows, grid);
+      }
     }
     return true;
   }

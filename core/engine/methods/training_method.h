@@ -88,11 +88,12 @@ class TrainingMethod {
 
   // For a method that learns its own quantizer (CPQ's step α per layer): the weights rounded on that grid
   // at the setting's weight bit-widths (global or per layer; its granularity and range method do not
-  // apply), into view[parameters], and true. The default, false: the method has no grid of its own, and
-  // the slider rounds its weights post-training like any network's (quantize_weights_into).
+  // apply), into view[parameters], and true; grids (if given) receives each weight tensor's grid per
+  // channel as quantize_weights_into gives them. The default, false: the method has no grid of its own,
+  // and the slider rounds its weights post-training like any network's (quantize_weights_into).
   virtual bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting,
-                                    std::span<float> view) const {
-    (void)network, (void)setting, (void)view;
+                                    std::span<float> view, std::vector<std::vector<QuantGrid>>* grids = nullptr) const {
+    (void)network, (void)setting, (void)view, (void)grids;
     return false;
   }
 
