@@ -22,21 +22,21 @@ def main():
                    capture_output=True)
     page = open(os.path.join(out, "results.md")).read()
     failures = []
-    for name in ("gradl1", "symreg", "cpq", "raq", "qreg"):
+    for name in ("gradl1", "symreg", "cpq", "cpq-cnn", "raq", "qreg"):
         if not os.path.exists(os.path.join(out, "results", name + ".json")):
             failures.append("no JSON for study " + name)
     verdicts = re.findall(r"\| \*\*([a-z ]+)\*\* \|$", page, re.M)
     if len(verdicts) < 10:
         failures.append("the verdict table has %d rows" % len(verdicts))
     failures += ["unknown verdict '%s'" % v for v in set(verdicts) - VERDICTS]
-    if page.count("| chosen |") != 5:
-        failures.append("expected 5 grids chosen on validation, found %d" % page.count("| chosen |"))
+    if page.count("| chosen |") != 6:
+        failures.append("expected 6 grids chosen on validation, found %d" % page.count("| chosen |"))
     subprocess.run([sys.executable, SCRIPT, "--cached", "--out", out], check=True, capture_output=True)
     if open(os.path.join(out, "results.md")).read() != page:
         failures.append("--cached wrote a different page")
     for f in failures:
         print("FAIL", f)
-    print("results smoke: %d studies, %d verdicts, %s" % (5, len(verdicts), "ok" if not failures else "FAILED"))
+    print("results smoke: %d studies, %d verdicts, %s" % (6, len(verdicts), "ok" if not failures else "FAILED"))
     return 1 if failures else 0
 
 
