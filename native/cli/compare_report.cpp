@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/json.h"
@@ -25,7 +24,7 @@ std::string difference_cell(const PairedDifference& d, double scale, int decimal
          format_fixed(scale * d.high, decimals) + "]";
 }
 
-const std::vector<std::string> arm_labels(const ComparisonResult& result) {
+std::vector<std::string> arm_labels(const ComparisonResult& result) {
   std::vector<std::string> labels;
   for (const ComparisonArm& arm : result.settings.arms) labels.push_back(arm.label);
   return labels;
@@ -54,77 +53,67 @@ std::vector<std::string> bits_header(const ComparisonResult& result, std::vector
   return header;
 }
 
-TextTable accuracy_table(const ComparisonResult& result, const PointGroup& group) {
+// A row per arm of `arms`, a column per weight bit-width of the group: cell(arm, index into result.points).
+TextTable bits_table(const ComparisonResult& result, const PointGroup& group, const std::vector<std::string>& arms,
+                     const std::function<std::string(const std::string& arm, size_t point)>& cell) {
   TextTable table;
-  table.header = bits_header(result, {"arm", "float"});
-  for (const std::string& arm : arm_labels(result)) {
-    const bool latent = values_of(result, arm, [](auto& r) { return r.float_weights_are_latent; }).front() != 0;
-    std::vector<std::string> row = {arm, percent_cell(values_of(result, arm, [](auto& r) { return r.float_accuracy; })) +
-                                             (latent ? " (latent)" : "")};
-    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
-      row.push_back(percent_cell(values_of(result, arm, [&](auto& r) { return r.quantized[group.first + i].accuracy; })));
-    }
+  table.header = bits_header(result, {"arm"});
+  for (const std::string& arm : arms) {
+    std::vector<std::string> row = {arm};
+    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) row.push_back(cell(arm, group.first + i));
     table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+double mean_of(const ComparisonResult& result, const std::string& arm, const Value& value) {
+  return mean_and_spread(values_of(result, arm, value)).mean;
+}
+
+// Accuracy, float first ("(latent)" for the float masters of a method that deploys quantized weights).
+TextTable accuracy_table(const ComparisonResult& result, const PointGroup& group) {
+  TextTable table = bits_table(result, group, arm_labels(result), [&](const std::string& arm, size_t p) {
+    return percent_cell(values_of(result, arm, [p](const ComparisonRun& r) { return r.quantized[p].accuracy; }));
+  });
+  table.header.insert(table.header.begin() + 1, "float");
+  for (std::vector<std::string>& row : table.rows) {
+    const bool latent = values_of(result, row[0], [](auto& r) { return r.float_weights_are_latent; }).front() != 0;
+    row.insert(row.begin() + 1, percent_cell(values_of(result, row[0], [](auto& r) { return r.float_accuracy; })) +
+                                    (latent ? " (latent)" : ""));
   }
   return table;
 }
 
 // Flips of all test samples / of the narrowly decided quarter, in percent.
 TextTable flip_table(const ComparisonResult& result, const PointGroup& group) {
-  TextTable table;
-  table.header = bits_header(result, {"arm"});
-  for (const std::string& arm : arm_labels(result)) {
-    std::vector<std::string> row = {arm};
-    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
-      auto mean = [&](auto field) {
-        return format_fixed(100 * mean_and_spread(values_of(result, arm, [&](auto& r) {
-                                    return r.quantized[group.first + i].*field;
-                                  })).mean,
-                            1);
-      };
-      row.push_back(mean(&QuantizedScore::flip_rate) + " / " + mean(&QuantizedScore::low_margin_flip_rate));
-    }
-    table.rows.push_back(std::move(row));
-  }
-  return table;
+  return bits_table(result, group, arm_labels(result), [&](const std::string& arm, size_t p) {
+    return format_fixed(100 * mean_of(result, arm, [p](auto& r) { return r.quantized[p].flip_rate; }), 1) + " / " +
+           format_fixed(100 * mean_of(result, arm, [p](auto& r) { return r.quantized[p].low_margin_flip_rate; }), 1);
+  });
 }
 
+// Each arm but the reference: its paired difference and verdict per point.
 TextTable paired_table(const ComparisonResult& result, const std::vector<ComparisonVerdict>& verdicts,
                        const PointGroup& group) {
-  TextTable table;
-  table.header = bits_header(result, {"arm"});
-  const std::vector<std::string> labels = arm_labels(result);
-  for (size_t a = 1; a < labels.size(); ++a) {
-    std::vector<std::string> row = {labels[a]};
-    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
-      const std::string setting = result.points[group.first + i].name();
-      for (const ComparisonVerdict& v : verdicts) {
-        if (v.arm == labels[a] && v.metric == "quantized accuracy" && v.setting == setting)
-          row.push_back(difference_cell(v.difference, 100, 1) + " " + v.verdict);
-      }
+  std::vector<std::string> arms = arm_labels(result);
+  arms.erase(arms.begin());
+  return bits_table(result, group, arms, [&](const std::string& arm, size_t p) {
+    for (const ComparisonVerdict& v : verdicts) {
+      if (v.arm == arm && v.metric == "quantized accuracy" && v.setting == result.points[p].name())
+        return difference_cell(v.difference, 100, 1) + " " + v.verdict;
     }
-    table.rows.push_back(std::move(row));
-  }
-  return table;
+    return std::string();
+  });
 }
 
 // Gradient-l1's first-order argument at float activations: the measured loss increase, the linear term
 // delta.g and the bound sum max|delta| ||g||_1, means over the seeds.
 TextTable first_order_table(const ComparisonResult& result, const PointGroup& group) {
-  TextTable table;
-  table.header = bits_header(result, {"arm"});
-  for (const std::string& arm : arm_labels(result)) {
-    std::vector<std::string> row = {arm};
-    for (size_t i = 0; i < result.settings.weight_bits.size(); ++i) {
-      auto mean = [&](const Value& value) { return mean_and_spread(values_of(result, arm, value)).mean; };
-      const size_t p = group.first + i;
-      row.push_back(format_fixed(mean([&](auto& r) { return r.quantized[p].loss - r.float_loss; }), 3) + " / " +
-                    format_fixed(mean([&](auto& r) { return r.quantized[p].first_order_term; }), 3) + " / " +
-                    format_fixed(mean([&](auto& r) { return r.quantized[p].first_order_bound; }), 3));
-    }
-    table.rows.push_back(std::move(row));
-  }
-  return table;
+  return bits_table(result, group, arm_labels(result), [&](const std::string& arm, size_t p) {
+    return format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].loss - r.float_loss; }), 3) +
+           " / " + format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].first_order_term; }), 3) +
+           " / " + format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].first_order_bound; }), 3);
+  });
 }
 
 // Pearson correlation of the bound with the measured loss increase over every model and float-activation point.
