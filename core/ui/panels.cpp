@@ -613,11 +613,17 @@ void draw_method_recipes(PlaygroundState& state, int* active, const std::functio
     const bool clicked = ImGui::Button(label.c_str());
     remember("recipe_" + std::string(recipes[i].method));
     if (clicked) {
-      state.apply_hash(recipes[i].state);
+      state.apply_state(lab_state_from_hash(recipes[i].state).state, "the recipe " + std::string(recipes[i].title));
       if (Lab* lab = state.lab()) lab->play();
       *active = static_cast<int>(i);
     }
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%.*s", int(recipes[i].look.size()), recipes[i].look.data());
+    if (ImGui::IsItemHovered()) {
+      ImGui::BeginTooltip();
+      ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
+      ImGui::TextUnformatted(recipes[i].look.data(), recipes[i].look.data() + recipes[i].look.size());
+      ImGui::PopTextWrapPos();
+      ImGui::EndTooltip();
+    }
   }
   if (*active < 0) return;
   const MethodRecipe& recipe = recipes[static_cast<size_t>(*active)];
