@@ -26,8 +26,8 @@ const std::vector<MethodRecipe>& method_recipes() {
       {"cpq", "CPQ learns its bits",
        "dataset=spiral&weight_bits=4&granularity=per-channel&methods=baseline,cpq&cpq_bits=4&cpq_learn_bits=on&"
        "cpq_bits_lambda=1&cpq_learning_rate=0.01",
-       "CPQ learns a bit-width per layer while it trains. When training ends, open Details > What the methods "
-       "learned and press the button with CPQ's bits: both runs are then rounded to those bits, and CPQ, which "
+       "CPQ learns a bit-width per layer while it trains. When training ends, open the Learned tab (on a phone: "
+       "Details) and press the button with CPQ's bits: both runs are then rounded to those bits, and CPQ, which "
        "trained for them, keeps more accuracy than the baseline across five seeds.",
        RecipeReading::accuracy_at_slider, true, "better"},
       {"raq", "RAQ at 2 bits",
