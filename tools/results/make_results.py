@@ -353,7 +353,8 @@ def main():
     if unknown:
         sys.exit(f"make_results.py: unknown studies {sorted(unknown)}; the studies are "
                  f"{', '.join(s['name'] for s in STUDIES)}")
-    timings = json.load(open(timings_path)) if args.cached or args.studies else {}
+    reuse = (args.cached or args.studies) and os.path.exists(timings_path)
+    timings = json.load(open(timings_path)) if reuse else {}
     docs = {}
     for study in STUDIES:
         path = os.path.join(data_dir, f"{study['name']}.json")
