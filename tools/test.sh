@@ -4,11 +4,16 @@
 # engine tests under node). The native builds also run the desktop app under Xvfb; the WebAssembly
 # build runs the browser app in Debian's chromium through playwright-core (setup runs npm ci).
 # Last the fuzz build (clang-14, libFuzzer): each target replays its corpus and fuzzes for 20 s
-# (about 3 minutes on 2 cores with the build; longer runs: tools/fuzz/run.sh).
+# (about 3 minutes on 2 cores with the build; longer runs: tools/fuzz/run.sh). First, a check that the
+# engine's folders include each other without cycles (tools/check_folder_graph.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup.sh
+
+# The engine's folders stay layered (no include cycles) and the playground knows no single method.
+echo "== source: folder graph"
+python3 tools/check_folder_graph.py
 
 for preset in native-release native-debug wasm fuzz; do
   echo "== $preset: configure and build"

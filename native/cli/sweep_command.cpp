@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "core/engine/quant/int8_inference.h"
+#include "core/engine/deploy/int8_inference.h"
 #include "core/engine/report/text_table.h"
 #include "native/cli/cli_common.h"
 #include "native/cli/commands.h"

@@ -1,4 +1,4 @@
-// Specification of real int8 inference (quant/int8_inference.h): how a float network becomes int8
+// Specification of real int8 inference (deploy/int8_inference.h): how a float network becomes int8
 // weights, int32 biases and int8 activation grids; that the XNNPACK backend gives the reference
 // loops' codes and logits bit for bit over odd-sized MLPs and CNNs (strides, padding, tails, two
 // chunks, one and two threads); and that on the Fashion-MNIST test set int8 predictions agree with
@@ -16,9 +16,9 @@
 
 #include "core/engine/base/rng.h"
 #include "core/engine/data/fashion_mnist.h"
+#include "core/engine/deploy/int8_inference.h"
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/experiment/run.h"
-#include "core/engine/quant/int8_inference.h"
-#include "core/engine/quant/post_training.h"
 #include "core/engine/train/evaluation.h"
 
 namespace qplay {

@@ -16,10 +16,10 @@
 #include "core/engine/base/rng.h"
 #include "core/engine/data/batcher.h"
 #include "core/engine/data/toy_datasets.h"
-#include "core/engine/methods/fgsm.h"
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/methods/raq.h"
-#include "core/engine/quant/post_training.h"
 #include "core/engine/train/evaluation.h"
+#include "core/engine/train/fgsm.h"
 #include "core/engine/train/optimizer.h"
 #include "tests/engine/finite_differences.h"
 

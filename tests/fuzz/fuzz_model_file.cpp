@@ -16,11 +16,11 @@
 #include <span>
 #include <vector>
 
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/experiment/saved_model.h"
 #include "core/engine/io/crc32.h"
 #include "core/engine/io/model_file.h"
 #include "core/engine/kernels/kernel_table.h"
-#include "core/engine/quant/post_training.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include "core/engine/experiment/run.h"
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/json.h"
-#include "core/engine/methods/fgsm.h"
+#include "core/engine/train/fgsm.h"
 #include "core/engine/train/sweep.h"
 
 namespace qplay {

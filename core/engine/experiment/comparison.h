@@ -43,7 +43,7 @@ struct ComparisonSettings {
   std::vector<int> weight_bits = {8, 6, 4, 3, 2};
   std::vector<int> activation_bits = {0};
   std::vector<std::string> range_methods = {"min-max"};
-  // FGSM (methods/fgsm.h) on the float model and on the model as trained, on the first fgsm_samples
+  // FGSM (train/fgsm.h) on the float model and on the model as trained, on the first fgsm_samples
   // test samples; empty: no attack. Images are clipped to [0, 1], toy points are not.
   std::vector<double> fgsm_epsilons = {0.02, 0.05, 0.1};
   int fgsm_samples = 2000;

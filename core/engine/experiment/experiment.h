@@ -13,9 +13,9 @@
 
 #include "core/engine/base/status.h"
 #include "core/engine/data/dataset.h"
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/nn/architecture.h"
-#include "core/engine/quant/post_training.h"
 #include "core/engine/train/trainer.h"
 
 namespace qplay {

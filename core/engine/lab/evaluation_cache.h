@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "core/engine/data/dataset.h"
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/methods/training_method.h"
-#include "core/engine/quant/post_training.h"
 #include "core/engine/train/incremental_evaluation.h"
 
 namespace qplay {

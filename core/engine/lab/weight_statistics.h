@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/methods/training_method.h"
-#include "core/engine/quant/post_training.h"
 
 namespace qplay {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/engine/base/deterministic_math.h"
-#include "core/engine/quant/post_training.h"
+#include "core/engine/deploy/post_training.h"
 
 namespace qplay {
 

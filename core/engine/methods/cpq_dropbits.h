@@ -49,7 +49,7 @@
 //     clustered at the grid), and trained_forward() scores the hard-rounded weights at the learned α
 //     and bit-widths, without DropBits.
 //
-// Not here: post-training quantization (quant/post_training.h), the optimizer on the master weights
+// Not here: post-training quantization (deploy/post_training.h), the optimizer on the master weights
 // (the Trainer owns it; the method steps only its own parameters, with its own Adam).
 #pragma once
 

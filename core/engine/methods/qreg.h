@@ -10,14 +10,14 @@
 // paper's analysis; methods.md §2.1-2.2). Its gradient is the identity, since nothing is clipped.
 // In both modes activation fake-quantization (when on) is the same QAT with EMA ranges.
 //
-// Not for: post-training quantization (quant/post_training.h) or evaluation at a bit-width.
+// Not for: post-training quantization (deploy/post_training.h) or evaluation at a bit-width.
 #pragma once
 
 #include <memory>
 
 #include "core/engine/base/status.h"
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/methods/training_method.h"
-#include "core/engine/quant/post_training.h"
 
 namespace qplay {
 

@@ -19,7 +19,7 @@
 // the master variables (latent v); the TrainingMethod keeps v itself and leaves the deployed w in the
 // network between steps, as methods/training_method.h requires.
 //
-// Not here: post-training quantization of the result (quant/post_training.h), the trainer loop.
+// Not here: post-training quantization of the result (deploy/post_training.h), the trainer loop.
 //
 // Cost (methods.md "Limits"): a step sorts every weight tensor and runs the tanh once over the
 // weights, both in linear time (a radix sort, a vectorized tanh). On Fashion-MNIST mlp:128 (100k

@@ -11,7 +11,7 @@
 // trains latent v with w = c·tanh(v/c)) puts its variables and their gradients there for the
 // optimizer at the end of compute_gradients() and writes the weights back in after_optimizer_step().
 //
-// Not for: evaluation at a bit-width (quant/post_training.h), data, or the UI.
+// Not for: evaluation at a bit-width (deploy/post_training.h), data, or the UI.
 #pragma once
 
 #include <memory>
@@ -26,7 +26,7 @@
 
 namespace qplay {
 
-struct QuantizationSetting;  // quant/post_training.h
+struct QuantizationSetting;  // deploy/post_training.h
 
 struct TrainingBatch {
   std::span<const float> features;  // [size, sample_size], decoded floats

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/engine/data/dataset.h"
-#include "core/engine/quant/post_training.h"
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/train/evaluation.h"
 
 namespace qplay {

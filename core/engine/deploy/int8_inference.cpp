@@ -5,7 +5,7 @@
 // [SECTION] Building
 // [SECTION] Reference kernels
 // [SECTION] Running
-#include "core/engine/quant/int8_inference.h"
+#include "core/engine/deploy/int8_inference.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,11 +14,11 @@
 #include <mutex>
 #include <string>
 
-#include "core/engine/quant/post_training.h"
+#include "core/engine/deploy/post_training.h"
 #include "core/engine/quant/range_estimation.h"
 
 #if QPLAY_HAVE_XNNPACK
-#include "core/engine/kernels/xnnpack_int8.h"
+#include "core/engine/deploy/xnnpack_int8.h"
 #endif
 
 namespace qplay {

@@ -2,7 +2,7 @@
 // fp32 with round-half-to-even for both qc8 and qs8 (requantization scale = input_scale ·
 // kernel_scale / output_scale in float, below 256), which is what the reference loops compute, so
 // the two backends agree bit for bit (tests/engine/int8_inference_test.cpp).
-#include "core/engine/kernels/xnnpack_int8.h"
+#include "core/engine/deploy/xnnpack_int8.h"
 
 #include <pthreadpool.h>
 #include <xnnpack.h>

@@ -1,4 +1,4 @@
-#include "core/engine/quant/post_training.h"
+#include "core/engine/deploy/post_training.h"
 
 #include <algorithm>
 #include <cassert>

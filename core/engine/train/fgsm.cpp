@@ -1,4 +1,4 @@
-#include "core/engine/methods/fgsm.h"
+#include "core/engine/train/fgsm.h"
 
 #include <algorithm>
 #include <cassert>

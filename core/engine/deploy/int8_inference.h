@@ -1,6 +1,6 @@
 // Real int8 inference of a trained ReLU network: int8 weights and activations, int32 accumulators,
 // and XNNPACK's requantization, run either by the portable reference loops in int8_inference.cpp
-// (always built) or by XNNPACK's qc8/qs8/s8 operators (kernels/xnnpack_int8.h, native builds). The
+// (always built) or by XNNPACK's qc8/qs8/s8 operators (deploy/xnnpack_int8.h, native builds). The
 // two backends give bit-identical codes and logits; fake quantization (post_training.h) is the
 // float model of what they compute.
 //

@@ -1,4 +1,4 @@
-// The XNNPACK backend of real int8 inference (quant/int8_inference.h): one operator of Debian's
+// The XNNPACK backend of real int8 inference (deploy/int8_inference.h): one operator of Debian's
 // XNNPACK snapshot (2022) per op of an Int8Model, created once from the constant int8 weights and
 // set up per chunk:
 //   dense, per-channel   1x1 convolution2d_nhwc_qc8 over a 1x1 image per sample (this snapshot has
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/engine/base/status.h"
-#include "core/engine/quant/int8_inference.h"
+#include "core/engine/deploy/int8_inference.h"
 
 struct xnn_operator;  // xnnpack.h
 struct pthreadpool;   // pthreadpool.h
