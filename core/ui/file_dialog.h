@@ -17,7 +17,6 @@ class FileDialog {
   void open(Mode mode, const std::string& suggested_name);
   // Draws the dialog if open; calls on_choose(path, mode) once when the user confirms.
   void draw(const std::function<void(const std::string& path, Mode mode)>& on_choose);
-  bool is_open() const { return open_; }
 
  private:
   void list_directory();

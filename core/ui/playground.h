@@ -16,8 +16,6 @@ namespace qplay::ui {
 class Platform {
  public:
   virtual ~Platform() = default;
-  // "desktop" or "web": shown in the status bar.
-  virtual std::string_view name() const = 0;
   // True natively: the playground shows its own file dialog and reads and writes paths itself.
   // False in the browser: files go through save_file (a download) and request_open_file (an upload).
   virtual bool has_file_system() const = 0;

@@ -34,7 +34,6 @@ constexpr int kWindowHeight = 720;
 
 class DesktopPlatform final : public qplay::ui::Platform {
  public:
-  std::string_view name() const override { return "desktop"; }
   bool has_file_system() const override { return true; }
 };
 

@@ -16,7 +16,6 @@ namespace {
 
 class HeadlessPlatform : public Platform {
  public:
-  std::string_view name() const override { return "headless"; }
   bool has_file_system() const override { return false; }
   void set_shareable_state(const std::string& hash) override { published = hash; }
   std::string published;

@@ -12,7 +12,6 @@ namespace {
 
 class FakePlatform : public Platform {
  public:
-  std::string_view name() const override { return "test"; }
   bool has_file_system() const override { return false; }
   void set_shareable_state(const std::string& hash) override { published = hash; }
   DataStatus prepare_dataset(std::string_view dataset) override {

@@ -34,7 +34,6 @@ constexpr std::string_view kSmallFashionMnist =
 // Files a person might open: what the playground saved, and broken versions of it.
 class TestPlatform : public Platform {
  public:
-  std::string_view name() const override { return "headless"; }
   bool has_file_system() const override { return false; }
   void save_file(const std::string& name, std::string_view bytes) override { saved.emplace_back(name, std::string(bytes)); }
   void request_open_file() override { open_requested = true; }

@@ -337,7 +337,6 @@ namespace {
 
 class WebPlatform final : public qplay::ui::Platform {
  public:
-  std::string_view name() const override { return "web"; }
   bool has_file_system() const override { return false; }
   void save_file(const std::string& suggested_name, std::string_view bytes) override {
     qplay_web_download(suggested_name.c_str(), bytes.data(), static_cast<int>(bytes.size()));

@@ -85,7 +85,8 @@ Status check_int8_layers(const Architecture& architecture) {
       case LayerKind::max_pool:
       case LayerKind::flatten:
         break;
-      default:
+      case LayerKind::tanh:
+      case LayerKind::softplus:
         return Status::error("real int8 inference supports ReLU networks; layer " + std::to_string(i) +
                              " is " + layer_kind_name(architecture.layers[i].kind));
     }

@@ -1,7 +1,7 @@
 // An Experiment is everything that defines a run: data set, architecture, training settings,
 // seed, and the quantization setting it is evaluated at. It is described once, by the state
-// table (state_table.h); the CLI flags, the JSON experiment file, and later the UI widgets, the
-// URL hash and the JS API are all generated from that table.
+// table (state_table.h); the CLI flags, the JSON experiment file, the UI widgets, the URL hash and
+// the JS API are all generated from that table.
 //
 // This file turns an Experiment into the engine's objects (data set, architecture, kernels,
 // training and quantization settings), with errors as values.
@@ -87,7 +87,7 @@ struct Experiment {
   double percentile = 99.99;
   int calibration_samples = 512;
   // Compute
-  std::string kernels = "auto";  // reference | xnnpack | auto
+  std::string kernels = "auto";  // auto | reference | avx2 | xnnpack | simd128
   int threads = 2;
 
   friend bool operator==(const Experiment&, const Experiment&) = default;

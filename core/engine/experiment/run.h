@@ -1,6 +1,6 @@
 // A Run is one experiment being trained: its data set, its network (initialised from the seed)
-// and its trainer. The CLI drives one Run at a time; the playground's Lab will hold several side by
-// side (a baseline and one per method, same data and seed).
+// and its trainer. The CLI drives one Run at a time (a comparison one after another); the Lab holds
+// several side by side (a baseline and one per method, same data and seed).
 #pragma once
 
 #include <memory>

@@ -3,7 +3,7 @@
 // settings goes through these rows, so a setting exists once:
 //   CLI flags       --learning_rate=0.1   (set_setting, with messages that say what is allowed)
 //   JSON files      {"format": "qplay-experiment", "version": 1, "settings": {...}}
-//   (later) ImGui widgets, the URL hash with key_hide flags, the JS API.
+//   ImGui widgets (core/ui/setting_widgets), the URL hash with key_hide flags, the JS API.
 #pragma once
 
 #include <string>

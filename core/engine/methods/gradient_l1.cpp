@@ -175,7 +175,8 @@ void GradientL1Regularizer<T>::push_tangent_forward(Network<T>& network, int bat
         max_pool_tangent_forward(geometry_of(layer, batch), input, tangent_in.data(), tangent_out.data());
         break;
       case LayerKind::flatten: std::copy_n(tangent_in.data(), in_size, tangent_out.data()); break;
-      default: break;
+      case LayerKind::dense:  // the weighted layers are handled above
+      case LayerKind::conv2d: break;
     }
   }
 }
@@ -291,7 +292,8 @@ void GradientL1Regularizer<T>::pull_tangent_backward(Network<T>& network, std::s
           max_pool_backward(geometry_of(layer, batch), input, tangent_delta, tangent_delta_in);
           break;
         case LayerKind::flatten: std::copy_n(tangent_delta, out_size, tangent_delta_in); break;
-        default: break;
+        case LayerKind::dense:  // the weighted layers are handled above
+        case LayerKind::conv2d: break;
       }
     }
     std::swap(tangent_gradient_, tangent_gradient_next_);

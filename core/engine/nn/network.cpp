@@ -183,7 +183,8 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch, cons
       case LayerKind::relu: relu_forward(k, in_size, in, out); break;
       case LayerKind::tanh: tanh_forward(in_size, in, out); break;
       case LayerKind::softplus: softplus_forward(in_size, in, out); break;
-      default: break;
+      case LayerKind::dense:  // the weighted layers are handled above
+      case LayerKind::conv2d: break;
     }
   }
   return {data(activation_offsets_[layers.size()]), static_cast<size_t>(batch) * classes()};
@@ -250,7 +251,8 @@ void Network<T>::backward(std::span<const int32_t> labels, const BackwardOptions
         case LayerKind::relu: relu_backward(k, out_size, out, grad_out, grad_in); break;
         case LayerKind::tanh: tanh_backward(out_size, out, grad_out, grad_in); break;
         case LayerKind::softplus: softplus_backward(out_size, out, grad_out, grad_in); break;
-        default: break;
+        case LayerKind::dense:  // the weighted layers are handled above
+        case LayerKind::conv2d: break;
       }
     }
     std::swap(grad_out, grad_in);

@@ -2,8 +2,8 @@
 //
 //   arena = [ parameters | gradients | optimizer slots | activations | activation gradients | scratch ]
 //
-// described by a table of parameter tensors, so snapshots, quantized views, save/load and (later)
-// JS Float32Array views are spans into it. Parameter names follow torch.nn.Sequential's
+// described by a table of parameter tensors, so snapshots, quantized views, save/load and the JS
+// API's weight arrays are spans into it. Parameter names follow torch.nn.Sequential's
 // state_dict ("3.weight" is the weight of layer 3), which makes cross-checks with PyTorch direct.
 //
 // Spans into the arena stay valid until it grows: a forward with a larger batch than any before,
@@ -106,7 +106,6 @@ class Network {
   }
   // Output of layer i for the last forward ([batch, layer.output.size()]); i = -1 is the input.
   std::span<const T> layer_output(int layer) const;
-  int batch_capacity() const { return batch_capacity_; }
   // The most samples one forward may take (kMaxBatchValues of buffers); evaluation chunks stay within it.
   int largest_batch() const;
   size_t arena_bytes() const { return arena_.size() * sizeof(T); }
