@@ -2,10 +2,11 @@
 #include "core/ui/plot_ticks.h"
 
 #include <algorithm>
-#include <clocale>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+
+#include "core/engine/base/number_format.h"
 
 namespace qplay::ui {
 namespace {
@@ -33,17 +34,6 @@ int decimal_exponent(double value) {
 double tick_value(double index, int mantissa, int exponent) {
   const double multiple = index * mantissa;
   return exponent >= 0 ? multiple * power_of_ten(exponent) : multiple / power_of_ten(-exponent);
-}
-
-// printf writes the locale's decimal separator, which a host program may have set to ','.
-std::string format_number(const char* format, int precision, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), format, precision, value);
-  std::string text(buffer);
-  const char* point = std::localeconv()->decimal_point;
-  if (point != nullptr && point[0] != '\0' && point[0] != '.')
-    std::replace(text.begin(), text.end(), point[0], '.');
-  return text;
 }
 
 // "-0.00" -> "0.00": rounding a tiny negative value must not give zero a sign.
@@ -128,12 +118,12 @@ std::vector<std::string> format_tick_labels(const NiceTicks& ticks) {
   labels.reserve(ticks.values.size());
   for (double value : ticks.values) {
     if (fixed_point) {
-      labels.push_back(drop_sign_of_zero(format_number("%.*f", std::max(0, -ticks.step_exponent), value)));
+      labels.push_back(drop_sign_of_zero(format_double("%.*f", std::max(0, -ticks.step_exponent), value)));
     } else if (value == 0) {
       labels.push_back("0");
     } else {
       const int precision = std::max(0, largest_exponent - ticks.step_exponent);
-      labels.push_back(compact_exponent(format_number("%.*e", precision, value)));
+      labels.push_back(compact_exponent(format_double("%.*e", precision, value)));
     }
   }
   return labels;
@@ -146,9 +136,9 @@ std::string format_readout(double value) {
   const double magnitude = std::fabs(value);
   if (magnitude >= 1e-3 && magnitude < 1e7) {
     const int decimals = std::max(0, 3 - decimal_exponent(magnitude));
-    return drop_sign_of_zero(trim_trailing_zeros(format_number("%.*f", decimals, value)));
+    return drop_sign_of_zero(trim_trailing_zeros(format_double("%.*f", decimals, value)));
   }
-  const std::string text = format_number("%.*e", 3, value);
+  const std::string text = format_double("%.*e", 3, value);
   const size_t e = text.find('e');
   return compact_exponent(trim_trailing_zeros(text.substr(0, e)) + text.substr(e));
 }

@@ -7,14 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/engine/base/number_format.h"
+
 namespace qplay::ui {
 namespace {
-
-std::string format_value(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
-}
 
 void help_tooltip(const SettingRow& row) {
   if (ImGui::IsItemHovered() && !row.help.empty()) {
@@ -82,7 +78,7 @@ bool setting_widget(const SettingRow& row, const std::string& current, std::stri
       double value = std::strtod(current.c_str(), nullptr);
       ImGui::InputDouble(id.c_str(), &value, 0, 0, "%.6g");
       if (ImGui::IsItemDeactivatedAfterEdit()) {
-        *new_value = format_value(value);
+        *new_value = format_double("%.6g", value);
         committed = *new_value != current;
       }
       break;

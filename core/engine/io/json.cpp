@@ -9,11 +9,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <clocale>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+
+#include "core/engine/base/number_format.h"
 
 namespace qplay {
 
@@ -86,11 +87,6 @@ std::string_view json_type_name(Json::Type type) {
 // their only trap is the locale's decimal separator, which a host program may have set to ','.
 
 namespace {
-
-char locale_decimal_point() {
-  const char* point = std::localeconv()->decimal_point;
-  return (point != nullptr && point[0] != '\0') ? point[0] : '.';
-}
 
 // `token` must already match the JSON number grammar. Returns false when it is too large for a double;
 // numbers too small for one become 0 or a denormal, the nearest double, as in every JSON reader.

@@ -9,11 +9,12 @@
 #include "core/engine/report/svg_plot.h"
 
 #include <algorithm>
-#include <clocale>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <string_view>
+
+#include "core/engine/base/number_format.h"
 
 namespace qplay {
 namespace {
@@ -56,17 +57,6 @@ constexpr double kLegendInset = 8;  // distance from the plot frame when inside
 
 // [SECTION] Numbers and text: locale-proof formatting, XML escaping, text width
 
-// printf writes the locale's decimal separator, which a host program may have set to ','.
-std::string format_number(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), format, value);
-  std::string text(buffer);
-  const char* point = std::localeconv()->decimal_point;
-  if (point != nullptr && point[0] != '\0' && point[0] != '.')
-    std::replace(text.begin(), text.end(), point[0], '.');
-  return text;
-}
-
 // Drops trailing zeros of a fixed-point number ("120.50" -> "120.5", "3.00" -> "3") and the sign of zero.
 std::string trim_fixed(std::string text) {
   if (text.find('.') != std::string::npos) {
@@ -82,12 +72,12 @@ std::string trim_fixed(std::string text) {
 // never holds 300-digit numbers.
 std::string px(double value) {
   if (!std::isfinite(value)) value = 0;
-  return trim_fixed(format_number("%.2f", std::clamp(value, -1e5, 1e5)));
+  return trim_fixed(format_double("%.2f", std::clamp(value, -1e5, 1e5)));
 }
 
 // Explicit ticks (bit-widths) read best as given: 2, 0.5, 1e+06.
 std::string format_plain_number(double value) {
-  std::string text = format_number("%.6g", value);
+  std::string text = format_double("%.6g", value);
   return text == "-0" ? "0" : text;
 }
 
@@ -96,13 +86,13 @@ std::string format_plain_number(double value) {
 std::string format_tick(double value, int step_exponent, int largest_tick_exponent) {
   if (step_exponent >= -5 && step_exponent <= 5) {
     const std::string format = "%." + std::to_string(std::max(0, -step_exponent)) + "f";
-    std::string text = format_number(format.c_str(), value);
+    std::string text = format_double(format.c_str(), value);
     if (text[0] == '-' && text.find_first_not_of("-0.") == std::string::npos) text.erase(0, 1);
     return text;
   }
   if (value == 0) return "0";
   const std::string format = "%." + std::to_string(std::max(0, largest_tick_exponent - step_exponent)) + "e";
-  std::string text = format_number(format.c_str(), value);
+  std::string text = format_double(format.c_str(), value);
   // printf pads the exponent to two digits: "1.5e-07" -> "1.5e-7", "2e+09" -> "2e9".
   const size_t e = text.find('e');
   std::string exponent = text.substr(e + 1);

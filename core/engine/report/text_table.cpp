@@ -2,11 +2,12 @@
 #include "core/engine/report/text_table.h"
 
 #include <algorithm>
-#include <clocale>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <string_view>
+
+#include "core/engine/base/number_format.h"
 
 namespace qplay {
 namespace {
@@ -144,14 +145,7 @@ std::string render_csv(const TextTable& table) {
 std::string format_fixed(double value, int decimals) {
   if (std::isnan(value)) return "n/a";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  decimals = std::clamp(decimals, 0, 17);
-  char buffer[400];  // enough for DBL_MAX in %f plus 17 decimals
-  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
-  std::string text(buffer);
-  // printf uses the locale's decimal separator, which a host program may have set to ','.
-  const char* point = std::localeconv()->decimal_point;
-  if (point != nullptr && point[0] != '\0' && point[0] != '.')
-    std::replace(text.begin(), text.end(), point[0], '.');
+  std::string text = format_double("%.*f", std::clamp(decimals, 0, 17), value);
   if (text[0] == '-' && text.find_first_not_of("-0.") == std::string::npos) text.erase(0, 1);
   return text;
 }
