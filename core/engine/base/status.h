@@ -1,6 +1,7 @@
 // Errors are values. Loaders, parsers and validators return a Status (or a Result<T>) with a
 // message a person understands ("train-images: expected 47040016 bytes, file has 1200"); the
-// caller shows it and keeps going. Asserts guard programmer errors only, never user input.
+// caller shows it and keeps going. Asserts guard programmer errors only, never user input. Both are
+// [[nodiscard]], and the build makes ignoring one an error.
 #pragma once
 
 #include <optional>
@@ -9,7 +10,7 @@
 
 namespace qplay {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // success
   static Status error(std::string message) { return Status(std::move(message)); }
@@ -32,7 +33,7 @@ class Status {
 
 // A value or the Status that explains why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}                // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}        // NOLINT: must be an error
