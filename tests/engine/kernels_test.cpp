@@ -23,6 +23,7 @@
 #endif
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/kernels/reference_kernels.h"
+#include "core/engine/nn/linear_algebra.h"
 
 namespace qplay {
 namespace {
@@ -707,6 +708,20 @@ TEST(MakeKernelTable, BuildWithoutPooledTablesOffersReferenceAndAutoPicksIt) {
   EXPECT_EQ((*automatic)->name, "reference");
   EXPECT_FALSE(make_kernel_table("xnnpack", 1).ok());
   EXPECT_FALSE(make_kernel_table("avx2", 1).ok());
+}
+#endif
+
+// The kernels' preconditions are asserted at their one entry (nn/linear_algebra.h), in debug builds.
+#if !defined(NDEBUG) && GTEST_HAS_DEATH_TEST
+TEST(KernelEntryDeathTest, RefusesALeadingDimensionShorterThanARow) {
+  const std::vector<float> a(6, 1.0f), b(6, 1.0f);
+  std::vector<float> c(4, 0.0f);
+  // A is 2 x 3, so its rows are 3 apart; 2 would read the wrong elements.
+  EXPECT_DEATH(linear_algebra::gemm(*reference_kernel_table(), Transpose::no, Transpose::no, 2, 2, 3, a.data(), 2,
+                                    b.data(), 2, c.data(), 2, false),
+               "lda");
+  ConvGeometry broken;  // no image
+  EXPECT_DEATH(linear_algebra::im2col(*reference_kernel_table(), broken, a.data(), c.data()), "in_height");
 }
 #endif
 
