@@ -290,6 +290,11 @@ TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
     learned_bits_layers.push_back(static_cast<int>(readout.find("layer")->as_number()));
   }
   EXPECT_EQ(learned_bits_layers, lab->weighted_layers());
+  // The same bits as numbers, so a page need not know the readout's name.
+  std::vector<int> listed;
+  for (const Json& b : runs[1].find("learned_weight_bits")->as_array()) listed.push_back(int(b.as_number()));
+  EXPECT_EQ(format_layer_weight_bits(listed), learned_layer_bits(*lab, 1));
+  EXPECT_TRUE(runs[0].find("learned_weight_bits")->is_null());
   // The same numbers the method reports for the trained weights.
   const std::vector<MethodReadout> direct = lab->run(1).run.trainer->method().readouts(*lab->run(1).run.network);
   EXPECT_EQ(method_readouts_json(direct), *runs[1].find("readouts"));

@@ -109,7 +109,6 @@ function toFloat32(values) {
 // `evaluated` and `curve.complete` are true only for results of the run's weights as they are now.
 function runMetrics(run) {
   const value = (entry) => (entry.accuracy === null ? NaN : entry.accuracy);
-  const learnedBits = run.readouts.filter((r) => r.name === 'learned weight bits').map((r) => r.value);
   return {
     method: run.method,
     epoch: run.epoch,
@@ -128,7 +127,7 @@ function runMetrics(run) {
       complete: run.curve.every((p) => p.current),
     },
     readouts: run.readouts.map(({name, layer, value}) => ({name, layer, value})),
-    learnedWeightBits: learnedBits.length ? learnedBits : null,
+    learnedWeightBits: run.learned_weight_bits,
     history: {
       epoch: toFloat32(run.history.epoch),
       trainLoss: toFloat32(run.history.train_loss),  // cross-entropy; the objective adds trainPenalty

@@ -66,6 +66,16 @@ Json lab_metrics_json(const Lab& lab) {
     }
     entry["curve"] = std::move(curve);
     entry["readouts"] = method_readouts_json(run.readouts);
+    // The bits a run learned per weighted layer (CPQ with learned bits), so pages need no readout names.
+    const std::string learned = learned_layer_bits(lab, r);
+    if (learned.empty()) {
+      entry["learned_weight_bits"] = Json();
+    } else {
+      const std::vector<int> per_layer = parse_layer_weight_bits(learned).value();
+      Json bits = Json::array();
+      for (int b : per_layer) bits.push_back(b);
+      entry["learned_weight_bits"] = std::move(bits);
+    }
     Json history = Json::object();
     Json epoch = Json::array(), train_loss = Json::array(), train_penalty = Json::array(),
          train_accuracy = Json::array(), test_loss = Json::array(), test_accuracy = Json::array();
