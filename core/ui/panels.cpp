@@ -1,9 +1,18 @@
+// The plot panels of panels.h. Contents:
+//   [SECTION] Read-outs shared by the panels
+//   [SECTION] Curves
+//   [SECTION] Decision boundaries
+//   [SECTION] Weights and layer sensitivity
+//   [SECTION] Images and confusion matrix
+//   [SECTION] Neurons
+//   [SECTION] What the methods learned, and the recipes
 #include "core/ui/panels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "core/engine/base/number_format.h"
 #include "core/engine/lab/recipes.h"
 #include "core/engine/lab/weight_statistics.h"
 #include "core/ui/plot.h"
@@ -15,11 +24,7 @@ namespace {
 constexpr double kFloatX = 9;
 double curve_x(int bits) { return bits == 0 ? kFloatX : bits; }
 
-std::string percent(double accuracy) {
-  char text[16];
-  std::snprintf(text, sizeof text, "%.1f%%", 100 * accuracy);
-  return text;
-}
+std::string percent(double accuracy) { return format_double("%.1f", 100 * accuracy) + "%"; }
 
 void no_lab_message(ImVec2 size, const char* text) {
   ImGui::BeginChild("empty", size, true);
@@ -63,13 +68,13 @@ void draw_neuron_tile(ImDrawList* draw, ImVec2 corner, float side, std::span<con
 }
 
 std::string readout_text(const MethodReadout& readout) {
-  char text[32];
   const bool whole = readout.value == std::round(readout.value) && std::fabs(readout.value) < 1e6;
-  std::snprintf(text, sizeof text, whole ? "%.0f" : "%.3g", readout.value);
-  return text;
+  return format_double(whole ? "%.0f" : "%.3g", readout.value);
 }
 
 }  // namespace
+
+// [SECTION] Read-outs shared by the panels
 
 ImU32 run_color(int run) { return categorical_color(run); }
 
@@ -113,6 +118,8 @@ std::string applied_setting_label(const Lab& lab) {
 bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
   return entry && lab.freshness(run, *entry) == Lab::Freshness::current;
 }
+
+// [SECTION] Curves
 
 void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
@@ -207,6 +214,8 @@ void draw_training_curves(PlaygroundState& state, ImVec2 size) {
   line_plot("training_curves", series, options);
 }
 
+// [SECTION] Decision boundaries
+
 void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
   const LabRun& run = lab.run(state.selected_run);
@@ -280,6 +289,8 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   else
     draw_one("boundary_quantized", run.quantized_boundary, quant_title);
 }
+
+// [SECTION] Weights and layer sensitivity
 
 void draw_weights(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
@@ -381,6 +392,8 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size) {
   bar_plot("sensitivity", series, options);
 }
 
+// [SECTION] Images and confusion matrix
+
 void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
   const Dataset& data = lab.dataset();
@@ -449,6 +462,8 @@ void draw_confusion_matrix(PlaygroundState& state, ImVec2 size) {
   options.class_names = data.class_names;
   confusion_matrix_plot("confusion", counts, data.num_classes, options);
 }
+
+// [SECTION] Neurons
 
 void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
@@ -544,6 +559,8 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
                       std::sqrt(squares / cells));
   }
 }
+
+// [SECTION] What the methods learned, and the recipes
 
 bool any_method_readouts(const Lab& lab) {
   for (int r = 0; r < lab.run_count(); ++r)

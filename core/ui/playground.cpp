@@ -1,6 +1,12 @@
-// [SECTION] Layout: the top bar, the setup sidebar, the slider strip and a grid of plot panels, in
-// one window over the whole display. Sizes are multiples of the font size, so the layout holds at
-// 1280x720 and on HiDPI screens alike.
+// The playground's layout: the top bar, the setup sidebar, the slider strip and a grid of plot panels,
+// in one window over the whole display. Sizes are multiples of the font size, so the layout holds at
+// 1280x720 and on HiDPI screens alike. Contents:
+//   [SECTION] Frame and top bar
+//   [SECTION] Setup sidebar
+//   [SECTION] Slider strip and headline
+//   [SECTION] Panels and tabs
+//   [SECTION] Status bar and files
+//   [SECTION] The public Playground
 #include "core/ui/playground.h"
 
 #include <imgui.h>
@@ -102,6 +108,8 @@ struct Playground::Impl {
   void save_model();
   void open();
 };
+
+// [SECTION] Frame and top bar
 
 void Playground::Impl::frame() {
   ++frames;
@@ -245,6 +253,8 @@ void Playground::Impl::file_buttons() {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("the selected run's weights and experiment");
 }
 
+// [SECTION] Setup sidebar
+
 void Playground::Impl::settings_group(std::string_view group) {
   Lab& lab = *state.lab();
   for (const SettingRow& row : experiment_settings()) {
@@ -314,6 +324,8 @@ void Playground::Impl::setup_sidebar() {
   }
   if (ImGui::CollapsingHeader("Compute")) settings_group("compute");
 }
+
+// [SECTION] Slider strip and headline
 
 // Bit-width slider positions 0..7 read 2, 3, ..., 8, float: coarse on the left, exact on the right.
 void Playground::Impl::bit_slider(const char* key, const char* label, float width) {
@@ -503,6 +515,8 @@ void Playground::Impl::headline() {
   flow_text(pieces);
 }
 
+// [SECTION] Panels and tabs
+
 // The visible panels share the space: a 2x2 grid for four, side by side for two, one row of two above
 // a full-width one for three. A small window (an embedded widget) shows one panel at a time in tabs.
 void Playground::Impl::panels(ImVec2 size) {
@@ -607,6 +621,8 @@ void Playground::Impl::learned_bits_buttons() {
   }
 }
 
+// [SECTION] Status bar and files
+
 void Playground::Impl::status_bar() {
   if (state.data_pending()) {
     ImGui::ProgressBar(static_cast<float>(state.data_progress()), ImVec2(ImGui::GetFontSize() * 10, 0));
@@ -674,6 +690,8 @@ void Playground::Impl::open() {
 Playground::Playground(Platform& platform, std::string_view initial_state)
     : impl_(std::make_unique<Impl>(platform, initial_state)) {}
 Playground::~Playground() = default;
+
+// [SECTION] The public Playground
 
 void Playground::frame() { impl_->frame(); }
 

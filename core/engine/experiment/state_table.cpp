@@ -1,3 +1,9 @@
+// The state table of state_table.h. Contents:
+//   [SECTION] The rows
+//   [SECTION] Parsing and describing values
+//   [SECTION] When a row applies
+//   [SECTION] Setting, getting and checking
+//   [SECTION] Experiment files
 #include "core/engine/experiment/state_table.h"
 
 #include <algorithm>
@@ -14,6 +20,8 @@ namespace {
 constexpr size_t kMaxTextSetting = 4096;  // an architecture spec or a data folder
 
 using E = Experiment;
+
+// [SECTION] The rows
 
 std::vector<SettingRow> build_rows() {
   using K = SettingKind;
@@ -374,9 +382,7 @@ std::vector<SettingRow> build_rows() {
   };
 }
 
-std::string format_number(double value) {
-  return format_json_number(value);
-}
+// [SECTION] Parsing and describing values
 
 // Numbers use JSON's grammar (no "inf", "nan", hex or leading '+'), parsed the same in every build; like
 // integers, without spaces around them.
@@ -391,9 +397,9 @@ std::optional<double> parse_number(std::string_view text) {
 std::string allowed_values(const SettingRow& row) {
   switch (row.kind) {
     case SettingKind::integer:
-      return "an integer from " + format_number(row.min) + " to " + format_number(row.max);
+      return "an integer from " + format_json_number(row.min) + " to " + format_json_number(row.max);
     case SettingKind::number:
-      return "a number from " + format_number(row.min) + " to " + format_number(row.max);
+      return "a number from " + format_json_number(row.min) + " to " + format_json_number(row.max);
     case SettingKind::choice: {
       std::string text = "one of ";
       for (size_t i = 0; i < row.choices.size(); ++i) text += (i ? ", " : "") + std::string(row.choices[i]);
@@ -434,6 +440,8 @@ Status unknown_setting(std::string_view key) {
 }
 
 }  // namespace
+
+// [SECTION] When a row applies
 
 // The conditions of SettingRow::applies, by key.
 void attach_conditions(std::vector<SettingRow>& rows) {
@@ -497,6 +505,8 @@ void attach_conditions(std::vector<SettingRow>& rows) {
       };
   }
 }
+
+// [SECTION] Setting, getting and checking
 
 const std::vector<SettingRow>& experiment_settings() {
   static const std::vector<SettingRow> rows = [] {
@@ -582,7 +592,7 @@ std::string get_setting(const Experiment& experiment, const SettingRow& row) {
         if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>)
           return value;
         else if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>)
-          return format_number(value);
+          return format_json_number(value);
         else
           return std::to_string(value);
       },
@@ -603,6 +613,8 @@ std::string describe_settings() {
   }
   return out;
 }
+
+// [SECTION] Experiment files
 
 Json experiment_to_json(const Experiment& experiment) {
   Json json = Json::object();
@@ -649,7 +661,7 @@ Result<Experiment> experiment_from_json(const Json& json) {
              std::fabs(value.as_number()) < 9e15)
       text = std::to_string(static_cast<long long>(value.as_number()));
     else
-      text = format_number(value.as_number());
+      text = format_json_number(value.as_number());
     if (Status status = set_setting(experiment, key, text); !status) return status;
   }
   return experiment;
