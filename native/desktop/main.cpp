@@ -21,11 +21,13 @@
 #include <vector>
 
 #include "core/engine/io/json.h"
+#include "core/engine/lab/lab_state.h"
 #include "core/ui/display_scale.h"
 #include "core/ui/playground.h"
 #include "imgui.h"
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_opengl3.h"
+#include "native/cli/command_line.h"
 
 namespace {
 
@@ -45,15 +47,22 @@ struct Options {
   std::string screenshot;  // written after the last of `frames` frames
 };
 
+// The desktop's own flags; every experiment setting is a flag too, parsed by the CLI's one parser.
+const std::vector<qplay::cli::CommandFlag> kDesktopFlags = {
+    {"state", "start from a shared state, as in the web app's URL after '#' (e.g. \"dataset=moons&weight_bits=3\")",
+     ""},
+    {"frames", "draw N frames, then exit (for tests and screenshots); 0: until the window is closed", "0"},
+    {"screenshot", "with --frames: save the last frame as PNG or PPM (by extension)", ""},
+};
+
 void print_usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: qplay [--state \"<hash>\"] [--frames N [--screenshot out.png|out.ppm]]\n\n"
+               "usage: qplay [--state \"<hash>\"] [--<setting>=<value> ...] [--frames N [--screenshot out.png|out.ppm]]\n\n"
                "The QPlay playground: train small networks and watch what quantization does to them.\n\n"
-               "  --state \"<hash>\"   start from a shared state, as in the web app's URL after '#'\n"
-               "                     (e.g. \"dataset=moons&weight_bits=3\")\n"
-               "  --frames N         draw N frames, then exit (for tests and screenshots)\n"
-               "  --screenshot FILE  with --frames: save the last frame as PNG or PPM (by extension)\n"
-               "  --help             this text\n");
+               "  flags:\n%s"
+               "  Every experiment setting is a flag too (--dataset=moons --weight_bits=3), applied after --state;\n"
+               "  qplay-cli train --help lists them with their ranges.\n",
+               qplay::cli::describe_command_flags(kDesktopFlags).c_str());
 }
 
 bool has_extension(std::string_view path, std::string_view extension) {
@@ -65,55 +74,38 @@ bool has_extension(std::string_view path, std::string_view extension) {
 
 enum class ParseOutcome { run, help, bad };
 
-// Accepts "--flag value" and "--flag=value". Messages go to stderr.
+// Messages go to stderr.
 ParseOutcome parse_command_line(int argc, char** argv, Options* options) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view argument = argv[i];
-    if (argument == "--help" || argument == "-h") return ParseOutcome::help;
-    std::string_view flag = argument;
-    std::string_view value;
-    bool has_value = false;
-    if (std::size_t equals = argument.find('=');
-        argument.starts_with("--") && equals != std::string_view::npos) {
-      flag = argument.substr(0, equals);
-      value = argument.substr(equals + 1);
-      has_value = true;
-    }
-    if (flag != "--state" && flag != "--frames" && flag != "--screenshot") {
-      std::fprintf(stderr, "qplay: unknown flag '%s' (flags: --state, --frames, --screenshot, --help)\n",
-                   argv[i]);
-      return ParseOutcome::bad;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "qplay: %s needs a value (see qplay --help)\n", argv[i]);
-        return ParseOutcome::bad;
-      }
-      value = argv[++i];
-    }
-    if (flag == "--state") {
-      options->state = std::string(value.starts_with('#') ? value.substr(1) : value);
-    } else if (flag == "--frames") {
-      long frames = 0;
-      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), frames);
-      if (error != std::errc() || end != value.data() + value.size() || frames < 1) {
-        std::fprintf(stderr, "qplay: --frames wants a whole number of frames >= 1, not '%.*s'\n",
-                     static_cast<int>(value.size()), value.data());
-        return ParseOutcome::bad;
-      }
-      options->frames = frames;
-    } else {
-      if (!has_extension(value, ".png") && !has_extension(value, ".ppm")) {
-        std::fprintf(stderr, "qplay: --screenshot writes .png or .ppm files, not '%.*s'\n",
-                     static_cast<int>(value.size()), value.data());
-        return ParseOutcome::bad;
-      }
-      options->screenshot = std::string(value);
-    }
+  const auto bad = [](const std::string& message) {
+    std::fprintf(stderr, "qplay: %s\n", message.c_str());
+    return ParseOutcome::bad;
+  };
+  qplay::Result<qplay::cli::ParsedCommandLine> parsed =
+      qplay::cli::parse_command_line(std::vector<std::string>(argv + 1, argv + argc), kDesktopFlags);
+  if (!parsed) return bad(parsed.message());
+  if (parsed->help) return ParseOutcome::help;
+  qplay::Result<long> frames = qplay::cli::parse_integer_flag(*parsed, "frames", 0, 1000000000);
+  if (!frames) return bad(frames.message());
+  options->frames = *frames;
+  options->screenshot = parsed->flag("screenshot");
+  if (!options->screenshot.empty() && !has_extension(options->screenshot, ".png") &&
+      !has_extension(options->screenshot, ".ppm")) {
+    return bad("--screenshot writes .png or .ppm files, not '" + options->screenshot + "'");
   }
   if (!options->screenshot.empty() && options->frames == 0) {
-    std::fprintf(stderr, "qplay: --screenshot needs --frames N (the screenshot is of frame N)\n");
-    return ParseOutcome::bad;
+    return bad("--screenshot needs --frames N (the screenshot is of frame N)");
+  }
+  std::string_view state = parsed->flag("state");
+  options->state = std::string(state.starts_with('#') ? state.substr(1) : state);
+  if (!parsed->settings.empty()) {
+    qplay::ParsedLabState lab = qplay::lab_state_from_hash(options->state);
+    if (!lab.warnings.empty()) return bad("--state: " + lab.warnings.front());
+    for (const auto& [key, value] : parsed->settings) {
+      if (qplay::Status status = qplay::set_lab_state_value(lab.state, key, value); !status) {
+        return bad(status.message());
+      }
+    }
+    options->state = qplay::lab_state_to_hash(lab.state);
   }
   return ParseOutcome::run;
 }

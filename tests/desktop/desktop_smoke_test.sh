@@ -13,8 +13,9 @@ source "$(dirname "$0")/../expect.sh"
 
 # Flags are checked before any window opens: no display needed.
 expect "--help prints the usage" 0 "usage: qplay" -- "$qplay" --help
-expect "an unknown flag exits 2" 2 "unknown flag '--bogus'" -- "$qplay" --bogus
-expect "a bad frame count exits 2" 2 "--frames wants a whole number" -- "$qplay" --frames many
+expect "an unknown flag exits 2" 2 "bogus" -- "$qplay" --bogus=1
+expect "a bad frame count exits 2" 2 "--frames must be an integer" -- "$qplay" --frames many
+expect "a bad setting exits 2 naming it" 2 "weight_bits" -- "$qplay" --weight_bits=99 --frames 1
 expect "a flag without its value exits 2" 2 "--state needs a value" -- "$qplay" --state
 expect "--screenshot without --frames exits 2" 2 "--screenshot needs --frames" -- "$qplay" --screenshot x.png
 expect "no display: exit 1 with a message" 1 "cannot open a window" -- \
