@@ -40,7 +40,7 @@ ImU32 class_color(int label, float alpha = 1.0f) { return categorical_color(labe
 std::vector<std::string> weighted_layer_names(const Lab& lab) {
   std::vector<std::string> names;
   for (int layer : lab.weighted_layers())
-    for (const ParameterTensor& t : lab.run(0).run.network->parameter_tensors())
+    for (const ParameterTensor& t : lab.network(0).parameter_tensors())
       if (t.is_weight && t.layer == layer) names.push_back(t.name);
   return names;
 }
@@ -184,7 +184,7 @@ void draw_training_curves(PlaygroundState& state, ImVec2 size) {
   std::vector<LineSeries> series;
   std::vector<std::string> names;
   for (int r = 0; r < lab.run_count(); ++r) {
-    for (const EpochMetrics& m : lab.run(r).run.trainer->history()) {
+    for (const EpochMetrics& m : lab.trainer(r).history()) {
       epochs[r].push_back(m.epoch);
       train[r].push_back(show_loss ? m.train_loss : 100 * m.train_accuracy);
       test[r].push_back(show_loss ? m.test_loss : 100 * m.test_accuracy);
@@ -198,7 +198,7 @@ void draw_training_curves(PlaygroundState& state, ImVec2 size) {
     series.push_back({"", run_color(r), epochs[r], train[r], false, /*dashed=*/true});
   }
   LinePlotOptions options;
-  const Trainer& first = *lab.run(0).run.trainer;
+  const Trainer& first = lab.trainer(0);
   char progress[64] = "";
   if (first.history().empty())
     std::snprintf(progress, sizeof progress, "first epoch %.0f%% trained: points appear per epoch",
@@ -415,7 +415,7 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   } else if (const ForwardOptions<float>* forward = lab.run(state.selected_run).evaluations.forward_options(lab.current_setting())) {
     std::vector<float> images(static_cast<size_t>(shown) * data.sample_size());
     data.test_x.copy_rows(0, shown, images.data());
-    std::span<const float> logits = lab.run(state.selected_run).run.network->forward(images, shown, *forward);
+    std::span<const float> logits = lab.network(state.selected_run).forward(images, shown, *forward);
     for (int i = 0; i < shown; ++i) {
       const float* row = logits.data() + static_cast<size_t>(i) * data.num_classes;
       predictions[i] = static_cast<int32_t>(std::max_element(row, row + data.num_classes) - row);
@@ -467,7 +467,7 @@ void draw_confusion_matrix(PlaygroundState& state, ImVec2 size) {
 
 void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
-  const Architecture& architecture = lab.run(state.selected_run).run.network->architecture();
+  const Architecture& architecture = lab.network(state.selected_run).architecture();
   const std::vector<int> layers = hidden_neuron_layers(architecture);
   if (layers.empty()) return no_lab_message(size, "this network has no hidden layer");
   int& shown = state.shown_neuron_layer;

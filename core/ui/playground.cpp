@@ -216,7 +216,7 @@ void Playground::Impl::top_bar() {
       state.say(status ? "back to the initial weights (same seed)" : status.message(), !status);
     }
     remember("reset");
-    const Trainer& trainer = *lab->run(0).run.trainer;
+    const Trainer& trainer = lab->trainer(0);
     char epochs[48];
     std::snprintf(epochs, sizeof epochs, "epoch %d / %d", trainer.completed_epochs(), lab->state().experiment.epochs);
     same_line_if_fits(ImGui::CalcTextSize(epochs).x + font * 6.5f, 0.5f);
@@ -421,7 +421,7 @@ void Playground::Impl::slider_strip() {
     if (selected) ImGui::PopStyleVar();
     ImGui::PopStyleColor(4);
     if (ImGui::IsItemHovered()) {
-      const Status& status = lab.run(r).run.trainer->status();
+      const Status& status = lab.trainer(r).status();
       ImGui::BeginTooltip();
       ImGui::Text("%s: test accuracy with %s", lab.run(r).method.c_str(), applied_setting_label(lab).c_str());
       ImGui::PushTextWrapPos(ImGui::GetFontSize() * 28);
@@ -433,7 +433,7 @@ void Playground::Impl::slider_strip() {
                                 : "\u2026: of older weights, being evaluated again",
                             static_cast<int>(entry->result.samples));
       if (at_float) ImGui::Text("with float weights: %s", accuracy_readout(lab, r, at_float).c_str());
-      const std::vector<EpochMetrics>& history = lab.run(r).run.trainer->history();
+      const std::vector<EpochMetrics>& history = lab.trainer(r).history();
       if (!history.empty() && history.back().train_penalty != 0) {
         const EpochMetrics& last = history.back();
         ImGui::TextDisabled("epoch %d objective: cross-entropy %.4f + penalty %.4f = %.4f", last.epoch,
@@ -645,7 +645,7 @@ void Playground::Impl::status_bar() {
   if (!lab) return;
   // At the right, when it fits beside the message: what runs, on which kernels, how fast it draws.
   char right[160];
-  const std::string& kernels = lab->run(0).run.network->kernels().name;
+  const std::string& kernels = lab->network(0).kernels().name;
   std::snprintf(right, sizeof right, "%s | %s | kernels %s | %.0f fps", lab->dataset().name.c_str(),
                 lab->state().experiment.architecture.c_str(), kernels.c_str(), ImGui::GetIO().Framerate);
   const float width = ImGui::CalcTextSize(right).x;

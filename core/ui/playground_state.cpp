@@ -46,7 +46,7 @@ bool PlaygroundState::build_or_wait(const LabState& state, std::string_view what
       say(std::string(what) + ": " + status.message(), true);
       return false;
     }
-    if (!was_playing && lab_->run(0).run.trainer->steps_taken() == 0) lab_->play();
+    if (!was_playing && lab_->trainer(0).steps_taken() == 0) lab_->play();
   } else {
     Result<std::unique_ptr<Lab>> made = Lab::create(state);
     if (!made) {
@@ -120,8 +120,7 @@ std::string PlaygroundState::experiment_json() const {
 
 std::vector<uint8_t> PlaygroundState::model_file_bytes() {
   if (!lab_) return {};
-  const LabRun& run = lab_->run(selected_run);
-  return serialize_model_file(make_model_file(*run.run.network, run.run.experiment));
+  return serialize_model_file(make_model_file(lab_->network(selected_run), lab_->experiment(selected_run)));
 }
 
 void PlaygroundState::advance(double budget_ms) {
@@ -149,7 +148,7 @@ const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(
   const std::string key = quantization_setting_key(setting);
   if (cache.lab != lab_.get() || cache.run != run || cache.version != lab_run.evaluated_version || cache.setting != key) {
     constexpr int kBins = 48;
-    cache = {lab_.get(), run, lab_run.evaluated_version, key, weight_statistics(*lab_run.run.network, setting, kBins,
+    cache = {lab_.get(), run, lab_run.evaluated_version, key, weight_statistics(lab_->network(run), setting, kBins,
                                                                                     own_grid_method(lab_run))};
   }
   return cache.layers;
@@ -165,7 +164,7 @@ const PlaygroundState::NeuronMapPair& PlaygroundState::neuron_maps_of(int run, i
   if (cache.lab == lab_.get() && cache.run == run && cache.layer == layer &&
       cache.version == lab_run.evaluated_version && cache.setting == key)
     return cache.maps;
-  Network<float>& network = *lab_run.run.network;
+  Network<float>& network = lab_->network(run);
   cache = {lab_.get(), run, layer, lab_run.evaluated_version, key, {}};
   cache.maps.float_maps = compute_neuron_maps(network, {}, lab_->plane_region(), kResolution, layer);
   if (quantized)

@@ -130,7 +130,7 @@ EMSCRIPTEN_KEEPALIVE const float* qplay_lab_weights(int handle, int run, int* co
     *count = 0;
     return nullptr;
   }
-  std::span<const float> parameters = lab->run(run).run.network->parameters();
+  std::span<const float> parameters = lab->network(run).parameters();
   *count = static_cast<int>(parameters.size());
   return parameters.data();
 }

@@ -90,6 +90,11 @@ class Lab {
   // The runs, in the order of state().methods.
   int run_count() const { return static_cast<int>(runs_.size()); }
   const LabRun& run(int index) const { return *runs_[index]; }
+  // A run's trainer (history, status, steps), network (architecture, weights, forward) and experiment.
+  const Trainer& trainer(int index) const { return *runs_[index]->run.trainer; }
+  const Network<float>& network(int index) const { return *runs_[index]->run.network; }
+  Network<float>& network(int index) { return *runs_[index]->run.network; }
+  const Experiment& experiment(int index) const { return runs_[index]->run.experiment; }
   LabRun& run(int index) { return *runs_[index]; }
   const Dataset& dataset() const { return *dataset_; }
   std::shared_ptr<const Dataset> shared_dataset() const { return dataset_; }
