@@ -359,7 +359,7 @@ void Playground::Impl::slider_strip() {
   }
   if (!hidden("granularity")) {
     same_line_if_fits(font * 12);
-    const bool per_channel = lab.state().experiment.granularity == "per-channel";
+    const bool per_channel = lab.state().experiment.granularity == Granularity::per_channel;
     if (ImGui::RadioButton("per channel", per_channel) && !per_channel) state.apply_setting("granularity", "per-channel");
     ImGui::SameLine();
     if (ImGui::RadioButton("per tensor", !per_channel) && per_channel) state.apply_setting("granularity", "per-tensor");

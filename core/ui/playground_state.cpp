@@ -28,7 +28,7 @@ PlaygroundState::PlaygroundState(Platform& platform, std::string_view hash) : pl
 }
 
 bool PlaygroundState::build_or_wait(const LabState& state, std::string_view what) {
-  const Platform::DataStatus data = platform_.prepare_dataset(state.experiment.dataset);
+  const Platform::DataStatus data = platform_.prepare_dataset(choice_name(state.experiment.dataset));
   if (!data.error.empty()) {
     say(data.error, true);
     return false;
@@ -37,7 +37,7 @@ bool PlaygroundState::build_or_wait(const LabState& state, std::string_view what
     pending_ = std::make_unique<LabState>(state);
     pending_what_ = what;
     data_progress_ = data.progress;
-    say("downloading " + state.experiment.dataset + " ...");
+    say("downloading " + std::string(choice_name(state.experiment.dataset)) + " ...");
     return true;
   }
   if (lab_) {
@@ -94,7 +94,7 @@ void PlaygroundState::open_file(const std::string& name, std::string_view bytes)
     if (!saved) return say(name + ": " + saved.status().message(), true);
     LabState state = lab_ ? lab_->state() : default_lab_state();
     state.experiment = saved.value().experiment;
-    state.methods = {saved.value().experiment.method};
+    state.methods = {std::string(choice_name(saved.value().experiment.method))};
     Result<std::unique_ptr<Lab>> lab = Lab::create(state);
     if (!lab) return say(name + ": " + lab.status().message(), true);
     if (Status status = lab.value()->load_weights(0, saved.value().network->parameters()); !status)
@@ -102,7 +102,8 @@ void PlaygroundState::open_file(const std::string& name, std::string_view bytes)
     lab_ = std::move(lab).value();
     selected_run = 0;
     publish();
-    return say("loaded model " + name + " (" + state.methods.front() + " on " + state.experiment.dataset + ")");
+    return say("loaded model " + name + " (" + state.methods.front() + " on " +
+                 std::string(choice_name(state.experiment.dataset)) + ")");
   }
   Result<Json> json = parse_json(bytes);
   if (!json) {
@@ -125,7 +126,7 @@ std::vector<uint8_t> PlaygroundState::model_file_bytes() {
 
 void PlaygroundState::advance(double budget_ms) {
   if (pending_) {
-    const Platform::DataStatus data = platform_.prepare_dataset(pending_->experiment.dataset);
+    const Platform::DataStatus data = platform_.prepare_dataset(choice_name(pending_->experiment.dataset));
     data_progress_ = data.progress;
     if (!data.error.empty()) {
       pending_.reset();

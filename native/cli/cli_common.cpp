@@ -38,8 +38,8 @@ std::string describe_quantization(const Experiment& e, int weight_bits, int acti
   auto bits = [](int b) { return b == 0 ? std::string("float") : std::to_string(b) + "-bit"; };
   std::string text = bits(weight_bits) + " weights, " + bits(activation_bits) + " activations";
   if (activation_bits > 0) text += " (calibrated on " + std::to_string(e.calibration_samples) + " samples)";
-  text += ", " + e.granularity + " " + e.symmetry + ", ";
-  text += e.range_method == "percentile" ? "percentile " + format_json_number(e.percentile) : e.range_method;
+  text += ", " + std::string(choice_name(e.granularity)) + " " + std::string(choice_name(e.symmetry)) + ", ";
+  text += e.range_method == RangeMethod::percentile ? "percentile " + format_json_number(e.percentile) : std::string(choice_name(e.range_method));
   return text + " ranges";
 }
 
@@ -52,16 +52,17 @@ std::string describe_run(const Run& run) {
       "%s: %zu train / %zu test samples, %d inputs, %d classes | %s (%zu parameters) | %s lr %g, %s, "
       "%d epochs, batch %d, seed %lld | kernels %s x%d",
       d.name.c_str(), d.train_size(), d.test_size(), d.sample_size(), d.num_classes, e.architecture.c_str(),
-      run.network->parameter_count(), e.optimizer.c_str(), e.learning_rate, e.schedule.c_str(), e.epochs,
+      run.network->parameter_count(), std::string(choice_name(e.optimizer)).c_str(), e.learning_rate,
+      std::string(choice_name(e.schedule)).c_str(), e.epochs,
       e.batch_size, static_cast<long long>(e.seed), run.network->kernels().name.c_str(),
       run.network->kernels().threads);
   std::string text = line;
-  if (e.method == "qreg") {
-    text += " | qreg: QAT weights " + std::to_string(e.qat_weight_bits) + " bits, activations " +
-            (e.qat_activation_bits ? std::to_string(e.qat_activation_bits) + " bits" : "float") +
-            (e.qat_mode == "noise" ? " (uniform-noise ablation)" : "");
-  } else if (e.method != "baseline") {
-    text += " | method " + e.method;
+  if (e.method == MethodKind::qreg) {
+    text += " | qreg: QAT weights " + std::to_string(e.methods.qreg.training.weights.bits) + " bits, activations " +
+            (e.methods.qreg.training.activations.bits ? std::to_string(e.methods.qreg.training.activations.bits) + " bits" : "float") +
+            (e.methods.qreg.mode == QregMode::uniform_noise ? " (uniform-noise ablation)" : "");
+  } else if (e.method != MethodKind::baseline) {
+    text += " | method " + std::string(choice_name(e.method));
   }
   return text;
 }

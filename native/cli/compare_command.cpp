@@ -124,7 +124,7 @@ int compare_command(const std::vector<std::string>& arguments) {
   Experiment context = *experiment;
   context.activation_bits = *std::max_element(settings->activation_bits.begin(), settings->activation_bits.end());
   for (const std::string& range_method : settings->range_methods)
-    if (range_method == "percentile") context.range_method = range_method;
+    if (range_method == "percentile") context.range_method = RangeMethod::percentile;
   std::vector<std::string> methods;
   for (const ComparisonArm& arm : settings->arms)
     if (std::find(methods.begin(), methods.end(), arm.method) == methods.end()) methods.push_back(arm.method);
@@ -132,7 +132,7 @@ int compare_command(const std::vector<std::string>& arguments) {
     return report_bad_input("compare", status);
 
   std::printf("comparing %zu arms x %zu seeds: %s, %s, %d epochs\n", settings->arms.size(), settings->seeds.size(),
-              settings->base.dataset.c_str(), settings->base.architecture.c_str(), settings->base.epochs);
+              std::string(choice_name(settings->base.dataset)).c_str(), settings->base.architecture.c_str(), settings->base.epochs);
   ProgressBar bar("compare", true);
   Result<ComparisonResult> result =
       run_comparison(*settings, [&](double fraction, const std::string& what) { bar.update(fraction, what); });

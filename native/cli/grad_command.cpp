@@ -34,7 +34,7 @@ SettingScope grad_scope(const Experiment& experiment) {
            {"test_limit", "grad takes one batch from --offset; the limit would only cut the split short"},
            {"gradl1_warmup", "grad computes the objective of a trained model, after any warm-up"},
            {"cpq_learning_rate", "it sizes the learned bit-widths' update steps, and grad takes no step"}},
-          {experiment.method}};
+          {std::string(choice_name(experiment.method))}};
 }
 
 Json tensor_json(const std::string& name, const std::vector<int>& shape, std::span<const float> values) {
@@ -120,16 +120,16 @@ int grad_command(const std::vector<std::string>& arguments) {
   json["format"] = "qplay-gradients";
   json["version"] = 1;
   json["architecture"] = network.architecture().spec;
-  json["method"] = experiment.method;
+  json["method"] = choice_name(experiment.method);
   Json knobs = Json::object();
   for (const SettingRow& row : experiment_settings())
-    if (row.group == experiment.method) knobs[std::string(row.key)] = get_setting(experiment, row);
+    if (row.group == choice_name(experiment.method)) knobs[std::string(row.key)] = get_setting(experiment, row);
   json["method_settings"] = std::move(knobs);
   json["loss"] = static_cast<double>(result.loss);
   json["penalty"] = static_cast<double>(result.penalty);
   json["total_loss"] = static_cast<double>(result.loss) + result.penalty;
   json["loss_definition"] =
-      experiment.method == "baseline"
+      experiment.method == MethodKind::baseline
           ? "mean softmax cross-entropy over the batch"
           : "loss: mean softmax cross-entropy of the method's forward; penalty: the method's regularizer as added "
             "to the objective; gradients: of loss + penalty w.r.t. the parameters the method trains";

@@ -68,7 +68,7 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
                                                           e.calibration_samples, setting.weights.granularity);
   Result<Int8Model> int8 = build_int8_model(network, network.parameters(), options);
   if (!int8) return int8.status();
-  const Int8Backend backend = int8_backend_available(Int8Backend::xnnpack) && e.kernels != "reference"
+  const Int8Backend backend = int8_backend_available(Int8Backend::xnnpack) && e.kernels != KernelChoice::reference
                                   ? Int8Backend::xnnpack
                                   : Int8Backend::reference;
   Result<std::vector<int32_t>> predictions =
@@ -80,7 +80,7 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
     agree += (*predictions)[i] == fake_predictions[i];
   }
   const double n = static_cast<double>(predictions->size());
-  table.rows.push_back({"8-bit fake quantization, min-max, " + e.granularity,
+  table.rows.push_back({"8-bit fake quantization, min-max, " + std::string(choice_name(e.granularity)),
                         format_percent(fake.accuracy, 2), format_fixed(fake.loss, 4), ""});
   table.rows.push_back({std::string("real int8 inference (") + int8_backend_name(backend) + ")",
                         format_percent(correct / n, 2), "",
@@ -123,8 +123,8 @@ int sweep_command(const std::vector<std::string>& arguments) {
       });
   bar.finish("");
   std::printf("%s: %s, %s %s weights, %s ranges, test accuracy:\n\n%s\n", parsed->flag("model").c_str(),
-              model->experiment.architecture.c_str(), model->experiment.granularity.c_str(),
-              model->experiment.symmetry.c_str(), model->experiment.range_method.c_str(),
+              model->experiment.architecture.c_str(), std::string(choice_name(model->experiment.granularity)).c_str(),
+              std::string(choice_name(model->experiment.symmetry)).c_str(), std::string(choice_name(model->experiment.range_method)).c_str(),
               sweep_text_table(points).c_str());
   SweepOutputPaths paths{parsed->flag("csv"), parsed->flag("json"), parsed->flag("svg")};
   if (Status status = write_sweep_outputs(

@@ -26,7 +26,7 @@ namespace {
 // train reads every group: the quantization settings are the model's evaluation setting, which train reports
 // at the end and saves for eval.
 SettingScope train_scope(const Experiment& experiment) {
-  return {{"data", "model", "training", "method", "quantization", "compute"}, {}, {}, {experiment.method}};
+  return {{"data", "model", "training", "method", "quantization", "compute"}, {}, {}, {std::string(choice_name(experiment.method))}};
 }
 // demo sweeps the weight and activation widths itself.
 SettingScope demo_scope(const Experiment& experiment) {
@@ -78,7 +78,7 @@ int train_command(const std::vector<std::string>& arguments) {
               describe_quantization(e, e.weight_bits, e.activation_bits).c_str());
   // What the method learned or measured (CPQ's learned bit-widths, SymReg's weight asymmetry, ...).
   for (const MethodReadout& readout : run->trainer->method().readouts(*run->network)) {
-    std::printf("%s: %s%s %.4f\n", e.method.c_str(), readout.name.c_str(),
+    std::printf("%s: %s%s %.4f\n", std::string(choice_name(e.method)).c_str(), readout.name.c_str(),
                 readout.layer < 0 ? "" : (" of layer " + std::to_string(readout.layer)).c_str(), readout.value);
   }
   const std::string& out = parsed->flag("out");
@@ -129,8 +129,8 @@ int demo_command(const std::vector<std::string>& arguments) {
   options.activation_bits = {0, 8, 4};
   std::vector<SweepPoint> points = sweep_bit_widths(*run->network, *run->dataset, options);
   std::printf("\nPost-training quantization (%s, %s, %s ranges), test accuracy:\n\n%s\n",
-              run->experiment.granularity.c_str(), run->experiment.symmetry.c_str(),
-              run->experiment.range_method.c_str(), sweep_text_table(points).c_str());
+              std::string(choice_name(run->experiment.granularity)).c_str(), std::string(choice_name(run->experiment.symmetry)).c_str(),
+              std::string(choice_name(run->experiment.range_method)).c_str(), sweep_text_table(points).c_str());
 
   const std::string out_dir = parsed->flag("out_dir");
   std::filesystem::path dir(out_dir);

@@ -20,11 +20,11 @@ std::vector<ComparisonArm> arms(std::string_view text) {
 
 ComparisonSettings tiny_comparison() {
   ComparisonSettings settings;
-  settings.base.dataset = "moons";
+  settings.base.dataset = DatasetChoice::moons;
   settings.base.samples = 200;
   settings.base.architecture = "mlp:16";
   settings.base.epochs = 10;
-  settings.base.kernels = "reference";
+  settings.base.kernels = KernelChoice::reference;
   settings.base.threads = 1;
   settings.arms = arms("baseline,qreg");
   settings.seeds = {7, 8};
@@ -136,10 +136,10 @@ TEST(ComparisonArms, ParsesKnobsGridsAndAblations) {
   EXPECT_EQ(parsed[2].grid_size(), 1u);
   Result<Experiment> second = arm_experiment(Experiment{}, parsed[1], 1);
   ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->method, "gradl1");
-  EXPECT_EQ(second->gradl1_lambda_weights, 1e-3);
+  EXPECT_EQ(second->method, MethodKind::gradl1);
+  EXPECT_EQ(second->methods.gradl1.lambda_weights, 1e-3);
   EXPECT_EQ(second->learning_rate, 0.1);
-  EXPECT_EQ(arm_experiment(Experiment{}, parsed[2], 0)->satnl, "off");
+  EXPECT_FALSE(arm_experiment(Experiment{}, parsed[2], 0)->methods.symreg.saturating_weights);
   // Two arms of one method stay apart; the same arm twice does not.
   EXPECT_TRUE(parse_comparison_arms("symreg,symreg[satnl=off]").ok());
   for (const char* bad : {"symreg,symreg", "telepathy", "gradl1[symreg_lambda=1]", "gradl1[epochs=3]",
@@ -155,7 +155,7 @@ TEST(ComparisonArms, ParsesKnobsGridsAndAblations) {
 TEST(Comparison, ChoosesAGridPointOnValidationAndKeepsItForEverySeed) {
   ComparisonSettings settings = tiny_comparison();
   // A learning rate of 1e-6 cannot learn in 10 epochs; validation must reject it.
-  settings.base.dataset = "circles";  // not linearly separable: an untrained network is at chance
+  settings.base.dataset = DatasetChoice::circles;  // not linearly separable: an untrained network is at chance
   settings.arms = arms("baseline,baseline[learning_rate=0.000001|0.05]");
   settings.validation_fraction = 0.25;
   settings.fgsm_epsilons.clear();
@@ -187,7 +187,7 @@ TEST(Comparison, ChoosesAGridPointOnValidationAndKeepsItForEverySeed) {
 
 TEST(Comparison, ValidationSplitIsDisjointAndSeeded) {
   Experiment e;
-  e.dataset = "moons";
+  e.dataset = DatasetChoice::moons;
   e.samples = 200;
   Result<Dataset> data = make_dataset(e);
   ASSERT_TRUE(data.ok());
@@ -229,14 +229,14 @@ TEST(Comparison, FineTunesEveryArmFromEachSeedsBaselineCheckpoint) {
 
 TEST(Comparison, StartRunTakesACheckpointsParameters) {
   Experiment e;
-  e.dataset = "moons";
+  e.dataset = DatasetChoice::moons;
   e.samples = 200;
   e.architecture = "mlp:8";
   Result<qplay::Run> first = start_run(e);
   ASSERT_TRUE(first.ok());
   std::vector<float> checkpoint(first->network->parameter_count());
   for (size_t i = 0; i < checkpoint.size(); ++i) checkpoint[i] = 0.001f * float(i);
-  e.method = "raq";  // takes the start as its frozen teacher
+  e.method = MethodKind::raq;  // takes the start as its frozen teacher
   Result<qplay::Run> started = start_run(e, first->dataset, nullptr, checkpoint);
   ASSERT_TRUE(started.ok()) << started.message();
   std::span<const float> parameters = started->network->parameters();
@@ -262,7 +262,7 @@ TEST(Comparison, RefusesBadSettingsBeforeTraining) {
   settings.validation_fraction = 1;
   EXPECT_FALSE(run_comparison(settings).ok());
   settings = tiny_comparison();
-  settings.base.gradl1_lambda_weights = -1;
+  settings.base.methods.gradl1.lambda_weights = -1;
   settings.arms = arms("gradl1");
   EXPECT_FALSE(run_comparison(settings).ok());
 }

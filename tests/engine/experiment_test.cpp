@@ -42,19 +42,19 @@ TEST(StateTable, RejectsOutOfRangeAndMalformedValuesAndKeepsTheOldValue) {
 TEST(StateTable, SaysWhenASettingApplies) {
   auto applies = [](std::string_view key, const Experiment& e) { return setting_applies(*find_setting(key), e); };
   Experiment e;
-  e.dataset = "moons";
+  e.dataset = DatasetChoice::moons;
   EXPECT_FALSE(applies("classes", e)) << "moons have two classes";
   EXPECT_TRUE(applies("noise", e));
   EXPECT_FALSE(applies("train_limit", e));
-  e.dataset = "spiral";
+  e.dataset = DatasetChoice::spiral;
   EXPECT_TRUE(applies("classes", e));
-  e.dataset = "fashion-mnist";
+  e.dataset = DatasetChoice::fashion_mnist;
   EXPECT_FALSE(applies("noise", e));
   EXPECT_TRUE(applies("data_dir", e));
   EXPECT_FALSE(applies("percentile", e));
-  e.range_method = "percentile";
+  e.range_method = RangeMethod::percentile;
   EXPECT_TRUE(applies("percentile", e));
-  e.optimizer = "adam";
+  e.optimizer = OptimizerKind::adam;
   EXPECT_FALSE(applies("momentum", e));
   EXPECT_TRUE(applies("learning_rate", e)) << "rows without a condition always apply";
 }
@@ -87,15 +87,15 @@ TEST(StateTable, UnknownKeysSuggestTheClosestSetting) {
 
 TEST(StateTable, EverySettingRoundTripsThroughJson) {
   Experiment e;
-  e.dataset = "moons";
+  e.dataset = DatasetChoice::moons;
   e.learning_rate = 0.0123;
   e.seed = 4000000000LL;
   e.architecture = "mlp:3,4:tanh";
-  e.granularity = "per-tensor";
-  e.method = "qreg";
-  e.qat_weight_bits = 3;
-  e.qat_mode = "noise";
-  e.gradl1_lambda_activations = 0.25;
+  e.granularity = Granularity::per_tensor;
+  e.method = MethodKind::qreg;
+  e.methods.qreg.training.weights.bits = 3;
+  e.methods.qreg.mode = QregMode::uniform_noise;
+  e.methods.gradl1.lambda_activations = 0.25;
   Result<Json> parsed = parse_json(to_json(experiment_to_json(e)));
   ASSERT_TRUE(parsed.ok());
   Result<Experiment> back = experiment_from_json(*parsed);
@@ -155,7 +155,7 @@ TEST(StateTable, CrossFieldValidation) {
   Experiment e;
   e.architecture = "cnn:8";
   EXPECT_FALSE(validate_experiment(e).ok());
-  e.dataset = "fashion-mnist";
+  e.dataset = DatasetChoice::fashion_mnist;
   EXPECT_TRUE(validate_experiment(e).ok());
   e.activation_bits = 1;
   EXPECT_FALSE(validate_experiment(e).ok());
@@ -163,17 +163,17 @@ TEST(StateTable, CrossFieldValidation) {
 
 TEST(SavedModel, RoundTripsWeightsAndExperiment) {
   Experiment e;
-  e.dataset = "circles";
+  e.dataset = DatasetChoice::circles;
   e.architecture = "mlp:5";
   e.epochs = 1;
-  e.kernels = "reference";
+  e.kernels = KernelChoice::reference;
   Result<qplay::Run> run = start_run(e);
   ASSERT_TRUE(run.ok()) << run.message();
   std::string path = ::testing::TempDir() + "/saved.qmodel";
   ASSERT_TRUE(save_model(path, *run->network, e).ok());
   Result<SavedModel> loaded = load_model(path, reference_kernel_table());
   ASSERT_TRUE(loaded.ok()) << loaded.message();
-  EXPECT_EQ(loaded->experiment.dataset, "circles");
+  EXPECT_EQ(loaded->experiment.dataset, DatasetChoice::circles);
   EXPECT_TRUE(std::equal(run->network->parameters().begin(), run->network->parameters().end(),
                          loaded->network->parameters().begin()));
 }
@@ -181,10 +181,10 @@ TEST(SavedModel, RoundTripsWeightsAndExperiment) {
 // init_model starts a run from a trained model's weights (fine-tuning), and only from one of the same network.
 TEST(SavedModel, InitModelStartsFromItsWeightsAndRefusesAnotherNetwork) {
   Experiment e;
-  e.dataset = "moons";
+  e.dataset = DatasetChoice::moons;
   e.architecture = "mlp:5";
   e.epochs = 2;
-  e.kernels = "reference";
+  e.kernels = KernelChoice::reference;
   Result<qplay::Run> trained = start_run(e);
   ASSERT_TRUE(trained.ok()) << trained.message();
   while (!trained->trainer->finished()) trained->trainer->advance(1000);
@@ -212,7 +212,7 @@ TEST(SavedModel, InitModelStartsFromItsWeightsAndRefusesAnotherNetwork) {
 TEST(SavedModel, RefusesTensorsThatDoNotMatchTheArchitecture) {
   Experiment e;
   e.architecture = "mlp:5";
-  e.kernels = "reference";
+  e.kernels = KernelChoice::reference;
   Result<qplay::Run> run = start_run(e);
   ASSERT_TRUE(run.ok());
   ModelFile file = make_model_file(*run->network, e);
@@ -232,7 +232,7 @@ TEST(SavedModel, RefusesTensorsThatDoNotMatchTheArchitecture) {
 TEST(SavedModel, RefusesSizesThatWouldOverflowWithAMessage) {
   Experiment e;
   e.architecture = "mlp:5";
-  e.kernels = "reference";
+  e.kernels = KernelChoice::reference;
   Result<qplay::Run> run = start_run(e);
   ASSERT_TRUE(run.ok());
   const ModelFile valid = make_model_file(*run->network, e);

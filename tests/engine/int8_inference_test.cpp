@@ -401,10 +401,10 @@ std::unique_ptr<Network<float>> trained(const std::string& architecture, const D
   training_only->test_x = FeatureRows();
   training_only->test_y.clear();
   Experiment experiment;
-  experiment.dataset = "fashion-mnist";
+  experiment.dataset = DatasetChoice::fashion_mnist;
   experiment.architecture = architecture;
   experiment.epochs = 1;
-  experiment.kernels = "auto";
+  experiment.kernels = KernelChoice::automatic;
   Result<Run> run = start_run(experiment, std::move(training_only));
   EXPECT_TRUE(run.ok()) << run.message();
   if (!run.ok()) return nullptr;

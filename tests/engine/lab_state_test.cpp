@@ -19,7 +19,7 @@ TEST(LabStateHash, ReadsSettingsMethodsAndHideFlags) {
   ParsedLabState parsed =
       lab_state_from_hash("#dataset=moons&methods=baseline,cpq&weight_bits=3&architecture=mlp:16,16&setup_hide=1");
   ASSERT_TRUE(parsed.warnings.empty()) << parsed.warnings.front();
-  EXPECT_EQ(parsed.state.experiment.dataset, "moons");
+  EXPECT_EQ(parsed.state.experiment.dataset, DatasetChoice::moons);
   EXPECT_EQ(parsed.state.experiment.weight_bits, 3);
   EXPECT_EQ(parsed.state.experiment.architecture, "mlp:16,16");
   EXPECT_EQ(parsed.state.methods, (std::vector<std::string>{"baseline", "cpq"}));
@@ -101,7 +101,7 @@ TEST(LabStateValues, LayerWeightBitsParse) {
 TEST(LabStateJson, RoundTripsAndReadsExperimentFiles) {
   LabState state = default_lab_state();
   state.methods = {"baseline", "qreg"};
-  state.experiment.qat_weight_bits = 3;
+  state.experiment.methods.qreg.training.weights.bits = 3;
   state.layer_weight_bits = {-1, 4, -1};
   state.hidden = {"setup"};
   Result<LabState> back = lab_state_from_json(parse_json(to_json(lab_state_to_json(state))).value());
@@ -109,12 +109,12 @@ TEST(LabStateJson, RoundTripsAndReadsExperimentFiles) {
   EXPECT_EQ(back.value(), state);
 
   Experiment experiment;
-  experiment.method = "symreg";
-  experiment.dataset = "circles";
+  experiment.method = MethodKind::symreg;
+  experiment.dataset = DatasetChoice::circles;
   Result<LabState> from_experiment = lab_state_from_json(experiment_to_json(experiment));
   ASSERT_TRUE(from_experiment.ok()) << from_experiment.message();
   EXPECT_EQ(from_experiment.value().methods, std::vector<std::string>{"symreg"});
-  EXPECT_EQ(from_experiment.value().experiment.dataset, "circles");
+  EXPECT_EQ(from_experiment.value().experiment.dataset, DatasetChoice::circles);
 }
 
 TEST(LabStateJson, StrictAboutWhatASavedFileHolds) {

@@ -19,11 +19,11 @@ namespace {
 LabState small_state(std::vector<std::string> methods = {"baseline", "gradl1"}) {
   LabState state = default_lab_state();
   state.methods = std::move(methods);
-  state.experiment.dataset = "moons";
+  state.experiment.dataset = DatasetChoice::moons;
   state.experiment.samples = 600;
   state.experiment.architecture = "mlp:16,16";
   state.experiment.epochs = 8;
-  state.experiment.kernels = "reference";
+  state.experiment.kernels = KernelChoice::reference;
   state.experiment.threads = 1;
   return state;
 }
@@ -248,7 +248,7 @@ TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
 // and shows that grid in the weight panel. A baseline is rounded post-training as before.
 TEST(Lab, ReadsCpqOnTheGridItLearned) {
   LabState state = small_state({"baseline", "cpq"});
-  state.experiment.cpq_bits = 3;
+  state.experiment.methods.cpq.bits = 3;
   state.experiment.weight_bits = 3;
   std::unique_ptr<Lab> lab = trained_lab(state);
   for (int i = 0; i < 200 && !lab->evaluation(1, lab->current_setting()); ++i) lab->advance(50);
@@ -273,8 +273,8 @@ TEST(Lab, ReadsCpqOnTheGridItLearned) {
 
 TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
   LabState state = small_state({"baseline", "cpq"});
-  state.experiment.cpq_bits = 4;
-  state.experiment.cpq_learn_bits = "on";
+  state.experiment.methods.cpq.bits = 4;
+  state.experiment.methods.cpq.learn_bits = true;
   std::unique_ptr<Lab> lab = trained_lab(state);
   const Json metrics = lab_metrics_json(*lab);
   const Json::Array& runs = metrics.find("runs")->as_array();

@@ -22,7 +22,7 @@ constexpr double kLowBitMethodMargin = 0.04;
 
 ComparisonSettings defaults_on(const std::string& dataset) {
   ComparisonSettings settings;
-  settings.base.dataset = dataset;
+  settings.base.dataset = *parse_choice<DatasetChoice>(dataset);
   settings.base.threads = 2;
   if (dataset == "fashion-mnist") {
     settings.base.data_dir = QPLAY_FASHION_MNIST_DIR;

@@ -966,7 +966,7 @@ TEST(CpqMethod, MasksPerChannelGiveEachOutputChannelItsOwnBitWidth) {
     CpqSettings settings;
     settings.bits = 5;
     settings.drop_rate = 0.5;
-    settings.masks_per_channel = per_channel;
+    settings.masks = per_channel ? DropBitsMasks::per_channel : DropBitsMasks::per_layer;
     std::unique_ptr<TrainingMethod> cpq = std::move(make_cpq_method(settings).value());
     cpq->attach(network);
     const double step = readout(*cpq, network, "step α", 0);
@@ -988,7 +988,7 @@ TEST(CpqMethod, MasksPerChannelGiveEachOutputChannelItsOwnBitWidth) {
   for (int code : own) EXPECT_GE(code, 1) << "never the 1-bit grid";
   CpqSettings learned;
   learned.learn_bits = true;
-  learned.masks_per_channel = true;
+  learned.masks = DropBitsMasks::per_channel;
   EXPECT_FALSE(make_cpq_method(learned).ok()) << "learned gates are per layer";
 }
 

@@ -134,18 +134,18 @@ constexpr double kMoonsWeights = 1152;
 Experiment small_moons(const std::string& method, double lambda_weights,
                        double lambda_activations = GradientL1Settings{}.lambda_activations) {
   Experiment e;
-  e.dataset = "moons";
+  e.dataset = DatasetChoice::moons;
   e.samples = 600;
   e.architecture = "mlp:32,32";
   e.epochs = 25;
   e.batch_size = 32;
   e.learning_rate = 0.05;
-  e.kernels = "reference";
+  e.kernels = KernelChoice::reference;
   e.threads = 1;
-  e.method = method;
-  e.gradl1_lambda_weights = lambda_weights;
-  e.gradl1_lambda_activations = lambda_activations;
-  e.granularity = "per-tensor";
+  e.method = *parse_choice<MethodKind>(method);
+  e.methods.gradl1.lambda_weights = lambda_weights;
+  e.methods.gradl1.lambda_activations = lambda_activations;
+  e.granularity = Granularity::per_tensor;
   return e;
 }
 
@@ -195,7 +195,7 @@ TEST(GradientL1Method, KeepsMoreAccuracyAtTwoBitsPerTensor) {
 
 TEST(GradientL1Method, FiniteDifferenceModeTrainsAndAlsoLowersTheNorm) {
   Experiment e = small_moons("gradl1", GradientL1Settings{}.lambda_weights);
-  e.gradl1_mode = "finite-difference";
+  e.methods.gradl1.mode = GradientL1Mode::finite_difference;
   qplay::Run approximate = trained(e);
   qplay::Run baseline = trained(small_moons("baseline", 0, 0));
   EXPECT_LT(weight_gradient_l1_norm(approximate), weight_gradient_l1_norm(baseline));
@@ -203,7 +203,7 @@ TEST(GradientL1Method, FiniteDifferenceModeTrainsAndAlsoLowersTheNorm) {
 
 TEST(GradientL1Method, WarmupTrainsPlainlyFirst) {
   Experiment e = small_moons("gradl1", 0.03 * kMoonsWeights, 0.03);
-  e.gradl1_warmup = 0.5;
+  e.methods.gradl1.warmup = 0.5;
   Result<qplay::Run> run = start_run(e);
   ASSERT_TRUE(run.ok());
   Result<qplay::Run> plain = start_run(small_moons("baseline", 0, 0));

@@ -14,7 +14,7 @@ namespace {
 // A big MLP on 100 noisy spiral points: float training overfits (test loss ~8x the train loss).
 Experiment overfitting_spiral(const std::string& method, int bits, const std::string& mode) {
   Experiment e;
-  e.dataset = "spiral";
+  e.dataset = DatasetChoice::spiral;
   e.samples = 200;
   e.noise = 0.3;
   e.test_fraction = 0.5;
@@ -22,12 +22,12 @@ Experiment overfitting_spiral(const std::string& method, int bits, const std::st
   e.epochs = 150;
   e.batch_size = 16;
   e.learning_rate = 0.05;
-  e.schedule = "constant";
-  e.kernels = "reference";
+  e.schedule = ScheduleKind::constant;
+  e.kernels = KernelChoice::reference;
   e.threads = 1;
-  e.method = method;
-  e.qat_weight_bits = bits;
-  e.qat_mode = mode;
+  e.method = *parse_choice<MethodKind>(method);
+  e.methods.qreg.training.weights.bits = bits;
+  e.methods.qreg.mode = *parse_choice<QregMode>(mode);
   return e;
 }
 

@@ -22,12 +22,12 @@ namespace {
 
 Experiment small_spiral() {
   Experiment e;
-  e.dataset = "spiral";
+  e.dataset = DatasetChoice::spiral;
   e.samples = 900;
   e.noise = 0.05;
   e.architecture = "mlp:32,32";
   e.epochs = 40;
-  e.kernels = "reference";
+  e.kernels = KernelChoice::reference;
   return e;
 }
 
@@ -48,10 +48,10 @@ TEST(Trainer, LearnsTheThreeArmSpiral) {
 
 TEST(Trainer, AdamAndStepScheduleLearnMoons) {
   Experiment e = small_spiral();
-  e.dataset = "moons";
-  e.optimizer = "adam";
+  e.dataset = DatasetChoice::moons;
+  e.optimizer = OptimizerKind::adam;
   e.learning_rate = 0.01;
-  e.schedule = "step";
+  e.schedule = ScheduleKind::step;
   e.step_epochs = 5;
   e.epochs = 10;
   qplay::Run run = trained(e);
@@ -71,7 +71,7 @@ TEST(Trainer, DivergenceStopsWithAMessageNamingTheLearningRate) {
   e.architecture = "mlp:64,64,64";
   e.learning_rate = 10;
   e.momentum = 0.999;
-  e.schedule = "constant";
+  e.schedule = ScheduleKind::constant;
   Result<qplay::Run> run = start_run(e);
   ASSERT_TRUE(run.ok());
   while (!run->trainer->finished()) run->trainer->advance(1000.0);
@@ -86,12 +86,12 @@ TEST(Trainer, DivergenceStopsWithAMessageNamingTheLearningRate) {
 TEST(Trainer, ExplodingLossOrWeightsStopTheRunButARecoveringSpikeDoesNot) {
   for (const char* optimizer : {"sgd", "adam"}) {
     Experiment e;
-    e.dataset = "moons";
+    e.dataset = DatasetChoice::moons;
     e.architecture = "mlp:32,32";
     e.epochs = 20;
-    e.optimizer = optimizer;
+    e.optimizer = *parse_choice<OptimizerKind>(optimizer);
     e.learning_rate = 10;
-    e.kernels = "reference";
+    e.kernels = KernelChoice::reference;
     Result<qplay::Run> run = start_run(e);
     ASSERT_TRUE(run.ok());
     while (!run->trainer->finished()) run->trainer->advance(1000.0);
@@ -102,12 +102,12 @@ TEST(Trainer, ExplodingLossOrWeightsStopTheRunButARecoveringSpikeDoesNot) {
     EXPECT_NE(message.find("learning rate (10)"), std::string::npos) << message;
   }
   Experiment spiky;
-  spiky.dataset = "moons";
+  spiky.dataset = DatasetChoice::moons;
   spiky.architecture = "mlp:32,32";
   spiky.epochs = 5;
-  spiky.optimizer = "adam";
+  spiky.optimizer = OptimizerKind::adam;
   spiky.learning_rate = 0.5;  // the loss passes 30 in its first steps, then trains to ~99%
-  spiky.kernels = "reference";
+  spiky.kernels = KernelChoice::reference;
   Result<qplay::Run> run = start_run(spiky);
   ASSERT_TRUE(run.ok());
   while (!run->trainer->finished()) run->trainer->advance(1000.0);
@@ -147,8 +147,8 @@ TEST(PostTrainingQuantization, EightBitsKeepsAccuracyTwoBitsLosesSome) {
 TEST(QuantizationAwareTraining, TwoBitQatBeatsTwoBitPostTrainingQuantization) {
   Experiment e = small_spiral();
   qplay::Run baseline = trained(e);
-  e.method = "qreg";
-  e.qat_weight_bits = 2;
+  e.method = MethodKind::qreg;
+  e.methods.qreg.training.weights.bits = 2;
   qplay::Run qat = trained(e);
   QuantizationSetting two_bits = make_quantization_setting(e, 2, 0);
   double ptq = evaluate_quantized(*baseline.network, *baseline.dataset, two_bits, 256).accuracy;
@@ -159,9 +159,9 @@ TEST(QuantizationAwareTraining, TwoBitQatBeatsTwoBitPostTrainingQuantization) {
 
 TEST(QuantizationAwareTraining, ActivationQatTrainsAndReportsQuantizedTestAccuracy) {
   Experiment e = small_spiral();
-  e.method = "qreg";
-  e.qat_weight_bits = 4;
-  e.qat_activation_bits = 4;
+  e.method = MethodKind::qreg;
+  e.methods.qreg.training.weights.bits = 4;
+  e.methods.qreg.training.activations.bits = 4;
   qplay::Run run = trained(e);
   EXPECT_GT(run.trainer->history().back().test_accuracy, 0.85);
 }
@@ -199,11 +199,11 @@ TEST(FeatureStorage, Uint8CodesTrainEvaluateAndCalibrateLikeTheirFloats) {
   auto [codes, floats] = random_images_both_ways();
   ASSERT_TRUE(validate_dataset(*codes).ok()) << validate_dataset(*codes).message();
   Experiment e;
-  e.dataset = "fashion-mnist";  // the image shape; the data comes from the test
+  e.dataset = DatasetChoice::fashion_mnist;  // the image shape; the data comes from the test
   e.architecture = "mlp:16";
   e.epochs = 2;
   e.batch_size = 32;
-  e.kernels = "reference";
+  e.kernels = KernelChoice::reference;
   qplay::Run from_codes = trained(e, codes), from_floats = trained(e, floats);
   std::span<const float> a = from_codes.network->parameters(), b = from_floats.network->parameters();
   EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end()));

@@ -33,7 +33,7 @@ TEST(PlaygroundState, OpensTrainingFromALinkAndWarnsAboutItsBadParts) {
   PlaygroundState state(platform, std::string(kQuick) + "&weight_bits=42&dataset=moons");
   ASSERT_NE(state.lab(), nullptr);
   EXPECT_TRUE(state.lab()->playing()) << "the first view trains itself";
-  EXPECT_EQ(state.lab()->state().experiment.dataset, "moons");
+  EXPECT_EQ(state.lab()->state().experiment.dataset, DatasetChoice::moons);
   EXPECT_EQ(state.lab()->state().experiment.weight_bits, default_lab_state().experiment.weight_bits)
       << "the bad value keeps the default";
   EXPECT_TRUE(state.status().error);
@@ -115,7 +115,7 @@ TEST(PlaygroundState, ALinkToADataSetStillDownloadingStartsTrainingOnceItIsHere)
   EXPECT_TRUE(state.data_pending());
   for (int i = 0; i < 3 && !state.lab(); ++i) state.advance(1);
   ASSERT_NE(state.lab(), nullptr);
-  EXPECT_EQ(state.lab()->state().experiment.dataset, "circles");
+  EXPECT_EQ(state.lab()->state().experiment.dataset, DatasetChoice::circles);
   EXPECT_TRUE(state.lab()->playing()) << "like the default view, a linked one trains itself";
 }
 
@@ -125,13 +125,13 @@ TEST(PlaygroundState, ADataSetStillDownloadingWaitsThenApplies) {
   PlaygroundState state(platform, kQuick);
   state.apply_setting("dataset", "circles");
   EXPECT_TRUE(state.data_pending());
-  EXPECT_EQ(state.lab()->state().experiment.dataset, "spiral") << "the old lab stays until the data is here";
+  EXPECT_EQ(state.lab()->state().experiment.dataset, DatasetChoice::spiral) << "the old lab stays until the data is here";
   state.advance(1);
   EXPECT_TRUE(state.data_pending());
   EXPECT_GT(state.data_progress(), 0.5);
   state.advance(1);
   EXPECT_FALSE(state.data_pending());
-  EXPECT_EQ(state.lab()->state().experiment.dataset, "circles");
+  EXPECT_EQ(state.lab()->state().experiment.dataset, DatasetChoice::circles);
 
   platform.slow_dataset = "xor";
   platform.downloads_asked = 0;
@@ -140,7 +140,7 @@ TEST(PlaygroundState, ADataSetStillDownloadingWaitsThenApplies) {
   EXPECT_TRUE(state.status().error);
   EXPECT_NE(state.status().text.find("404"), std::string::npos);
   EXPECT_FALSE(state.data_pending());
-  EXPECT_EQ(state.lab()->state().experiment.dataset, "circles");
+  EXPECT_EQ(state.lab()->state().experiment.dataset, DatasetChoice::circles);
 }
 
 }  // namespace

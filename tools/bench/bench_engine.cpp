@@ -418,7 +418,7 @@ Measurement bench_lab_slider(const std::string& kernel_name, int threads, int re
   LabState state = default_lab_state();
   state.methods = {"baseline", "gradl1", "symreg"};
   state.experiment.architecture = "mlp:128";
-  state.experiment.kernels = kernel_name;
+  state.experiment.kernels = *parse_choice<KernelChoice>(kernel_name);
   state.experiment.threads = threads;
   Result<std::unique_ptr<Lab>> made = Lab::create(state, dataset);
   if (!made) {

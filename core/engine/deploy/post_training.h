@@ -26,6 +26,8 @@ struct QuantizationSetting {
   ActivationQuantSpec activations;  // bits 0 = float activations
   // Optional per-layer weight bits (index = layer; -1 = use weights.bits). Empty = global.
   std::vector<int> weight_bits_per_layer;
+
+  friend bool operator==(const QuantizationSetting&, const QuantizationSetting&) = default;
 };
 
 // Whether layer's input is >= 0 by construction (after ReLU, possibly through max-pool/flatten).

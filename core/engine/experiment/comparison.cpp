@@ -173,8 +173,9 @@ std::vector<double> mean_loss_gradient(Network<float>& network, const FeatureRow
 
 QuantizationSetting setting_at(const Experiment& e, const EvaluationPoint& point) {
   Experiment at = e;
-  at.granularity = point.granularity;
-  at.range_method = point.range_method;
+  // The points' names were checked when the settings were (check_comparison_settings).
+  at.granularity = *parse_choice<Granularity>(point.granularity);
+  at.range_method = *parse_choice<RangeMethod>(point.range_method);
   return make_quantization_setting(at, point.weight_bits, point.activation_bits);
 }
 
@@ -224,7 +225,7 @@ ComparisonRun score_run(Run& run, const Dataset& data, const ComparisonSettings&
                         const std::vector<EvaluationPoint>& points) {
   Network<float>& network = *run.network;
   ComparisonRun scores;
-  scores.method = run.experiment.method;
+  scores.method = std::string(choice_name(run.experiment.method));
   scores.seed = run.experiment.seed;
   std::vector<int32_t> float_predictions;
   const Evaluation float_result = evaluate(network, data.test_x, data.test_y, {}, &float_predictions);
@@ -367,7 +368,7 @@ Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, cons
     std::vector<float> checkpoint;
     if (settings.fine_tune_epochs > 0) {
       Experiment baseline = arms_base;
-      baseline.method = "baseline";
+      baseline.method = MethodKind::baseline;
       Result<Run> trained = train(baseline, data->fit, {}, "checkpoint, seed " + std::to_string(seed), work);
       if (!trained) return trained.status();
       std::span<const float> parameters = trained->network->parameters();

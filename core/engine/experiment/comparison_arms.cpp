@@ -125,7 +125,7 @@ std::vector<std::pair<std::string, std::string>> arm_knob_values(const Compariso
 
 Result<Experiment> arm_experiment(const Experiment& base, const ComparisonArm& arm, size_t grid_point) {
   Experiment e = base;
-  e.method = arm.method;
+  if (Status status = set_setting(e, "method", arm.method); !status) return status.with_context(arm.label);
   for (const auto& [key, value] : arm_knob_values(arm, grid_point)) {
     if (Status status = set_setting(e, key, value); !status) return status.with_context(arm.label);
   }

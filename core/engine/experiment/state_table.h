@@ -1,5 +1,7 @@
 // The one declarative state table (after TensorFlow Playground's State.PROPS): every setting of an
-// Experiment is a row {key, kind, default, range or choices, help}. Everything that reads or writes
+// Experiment is a row {key, kind, range or choices with their names, when it applies, group, help}; its
+// default is a default Experiment's value. The general rows are here, each method's come from its
+// registration. Everything that reads or writes
 // settings goes through these rows, so a setting exists once:
 //   CLI flags       --learning_rate=0.1   (set_setting, with messages that say what is allowed)
 //   JSON files      {"format": "qplay-experiment", "version": 1, "settings": {...}}
@@ -8,33 +10,17 @@
 
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
+#include "core/engine/base/setting_row.h"
 #include "core/engine/base/status.h"
 #include "core/engine/experiment/experiment.h"
 #include "core/engine/io/json.h"
 
 namespace qplay {
 
-enum class SettingKind { integer, number, choice, text };
-
-struct SettingRow {
-  std::string_view key;
-  SettingKind kind;
-  std::string_view group;  // "data", "model", "training", "method", one per method, "quantization", "compute"
-  std::string_view help;
-  double min = 0, max = 0;                 // integer and number
-  std::vector<std::string_view> choices;   // choice
-  std::variant<int Experiment::*, int64_t Experiment::*, double Experiment::*, std::string Experiment::*> field;
-  // When the setting means something (the percentile only with percentile ranges, a toy set's noise
-  // only for toy sets); null: always. The playground hides the others; files and flags accept them all.
-  bool (*applies)(const Experiment&) = nullptr;
-  std::string_view applies_when;  // the condition in words: "with optimizer sgd"
-  // A rule inside the range (1-bit activations are not supported): why a value is refused, or "".
-  std::string_view (*refuses)(double value) = nullptr;
-  bool may_be_empty = false;  // text: "" is a value of its own (init_model: start from scratch)
-};
+// A row over Experiment; a method's rows are lifted into it from MethodSettings (methods/method_registry.h).
+using SettingRow = SettingRowOf<Experiment>;
 bool setting_applies(const SettingRow& row, const Experiment& experiment);
 
 const std::vector<SettingRow>& experiment_settings();

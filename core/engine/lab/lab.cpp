@@ -75,7 +75,7 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
   std::vector<std::unique_ptr<LabRun>> runs;
   for (const std::string& method : state.methods) {
     Experiment experiment = state.experiment;
-    experiment.method = method;
+    experiment.method = *parse_choice<MethodKind>(method);  // the names were checked with the state
     Result<Run> run = start_run(experiment, dataset, kernels.value());
     if (!run) return Status::error(method + ": " + run.status().message());
     runs.push_back(std::make_unique<LabRun>(

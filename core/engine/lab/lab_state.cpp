@@ -80,13 +80,13 @@ const std::vector<std::string_view>& lab_panel_names() {
 
 LabState default_lab_state() {
   LabState state;
-  state.experiment.dataset = "spiral";
+  state.experiment.dataset = DatasetChoice::spiral;
   state.experiment.architecture = "mlp:32,32";
   state.experiment.epochs = 30;
   // The first view tells a story without a click: at 2-bit weights with one scale per layer the
   // baseline loses about 23 points of accuracy on the spiral and SymReg+SatNL keeps 85% (docs/results.md).
   state.experiment.weight_bits = 2;
-  state.experiment.granularity = "per-tensor";
+  state.experiment.granularity = Granularity::per_tensor;
   // One kernel thread: the lab's runs are small and take turns, so a second one gains little (three
   // Fashion-MNIST mlp:128 runs on 2 cores: 8% more training samples/s at the same frame time;
   // docs/performance.md) and leaves a core to drawing. The threads setting raises it.
@@ -97,22 +97,8 @@ LabState default_lab_state() {
 const std::vector<std::string_view>& lab_method_names() { return find_setting("method")->choices; }
 
 std::string_view method_summary(std::string_view method) {
-  static const std::pair<std::string_view, std::string_view> summaries[] = {
-      {"baseline", "Plain training in float; every other method is compared with it, same data, same seed."},
-      {"qreg", "Trains with the weights rounded to a few bits, so the network learns to live with the rounding "
-               "(AskariHemmat et al. 2022)."},
-      {"gradl1", "Penalizes how much the loss changes when weights and activations move a little, so rounding "
-                 "them moves the loss less (Alizadeh et al. 2020)."},
-      {"symreg", "Keeps each layer's weights symmetric around zero and squashed by c*tanh, so a symmetric grid "
-                 "covers them without wasted levels (Park et al. 2022)."},
-      {"cpq", "Pulls weights onto the grid points while training, sometimes on fewer bits (DropBits), and can "
-              "learn each layer's bit-width (Lee et al. 2021)."},
-      {"raq", "Trains 2-bit shift-add weights that keep the float network's feature relations and resist input "
-              "noise (after Li et al. 2020)."},
-  };
-  for (const auto& [name, summary] : summaries)
-    if (name == method) return summary;
-  return {};
+  const std::optional<MethodKind> kind = parse_choice<MethodKind>(method);
+  return kind ? registration_of(*kind).summary : std::string_view();
 }
 
 Result<std::vector<std::string>> parse_method_list(std::string_view text) {
@@ -282,7 +268,7 @@ Result<LabState> lab_state_from_json(const Json& json) {
   LabState state = default_lab_state();
   state.experiment = std::move(experiment).value();
   if (experiment_file) {
-    state.methods = {state.experiment.method};
+    state.methods = {std::string(choice_name(state.experiment.method))};
     return state;
   }
   const Json* methods = json.find("methods");

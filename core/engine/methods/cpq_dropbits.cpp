@@ -480,7 +480,7 @@ Status validate(const CpqSettings& s) {
     return Status::error(
         "cpq learn bits: needs dropbits on (the learned bit-width is DropBits with learned keep "
         "probabilities)");
-  if (s.masks_per_channel && (!s.dropbits || s.learn_bits))
+  if (s.masks == DropBitsMasks::per_channel && (!s.dropbits || s.learn_bits))
     return Status::error(
         "cpq DropBits masks per channel: need dropbits on and learned bits off (learned gates are per layer)");
   if (s.learn_bits && s.drop_rate <= 0)
@@ -519,7 +519,7 @@ class CpqMethod final : public TrainingMethod {
       layer.step_bits = settings_.bits;
       layer.hard_gates.assign(gate_count(), 1.0);
       layer.uniforms.assign(gate_count(), 0.5);
-      if (settings_.masks_per_channel && settings_.dropbits) layer.row_bits.assign(tensors[t].rows, settings_.bits);
+      if (settings_.masks == DropBitsMasks::per_channel && settings_.dropbits) layer.row_bits.assign(tensors[t].rows, settings_.bits);
       layers_.push_back(layer);
       total_weights += tensors[t].size();
     }
@@ -681,7 +681,7 @@ class CpqMethod final : public TrainingMethod {
     }
     assert(context.rng);  // DropBits draws its masks from the run's method stream
     if (!settings_.learn_bits) {
-      if (settings_.masks_per_channel) {
+      if (settings_.masks == DropBitsMasks::per_channel) {
         for (int& bits : layer.row_bits) {
           sample_dropbits_masks(settings_.drop_rate, *context.rng, masks_);
           bits = masked_bit_width(masks_);

@@ -53,6 +53,7 @@
 // (the Trainer owns it; the method steps only its own parameters, with its own Adam).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -72,12 +73,15 @@ inline constexpr std::string_view kLearnedWeightBitsReadout = "learned weight bi
 // [-2^{b-1}, 2^{b-1}-1], is {-α, 0} at 1 bit, which zeroes every non-negative weight.
 inline constexpr int kCpqFewestBits = 2;
 
+enum class DropBitsMasks { per_layer, per_channel };
+constexpr std::array<std::string_view, 2> choice_names(DropBitsMasks) { return {"per-layer", "per-channel"}; }
+
 struct CpqSettings {
   int bits = 3;             // maximum (and initial) weight bit-width of every weighted layer, 2..8
   bool dropbits = true;     // §4.2: drop nested bit levels per layer per training step
   // One DropBits mask per output channel (weight row) instead of one per layer (§4.2 names both); fixed-rate
   // DropBits only: learned gates are per layer.
-  bool masks_per_channel = false;
+  DropBitsMasks masks = DropBitsMasks::per_layer;
   double drop_rate = 0.2;   // P(drop level j | levels < j kept), j = 3..bits; in [0, 1) (§4.2: 0.1-0.3).
                             // With learn_bits: every gate's initial drop probability, in (0, 1)
   bool learn_bits = false;  // §4.3: learnable hard-concrete keep-gates (needs dropbits)
@@ -95,6 +99,8 @@ struct CpqSettings {
   // most the rate per step, so learned bit-widths need > 1.4/rate steps to change: raise the rate for
   // short toy runs.
   double method_learning_rate = 1e-3;
+
+  friend bool operator==(const CpqSettings&, const CpqSettings&) = default;
 };
 
 // Rejects bits outside 2..8, non-finite or out-of-range rates, a negative λ_b, learn_bits without

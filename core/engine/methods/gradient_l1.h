@@ -28,6 +28,8 @@
 // in double against finite differences of P and against PyTorch's double backprop.
 #pragma once
 
+#include <array>
+#include <string_view>
 #include <memory>
 #include <span>
 #include <vector>
@@ -42,6 +44,7 @@ enum class GradientL1Mode {
   exact,              // R-operator Hessian-vector product
   finite_difference,  // (∇L(θ + h·t) - ∇L(θ)) / h on the weight tangent only; an approximation
 };
+constexpr std::array<std::string_view, 2> choice_names(GradientL1Mode) { return {"exact", "finite-difference"}; }
 
 struct GradientL1Settings {
   // λ_w multiplies the mean |∂L/∂w| over the weights (the paper's λ of the summed norm times the number of
@@ -56,6 +59,8 @@ struct GradientL1Settings {
   double warmup = 0.0;
   GradientL1Mode mode = GradientL1Mode::exact;
   double finite_difference_step = 1e-3;  // h of finite_difference mode, relative to the tangent's sign entries
+
+  friend bool operator==(const GradientL1Settings&, const GradientL1Settings&) = default;
 };
 
 Status validate(const GradientL1Settings& settings);

@@ -13,6 +13,8 @@
 // Not for: post-training quantization (deploy/post_training.h) or evaluation at a bit-width.
 #pragma once
 
+#include <array>
+#include <string_view>
 #include <memory>
 
 #include "core/engine/base/status.h"
@@ -22,6 +24,7 @@
 namespace qplay {
 
 enum class QregMode { quantize, uniform_noise };
+constexpr std::array<std::string_view, 2> choice_names(QregMode) { return {"quantize", "noise"}; }
 
 struct QregSettings {
   // Bit-widths and quantizer of the training forward. Defaults: 8-bit weights (the paper's
@@ -32,6 +35,8 @@ struct QregSettings {
     return s;
   }();
   QregMode mode = QregMode::quantize;
+
+  friend bool operator==(const QregSettings&, const QregSettings&) = default;
 };
 
 Status validate(const QregSettings& settings);

@@ -17,6 +17,8 @@
 // Not here: FGSM evaluation (fgsm.h), uniform grids (quant/quantizer.h), a shift-add integer kernel.
 #pragma once
 
+#include <array>
+#include <string_view>
 #include <memory>
 #include <span>
 #include <vector>
@@ -37,6 +39,7 @@ enum class ShiftAddLevels {
   // ŵ = sign(w)·α·2^e, e ∈ {−1, 0}: levels ±α·{½, 1}.
   power_of_two,
 };
+constexpr std::array<std::string_view, 2> choice_names(ShiftAddLevels) { return {"residual-binary", "power-of-two"}; }
 
 struct ShiftAddVariant {
   ShiftAddLevels levels = ShiftAddLevels::residual_binary;
@@ -146,6 +149,8 @@ struct RaqSettings {
   // pretrained teacher, when the run starts from a trained model: init_model); otherwise the masters
   // themselves, which makes L_rel small by construction.
   bool frozen_teacher = false;
+
+  friend bool operator==(const RaqSettings&, const RaqSettings&) = default;
 };
 
 // Errors name the setting, the allowed range and the value: "raq structural lambda: -1 is not allowed, use

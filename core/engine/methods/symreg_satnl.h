@@ -34,6 +34,8 @@
 // [SECTION] The objective           SymRegState, attach_symreg, symreg_effective_parameters, symreg_gradients
 #pragma once
 
+#include <array>
+#include <string_view>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -85,6 +87,7 @@ enum class SymmetryPairing {
   one_to_one,  // L_sym1: the i-th smallest with the i-th largest (the default, methods.md §3.2)
   two_to_two,  // L_sym2: adjacent sorted pairs from the bottom with adjacent pairs from the top (looser)
 };
+constexpr std::array<std::string_view, 2> choice_names(SymmetryPairing) { return {"one-to-one", "two-to-two"}; }
 
 // L_sym1 = (1/m) Σ_{i=1}^{m} (w_(i) + w_(n+1-i))², m = ⌊n/2⌋.
 // weights[n] -> returns L_sym1; gradient_out[n] (overwritten; empty: value only) = ∂L_sym1/∂w.
@@ -172,6 +175,7 @@ void asam_perturbation(std::span<const T> parameters, std::span<const T> gradien
 // [SECTION] Settings and factory
 
 enum class SharpnessAware { none, sam, asam };
+constexpr std::array<std::string_view, 3> choice_names(SharpnessAware) { return {"none", "sam", "asam"}; }
 
 struct SymRegSettings {
   // λ of mean CE + λ Σ_l L_sym(W_l). methods.md §3.2 suggests sweeping {1e-4, 1e-3, 1e-2, 1e-1}; we
@@ -189,6 +193,8 @@ struct SymRegSettings {
   // ASAM (methods.md §3.4; ASAM's ball is relative to |v| + η, hence the larger radius).
   double sam_rho = 0;
   double asam_eta = 0.01;  // η of ASAM's T = |v| + η (v: the master weights), >= 0
+
+  friend bool operator==(const SymRegSettings&, const SymRegSettings&) = default;
 };
 
 // ρ actually used: sam_rho, or the variant's default when sam_rho is 0.

@@ -12,6 +12,8 @@
 // quantized (post_training.h), and integer kernels.
 #pragma once
 
+#include <array>
+#include <string_view>
 #include <cstdint>
 #include <string>
 #include <span>
@@ -26,6 +28,9 @@ namespace qplay {
 enum class Granularity { per_tensor, per_channel };
 enum class Symmetry { symmetric, asymmetric };
 enum class RangeMethod { min_max, percentile, mse };
+constexpr std::array<std::string_view, 2> choice_names(Granularity) { return {"per-tensor", "per-channel"}; }
+constexpr std::array<std::string_view, 2> choice_names(Symmetry) { return {"symmetric", "asymmetric"}; }
+constexpr std::array<std::string_view, 3> choice_names(RangeMethod) { return {"min-max", "percentile", "mse"}; }
 
 struct WeightQuantSpec {
   int bits = 0;  // 0 = float (not quantized), else 1..8
@@ -33,12 +38,16 @@ struct WeightQuantSpec {
   Symmetry symmetry = Symmetry::symmetric;
   RangeMethod range_method = RangeMethod::min_max;
   double percentile = 99.99;  // for RangeMethod::percentile, in (50, 100]
+
+  friend bool operator==(const WeightQuantSpec&, const WeightQuantSpec&) = default;
 };
 
 struct ActivationQuantSpec {
   int bits = 0;  // 0 = float (not quantized), else 1..8
   RangeMethod range_method = RangeMethod::min_max;
   double percentile = 99.99;  // for RangeMethod::percentile, in (50, 100]
+
+  friend bool operator==(const ActivationQuantSpec&, const ActivationQuantSpec&) = default;
 };
 
 // Errors name the setting, the allowed values and the value given: "weight bits: 9 is not allowed, use

@@ -3,6 +3,7 @@
 // be checked number for number against PyTorch. Their state lives in the network's arena.
 #pragma once
 
+#include <array>
 #include <string_view>
 
 #include "core/engine/nn/network.h"
@@ -11,6 +12,8 @@ namespace qplay {
 
 enum class OptimizerKind { sgd, adam };
 enum class ScheduleKind { constant, step, cosine };
+constexpr std::array<std::string_view, 2> choice_names(OptimizerKind) { return {"sgd", "adam"}; }
+constexpr std::array<std::string_view, 3> choice_names(ScheduleKind) { return {"constant", "step", "cosine"}; }
 
 struct OptimizerSettings {
   OptimizerKind kind = OptimizerKind::sgd;
