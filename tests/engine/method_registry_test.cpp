@@ -77,5 +77,27 @@ TEST(MethodRegistry, EachMethodReportsOnlyTheReadoutsItsRegistrationNames) {
   }
 }
 
+// The JS API builds controls from this JSON: every row once with its range or choices and default, and
+// every method with the readout names a page may look up.
+TEST(StateTableJson, DescribesEveryRowAndEveryMethod) {
+  const Json table = state_table_json();
+  const Json* settings = table.find("settings");
+  ASSERT_TRUE(settings && settings->is_array());
+  ASSERT_EQ(settings->as_array().size(), experiment_settings().size());
+  for (size_t i = 0; i < experiment_settings().size(); ++i) {
+    const SettingRow& row = experiment_settings()[i];
+    const Json& item = settings->as_array()[i];
+    EXPECT_EQ(item.find("key")->as_string(), row.key);
+    EXPECT_EQ(item.find("default")->as_string(), get_setting(Experiment{}, row));
+    EXPECT_EQ(item.find("choices") != nullptr, row.kind == SettingKind::choice) << row.key;
+    EXPECT_EQ(item.find("applies_when") != nullptr, static_cast<bool>(row.applies)) << row.key;
+  }
+  const Json* cpq = nullptr;
+  for (const Json& method : table.find("methods")->as_array())
+    if (method.find("name")->as_string() == "cpq") cpq = &method;
+  ASSERT_NE(cpq, nullptr);
+  EXPECT_EQ(cpq->find("readouts")->as_array().front().as_string(), kLearnedWeightBitsReadout);
+}
+
 }  // namespace
 }  // namespace qplay

@@ -274,6 +274,45 @@ std::string describe_settings() {
   return out;
 }
 
+Json state_table_json() {
+  static const char* const kind_names[] = {"integer", "number", "choice", "text"};
+  const Experiment defaults;
+  Json settings = Json::array();
+  for (const SettingRow& row : experiment_settings()) {
+    Json item = Json::object();
+    item["key"] = row.key;
+    item["kind"] = kind_names[static_cast<int>(row.kind)];
+    item["group"] = row.group;
+    item["help"] = row.help;
+    if (row.kind == SettingKind::integer || row.kind == SettingKind::number) {
+      item["min"] = row.min;
+      item["max"] = row.max;
+    }
+    if (row.kind == SettingKind::choice) {
+      Json choices = Json::array();
+      for (std::string_view choice : row.choices) choices.push_back(choice);
+      item["choices"] = std::move(choices);
+    }
+    item["default"] = get_setting(defaults, row);
+    if (!row.applies_when.empty()) item["applies_when"] = row.applies_when;
+    settings.push_back(std::move(item));
+  }
+  Json methods = Json::array();
+  for (const MethodRegistration& method : registered_methods()) {
+    Json item = Json::object();
+    item["name"] = choice_name(method.kind);
+    item["summary"] = method.summary;
+    Json readouts = Json::array();
+    for (std::string_view name : method.readouts) readouts.push_back(name);
+    item["readouts"] = std::move(readouts);
+    methods.push_back(std::move(item));
+  }
+  Json table = Json::object();
+  table["settings"] = std::move(settings);
+  table["methods"] = std::move(methods);
+  return table;
+}
+
 // [SECTION] Experiment files
 
 Json experiment_to_json(const Experiment& experiment) {

@@ -362,10 +362,6 @@ class GradientL1Method final : public TrainingMethod {
 
 }  // namespace
 
-const char* gradient_l1_mode_name(GradientL1Mode mode) {
-  return mode == GradientL1Mode::exact ? "exact" : "finite-difference";
-}
-
 Status validate(const GradientL1Settings& s) {
   auto bad = [](double x) { return !std::isfinite(x) || x < 0; };
   if (bad(s.lambda_weights) || bad(s.lambda_activations)) {

@@ -65,7 +65,6 @@ struct GradientL1Settings {
 
 Status validate(const GradientL1Settings& settings);
 Result<std::unique_ptr<TrainingMethod>> make_gradient_l1_method(const GradientL1Settings& settings);
-const char* gradient_l1_mode_name(GradientL1Mode mode);
 
 // The penalty and its exact gradient for one batch, for float and double networks. Keeps its
 // buffers between calls (one regularizer per network).

@@ -106,8 +106,6 @@ class QregMethod final : public TrainingMethod {
 
 }  // namespace
 
-const char* qreg_mode_name(QregMode mode) { return mode == QregMode::quantize ? "quantize" : "noise"; }
-
 Status validate(const QregSettings& settings) {
   const QuantizationSetting& s = settings.training;
   if (s.weights.bits < 1 || s.weights.bits > 8) {

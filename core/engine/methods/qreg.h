@@ -42,6 +42,4 @@ struct QregSettings {
 Status validate(const QregSettings& settings);
 Result<std::unique_ptr<TrainingMethod>> make_qreg_method(const QregSettings& settings);
 
-const char* qreg_mode_name(QregMode mode);
-
 }  // namespace qplay

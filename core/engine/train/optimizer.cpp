@@ -57,15 +57,4 @@ void optimizer_step(Network<float>& network, const OptimizerSettings& settings, 
   }
 }
 
-const char* optimizer_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adam"; }
-
-const char* schedule_name(ScheduleKind kind) {
-  switch (kind) {
-    case ScheduleKind::constant: return "constant";
-    case ScheduleKind::step: return "step";
-    case ScheduleKind::cosine: return "cosine";
-  }
-  return "?";
-}
-
 }  // namespace qplay

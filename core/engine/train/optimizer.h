@@ -40,7 +40,5 @@ int optimizer_slot_count(OptimizerKind kind);
 // One update of network.parameters() from network.gradients(). step counts from 1 (Adam's bias correction).
 void optimizer_step(Network<float>& network, const OptimizerSettings& settings, double learning_rate, long step);
 
-const char* optimizer_name(OptimizerKind kind);
-const char* schedule_name(ScheduleKind kind);
 
 }  // namespace qplay
