@@ -2,6 +2,8 @@
 // and unknown keys give messages that say what is allowed; saved models carry their experiment.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "core/engine/experiment/run.h"
 #include "core/engine/experiment/saved_model.h"
 #include "core/engine/experiment/state_table.h"
@@ -257,6 +259,23 @@ TEST(SavedModel, RefusesSizesThatWouldOverflowWithAMessage) {
     ASSERT_FALSE(loaded.ok()) << c.architecture;
     EXPECT_NE(loaded.message().find(c.says), std::string::npos) << loaded.message();
   }
+}
+
+// The example experiments in assets/experiments load, validate and name the method their file name says.
+TEST(ShippedExperiments, EachLoadsAndValidates) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(QPLAY_ASSETS_DIR "/experiments")) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    Result<Experiment> loaded = load_experiment_file(entry.path().string());
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    const std::string name = entry.path().stem().string();
+    EXPECT_NE(name.find(std::string(choice_name(loaded->method))), std::string::npos) << name;
+    EXPECT_NE(name.find(loaded->dataset == DatasetChoice::fashion_mnist ? "fashion" : std::string(choice_name(loaded->dataset))),
+              std::string::npos)
+        << name;
+  }
+  EXPECT_GE(files, 5);
 }
 
 }  // namespace

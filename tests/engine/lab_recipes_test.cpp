@@ -77,6 +77,27 @@ TEST(MethodRecipes, EachShowsTheVerdictItTellsAcrossFiveSeeds) {
   }
 }
 
+TEST(MethodRecipes, TheShippedFileParses) {
+  Result<std::vector<MethodRecipe>> parsed = parse_method_recipes(method_recipes_asset());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->size(), method_recipes().size());
+  EXPECT_EQ(parsed->size(), 5u);
+}
+
+TEST(MethodRecipes, ABrokenFileIsRefusedWithAMessageNamingTheRecipeAndField) {
+  EXPECT_EQ(parse_method_recipes("{").status().message().rfind("recipes", 0), 0u);
+  EXPECT_FALSE(parse_method_recipes(R"({"format": "qplay-recipes", "version": 2, "recipes": []})").ok());
+  const std::string no_title = R"({"format": "qplay-recipes", "version": 1, "recipes": [{"method": "cpq",
+      "state": "methods=baseline,cpq", "look": "x", "reading": "accuracy-at-slider", "use_learned_bits": false,
+      "verdict": "better"}]})";
+  EXPECT_EQ(parse_method_recipes(no_title).status().message(), "recipe 1: \"title\" must be a non-empty string");
+  std::string bad_reading = no_title;
+  bad_reading.replace(bad_reading.find("\"state\""), 0, "\"title\": \"t\", ");
+  ASSERT_TRUE(parse_method_recipes(bad_reading).ok());
+  bad_reading.replace(bad_reading.find("accuracy-at-slider"), 18, "vibes");
+  EXPECT_EQ(parse_method_recipes(bad_reading).status().message(), "recipe 1: unknown reading 'vibes'");
+}
+
 TEST(MethodRecipes, CoverEveryMethodOnceWithAStateThePlaygroundAccepts) {
   std::vector<std::string_view> methods;
   for (const MethodRecipe& recipe : method_recipes()) {

@@ -88,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(settings.ok(), "accepted, but check_settings says: " + settings.message());
     const std::string name(command->name);
     const SettingScope everything = {
-        {"data", "model", "training", "method", "quantization", "compute"}, {}, {}, {experiment.method}, {}};
+        {"data", "model", "training", "method", "quantization", "compute"}, {}, {}, {std::string(choice_name(experiment.method))}, {}};
     const Status read_all = check_settings_are_read(name, *parsed, experiment, everything);
     FUZZ_CHECK(read_all.ok() || read_all.message().find("applies only") != std::string::npos ||
                    read_all.message().find("is a setting of method") != std::string::npos,

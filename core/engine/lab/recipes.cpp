@@ -1,42 +1,51 @@
 #include "core/engine/lab/recipes.h"
 
+#include "core/engine/base/setting_row.h"
+#include "core/engine/io/json.h"
+
 namespace qplay {
 
+Result<std::vector<MethodRecipe>> parse_method_recipes(std::string_view json_text) {
+  Result<Json> json = parse_json(json_text);
+  if (!json) return json.status().with_context("recipes");
+  const Json* format = json->find("format");
+  const Json* version = json->find("version");
+  const Json* list = json->find("recipes");
+  if (!format || !format->is_string() || format->as_string() != "qplay-recipes" || !version ||
+      !version->is_number() || version->as_number() != 1 || !list || !list->is_array())
+    return Status::error("recipes: not a qplay-recipes file of version 1 with a \"recipes\" array");
+  std::vector<MethodRecipe> recipes;
+  for (const Json& item : list->as_array()) {
+    const std::string where = "recipe " + std::to_string(recipes.size() + 1);
+    if (!item.is_object()) return Status::error(where + " must be an object");
+    auto text = [&](const char* key, std::string* out) -> Status {
+      const Json* value = item.find(key);
+      if (!value || !value->is_string() || value->as_string().empty())
+        return Status::error(where + ": \"" + key + "\" must be a non-empty string");
+      *out = value->as_string();
+      return {};
+    };
+    MethodRecipe recipe;
+    std::string reading;
+    for (auto [key, out] : {std::pair{"method", &recipe.method}, {"title", &recipe.title}, {"state", &recipe.state},
+                            {"look", &recipe.look}, {"reading", &reading}, {"verdict", &recipe.verdict}})
+      if (Status status = text(key, out); !status) return status;
+    const std::optional<RecipeReading> parsed_reading = parse_choice<RecipeReading>(reading);
+    if (!parsed_reading) return Status::error(where + ": unknown reading '" + reading + "'");
+    recipe.reading = *parsed_reading;
+    const Json* learned = item.find("use_learned_bits");
+    if (!learned || !learned->is_bool()) return Status::error(where + ": \"use_learned_bits\" must be true or false");
+    recipe.use_learned_bits = learned->as_bool();
+    recipes.push_back(std::move(recipe));
+  }
+  return recipes;
+}
+
 const std::vector<MethodRecipe>& method_recipes() {
-  static const std::vector<MethodRecipe> recipes = {
-      {"gradl1", "gradient-l1 at 2 bits",
-       "dataset=spiral&architecture=mlp:8,8&epochs=40&methods=baseline,gradl1&weight_bits=2&granularity=per-tensor",
-       "Weights at 2 bits, one grid per layer. Gradient-l1 keeps much more accuracy on some seeds and less on "
-       "others: change the seed a few times. Across five seeds no difference is shown, as on Fashion-MNIST "
-       "(docs/results.md): the paper's claim does not hold at this scale.",
-       RecipeReading::accuracy_at_slider, false, "no difference shown"},
-      {"qreg", "QReg against overfitting",
-       "dataset=spiral&samples=200&noise=0.3&test_fraction=0.5&architecture=mlp:128,128&epochs=150&batch_size=16&"
-       "schedule=constant&methods=baseline,qreg&qat_weight_bits=2&weight_bits=0",
-       "100 noisy training points and a wide network: the baseline learns them by heart (train accuracy near "
-       "100%, test far below). Training through a 2-bit grid (QReg) narrows the gap between train and test: "
-       "compare the curves of the two runs.",
-       RecipeReading::generalization_gap, false, "better"},
-      {"symreg", "SymReg + SatNL at 2 bits",
-       "dataset=spiral&architecture=mlp:16,16&epochs=40&methods=baseline,symreg&weight_bits=2&granularity=per-tensor",
-       "Weights at 2 bits, one min-max grid per layer. The baseline's few large weights stretch the grid and "
-       "most weights round to zero; SatNL keeps every weight inside a bounded range and SymReg balances it "
-       "about zero, so the grid fits and the boundary survives. Across five seeds SymReg keeps clearly more.",
-       RecipeReading::accuracy_at_slider, false, "better"},
-      {"cpq", "CPQ learns its bits",
-       "dataset=spiral&weight_bits=4&granularity=per-channel&methods=baseline,cpq&cpq_bits=4&cpq_learn_bits=on&"
-       "cpq_bits_lambda=1&cpq_learning_rate=0.01",
-       "CPQ learns a bit-width per layer while it trains. When training ends, open the Learned tab (on a phone: "
-       "Details) and press the button with CPQ's bits: both runs are then rounded to those bits, and CPQ, which "
-       "trained for them, keeps more accuracy than the baseline across five seeds.",
-       RecipeReading::accuracy_at_slider, true, "better"},
-      {"raq", "RAQ at 2 bits",
-       "dataset=spiral&architecture=mlp:16,16&epochs=40&methods=baseline,raq&weight_bits=2&granularity=per-channel",
-       "Weights at 2 bits per channel. RAQ trained its weights to sit on 2-bit shift-add levels, so rounding "
-       "them costs little; the baseline, rounded after training, loses much of its boundary. (Against plain "
-       "2-bit QAT, RAQ's extra losses show no difference: docs/results.md.)",
-       RecipeReading::accuracy_at_slider, false, "better"},
-  };
+  static const std::vector<MethodRecipe> recipes = [] {
+    Result<std::vector<MethodRecipe>> parsed = parse_method_recipes(method_recipes_asset());
+    return parsed ? std::move(parsed).value() : std::vector<MethodRecipe>();
+  }();
   return recipes;
 }
 
