@@ -13,6 +13,7 @@
 
 #include "core/engine/base/deterministic_math.h"
 #include "core/engine/deploy/post_training.h"
+#include "core/engine/nn/adam.h"
 
 namespace qplay {
 
@@ -594,17 +595,9 @@ class CpqMethod final : public TrainingMethod {
 
   void after_optimizer_step(Network<float>&, const StepContext&) override {
     if (!gradients_valid_) return;
-    // Adam (Kingma & Ba) with bias correction, on the method's own parameters only.
-    constexpr double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
-    ++adam_step_;
-    const double correction1 = 1 - deterministic_pow(beta1, static_cast<long>(adam_step_));
-    const double correction2 = 1 - deterministic_pow(beta2, static_cast<long>(adam_step_));
-    for (size_t i = 0; i < values_.size(); ++i) {
-      first_moments_[i] = beta1 * first_moments_[i] + (1 - beta1) * gradients_[i];
-      second_moments_[i] = beta2 * second_moments_[i] + (1 - beta2) * gradients_[i] * gradients_[i];
-      values_[i] -= settings_.method_learning_rate * (first_moments_[i] / correction1) /
-                    (std::sqrt(second_moments_[i] / correction2) + epsilon);
-    }
+    // Adam on the method's own parameters only, at its own rate.
+    adam_update<double>(values_, gradients_, first_moments_, second_moments_,
+                        AdamHyperparameters{.learning_rate = settings_.method_learning_rate}, ++adam_step_);
     gradients_valid_ = false;
   }
 
