@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace qplay {
 
@@ -112,6 +114,43 @@ inline float portable_tanh(float x) { return static_cast<float>(deterministic_ta
 inline double portable_tanh(double x) { return std::tanh(x); }
 inline float portable_atanh(float x) { return static_cast<float>(deterministic_atanh(x)); }
 inline double portable_atanh(double x) { return std::atanh(x); }
+
+namespace detail {
+// 2^k for -126 <= k <= 127 by writing k into the exponent bits (memcpy rather than std::bit_cast,
+// which Emscripten's C++ library lacks).
+__attribute__((always_inline)) inline float float_power_of_two(int32_t k) {
+  const uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+}  // namespace detail
+
+// e^x for loops that must vectorize, in float from + - * / and exponent-bit writes only (no library
+// call, no branch): deterministic_exp rounds and scales through libm calls, one per element. Cephes'
+// expf: e^x = 2^n e^r with n = round(x/ln 2) (by the 1.5·2^23 trick, ties to even), r = x - n ln 2 in
+// two parts (Cody-Waite) so |r| <= ln 2 / 2, e^r by its minimax polynomial, and 2^n written into the
+// exponent bits of two factors 2^{n/2} (both normal down to n = -252, so results below the normal
+// range round to subnormals and 0 as a libm's do). For -170 <= x <= 88; measured over every float x in
+// [-87, 0]: within 0.99 ulp (std::exp: 0.51). Forced inline: a caller's AVX2 clone vectorizes only
+// what is inlined into it (CPQ's backward ran 30 times slower when GCC left this out of line).
+// Double keeps libm's, as portable_exp does.
+__attribute__((always_inline)) inline float portable_exp_vectorizable(float x) {
+  constexpr float kLog2E = 1.44269504088896341f, kLn2High = 0.693359375f, kLn2Low = -2.12194440e-4f;
+  constexpr float kRoundingShift = 12582912.0f;  // 1.5·2^23: x + it has no fraction bits left
+  const float n = (x * kLog2E + kRoundingShift) - kRoundingShift;
+  const float r = (x - n * kLn2High) - n * kLn2Low;
+  float polynomial = 1.9875691500e-4f;  // e^r = 1 + r + r² P(r), P by Horner
+  polynomial = polynomial * r + 1.3981999507e-3f;
+  polynomial = polynomial * r + 8.3334519073e-3f;
+  polynomial = polynomial * r + 4.1665795894e-2f;
+  polynomial = polynomial * r + 1.6666665459e-1f;
+  polynomial = polynomial * r + 5.0000001201e-1f;
+  const float exp_r = polynomial * (r * r) + r + 1.0f;
+  const int32_t power = static_cast<int32_t>(n), half_power = power >> 1;
+  return exp_r * detail::float_power_of_two(half_power) * detail::float_power_of_two(power - half_power);
+}
+inline double portable_exp_vectorizable(double x) { return std::exp(x); }
 
 namespace detail {
 // Taylor series on |r| <= pi/4 (degree 19 / 18 is below one ulp there).

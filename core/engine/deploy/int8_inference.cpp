@@ -1,9 +1,9 @@
-// Real int8 inference: building an Int8Model from a float network, the reference integer loops,
-// and the chunked driver both backends share; see int8_inference.h.
+// Real int8 inference: building an Int8Model from a float network, and the chunked driver both
+// backends share (the reference integer loops are each layer kind's int8_forward in nn/); see
+// int8_inference.h.
 //
 // [SECTION] Grids in int8 code space
 // [SECTION] Building
-// [SECTION] Reference kernels
 // [SECTION] Running
 #include "core/engine/deploy/int8_inference.h"
 
@@ -15,6 +15,7 @@
 #include <string>
 
 #include "core/engine/deploy/post_training.h"
+#include "core/engine/nn/layer_ops.h"
 #include "core/engine/quant/range_estimation.h"
 
 #if QPLAY_HAVE_XNNPACK
@@ -58,14 +59,6 @@ Result<QuantGrid> int8_code_grid(const QuantGrid& grid, const std::string& what)
   }
   const int32_t shift = grid.q_min >= -128 && grid.q_max <= 127 ? 0 : -128 - grid.q_min;
   return QuantGrid{grid.scale, grid.zero_point + shift, grid.q_min + shift, grid.q_max + shift, 1};
-}
-
-// Round half to even of a float within ±2^22, without a libm call per value: adding 1.5·2^23 leaves
-// no fraction bits, so the float addition itself rounds (half to even, the default mode), and the
-// subtraction is exact. XNNPACK's "magic bias" requantization does the same.
-float round_half_even(float value) {
-  constexpr float kMagic = 12582912.0f;  // 1.5·2^23
-  return (value + kMagic) - kMagic;
 }
 
 // ReLU on quantized values: codes below the zero point (the code of 0.0) become the zero point.
@@ -150,104 +143,6 @@ Status quantize_weighted_layer(const Architecture& architecture, int layer, std:
   return {};
 }
 
-// [SECTION] Reference kernels
-
-// Σ a[i]·b[i] over int8 codes. Each product fits int16 (|a| <= 128, |b| <= 127), which lets the
-// compiler use the 16-bit multiply-add instructions.
-int32_t dot_int8(const int8_t* a, const int8_t* b, int n) {
-  int32_t sum = 0;
-  for (int i = 0; i < n; ++i) sum += static_cast<int16_t>(a[i] * b[i]);
-  return sum;
-}
-
-// accumulators[rows, outputs] = bias + Σ (x - z_x)·w over patches[rows, patch_size]. The zero point is
-// folded into the bias (bias - z_x·Σw), as XNNPACK does when it packs the weights, so the inner loop
-// is a plain dot product.
-void int8_accumulate(const Int8Op& op, size_t rows, const int8_t* patches, int32_t* accumulators) {
-  const int outputs = op.outputs(), patch = op.patch_size();
-  std::vector<int32_t> folded_bias(outputs);
-  for (int c = 0; c < outputs; ++c) {
-    const int8_t* w = op.weights.data() + static_cast<size_t>(c) * patch;
-    int32_t weight_sum = 0;
-    for (int k = 0; k < patch; ++k) weight_sum += w[k];
-    folded_bias[c] = op.bias[c] - op.input_grid.zero_point * weight_sum;
-  }
-  for (size_t r = 0; r < rows; ++r) {
-    const int8_t* x = patches + r * patch;
-    int32_t* out = accumulators + r * outputs;
-    for (int c = 0; c < outputs; ++c) {
-      out[c] = folded_bias[c] + dot_int8(x, op.weights.data() + static_cast<size_t>(c) * patch, patch);
-    }
-  }
-}
-
-// XNNPACK's fp32 requantization: one float product, clamped in float to the output codes, rounded
-// half to even, plus the zero point. Clamping before rounding is the same as after, since the bounds
-// are whole numbers.
-void int8_requantize(const Int8Op& op, size_t rows, const int32_t* accumulators, int8_t* output) {
-  const int outputs = op.outputs();
-  const QuantGrid& grid = op.output_grid;
-  const float low = static_cast<float>(grid.q_min - grid.zero_point);
-  const float high = static_cast<float>(grid.q_max - grid.zero_point);
-  for (size_t r = 0; r < rows; ++r) {
-    const int32_t* in = accumulators + r * outputs;
-    int8_t* out = output + r * outputs;
-    for (int c = 0; c < outputs; ++c) {
-      const float scaled = std::clamp(static_cast<float>(in[c]) * op.accumulator_scales[c], low, high);
-      out[c] = static_cast<int8_t>(static_cast<int32_t>(round_half_even(scaled)) + grid.zero_point);
-    }
-  }
-}
-
-void int8_dequantize(const Int8Op& op, size_t rows, const int32_t* accumulators, float* logits) {
-  const int outputs = op.outputs();
-  for (size_t r = 0; r < rows; ++r) {
-    for (int c = 0; c < outputs; ++c) {
-      logits[r * outputs + c] = static_cast<float>(accumulators[r * outputs + c]) * op.accumulator_scales[c];
-    }
-  }
-}
-
-// image[batch, H, W, C] -> patches[batch·Ho·Wo, k·k·C] in (ky, kx, c) order, like the float im2col;
-// outside the image reads the zero point, the code of 0.0 (XNNPACK pads the same way).
-void int8_im2col(const Int8Op& op, int batch, const int8_t* image, int8_t* patches) {
-  const int height = op.input.height, width = op.input.width;
-  const size_t channels = static_cast<size_t>(op.input.channels);
-  const int8_t padding_code = static_cast<int8_t>(op.input_grid.zero_point);
-  int8_t* out = patches;
-  for (int b = 0; b < batch; ++b)
-    for (int oy = 0; oy < op.output.height; ++oy)
-      for (int ox = 0; ox < op.output.width; ++ox)
-        for (int ky = 0; ky < op.kernel; ++ky)
-          for (int kx = 0; kx < op.kernel; ++kx, out += channels) {
-            const int y = oy * op.stride + ky - op.padding, x = ox * op.stride + kx - op.padding;
-            if (y < 0 || y >= height || x < 0 || x >= width) {
-              std::fill(out, out + channels, padding_code);
-            } else {
-              std::copy_n(image + ((static_cast<size_t>(b) * height + y) * width + x) * channels, channels,
-                          out);
-            }
-          }
-}
-
-// Max of codes is the code of the max: the quantizer is monotone.
-void int8_max_pool(const Int8Op& op, int batch, const int8_t* input, int8_t* output) {
-  const int height = op.input.height, width = op.input.width, channels = op.input.channels;
-  int8_t* out = output;
-  for (int b = 0; b < batch; ++b)
-    for (int oy = 0; oy < op.output.height; ++oy)
-      for (int ox = 0; ox < op.output.width; ++ox, out += channels) {
-        std::fill(out, out + channels, std::numeric_limits<int8_t>::min());
-        for (int ky = 0; ky < op.kernel; ++ky)
-          for (int kx = 0; kx < op.kernel; ++kx) {
-            const size_t pixel =
-                (static_cast<size_t>(b) * height + oy * op.stride + ky) * width + ox * op.stride + kx;
-            const int8_t* in = input + pixel * channels;
-            for (int c = 0; c < channels; ++c) out[c] = std::max(out[c], in[c]);
-          }
-      }
-}
-
 // [SECTION] Running
 
 struct Int8Workspace {
@@ -273,26 +168,12 @@ Int8Workspace make_workspace(const Int8Model& model, int batch) {
   return workspace;
 }
 
-void run_reference_op(const Int8Op& op, int batch, Int8Workspace& workspace, float* logits) {
-  const size_t rows = static_cast<size_t>(batch) * op.output.height * op.output.width;
-  const int8_t* input = workspace.current.data();
-  switch (op.kind) {
-    case Int8OpKind::max_pool:
-      int8_max_pool(op, batch, input, workspace.next.data());
-      return;
-    case Int8OpKind::conv2d:
-      int8_im2col(op, batch, input, workspace.patches.data());
-      input = workspace.patches.data();
-      break;
-    case Int8OpKind::dense:
-      break;
-  }
-  int8_accumulate(op, rows, input, workspace.accumulators.data());
-  if (op.outputs_logits) {
-    int8_dequantize(op, rows, workspace.accumulators.data(), logits);
-  } else {
-    int8_requantize(op, rows, workspace.accumulators.data(), workspace.next.data());
-  }
+// The reference path: the integer loops of the op's layer kind (nn/layer_*.h).
+void run_reference_op(const Architecture& architecture, const Int8Op& op, int batch, Int8Workspace& workspace,
+                      float* logits) {
+  const Int8Tensors tensors{workspace.current.data(), workspace.next.data(), logits, workspace.patches.data(),
+                            workspace.accumulators.data()};
+  layer_ops<float>(architecture.layers[op.layer].kind).int8_forward(op, batch, tensors);
 }
 
 // Called after each chunk with the codes of the last op run (null when it output logits) or the logits.
@@ -355,7 +236,7 @@ Status run_in_chunks(const Int8Model& model, const FeatureRows& features, size_t
         continue;
       }
 #endif
-      run_reference_op(op, batch, workspace, logits.data());
+      run_reference_op(model.architecture, op, batch, workspace, logits.data());
       std::swap(workspace.current, workspace.next);
     }
     consume(start, batch, last.outputs_logits ? nullptr : workspace.current.data(), logits.data());

@@ -1,8 +1,8 @@
 // Real int8 inference of a trained ReLU network: int8 weights and activations, int32 accumulators,
-// and XNNPACK's requantization, run either by the portable reference loops in int8_inference.cpp
-// (always built) or by XNNPACK's qc8/qs8/s8 operators (deploy/xnnpack_int8.h, native builds). The
-// two backends give bit-identical codes and logits; fake quantization (post_training.h) is the
-// float model of what they compute.
+// and XNNPACK's requantization, run either by the portable reference loops (always built: each layer
+// kind's int8 forward, nn/layer_*.h) or by XNNPACK's qc8/qs8/s8 operators (deploy/xnnpack_int8.h,
+// native builds). The two backends give bit-identical codes and logits; fake quantization
+// (post_training.h) is the float model of what they compute.
 //
 // Per weighted layer (dense or conv2d) with int8 input x (scale s_x, zero point z_x), int8 weights
 // w (symmetric, codes ±127, scale s_w[c] per output channel or one per tensor) and int32 bias:
@@ -34,6 +34,7 @@
 
 #include "core/engine/base/status.h"
 #include "core/engine/data/feature_rows.h"
+#include "core/engine/nn/int8_op.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/quantizer.h"
 
@@ -45,29 +46,7 @@ enum class Int8Backend { reference, xnnpack };
 const char* int8_backend_name(Int8Backend backend);  // "reference", "xnnpack"
 bool int8_backend_available(Int8Backend backend);    // xnnpack: native builds with QPLAY_WITH_XNNPACK
 
-enum class Int8OpKind { dense, conv2d, max_pool };
-
-// One step of the integer forward pass. ReLU and flatten layers have no op of their own (see the
-// top of this file). Grids are in int8 code space: codes q_min..q_max within [-128, 127], real value
-// scale·(q - zero_point), q_step 1.
-struct Int8Op {
-  Int8OpKind kind = Int8OpKind::dense;
-  int layer = 0;                            // the architecture layer this op runs
-  TensorShape input, output;                // per sample, NHWC (dense: 1x1xfeatures)
-  int kernel = 1, stride = 1, padding = 0;  // conv2d and max_pool, as in LayerSpec
-  QuantGrid input_grid;                     // the codes this op reads
-  QuantGrid output_grid;                    // the codes it writes; q_min is the zero point after a fused ReLU
-  bool outputs_logits = false;              // the last dense layer: float logits instead of output_grid
-  // dense and conv2d only:
-  std::vector<int8_t> weights;       // [outputs, patch]: dense [outputs, inputs], conv [outputs, ky, kx, c]
-  std::vector<float> weight_scales;  // [outputs]; all equal for per-tensor weights
-  std::vector<int32_t> bias;         // [outputs], in units of input_grid.scale·weight_scales[c]
-  std::vector<float> accumulator_scales;  // [outputs]: s_x·s_w[c]/s_y, or s_x·s_w[c] for logits
-  int outputs() const { return output.channels; }
-  int patch_size() const {
-    return kind == Int8OpKind::dense ? input.size() : kernel * kernel * input.channels;
-  }
-};
+// Int8Op (one step of the integer forward pass) is in nn/int8_op.h, beside the layers that run it.
 
 struct Int8BackendCache;  // backend operators, built on first use (int8_inference.cpp)
 

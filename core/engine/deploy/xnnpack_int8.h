@@ -8,7 +8,7 @@
 //   max_pool             max_pooling2d_nhwc_s8
 // The last op (float logits) is not an XNNPACK operator: int8_inference.cpp runs it on the reference
 // path. Compiled only when QPLAY_WITH_XNNPACK (which defines QPLAY_HAVE_XNNPACK); int8_inference.cpp
-// is its only caller, and the reference loops there are what it is tested against.
+// is its only caller, and the reference loops (nn/layer_*.h) are what it is tested against.
 #pragma once
 
 #include <cstddef>

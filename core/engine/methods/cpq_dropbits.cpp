@@ -13,6 +13,7 @@
 
 #include "core/engine/base/deterministic_math.h"
 #include "core/engine/deploy/post_training.h"
+#include "core/engine/nn/adam.h"
 
 namespace qplay {
 
@@ -37,7 +38,7 @@ T sigmoid_derivative(T z) {
 
 // The helpers of the fast backward below are forced inline: its AVX2 clone vectorizes only the code
 // inlined into it, and GCC does not always inline baseline-ISA functions into it on its own (it left
-// exp_of_negated out of line, and the backward ran 30 times slower).
+// the exp out of line, and the backward ran 30 times slower).
 #define QPLAY_CPQ_INLINE __attribute__((always_inline)) inline
 
 // Clamps to [lo, hi] and sends NaN to lo, so that the result converts to int safely. Both
@@ -79,45 +80,6 @@ QPLAY_CPQ_INLINE T code_of_scaled(T scaled, T code_min, T code_max) {
 template <typename T>
 T threshold_window() {
   return T(2) - portable_log(std::numeric_limits<T>::epsilon());
-}
-
-// e^{-d} for d ≥ 0 (in float d ≤ 170): the two exps per weight of the fast backward. (The caller
-// caps d, in a loop of its own: a clamp here would let the compiler split the loop into branches.)
-template <typename T>
-QPLAY_CPQ_INLINE T exp_of_negated(T d) {
-  return std::exp(-d);
-}
-
-// 2^k for -126 ≤ k ≤ 127, by writing k into the exponent bits (memcpy rather than std::bit_cast,
-// which Emscripten's C++ library lacks).
-QPLAY_CPQ_INLINE float float_with_exponent(int32_t k) {
-  const uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-// In float, arithmetic only so that the loop over it vectorizes (std::exp is a library call per
-// element, a quarter of the backward's time before): Cephes' expf, e^{-d} = 2^n e^r with
-// n = round(-d/ln 2), r = -d - n ln 2 in two parts (Cody-Waite) so |r| ≤ ln 2 / 2, e^r by its minimax
-// polynomial, and 2^n written into the exponent bits of two factors 2^{n/2} (both normal down to
-// n = -252, so results below the normal range round to subnormals and 0 as std::exp's do). Measured
-// over every float d in [0, 87]: within 0.99 ulp of e^{-d} (std::exp: 0.51).
-template <>
-QPLAY_CPQ_INLINE float exp_of_negated<float>(float d) {
-  constexpr float kLog2E = 1.44269504088896341f, kLn2High = 0.693359375f, kLn2Low = -2.12194440e-4f;
-  const float x = -d;
-  const float n = round_half_even_small(x * kLog2E);
-  const float r = (x - n * kLn2High) - n * kLn2Low;
-  float polynomial = 1.9875691500e-4f;  // e^r = 1 + r + r² P(r), P by Horner
-  polynomial = polynomial * r + 1.3981999507e-3f;
-  polynomial = polynomial * r + 8.3334519073e-3f;
-  polynomial = polynomial * r + 4.1665795894e-2f;
-  polynomial = polynomial * r + 1.6666665459e-1f;
-  polynomial = polynomial * r + 5.0000001201e-1f;
-  const float exp_r = polynomial * (r * r) + r + 1.0f;
-  const int32_t power = static_cast<int32_t>(n), half_power = power >> 1;  // -246 ≤ power ≤ 0
-  return exp_r * float_with_exponent(half_power) * float_with_exponent(power - half_power);
 }
 
 // Σ values in double, in four interleaved running sums so that the additions overlap instead of
@@ -267,14 +229,14 @@ __attribute__((always_inline)) inline CpqScaleGradients fast_quantize_backward(
       const T above_threshold = step * ((below_index[i] + T(1)) + T(0.5));
       below_z[i] = (near_x - below_threshold) * inverse_noise;  // ≥ 0 but for x below the grid
       above_z[i] = (near_x - above_threshold) * inverse_noise;  // ≤ 0 but for x above the grid
-      // |z|, capped (in a loop of its own: a clamp inside exp_of_negated would make branches there).
+      // |z|, capped (in a loop of its own: a clamp inside the exp loop would make branches there).
       below_e[i] = std::min(std::fabs(below_z[i]), underflow);
       above_e[i] = std::min(std::fabs(above_z[i]), underflow);
       below_slopes[i] = below_moment[i] = above_slopes[i] = above_moment[i] = T(0);
     }
     for (size_t i = 0; i < count; ++i) {
-      below_e[i] = exp_of_negated(below_e[i]);
-      above_e[i] = exp_of_negated(above_e[i]);
+      below_e[i] = portable_exp_vectorizable(-below_e[i]);
+      above_e[i] = portable_exp_vectorizable(-above_e[i]);
     }
     // Going down from below_index and up from below_index + 1, |z| grows by ρ per place: for x
     // between the two, and for x outside the grid on the side that is on the grid.
@@ -594,17 +556,9 @@ class CpqMethod final : public TrainingMethod {
 
   void after_optimizer_step(Network<float>&, const StepContext&) override {
     if (!gradients_valid_) return;
-    // Adam (Kingma & Ba) with bias correction, on the method's own parameters only.
-    constexpr double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
-    ++adam_step_;
-    const double correction1 = 1 - deterministic_pow(beta1, static_cast<long>(adam_step_));
-    const double correction2 = 1 - deterministic_pow(beta2, static_cast<long>(adam_step_));
-    for (size_t i = 0; i < values_.size(); ++i) {
-      first_moments_[i] = beta1 * first_moments_[i] + (1 - beta1) * gradients_[i];
-      second_moments_[i] = beta2 * second_moments_[i] + (1 - beta2) * gradients_[i] * gradients_[i];
-      values_[i] -= settings_.method_learning_rate * (first_moments_[i] / correction1) /
-                    (std::sqrt(second_moments_[i] / correction2) + epsilon);
-    }
+    // Adam on the method's own parameters only, at its own rate.
+    adam_update<double>(values_, gradients_, first_moments_, second_moments_,
+                        AdamHyperparameters{.learning_rate = settings_.method_learning_rate}, ++adam_step_);
     gradients_valid_ = false;
   }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/engine/base/deterministic_math.h"
+#include "core/engine/nn/layer_ops.h"
 #include "core/engine/nn/layers.h"
 
 namespace qplay {
@@ -27,33 +28,6 @@ T l1_norm(std::span<const T> values) {
   for (; i < values.size(); ++i) total += std::fabs(values[i]);
   for (T p : partial) total += p;
   return total;
-}
-
-ConvGeometry geometry_of(const LayerSpec& layer, int batch) {
-  return {batch, layer.input.height, layer.input.width, layer.input.channels, layer.kernel, layer.stride,
-          layer.padding};
-}
-
-// The tangent of max-pool with its argmax held fixed: each window passes on the tangent of its first
-// maximum (the element max_pool_backward hands the gradient to).
-template <typename T>
-void max_pool_tangent_forward(const ConvGeometry& g, const T* input, const T* tangent_in, T* tangent_out) {
-  const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
-  for (int b = 0; b < g.batch; ++b)
-    for (int oy = 0; oy < out_h; ++oy)
-      for (int ox = 0; ox < out_w; ++ox)
-        for (int c = 0; c < C; ++c) {
-          size_t best = 0;
-          bool first = true;
-          for (int ky = 0; ky < g.kernel; ++ky)
-            for (int kx = 0; kx < g.kernel; ++kx) {
-              const size_t at = ((static_cast<size_t>(b) * g.in_height + oy * g.stride + ky) * g.in_width +
-                                 ox * g.stride + kx) * C + c;
-              if (first || input[at] > input[best]) best = at;
-              first = false;
-            }
-          tangent_out[((static_cast<size_t>(b) * out_h + oy) * out_w + ox) * C + c] = tangent_in[best];
-        }
 }
 
 // The layer index whose output the network's input of `layer` is (-1: the network input).
@@ -125,59 +99,28 @@ void GradientL1Regularizer<T>::push_tangent_forward(Network<T>& network, int bat
   for (int i = 0; i < layers; ++i) {
     const LayerSpec& layer = architecture.layers[i];
     const int in_size = batch * layer.input.size(), out_size = batch * layer.output.size();
-    const std::vector<T>& tangent_in = tangent_outputs_[i];
     std::vector<T>& tangent_out = tangent_outputs_[i + 1];
-    tangent_out.resize(out_size);  // every layer below writes all of it
-    const T* input = network.layer_output(i - 1).data();
+    tangent_out.resize(out_size);  // every layer writes all of it
+    LayerCall<T> call{kernels, layer, batch};
+    TangentForwardTensors<T> tensors{network.layer_output(i - 1).data(), network.layer_output(i).data(),
+                                     tangent_outputs_[i].data(), nullptr, tangent_out.data()};
     if (layer.has_parameters()) {
       const ParameterTensor& weight_tensor = network.parameter_tensors()[parameter_index];
       parameter_index += 2;
-      const T* weight = parameters.data() + weight_tensor.offset;
-      const T* weight_tangent = weight_tangent_.data() + weight_tensor.offset;
+      call.weight = parameters.data() + weight_tensor.offset;
+      columns_.resize(layer_scratch_values(layer, batch));
+      call.columns = columns_.data();
+      tensors.weight_tangent = weight_tangent_.data() + weight_tensor.offset;
+      // Before the first weighted layer nothing carries a tangent; after it the activation term joins.
       std::vector<T>& tangent_x = tangent_inputs_[i];
-      tangent_x = tangent_in;
+      tangent_x = tangent_outputs_[i];
       if (i > first) {
         const std::vector<T>& activation_gradient = output_gradients_[i - 1];
         for (int k = 0; k < in_size; ++k) tangent_x[k] += lambda_activations * sign_of(activation_gradient[k]);
       }
-      const bool input_moves = i > first;  // before the first weighted layer nothing carries a tangent
-      const int inputs = layer.weight_columns(), outputs = layer.outputs;
-      if (layer.kind == LayerKind::dense) {
-        // R{z} = R{x}·Wᵀ + x·R{W}ᵀ
-        linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, batch, outputs, inputs, input, inputs,
-                             weight_tangent, inputs, tangent_out.data(), outputs, false);
-        if (input_moves)
-          linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, batch, outputs, inputs, tangent_x.data(),
-                               inputs, weight, inputs, tangent_out.data(), outputs, true);
-      } else {
-        const ConvGeometry g = geometry_of(layer, batch);
-        const int patches = g.patch_count(), patch_size = g.patch_size();
-        columns_.resize(size_t(patches) * patch_size);
-        linear_algebra::im2col(kernels, g, input, columns_.data());
-        linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size, columns_.data(),
-                             patch_size, weight_tangent, patch_size, tangent_out.data(), outputs, false);
-        if (input_moves) {
-          linear_algebra::im2col(kernels, g, tangent_x.data(), columns_.data());
-          linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size,
-                               columns_.data(), patch_size, weight, patch_size, tangent_out.data(), outputs, true);
-        }
-      }
-      continue;
+      tensors.input_tangent = i > first ? tangent_x.data() : nullptr;
     }
-    const T* output = network.layer_output(i).data();
-    switch (layer.kind) {
-      // Each activation's tangent is its derivative times the input's tangent, which is exactly what
-      // its backward computes from the forward output.
-      case LayerKind::relu: relu_backward(kernels, out_size, output, tangent_in.data(), tangent_out.data()); break;
-      case LayerKind::tanh: tanh_backward(out_size, output, tangent_in.data(), tangent_out.data()); break;
-      case LayerKind::softplus: softplus_backward(out_size, output, tangent_in.data(), tangent_out.data()); break;
-      case LayerKind::max_pool:
-        max_pool_tangent_forward(geometry_of(layer, batch), input, tangent_in.data(), tangent_out.data());
-        break;
-      case LayerKind::flatten: std::copy_n(tangent_in.data(), in_size, tangent_out.data()); break;
-      case LayerKind::dense:  // the weighted layers are handled above
-      case LayerKind::conv2d: break;
-    }
+    layer_ops<T>(layer.kind).tangent_forward(call, tensors);
   }
 }
 
@@ -194,108 +137,35 @@ void GradientL1Regularizer<T>::pull_tangent_backward(Network<T>& network, std::s
   std::span<const T> parameters = network.parameters();
   penalty_gradient_.resize(network.parameter_count());  // every weight and bias is written below
 
-  // Softmax cross-entropy: ∇_z L = (p - onehot)/B, so R{∇_z L} = (p ⊙ R{z} - p·(pᵀR{z}))/B per row.
   size_t largest = architecture.input.size();
   for (const LayerSpec& layer : architecture.layers) largest = std::max<size_t>(largest, layer.output.size());
   tangent_gradient_.resize(size_t(batch) * largest);
   tangent_gradient_next_.resize(size_t(batch) * largest);
-  {
-    std::span<const T> p = network.probabilities();
-    const std::vector<T>& tangent_logits = tangent_outputs_[layers];
-    for (int b = 0; b < batch; ++b) {
-      const T* pb = p.data() + size_t(b) * classes;
-      const T* rz = tangent_logits.data() + size_t(b) * classes;
-      T dot = 0;
-      for (int k = 0; k < classes; ++k) dot += pb[k] * rz[k];
-      for (int k = 0; k < classes; ++k) tangent_gradient_[size_t(b) * classes + k] = pb[k] * (rz[k] - dot) / T(batch);
-    }
-  }
+  // The tangent of the loss's gradient w.r.t. the logits starts the pass back.
+  softmax_cross_entropy_tangent_backward(batch, classes, network.probabilities().data(),
+                                         tangent_outputs_[layers].data(), tangent_gradient_.data());
 
   int parameter_index = static_cast<int>(network.parameter_tensors().size());
   for (int i = layers - 1; i >= 0; --i) {
     const LayerSpec& layer = architecture.layers[i];
-    const int in_size = batch * layer.input.size(), out_size = batch * layer.output.size();
-    const T* tangent_delta = tangent_gradient_.data();  // R{∂L/∂ output of i}
-    const T* delta = output_gradients_[i].data();       //   ∂L/∂ output of i
-    T* tangent_delta_in = tangent_gradient_next_.data();
-    const bool needs_input = i > first;
-    const T* input = network.layer_output(i - 1).data();
+    LayerCall<T> call{kernels, layer, batch};
+    TangentBackwardTensors<T> tensors{
+        network.layer_output(i - 1).data(), network.layer_output(i).data(), tangent_outputs_[i].data(),
+        tangent_outputs_[i + 1].data(), nullptr, output_gradients_[i].data(), tangent_gradient_.data(),
+        nullptr, nullptr, i > first ? tangent_gradient_next_.data() : nullptr};
     if (layer.has_parameters()) {
       parameter_index -= 2;
       const ParameterTensor& weight_tensor = network.parameter_tensors()[parameter_index];
       const ParameterTensor& bias_tensor = network.parameter_tensors()[parameter_index + 1];
-      const T* weight = parameters.data() + weight_tensor.offset;
-      const T* weight_tangent = weight_tangent_.data() + weight_tensor.offset;
-      T* weight_result = penalty_gradient_.data() + weight_tensor.offset;
-      T* bias_result = penalty_gradient_.data() + bias_tensor.offset;
-      const T* tangent_x = tangent_inputs_[i].data();
-      const bool input_moves = i > first;
-      const int inputs = layer.weight_columns(), outputs = layer.outputs;
-      if (layer.kind == LayerKind::dense) {
-        // ∇W = δᵀx, ∇b = Σδ, ∇x = δW  =>  R{∇W} = R{δ}ᵀx + δᵀR{x}, R{∇b} = ΣR{δ}, R{∇x} = R{δ}W + δR{W}
-        linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, inputs, batch, tangent_delta, outputs,
-                             input, inputs, weight_result, inputs, false);
-        if (input_moves)
-          linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, inputs, batch, delta, outputs,
-                               tangent_x, inputs, weight_result, inputs, true);
-        linear_algebra::sum_rows(kernels, batch, outputs, tangent_delta, bias_result, false);
-        if (needs_input) {
-          linear_algebra::gemm(kernels, Transpose::no, Transpose::no, batch, inputs, outputs, tangent_delta,
-                               outputs, weight, inputs, tangent_delta_in, inputs, false);
-          linear_algebra::gemm(kernels, Transpose::no, Transpose::no, batch, inputs, outputs, delta, outputs,
-                               weight_tangent, inputs, tangent_delta_in, inputs, true);
-        }
-      } else {
-        const ConvGeometry g = geometry_of(layer, batch);
-        const int patches = g.patch_count(), patch_size = g.patch_size();
-        columns_.resize(size_t(patches) * patch_size);
-        linear_algebra::im2col(kernels, g, input, columns_.data());
-        linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, patch_size, patches, tangent_delta,
-                             outputs, columns_.data(), patch_size, weight_result, patch_size, false);
-        if (input_moves) {
-          linear_algebra::im2col(kernels, g, tangent_x, columns_.data());
-          linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, patch_size, patches, delta, outputs,
-                               columns_.data(), patch_size, weight_result, patch_size, true);
-        }
-        linear_algebra::sum_rows(kernels, patches, outputs, tangent_delta, bias_result, false);
-        if (needs_input) {
-          linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs, tangent_delta,
-                               outputs, weight, patch_size, columns_.data(), patch_size, false);
-          linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs, delta, outputs,
-                               weight_tangent, patch_size, columns_.data(), patch_size, true);
-          std::fill_n(tangent_delta_in, in_size, T(0));
-          linear_algebra::col2im(kernels, g, columns_.data(), tangent_delta_in);
-        }
-      }
-    } else if (needs_input) {
-      const T* output = network.layer_output(i).data();
-      switch (layer.kind) {
-        case LayerKind::relu:  // relu'' = 0: R{δ_in} = relu'(z)·R{δ_out}
-          relu_backward(kernels, out_size, output, tangent_delta, tangent_delta_in);
-          break;
-        case LayerKind::tanh: {  // δ_in = (1-y²)δ_out  =>  R{δ_in} = (1-y²)R{δ_out} - 2y·R{y}·δ_out
-          const T* tangent_y = tangent_outputs_[i + 1].data();
-          for (int k = 0; k < out_size; ++k)
-            tangent_delta_in[k] = (T(1) - output[k] * output[k]) * tangent_delta[k] -
-                                  T(2) * output[k] * tangent_y[k] * delta[k];
-          break;
-        }
-        case LayerKind::softplus: {  // δ_in = s·δ_out, s = σ(z) = 1 - e^{-y}  =>  + s(1-s)·R{z}·δ_out
-          const T* tangent_z = tangent_outputs_[i].data();
-          for (int k = 0; k < out_size; ++k) {
-            const T s = -portable_expm1(-output[k]);
-            tangent_delta_in[k] = s * tangent_delta[k] + s * (T(1) - s) * tangent_z[k] * delta[k];
-          }
-          break;
-        }
-        case LayerKind::max_pool:
-          max_pool_backward(geometry_of(layer, batch), input, tangent_delta, tangent_delta_in);
-          break;
-        case LayerKind::flatten: std::copy_n(tangent_delta, out_size, tangent_delta_in); break;
-        case LayerKind::dense:  // the weighted layers are handled above
-        case LayerKind::conv2d: break;
-      }
+      call.weight = parameters.data() + weight_tensor.offset;
+      columns_.resize(layer_scratch_values(layer, batch));
+      call.columns = columns_.data();
+      tensors.input_tangent = i > first ? tangent_inputs_[i].data() : nullptr;
+      tensors.weight_tangent = weight_tangent_.data() + weight_tensor.offset;
+      tensors.weight_gradient_tangent = penalty_gradient_.data() + weight_tensor.offset;
+      tensors.bias_gradient_tangent = penalty_gradient_.data() + bias_tensor.offset;
     }
+    layer_ops<T>(layer.kind).tangent_backward(call, tensors);
     std::swap(tangent_gradient_, tangent_gradient_next_);
   }
 }

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/engine/base/rng.h"
+#include "core/engine/nn/layer_ops.h"
 #include "core/engine/nn/layers.h"
 
 namespace qplay {
@@ -71,12 +72,6 @@ std::span<T> Network<T>::optimizer_slot(int slot) {
 }
 
 template <typename T>
-ConvGeometry Network<T>::geometry_of(const LayerSpec& layer, int batch) const {
-  return {batch, layer.input.height, layer.input.width, layer.input.channels,
-          layer.kernel, layer.stride, layer.padding};
-}
-
-template <typename T>
 int Network<T>::largest_batch() const {
   return static_cast<int>(std::clamp<int64_t>(kMaxBatchValues / architecture_.batch_values_per_sample(), 1,
                                               std::numeric_limits<int>::max()));
@@ -107,10 +102,7 @@ void Network<T>::layout_activations() {
       quantized_input_offsets_[i] = offset;
       offset += batch * layers[i].input.size();
     }
-    if (layers[i].kind == LayerKind::conv2d) {
-      ConvGeometry g = geometry_of(layers[i], batch_capacity_);
-      largest_columns = std::max<size_t>(largest_columns, size_t(g.patch_count()) * g.patch_size());
-    }
+    largest_columns = std::max(largest_columns, layer_scratch_values(layers[i], batch_capacity_));
   }
   gradient_ping_offset_ = offset;
   offset += batch * largest_activation;
@@ -155,6 +147,7 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch, cons
     const T* in = data(activation_offsets_[i]);
     T* out = data(activation_offsets_[i + 1]);
     const int in_size = batch * layer.input.size();
+    LayerCall<T> call{k, layer, batch};
     if (layer.has_parameters()) {
       std::span<const T> in_span(in, in_size);
       if (options.observe_layer_input && i != first_weighted_layer_) options.observe_layer_input(i, in_span);
@@ -166,26 +159,11 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch, cons
           in = quantized;
         }
       }
-      const ParameterTensor& w = parameter_tensors_[first_parameter_of_layer_[i]];
-      const ParameterTensor& b = parameter_tensors_[first_parameter_of_layer_[i] + 1];
-      const T* weight = forward_parameters_.data() + w.offset;
-      const T* bias = forward_parameters_.data() + b.offset;
-      if (layer.kind == LayerKind::dense) {
-        dense_forward(k, batch, layer.input.size(), layer.outputs, in, weight, bias, out);
-      } else {
-        conv2d_forward(k, geometry_of(layer, batch), layer.outputs, in, weight, bias, out, data(scratch_offset_));
-      }
-      continue;
+      call.weight = forward_parameters_.data() + parameter_tensors_[first_parameter_of_layer_[i]].offset;
+      call.bias = forward_parameters_.data() + parameter_tensors_[first_parameter_of_layer_[i] + 1].offset;
+      call.columns = data(scratch_offset_);
     }
-    switch (layer.kind) {
-      case LayerKind::max_pool: max_pool_forward(geometry_of(layer, batch), in, out); break;
-      case LayerKind::flatten: std::copy(in, in + in_size, out); break;
-      case LayerKind::relu: relu_forward(k, in_size, in, out); break;
-      case LayerKind::tanh: tanh_forward(in_size, in, out); break;
-      case LayerKind::softplus: softplus_forward(in_size, in, out); break;
-      case LayerKind::dense:  // the weighted layers are handled above
-      case LayerKind::conv2d: break;
-    }
+    layer_ops<T>(layer.kind).forward(call, {in, out});
   }
   return {data(activation_offsets_[layers.size()]), static_cast<size_t>(batch) * classes()};
 }
@@ -221,38 +199,24 @@ void Network<T>::backward(std::span<const int32_t> labels, const BackwardOptions
     const int out_size = batch * layer.output.size();
     const bool needs_input_grad = i > 0 || wants_input_gradient;
     if (options.at_layer_output) options.at_layer_output(i, std::span<T>(grad_out, out_size));
+    LayerCall<T> call{k, layer, batch};
+    BackwardTensors<T> tensors{in, out, grad_out, nullptr, nullptr, needs_input_grad ? grad_in : nullptr};
+    const bool quantized_input = quantizes_input_of(i);
     if (layer.has_parameters()) {
-      const bool quantized_input = quantizes_input_of(i);
-      const T* forward_input = quantized_input ? data(quantized_input_offsets_[i]) : in;
       const ParameterTensor& w = parameter_tensors_[first_parameter_of_layer_[i]];
       const ParameterTensor& b = parameter_tensors_[first_parameter_of_layer_[i] + 1];
-      const T* weight = forward_parameters_.data() + w.offset;
-      T* weight_grad = all_gradients.data() + w.offset;
-      T* bias_grad = all_gradients.data() + b.offset;
-      T* input_grad = needs_input_grad ? grad_in : nullptr;
-      if (layer.kind == LayerKind::dense) {
-        dense_backward(k, batch, layer.input.size(), layer.outputs, forward_input, weight, grad_out, weight_grad,
-                       bias_grad, input_grad);
-      } else {
-        conv2d_backward(k, geometry_of(layer, batch), layer.outputs, forward_input, weight, grad_out, weight_grad,
-                        bias_grad, input_grad, data(scratch_offset_));
-      }
-      if (quantized_input && needs_input_grad) {
-        if constexpr (std::is_same_v<T, float>) {
-          activation_straight_through_backward(std::span<const float>(in, in_size),
-                                               *forward_activation_quantization_->input_grids[i],
-                                               std::span<float>(grad_in, in_size));
-        }
-      }
-    } else if (needs_input_grad) {
-      switch (layer.kind) {
-        case LayerKind::max_pool: max_pool_backward(geometry_of(layer, batch), in, grad_out, grad_in); break;
-        case LayerKind::flatten: std::copy(grad_out, grad_out + out_size, grad_in); break;
-        case LayerKind::relu: relu_backward(k, out_size, out, grad_out, grad_in); break;
-        case LayerKind::tanh: tanh_backward(out_size, out, grad_out, grad_in); break;
-        case LayerKind::softplus: softplus_backward(out_size, out, grad_out, grad_in); break;
-        case LayerKind::dense:  // the weighted layers are handled above
-        case LayerKind::conv2d: break;
+      call.weight = forward_parameters_.data() + w.offset;
+      call.columns = data(scratch_offset_);
+      if (quantized_input) tensors.input = data(quantized_input_offsets_[i]);
+      tensors.weight_gradient = all_gradients.data() + w.offset;
+      tensors.bias_gradient = all_gradients.data() + b.offset;
+    }
+    layer_ops<T>(layer.kind).backward(call, tensors);
+    if (quantized_input && needs_input_grad) {
+      if constexpr (std::is_same_v<T, float>) {
+        activation_straight_through_backward(std::span<const float>(in, in_size),
+                                             *forward_activation_quantization_->input_grids[i],
+                                             std::span<float>(grad_in, in_size));
       }
     }
     std::swap(grad_out, grad_in);

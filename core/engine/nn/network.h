@@ -116,7 +116,6 @@ class Network {
   const T* data(size_t offset) const { return arena_.data() + offset; }
   void reserve_batch(int batch);
   void layout_activations();
-  ConvGeometry geometry_of(const LayerSpec& layer, int batch) const;
   bool quantizes_input_of(int layer) const;
 
   Architecture architecture_;

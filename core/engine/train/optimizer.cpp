@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/engine/base/deterministic_math.h"
+#include "core/engine/nn/adam.h"
 
 namespace qplay {
 
@@ -42,19 +43,13 @@ void optimizer_step(Network<float>& network, const OptimizerSettings& settings, 
     }
     return;
   }
-  std::span<float> m = network.optimizer_slot(0), v = network.optimizer_slot(1);
-  const double b1 = settings.beta1, b2 = settings.beta2;
-  const float bias_correction1 = static_cast<float>(1.0 - deterministic_pow(b1, static_cast<long>(step)));
-  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - deterministic_pow(b2, static_cast<long>(step))));
-  const float step_size = lr / bias_correction1;
-  const float eps = static_cast<float>(settings.epsilon);
-  for (size_t i = 0; i < n; ++i) {
-    float g = gradients[i] + decay * weights[i];
-    m[i] = float(b1) * m[i] + float(1 - b1) * g;
-    v[i] = float(b2) * v[i] + float(1 - b2) * g * g;
-    float denominator = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
-    weights[i] -= step_size * m[i] / denominator;
-  }
+  adam_update(weights, gradients, network.optimizer_slot(0), network.optimizer_slot(1),
+              AdamHyperparameters{.learning_rate = learning_rate,
+                                  .beta1 = settings.beta1,
+                                  .beta2 = settings.beta2,
+                                  .epsilon = settings.epsilon,
+                                  .weight_decay = settings.weight_decay},
+              step);
 }
 
 }  // namespace qplay

@@ -1,0 +1,165 @@
+#include "core/engine/nn/layer_conv.h"
+
+#include <algorithm>
+
+#include "core/engine/nn/linear_algebra.h"
+
+namespace qplay {
+
+template <typename T>
+void conv2d_forward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
+                    const T* weight, const T* bias, T* output, T* columns) {
+  const int patches = geometry.patch_count(), patch_size = geometry.patch_size();
+  linear_algebra::im2col(kernels, geometry, input, columns);
+  linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size, columns,
+                       patch_size, weight, patch_size, output, outputs, false);
+  linear_algebra::add_bias(kernels, patches, outputs, bias, output);
+}
+
+template <typename T>
+void conv2d_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
+                     const T* weight, const T* output_grad, T* weight_grad, T* bias_grad, T* input_grad,
+                     T* columns) {
+  const int patches = geometry.patch_count(), patch_size = geometry.patch_size();
+  linear_algebra::im2col(kernels, geometry, input, columns);
+  linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, patch_size, patches, output_grad,
+                       outputs, columns, patch_size, weight_grad, patch_size, false);
+  linear_algebra::sum_rows(kernels, patches, outputs, output_grad, bias_grad, false);
+  if (input_grad) {
+    linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs, output_grad,
+                         outputs, weight, patch_size, columns, patch_size, false);
+    const size_t input_size =
+        static_cast<size_t>(geometry.batch) * geometry.in_height * geometry.in_width * geometry.in_channels;
+    std::fill(input_grad, input_grad + input_size, T(0));
+    linear_algebra::col2im(kernels, geometry, columns, input_grad);
+  }
+}
+
+template <typename T>
+void conv2d_tangent_forward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs,
+                            const T* input, const T* weight, const T* input_tangent, const T* weight_tangent,
+                            T* output_tangent, T* columns) {
+  const int patches = geometry.patch_count(), patch_size = geometry.patch_size();
+  linear_algebra::im2col(kernels, geometry, input, columns);
+  linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size, columns,
+                       patch_size, weight_tangent, patch_size, output_tangent, outputs, false);
+  if (input_tangent) {
+    linear_algebra::im2col(kernels, geometry, input_tangent, columns);
+    linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size, columns,
+                         patch_size, weight, patch_size, output_tangent, outputs, true);
+  }
+}
+
+template <typename T>
+void conv2d_tangent_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs,
+                             const T* input, const T* weight, const T* input_tangent, const T* weight_tangent,
+                             const T* output_grad, const T* output_grad_tangent, T* weight_grad_tangent,
+                             T* bias_grad_tangent, T* input_grad_tangent, T* columns) {
+  const int patches = geometry.patch_count(), patch_size = geometry.patch_size();
+  linear_algebra::im2col(kernels, geometry, input, columns);
+  linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, patch_size, patches,
+                       output_grad_tangent, outputs, columns, patch_size, weight_grad_tangent, patch_size,
+                       false);
+  if (input_tangent) {
+    linear_algebra::im2col(kernels, geometry, input_tangent, columns);
+    linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, patch_size, patches, output_grad,
+                         outputs, columns, patch_size, weight_grad_tangent, patch_size, true);
+  }
+  linear_algebra::sum_rows(kernels, patches, outputs, output_grad_tangent, bias_grad_tangent, false);
+  if (input_grad_tangent) {
+    linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs,
+                         output_grad_tangent, outputs, weight, patch_size, columns, patch_size, false);
+    linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs, output_grad,
+                         outputs, weight_tangent, patch_size, columns, patch_size, true);
+    const size_t input_size =
+        static_cast<size_t>(geometry.batch) * geometry.in_height * geometry.in_width * geometry.in_channels;
+    std::fill_n(input_grad_tangent, input_size, T(0));
+    linear_algebra::col2im(kernels, geometry, columns, input_grad_tangent);
+  }
+}
+
+namespace {
+
+// image[batch, H, W, C] -> patches[batch·Ho·Wo, k·k·C] in (ky, kx, c) order, like the float im2col;
+// outside the image reads the zero point, the code of 0.0 (XNNPACK pads the same way).
+void int8_im2col(const Int8Op& op, int batch, const int8_t* image, int8_t* patches) {
+  const int height = op.input.height, width = op.input.width;
+  const size_t channels = static_cast<size_t>(op.input.channels);
+  const int8_t padding_code = static_cast<int8_t>(op.input_grid.zero_point);
+  int8_t* out = patches;
+  for (int b = 0; b < batch; ++b)
+    for (int oy = 0; oy < op.output.height; ++oy)
+      for (int ox = 0; ox < op.output.width; ++ox)
+        for (int ky = 0; ky < op.kernel; ++ky)
+          for (int kx = 0; kx < op.kernel; ++kx, out += channels) {
+            const int y = oy * op.stride + ky - op.padding, x = ox * op.stride + kx - op.padding;
+            if (y < 0 || y >= height || x < 0 || x >= width) {
+              std::fill(out, out + channels, padding_code);
+            } else {
+              std::copy_n(image + ((static_cast<size_t>(b) * height + y) * width + x) * channels, channels,
+                          out);
+            }
+          }
+}
+
+}  // namespace
+
+void int8_conv2d_forward(const Int8Op& op, int batch, const Int8Tensors& tensors) {
+  int8_im2col(op, batch, tensors.input, tensors.patches);
+  const size_t rows = static_cast<size_t>(batch) * op.output.height * op.output.width;
+  int8_weighted_output(op, rows, tensors.patches, tensors);
+}
+
+namespace {
+
+template <typename T>
+void forward(const LayerCall<T>& call, const ForwardTensors<T>& t) {
+  conv2d_forward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
+                 call.weight, call.bias, t.output, call.columns);
+}
+
+template <typename T>
+void backward(const LayerCall<T>& call, const BackwardTensors<T>& t) {
+  conv2d_backward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
+                  call.weight, t.output_gradient, t.weight_gradient, t.bias_gradient, t.input_gradient,
+                  call.columns);
+}
+
+template <typename T>
+void tangent_forward(const LayerCall<T>& call, const TangentForwardTensors<T>& t) {
+  conv2d_tangent_forward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
+                         call.weight, t.input_tangent, t.weight_tangent, t.output_tangent, call.columns);
+}
+
+template <typename T>
+void tangent_backward(const LayerCall<T>& call, const TangentBackwardTensors<T>& t) {
+  conv2d_tangent_backward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
+                          call.weight, t.input_tangent, t.weight_tangent, t.output_gradient,
+                          t.output_gradient_tangent, t.weight_gradient_tangent, t.bias_gradient_tangent,
+                          t.input_gradient_tangent, call.columns);
+}
+
+}  // namespace
+
+template <typename T>
+const LayerOps<T>& conv2d_layer_ops() {
+  static constexpr LayerOps<T> ops{forward<T>, backward<T>, tangent_forward<T>, tangent_backward<T>,
+                                   int8_conv2d_forward};
+  return ops;
+}
+
+#define QPLAY_INSTANTIATE_CONV2D(T)                                                                          \
+  template void conv2d_forward<T>(const KernelTable&, const ConvGeometry&, int, const T*, const T*,          \
+                                  const T*, T*, T*);                                                         \
+  template void conv2d_backward<T>(const KernelTable&, const ConvGeometry&, int, const T*, const T*,         \
+                                   const T*, T*, T*, T*, T*);                                                \
+  template void conv2d_tangent_forward<T>(const KernelTable&, const ConvGeometry&, int, const T*, const T*,  \
+                                          const T*, const T*, T*, T*);                                       \
+  template void conv2d_tangent_backward<T>(const KernelTable&, const ConvGeometry&, int, const T*, const T*, \
+                                           const T*, const T*, const T*, const T*, T*, T*, T*, T*);          \
+  template const LayerOps<T>& conv2d_layer_ops<T>();
+QPLAY_INSTANTIATE_CONV2D(float)
+QPLAY_INSTANTIATE_CONV2D(double)
+#undef QPLAY_INSTANTIATE_CONV2D
+
+}  // namespace qplay

@@ -1,0 +1,44 @@
+// The 2-D convolution layer (im2col + GEMM, NHWC), all its functions side by side:
+//   input[B, H, W, C], weight[O, k*k*C] (patch order ky, kx, c), bias[O] -> output[B, Ho, Wo, O]
+// forward and backward (templated on float/double), the R-operator's tangent forward and backward
+// (layer_ops.h says what R{} is), and the int8 forward. columns is scratch of [B*Ho*Wo, k*k*C]:
+// backward recomputes im2col rather than keeping it from the forward.
+#pragma once
+
+#include "core/engine/nn/layer_ops.h"
+
+namespace qplay {
+
+template <typename T>
+void conv2d_forward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
+                    const T* weight, const T* bias, T* output, T* columns);
+
+// output_grad[B, Ho, Wo, O] -> weight_grad[O, k*k*C], bias_grad[O], input_grad[B, H, W, C] (if not null).
+// Overwrites.
+template <typename T>
+void conv2d_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
+                     const T* weight, const T* output_grad, T* weight_grad, T* bias_grad, T* input_grad,
+                     T* columns);
+
+// R{output} = conv(R{input}, W) + conv(input, R{W}); input_tangent null: R{input} = 0.
+template <typename T>
+void conv2d_tangent_forward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs,
+                            const T* input, const T* weight, const T* input_tangent, const T* weight_tangent,
+                            T* output_tangent, T* columns);
+
+// The dense layer's formulas over im2col rows: R{∇W} = R{δ}ᵀcols(x) + δᵀcols(R{x}), R{∇b} = ΣR{δ},
+// R{∇x} = col2im(R{δ}W + δR{W}) (skipped when input_grad_tangent is null); input_tangent null: R{x} = 0.
+template <typename T>
+void conv2d_tangent_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs,
+                             const T* input, const T* weight, const T* input_tangent, const T* weight_tangent,
+                             const T* output_grad, const T* output_grad_tangent, T* weight_grad_tangent,
+                             T* bias_grad_tangent, T* input_grad_tangent, T* columns);
+
+// codes[B, H, W, C] -> codes[B, Ho, Wo, O]: int8 im2col (padding reads the zero point, as XNNPACK
+// pads), int32 sums, one requantization.
+void int8_conv2d_forward(const Int8Op& op, int batch, const Int8Tensors& tensors);
+
+template <typename T>
+const LayerOps<T>& conv2d_layer_ops();
+
+}  // namespace qplay

@@ -1,0 +1,33 @@
+// The max-pool layer (no padding), all its functions side by side:
+//   input[B, H, W, C] -> output[B, Ho, Wo, C], window k, stride s
+// forward and backward (templated on float/double), the R-operator's tangent forward and backward
+// with the argmax held fixed (layer_ops.h says what R{} is), and the int8 forward. Backward
+// recomputes the argmax from the input instead of keeping it.
+#pragma once
+
+#include "core/engine/nn/layer_ops.h"
+
+namespace qplay {
+
+template <typename T>
+void max_pool_forward(const ConvGeometry& g, const T* input, T* output);
+
+// output_grad[B, Ho, Wo, C] -> input_grad[B, H, W, C] (overwritten): each window's gradient goes to
+// its first maximum (the same tie rule the forward max implies), recomputed from the input.
+template <typename T>
+void max_pool_backward(const ConvGeometry& g, const T* input, const T* output_grad, T* input_grad);
+
+// R{output}[B, Ho, Wo, C]: each window passes on the tangent of its first maximum (the element
+// max_pool_backward hands the gradient to). The tangent backward is max_pool_backward of R{δ}: with
+// the argmax fixed the layer is linear.
+template <typename T>
+void max_pool_tangent_forward(const ConvGeometry& g, const T* input, const T* input_tangent,
+                              T* output_tangent);
+
+// Max of codes is the code of the max: the quantizer is monotone, so max-pool runs on the codes.
+void int8_max_pool_forward(const Int8Op& op, int batch, const Int8Tensors& tensors);
+
+template <typename T>
+const LayerOps<T>& max_pool_layer_ops();
+
+}  // namespace qplay
