@@ -712,23 +712,8 @@ double Playground::current_accuracy() const {
   return entry ? entry->result.accuracy : -1;
 }
 
-std::string Playground::apply_setting(std::string_view key, std::string_view value) {
-  impl_->state.apply_setting(key, value);
-  const StatusMessage& status = impl_->state.status();
-  return status.error ? status.text : std::string();
-}
-
-void Playground::play() {
-  if (Lab* lab = impl_->state.lab()) lab->play();
-}
-void Playground::pause() {
-  if (Lab* lab = impl_->state.lab()) lab->pause();
-}
-void Playground::step() {
-  if (Lab* lab = impl_->state.lab()) lab->step();
-}
-void Playground::reset() {
-  if (Lab* lab = impl_->state.lab()) (void)lab->reset();
+Result<Json> Playground::run_command(std::string_view command, const Json& arguments) {
+  return impl_->state.run_command(command, arguments);
 }
 
 std::string Playground::metrics_json() const {
