@@ -537,6 +537,7 @@ void Playground::Impl::panels(ImVec2 size) {
                        (!hidden("learned") && any_method_readouts(*state.lab())) || (!plane && !hidden("images"));
   if (details) shown.push_back({"Details", [&](ImVec2) { details_tabs(); }});
   state.sensitivity_visible = false;
+  state.neuron_map_layer = -1;
   if (shown.empty()) return;
 
   const float font = ImGui::GetFontSize();

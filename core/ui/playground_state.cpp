@@ -165,39 +165,24 @@ void PlaygroundState::advance(double budget_ms) {
     return;
   }
   if (!lab_) return;
-  lab_->set_interest({.accuracy_curves = true, .layer_sensitivity = sensitivity_visible, .decision_boundaries = true});
+  lab_->set_interest({.accuracy_curves = true,
+                      .layer_sensitivity = sensitivity_visible,
+                      .decision_boundaries = true,
+                      .neuron_map_layer = neuron_map_layer});
   lab_->advance(budget_ms);
 }
 
 const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(int run) {
   WeightStatisticsCache& cache = weight_statistics_;
-  const LabRun& lab_run = lab_->run(run);
+  const uint64_t version = lab_->evaluated_version(run);
   const QuantizationSetting setting = lab_->current_setting();
   const std::string key = quantization_setting_key(setting);
-  if (cache.lab != lab_.get() || cache.run != run || cache.version != lab_run.evaluated_version || cache.setting != key) {
+  if (cache.lab != lab_.get() || cache.run != run || cache.version != version || cache.setting != key) {
     constexpr int kBins = 48;
-    cache = {lab_.get(), run, lab_run.evaluated_version, key, weight_statistics(lab_->network(run), setting, kBins,
-                                                                                    own_grid_method(lab_run))};
+    cache = {lab_.get(), run, version, key,
+             weight_statistics(lab_->network(run), setting, kBins, own_grid_method(lab_->run(run)))};
   }
   return cache.layers;
-}
-
-const PlaygroundState::NeuronMapPair& PlaygroundState::neuron_maps_of(int run, int layer) {
-  constexpr int kResolution = 24;
-  NeuronMapsCache& cache = neuron_maps_;
-  LabRun& lab_run = lab_->run(run);
-  const QuantizationSetting setting = lab_->current_setting();
-  const ForwardOptions<float>* quantized = lab_run.evaluations.forward_options(setting);
-  const std::string key = quantized ? quantization_setting_key(setting) : std::string();
-  if (cache.lab == lab_.get() && cache.run == run && cache.layer == layer &&
-      cache.version == lab_run.evaluated_version && cache.setting == key)
-    return cache.maps;
-  Network<float>& network = lab_->network(run);
-  cache = {lab_.get(), run, layer, lab_run.evaluated_version, key, {}};
-  cache.maps.float_maps = compute_neuron_maps(network, {}, lab_->plane_region(), kResolution, layer);
-  if (quantized)
-    cache.maps.quantized_maps = compute_neuron_maps(network, *quantized, lab_->plane_region(), kResolution, layer);
-  return cache.maps;
 }
 
 void PlaygroundState::publish() { platform_.set_shareable_state(lab_state_to_hash(lab_->state())); }

@@ -59,17 +59,10 @@ class PlaygroundState : private LabStateTarget {
   // The weights panel's histograms of a run at the current setting. Recomputed when the run's evaluated
   // weights or the setting change (4 times a second while training), not every frame.
   const std::vector<LayerWeightStatistics>& weight_statistics_of(int run);
-  // The neurons panel's maps of a run's hidden layer (2-D data sets; layer from hidden_neuron_layers),
-  // float and at the current setting (empty until that setting's evaluation has started). Recomputed
-  // with the evaluations, like the histograms.
-  struct NeuronMapPair {
-    NeuronMaps float_maps, quantized_maps;
-  };
-  const NeuronMapPair& neuron_maps_of(int run, int layer);
-
   // What the panels show (not part of the shareable state).
   int selected_run = 0;
   bool sensitivity_visible = false;
+  int neuron_map_layer = -1;  // while the neurons panel is drawn: the layer whose maps the lab keeps
   bool show_loss_curves = false;  // training curves: loss instead of accuracy
   int shown_layer = 0;            // weights panel: index into the weight tensors
   int shown_neuron_layer = 0;     // neurons panel: index into hidden_neuron_layers
@@ -94,13 +87,6 @@ class PlaygroundState : private LabStateTarget {
     std::string setting;
     std::vector<LayerWeightStatistics> layers;
   } weight_statistics_;
-  struct NeuronMapsCache {
-    const Lab* lab = nullptr;
-    int run = -1, layer = -1;
-    uint64_t version = 0;
-    std::string setting;  // empty while the quantized maps wait for the setting's evaluation
-    NeuronMapPair maps;
-  } neuron_maps_;
 };
 
 }  // namespace qplay::ui
