@@ -412,7 +412,7 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   std::vector<int32_t> predictions(shown, -1);
   if (entry && entry->complete) {
     std::copy(entry->predictions.begin(), entry->predictions.begin() + shown, predictions.begin());
-  } else if (const ForwardOptions<float>* forward = lab.run(state.selected_run).evaluations.forward_options(lab.current_setting())) {
+  } else if (const ForwardOptions<float>* forward = lab.evaluation_forward(state.selected_run, lab.current_setting())) {
     std::vector<float> images(static_cast<size_t>(shown) * data.sample_size());
     data.test_x.copy_rows(0, shown, images.data());
     std::span<const float> logits = lab.network(state.selected_run).forward(images, shown, *forward);
@@ -493,12 +493,16 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
                       "difference: quantized minus float, where the slider's setting (%s weights) moved each\n"
                       "neuron, and its root-mean-square over the plane.", setting.c_str());
 
-  const PlaygroundState::NeuronMapPair& pair = state.neuron_maps_of(state.selected_run, layers[shown]);
-  const NeuronMaps& float_maps = pair.float_maps;
+  // The lab computes the maps of the layer drawn here (LabInterest::neuron_map_layer) beside the boundaries.
+  state.neuron_map_layer = layers[shown];
+  const LabRun& run = lab.run(state.selected_run);
+  const NeuronMaps& float_maps = run.float_neuron_maps;
+  const NeuronMaps& quantized_maps = run.quantized_neuron_maps;
   const bool difference = state.neuron_view == 2;
-  if (state.neuron_view > 0 && pair.quantized_maps.values.empty())
-    return no_lab_message(ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)), "quantizing ...");
-  const NeuronMaps& shown_maps = state.neuron_view == 0 ? float_maps : pair.quantized_maps;
+  const ImVec2 rest(size.x, size.y - (ImGui::GetCursorPosY() - start_y));
+  if (float_maps.layer != layers[shown]) return no_lab_message(rest, "computing the neuron maps ...");
+  if (state.neuron_view > 0 && quantized_maps.layer != layers[shown]) return no_lab_message(rest, "quantizing ...");
+  const NeuronMaps& shown_maps = state.neuron_view == 0 ? float_maps : quantized_maps;
   // One colour scale for the whole layer (and for float and quantized alike), so neurons compare.
   const size_t cells = static_cast<size_t>(float_maps.resolution) * float_maps.resolution;
   std::vector<float> values(shown_maps.values.begin(), shown_maps.values.end());
@@ -507,14 +511,18 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   float scale = 0;
   for (float v : difference ? std::span<const float>(values) : std::span<const float>(float_maps.values))
     scale = std::max(scale, std::fabs(v));
-  if (!difference)
-    for (float v : pair.quantized_maps.values) scale = std::max(scale, std::fabs(v));
+  if (!difference && quantized_maps.layer == float_maps.layer)
+    for (float v : quantized_maps.values) scale = std::max(scale, std::fabs(v));
   if (!(scale > 0)) scale = 1;
   ImGui::SameLine();
   char low[24], high[24];
   std::snprintf(low, sizeof low, "%.3g", -scale);
   std::snprintf(high, sizeof high, "+%.3g", scale);
   color_bar(ColorScale::diverging, low, high, 6 * ImGui::GetFontSize());
+  if (!lab.plane_maps_current(state.selected_run)) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("(of older weights, updating)");
+  }
 
   // One canvas of small square maps, a label line over each, as large as the rest of the panel allows.
   const ImVec2 area(size.x, size.y - (ImGui::GetCursorPosY() - start_y));

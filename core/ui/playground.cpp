@@ -537,6 +537,7 @@ void Playground::Impl::panels(ImVec2 size) {
                        (!hidden("learned") && any_method_readouts(*state.lab())) || (!plane && !hidden("images"));
   if (details) shown.push_back({"Details", [&](ImVec2) { details_tabs(); }});
   state.sensitivity_visible = false;
+  state.neuron_map_layer = -1;
   if (shown.empty()) return;
 
   const float font = ImGui::GetFontSize();
@@ -712,23 +713,8 @@ double Playground::current_accuracy() const {
   return entry ? entry->result.accuracy : -1;
 }
 
-std::string Playground::apply_setting(std::string_view key, std::string_view value) {
-  impl_->state.apply_setting(key, value);
-  const StatusMessage& status = impl_->state.status();
-  return status.error ? status.text : std::string();
-}
-
-void Playground::play() {
-  if (Lab* lab = impl_->state.lab()) lab->play();
-}
-void Playground::pause() {
-  if (Lab* lab = impl_->state.lab()) lab->pause();
-}
-void Playground::step() {
-  if (Lab* lab = impl_->state.lab()) lab->step();
-}
-void Playground::reset() {
-  if (Lab* lab = impl_->state.lab()) (void)lab->reset();
+Result<Json> Playground::run_command(std::string_view command, const Json& arguments) {
+  return impl_->state.run_command(command, arguments);
 }
 
 std::string Playground::metrics_json() const {

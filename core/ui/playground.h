@@ -10,6 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/engine/base/status.h"
+#include "core/engine/io/json.h"
+
 namespace qplay::ui {
 
 // What the platform layer does for the playground.
@@ -61,14 +64,12 @@ class Playground {
   // Replaces the state from a URL hash (the browser's hashchange).
   void set_state_from_hash(std::string_view hash);
 
-  // What a page around the playground may ask (web/app's postMessage bridge): one setting (the
-  // returned text is empty, or says why it was refused and nothing changed), the run controls, and the
-  // numbers on screen as JSON (core/engine/lab/lab_report.h; empty before the lab exists).
-  std::string apply_setting(std::string_view key, std::string_view value);
-  void play();
-  void pause();
-  void step();
-  void reset();
+  // What a page around the playground asks (web/app's postMessage bridge): a command of
+  // core/engine/lab/lab_commands.h ("set", "state", "play", "metrics", ...) with the playground's rules
+  // for settings (PlaygroundState::run_command); an error says why and, but for the good parts of a
+  // "state", nothing changed. The numbers on screen as JSON (core/engine/lab/lab_report.h; empty
+  // before the lab exists).
+  Result<Json> run_command(std::string_view command, const Json& arguments);
   std::string metrics_json() const;
   // The status bar's message and whether it reports a problem (a skipped part of a link, a bad file).
   std::string status_message(bool* is_error) const;

@@ -64,13 +64,8 @@ bool PlaygroundState::build_or_wait(const LabState& state, std::string_view what
 }
 
 void PlaygroundState::apply_setting(std::string_view key, std::string_view value) {
-  if (!lab_) return;
-  LabState next = pending_ ? *pending_ : lab_->state();
-  if (Status status = set_lab_state_value(next, key, value); !status) {
-    say(status.message(), true);
-    return;
-  }
-  if (build_or_wait(next, key) && !pending_) say("");
+  // Refused settings are in the status bar already.
+  (void)run_command("set", Json::object({{"key", Json(key)}, {"value", Json(value)}}));
 }
 
 void PlaygroundState::apply_state(const LabState& state, std::string_view what) {
@@ -78,9 +73,42 @@ void PlaygroundState::apply_state(const LabState& state, std::string_view what) 
 }
 
 void PlaygroundState::apply_hash(std::string_view hash) {
+  if (lab_) {
+    // Skipped parts of the link are in the status bar already.
+    (void)run_command("state", Json::object({{"hash", Json(hash)}}));
+    return;
+  }
+  // No lab to command (none could be built, or its data set is downloading): build one from the link.
   ParsedLabState parsed = lab_state_from_hash(hash);
   apply_state(parsed.state, "the link");
   if (!parsed.warnings.empty()) say("link: " + join_warnings(parsed.warnings), true);
+}
+
+const LabState& PlaygroundState::state_to_change() const { return pending_ ? *pending_ : lab_->state(); }
+
+Status PlaygroundState::change_state(const LabState& next, std::string_view what) {
+  if (!build_or_wait(next, what)) return Status::error(status_.text);
+  return {};
+}
+
+Result<Json> PlaygroundState::run_command(std::string_view command, const Json& arguments) {
+  if (!lab_) return Json();
+  Result<Json> reply = run_lab_command(*lab_, *this, command, arguments);
+  if (!reply) {
+    say(reply.message(), true);
+    return reply;
+  }
+  if (command == "set" && !pending_) say("");
+  if (command == "state") {
+    if (!pending_) say("loaded the link");
+    std::vector<std::string> warnings;
+    for (const Json& warning : reply.value().find("warnings")->as_array()) warnings.push_back(warning.as_string());
+    if (!warnings.empty()) {
+      say("link: " + join_warnings(warnings), true);
+      return Status::error(status_.text);
+    }
+  }
+  return reply;
 }
 
 void PlaygroundState::open_file(const std::string& name, std::string_view bytes) {
@@ -138,39 +166,24 @@ void PlaygroundState::advance(double budget_ms) {
     return;
   }
   if (!lab_) return;
-  lab_->set_interest({.accuracy_curves = true, .layer_sensitivity = sensitivity_visible, .decision_boundaries = true});
+  lab_->set_interest({.accuracy_curves = true,
+                      .layer_sensitivity = sensitivity_visible,
+                      .decision_boundaries = true,
+                      .neuron_map_layer = neuron_map_layer});
   lab_->advance(budget_ms);
 }
 
 const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(int run) {
   WeightStatisticsCache& cache = weight_statistics_;
-  const LabRun& lab_run = lab_->run(run);
+  const uint64_t version = lab_->evaluated_version(run);
   const QuantizationSetting setting = lab_->current_setting();
   const std::string key = quantization_setting_key(setting);
-  if (cache.lab != lab_.get() || cache.run != run || cache.version != lab_run.evaluated_version || cache.setting != key) {
+  if (cache.lab != lab_.get() || cache.run != run || cache.version != version || cache.setting != key) {
     constexpr int kBins = 48;
-    cache = {lab_.get(), run, lab_run.evaluated_version, key, weight_statistics(lab_->network(run), setting, kBins,
-                                                                                    own_grid_method(lab_run))};
+    cache = {lab_.get(), run, version, key,
+             weight_statistics(lab_->network(run), setting, kBins, own_grid_method(lab_->run(run)))};
   }
   return cache.layers;
-}
-
-const PlaygroundState::NeuronMapPair& PlaygroundState::neuron_maps_of(int run, int layer) {
-  constexpr int kResolution = 24;
-  NeuronMapsCache& cache = neuron_maps_;
-  LabRun& lab_run = lab_->run(run);
-  const QuantizationSetting setting = lab_->current_setting();
-  const ForwardOptions<float>* quantized = lab_run.evaluations.forward_options(setting);
-  const std::string key = quantized ? quantization_setting_key(setting) : std::string();
-  if (cache.lab == lab_.get() && cache.run == run && cache.layer == layer &&
-      cache.version == lab_run.evaluated_version && cache.setting == key)
-    return cache.maps;
-  Network<float>& network = lab_->network(run);
-  cache = {lab_.get(), run, layer, lab_run.evaluated_version, key, {}};
-  cache.maps.float_maps = compute_neuron_maps(network, {}, lab_->plane_region(), kResolution, layer);
-  if (quantized)
-    cache.maps.quantized_maps = compute_neuron_maps(network, *quantized, lab_->plane_region(), kResolution, layer);
-  return cache.maps;
 }
 
 void PlaygroundState::publish() { platform_.set_shareable_state(lab_state_to_hash(lab_->state())); }

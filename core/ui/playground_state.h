@@ -1,7 +1,7 @@
 // The playground's own state beside the Lab — what is selected and shown, messages, pending work — and
 // the actions that change the Lab, kept apart from drawing so tests can drive them without ImGui.
-// Every change of the lab's settings goes through apply_setting/apply_state, which keep the current
-// lab when the new settings are bad and say why.
+// Every change of the lab's settings goes through apply_setting/apply_state/run_command, which keep the
+// current lab when the new settings are bad and say why.
 #pragma once
 
 #include <memory>
@@ -9,7 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/engine/io/json.h"
 #include "core/engine/lab/lab.h"
+#include "core/engine/lab/lab_commands.h"
 #include "core/engine/lab/weight_statistics.h"
 
 namespace qplay::ui {
@@ -21,7 +23,7 @@ struct StatusMessage {
   bool error = false;
 };
 
-class PlaygroundState {
+class PlaygroundState : private LabStateTarget {
  public:
   // Builds the lab from a URL hash (bad parts become a warning, the rest applies). If even the
   // defaults cannot be built (no data), `lab()` is null and `status()` says why.
@@ -38,6 +40,11 @@ class PlaygroundState {
   void apply_setting(std::string_view key, std::string_view value);
   void apply_state(const LabState& state, std::string_view what);
   void apply_hash(std::string_view hash);
+  // A command of core/engine/lab/lab_commands.h (what a page around the browser app sends), with the
+  // playground's rules for settings: they wait for a data set still downloading and keep the lab when
+  // bad. "state" applies the good parts of its hash and answers the skipped ones as its error. Errors
+  // also go to the status bar. Without a lab yet (its data set downloading) a command does nothing.
+  Result<Json> run_command(std::string_view command, const Json& arguments);
   // An experiment/lab JSON or a saved model, by content (the name is only for messages).
   void open_file(const std::string& name, std::string_view bytes);
   std::string experiment_json() const;
@@ -52,17 +59,10 @@ class PlaygroundState {
   // The weights panel's histograms of a run at the current setting. Recomputed when the run's evaluated
   // weights or the setting change (4 times a second while training), not every frame.
   const std::vector<LayerWeightStatistics>& weight_statistics_of(int run);
-  // The neurons panel's maps of a run's hidden layer (2-D data sets; layer from hidden_neuron_layers),
-  // float and at the current setting (empty until that setting's evaluation has started). Recomputed
-  // with the evaluations, like the histograms.
-  struct NeuronMapPair {
-    NeuronMaps float_maps, quantized_maps;
-  };
-  const NeuronMapPair& neuron_maps_of(int run, int layer);
-
   // What the panels show (not part of the shareable state).
   int selected_run = 0;
   bool sensitivity_visible = false;
+  int neuron_map_layer = -1;  // while the neurons panel is drawn: the layer whose maps the lab keeps
   bool show_loss_curves = false;  // training curves: loss instead of accuracy
   int shown_layer = 0;            // weights panel: index into the weight tensors
   int shown_neuron_layer = 0;     // neurons panel: index into hidden_neuron_layers
@@ -70,6 +70,8 @@ class PlaygroundState {
 
  private:
   void publish();  // the URL hash, after every change
+  const LabState& state_to_change() const override;
+  Status change_state(const LabState& next, std::string_view what) override;
   bool build_or_wait(const LabState& state, std::string_view what);
 
   Platform& platform_;
@@ -85,13 +87,6 @@ class PlaygroundState {
     std::string setting;
     std::vector<LayerWeightStatistics> layers;
   } weight_statistics_;
-  struct NeuronMapsCache {
-    const Lab* lab = nullptr;
-    int run = -1, layer = -1;
-    uint64_t version = 0;
-    std::string setting;  // empty while the quantized maps wait for the setting's evaluation
-    NeuronMapPair maps;
-  } neuron_maps_;
 };
 
 }  // namespace qplay::ui

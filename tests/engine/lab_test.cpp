@@ -230,18 +230,24 @@ TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
   std::span<const float> expected = network.layer_output(hidden[1]);
   for (int n = 0; n < 16; ++n) EXPECT_NEAR(maps.map(n)[1 * kResolution + 3], expected[n], 1e-5f) << n;
 
-  // At 2 bits per tensor some neuron moves; the float maps stay as they were.
+  // The lab keeps the maps of the layer the panel looks at, float and at the slider's setting. At 2 bits
+  // per tensor some neuron moves; the float maps stay as they were.
+  lab->set_interest({.neuron_map_layer = hidden[1]});
+  lab->advance(1000);
+  const NeuronMaps float_maps = lab->run(0).float_neuron_maps;
+  ASSERT_EQ(float_maps.layer, hidden[1]);
+  EXPECT_EQ(float_maps.values, compute_neuron_maps(network, {}, region, float_maps.resolution, hidden[1]).values);
   ASSERT_TRUE(lab->set("weight_bits", "2"));
   ASSERT_TRUE(lab->set("granularity", "per-tensor"));
   lab->advance(1000);
-  const ForwardOptions<float>* quantized = lab->run(0).evaluations.forward_options(lab->current_setting());
-  ASSERT_NE(quantized, nullptr);
-  const NeuronMaps moved = compute_neuron_maps(network, *quantized, region, kResolution, hidden[1]);
+  const NeuronMaps& moved = lab->run(0).quantized_neuron_maps;
+  ASSERT_EQ(moved.values.size(), float_maps.values.size());
+  EXPECT_TRUE(lab->plane_maps_current(0)) << "of the current setting and weights";
   float largest_change = 0;
-  for (size_t i = 0; i < maps.values.size(); ++i)
-    largest_change = std::max(largest_change, std::fabs(moved.values[i] - maps.values[i]));
+  for (size_t i = 0; i < moved.values.size(); ++i)
+    largest_change = std::max(largest_change, std::fabs(moved.values[i] - float_maps.values[i]));
   EXPECT_GT(largest_change, 1e-3f);
-  EXPECT_EQ(compute_neuron_maps(network, {}, region, kResolution, hidden[1]).values, maps.values);
+  EXPECT_EQ(lab->run(0).float_neuron_maps.values, float_maps.values);
 }
 
 // CPQ learns its quantizer (a step α per layer); the lab rounds its weights on that grid, as CPQ deploys them,
@@ -252,7 +258,7 @@ TEST(Lab, ReadsCpqOnTheGridItLearned) {
   state.experiment.weight_bits = 3;
   std::unique_ptr<Lab> lab = trained_lab(state);
   for (int i = 0; i < 200 && !lab->evaluation(1, lab->current_setting()); ++i) lab->advance(50);
-  while (!lab->run(1).evaluations.is_current(lab->current_setting(), lab->run(1).evaluated_version)) lab->advance(50);
+  while (!lab->evaluation_current(1, lab->current_setting())) lab->advance(50);
   const LabRun& cpq = lab->run(1);
   std::vector<float> view;
   const ForwardOptions<float> deployed = cpq.run.trainer->trained_forward(view);
@@ -337,7 +343,7 @@ TEST(EvaluationCache, KeepsTheLastCompleteResultWhileNewerWeightsAreEvaluated) {
   state.experiment.samples = 2000;  // 600 test points
   Result<std::unique_ptr<Lab>> made = Lab::create(state);
   ASSERT_TRUE(made.ok());
-  LabRun& run = made.value()->run(0);
+  const LabRun& run = made.value()->run(0);
   EvaluationCache cache(made.value()->shared_dataset(), 64);
   QuantizationSetting setting = made.value()->setting_with_weight_bits(4);
   EXPECT_EQ(cache.find(setting), nullptr);

@@ -307,7 +307,7 @@ try {
     check(await message((m) => m.type === 'qplay:error' && /learning_rate/.test(m.message)) !== null,
           'iframe: a refused setting answers qplay:error');
     await post({type: 'qplay:dance'});
-    check(await message((m) => m.type === 'qplay:error' && /unknown message/.test(m.message)) !== null,
+    check(await message((m) => m.type === 'qplay:error' && /unknown command/.test(m.message)) !== null,
           'iframe: an unknown message type answers qplay:error');
 
     // Not from the parent: the app's own window, and a frame of another origin beside it.

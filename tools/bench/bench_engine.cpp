@@ -429,7 +429,7 @@ Measurement bench_lab_slider(const std::string& kernel_name, int threads, int re
   constexpr double kFrameMs = 8.0;
   auto all_current = [&] {
     for (int r = 0; r < lab.run_count(); ++r)
-      if (!lab.run(r).evaluations.is_current(lab.current_setting(), lab.run(r).evaluated_version)) return false;
+      if (!lab.evaluation_current(r, lab.current_setting())) return false;
     return true;
   };
   int bits = 8, frames = 0, calibration = 256;

@@ -1,18 +1,22 @@
 // The C ABI of the embeddable module (qplay-core.wasm): what web/api/qplay.js calls to drive Labs from
 // JavaScript. Every function takes a lab handle (an int from qplay_lab_create); strings cross as UTF-8
 // pointers and come back as JSON, which qplay.js turns into plain objects and Float32Arrays. Errors
-// never abort: a function that fails returns 0 (or null) and qplay_last_error() says why.
+// never abort: a function that fails returns 0 (or null) and qplay_last_error() says why. What each call
+// does is a command of core/engine/lab/lab_commands.h (the app's postMessage bridge runs the same ones);
+// this file only marshals.
 //
 // Not for: drawing (the playground app is web/app), or anything a page could do without the engine.
 #include <emscripten.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/engine/io/json.h"
 #include "core/engine/lab/lab.h"
-#include "core/engine/lab/lab_report.h"
+#include "core/engine/lab/lab_commands.h"
 
 namespace {
 
@@ -36,10 +40,16 @@ const char* hand_out(std::string text) {
   return returned_text.c_str();
 }
 
-bool fail(const qplay::Status& status) {
-  if (status) return false;
-  last_error = status.message();
-  return true;
+// One command of core/engine/lab/lab_commands.h on a lab; null (and last_error) when it fails.
+std::optional<qplay::Json> run(int handle, std::string_view command, const qplay::Json& arguments = {}) {
+  qplay::Lab* lab = find_lab(handle);
+  if (!lab) return std::nullopt;
+  qplay::Result<qplay::Json> reply = qplay::run_lab_command(*lab, command, arguments);
+  if (!reply) {
+    last_error = reply.message();
+    return std::nullopt;
+  }
+  return std::move(reply).value();
 }
 
 }  // namespace
@@ -69,70 +79,53 @@ EMSCRIPTEN_KEEPALIVE void qplay_lab_dispose(int handle) { open_labs.erase(handle
 
 // One setting (state-table key, "methods", "layer_weight_bits", "<name>_hide"): 1, or 0 and an error.
 EMSCRIPTEN_KEEPALIVE int qplay_lab_set(int handle, const char* key, const char* value) {
-  qplay::Lab* lab = find_lab(handle);
-  return lab && !fail(lab->set(key, value)) ? 1 : 0;
+  return run(handle, "set", qplay::Json::object({{"key", qplay::Json(key)}, {"value", qplay::Json(value)}})) ? 1 : 0;
 }
 
 // A lab or experiment JSON (what qplay_lab_state_json gives): 1, or 0 and an error (nothing changes).
 EMSCRIPTEN_KEEPALIVE int qplay_lab_import_json(int handle, const char* text) {
-  qplay::Lab* lab = find_lab(handle);
-  if (!lab) return 0;
-  qplay::Result<qplay::Json> json = qplay::parse_json(text);
-  if (!json) return fail(json.status()), 0;
-  qplay::Result<qplay::LabState> state = qplay::lab_state_from_json(json.value());
-  if (!state) return fail(state.status()), 0;
-  return fail(lab->apply(state.value())) ? 0 : 1;
+  return run(handle, "import_json", qplay::Json::object({{"text", qplay::Json(text)}})) ? 1 : 0;
 }
 
 EMSCRIPTEN_KEEPALIVE const char* qplay_lab_state_json(int handle) {
-  qplay::Lab* lab = find_lab(handle);
-  return lab ? hand_out(qplay::to_json(qplay::lab_state_to_json(lab->state()))) : nullptr;
+  std::optional<qplay::Json> json = run(handle, "state_json");
+  return json ? hand_out(qplay::to_json(*json)) : nullptr;
 }
 
 EMSCRIPTEN_KEEPALIVE const char* qplay_lab_state_hash(int handle) {
-  qplay::Lab* lab = find_lab(handle);
-  return lab ? hand_out(qplay::lab_state_to_hash(lab->state())) : nullptr;
+  std::optional<qplay::Json> hash = run(handle, "state_hash");
+  return hash ? hand_out(hash->as_string()) : nullptr;
 }
 
-EMSCRIPTEN_KEEPALIVE void qplay_lab_play(int handle) {
-  if (qplay::Lab* lab = find_lab(handle)) lab->play();
-}
-EMSCRIPTEN_KEEPALIVE void qplay_lab_pause(int handle) {
-  if (qplay::Lab* lab = find_lab(handle)) lab->pause();
-}
-EMSCRIPTEN_KEEPALIVE void qplay_lab_step(int handle) {
-  if (qplay::Lab* lab = find_lab(handle)) lab->step();
-}
-EMSCRIPTEN_KEEPALIVE int qplay_lab_reset(int handle) {
-  qplay::Lab* lab = find_lab(handle);
-  return lab && !fail(lab->reset()) ? 1 : 0;
-}
+EMSCRIPTEN_KEEPALIVE void qplay_lab_play(int handle) { (void)run(handle, "play"); }
+EMSCRIPTEN_KEEPALIVE void qplay_lab_pause(int handle) { (void)run(handle, "pause"); }
+EMSCRIPTEN_KEEPALIVE void qplay_lab_step(int handle) { (void)run(handle, "step"); }
+EMSCRIPTEN_KEEPALIVE int qplay_lab_reset(int handle) { return run(handle, "reset") ? 1 : 0; }
 // Trains (while playing) and evaluates for about budget_ms; returns 1 while it is playing.
 EMSCRIPTEN_KEEPALIVE int qplay_lab_advance(int handle, double budget_ms) {
-  qplay::Lab* lab = find_lab(handle);
-  if (!lab) return 0;
-  lab->advance(budget_ms);
-  return lab->playing() ? 1 : 0;
+  std::optional<qplay::Json> reply = run(handle, "advance", qplay::Json::object({{"budget_ms", qplay::Json(budget_ms)}}));
+  return reply && reply->find("playing")->as_bool() ? 1 : 0;
 }
 
 // Everything a page shows, as JSON (core/engine/lab/lab_report.h).
 EMSCRIPTEN_KEEPALIVE const char* qplay_lab_metrics_json(int handle) {
-  qplay::Lab* lab = find_lab(handle);
-  return lab ? hand_out(qplay::to_json(qplay::lab_metrics_json(*lab), 0)) : nullptr;
+  std::optional<qplay::Json> metrics = run(handle, "metrics");
+  return metrics ? hand_out(qplay::to_json(*metrics, 0)) : nullptr;
 }
 
 // A run's float weights, in place: a pointer into the module's memory (qplay.js wraps it in a
 // Float32Array view) and its length through *count. Valid until the lab changes.
 EMSCRIPTEN_KEEPALIVE const float* qplay_lab_weights(int handle, int run, int* count) {
+  *count = 0;
   qplay::Lab* lab = find_lab(handle);
-  if (!lab || run < 0 || run >= lab->run_count()) {
-    if (lab) last_error = "no run " + std::to_string(run);
-    *count = 0;
+  if (!lab) return nullptr;
+  qplay::Result<std::span<const float>> weights = qplay::lab_run_weights(*lab, run);
+  if (!weights) {
+    last_error = weights.message();
     return nullptr;
   }
-  std::span<const float> parameters = lab->network(run).parameters();
-  *count = static_cast<int>(parameters.size());
-  return parameters.data();
+  *count = static_cast<int>(weights.value().size());
+  return weights.value().data();
 }
 
 }  // extern "C"

@@ -246,13 +246,16 @@ EM_JS(void, qplay_web_listen_for_parent, (), {
       stringToUTF8(string, pointer, size);
       return pointer;
     };
+    // The message's other fields are the command's arguments, as text (value: 3 means "3").
+    var args = {};
+    Object.keys(message).forEach(function(name) {
+      if (name !== "type") args[name] = message[name] === undefined || message[name] === null ? "" : String(message[name]);
+    });
     var type = copy(message.type.substring(6));
-    var key = copy(message.key !== undefined ? message.key : message.hash);
-    var value = copy(message.value);
-    _qplay_web_parent_message(type, key, value);
+    var argumentsJson = copy(JSON.stringify(args));
+    _qplay_web_parent_message(type, argumentsJson);
     _free(type);
-    _free(key);
-    _free(value);
+    _free(argumentsJson);
   });
 });
 // {type: "qplay:<type>", ...payload} to the embedding page (nothing when not embedded).
@@ -399,7 +402,8 @@ struct App {
   std::vector<OpenedFile> opened_files;
   std::vector<std::string> hash_changes;
   struct ParentMessage {
-    std::string type, key, value;
+    std::string command;  // "set" of qplay:set
+    qplay::Json arguments;
   };
   std::vector<ParentMessage> parent_messages;
   std::string posted_metrics;  // the last metrics JSON sent to an embedding page
@@ -420,37 +424,22 @@ qplay::Json error_payload(const std::string& message) {
   return qplay::Json::object({{"message", qplay::Json(message)}});
 }
 
+void post_metrics(App& a, std::string metrics) {
+  a.posted_metrics = std::move(metrics);
+  a.posted_metrics_at = emscripten_get_now();
+  qplay_web_post_to_parent("metrics", ("{\"metrics\": " + a.posted_metrics + "}").c_str());
+}
+
+// A qplay:<command> message is a command of core/engine/lab/lab_commands.h; a refused one answers
+// qplay:error (and a console warning), qplay:metrics answers with the numbers, changed or not.
 void handle_parent_message(App& a, const App::ParentMessage& message) {
-  qplay::ui::Playground& playground = *a.playground;
-  if (message.type == "set") {
-    const std::string error = playground.apply_setting(message.key, message.value);
-    if (!error.empty()) {
-      qplay_web_post_to_parent("error", qplay::to_json(error_payload(error), 0).c_str());
-      std::fprintf(stderr, "QPlay: %s\n", error.c_str());  // shows as a console warning
-    }
-  } else if (message.type == "state") {
-    playground.set_state_from_hash(message.key);
-    bool is_error = false;  // a part of the hash was skipped, or the lab could not be built from it
-    const std::string status = playground.status_message(&is_error);
-    if (is_error) {
-      qplay_web_post_to_parent("error", qplay::to_json(error_payload(status), 0).c_str());
-      std::fprintf(stderr, "QPlay: %s\n", status.c_str());
-    }
-  } else if (message.type == "play") {
-    playground.play();
-  } else if (message.type == "pause") {
-    playground.pause();
-  } else if (message.type == "step") {
-    playground.step();
-  } else if (message.type == "reset") {
-    playground.reset();
-  } else if (message.type == "metrics") {
-    a.posted_metrics.clear();  // sent again below, changed or not
-    a.posted_metrics_at = 0;
-  } else {
-    const std::string error = "unknown message qplay:" + message.type;
-    qplay_web_post_to_parent("error", qplay::to_json(error_payload(error), 0).c_str());
+  qplay::Result<qplay::Json> reply = a.playground->run_command(message.command, message.arguments);
+  if (!reply) {
+    qplay_web_post_to_parent("error", qplay::to_json(error_payload(reply.message()), 0).c_str());
+    std::fprintf(stderr, "QPlay: %s\n", reply.message().c_str());  // shows as a console warning
+    return;
   }
+  if (message.command == "metrics" && !reply.value().is_null()) post_metrics(a, qplay::to_json(reply.value(), 0));
 }
 
 // At most four times a second, and only when they changed: the numbers for the embedding page.
@@ -459,9 +448,7 @@ void post_metrics_if_changed(App& a) {
   if (now - a.posted_metrics_at < 250) return;
   std::string metrics = a.playground->metrics_json();
   if (metrics.empty() || metrics == a.posted_metrics) return;
-  a.posted_metrics = std::move(metrics);
-  a.posted_metrics_at = now;
-  qplay_web_post_to_parent("metrics", ("{\"metrics\": " + a.posted_metrics + "}").c_str());
+  post_metrics(a, std::move(metrics));
 }
 
 // A browser drawing WebGL in software (frames slower than kSlowFrameMs apart) spends about a CPU core
@@ -595,8 +582,11 @@ EMSCRIPTEN_KEEPALIVE void qplay_web_file_opened(const char* name, const unsigned
   if (app == nullptr) return;
   app->opened_files.push_back({name, std::string(reinterpret_cast<const char*>(data), size)});
 }
-EMSCRIPTEN_KEEPALIVE void qplay_web_parent_message(const char* type, const char* key, const char* value) {
-  if (app != nullptr) app->parent_messages.push_back({type, key, value});
+EMSCRIPTEN_KEEPALIVE void qplay_web_parent_message(const char* command, const char* arguments_json) {
+  if (app == nullptr) return;
+  // The listener wrote the JSON; should it not parse, the command says which argument it misses.
+  qplay::Result<qplay::Json> arguments = qplay::parse_json(arguments_json);
+  app->parent_messages.push_back({command, arguments ? std::move(arguments).value() : qplay::Json::object()});
 }
 EMSCRIPTEN_KEEPALIVE void qplay_web_hash_changed(const char* hash) {
   if (app != nullptr) app->hash_changes.emplace_back(hash);

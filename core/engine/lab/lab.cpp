@@ -18,6 +18,7 @@ constexpr size_t kFirstReadoutSamples = 1000; // a new slider setting's first an
 // would never become current and a page waiting for them would wait forever.
 constexpr double kSmallestEvaluationSliceMs = 0.5;
 constexpr int kBoundaryResolution = 64;
+constexpr int kNeuronMapResolution = 24;  // cells per side of each small map; a layer has up to dozens
 // Quantized weight copies the slider's cache may keep per run: 48 settings of a 2-million-parameter
 // network would be 384 MB per run, more than a browser tab has for six runs.
 constexpr size_t kCachedSnapshotBytesPerRun = size_t(64) << 20;
@@ -72,14 +73,14 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
   // One kernel table for all runs: they take turns, so one thread pool serves them all.
   Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(state.experiment);
   if (!kernels) return kernels.status();
-  std::vector<std::unique_ptr<LabRun>> runs;
+  std::vector<std::unique_ptr<RunState>> runs;
   for (const std::string& method : state.methods) {
     Experiment experiment = state.experiment;
     experiment.method = *parse_choice<MethodKind>(method);  // the names were checked with the state
     Result<Run> run = start_run(experiment, dataset, kernels.value());
     if (!run) return Status::error(method + ": " + run.status().message());
-    runs.push_back(std::make_unique<LabRun>(
-        LabRun{method, std::move(run).value(), EvaluationCache(dataset, state.experiment.calibration_samples)}));
+    runs.push_back(std::make_unique<RunState>(method, std::move(run).value(),
+                                              EvaluationCache(dataset, state.experiment.calibration_samples)));
   }
   std::vector<int> weighted_layers;
   for (const ParameterTensor& tensor : runs.front()->run.network->parameter_tensors())
@@ -219,7 +220,7 @@ bool Lab::train_for(double budget_ms) {
       }
     }
     if (chosen < 0) return false;
-    LabRun& run = *runs_[chosen];
+    RunState& run = *runs_[chosen];
     // A step that would overrun the budget waits for the next slice (it goes first there).
     if (samples > 0 && milliseconds_since(start) + run.step_ms > budget_ms) break;
     const Clock::time_point step_start = Clock::now();
@@ -238,18 +239,37 @@ bool Lab::train_for(double budget_ms) {
   return true;
 }
 
-void Lab::refresh_boundaries(LabRun& run) {
+std::string Lab::quantized_maps_key(const RunState& run) const {
+  return quantization_setting_key(current_setting()) + " @" + std::to_string(run.evaluated_version);
+}
+
+bool Lab::plane_maps_current(int run) const {
+  const RunState& state = *runs_[run];
+  return state.float_maps_version == state.evaluated_version && state.quantized_maps_key == quantized_maps_key(state);
+}
+
+// Boundaries and neuron maps of the evaluated weights; quantized ones once the setting's evaluation is
+// current for them (its weight snapshot is then of those weights).
+void Lab::refresh_plane_maps(RunState& run) {
   Network<float>& network = *run.run.network;
-  if (run.float_boundary_version != run.evaluated_version) {
+  const int layer = interest_.neuron_map_layer;
+  if (run.float_maps_version != run.evaluated_version) {
     run.float_boundary = compute_decision_boundary(network, {}, plane_region_, kBoundaryResolution);
-    run.float_boundary_version = run.evaluated_version;
+    run.float_neuron_maps = {};
+    run.float_maps_version = run.evaluated_version;
   }
+  if (layer >= 0 && run.float_neuron_maps.layer != layer)
+    run.float_neuron_maps = compute_neuron_maps(network, {}, plane_region_, kNeuronMapResolution, layer);
   const QuantizationSetting setting = current_setting();
-  const std::string key = quantization_setting_key(setting) + " @" + std::to_string(run.evaluated_version);
-  if (run.quantized_boundary_key == key || !run.evaluations.is_current(setting, run.evaluated_version)) return;
-  run.quantized_boundary = compute_decision_boundary(network, *run.evaluations.forward_options(setting), plane_region_,
-                                                     kBoundaryResolution);
-  run.quantized_boundary_key = key;
+  if (!run.evaluations.is_current(setting, run.evaluated_version)) return;
+  const ForwardOptions<float>& quantized = *run.evaluations.forward_options(setting);
+  if (const std::string key = quantized_maps_key(run); run.quantized_maps_key != key) {
+    run.quantized_boundary = compute_decision_boundary(network, quantized, plane_region_, kBoundaryResolution);
+    run.quantized_neuron_maps = {};
+    run.quantized_maps_key = key;
+  }
+  if (layer >= 0 && run.quantized_neuron_maps.layer != layer)
+    run.quantized_neuron_maps = compute_neuron_maps(network, quantized, plane_region_, kNeuronMapResolution, layer);
 }
 
 void Lab::refresh_readouts() {
@@ -277,10 +297,10 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
   // Each level of work is shared evenly among its items, so one run's large test split cannot starve
   // the others' (an evaluation that finishes early leaves its share to the next ones). A level gets the
   // whole slice until all its items are complete: the slider's number first, then the rest.
-  auto evaluate_level = [&](const std::vector<std::pair<LabRun*, QuantizationSetting>>& items) {
+  auto evaluate_level = [&](const std::vector<std::pair<RunState*, QuantizationSetting>>& items) {
     bool complete = true;
     for (size_t i = 0; i < items.size(); ++i) {
-      LabRun& run = *items[i].first;
+      RunState& run = *items[i].first;
       if (run.evaluations.is_current(items[i].second, run.evaluated_version)) continue;
       complete = remaining() > 0 &&
                  run.evaluations.evaluate(*run.run.network, run.evaluated_version, items[i].second,
@@ -290,13 +310,13 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
     return complete;
   };
   // In order of what the eye is on: the slider's number, the boundary plots, the curves, the bars.
-  std::vector<std::pair<LabRun*, QuantizationSetting>> level;
+  std::vector<std::pair<RunState*, QuantizationSetting>> level;
   for (auto& run : runs_) level.emplace_back(run.get(), current);
   if (!evaluate_level(level)) return;
-  if (interest_.decision_boundaries && is_plane_data())
+  if ((interest_.decision_boundaries || interest_.neuron_map_layer >= 0) && is_plane_data())
     for (auto& run : runs_) {
       if (remaining() <= 0) return;
-      refresh_boundaries(*run);
+      refresh_plane_maps(*run);
     }
   if (interest_.accuracy_curves) {
     level.clear();

@@ -31,22 +31,22 @@
 
 namespace qplay {
 
+// One run of the lab as front ends read it. What the lab keeps to know what is up to date (the slider's
+// evaluation cache, weights versions, when boundaries and read-outs were computed) is its own.
 struct LabRun {
   std::string method;
   Run run;
-  EvaluationCache evaluations;
-  bool loaded = false;             // holds a loaded model's weights: evaluated, not trained further
-  uint64_t weights_version = 0;    // changes whenever the run's weights change
-  uint64_t evaluated_version = 0;  // the version evaluations are brought up to
-  double step_ms = 0;              // a training step's wall time (moving average), 0 before the first
-  // Decision boundaries (2-D data sets), float and at the current setting, for evaluated_version.
+  bool loaded = false;  // holds a loaded model's weights: evaluated, not trained further
+  // Decision boundaries (2-D data sets), float and at the current setting, of the weights evaluations
+  // are brought up to (Lab::evaluated_version).
   DecisionBoundary float_boundary, quantized_boundary;
-  uint64_t float_boundary_version = UINT64_MAX;
-  std::string quantized_boundary_key;  // setting key + version it was computed for
-  // What the method learned (CPQ's bits per layer, SymReg's asymmetry, ...) for evaluated_version;
+  // What each neuron of the hidden layer LabInterest::neuron_map_layer computes over the plane (2-D
+  // data sets), float and at the current setting, kept like the boundaries; empty (layer -1) until
+  // asked for. The layer says which one a map is of: after a switch the old one stays until the new one is made.
+  NeuronMaps float_neuron_maps, quantized_neuron_maps;
+  // What the method learned (CPQ's bits per layer, SymReg's asymmetry, ...), of the same weights;
   // empty for a loaded run, whose method state is not in the model file.
   std::vector<MethodReadout> readouts;
-  uint64_t readouts_version = UINT64_MAX;
 };
 
 // What the panels currently look at, so advance() spends its evaluation time on those.
@@ -54,6 +54,7 @@ struct LabInterest {
   bool accuracy_curves = true;     // every weight bit-width at the current other settings
   bool layer_sensitivity = false;  // each weighted layer quantized alone
   bool decision_boundaries = true; // 2-D data sets only
+  int neuron_map_layer = -1;       // 2-D data sets: the hidden layer (hidden_neuron_layers) to map; -1 none
 };
 
 class Lab {
@@ -90,12 +91,15 @@ class Lab {
   // The runs, in the order of state().methods.
   int run_count() const { return static_cast<int>(runs_.size()); }
   const LabRun& run(int index) const { return *runs_[index]; }
+  // A run's weights version, which changes whenever its weights do, and the version evaluations,
+  // boundaries and read-outs are brought up to (following training at most refresh_interval_ms behind).
+  uint64_t weights_version(int index) const { return runs_[index]->weights_version; }
+  uint64_t evaluated_version(int index) const { return runs_[index]->evaluated_version; }
   // A run's trainer (history, status, steps), network (architecture, weights, forward) and experiment.
   const Trainer& trainer(int index) const { return *runs_[index]->run.trainer; }
   const Network<float>& network(int index) const { return *runs_[index]->run.network; }
   Network<float>& network(int index) { return *runs_[index]->run.network; }
   const Experiment& experiment(int index) const { return runs_[index]->run.experiment; }
-  LabRun& run(int index) { return *runs_[index]; }
   const Dataset& dataset() const { return *dataset_; }
   std::shared_ptr<const Dataset> shared_dataset() const { return dataset_; }
   bool is_plane_data() const { return dataset_->sample_size() == 2; }
@@ -111,26 +115,52 @@ class Lab {
 
   // What is known about a run at a setting (possibly partial or of older weights), or null.
   const EvaluationCache::Entry* evaluation(int run, const QuantizationSetting& setting) const;
+  // The forward that evaluates a run at a setting (its quantized weight snapshot and activation grids),
+  // once that evaluation has started; null before. Valid until the lab advances or changes.
+  const ForwardOptions<float>* evaluation_forward(int run, const QuantizationSetting& setting) const {
+    return runs_[run]->evaluations.forward_options(setting);
+  }
   // How such a number relates to the run's weights, so nothing older is shown as if it were current.
   // `current` means computed on the whole test split with the weights evaluations are brought up to,
   // which follow training at most refresh_interval_ms behind and equal the final weights once it stops.
   enum class Freshness { current, partial, older };
   Freshness freshness(int run, const EvaluationCache::Entry& entry) const;
+  // Whether a run's boundaries and neuron maps are of its evaluated weights and, quantized, of the
+  // current setting; otherwise they are of older ones until the evaluations catch up.
+  bool plane_maps_current(int run) const;
+  // Whether the run's evaluation at the setting is `current` (what a page or a benchmark waits for).
+  bool evaluation_current(int run, const QuantizationSetting& setting) const {
+    return runs_[run]->evaluations.is_current(setting, runs_[run]->evaluated_version);
+  }
   // How many settings each run's evaluation cache keeps: fewer for large networks (memory).
   size_t cached_settings() const { return cached_settings_; }
 
  private:
+  // A run with the lab's bookkeeping of it.
+  struct RunState : LabRun {
+    RunState(std::string method, Run run, EvaluationCache evaluations)
+        : LabRun{std::move(method), std::move(run)}, evaluations(std::move(evaluations)) {}
+    EvaluationCache evaluations;
+    uint64_t weights_version = 0;    // changes whenever the run's weights change
+    uint64_t evaluated_version = 0;  // the version evaluations are brought up to
+    double step_ms = 0;              // a training step's wall time (moving average), 0 before the first
+    uint64_t float_maps_version = UINT64_MAX;  // of the float boundary and neuron maps
+    std::string quantized_maps_key;            // setting key + version of the quantized ones
+    uint64_t readouts_version = UINT64_MAX;
+  };
+
   Lab() = default;
   Status build(const LabState& state, std::shared_ptr<const Dataset> dataset);
   bool train_for(double budget_ms);
   void evaluate_for(double budget_ms, bool first_readout_only);
-  void refresh_boundaries(LabRun& run);
+  void refresh_plane_maps(RunState& run);
+  std::string quantized_maps_key(const RunState& run) const;
   void refresh_readouts();
   bool refresh_due() const;
 
   LabState state_;
   std::shared_ptr<const Dataset> dataset_;
-  std::vector<std::unique_ptr<LabRun>> runs_;
+  std::vector<std::unique_ptr<RunState>> runs_;
   std::vector<int> weighted_layers_;
   PlaneRegion plane_region_;
   LabInterest interest_;

@@ -15,7 +15,7 @@ Json evaluation_json(const Lab& lab, int run, const QuantizationSetting& setting
   json["loss"] = number_or_null(entry ? entry->result.loss : 0, entry != nullptr);
   json["samples"] = entry ? static_cast<double>(entry->result.samples) : 0.0;
   json["complete"] = entry != nullptr && entry->complete;
-  json["current"] = entry != nullptr && entry->complete && entry->weights_version == lab.run(run).weights_version;
+  json["current"] = entry != nullptr && entry->complete && entry->weights_version == lab.weights_version(run);
   return json;
 }
 

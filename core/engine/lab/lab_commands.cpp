@@ -1,0 +1,99 @@
+#include "core/engine/lab/lab_commands.h"
+
+#include "core/engine/lab/lab_report.h"
+
+namespace qplay {
+namespace {
+
+// The lab as its own target: a new state applies at once, or not at all.
+class LabItself final : public LabStateTarget {
+ public:
+  explicit LabItself(Lab& lab) : lab_(lab) {}
+  const LabState& state_to_change() const override { return lab_.state(); }
+  Status change_state(const LabState& next, std::string_view) override { return lab_.apply(next); }
+
+ private:
+  Lab& lab_;
+};
+
+// "set: missing 'key'": the command's name first, so a page author sees which call was malformed.
+Result<std::string> string_argument(std::string_view command, const Json& arguments, std::string_view key) {
+  Result<std::string> value = get_string(arguments, key);
+  if (!value) return Status::error(std::string(command) + ": " + value.message());
+  return value;
+}
+
+}  // namespace
+
+Result<Json> run_lab_command(Lab& lab, std::string_view command, const Json& arguments) {
+  LabItself target(lab);
+  return run_lab_command(lab, target, command, arguments);
+}
+
+Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view command, const Json& arguments) {
+  if (command == "set") {
+    Result<std::string> key = string_argument(command, arguments, "key");
+    if (!key) return key.status();
+    Result<std::string> value = string_argument(command, arguments, "value");
+    if (!value) return value.status();
+    LabState next = target.state_to_change();
+    if (Status status = set_lab_state_value(next, key.value(), value.value()); !status) return status;
+    if (Status status = target.change_state(next, key.value()); !status) return status;
+    return Json();
+  }
+  if (command == "state") {
+    Result<std::string> hash = string_argument(command, arguments, "hash");
+    if (!hash) return hash.status();
+    ParsedLabState parsed = lab_state_from_hash(hash.value());
+    if (Status status = target.change_state(parsed.state, "the link"); !status) return status;
+    Json warnings = Json::array();
+    for (std::string& warning : parsed.warnings) warnings.push_back(std::move(warning));
+    return Json::object({{"warnings", std::move(warnings)}});
+  }
+  if (command == "import_json") {
+    Result<std::string> text = string_argument(command, arguments, "text");
+    if (!text) return text.status();
+    Result<Json> json = parse_json(text.value());
+    if (!json) return json.status();
+    Result<LabState> state = lab_state_from_json(json.value());
+    if (!state) return state.status();
+    if (Status status = target.change_state(state.value(), "the file"); !status) return status;
+    return Json();
+  }
+  if (command == "play") {
+    lab.play();
+    return Json();
+  }
+  if (command == "pause") {
+    lab.pause();
+    return Json();
+  }
+  if (command == "step") {
+    lab.step();
+    return Json();
+  }
+  if (command == "reset") {
+    if (Status status = lab.reset(); !status) return status;
+    return Json();
+  }
+  if (command == "advance") {
+    Result<double> budget_ms = get_number(arguments, "budget_ms");
+    if (!budget_ms) return Status::error("advance: " + budget_ms.message());
+    lab.advance(budget_ms.value());
+    return Json::object({{"playing", Json(lab.playing())}});
+  }
+  if (command == "metrics") return lab_metrics_json(lab);
+  if (command == "state_json") return lab_state_to_json(lab.state());
+  if (command == "state_hash") return Json(lab_state_to_hash(lab.state()));
+  return Status::error("unknown command '" + std::string(command) +
+                       "' (known: set, state, import_json, play, pause, step, reset, advance, metrics, state_json, "
+                       "state_hash)");
+}
+
+Result<std::span<const float>> lab_run_weights(const Lab& lab, int run) {
+  if (run < 0 || run >= lab.run_count())
+    return Status::error("no run " + std::to_string(run) + " (the lab has " + std::to_string(lab.run_count()) + ")");
+  return lab.network(run).parameters();
+}
+
+}  // namespace qplay

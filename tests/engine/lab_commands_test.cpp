@@ -1,0 +1,100 @@
+// The commands both JavaScript front ends send a Lab (core/engine/lab/lab_commands.h): what each does,
+// what it answers, and that a refused one says why and changes nothing.
+#include "core/engine/lab/lab_commands.h"
+
+#include <gtest/gtest.h>
+
+namespace qplay {
+namespace {
+
+std::unique_ptr<Lab> small_lab() {
+  LabState state = default_lab_state();
+  state.methods = {"baseline", "gradl1"};
+  state.experiment.dataset = "moons";
+  state.experiment.samples = 300;
+  state.experiment.architecture = "mlp:8";
+  state.experiment.epochs = 2;
+  state.experiment.kernels = "reference";
+  state.experiment.threads = 1;
+  Result<std::unique_ptr<Lab>> lab = Lab::create(state);
+  EXPECT_TRUE(lab.ok()) << lab.message();
+  return std::move(lab).value();
+}
+
+Json set_arguments(std::string_view key, std::string_view value) {
+  return Json::object({{"key", Json(key)}, {"value", Json(value)}});
+}
+
+TEST(LabCommands, SetChangesOneSettingOrSaysWhyAndKeepsTheState) {
+  std::unique_ptr<Lab> lab = small_lab();
+  ASSERT_TRUE(run_lab_command(*lab, "set", set_arguments("weight_bits", "3")).ok());
+  EXPECT_EQ(lab->state().experiment.weight_bits, 3);
+  const LabState before = lab->state();
+  Result<Json> refused = run_lab_command(*lab, "set", set_arguments("learning_rate", "-1"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("learning_rate"), std::string::npos) << refused.message();
+  EXPECT_EQ(lab->state(), before);
+  Result<Json> malformed = run_lab_command(*lab, "set", Json::object({{"key", Json("weight_bits")}}));
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.message(), "set: missing 'value'");
+}
+
+TEST(LabCommands, StateAppliesTheGoodPartsOfAHashAndListsTheRest) {
+  std::unique_ptr<Lab> lab = small_lab();
+  Result<Json> reply = run_lab_command(*lab, "state", Json::object({{"hash", Json("dataset=xor&weight_bits=99")}}));
+  ASSERT_TRUE(reply.ok()) << reply.message();
+  EXPECT_EQ(lab->state().experiment.dataset, "xor");
+  ASSERT_EQ(reply.value().find("warnings")->size(), 1u);
+  EXPECT_NE(reply.value().find("warnings")->as_array()[0].as_string().find("weight_bits"), std::string::npos);
+}
+
+TEST(LabCommands, StateJsonRoundTripsThroughImportJson) {
+  std::unique_ptr<Lab> lab = small_lab();
+  ASSERT_TRUE(run_lab_command(*lab, "set", set_arguments("weight_bits", "5")).ok());
+  Result<Json> saved = run_lab_command(*lab, "state_json", Json());
+  ASSERT_TRUE(saved.ok());
+  ASSERT_TRUE(run_lab_command(*lab, "set", set_arguments("weight_bits", "2")).ok());
+  ASSERT_TRUE(run_lab_command(*lab, "import_json", Json::object({{"text", Json(to_json(saved.value()))}})).ok());
+  EXPECT_EQ(lab->state().experiment.weight_bits, 5);
+  EXPECT_FALSE(run_lab_command(*lab, "import_json", Json::object({{"text", Json("{")}})).ok());
+  EXPECT_EQ(run_lab_command(*lab, "state_hash", Json()).value().as_string(), lab_state_to_hash(lab->state()));
+}
+
+TEST(LabCommands, RunControlsTrainAndMetricsReport) {
+  std::unique_ptr<Lab> lab = small_lab();
+  ASSERT_TRUE(run_lab_command(*lab, "step", Json()).ok());
+  EXPECT_EQ(lab->trainer(0).steps_taken(), 1);
+  ASSERT_TRUE(run_lab_command(*lab, "play", Json()).ok());
+  EXPECT_TRUE(lab->playing());
+  Result<Json> advanced = run_lab_command(*lab, "advance", Json::object({{"budget_ms", Json(5.0)}}));
+  ASSERT_TRUE(advanced.ok());
+  EXPECT_TRUE(advanced.value().find("playing")->is_bool());
+  ASSERT_TRUE(run_lab_command(*lab, "pause", Json()).ok());
+  EXPECT_FALSE(lab->playing());
+  Result<Json> metrics = run_lab_command(*lab, "metrics", Json());
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics.value().find("runs")->size(), 2u);
+  ASSERT_TRUE(run_lab_command(*lab, "reset", Json()).ok());
+  EXPECT_EQ(lab->trainer(0).steps_taken(), 0);
+}
+
+TEST(LabCommands, AnUnknownCommandNamesTheKnownOnes) {
+  std::unique_ptr<Lab> lab = small_lab();
+  Result<Json> reply = run_lab_command(*lab, "jump", Json());
+  ASSERT_FALSE(reply.ok());
+  EXPECT_NE(reply.message().find("unknown command 'jump'"), std::string::npos) << reply.message();
+  EXPECT_NE(reply.message().find("metrics"), std::string::npos);
+}
+
+TEST(LabCommands, RunWeightsAreTheNetworksOrAnErrorNamingTheRuns) {
+  std::unique_ptr<Lab> lab = small_lab();
+  Result<std::span<const float>> weights = lab_run_weights(*lab, 1);
+  ASSERT_TRUE(weights.ok());
+  EXPECT_EQ(weights.value().data(), lab->network(1).parameters().data());
+  Result<std::span<const float>> missing = lab_run_weights(*lab, 2);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.message(), "no run 2 (the lab has 2)");
+}
+
+}  // namespace
+}  // namespace qplay
