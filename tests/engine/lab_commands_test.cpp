@@ -10,11 +10,11 @@ namespace {
 std::unique_ptr<Lab> small_lab() {
   LabState state = default_lab_state();
   state.methods = {"baseline", "gradl1"};
-  state.experiment.dataset = "moons";
+  state.experiment.dataset = DatasetChoice::moons;
   state.experiment.samples = 300;
   state.experiment.architecture = "mlp:8";
   state.experiment.epochs = 2;
-  state.experiment.kernels = "reference";
+  state.experiment.kernels = KernelChoice::reference;
   state.experiment.threads = 1;
   Result<std::unique_ptr<Lab>> lab = Lab::create(state);
   EXPECT_TRUE(lab.ok()) << lab.message();
@@ -43,7 +43,7 @@ TEST(LabCommands, StateAppliesTheGoodPartsOfAHashAndListsTheRest) {
   std::unique_ptr<Lab> lab = small_lab();
   Result<Json> reply = run_lab_command(*lab, "state", Json::object({{"hash", Json("dataset=xor&weight_bits=99")}}));
   ASSERT_TRUE(reply.ok()) << reply.message();
-  EXPECT_EQ(lab->state().experiment.dataset, "xor");
+  EXPECT_EQ(lab->state().experiment.dataset, DatasetChoice::xor_quadrants);
   ASSERT_EQ(reply.value().find("warnings")->size(), 1u);
   EXPECT_NE(reply.value().find("warnings")->as_array()[0].as_string().find("weight_bits"), std::string::npos);
 }

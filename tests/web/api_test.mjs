@@ -12,7 +12,7 @@ import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 
 const [apiDir, nativeCli] = process.argv.slice(2);
-const {createLab, QPlayError} = await import(pathToFileURL(path.join(apiDir, 'qplay.js')).href);
+const {createLab, describeSettings, QPlayError} = await import(pathToFileURL(path.join(apiDir, 'qplay.js')).href);
 
 const failures = [];
 function check(condition, message) {
@@ -44,6 +44,20 @@ try {
   check(run.curve.weightBits.length === 8 && run.curve.complete && run.curve.accuracy instanceof Float32Array,
         'the accuracy-vs-bits curve has float and 8..2 bits');
   check(epochEvents >= 1 && finishedEvents === 1, `events: ${epochEvents} epoch, ${finishedEvents} finished`);
+
+  // The state table as a page sees it: ranges, choices, when a setting applies, and the methods' readouts.
+  const table = await describeSettings();
+  const row = (key) => table.settings.find((r) => r.key === key);
+  check(row('weight_bits')?.min === 0 && row('weight_bits')?.max === 8 && row('weight_bits')?.kind === 'integer',
+        'describeSettings: weight_bits is an integer from 0 to 8');
+  check(row('range_method')?.choices.join() === 'min-max,percentile,mse' && /percentile/.test(row('percentile')?.appliesWhen),
+        'describeSettings: range choices, and the percentile applies only with percentile ranges');
+  const cpqMethod = table.methods.find((m) => m.name === 'cpq');
+  check(cpqMethod?.readouts.includes('learned weight bits') && table.methods.length === row('method').choices.length,
+        `describeSettings: ${table.methods.length} methods with their readouts`);
+  const exported = Object.keys(JSON.parse(lab.exportJson()).settings);
+  check(exported.length === table.settings.length && exported.every((key) => row(key)),
+        `every one of the ${exported.length} settings a lab exports is in the table`);
 
   // A slice long enough to train every epoch at once still reports them (a fast machine does this).
   const oneSlice = await createLab({state: small});

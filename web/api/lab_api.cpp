@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/engine/experiment/state_table.h"
 #include "core/engine/io/json.h"
 #include "core/engine/lab/lab.h"
 #include "core/engine/lab/lab_commands.h"
@@ -58,6 +59,8 @@ extern "C" {
 
 EMSCRIPTEN_KEEPALIVE const char* qplay_last_error() { return last_error.c_str(); }
 EMSCRIPTEN_KEEPALIVE const char* qplay_last_warnings() { return last_warnings.c_str(); }
+// The state table and the registered methods (state_table_json), for pages that build their own controls.
+EMSCRIPTEN_KEEPALIVE const char* qplay_state_table_json() { return hand_out(qplay::to_json(qplay::state_table_json())); }
 
 // A new lab from a URL-hash text ("dataset=moons&methods=baseline,gradl1"); bad parts of the hash are
 // skipped and listed, one per line, by qplay_last_warnings. Returns the handle, or 0 if even that cannot

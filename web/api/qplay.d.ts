@@ -98,3 +98,31 @@ export class Lab {
 }
 
 export function createLab(options?: CreateLabOptions): Promise<Lab>;
+
+/** One row of the engine's state table. */
+export interface SettingDescription {
+  key: string;
+  kind: 'integer' | 'number' | 'choice' | 'text';
+  /** "data", "model", "training", "method", a method's name, "quantization" or "compute". */
+  group: string;
+  help: string;
+  /** integer and number settings. */
+  min?: number;
+  max?: number;
+  /** choice settings. */
+  choices?: string[];
+  /** The value a new lab's experiment has unless the state says otherwise, as text. */
+  default: string;
+  /** When the setting means something ("with optimizer sgd"); absent: always. */
+  appliesWhen?: string;
+}
+
+export interface MethodDescription {
+  name: string;
+  summary: string;
+  /** Names of the readouts its runs report (RunMetrics.readouts[i].name). */
+  readouts: string[];
+}
+
+/** Every setting and method, from the engine's one state table. */
+export function describeSettings(options?: {baseUrl?: string | URL}): Promise<{settings: SettingDescription[]; methods: MethodDescription[]}>;

@@ -347,6 +347,20 @@ export class Lab {
   }
 }
 
+// Every setting a lab takes (key, kind, group, help, min/max or choices, default, appliesWhen) and every
+// method (name, summary, and the names of the readouts its runs report in metrics().runs[i].readouts), from
+// the engine's one state table; a page can build its own controls from it. options.baseUrl as createLab's.
+export async function describeSettings(options = {}) {
+  if (!isPlainObject(options)) throw new QPlayError('describeSettings: expected {baseUrl} or nothing');
+  checkOptionNames('describeSettings', options, ['baseUrl']);
+  const module = await loadModule(options.baseUrl);
+  const table = JSON.parse(engineCall(module, 'qplay_state_table_json', 'string', [], []));
+  return {
+    settings: table.settings.map(({applies_when: appliesWhen, ...row}) => (appliesWhen ? {...row, appliesWhen} : row)),
+    methods: table.methods,
+  };
+}
+
 // A new lab. options.state: a URL-hash text or an object of settings (including methods); bad parts
 // are skipped (lab.warnings says which and why). options.baseUrl: where qplay-core.js/.wasm are, if
 // not next to this file.
