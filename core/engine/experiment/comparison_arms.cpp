@@ -59,8 +59,10 @@ Result<ComparisonArm> parse_arm(std::string_view text) {
   arm.label = std::string(text);
   const size_t open = text.find('[');
   arm.method = std::string(text.substr(0, open));
-  if (Experiment probe; !set_setting(probe, "method", arm.method)) {
-    return Status::error("unknown method '" + arm.method + "' (use baseline, qreg, gradl1, symreg, cpq, raq)");
+  if (!parse_choice<MethodKind>(arm.method)) {
+    std::string known;
+    for (std::string_view name : choice_names(MethodKind{})) known += (known.empty() ? "" : ", ") + std::string(name);
+    return Status::error("unknown method '" + arm.method + "' (use " + known + ")");
   }
   if (open == std::string_view::npos) return arm;
   if (text.back() != ']') return Status::error("'" + std::string(text) + "' must end with ']'");
