@@ -17,12 +17,11 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <utility>
 
 #include "core/engine/experiment/state_table.h"
-#include "core/engine/io/file_util.h"
 #include "core/engine/io/model_file.h"
 #include "core/engine/lab/lab_report.h"
-#include "core/ui/file_dialog.h"
 #include "core/ui/panels.h"
 #include "core/ui/playground_state.h"
 #include "core/ui/plot.h"
@@ -66,7 +65,6 @@ struct Playground::Impl {
 
   Platform& platform;
   PlaygroundState state;
-  FileDialog file_dialog;
   long frames = 0;
   bool compact = false;            // this frame's window is narrow (kCompactWidthInFonts)
   bool setup_drawer_open = false;  // compact only: the setup covers the body
@@ -151,19 +149,6 @@ void Playground::Impl::frame() {
   }
   status_bar();
   ImGui::End();
-  file_dialog.draw([this](const std::string& path, FileDialog::Mode mode) {
-    if (mode == FileDialog::Mode::open) {
-      Result<std::vector<uint8_t>> bytes =
-          read_file_bytes(path, std::max(kMaxModelFileBytes, kMaxExperimentFileBytes), "a model or experiment file");
-      if (!bytes) return state.say(bytes.status().message(), true);
-      state.open_file(path, std::string_view(reinterpret_cast<const char*>(bytes.value().data()), bytes.value().size()));
-      return;
-    }
-    const bool model = mode == FileDialog::Mode::save_model;
-    Status written = model ? write_file_atomically(path, state.model_file_bytes())
-                           : write_text_file_atomically(path, state.experiment_json());
-    state.say(written ? "saved " + path : written.message(), !written);
-  });
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layout_start).count();
   // Capped: a frame that opened a file or rebuilt the lab says nothing about the next ones' layout.
   layout_ms = 0.9 * layout_ms + 0.1 * std::min(ms, kFrameBudgetMs);
@@ -664,28 +649,18 @@ void Playground::Impl::status_bar() {
 }
 
 void Playground::Impl::save_experiment() {
-  if (platform.has_file_system())
-    file_dialog.open(FileDialog::Mode::save_experiment, "qplay-experiment.json");
-  else
-    platform.save_file("qplay-experiment.json", state.experiment_json());
+  platform.save_file("qplay-experiment.json", state.experiment_json());
 }
 
 void Playground::Impl::save_model() {
   if (!state.lab()) return;
   const std::string name = "qplay-" + state.lab()->run(state.selected_run).method + ".qmodel";
-  if (platform.has_file_system()) {
-    file_dialog.open(FileDialog::Mode::save_model, name);
-  } else {
-    const std::vector<uint8_t> bytes = state.model_file_bytes();
-    platform.save_file(name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  }
+  const std::vector<uint8_t> bytes = state.model_file_bytes();
+  platform.save_file(name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 void Playground::Impl::open() {
-  if (platform.has_file_system())
-    file_dialog.open(FileDialog::Mode::open, "");
-  else
-    platform.request_open_file();
+  platform.request_open_file();
 }
 
 Playground::Playground(Platform& platform, std::string_view initial_state)
@@ -703,6 +678,10 @@ bool Playground::work_between_frames(double budget_ms) {
   return lab->playing();
 }
 void Playground::open_file(const std::string& name, std::string_view bytes) { impl_->state.open_file(name, bytes); }
+
+size_t Playground::max_open_file_bytes() { return std::max(kMaxModelFileBytes, kMaxExperimentFileBytes); }
+
+void Playground::show_status(std::string message, bool is_error) { impl_->state.say(std::move(message), is_error); }
 void Playground::set_state_from_hash(std::string_view hash) { impl_->state.apply_hash(hash); }
 long Playground::frames_drawn() const { return impl_->frames; }
 

@@ -6,6 +6,7 @@
 // services below.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,14 +20,16 @@ namespace qplay::ui {
 class Platform {
  public:
   virtual ~Platform() = default;
-  // True natively: the playground shows its own file dialog and reads and writes paths itself.
-  // False in the browser: files go through save_file (a download) and request_open_file (an upload).
+  // True natively: settings that name a file or folder (data_dir, init_model) are shown. False in the
+  // browser, which has no file system for them to name.
   virtual bool has_file_system() const = 0;
-  // Browser only: offers bytes as a download named suggested_name.
-  virtual void save_file(const std::string& suggested_name, std::string_view bytes) { (void)suggested_name, (void)bytes; }
-  // Browser only: asks the user for a file; when one is chosen the platform calls
-  // Playground::open_file with its name and bytes (on a later frame).
-  virtual void request_open_file() {}
+  // Keeps bytes as a file the user names, suggesting suggested_name: natively a save dialog and an atomic
+  // write (the platform says where it went with Playground::show_status), in the browser a download.
+  virtual void save_file(const std::string& suggested_name, std::string_view bytes) = 0;
+  // Asks the user for a file (natively a dialog, in the browser an upload); when one is chosen the
+  // platform calls Playground::open_file with its name and bytes (on a later frame), or
+  // Playground::show_status with why it could not be read.
+  virtual void request_open_file() = 0;
   // Browser only: the experiment as a URL hash ("dataset=moons&weight_bits=3"), kept in the address bar.
   virtual void set_shareable_state(const std::string& hash) { (void)hash; }
 
@@ -61,6 +64,12 @@ class Playground {
   // A file the user chose (browser upload, or a path the native dialog read): an experiment JSON or
   // a saved model. A bad file leaves the current state as it is and says why.
   void open_file(const std::string& name, std::string_view bytes);
+  // The largest file open_file takes (a saved model; experiment files are smaller), for a platform that
+  // reads files itself.
+  static size_t max_open_file_bytes();
+  // A message from the platform for the status bar: where a file was saved, or why a file could not be
+  // read or written.
+  void show_status(std::string message, bool is_error);
   // Replaces the state from a URL hash (the browser's hashchange).
   void set_state_from_hash(std::string_view hash);
 

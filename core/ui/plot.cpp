@@ -12,8 +12,8 @@
 #include <limits>
 #include <vector>
 
+#include "core/engine/report/axis_ticks.h"
 #include "core/ui/plot_canvas.h"
-#include "core/ui/plot_ticks.h"
 
 namespace qplay::ui {
 

@@ -2,9 +2,9 @@
 // (also staircases and dashed reference curves), grouped bar charts, histograms with the quantization
 // grid over them, heat maps and images with scatter points, and confusion matrices. Each plot is one
 // free function that takes spans and a small options struct, claims a rectangle in the current window
-// like any ImGui item, draws a title, axes with nice ticks (plot_ticks.h), axis labels and a legend,
-// shows a tooltip with the values under the mouse, and returns what is hovered so the caller can act on
-// it (a click on a bit-width selects it).
+// like any ImGui item, draws a title, axes with nice ticks (core/engine/report/axis_ticks.h, shared with
+// the SVG plots), axis labels and a legend, shows a tooltip with the values under the mouse, and returns
+// what is hovered so the caller can act on it (a click on a bit-width selects it).
 //
 // Spacing, line widths and markers follow ImGui::GetFontSize(), so plots read alike at 1280x720 and on
 // HiDPI screens; frame, grid and text colours follow the ImGui style (dark or light). Data is neither

@@ -214,7 +214,8 @@ AxisLayout layout_axis(const AxisRequest& request, float length, bool vertical, 
   for (int attempt = 0; attempt < 3; ++attempt) {
     // n ticks over the axis leave n - 1 spaces of label + gap.
     const int max_ticks = static_cast<int>(length / (label_extent + gap)) + 1;
-    const NiceTicks ticks = nice_ticks(axis.low, axis.high, max_ticks);
+    const NiceTicks ticks =
+        nice_ticks(axis.low, axis.high, TickCount::at_most(max_ticks), TickPlacement::inside);
     axis.ticks = ticks.values;
     axis.labels = format_tick_labels(ticks);
     if (vertical) break;

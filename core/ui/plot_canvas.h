@@ -13,8 +13,8 @@
 
 #include <imgui.h>
 
+#include "core/engine/report/axis_ticks.h"
 #include "core/ui/plot.h"
-#include "core/ui/plot_ticks.h"
 
 namespace qplay::ui::plot_internals {
 

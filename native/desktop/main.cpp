@@ -1,7 +1,8 @@
 // qplay: the desktop playground. A GLFW window with an OpenGL 3 context, Dear ImGui's GLFW and
 // OpenGL3 backends, and the Playground (core/ui) drawn every frame with vsync. It is HiDPI aware:
 // the font and the style follow the window's content scale, and are rebuilt when it changes.
-// Everything else (panels, training, files) is the playground's; this file is only the glue.
+// Everything else (panels, training, what goes into files) is the playground's; this file is only the glue,
+// and the Platform that picks files with the ImGui file dialog (file_dialog.h) and reads and writes them.
 //
 //   qplay [--state "<hash>"] [--frames N [--screenshot out.png|out.ppm]]
 //
@@ -14,12 +15,14 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/engine/io/file_util.h"
 #include "core/engine/io/json.h"
 #include "core/engine/lab/lab_state.h"
 #include "core/ui/display_scale.h"
@@ -28,15 +31,44 @@
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_opengl3.h"
 #include "native/cli/command_line.h"
+#include "native/desktop/file_dialog.h"
 
 namespace {
 
 constexpr int kWindowWidth = 1280;  // in screen coordinates at scale 1; GLFW scales it to the monitor
 constexpr int kWindowHeight = 720;
 
+// Files through the ImGui file dialog: the playground asks during its frame, the dialog is drawn after it
+// (draw_file_dialog) until the user picks a path, and the file is then read or written here.
 class DesktopPlatform final : public qplay::ui::Platform {
  public:
   bool has_file_system() const override { return true; }
+  void save_file(const std::string& suggested_name, std::string_view bytes) override {
+    bytes_to_save_.assign(bytes);
+    file_dialog_.open(qplay::desktop::FileDialog::Mode::save, suggested_name);
+  }
+  void request_open_file() override { file_dialog_.open(qplay::desktop::FileDialog::Mode::open, ""); }
+
+  // In the ImGui frame, after Playground::frame: the dialog if open, and the file the user chose.
+  void draw_file_dialog(qplay::ui::Playground& playground) {
+    file_dialog_.draw([&](const std::string& path, qplay::desktop::FileDialog::Mode mode) {
+      if (mode == qplay::desktop::FileDialog::Mode::open) {
+        const qplay::Result<std::vector<uint8_t>> bytes = qplay::read_file_bytes(
+            path, qplay::ui::Playground::max_open_file_bytes(), "a model or experiment file");
+        if (!bytes) return playground.show_status(bytes.status().message(), true);
+        const std::vector<uint8_t>& data = bytes.value();
+        return playground.open_file(
+            path, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+      }
+      const qplay::Status written = qplay::write_text_file_atomically(path, bytes_to_save_);
+      bytes_to_save_.clear();
+      playground.show_status(written ? "saved " + path : written.message(), !written);
+    });
+  }
+
+ private:
+  qplay::desktop::FileDialog file_dialog_;
+  std::string bytes_to_save_;  // what save_file was given, kept while its dialog is open
 };
 
 // ---- Command line ----------------------------------------------------------------------------------
@@ -264,6 +296,7 @@ int main(int argc, char** argv) {
       ImGui::NewFrame();
       const Clock::time_point playground_start = Clock::now();
       playground.frame();
+      platform.draw_file_dialog(playground);
       ImGui::Render();
       playground_ms += std::chrono::duration<double, std::milli>(Clock::now() - playground_start).count();
 

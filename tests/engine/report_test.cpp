@@ -1,6 +1,7 @@
-// Specification of the report writers: the SVG line plot (svg_plot.h) and the text table, CSV and number
-// formatting (text_table.h). The SVG checks parse the output with a small well-formedness checker below
-// rather than comparing bytes, so layout can be tuned without rewriting the tests.
+// Specification of the report writers: the SVG line plot (svg_plot.h; its ticks are specified in
+// report_axis_ticks_test.cpp) and the text table, CSV and number formatting (text_table.h). The SVG checks
+// parse the output with a small well-formedness checker below rather than comparing bytes, so layout can be
+// tuned without rewriting the tests.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -371,69 +372,6 @@ TEST(SvgPlot, DropsMarkersOnDenseCurves) {
   EXPECT_TRUE(IsWellFormedXml(svg));
   EXPECT_EQ(count_occurrences(svg, "<circle"), 0u);
   EXPECT_EQ(count_occurrences(svg, "<path"), 1u);
-}
-
-// [SECTION] Nice ticks
-
-// Ticks are nice when they are whole multiples of one step in {1, 2, 5} x 10^k, cover [low, high] with no
-// tick to spare, and number 3 to 10.
-::testing::AssertionResult AreNiceTicksFor(const std::vector<double>& ticks, double low, double high) {
-  if (ticks.size() < 3 || ticks.size() > 10) return ::testing::AssertionFailure() << ticks.size() << " ticks";
-  const double step = ticks[1] - ticks[0];
-  const double decade = std::pow(10.0, std::floor(std::log10(step) + 1e-9));
-  const double mantissa = step / decade;
-  if (std::fabs(mantissa - 1) > 1e-6 && std::fabs(mantissa - 2) > 1e-6 && std::fabs(mantissa - 5) > 1e-6) {
-    return ::testing::AssertionFailure() << "step " << step << " is not 1, 2 or 5 times a power of ten";
-  }
-  for (size_t i = 0; i < ticks.size(); ++i) {
-    const double multiple = ticks[i] / step;
-    if (std::fabs(multiple - std::round(multiple)) > 1e-6) {
-      return ::testing::AssertionFailure() << "tick " << ticks[i] << " is not a multiple of " << step;
-    }
-    if (i > 0 && std::fabs(ticks[i] - ticks[i - 1] - step) > step * 1e-6) {
-      return ::testing::AssertionFailure() << "uneven spacing at tick " << ticks[i];
-    }
-  }
-  const double tolerance = step * 1e-9;
-  if (ticks.front() > low + tolerance || ticks.back() < high - tolerance) {
-    return ::testing::AssertionFailure()
-           << "ticks " << ticks.front() << ".." << ticks.back() << " miss the range";
-  }
-  if (ticks.front() <= low - step || ticks.back() >= high + step) {
-    return ::testing::AssertionFailure() << "a whole step to spare beyond the range";
-  }
-  return ::testing::AssertionSuccess();
-}
-
-TEST(NiceTicks, AreNiceForTypicalRanges) {
-  const double ranges[][2] = {{0, 1},  {0.83, 0.91}, {2, 8},     {-3, 1e4},   {0, 100},
-                              {-1, 1}, {1e-4, 3e-4}, {17, 9999}, {0.5, 0.51}, {-250, -3}};
-  for (const auto& range : ranges) {
-    EXPECT_TRUE(AreNiceTicksFor(nice_ticks(range[0], range[1]), range[0], range[1]))
-        << "[" << range[0] << ", " << range[1] << "]";
-  }
-}
-
-TEST(NiceTicks, PicksTheExpectedSteps) {
-  EXPECT_EQ(nice_ticks(0, 1), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1}));
-  EXPECT_EQ(nice_ticks(0.83, 0.91), (std::vector<double>{0.82, 0.84, 0.86, 0.88, 0.9, 0.92}));
-  EXPECT_EQ(nice_ticks(2, 8), (std::vector<double>{2, 3, 4, 5, 6, 7, 8}));
-  EXPECT_EQ(nice_ticks(-3, 1e4), (std::vector<double>{-2000, 0, 2000, 4000, 6000, 8000, 10000}));
-}
-
-TEST(NiceTicks, HandlesDegenerateRanges) {
-  // A single value gets an axis a little wider than itself: 0.9 -> [0.855, 0.945], 0 -> [-0.5, 0.5].
-  EXPECT_TRUE(AreNiceTicksFor(nice_ticks(0.9, 0.9), 0.855, 0.945));
-  EXPECT_TRUE(AreNiceTicksFor(nice_ticks(0, 0), -0.5, 0.5));
-  EXPECT_EQ(nice_ticks(8, 2), nice_ticks(2, 8));
-  EXPECT_TRUE(nice_ticks(kNaN, 1).empty());
-  EXPECT_TRUE(nice_ticks(0, kInfinity).empty());
-}
-
-TEST(NiceTicks, FollowsTheTargetCountWithinLimits) {
-  EXPECT_EQ(nice_ticks(0, 1, 3), (std::vector<double>{0, 0.5, 1}));
-  EXPECT_EQ(nice_ticks(0, 1, 10).size(), 6u);  // 0.1 steps would give 11
-  EXPECT_EQ(nice_ticks(0, 1, 100).size(), 6u);
 }
 
 // [SECTION] Text table and CSV

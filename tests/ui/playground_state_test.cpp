@@ -13,6 +13,9 @@ namespace {
 class FakePlatform : public Platform {
  public:
   bool has_file_system() const override { return false; }
+  // No file is saved or opened through the platform here (tests/ui_interaction does that).
+  void save_file(const std::string&, std::string_view) override {}
+  void request_open_file() override {}
   void set_shareable_state(const std::string& hash) override { published = hash; }
   DataStatus prepare_dataset(std::string_view dataset) override {
     if (dataset != slow_dataset) return {};

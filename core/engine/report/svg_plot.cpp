@@ -1,7 +1,6 @@
 // The SVG line plot behind svg_plot.h. Contents:
 //   [SECTION] Style
 //   [SECTION] Numbers and text: locale-proof formatting, XML escaping, text width
-//   [SECTION] Nice ticks
 //   [SECTION] Axes and layout
 //   [SECTION] Series in pixels
 //   [SECTION] Legend placement
@@ -15,6 +14,7 @@
 #include <string_view>
 
 #include "core/engine/base/number_format.h"
+#include "core/engine/report/axis_ticks.h"
 
 namespace qplay {
 namespace {
@@ -79,26 +79,6 @@ std::string px(double value) {
 std::string format_plain_number(double value) {
   std::string text = format_double("%.6g", value);
   return text == "-0" ? "0" : text;
-}
-
-// Nice ticks share one step m * 10^step_exponent, so they all get the decimals that step needs ("0.80",
-// "0.82"). Steps too small or large for plain decimals switch to one shared mantissa precision: "1.5e-7".
-std::string format_tick(double value, int step_exponent, int largest_tick_exponent) {
-  if (step_exponent >= -5 && step_exponent <= 5) {
-    const std::string format = "%." + std::to_string(std::max(0, -step_exponent)) + "f";
-    std::string text = format_double(format.c_str(), value);
-    if (text[0] == '-' && text.find_first_not_of("-0.") == std::string::npos) text.erase(0, 1);
-    return text;
-  }
-  if (value == 0) return "0";
-  const std::string format = "%." + std::to_string(std::max(0, largest_tick_exponent - step_exponent)) + "e";
-  std::string text = format_double(format.c_str(), value);
-  // printf pads the exponent to two digits: "1.5e-07" -> "1.5e-7", "2e+09" -> "2e9".
-  const size_t e = text.find('e');
-  std::string exponent = text.substr(e + 1);
-  const bool negative = exponent[0] == '-';
-  exponent.erase(0, exponent.find_first_not_of("+-0"));
-  return text.substr(0, e + 1) + (negative ? "-" : "") + (exponent.empty() ? "0" : exponent);
 }
 
 // Length of the well-formed UTF-8 sequence starting at text[i], or 0 when it is malformed (overlong forms,
@@ -185,113 +165,20 @@ double text_width(std::string_view text, double font_size) {
   return static_cast<double>(code_points) * font_size * kAverageGlyphWidthEm;
 }
 
-// [SECTION] Nice ticks
-
-struct Range {
-  double low = 0, high = 0;
-};
-
-// Ticks (first_index + i) * mantissa * 10^exponent for i in [0, count).
-struct NiceScale {
-  double first_index = 0;
-  int count = 0;
-  int mantissa = 1;
-  int exponent = 0;
-};
-
-// Exact for |exponent| <= 22, and the same bits natively and in WebAssembly, unlike std::pow.
-double power_of_ten(int exponent) {
-  double power = 1;
-  for (int i = 0; i < exponent; ++i) power *= 10;
-  return power;
-}
-
-// e with 10^e <= value < 10^(e + 1), for value > 0; found by steps of ten rather than log10 for the same
-// reason as power_of_ten.
-int decimal_exponent(double value) {
-  int exponent = 0;
-  double decade = 1;
-  while (decade * 10 <= value) decade *= 10, ++exponent;
-  while (decade > value && decade > 0) decade /= 10, --exponent;
-  return exponent;
-}
-
-// Dividing by an exact power of ten gives the double nearest 0.82, where 41 * 0.02 would not.
-double nice_tick_value(const NiceScale& scale, int i) {
-  const double multiple = (scale.first_index + i) * scale.mantissa;
-  return scale.exponent >= 0 ? multiple * power_of_ten(scale.exponent)
-                             : multiple / power_of_ten(-scale.exponent);
-}
-
-// A flat series (every accuracy 0.9) still needs an axis with some extent to draw on.
-Range widen_if_flat(Range range) {
-  const double magnitude = std::max(std::fabs(range.low), std::fabs(range.high));
-  const double span = range.high - range.low;
-  if (span > magnitude * 1e-9 && span > 1e-200) return range;
-  const double half = magnitude > 1e-200 ? magnitude * 0.05 : 0.5;
-  const double middle = range.low + span / 2;
-  return {middle - half, middle + half};
-}
-
-// Which ticks a scale counts: the covering ones (the first <= low, the last >= high), as nice_ticks returns,
-// or only those within [low, high], as an axis with padded limits shows.
-enum class TickSpan { cover_range, within_range };
-
-std::optional<NiceScale> choose_nice_scale(double low, double high, int target_count, TickSpan tick_span) {
-  if (!std::isfinite(low) || !std::isfinite(high)) return std::nullopt;
-  if (low > high) std::swap(low, high);
-  const Range range = widen_if_flat({low, high});
-  const double span = range.high - range.low;
-  if (!std::isfinite(span)) return std::nullopt;
-  target_count = std::clamp(target_count, 3, 10);
-
-  // 3 to 10 ticks need steps within two decades below the span's.
-  const int decade_exponent = decimal_exponent(span);
-
-  std::optional<NiceScale> best;
-  int best_score = 0;
-  for (int exponent = decade_exponent - 2; exponent <= decade_exponent; ++exponent) {
-    for (int mantissa : {1, 2, 5}) {
-      NiceScale scale{0, 0, mantissa, exponent};
-      const double step = nice_tick_value({1, 0, mantissa, exponent}, 0);
-      // Tolerance for quotients such as 0.83 / 0.01 = 82.99999999999999.
-      const double low_index = range.low / step, high_index = range.high / step;
-      const double low_tolerance = 1e-9 * std::max(1.0, std::fabs(low_index));
-      const double high_tolerance = 1e-9 * std::max(1.0, std::fabs(high_index));
-      const double first = tick_span == TickSpan::cover_range ? std::floor(low_index + low_tolerance)
-                                                              : std::ceil(low_index - low_tolerance);
-      const double last = tick_span == TickSpan::cover_range ? std::ceil(high_index - high_tolerance)
-                                                             : std::floor(high_index + high_tolerance);
-      const double count = last - first + 1;
-      if (count > 1000) continue;
-      scale.first_index = first;
-      scale.count = static_cast<int>(count);
-      const int score =
-          std::abs(scale.count - target_count) + (scale.count < 3 || scale.count > 10 ? 100 : 0);
-      // Steps grow along the loops, so `<=` settles a tie on the larger step: fewer, rounder ticks.
-      if (!best || score <= best_score) {
-        best = scale;
-        best_score = score;
-      }
-    }
-  }
-  return best;
-}
-
 // [SECTION] Axes and layout
 
 struct Axis {
-  Range range;
+  ValueRange range;
   std::vector<double> ticks;
   std::vector<std::string> tick_labels;
 };
 
 // The data's extent along one axis, if it has any finite value.
-std::optional<Range> extent(const std::vector<double>& values) {
-  std::optional<Range> range;
+std::optional<ValueRange> extent(const std::vector<double>& values) {
+  std::optional<ValueRange> range;
   for (double value : values) {
     if (!std::isfinite(value)) continue;
-    if (!range) range = Range{value, value};
+    if (!range) range = ValueRange{value, value};
     range->low = std::min(range->low, value);
     range->high = std::max(range->high, value);
   }
@@ -299,41 +186,29 @@ std::optional<Range> extent(const std::vector<double>& values) {
 }
 
 // Explicit limits are kept as given; a limit taken from the data is padded so markers on it are whole.
-Range axis_range(std::optional<Range> data, std::optional<double> min, std::optional<double> max) {
+ValueRange axis_range(std::optional<ValueRange> data, std::optional<double> min, std::optional<double> max) {
   const bool auto_low = !min || !std::isfinite(*min), auto_high = !max || !std::isfinite(*max);
-  Range range{auto_low ? (data ? data->low : 0) : *min, auto_high ? (data ? data->high : 1) : *max};
-  if (range.low > range.high) std::swap(range.low, range.high);
-  range = widen_if_flat(range);
+  ValueRange range =
+      widen_if_flat(auto_low ? (data ? data->low : 0) : *min, auto_high ? (data ? data->high : 1) : *max);
   const double pad = (range.high - range.low) * kAxisPadFraction;
   if (auto_low) range.low -= pad;
   if (auto_high) range.high += pad;
   return range;
 }
 
-bool inside(const Range& range, double value) {
+bool inside(const ValueRange& range, double value) {
   const double tolerance = (range.high - range.low) * 1e-9;
   return value >= range.low - tolerance && value <= range.high + tolerance;
 }
 
-Axis nice_axis(Range range) {
-  Axis axis{range, {}, {}};
-  const std::optional<NiceScale> scale =
-      choose_nice_scale(range.low, range.high, kTargetTickCount, TickSpan::within_range);
-  if (!scale) return axis;
-  double largest_tick = 0;
-  for (int i = 0; i < scale->count; ++i) {
-    const double tick = nice_tick_value(*scale, i);
-    if (!inside(range, tick)) continue;
-    axis.ticks.push_back(tick);
-    largest_tick = std::max(largest_tick, std::fabs(tick));
-  }
-  const int largest_tick_exponent = largest_tick > 0 ? decimal_exponent(largest_tick) : scale->exponent;
-  for (double tick : axis.ticks)
-    axis.tick_labels.push_back(format_tick(tick, scale->exponent, largest_tick_exponent));
-  return axis;
+Axis nice_axis(ValueRange range) {
+  const NiceTicks ticks =
+      nice_ticks(range.low, range.high, TickCount::near(kTargetTickCount), TickPlacement::inside);
+  return {range, ticks.values, format_tick_labels(ticks)};
 }
 
-Axis explicit_axis(Range range, const std::vector<double>& ticks, const std::vector<std::string>& labels) {
+Axis explicit_axis(ValueRange range, const std::vector<double>& ticks,
+                   const std::vector<std::string>& labels) {
   Axis axis{range, {}, {}};
   for (size_t i = 0; i < ticks.size(); ++i) {
     if (!std::isfinite(ticks[i]) || !inside(range, ticks[i])) continue;
@@ -640,14 +515,6 @@ std::string render_no_data(const LinePlot& plot, const Canvas& canvas) {
 
 }  // namespace
 
-std::vector<double> nice_ticks(double low, double high, int target_count) {
-  std::vector<double> ticks;
-  const std::optional<NiceScale> scale = choose_nice_scale(low, high, target_count, TickSpan::cover_range);
-  if (!scale) return ticks;
-  for (int i = 0; i < scale->count; ++i) ticks.push_back(nice_tick_value(*scale, i));
-  return ticks;
-}
-
 std::string render_svg(const LinePlot& plot) {
   const Canvas canvas{static_cast<double>(std::max(plot.width, 240)),
                       static_cast<double>(std::max(plot.height, 160))};
@@ -658,8 +525,8 @@ std::string render_svg(const LinePlot& plot) {
   // Explicit ticks (the "float" column) and the reference line belong on the plot even beyond the data.
   for (double tick : plot.x_ticks) xs.push_back(tick);
   if (plot.reference_y) ys.push_back(*plot.reference_y);
-  const Range x_range = axis_range(extent(xs), plot.x_min, plot.x_max);
-  const Range y_range = axis_range(extent(ys), plot.y_min, plot.y_max);
+  const ValueRange x_range = axis_range(extent(xs), plot.x_min, plot.x_max);
+  const ValueRange y_range = axis_range(extent(ys), plot.y_min, plot.y_max);
   const Axis x_axis =
       plot.x_ticks.empty() ? nice_axis(x_range) : explicit_axis(x_range, plot.x_ticks, plot.x_tick_labels);
   const Axis y_axis = nice_axis(y_range);

@@ -1,9 +1,9 @@
 // Line plots as standalone SVG 1.1 files, for the plots qplay-cli writes next to its CSV and JSON:
 // accuracy against bit-width (one curve per activation bit-width or per method) and training curves.
 // For: a few series of up to some thousands of points, drawn the way a paper would print them: nice ticks
-// (steps of 1, 2 or 5 times a power of ten), light grid, point markers, a colour-blind-safe palette
-// (Okabe-Ito), and a legend placed where it hides no data, or outside on the right when every spot inside
-// would. Not for: interactive plots (core/ui draws those with ImGui), log axes, bar or scatter charts.
+// (axis_ticks.h: steps of 1, 2 or 5 times a power of ten), light grid, point markers, a colour-blind-safe
+// palette (Okabe-Ito), and a legend placed where it hides no data, or outside on the right when every spot
+// inside would. Not for: interactive plots (core/ui draws those with ImGui), log axes, bar or scatter charts.
 //
 // The output is deterministic (same LinePlot, same bytes, whatever the locale) and every label is
 // XML-escaped, so a method called "<a & b>" is safe. Points with a NaN or infinite coordinate are skipped and
@@ -36,11 +36,5 @@ struct LinePlot {
 
 // The whole SVG document, starting with the XML declaration.
 std::string render_svg(const LinePlot& plot);
-
-// Tick values k * step, step in {1, 2, 5} x 10^n, with the first tick <= low and the last >= high, and as
-// close to `target_count` ticks as the nice steps allow (always 3 to 10 when target_count is in that range).
-// low > high is treated as [high, low] and low == high as a unit-wide range around it; empty when either
-// is not finite. Exposed for tests and for callers that want axis limits on ticks.
-std::vector<double> nice_ticks(double low, double high, int target_count = 6);
 
 }  // namespace qplay

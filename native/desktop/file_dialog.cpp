@@ -1,4 +1,4 @@
-#include "core/ui/file_dialog.h"
+#include "native/desktop/file_dialog.h"
 
 #include <imgui.h>
 
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <system_error>
 
-namespace qplay::ui {
+namespace qplay::desktop {
 
 namespace fs = std::filesystem;
 
@@ -37,7 +37,7 @@ void FileDialog::list_directory() {
 
 void FileDialog::draw(const std::function<void(const std::string& path, Mode mode)>& on_choose) {
   if (!open_) return;
-  const char* title = mode_ == Mode::open ? "Open an experiment or model" : mode_ == Mode::save_model ? "Save model" : "Save experiment";
+  const char* title = mode_ == Mode::open ? "Open an experiment or model" : "Save as";
   if (just_opened_) {
     ImGui::OpenPopup(title);
     just_opened_ = false;
@@ -82,4 +82,4 @@ void FileDialog::draw(const std::function<void(const std::string& path, Mode mod
   ImGui::EndPopup();
 }
 
-}  // namespace qplay::ui
+}  // namespace qplay::desktop

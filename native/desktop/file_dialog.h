@@ -1,17 +1,18 @@
 // The desktop app's file dialog, drawn with ImGui (Debian offers no native dialog library we could
 // depend on from both X11 and Wayland): a path field, the folder's entries to click, and OK/Cancel.
-// The browser never opens it: files go through downloads and uploads there (playground.h, Platform).
+// The desktop's Platform (main.cpp) opens it when the playground saves or opens a file; it only picks a
+// path, reading and writing are the platform's. The browser has downloads and uploads instead.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <vector>
 
-namespace qplay::ui {
+namespace qplay::desktop {
 
 class FileDialog {
  public:
-  enum class Mode { open, save_experiment, save_model };
+  enum class Mode { open, save };
 
   // Opens the dialog in the current directory, the file name field set to suggested_name.
   void open(Mode mode, const std::string& suggested_name);
@@ -30,4 +31,4 @@ class FileDialog {
   std::string error_;
 };
 
-}  // namespace qplay::ui
+}  // namespace qplay::desktop

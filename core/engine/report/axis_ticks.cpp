@@ -1,14 +1,15 @@
-// Axis numbers behind plot_ticks.h.
-#include "core/ui/plot_ticks.h"
+// Axis numbers behind axis_ticks.h.
+#include "core/engine/report/axis_ticks.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <utility>
 
 #include "core/engine/base/number_format.h"
 
-namespace qplay::ui {
+namespace qplay {
 namespace {
 
 constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
@@ -60,6 +61,23 @@ std::string compact_exponent(const std::string& text) {
   return text.substr(0, e + 1) + (negative ? "-" : "") + (exponent.empty() ? "0" : exponent);
 }
 
+// The indices of the first and last tick of one step over the range, as the placement counts them.
+struct TickIndices {
+  double first = 0, last = -1;
+  double count() const { return last - first + 1; }
+};
+
+TickIndices tick_indices(const ValueRange& range, double step, TickPlacement placement) {
+  // Tolerance for quotients such as 0.3 / 0.1 = 2.9999999999999996, and for limits computed as
+  // 0.30000000000000004: a few ulps of the index, and a billionth of a step.
+  const double low_index = range.low / step, high_index = range.high / step;
+  const double low_tolerance = 1e-9 + 16 * kEpsilon * std::fabs(low_index);
+  const double high_tolerance = 1e-9 + 16 * kEpsilon * std::fabs(high_index);
+  if (placement == TickPlacement::cover)
+    return {std::floor(low_index + low_tolerance), std::ceil(high_index - high_tolerance)};
+  return {std::ceil(low_index - low_tolerance), std::floor(high_index + high_tolerance)};
+}
+
 }  // namespace
 
 ValueRange widen_if_flat(double low, double high) {
@@ -73,39 +91,56 @@ ValueRange widen_if_flat(double low, double high) {
   return {middle - half, middle + half};
 }
 
+TickCount TickCount::at_most(int max_ticks) {
+  max_ticks = std::clamp(max_ticks, 2, 100);
+  return {max_ticks, 1, max_ticks};
+}
+
+TickCount TickCount::near(int target_count) {
+  return {std::clamp(target_count, 3, 10), 3, 10};
+}
+
 double NiceTicks::step() const {
   return tick_value(1, step_mantissa, step_exponent);
 }
 
-NiceTicks nice_ticks(double low, double high, int max_ticks) {
+NiceTicks nice_ticks(double low, double high, TickCount count, TickPlacement placement) {
   NiceTicks ticks;
   if (!std::isfinite(low) || !std::isfinite(high)) return ticks;
   const ValueRange range = widen_if_flat(low, high);
   const double span = range.high - range.low;
   if (!std::isfinite(span)) return ticks;
-  max_ticks = std::clamp(max_ticks, 2, 100);
+  count.most = std::clamp(count.most, 1, 100);
 
-  // Start a decade below any step that could fit, so the chosen step always had a smaller one with
-  // too many ticks (which is what guarantees a tick inside the range). Widening keeps span / max_ticks
-  // at least 1e-9 of the values, so tick indices stay far below 2^53 and count exactly.
-  const int first_exponent = decimal_exponent(span / max_ticks) - 1;
+  // From a decade below any step that gives at most `most` ticks (so a smaller step always had too many)
+  // to steps far beyond the span. Widening keeps span / most at least 1e-9 of the values, so tick indices
+  // stay far below 2^53 and count exactly.
+  const int first_exponent = decimal_exponent(span / count.most) - 1;
+  TickIndices best_indices;
+  bool best_out_of_range = true;
+  double best_distance = std::numeric_limits<double>::infinity();
   for (int exponent = first_exponent; exponent <= first_exponent + 3; ++exponent) {
     for (int mantissa : {1, 2, 5}) {
-      const double step = tick_value(1, mantissa, exponent);
-      // Tolerance for quotients such as 0.3 / 0.1 = 2.9999999999999996, and for limits computed as
-      // 0.30000000000000004: a few ulps of the index, and a billionth of a step.
-      const double low_index = range.low / step, high_index = range.high / step;
-      const double first = std::ceil(low_index - 1e-9 - 16 * kEpsilon * std::fabs(low_index));
-      const double last = std::floor(high_index + 1e-9 + 16 * kEpsilon * std::fabs(high_index));
-      if (last - first + 1 > max_ticks) continue;
-      ticks.step_mantissa = mantissa;
-      ticks.step_exponent = exponent;
-      for (double index = first; index <= last; ++index)
-        ticks.values.push_back(std::clamp(tick_value(index, mantissa, exponent), range.low, range.high));
-      return ticks;
+      const TickIndices indices = tick_indices(range, tick_value(1, mantissa, exponent), placement);
+      const double tick_count = indices.count();
+      const bool out_of_range = tick_count < count.fewest || tick_count > count.most;
+      const double distance = std::fabs(tick_count - count.target);
+      // Steps grow along the loops, so `<=` settles a tie on the larger step: fewer, rounder ticks.
+      if (std::pair(out_of_range, distance) <= std::pair(best_out_of_range, best_distance)) {
+        best_indices = indices;
+        best_out_of_range = out_of_range;
+        best_distance = distance;
+        ticks.step_mantissa = mantissa;
+        ticks.step_exponent = exponent;
+      }
     }
   }
-  return ticks;  // not reached: the last step tried is over 100 times the span
+  for (double index = best_indices.first; index <= best_indices.last; ++index) {
+    const double value = tick_value(index, ticks.step_mantissa, ticks.step_exponent);
+    ticks.values.push_back(placement == TickPlacement::inside ? std::clamp(value, range.low, range.high)
+                                                              : value);
+  }
+  return ticks;
 }
 
 std::vector<std::string> format_tick_labels(const NiceTicks& ticks) {
@@ -143,4 +178,4 @@ std::string format_readout(double value) {
   return compact_exponent(trim_trailing_zeros(text.substr(0, e)) + text.substr(e));
 }
 
-}  // namespace qplay::ui
+}  // namespace qplay
