@@ -25,6 +25,8 @@ packages=(
   # fuzzing: the libFuzzer targets of tests/fuzz (preset fuzz) are built with clang 14; its fuzzer and
   # sanitizer runtimes are in libclang-rt-14-dev, only recommended by clang-14 (we skip recommends)
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  # style: every C++ file as .clang-format says (tools/check_format.sh, run by tools/test.sh)
+  clang-format-14
   # looking at what we build, and browser tests
   xvfb imagemagick chromium
   # independent reference for golden numbers and benchmarks (PyTorch for /usr/bin/python3)

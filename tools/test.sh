@@ -5,7 +5,8 @@
 # build runs the browser app in Debian's chromium through playwright-core (setup runs npm ci).
 # Last the fuzz build (clang-14, libFuzzer): each target replays its corpus and fuzzes for 20 s
 # (about 3 minutes on 2 cores with the build; longer runs: tools/fuzz/run.sh). First, a check that the
-# engine's folders include each other without cycles (tools/check_folder_graph.py).
+# engine's folders include each other without cycles (tools/check_folder_graph.py) and that every C++ file is
+# formatted (tools/check_format.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,9 @@ bash tools/setup.sh
 # The engine's folders stay layered (no include cycles) and the playground knows no single method.
 echo "== source: folder graph"
 python3 tools/check_folder_graph.py
+# Every C++ file is formatted as .clang-format says (bash tools/check_format.sh --fix formats them).
+echo "== source: format"
+bash tools/check_format.sh
 
 for preset in native-release native-debug wasm fuzz; do
   echo "== $preset: configure and build"

@@ -95,7 +95,8 @@ bool apply_display_scale(const char* font_path, DisplayScale scale) {
 
 bool disc_texture_coordinates(float uv[4]) {
   const ImFontAtlas* atlas = ImGui::GetIO().Fonts;
-  if (atlas != disc_atlas || disc_rect < 0 || disc_rect >= atlas->CustomRects.Size || !atlas->TexReady) return false;
+  if (atlas != disc_atlas || disc_rect < 0 || disc_rect >= atlas->CustomRects.Size || !atlas->TexReady)
+    return false;
   ImVec2 min, max;
   atlas->CalcCustomRectUV(&atlas->CustomRects[disc_rect], &min, &max);
   uv[0] = min.x, uv[1] = min.y, uv[2] = max.x, uv[3] = max.y;

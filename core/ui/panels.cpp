@@ -22,9 +22,13 @@ namespace {
 
 // Curve x positions: float sits one step right of 8 bits, so the curve reads left (coarse) to right (fine).
 constexpr double kFloatX = 9;
-double curve_x(int bits) { return bits == 0 ? kFloatX : bits; }
+double curve_x(int bits) {
+  return bits == 0 ? kFloatX : bits;
+}
 
-std::string percent(double accuracy) { return format_double("%.1f", 100 * accuracy) + "%"; }
+std::string percent(double accuracy) {
+  return format_double("%.1f", 100 * accuracy) + "%";
+}
 
 void no_lab_message(ImVec2 size, const char* text) {
   ImGui::BeginChild("empty", size, true);
@@ -34,7 +38,9 @@ void no_lab_message(ImVec2 size, const char* text) {
 
 // The class colours of boundary plots: the categorical palette after the run colours' first entries,
 // so classes do not look like runs.
-ImU32 class_color(int label, float alpha = 1.0f) { return categorical_color(label + 2, alpha); }
+ImU32 class_color(int label, float alpha = 1.0f) {
+  return categorical_color(label + 2, alpha);
+}
 
 // The weight tensors' names ("0.weight"), in the order of Lab::weighted_layers().
 std::vector<std::string> weighted_layer_names(const Lab& lab) {
@@ -54,8 +60,9 @@ void draw_neuron_tile(ImDrawList* draw, ImVec2 corner, float side, std::span<con
     int start = 0;
     ImU32 start_color = 0;
     for (int column = 0; column <= resolution; ++column) {
-      const ImU32 color =
-          column < resolution ? diverging_color(std::round(16 * map[row * resolution + column] / scale) / 16) : 0;
+      const ImU32 color = column < resolution
+                              ? diverging_color(std::round(16 * map[row * resolution + column] / scale) / 16)
+                              : 0;
       if (column > 0 && (column == resolution || color != start_color)) {
         draw->AddRectFilled(ImVec2(corner.x + start * cell, corner.y + row * cell),
                             ImVec2(corner.x + column * cell, corner.y + (row + 1) * cell), start_color);
@@ -76,7 +83,9 @@ std::string readout_text(const MethodReadout& readout) {
 
 // [SECTION] Read-outs shared by the panels
 
-ImU32 run_color(int run) { return categorical_color(run); }
+ImU32 run_color(int run) {
+  return categorical_color(run);
+}
 
 void text_ellipsized(const std::string& text, float max_width, bool disabled) {
   const std::string shown = ellipsize(text, max_width);
@@ -86,14 +95,19 @@ void text_ellipsized(const std::string& text, float max_width, bool disabled) {
   if (shown.size() != text.size() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text.c_str());
 }
 
-std::string bits_label(int bits) { return bits == 0 ? "float" : std::to_string(bits) + "-bit"; }
+std::string bits_label(int bits) {
+  return bits == 0 ? "float" : std::to_string(bits) + "-bit";
+}
 
 std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
   if (!entry) return "\u2026";
   switch (lab.freshness(run, *entry)) {
-    case Lab::Freshness::current: return percent(entry->result.accuracy);
-    case Lab::Freshness::partial: return "\u2248" + percent(entry->result.accuracy);
-    case Lab::Freshness::older: return percent(entry->result.accuracy) + "\u2026";
+    case Lab::Freshness::current:
+      return percent(entry->result.accuracy);
+    case Lab::Freshness::partial:
+      return "\u2248" + percent(entry->result.accuracy);
+    case Lab::Freshness::older:
+      return percent(entry->result.accuracy) + "\u2026";
   }
   return "";
 }
@@ -111,8 +125,9 @@ std::string applied_setting_label(const Lab& lab) {
     }
     weights += "-bit weights by layer";
   }
-  return experiment.activation_bits == 0 ? weights
-                                         : weights + ", " + bits_label(experiment.activation_bits) + " activations";
+  return experiment.activation_bits == 0
+             ? weights
+             : weights + ", " + bits_label(experiment.activation_bits) + " activations";
 }
 
 bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
@@ -141,16 +156,20 @@ void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
     }
   }
   for (int r = 0; r < lab.run_count(); ++r)
-    series.push_back({lab.run(r).method, run_color(r), xs[r], ys[r], /*markers=*/true, false, false, older[r]});
+    series.push_back(
+        {lab.run(r).method, run_color(r), xs[r], ys[r], /*markers=*/true, false, false, older[r]});
   // The selected run's float accuracy across the plot, named in the legend rather than written over
   // the curves.
-  const EvaluationCache::Entry* float_entry = lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
+  const EvaluationCache::Entry* float_entry =
+      lab.evaluation(state.selected_run, lab.setting_with_weight_bits(0));
   const std::string reference = lab.run(state.selected_run).method + " in float";
   const double reference_x[] = {1.6, kFloatX + 0.4};
   double reference_y[2] = {NAN, NAN};
-  if (float_entry && float_entry->complete && lab.freshness(state.selected_run, *float_entry) != Lab::Freshness::older) {
+  if (float_entry && float_entry->complete &&
+      lab.freshness(state.selected_run, *float_entry) != Lab::Freshness::older) {
     reference_y[0] = reference_y[1] = 100 * float_entry->result.accuracy;
-    series.push_back({reference, IM_COL32(170, 170, 170, 200), reference_x, reference_y, false, /*dashed=*/true});
+    series.push_back(
+        {reference, IM_COL32(170, 170, 170, 200), reference_x, reference_y, false, /*dashed=*/true});
   }
   static const double ticks[] = {2, 3, 4, 5, 6, 7, 8, kFloatX};
   static const std::string tick_labels[] = {"2", "3", "4", "5", "6", "7", "8", "float"};
@@ -167,7 +186,8 @@ void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   options.marker_label = "slider";
   LinePlotHover hover = line_plot("accuracy_curves", series, options);
   if (hover.clicked && hover.crosshair_x) {
-    const int clicked = *hover.crosshair_x >= kFloatX - 0.5 ? 0 : static_cast<int>(std::lround(*hover.crosshair_x));
+    const int clicked =
+        *hover.crosshair_x >= kFloatX - 0.5 ? 0 : static_cast<int>(std::lround(*hover.crosshair_x));
     if (clicked != current) state.apply_setting("weight_bits", std::to_string(clicked));
   }
 }
@@ -220,13 +240,14 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
   const LabRun& run = lab.run(state.selected_run);
   const Dataset& data = lab.dataset();
-  if (run.float_boundary.predicted_class.empty()) return no_lab_message(size, "computing the decision boundary ...");
+  if (run.float_boundary.predicted_class.empty())
+    return no_lab_message(size, "computing the decision boundary ...");
 
   std::vector<ScatterPoint> points;
   std::vector<float> point(2);
   const ImU32 train_outline = IM_COL32(20, 20, 20, 220), test_outline = IM_COL32(255, 255, 255, 230);
   for (const auto& [rows, labels, outline] : {std::tuple{&data.train_x, &data.train_y, train_outline},
-                                             std::tuple{&data.test_x, &data.test_y, test_outline}}) {
+                                              std::tuple{&data.test_x, &data.test_y, test_outline}}) {
     for (size_t i = 0; i < rows->rows(); ++i) {
       rows->copy_rows(i, 1, point.data());
       points.push_back({point[0], point[1], class_color((*labels)[i]), outline});
@@ -243,9 +264,10 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   ImGui::SameLine();
   ImGui::TextDisabled("(?)");
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("Left (or top): the float model; right (or below): the same weights at the slider's\n"
-                      "setting. Points with a dark rim are training data, with a white rim test data.\n"
-                      "Pale bands are where the model is unsure. Click a run's chip to switch runs.");
+    ImGui::SetTooltip(
+        "Left (or top): the float model; right (or below): the same weights at the slider's\n"
+        "setting. Points with a dark rim are training data, with a white rim test data.\n"
+        "Pale bands are where the model is unsure. Click a run's chip to switch runs.");
   // The classes in one line above both plots, so no legend covers a point.
   for (int c = 0; c < data.num_classes; ++c) {
     const std::string entry = "\u25CF " + data.class_names[c];
@@ -267,7 +289,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
       // Deeper colour where the network is surer: the boundary shows as a pale band. Eight shades are
       // enough for the eye and let the heat map merge equal neighbours into one rectangle.
       const float certainty = std::round(8 * std::clamp((boundary.confidence[i] - 1.0f / data.num_classes) /
-                                                            (1.0f - 1.0f / data.num_classes), 0.0f, 1.0f)) / 8;
+                                                            (1.0f - 1.0f / data.num_classes),
+                                                        0.0f, 1.0f)) /
+                              8;
       cells[i] = mix_colors(background, class_color(boundary.predicted_class[i]), 0.15f + 0.45f * certainty);
       values[i] = boundary.confidence[i];
     }
@@ -311,9 +335,11 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
                        ? setting.weights.bits
                        : setting.weight_bits_per_layer[stats.layer];
   const std::string grid_name =
-      bits == 0 ? ""
-                : bits_label(bits) + " grid" +
-                      (stats.per_channel ? " of channel " + std::to_string(stats.shown_channel) + ", the widest" : "");
+      bits == 0
+          ? ""
+          : bits_label(bits) + " grid" +
+                (stats.per_channel ? " of channel " + std::to_string(stats.shown_channel) + ", the widest"
+                                   : "");
   // Float and quantized histograms side by side, not overlaid: the quantized values pile into a few
   // bins whose spikes would flatten the float histogram to nothing.
   const float available = size.y - ImGui::GetFrameHeightWithSpacing();
@@ -323,7 +349,8 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
     text_ellipsized(grid_name, ImGui::GetContentRegionAvail().x, /*disabled=*/true);
   }
   const std::string float_title = "float weights";
-  const std::string quantized_title = bits == 0 ? "quantized: (slider at float)" : "quantized, " + bits_label(bits);
+  const std::string quantized_title =
+      bits == 0 ? "quantized: (slider at float)" : "quantized, " + bits_label(bits);
   HistogramOptions options;
   options.title = float_title;
   options.size = ImVec2((size.x - 2 * spacing) * 0.38f, available);
@@ -332,8 +359,9 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
   options.grid_lines = levels;
   options.grid_lines_name = grid_name;
   options.legend = LegendPlacement::hidden;
-  histogram_plot("weights_histogram", Histogram{"float weights", run_color(state.selected_run), counts,
-                                                stats.float_weights.low, stats.float_weights.high},
+  histogram_plot("weights_histogram",
+                 Histogram{"float weights", run_color(state.selected_run), counts, stats.float_weights.low,
+                           stats.float_weights.high},
                  options);
   ImGui::SameLine();
   HistogramOptions quantized_options;
@@ -342,8 +370,9 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
   quantized_options.x_axis.label = "weight value";
   quantized_options.y_axis.label = "count";
   quantized_options.legend = LegendPlacement::hidden;
-  histogram_plot("quantized_histogram", Histogram{"quantized weights", run_color(state.selected_run), quantized,
-                                                  stats.quantized_weights.low, stats.quantized_weights.high},
+  histogram_plot("quantized_histogram",
+                 Histogram{"quantized weights", run_color(state.selected_run), quantized,
+                           stats.quantized_weights.low, stats.quantized_weights.high},
                  quantized_options);
   ImGui::SameLine();
   std::vector<double> xs(stats.staircase_x.begin(), stats.staircase_x.end());
@@ -374,14 +403,15 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size) {
     for (int layer : layers) {
       const EvaluationCache::Entry* entry = lab.evaluation(r, lab.layer_only_setting(layer));
       values[r].push_back(entry && entry->complete ? 100 * entry->result.accuracy : NAN);
-      any_older = any_older || (entry && entry->complete && lab.freshness(r, *entry) == Lab::Freshness::older);
+      any_older =
+          any_older || (entry && entry->complete && lab.freshness(r, *entry) == Lab::Freshness::older);
     }
     series.push_back({lab.run(r).method, run_color(r), values[r]});
   }
   const int bits = lab.state().experiment.weight_bits;
   const std::string title = bits == 0 ? "Per-layer sensitivity: move the slider below float to see it"
-                                      : "Test accuracy with only one layer at " + bits_label(bits) + " (others float)" +
-                                            (any_older ? ", updating \u2026" : "");
+                                      : "Test accuracy with only one layer at " + bits_label(bits) +
+                                            " (others float)" + (any_older ? ", updating \u2026" : "");
   BarPlotOptions options;
   options.title = title;
   options.size = size;
@@ -399,11 +429,13 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   const Dataset& data = lab.dataset();
   const EvaluationCache::Entry* entry = lab.evaluation(state.selected_run, lab.current_setting());
   const std::vector<int>& shape = data.sample_shape;
-  const int height = shape.size() == 3 ? shape[0] : 1, width = shape.size() == 3 ? shape[1] : data.sample_size();
+  const int height = shape.size() == 3 ? shape[0] : 1,
+            width = shape.size() == 3 ? shape[1] : data.sample_size();
   constexpr int kColumns = 6, kRows = 3;
   const ImGuiStyle& style = ImGui::GetStyle();
-  const float cell = std::min((size.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
-                              (size.y - ImGui::GetTextLineHeightWithSpacing() * (kRows + 1)) / kRows - style.ItemSpacing.y);
+  const float cell =
+      std::min((size.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
+               (size.y - ImGui::GetTextLineHeightWithSpacing() * (kRows + 1)) / kRows - style.ItemSpacing.y);
   ImGui::Text("%s, %s: predicted label (red: wrong)", lab.run(state.selected_run).method.c_str(),
               applied_setting_label(lab).c_str());
   const int shown = std::min<int>(kColumns * kRows, static_cast<int>(data.test_size()));
@@ -412,7 +444,8 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   std::vector<int32_t> predictions(shown, -1);
   if (entry && entry->complete) {
     std::copy(entry->predictions.begin(), entry->predictions.begin() + shown, predictions.begin());
-  } else if (const ForwardOptions<float>* forward = lab.evaluation_forward(state.selected_run, lab.current_setting())) {
+  } else if (const ForwardOptions<float>* forward =
+                 lab.evaluation_forward(state.selected_run, lab.current_setting())) {
     std::vector<float> images(static_cast<size_t>(shown) * data.sample_size());
     data.test_x.copy_rows(0, shown, images.data());
     std::span<const float> logits = lab.network(state.selected_run).forward(images, shown, *forward);
@@ -436,8 +469,9 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
     heat_map_plot(("image" + std::to_string(i)).c_str(), cells, width, height, options);
     const int predicted = predictions[i];
     const std::string label = predicted < 0 ? "..." : data.class_names[predicted];
-    ImGui::PushStyleColor(ImGuiCol_Text, predicted < 0 || predicted == data.test_y[i] ? ImGui::GetColorU32(ImGuiCol_Text)
-                                                                                      : IM_COL32(255, 110, 90, 255));
+    ImGui::PushStyleColor(ImGuiCol_Text, predicted < 0 || predicted == data.test_y[i]
+                                             ? ImGui::GetColorU32(ImGuiCol_Text)
+                                             : IM_COL32(255, 110, 90, 255));
     ImGui::TextUnformatted(label.c_str());
     ImGui::PopStyleColor();
     ImGui::EndGroup();
@@ -453,8 +487,8 @@ void draw_confusion_matrix(PlaygroundState& state, ImVec2 size) {
   std::vector<int> counts(static_cast<size_t>(data.num_classes) * data.num_classes, 0);
   for (size_t i = 0; i < entry->predictions.size(); ++i)
     if (entry->predictions[i] >= 0) ++counts[data.test_y[i] * data.num_classes + entry->predictions[i]];
-  const std::string title = lab.run(state.selected_run).method + ", " + applied_setting_label(lab) + ", test " +
-                            accuracy_readout(lab, state.selected_run, entry) +
+  const std::string title = lab.run(state.selected_run).method + ", " + applied_setting_label(lab) +
+                            ", test " + accuracy_readout(lab, state.selected_run, entry) +
                             ": true class (rows) vs predicted (columns), % of each row";
   ConfusionMatrixOptions options;
   options.title = title;
@@ -489,9 +523,11 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
     if (ImGui::RadioButton(views[v], state.neuron_view == v)) state.neuron_view = v;
   }
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("What each neuron computes over the plane (blue positive, orange negative).\n"
-                      "difference: quantized minus float, where the slider's setting (%s weights) moved each\n"
-                      "neuron, and its root-mean-square over the plane.", setting.c_str());
+    ImGui::SetTooltip(
+        "What each neuron computes over the plane (blue positive, orange negative).\n"
+        "difference: quantized minus float, where the slider's setting (%s weights) moved each\n"
+        "neuron, and its root-mean-square over the plane.",
+        setting.c_str());
 
   // The lab computes the maps of the layer drawn here (LabInterest::neuron_map_layer) beside the boundaries.
   state.neuron_map_layer = layers[shown];
@@ -501,7 +537,8 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   const bool difference = state.neuron_view == 2;
   const ImVec2 rest(size.x, size.y - (ImGui::GetCursorPosY() - start_y));
   if (float_maps.layer != layers[shown]) return no_lab_message(rest, "computing the neuron maps ...");
-  if (state.neuron_view > 0 && quantized_maps.layer != layers[shown]) return no_lab_message(rest, "quantizing ...");
+  if (state.neuron_view > 0 && quantized_maps.layer != layers[shown])
+    return no_lab_message(rest, "quantizing ...");
   const NeuronMaps& shown_maps = state.neuron_view == 0 ? float_maps : quantized_maps;
   // One colour scale for the whole layer (and for float and quantized alike), so neurons compare.
   const size_t cells = static_cast<size_t>(float_maps.resolution) * float_maps.resolution;
@@ -537,8 +574,8 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
   }
   side = std::max(side, 2 * font);  // too many to fit: they scroll
   const int rows = (count + columns - 1) / columns;
-  ImGui::InvisibleButton("neuron_maps",
-                         ImVec2(columns * side + (columns - 1) * gap, rows * (side + label) + (rows - 1) * gap));
+  ImGui::InvisibleButton(
+      "neuron_maps", ImVec2(columns * side + (columns - 1) * gap, rows * (side + label) + (rows - 1) * gap));
   const ImVec2 origin = ImGui::GetItemRectMin();
   ImDrawList* draw = ImGui::GetWindowDrawList();
   const ImVec2 mouse = ImGui::GetIO().MousePos;
@@ -556,7 +593,8 @@ void draw_neuron_maps(PlaygroundState& state, ImVec2 size) {
     draw_neuron_tile(draw, corner, side, map, resolution, scale);
     const int column = static_cast<int>((mouse.x - corner.x) / cell);
     const int row = static_cast<int>((mouse.y - corner.y) / cell);
-    if (!hovered || mouse.x < corner.x || mouse.y < corner.y || column >= resolution || row >= resolution) continue;
+    if (!hovered || mouse.x < corner.x || mouse.y < corner.y || column >= resolution || row >= resolution)
+      continue;
     const PlaneRegion& region = float_maps.region;
     double squares = 0;
     for (float v : map) squares += double(v) * v;
@@ -624,21 +662,24 @@ void draw_method_readouts(PlaygroundState& state) {
   }
 }
 
-void draw_method_recipes(PlaygroundState& state, int* active, const std::function<void(std::string)>& remember) {
+void draw_method_recipes(PlaygroundState& state, int* active,
+                         const std::function<void(std::string)>& remember) {
   const std::vector<MethodRecipe>& recipes = method_recipes();
   ImGui::TextWrapped("Each button sets up a comparison where one paper's claim can be checked in seconds.");
   for (size_t i = 0; i < recipes.size(); ++i) {
     const std::string label = std::string(recipes[i].title) + "##recipe";
     if (i > 0) {
-      const float width = ImGui::CalcTextSize(recipes[i].title.data(), recipes[i].title.data() + recipes[i].title.size()).x +
-                          2 * ImGui::GetStyle().FramePadding.x;
+      const float width =
+          ImGui::CalcTextSize(recipes[i].title.data(), recipes[i].title.data() + recipes[i].title.size()).x +
+          2 * ImGui::GetStyle().FramePadding.x;
       const float right = ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width;
       if (right <= ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::SameLine();
     }
     const bool clicked = ImGui::Button(label.c_str());
     remember("recipe_" + std::string(recipes[i].method));
     if (clicked) {
-      state.apply_state(lab_state_from_hash(recipes[i].state).state, "the recipe " + std::string(recipes[i].title));
+      state.apply_state(lab_state_from_hash(recipes[i].state).state,
+                        "the recipe " + std::string(recipes[i].title));
       if (Lab* lab = state.lab()) lab->play();
       *active = static_cast<int>(i);
     }

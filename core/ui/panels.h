@@ -50,6 +50,7 @@ void draw_method_readouts(PlaygroundState& state);
 // One button per method (lab/recipes.h): a click loads the setting where its claim shows, starts training
 // and keeps what to look for in view; *active is the recipe applied last (-1: none, or dismissed).
 // remember(name) is called after each button ("recipe_gradl1", ...) so tests can find it.
-void draw_method_recipes(PlaygroundState& state, int* active, const std::function<void(std::string)>& remember);
+void draw_method_recipes(PlaygroundState& state, int* active,
+                         const std::function<void(std::string)>& remember);
 
 }  // namespace qplay::ui

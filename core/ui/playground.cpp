@@ -69,7 +69,7 @@ struct Playground::Impl {
   bool compact = false;            // this frame's window is narrow (kCompactWidthInFonts)
   bool setup_drawer_open = false;  // compact only: the setup covers the body
   int active_recipe = -1;          // the method recipe applied last, whose "what to look for" stays shown
-  double layout_ms = 0;  // moving average of the frame's time outside the lab
+  double layout_ms = 0;            // moving average of the frame's time outside the lab
   std::map<std::string, ControlRect, std::less<>> control_rects;
 
   bool hidden(std::string_view name) const {
@@ -149,7 +149,8 @@ void Playground::Impl::frame() {
   }
   status_bar();
   ImGui::End();
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layout_start).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layout_start).count();
   // Capped: a frame that opened a file or rebuilt the lab says nothing about the next ones' layout.
   layout_ms = 0.9 * layout_ms + 0.1 * std::min(ms, kFrameBudgetMs);
 }
@@ -170,7 +171,8 @@ void Playground::Impl::top_bar() {
     if (ImGui::Button("Menu")) ImGui::OpenPopup("menu");
     remember("menu");
     if (ImGui::BeginPopup("menu")) {
-      if (!hidden("setup") && ImGui::MenuItem(setup_drawer_open ? "Hide setup" : "Setup: data, model, methods"))
+      if (!hidden("setup") &&
+          ImGui::MenuItem(setup_drawer_open ? "Hide setup" : "Setup: data, model, methods"))
         setup_drawer_open = !setup_drawer_open;
       remember("menu_setup");
       if (!hidden("files")) {
@@ -203,7 +205,8 @@ void Playground::Impl::top_bar() {
     remember("reset");
     const Trainer& trainer = lab->trainer(0);
     char epochs[48];
-    std::snprintf(epochs, sizeof epochs, "epoch %d / %d", trainer.completed_epochs(), lab->state().experiment.epochs);
+    std::snprintf(epochs, sizeof epochs, "epoch %d / %d", trainer.completed_epochs(),
+                  lab->state().experiment.epochs);
     same_line_if_fits(ImGui::CalcTextSize(epochs).x + font * 6.5f, 0.5f);
     ImGui::TextUnformatted(epochs);
     ImGui::SameLine();
@@ -222,8 +225,8 @@ void Playground::Impl::top_bar() {
 void Playground::Impl::file_buttons() {
   const ImGuiStyle& style = ImGui::GetStyle();
   auto width_of = [&](const char* label) { return ImGui::CalcTextSize(label).x + 2 * style.FramePadding.x; };
-  const float buttons = width_of("Open...") + width_of("Save experiment") + width_of("Save model") +
-                        2 * style.ItemSpacing.x;
+  const float buttons =
+      width_of("Open...") + width_of("Save experiment") + width_of("Save model") + 2 * style.ItemSpacing.x;
   ImGui::SameLine();
   const float right = ImGui::GetWindowContentRegionMax().x - buttons;
   if (ImGui::GetCursorPosX() + ImGui::GetFontSize() > right)
@@ -315,7 +318,8 @@ void Playground::Impl::setup_sidebar() {
 // Bit-width slider positions 0..7 read 2, 3, ..., 8, float: coarse on the left, exact on the right.
 void Playground::Impl::bit_slider(const char* key, const char* label, float width) {
   Lab& lab = *state.lab();
-  const int bits = key[0] == 'w' ? lab.state().experiment.weight_bits : lab.state().experiment.activation_bits;
+  const int bits =
+      key[0] == 'w' ? lab.state().experiment.weight_bits : lab.state().experiment.activation_bits;
   int position = bits == 0 ? 7 : std::clamp(bits, 2, 8) - 2;
   std::string shown = bits == 0 ? "float" : std::to_string(bits) + " bits";
   // With per-layer weight bits the slider sets only the layers left at "global": say so.
@@ -327,7 +331,8 @@ void Playground::Impl::bit_slider(const char* key, const char* label, float widt
   ImGui::TextUnformatted(label);
   ImGui::SameLine();
   ImGui::SetNextItemWidth(width);
-  if (ImGui::SliderInt((std::string("##") + key).c_str(), &position, 0, 7, shown.c_str(), ImGuiSliderFlags_AlwaysClamp)) {
+  if (ImGui::SliderInt((std::string("##") + key).c_str(), &position, 0, 7, shown.c_str(),
+                       ImGuiSliderFlags_AlwaysClamp)) {
     const int next = position == 7 ? 0 : position + 2;
     if (next != bits) state.apply_setting(key, std::to_string(next));
   }
@@ -345,9 +350,11 @@ void Playground::Impl::slider_strip() {
   if (!hidden("granularity")) {
     same_line_if_fits(font * 12);
     const bool per_channel = lab.state().experiment.granularity == Granularity::per_channel;
-    if (ImGui::RadioButton("per channel", per_channel) && !per_channel) state.apply_setting("granularity", "per-channel");
+    if (ImGui::RadioButton("per channel", per_channel) && !per_channel)
+      state.apply_setting("granularity", "per-channel");
     ImGui::SameLine();
-    if (ImGui::RadioButton("per tensor", !per_channel) && per_channel) state.apply_setting("granularity", "per-tensor");
+    if (ImGui::RadioButton("per tensor", !per_channel) && per_channel)
+      state.apply_setting("granularity", "per-tensor");
   }
   if (!hidden("range_method")) {
     same_line_if_fits(font * 11);
@@ -368,8 +375,9 @@ void Playground::Impl::slider_strip() {
     same_line_if_fits(font * 5);
     bool per_layer = !lab.state().layer_weight_bits.empty();
     if (ImGui::Checkbox("per layer", &per_layer))
-      state.apply_setting("layer_weight_bits",
-                          per_layer ? format_layer_weight_bits(std::vector<int>(lab.weighted_layers().size(), -1)) : "");
+      state.apply_setting(
+          "layer_weight_bits",
+          per_layer ? format_layer_weight_bits(std::vector<int>(lab.weighted_layers().size(), -1)) : "");
     if (per_layer) {
       std::vector<int> bits = lab.state().layer_weight_bits;
       for (size_t i = 0; i < bits.size(); ++i) {
@@ -377,7 +385,9 @@ void Playground::Impl::slider_strip() {
         ImGui::SetNextItemWidth(font * 4.5f);
         int value = bits[i];
         const std::string id = "##layer" + std::to_string(i);
-        const std::string shown = value < 0 ? "L" + std::to_string(i) + " global" : value == 0 ? "L" + std::to_string(i) + " float" : "L" + std::to_string(i) + " %d";
+        const std::string shown = value < 0    ? "L" + std::to_string(i) + " global"
+                                  : value == 0 ? "L" + std::to_string(i) + " float"
+                                               : "L" + std::to_string(i) + " %d";
         if (ImGui::SliderInt(id.c_str(), &value, -1, 8, shown.c_str(), ImGuiSliderFlags_AlwaysClamp)) {
           bits[i] = value == 1 ? (bits[i] < 1 ? 2 : 0) : value;
           state.apply_setting("layer_weight_bits", format_layer_weight_bits(bits));
@@ -391,7 +401,9 @@ void Playground::Impl::slider_strip() {
     const EvaluationCache::Entry* at_float = lab.evaluation(r, lab.setting_with_weight_bits(0));
     const std::string text = lab.run(r).method + "  " + accuracy_readout(lab, r, entry) +
                              (lab.run(r).loaded ? " (loaded)" : "") + "##chip" + std::to_string(r);
-    if (r > 0) same_line_if_fits(ImGui::CalcTextSize(text.c_str(), nullptr, true).x + 2 * ImGui::GetStyle().FramePadding.x);
+    if (r > 0)
+      same_line_if_fits(ImGui::CalcTextSize(text.c_str(), nullptr, true).x +
+                        2 * ImGui::GetStyle().FramePadding.x);
     ImGui::PushStyleColor(ImGuiCol_Button, run_color(r) & 0x60FFFFFF);
     ImGui::PushStyleColor(ImGuiCol_ButtonActive, run_color(r) & 0xA0FFFFFF);
     ImGui::PushStyleColor(ImGuiCol_ButtonHovered, run_color(r) & 0x90FFFFFF);
@@ -457,14 +469,16 @@ void Playground::Impl::headline() {
   const Lab& lab = *state.lab();
   const QuantizationSetting current = lab.current_setting();
   const bool all_float = current.weights.bits == 0 && current.activations.bits == 0 &&
-                         std::none_of(current.weight_bits_per_layer.begin(), current.weight_bits_per_layer.end(),
-                                      [](int b) { return b > 0; });
+                         std::none_of(current.weight_bits_per_layer.begin(),
+                                      current.weight_bits_per_layer.end(), [](int b) { return b > 0; });
   if (all_float) {
-    ImGui::TextWrapped("Everything is in float now: drag Weight bits to the left to squeeze the weights into "
-                       "fewer bits and see which run keeps its accuracy.");
+    ImGui::TextWrapped(
+        "Everything is in float now: drag Weight bits to the left to squeeze the weights into "
+        "fewer bits and see which run keeps its accuracy.");
     return;
   }
-  std::vector<std::pair<std::string, ImU32>> pieces = {{"With " + applied_setting_label(lab) + " (float \u2192 quantized):", 0}};
+  std::vector<std::pair<std::string, ImU32>> pieces = {
+      {"With " + applied_setting_label(lab) + " (float \u2192 quantized):", 0}};
   int best = -1, worst = -1;
   double best_drop = 0, worst_drop = 0;
   for (int r = 0; r < lab.run_count(); ++r) {
@@ -486,7 +500,8 @@ void Playground::Impl::headline() {
   char summary[96];
   if (lab.run_count() > 1 && worst_drop - best_drop >= 1) {
     // A method read on its own grid (CPQ) can gain from rounding: its float weights are latent.
-    const char* best_words = best_drop < 0 ? (worst_drop < 0 ? "gains the most" : "gains") : "loses the least";
+    const char* best_words =
+        best_drop < 0 ? (worst_drop < 0 ? "gains the most" : "gains") : "loses the least";
     const char* worst_words = worst_drop < 0 ? "the least" : best_drop < 0 ? "loses" : "the most";
     std::snprintf(summary, sizeof summary, "%s %s, %.1f points;", lab.run(best).method.c_str(), best_words,
                   std::abs(best_drop));
@@ -513,13 +528,16 @@ void Playground::Impl::panels(ImVec2 size) {
     std::function<void(ImVec2)> draw;
   };
   std::vector<Panel> shown;
-  if (!hidden("curves")) shown.push_back({"Accuracy vs bits", [&](ImVec2 s) { draw_accuracy_curves(state, s); }});
+  if (!hidden("curves"))
+    shown.push_back({"Accuracy vs bits", [&](ImVec2 s) { draw_accuracy_curves(state, s); }});
   if (plane && !hidden("boundary"))
     shown.push_back({"Decision boundary", [&](ImVec2 s) { draw_decision_boundaries(state, s); }});
-  if (!plane && !hidden("images")) shown.push_back({"Images", [&](ImVec2 s) { draw_sample_images(state, s); }});
+  if (!plane && !hidden("images"))
+    shown.push_back({"Images", [&](ImVec2 s) { draw_sample_images(state, s); }});
   if (!hidden("training")) shown.push_back({"Training", [&](ImVec2 s) { draw_training_curves(state, s); }});
   const bool details = !hidden("weights") || !hidden("sensitivity") || (plane && !hidden("neurons")) ||
-                       (!hidden("learned") && any_method_readouts(*state.lab())) || (!plane && !hidden("images"));
+                       (!hidden("learned") && any_method_readouts(*state.lab())) ||
+                       (!plane && !hidden("images"));
   if (details) shown.push_back({"Details", [&](ImVec2) { details_tabs(); }});
   state.sensitivity_visible = false;
   state.neuron_map_layer = -1;
@@ -597,13 +615,14 @@ void Playground::Impl::learned_bits_buttons() {
   for (int r = 0; r < lab.run_count(); ++r) {
     const std::string bits = learned_layer_bits(lab, r);
     if (bits.empty()) continue;
-    const std::string label = "Evaluate every run at " + lab.run(r).method + "'s bits (" + bits + ")##learned" +
-                              std::to_string(r);
+    const std::string label =
+        "Evaluate every run at " + lab.run(r).method + "'s bits (" + bits + ")##learned" + std::to_string(r);
     if (ImGui::Button(label.c_str())) state.apply_setting("layer_weight_bits", bits);
     remember("use_learned_bits");
     if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("Sets the per-layer weight bits to the learned ones; every run is then evaluated on\n"
-                        "the ordinary grid at those bits.");
+      ImGui::SetTooltip(
+          "Sets the per-layer weight bits to the learned ones; every run is then evaluated on\n"
+          "the ordinary grid at those bits.");
   }
 }
 
@@ -617,7 +636,8 @@ void Playground::Impl::status_bar() {
   // One line: a long message ends in … and is read whole in its tooltip.
   const StatusMessage& message = state.status();
   if (message.error) ImGui::PushStyleColor(ImGuiCol_Text, IM_COL32(255, 120, 100, 255));
-  const std::string shown = ellipsize(message.text.empty() ? " " : message.text, ImGui::GetContentRegionAvail().x);
+  const std::string shown =
+      ellipsize(message.text.empty() ? " " : message.text, ImGui::GetContentRegionAvail().x);
   ImGui::TextUnformatted(shown.c_str());
   if (message.error) ImGui::PopStyleColor();
   if (shown.size() != message.text.size() && !message.text.empty() && ImGui::IsItemHovered()) {
@@ -641,11 +661,12 @@ void Playground::Impl::status_bar() {
   ImGui::SameLine(at);
   ImGui::TextDisabled("%s", right);
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("The kernels are the matrix products every number comes from. The browser's (simd128)\n"
-                      "and the reference add in the same order and give identical numbers; the desktop's\n"
-                      "faster avx2 and xnnpack kernels add in another order, so trained weights and\n"
-                      "accuracies can differ in the last digits. --kernels=reference on the desktop\n"
-                      "reproduces the browser's numbers exactly.");
+    ImGui::SetTooltip(
+        "The kernels are the matrix products every number comes from. The browser's (simd128)\n"
+        "and the reference add in the same order and give identical numbers; the desktop's\n"
+        "faster avx2 and xnnpack kernels add in another order, so trained weights and\n"
+        "accuracies can differ in the last digits. --kernels=reference on the desktop\n"
+        "reproduces the browser's numbers exactly.");
 }
 
 void Playground::Impl::save_experiment() {
@@ -669,7 +690,9 @@ Playground::~Playground() = default;
 
 // [SECTION] The public Playground
 
-void Playground::frame() { impl_->frame(); }
+void Playground::frame() {
+  impl_->frame();
+}
 
 bool Playground::work_between_frames(double budget_ms) {
   Lab* lab = impl_->state.lab();
@@ -677,13 +700,23 @@ bool Playground::work_between_frames(double budget_ms) {
   lab->advance(budget_ms);
   return lab->playing();
 }
-void Playground::open_file(const std::string& name, std::string_view bytes) { impl_->state.open_file(name, bytes); }
+void Playground::open_file(const std::string& name, std::string_view bytes) {
+  impl_->state.open_file(name, bytes);
+}
 
-size_t Playground::max_open_file_bytes() { return std::max(kMaxModelFileBytes, kMaxExperimentFileBytes); }
+size_t Playground::max_open_file_bytes() {
+  return std::max(kMaxModelFileBytes, kMaxExperimentFileBytes);
+}
 
-void Playground::show_status(std::string message, bool is_error) { impl_->state.say(std::move(message), is_error); }
-void Playground::set_state_from_hash(std::string_view hash) { impl_->state.apply_hash(hash); }
-long Playground::frames_drawn() const { return impl_->frames; }
+void Playground::show_status(std::string message, bool is_error) {
+  impl_->state.say(std::move(message), is_error);
+}
+void Playground::set_state_from_hash(std::string_view hash) {
+  impl_->state.apply_hash(hash);
+}
+long Playground::frames_drawn() const {
+  return impl_->frames;
+}
 
 double Playground::current_accuracy() const {
   const Lab* lab = impl_->state.lab();

@@ -41,7 +41,10 @@ class Platform {
     double progress = 1.0;  // 0..1 while downloading
     std::string error;      // non-empty: the download failed (the message says why)
   };
-  virtual DataStatus prepare_dataset(std::string_view dataset) { (void)dataset; return {}; }
+  virtual DataStatus prepare_dataset(std::string_view dataset) {
+    (void)dataset;
+    return {};
+  }
 };
 
 class Playground {

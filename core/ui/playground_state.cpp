@@ -84,7 +84,9 @@ void PlaygroundState::apply_hash(std::string_view hash) {
   if (!parsed.warnings.empty()) say("link: " + join_warnings(parsed.warnings), true);
 }
 
-const LabState& PlaygroundState::state_to_change() const { return pending_ ? *pending_ : lab_->state(); }
+const LabState& PlaygroundState::state_to_change() const {
+  return pending_ ? *pending_ : lab_->state();
+}
 
 Status PlaygroundState::change_state(const LabState& next, std::string_view what) {
   if (!build_or_wait(next, what)) return Status::error(status_.text);
@@ -102,7 +104,8 @@ Result<Json> PlaygroundState::run_command(std::string_view command, const Json& 
   if (command == "state") {
     if (!pending_) say("loaded the link");
     std::vector<std::string> warnings;
-    for (const Json& warning : reply.value().find("warnings")->as_array()) warnings.push_back(warning.as_string());
+    for (const Json& warning : reply.value().find("warnings")->as_array())
+      warnings.push_back(warning.as_string());
     if (!warnings.empty()) {
       say("link: " + join_warnings(warnings), true);
       return Status::error(status_.text);
@@ -116,7 +119,8 @@ void PlaygroundState::open_file(const std::string& name, std::string_view bytes)
   Result<ModelFile> model = parse_model_file(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
   if (model) {
-    Result<std::shared_ptr<const KernelTable>> kernels = make_kernels(lab_ ? lab_->state().experiment : Experiment{});
+    Result<std::shared_ptr<const KernelTable>> kernels =
+        make_kernels(lab_ ? lab_->state().experiment : Experiment{});
     if (!kernels) return say(name + ": " + kernels.status().message(), true);
     Result<SavedModel> saved = model_from_file(model.value(), kernels.value());
     if (!saved) return say(name + ": " + saved.status().message(), true);
@@ -131,11 +135,12 @@ void PlaygroundState::open_file(const std::string& name, std::string_view bytes)
     selected_run = 0;
     publish();
     return say("loaded model " + name + " (" + state.methods.front() + " on " +
-                 std::string(choice_name(state.experiment.dataset)) + ")");
+               std::string(choice_name(state.experiment.dataset)) + ")");
   }
   Result<Json> json = parse_json(bytes);
   if (!json) {
-    const bool looks_binary = !bytes.empty() && bytes.front() != '{' && bytes.front() != ' ' && bytes.front() != '\n';
+    const bool looks_binary =
+        !bytes.empty() && bytes.front() != '{' && bytes.front() != ' ' && bytes.front() != '\n';
     return say(name + ": " + (looks_binary ? model.status().message() : json.status().message()), true);
   }
   Result<LabState> state = lab_state_from_json(json.value());
@@ -186,6 +191,8 @@ const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(
   return cache.layers;
 }
 
-void PlaygroundState::publish() { platform_.set_shareable_state(lab_state_to_hash(lab_->state())); }
+void PlaygroundState::publish() {
+  platform_.set_shareable_state(lab_state_to_hash(lab_->state()));
+}
 
 }  // namespace qplay::ui

@@ -62,7 +62,7 @@ class PlaygroundState : private LabStateTarget {
   // What the panels show (not part of the shareable state).
   int selected_run = 0;
   bool sensitivity_visible = false;
-  int neuron_map_layer = -1;  // while the neurons panel is drawn: the layer whose maps the lab keeps
+  int neuron_map_layer = -1;      // while the neurons panel is drawn: the layer whose maps the lab keeps
   bool show_loss_curves = false;  // training curves: loss instead of accuracy
   int shown_layer = 0;            // weights panel: index into the weight tensors
   int shown_neuron_layer = 0;     // neurons panel: index into hidden_neuron_layers

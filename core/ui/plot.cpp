@@ -134,7 +134,9 @@ CurveRuns curve_runs(const Canvas& canvas, const LineSeries& series) {
   return runs;
 }
 
-bool is_older(const LineSeries& series, size_t i) { return i < series.older.size() && series.older[i] != 0; }
+bool is_older(const LineSeries& series, size_t i) {
+  return i < series.older.size() && series.older[i] != 0;
+}
 
 // Markers closer than about two of them merge into a smudge (a training curve of thousands of steps).
 bool markers_shown(const Canvas& canvas, const LineSeries& series) {

@@ -72,7 +72,6 @@ ImVec2 text_size(std::string_view text) {
   return ImGui::CalcTextSize(text.data(), text.data() + text.size());
 }
 
-
 // Whole pixels keep the glyphs sharp.
 void draw_text(ImDrawList* draw, ImVec2 anchor, ImVec2 align, ImU32 color, std::string_view text) {
   if (text.empty()) return;
@@ -328,11 +327,13 @@ Canvas begin_canvas(const char* id, ImVec2 size, float default_height_per_width,
   // A title wider than the plot's frame is cut with "…" and read whole in a tooltip.
   const std::string shown_title = ellipsize(title, canvas.frame_max.x - canvas.frame_min.x);
   const float title_width = text_size(shown_title).x;
-  const float title_x = std::clamp((canvas.plot_min.x + canvas.plot_max.x) / 2, canvas.frame_min.x + title_width / 2,
-                                   canvas.frame_max.x - title_width / 2);
+  const float title_x =
+      std::clamp((canvas.plot_min.x + canvas.plot_max.x) / 2, canvas.frame_min.x + title_width / 2,
+                 canvas.frame_max.x - title_width / 2);
   draw_text(canvas.draw, ImVec2(title_x, title_y), ImVec2(0.5f, 0), style.text, shown_title);
   if (shown_title.size() != title.size() && ImGui::IsItemHovered() &&
-      inside(ImGui::GetIO().MousePos, ImVec2(canvas.frame_min.x, title_y), ImVec2(canvas.frame_max.x, title_y + font)))
+      inside(ImGui::GetIO().MousePos, ImVec2(canvas.frame_min.x, title_y),
+             ImVec2(canvas.frame_max.x, title_y + font)))
     ImGui::SetTooltip("%.*s", static_cast<int>(title.size()), title.data());
   canvas.draw->AddRectFilled(canvas.plot_min, canvas.plot_max, style.background);
   draw_axes(canvas, x, y);

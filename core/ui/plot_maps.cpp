@@ -160,12 +160,14 @@ void color_bar(ColorScale scale, std::string_view low, std::string_view high, fl
   const ImVec2 origin = ImGui::GetItemRectMin();
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
   draw->AddText(origin, text, low.data(), low.data() + low.size());
-  const float left = origin.x + low_size.x + gap, top = origin.y + 0.2f * font, bottom = origin.y + 0.8f * font;
+  const float left = origin.x + low_size.x + gap, top = origin.y + 0.2f * font,
+              bottom = origin.y + 0.8f * font;
   constexpr int kSteps = 32;
   for (int i = 0; i < kSteps; ++i) {
     const double t = (i + 0.5) / kSteps;
     const ImU32 color = scale == ColorScale::sequential ? sequential_color(t) : diverging_color(2 * t - 1);
-    draw->AddRectFilled(ImVec2(left + width * i / kSteps, top), ImVec2(left + width * (i + 1) / kSteps, bottom), color);
+    draw->AddRectFilled(ImVec2(left + width * i / kSteps, top),
+                        ImVec2(left + width * (i + 1) / kSteps, bottom), color);
   }
   draw->AddRect(ImVec2(left, top), ImVec2(left + width, bottom), ImGui::GetColorU32(ImGuiCol_Border));
   draw->AddText(ImVec2(left + width + gap, origin.y), text, high.data(), high.data() + high.size());
@@ -207,12 +209,13 @@ ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> 
   const AxisRequest y{"true", range, row_ticks, row_labels, false};
   if (!options.title.empty()) {
     ImGui::TextUnformatted(ellipsize(options.title, ImGui::GetContentRegionAvail().x).c_str());
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%.*s", static_cast<int>(options.title.size()), options.title.data());
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("%.*s", static_cast<int>(options.title.size()), options.title.data());
   }
   color_bar(ColorScale::sequential, "0% of the row", "100%");
-  Canvas canvas = begin_canvas(id, ImVec2(options.size.x, options.size.y <= 0 ? options.size.y
-                                                                               : options.size.y - 2.6f * font),
-                               1.0f, {}, x, y, 1.0f, false);
+  Canvas canvas = begin_canvas(
+      id, ImVec2(options.size.x, options.size.y <= 0 ? options.size.y : options.size.y - 2.6f * font), 1.0f,
+      {}, x, y, 1.0f, false);
   ConfusionMatrixHover hover;
   if (!canvas.visible) return hover;
   ImDrawList* draw = canvas.draw;
@@ -245,9 +248,10 @@ ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> 
       const float size = std::min({font, fitting, cell * 0.9f});
       if (options.show_percents && size >= 0.7f * font) {
         const ImVec2 extent = ImGui::GetFont()->CalcTextSizeA(size, FLT_MAX, 0, text.c_str());
-        draw->AddText(ImGui::GetFont(), size,
-                      ImVec2(std::floor((min.x + max.x - extent.x) / 2), std::floor((min.y + max.y - extent.y) / 2)),
-                      luminance(color) > 0.45f ? IM_COL32(0, 0, 0, 255) : IM_COL32(255, 255, 255, 255), text.c_str());
+        draw->AddText(
+            ImGui::GetFont(), size,
+            ImVec2(std::floor((min.x + max.x - extent.x) / 2), std::floor((min.y + max.y - extent.y) / 2)),
+            luminance(color) > 0.45f ? IM_COL32(0, 0, 0, 255) : IM_COL32(255, 255, 255, 255), text.c_str());
       }
     }
   }

@@ -27,7 +27,8 @@ void help_tooltip(const SettingRow& row) {
 std::string setting_label(std::string_view key, std::string_view group) {
   // Inside a method's section its prefix says nothing new: "gradl1_lambda_weights" -> "lambda weights".
   const size_t underscore = key.find('_');
-  if (underscore != std::string_view::npos && (key.substr(0, underscore) == group || key.substr(0, underscore) == "qat"))
+  if (underscore != std::string_view::npos &&
+      (key.substr(0, underscore) == group || key.substr(0, underscore) == "qat"))
     key.remove_prefix(underscore + 1);
   std::string label(key);
   for (char& c : label)
@@ -41,8 +42,8 @@ bool setting_widget(const SettingRow& row, const std::string& current, std::stri
   ImGui::TextUnformatted(label.c_str());
   help_tooltip(row);
   // Inputs line up in a column; a label longer than the column pushes only its own input right.
-  ImGui::SameLine(std::max(ImGui::GetFontSize() * 8.5f,
-                           ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x + ImGui::GetStyle().ItemSpacing.x));
+  ImGui::SameLine(std::max(ImGui::GetFontSize() * 8.5f, ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x +
+                                                            ImGui::GetStyle().ItemSpacing.x));
   ImGui::SetNextItemWidth(-1);
   bool committed = false;
   switch (row.kind) {
@@ -68,7 +69,8 @@ bool setting_widget(const SettingRow& row, const std::string& current, std::stri
       } else {
         ImGui::InputInt(id.c_str(), &value, 0, 0);
       }
-      if (ImGui::IsItemDeactivatedAfterEdit() || (small_range && ImGui::IsItemEdited() && !ImGui::IsMouseDown(0))) {
+      if (ImGui::IsItemDeactivatedAfterEdit() ||
+          (small_range && ImGui::IsItemEdited() && !ImGui::IsMouseDown(0))) {
         *new_value = std::to_string(value);
         committed = *new_value != current;
       }

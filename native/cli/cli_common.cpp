@@ -31,7 +31,8 @@ Result<Experiment> experiment_from_command_line(const ParsedCommandLine& parsed)
 
 void mention_leftovers(const std::string& command, const std::string& path) {
   for (const std::string& orphan : orphaned_temporaries(path))
-    std::fprintf(stderr, "qplay-cli %s: removing %s, left by an interrupted save\n", command.c_str(), orphan.c_str());
+    std::fprintf(stderr, "qplay-cli %s: removing %s, left by an interrupted save\n", command.c_str(),
+                 orphan.c_str());
 }
 
 std::string describe_quantization(const Experiment& e, int weight_bits, int activation_bits) {
@@ -39,7 +40,8 @@ std::string describe_quantization(const Experiment& e, int weight_bits, int acti
   std::string text = bits(weight_bits) + " weights, " + bits(activation_bits) + " activations";
   if (activation_bits > 0) text += " (calibrated on " + std::to_string(e.calibration_samples) + " samples)";
   text += ", " + std::string(choice_name(e.granularity)) + " " + std::string(choice_name(e.symmetry)) + ", ";
-  text += e.range_method == RangeMethod::percentile ? "percentile " + format_json_number(e.percentile) : std::string(choice_name(e.range_method));
+  text += e.range_method == RangeMethod::percentile ? "percentile " + format_json_number(e.percentile)
+                                                    : std::string(choice_name(e.range_method));
   return text + " ranges";
 }
 
@@ -53,13 +55,15 @@ std::string describe_run(const Run& run) {
       "%d epochs, batch %d, seed %lld | kernels %s x%d",
       d.name.c_str(), d.train_size(), d.test_size(), d.sample_size(), d.num_classes, e.architecture.c_str(),
       run.network->parameter_count(), std::string(choice_name(e.optimizer)).c_str(), e.learning_rate,
-      std::string(choice_name(e.schedule)).c_str(), e.epochs,
-      e.batch_size, static_cast<long long>(e.seed), run.network->kernels().name.c_str(),
-      run.network->kernels().threads);
+      std::string(choice_name(e.schedule)).c_str(), e.epochs, e.batch_size, static_cast<long long>(e.seed),
+      run.network->kernels().name.c_str(), run.network->kernels().threads);
   std::string text = line;
   if (e.method == MethodKind::qreg) {
-    text += " | qreg: QAT weights " + std::to_string(e.methods.qreg.training.weights.bits) + " bits, activations " +
-            (e.methods.qreg.training.activations.bits ? std::to_string(e.methods.qreg.training.activations.bits) + " bits" : "float") +
+    text += " | qreg: QAT weights " + std::to_string(e.methods.qreg.training.weights.bits) +
+            " bits, activations " +
+            (e.methods.qreg.training.activations.bits
+                 ? std::to_string(e.methods.qreg.training.activations.bits) + " bits"
+                 : "float") +
             (e.methods.qreg.mode == QregMode::uniform_noise ? " (uniform-noise ablation)" : "");
   } else if (e.method != MethodKind::baseline) {
     text += " | method " + std::string(choice_name(e.method));
@@ -82,10 +86,12 @@ Status train_with_progress(Run& run, bool quiet) {
         // A regularized method's objective is cross-entropy plus its penalty: both, and their sum.
         char penalty[64] = "";
         if (m.train_penalty != 0)
-          std::snprintf(penalty, sizeof penalty, " + penalty %.4f = %.4f", m.train_penalty, m.train_loss + m.train_penalty);
-        std::printf("epoch %3d/%d  train loss %.4f%s acc %5.1f%%  test loss %.4f acc %5.1f%%  lr %.4g  %.2fs\n",
-                    m.epoch, epochs, m.train_loss, penalty, 100 * m.train_accuracy, m.test_loss,
-                    100 * m.test_accuracy, m.learning_rate, m.seconds);
+          std::snprintf(penalty, sizeof penalty, " + penalty %.4f = %.4f", m.train_penalty,
+                        m.train_loss + m.train_penalty);
+        std::printf(
+            "epoch %3d/%d  train loss %.4f%s acc %5.1f%%  test loss %.4f acc %5.1f%%  lr %.4g  %.2fs\n",
+            m.epoch, epochs, m.train_loss, penalty, 100 * m.train_accuracy, m.test_loss,
+            100 * m.test_accuracy, m.learning_rate, m.seconds);
         std::fflush(stdout);
       }
     }

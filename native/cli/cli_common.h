@@ -19,8 +19,8 @@ Result<Experiment> experiment_from_command_line(const ParsedCommandLine& parsed)
 // Trains to the end, printing one line per epoch and a progress bar with ETA.
 Status train_with_progress(Run& run, bool quiet);
 
-// The quantization a command applies, in words: "3-bit weights, 8-bit activations (calibrated on 512 samples),
-// per-tensor symmetric, percentile 99.9 ranges".
+// The quantization a command applies, in words: "3-bit weights, 8-bit activations (calibrated on 512
+// samples), per-tensor symmetric, percentile 99.9 ranges".
 std::string describe_quantization(const Experiment& experiment, int weight_bits, int activation_bits);
 
 // A one-line description of a run: data, model size, optimizer, kernels.

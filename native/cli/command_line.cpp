@@ -83,14 +83,15 @@ Status check_settings_are_read(const std::string& command, const ParsedCommandLi
       if (replaced == key) return Status::error(flag + " would change nothing here: " + std::string(instead));
     const bool method_knob = contains(methods, row.group);
     if (method_knob && !contains(scope.methods, row.group)) {
-      return Status::error(flag + " would change nothing: it is a setting of method " + std::string(row.group) +
+      return Status::error(flag + " would change nothing: it is a setting of method " +
+                           std::string(row.group) +
                            (scope.methods.empty() ? ", and " + command + " trains no method"
                                                   : ", and the method here is " + joined(scope.methods)));
     }
     if (!method_knob && !contains(scope.groups, row.group) && !contains(scope.keys, row.key)) {
-      return Status::error(flag + " would change nothing: it is a " + std::string(row.group) + " setting, and " +
-                           command + " reads " +
-                           (scope.groups.empty() ? "no experiment settings" : joined(scope.groups) + " settings"));
+      return Status::error(
+          flag + " would change nothing: it is a " + std::string(row.group) + " setting, and " + command +
+          " reads " + (scope.groups.empty() ? "no experiment settings" : joined(scope.groups) + " settings"));
     }
     for (const SettingScope::Condition& condition : scope.conditions)
       if (condition.key == key && !condition.reads(context))
@@ -175,7 +176,8 @@ Result<std::vector<int64_t>> parse_seeds(const std::string& text) {
   return seeds;
 }
 
-Result<long> parse_integer_flag(const ParsedCommandLine& parsed, const std::string& name, long min, long max) {
+Result<long> parse_integer_flag(const ParsedCommandLine& parsed, const std::string& name, long min,
+                                long max) {
   const std::string& text = parsed.flag(name);
   long value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -186,7 +188,8 @@ Result<long> parse_integer_flag(const ParsedCommandLine& parsed, const std::stri
   return value;
 }
 
-Result<double> parse_number_flag(const ParsedCommandLine& parsed, const std::string& name, double min, double max) {
+Result<double> parse_number_flag(const ParsedCommandLine& parsed, const std::string& name, double min,
+                                 double max) {
   const std::string& text = parsed.flag(name);
   double value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);

@@ -41,12 +41,15 @@ Status apply_settings(const ParsedCommandLine& parsed, Experiment& experiment);
 // Which experiment settings a command reads. A setting flag the command would not read is refused
 // (exit 2) rather than accepted and ignored: `eval --epochs=5` changes nothing, so it says so.
 struct SettingScope {
-  std::vector<std::string_view> groups;  // state-table groups read: "data", "model", "training", "method", ...
-                                         // (a method's own group, "qreg" ..., through `methods`)
-  std::vector<std::string_view> keys;    // single settings read outside those groups ("seed" draws toy data)
+  // State-table groups read: "data", "model", "training", "method", ... (a method's own group, "qreg" ...,
+  // through `methods`).
+  std::vector<std::string_view> groups;
+  // Single settings read outside those groups ("seed" draws toy data).
+  std::vector<std::string_view> keys;
   // Settings the command's own flags replace, with what to use instead ("use --sweep_weight_bits").
   std::vector<std::pair<std::string_view, std::string_view>> replaced;
-  std::vector<std::string> methods;  // the methods whose knobs are read (the experiment's method, compare's list)
+  // The methods whose knobs are read (the experiment's method, compare's list).
+  std::vector<std::string> methods;
   // Settings this command reads only in some experiments: eval reads training images only to calibrate
   // quantized activations, so --train_limit counts only then.
   struct Condition {
@@ -72,7 +75,8 @@ Result<std::vector<int64_t>> parse_seeds(const std::string& text);
 // A command flag holding an integer or a number within [min, max] (no spaces, no trailing text); the message
 // names the flag and the range.
 Result<long> parse_integer_flag(const ParsedCommandLine& parsed, const std::string& name, long min, long max);
-Result<double> parse_number_flag(const ParsedCommandLine& parsed, const std::string& name, double min, double max);
+Result<double> parse_number_flag(const ParsedCommandLine& parsed, const std::string& name, double min,
+                                 double max);
 // "a,b,c" -> {"a", "b", "c"}; "" -> {""}.
 std::vector<std::string> split_list(const std::string& text);
 

@@ -24,8 +24,8 @@ int demo_command(const std::vector<std::string>& arguments);
 int compare_command(const std::vector<std::string>& arguments);
 
 // Each command's own flags (beside the experiment settings), defined beside the command.
-extern const std::vector<CommandFlag> kTrainFlags, kDemoFlags, kSweepFlags, kEvalFlags, kGradFlags, kExportFlags,
-    kCompareFlags;
+extern const std::vector<CommandFlag> kTrainFlags, kDemoFlags, kSweepFlags, kEvalFlags, kGradFlags,
+    kExportFlags, kCompareFlags;
 
 struct Command {
   std::string_view name;

@@ -17,23 +17,34 @@ namespace qplay::cli {
 
 const std::vector<CommandFlag> kCompareFlags = {
     {"methods",
-     "the arms to train, comma-separated; the first is the reference the others are read against. An arm is a "
+     "the arms to train, comma-separated; the first is the reference the others are read against. An arm is "
+     "a "
      "method with optional knobs, values separated by | forming a grid chosen on validation: "
      "gradl1[gradl1_lambda_weights=1e-4|1e-3],symreg[satnl=off]",
      "baseline,gradl1,qreg"},
     {"seeds", "how many seeds (1..N), or a comma-separated list of seeds", "3"},
-    {"compare_weight_bits", "weight bit-widths to quantize to after training: a list (2,4,8) or a range (2-8)",
-     "8,6,4,3,2"},
-    {"compare_activation_bits", "activation bit-widths, each combined with every weight bit-width: 'float', a list "
-     "(float,8,4) or a range (2-8)", "float"},
-    {"compare_ranges", "range methods the quantized models are evaluated with, comma-separated: min-max, "
-     "percentile, mse", "min-max"},
-    {"validation_fraction", "share of the training set held out as validation, on which knob grids are chosen "
-     "(0: none)", "0"},
-    {"select_on", "what a knob grid is chosen by on validation: quantized-accuracy (mean over the evaluation "
-     "points), trained-accuracy or trained-loss (the model as trained)", "quantized-accuracy"},
-    {"fine_tune_epochs", "0: every arm trains from scratch; N: per seed a baseline trains --epochs (the "
-     "checkpoint), then every arm trains N epochs from it", "0"},
+    {"compare_weight_bits",
+     "weight bit-widths to quantize to after training: a list (2,4,8) or a range (2-8)", "8,6,4,3,2"},
+    {"compare_activation_bits",
+     "activation bit-widths, each combined with every weight bit-width: 'float', a list "
+     "(float,8,4) or a range (2-8)",
+     "float"},
+    {"compare_ranges",
+     "range methods the quantized models are evaluated with, comma-separated: min-max, "
+     "percentile, mse",
+     "min-max"},
+    {"validation_fraction",
+     "share of the training set held out as validation, on which knob grids are chosen "
+     "(0: none)",
+     "0"},
+    {"select_on",
+     "what a knob grid is chosen by on validation: quantized-accuracy (mean over the evaluation "
+     "points), trained-accuracy or trained-loss (the model as trained)",
+     "quantized-accuracy"},
+    {"fine_tune_epochs",
+     "0: every arm trains from scratch; N: per seed a baseline trains --epochs (the "
+     "checkpoint), then every arm trains N epochs from it",
+     "0"},
     {"fgsm_epsilons", "FGSM attack sizes, comma-separated, or 'none'", "0.02,0.05,0.1"},
     {"fgsm_samples", "test samples attacked per model", "2000"},
     {"csv", "write every model's numbers as CSV to this path", ""},
@@ -43,20 +54,22 @@ const std::vector<CommandFlag> kCompareFlags = {
 
 // The methods of the arms, each experiment setting, and compare's own lists of what to evaluate.
 SettingScope compare_scope(const std::vector<std::string>& methods) {
-  return {{"data", "model", "training", "quantization", "compute"},
-          {},
-          {{"method", "compare trains the methods of --methods"},
-           {"seed", "compare trains from the seeds of --seeds"},
-           {"weight_bits", "compare quantizes the weights to the widths of --compare_weight_bits"},
-           {"activation_bits", "compare quantizes the activations to the widths of --compare_activation_bits"},
-           {"range_method", "compare evaluates with the range methods of --compare_ranges"},
-           {"granularity", "compare reports both per-tensor and per-channel weights"}},
-          methods};
+  return {
+      {"data", "model", "training", "quantization", "compute"},
+      {},
+      {{"method", "compare trains the methods of --methods"},
+       {"seed", "compare trains from the seeds of --seeds"},
+       {"weight_bits", "compare quantizes the weights to the widths of --compare_weight_bits"},
+       {"activation_bits", "compare quantizes the activations to the widths of --compare_activation_bits"},
+       {"range_method", "compare evaluates with the range methods of --compare_ranges"},
+       {"granularity", "compare reports both per-tensor and per-channel weights"}},
+      methods};
 }
 
 namespace {
 
-Result<ComparisonSettings> comparison_settings(const ParsedCommandLine& parsed, const Experiment& experiment) {
+Result<ComparisonSettings> comparison_settings(const ParsedCommandLine& parsed,
+                                               const Experiment& experiment) {
   ComparisonSettings settings;
   settings.base = experiment;
   Result<std::vector<ComparisonArm>> arms = parse_comparison_arms(parsed.flag("methods"));
@@ -65,7 +78,8 @@ Result<ComparisonSettings> comparison_settings(const ParsedCommandLine& parsed, 
   Result<std::vector<int64_t>> seeds = parse_seeds(parsed.flag("seeds"));
   if (!seeds) return seeds.status();
   settings.seeds = std::move(seeds).value();
-  Result<std::vector<int>> weight_bits = parse_bit_list(parsed.flag("compare_weight_bits"), 1, "compare_weight_bits");
+  Result<std::vector<int>> weight_bits =
+      parse_bit_list(parsed.flag("compare_weight_bits"), 1, "compare_weight_bits");
   if (!weight_bits) return weight_bits.status();
   settings.weight_bits = std::move(weight_bits).value();
   Result<std::vector<int>> activation_bits =
@@ -92,15 +106,21 @@ Result<ComparisonSettings> comparison_settings(const ParsedCommandLine& parsed, 
   if (!validation) return validation.status();
   settings.validation_fraction = *validation;
   const std::string select_on = parsed.flag("select_on");
-  if (select_on == "quantized-accuracy") settings.select_on = SelectionMetric::quantized_accuracy;
-  else if (select_on == "trained-accuracy") settings.select_on = SelectionMetric::trained_accuracy;
-  else if (select_on == "trained-loss") settings.select_on = SelectionMetric::trained_loss;
-  else return Status::error("--select_on must be quantized-accuracy, trained-accuracy or trained-loss, got '" + select_on + "'");
+  if (select_on == "quantized-accuracy")
+    settings.select_on = SelectionMetric::quantized_accuracy;
+  else if (select_on == "trained-accuracy")
+    settings.select_on = SelectionMetric::trained_accuracy;
+  else if (select_on == "trained-loss")
+    settings.select_on = SelectionMetric::trained_loss;
+  else
+    return Status::error("--select_on must be quantized-accuracy, trained-accuracy or trained-loss, got '" +
+                         select_on + "'");
   bool has_grid = false;
   for (const ComparisonArm& arm : settings.arms) has_grid |= arm.grid_size() > 1;
   if (select_on != "quantized-accuracy" && !has_grid) {
-    return Status::error("--select_on would change nothing: it chooses a knob grid (gradl1[gradl1_lambda_weights=1e-4|1e-3]), "
-                         "and no arm of --methods has one");
+    return Status::error(
+        "--select_on would change nothing: it chooses a knob grid (gradl1[gradl1_lambda_weights=1e-4|1e-3]), "
+        "and no arm of --methods has one");
   }
   return settings;
 }
@@ -111,7 +131,8 @@ int compare_command(const std::vector<std::string>& arguments) {
   int exit_code = kExitSuccess;
   std::optional<ParsedCommandLine> parsed = parse_command(
       "compare",
-      "Trains each arm (a method with its knobs) on the same data from the same seeds and compares how much test "
+      "Trains each arm (a method with its knobs) on the same data from the same seeds and compares how much "
+      "test "
       "accuracy each keeps when its weights and activations are quantized after training, with paired "
       "differences and verdicts against the first arm. Every experiment setting below applies to all arms.",
       kCompareFlags, arguments, exit_code);
@@ -122,7 +143,8 @@ int compare_command(const std::vector<std::string>& arguments) {
   if (!settings) return report_bad_input("compare", settings.status());
   // The experiment as the arms see it: quantized activations when any are, percentile ranges when listed.
   Experiment context = *experiment;
-  context.activation_bits = *std::max_element(settings->activation_bits.begin(), settings->activation_bits.end());
+  context.activation_bits =
+      *std::max_element(settings->activation_bits.begin(), settings->activation_bits.end());
   for (const std::string& range_method : settings->range_methods)
     if (range_method == "percentile") context.range_method = RangeMethod::percentile;
   std::vector<std::string> methods;
@@ -131,11 +153,12 @@ int compare_command(const std::vector<std::string>& arguments) {
   if (Status status = check_settings_are_read("compare", *parsed, context, compare_scope(methods)); !status)
     return report_bad_input("compare", status);
 
-  std::printf("comparing %zu arms x %zu seeds: %s, %s, %d epochs\n", settings->arms.size(), settings->seeds.size(),
-              std::string(choice_name(settings->base.dataset)).c_str(), settings->base.architecture.c_str(), settings->base.epochs);
+  std::printf("comparing %zu arms x %zu seeds: %s, %s, %d epochs\n", settings->arms.size(),
+              settings->seeds.size(), std::string(choice_name(settings->base.dataset)).c_str(),
+              settings->base.architecture.c_str(), settings->base.epochs);
   ProgressBar bar("compare", true);
-  Result<ComparisonResult> result =
-      run_comparison(*settings, [&](double fraction, const std::string& what) { bar.update(fraction, what); });
+  Result<ComparisonResult> result = run_comparison(
+      *settings, [&](double fraction, const std::string& what) { bar.update(fraction, what); });
   bar.finish("");
   if (!result) {
     std::fprintf(stderr, "qplay-cli compare: %s\n", result.message().c_str());

@@ -41,7 +41,8 @@ std::vector<PointGroup> point_groups(const ComparisonResult& result) {
   const size_t width = result.settings.weight_bits.size();
   for (size_t first = 0; first < result.points.size(); first += width) {
     const EvaluationPoint& p = result.points[first];
-    groups.push_back({std::string("activations ") + (p.activation_bits ? std::to_string(p.activation_bits) + "-bit" : "float") +
+    groups.push_back({std::string("activations ") +
+                          (p.activation_bits ? std::to_string(p.activation_bits) + "-bit" : "float") +
                           ", weights " + p.granularity + ", " + p.range_method + " ranges",
                       first});
   }
@@ -54,7 +55,8 @@ std::vector<std::string> bits_header(const ComparisonResult& result, std::vector
 }
 
 // A row per arm of `arms`, a column per weight bit-width of the group: cell(arm, index into result.points).
-TextTable bits_table(const ComparisonResult& result, const PointGroup& group, const std::vector<std::string>& arms,
+TextTable bits_table(const ComparisonResult& result, const PointGroup& group,
+                     const std::vector<std::string>& arms,
                      const std::function<std::string(const std::string& arm, size_t point)>& cell) {
   TextTable table;
   table.header = bits_header(result, {"arm"});
@@ -73,13 +75,16 @@ double mean_of(const ComparisonResult& result, const std::string& arm, const Val
 // Accuracy, float first ("(latent)" for the float masters of a method that deploys quantized weights).
 TextTable accuracy_table(const ComparisonResult& result, const PointGroup& group) {
   TextTable table = bits_table(result, group, arm_labels(result), [&](const std::string& arm, size_t p) {
-    return percent_cell(values_of(result, arm, [p](const ComparisonRun& r) { return r.quantized[p].accuracy; }));
+    return percent_cell(
+        values_of(result, arm, [p](const ComparisonRun& r) { return r.quantized[p].accuracy; }));
   });
   table.header.insert(table.header.begin() + 1, "float");
   for (std::vector<std::string>& row : table.rows) {
-    const bool latent = values_of(result, row[0], [](auto& r) { return r.float_weights_are_latent; }).front() != 0;
-    row.insert(row.begin() + 1, percent_cell(values_of(result, row[0], [](auto& r) { return r.float_accuracy; })) +
-                                    (latent ? " (latent)" : ""));
+    const bool latent =
+        values_of(result, row[0], [](auto& r) { return r.float_weights_are_latent; }).front() != 0;
+    row.insert(row.begin() + 1,
+               percent_cell(values_of(result, row[0], [](auto& r) { return r.float_accuracy; })) +
+                   (latent ? " (latent)" : ""));
   }
   return table;
 }
@@ -87,8 +92,10 @@ TextTable accuracy_table(const ComparisonResult& result, const PointGroup& group
 // Flips of all test samples / of the narrowly decided quarter, in percent.
 TextTable flip_table(const ComparisonResult& result, const PointGroup& group) {
   return bits_table(result, group, arm_labels(result), [&](const std::string& arm, size_t p) {
-    return format_fixed(100 * mean_of(result, arm, [p](auto& r) { return r.quantized[p].flip_rate; }), 1) + " / " +
-           format_fixed(100 * mean_of(result, arm, [p](auto& r) { return r.quantized[p].low_margin_flip_rate; }), 1);
+    return format_fixed(100 * mean_of(result, arm, [p](auto& r) { return r.quantized[p].flip_rate; }), 1) +
+           " / " +
+           format_fixed(
+               100 * mean_of(result, arm, [p](auto& r) { return r.quantized[p].low_margin_flip_rate; }), 1);
   });
 }
 
@@ -110,13 +117,17 @@ TextTable paired_table(const ComparisonResult& result, const std::vector<Compari
 // delta.g and the bound sum max|delta| ||g||_1, means over the seeds.
 TextTable first_order_table(const ComparisonResult& result, const PointGroup& group) {
   return bits_table(result, group, arm_labels(result), [&](const std::string& arm, size_t p) {
-    return format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].loss - r.float_loss; }), 3) +
-           " / " + format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].first_order_term; }), 3) +
-           " / " + format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].first_order_bound; }), 3);
+    return format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].loss - r.float_loss; }),
+                        3) +
+           " / " +
+           format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].first_order_term; }), 3) +
+           " / " +
+           format_fixed(mean_of(result, arm, [p](auto& r) { return r.quantized[p].first_order_bound; }), 3);
   });
 }
 
-// Pearson correlation of the bound with the measured loss increase over every model and float-activation point.
+// Pearson correlation of the bound with the measured loss increase over every model and float-activation
+// point.
 std::optional<double> first_order_correlation(const ComparisonResult& result) {
   std::vector<double> bound, increase;
   for (const ComparisonRun& run : result.runs) {
@@ -141,7 +152,8 @@ std::optional<double> first_order_correlation(const ComparisonResult& result) {
 TextTable fgsm_table(const ComparisonResult& result, bool as_trained) {
   TextTable table;
   table.header = {"arm"};
-  for (double epsilon : result.settings.fgsm_epsilons) table.header.push_back("eps " + format_json_number(epsilon));
+  for (double epsilon : result.settings.fgsm_epsilons)
+    table.header.push_back("eps " + format_json_number(epsilon));
   for (const std::string& arm : arm_labels(result)) {
     std::vector<std::string> row = {arm};
     for (size_t i = 0; i < result.settings.fgsm_epsilons.size(); ++i) {
@@ -162,12 +174,13 @@ TextTable generalization_table(const ComparisonResult& result) {
     return format_fixed(s.mean, decimals) + " ± " + format_fixed(s.std, decimals);
   };
   for (const std::string& m : arm_labels(result)) {
-    table.rows.push_back({m, percent_cell(values_of(result, m, [](auto& r) { return r.train_accuracy; })),
-                          percent_cell(values_of(result, m, [](auto& r) { return r.test_accuracy; })),
-                          percent_cell(values_of(result, m, [](auto& r) { return r.test_accuracy - r.train_accuracy; })),
-                          cell(values_of(result, m, [](auto& r) { return r.train_loss; }), 3),
-                          cell(values_of(result, m, [](auto& r) { return r.test_loss; }), 3),
-                          cell(values_of(result, m, [](auto& r) { return r.training_seconds; }), 2)});
+    table.rows.push_back(
+        {m, percent_cell(values_of(result, m, [](auto& r) { return r.train_accuracy; })),
+         percent_cell(values_of(result, m, [](auto& r) { return r.test_accuracy; })),
+         percent_cell(values_of(result, m, [](auto& r) { return r.test_accuracy - r.train_accuracy; })),
+         cell(values_of(result, m, [](auto& r) { return r.train_loss; }), 3),
+         cell(values_of(result, m, [](auto& r) { return r.test_loss; }), 3),
+         cell(values_of(result, m, [](auto& r) { return r.training_seconds; }), 2)});
   }
   return table;
 }
@@ -175,7 +188,8 @@ TextTable generalization_table(const ComparisonResult& result) {
 // Each non-grid verdict (as trained, FGSM, generalization) as a row.
 TextTable other_verdicts_table(const std::vector<ComparisonVerdict>& verdicts) {
   TextTable table;
-  table.header = {"arm", "metric", "setting", "minus reference (points, 95%)", "reference's own effect", "verdict"};
+  table.header = {"arm",    "metric", "setting", "minus reference (points, 95%)", "reference's own effect",
+                  "verdict"};
   for (const ComparisonVerdict& v : verdicts) {
     if (v.metric == "quantized accuracy") continue;
     table.rows.push_back({v.arm, v.metric, v.setting, difference_cell(v.difference, 100, 1),
@@ -209,18 +223,20 @@ Json numbers_json(const std::vector<double>& values) {
 
 std::string comparison_text(const ComparisonResult& result) {
   const ComparisonSettings& s = result.settings;
-  std::string out = "\n" + result.dataset + ", " + s.base.architecture + ": " + std::to_string(result.training_samples) +
-                    " training samples";
+  std::string out = "\n" + result.dataset + ", " + s.base.architecture + ": " +
+                    std::to_string(result.training_samples) + " training samples";
   if (result.validation_samples) out += ", " + std::to_string(result.validation_samples) + " validation";
   out += ", " + std::to_string(result.test_samples) + " test; " + std::to_string(s.seeds.size()) + " seeds";
   if (s.fine_tune_epochs) {
-    out += "; every arm fine-tuned " + std::to_string(s.fine_tune_epochs) + " epochs from each seed's baseline checkpoint (" +
-           std::to_string(s.base.epochs) + " epochs)";
+    out += "; every arm fine-tuned " + std::to_string(s.fine_tune_epochs) +
+           " epochs from each seed's baseline checkpoint (" + std::to_string(s.base.epochs) + " epochs)";
   }
   // The sampling error of one model's accuracy on this test set, at the reference's mean accuracy.
-  const double p = mean_and_spread(values_of(result, s.arms.front().label, [](auto& r) { return r.float_accuracy; })).mean;
+  const double p =
+      mean_and_spread(values_of(result, s.arms.front().label, [](auto& r) { return r.float_accuracy; })).mean;
   out += "\none model's test accuracy carries a sampling error of ±" +
-         format_fixed(100 * 1.96 * std::sqrt(p * (1 - p) / double(std::max<size_t>(result.test_samples, 1))), 2) +
+         format_fixed(100 * 1.96 * std::sqrt(p * (1 - p) / double(std::max<size_t>(result.test_samples, 1))),
+                      2) +
          " points (95%) from the test set's size alone\n";
   for (const ArmSelection& selection : result.selections) {
     out += "\n" + selection.arm + ": chosen on validation (" +
@@ -230,8 +246,10 @@ std::string comparison_text(const ComparisonResult& result) {
            ", seed " + std::to_string(s.seeds.front()) + ")\n";
     for (size_t i = 0; i < selection.candidates.size(); ++i) {
       const double score = selection.validation_scores[i];
-      out += std::string(i == selection.chosen ? "  * " : "    ") + knob_text(selection.candidates[i]) + ": " +
-             (s.select_on == SelectionMetric::trained_loss ? format_fixed(-score, 4) : format_fixed(100 * score, 2) + "%") +
+      out += std::string(i == selection.chosen ? "  * " : "    ") + knob_text(selection.candidates[i]) +
+             ": " +
+             (s.select_on == SelectionMetric::trained_loss ? format_fixed(-score, 4)
+                                                           : format_fixed(100 * score, 2) + "%") +
              "\n";
     }
   }
@@ -242,33 +260,42 @@ std::string comparison_text(const ComparisonResult& result) {
     out += "\nprediction flips (% of all test samples / of the narrowest quarter), " + group.title + "\n\n" +
            render_text_table(flip_table(result, group));
     if (s.arms.size() > 1) {
-      out += "\naccuracy minus " + s.arms.front().label + "'s, paired by seed (points, mean [95% interval] verdict), " +
-             group.title + "\n\n" + render_text_table(paired_table(result, verdicts, group));
+      out += "\naccuracy minus " + s.arms.front().label +
+             "'s, paired by seed (points, mean [95% interval] verdict), " + group.title + "\n\n" +
+             render_text_table(paired_table(result, verdicts, group));
     }
     if (result.points[group.first].activation_bits == 0) {
-      out += "\nfirst-order argument: loss increase / delta.grad L / bound sum max|delta| ||grad L||_1 (means), " +
-             group.title + "\n\n" + render_text_table(first_order_table(result, group));
+      out +=
+          "\nfirst-order argument: loss increase / delta.grad L / bound sum max|delta| ||grad L||_1 "
+          "(means), " +
+          group.title + "\n\n" + render_text_table(first_order_table(result, group));
     }
   }
   if (std::optional<double> r = first_order_correlation(result)) {
-    out += "\nthe bound's correlation with the measured loss increase over every model and float-activation point: " +
-           format_fixed(*r, 3) + "\n";
+    out +=
+        "\nthe bound's correlation with the measured loss increase over every model and float-activation "
+        "point: " +
+        format_fixed(*r, 3) + "\n";
   }
   for (const ComparisonRun& run : result.runs) {
     if (!run.float_weights_are_latent) continue;
-    out += "\n(latent): the float weights of a method that deploys quantized ones (qreg, cpq, raq) are latent "
-           "masters it never ships; the model as trained is in the generalization table\n";
+    out +=
+        "\n(latent): the float weights of a method that deploys quantized ones (qreg, cpq, raq) are latent "
+        "masters it never ships; the model as trained is in the generalization table\n";
     break;
   }
   if (!s.fgsm_epsilons.empty()) {
-    out += "\nFGSM accuracy (%, first " + std::to_string(std::min<size_t>(s.fgsm_samples, result.test_samples)) +
+    out += "\nFGSM accuracy (%, first " +
+           std::to_string(std::min<size_t>(s.fgsm_samples, result.test_samples)) +
            " test samples), the model as trained (raq: 2-bit, qreg: its QAT grid)\n\n" +
            render_text_table(fgsm_table(result, true));
     out += "\nFGSM accuracy (%), float weights\n\n" + render_text_table(fgsm_table(result, false));
   }
-  out += "\ngeneralization (last epoch, the model as trained)\n\n" + render_text_table(generalization_table(result));
+  out += "\ngeneralization (last epoch, the model as trained)\n\n" +
+         render_text_table(generalization_table(result));
   if (s.arms.size() > 1) {
-    out += "\nagainst " + s.arms.front().label + ", paired by seed\n\n" + render_text_table(other_verdicts_table(verdicts));
+    out += "\nagainst " + s.arms.front().label + ", paired by seed\n\n" +
+           render_text_table(other_verdicts_table(verdicts));
   }
   return out;
 }
@@ -278,7 +305,8 @@ std::string comparison_csv(const ComparisonResult& result) {
   table.header = {"arm", "method", "seed", "evaluation", "setting", "value"};
   for (const ComparisonRun& r : result.runs) {
     auto add = [&](const std::string& evaluation, const std::string& setting, double value) {
-      table.rows.push_back({r.arm, r.method, std::to_string(r.seed), evaluation, setting, format_fixed(value, 6)});
+      table.rows.push_back(
+          {r.arm, r.method, std::to_string(r.seed), evaluation, setting, format_fixed(value, 6)});
     };
     add("float-accuracy", "", r.float_accuracy);
     add("float-loss", "", r.float_loss);
@@ -416,9 +444,10 @@ std::string comparison_svg(const ComparisonResult& result) {
   LinePlot plot;
   plot.title = "Accuracy after post-training quantization: " + result.dataset + ", " + s.base.architecture;
   const EvaluationPoint& first = result.points.front();
-  plot.x_label = "weight bits (activations " +
-                 (first.activation_bits ? std::to_string(first.activation_bits) + "-bit" : std::string("float")) +
-                 ", " + first.range_method + ")";
+  plot.x_label =
+      "weight bits (activations " +
+      (first.activation_bits ? std::to_string(first.activation_bits) + "-bit" : std::string("float")) + ", " +
+      first.range_method + ")";
   plot.y_label = "test accuracy (%), mean over " + std::to_string(s.seeds.size()) + " seeds";
   std::vector<int> bits = s.weight_bits;
   std::sort(bits.begin(), bits.end());
@@ -433,13 +462,16 @@ std::string comparison_svg(const ComparisonResult& result) {
       for (int b : bits) {
         const size_t i = std::find(s.weight_bits.begin(), s.weight_bits.end(), b) - s.weight_bits.begin();
         series.x.push_back(b);
-        series.y.push_back(
-            100 * mean_and_spread(values_of(result, arm, [&](auto& r) { return r.quantized[group.first + i].accuracy; })).mean);
+        series.y.push_back(100 * mean_and_spread(values_of(result, arm, [&](auto& r) {
+                                   return r.quantized[group.first + i].accuracy;
+                                 })).mean);
       }
       plot.series.push_back(std::move(series));
     }
   }
-  plot.reference_y = 100 * mean_and_spread(values_of(result, s.arms.front().label, [](auto& r) { return r.float_accuracy; })).mean;
+  plot.reference_y =
+      100 *
+      mean_and_spread(values_of(result, s.arms.front().label, [](auto& r) { return r.float_accuracy; })).mean;
   plot.reference_label = s.arms.front().label + " in float";
   plot.y_min = 0;
   plot.y_max = 100;

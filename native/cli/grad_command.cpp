@@ -78,7 +78,8 @@ int grad_command(const std::vector<std::string>& arguments) {
   }
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return report_bad_input("grad", model.status());
-  if (Status status = check_settings_are_read("grad", *parsed, model->experiment, grad_scope(model->experiment));
+  if (Status status =
+          check_settings_are_read("grad", *parsed, model->experiment, grad_scope(model->experiment));
       !status)
     return report_bad_input("grad", status);
   const Dataset& data = *model->dataset;
@@ -103,7 +104,8 @@ int grad_command(const std::vector<std::string>& arguments) {
   // The objective of the experiment's method (--method and its knobs): cross-entropy plus its penalty, and
   // the gradient of their sum, as a training step of that method would compute them on this batch.
   const Experiment& experiment = model->experiment;
-  Result<std::unique_ptr<TrainingMethod>> method = make_training_method(experiment, !experiment.init_model.empty());
+  Result<std::unique_ptr<TrainingMethod>> method =
+      make_training_method(experiment, !experiment.init_model.empty());
   if (!method) return report_bad_input("grad", method.status());
   Json parameters = Json::array();
   for (const ParameterTensor& t : network.parameter_tensors())
@@ -114,7 +116,8 @@ int grad_command(const std::vector<std::string>& arguments) {
   context.step = 1;
   context.progress = 1.0;  // a trained model: warm-ups are over
   context.rng = &method_rng;
-  const StepResult result = (*method)->compute_gradients(network, TrainingBatch{inputs, labels, batch}, context);
+  const StepResult result =
+      (*method)->compute_gradients(network, TrainingBatch{inputs, labels, batch}, context);
 
   Json json = Json::object();
   json["format"] = "qplay-gradients";
@@ -123,7 +126,8 @@ int grad_command(const std::vector<std::string>& arguments) {
   json["method"] = choice_name(experiment.method);
   Json knobs = Json::object();
   for (const SettingRow& row : experiment_settings())
-    if (row.group == choice_name(experiment.method)) knobs[std::string(row.key)] = get_setting(experiment, row);
+    if (row.group == choice_name(experiment.method))
+      knobs[std::string(row.key)] = get_setting(experiment, row);
   json["method_settings"] = std::move(knobs);
   json["loss"] = static_cast<double>(result.loss);
   json["penalty"] = static_cast<double>(result.penalty);
@@ -131,7 +135,8 @@ int grad_command(const std::vector<std::string>& arguments) {
   json["loss_definition"] =
       experiment.method == MethodKind::baseline
           ? "mean softmax cross-entropy over the batch"
-          : "loss: mean softmax cross-entropy of the method's forward; penalty: the method's regularizer as added "
+          : "loss: mean softmax cross-entropy of the method's forward; penalty: the method's regularizer as "
+            "added "
             "to the objective; gradients: of loss + penalty w.r.t. the parameters the method trains";
   const TensorShape& in = network.architecture().input;
   json["inputs"] = tensor_json("inputs", {batch, in.height, in.width, in.channels}, inputs);

@@ -20,7 +20,8 @@ void print_usage() {
       "  eval     a saved model -> loss and accuracy, float and at the chosen bit-widths\n"
       "  grad     a saved model and one batch -> loss and every gradient as JSON (for cross-checks)\n"
       "  export   a saved model -> its weights as documented JSON\n"
-      "  compare  train the baseline and robustness methods from the same seeds; accuracy vs bit-width table and plot\n\n"
+      "  compare  train the baseline and robustness methods from the same seeds; accuracy vs bit-width table "
+      "and plot\n\n"
       "'qplay-cli <command> --help' lists the command's flags and every experiment setting.\n"
       "kernel tables in this build: %s\n",
       qplay::available_kernel_tables().c_str());

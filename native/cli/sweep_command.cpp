@@ -32,7 +32,9 @@ const std::vector<CommandFlag> kEvalFlags = {
 
 namespace {
 
-bool activations_quantized(const Experiment& experiment) { return experiment.activation_bits > 0; }
+bool activations_quantized(const Experiment& experiment) {
+  return experiment.activation_bits > 0;
+}
 
 // A saved model's test data (the seed draws a toy set) and how it is quantized; the bit-widths come from the
 // command's own lists.
@@ -43,14 +45,15 @@ const SettingScope kSweepScope = {
      {"activation_bits", "sweep takes its activation bit-widths from --sweep_activation_bits"}},
     {},
     {{"train_limit", activations_quantized,
-      "sweep reads training images only to calibrate quantized activations, and every activation width here is float"}}};
-const SettingScope kEvalScope = {
-    {"data", "quantization", "compute"},
-    {"seed"},
-    {},
-    {},
-    {{"train_limit", activations_quantized,
-      "eval reads training images only to calibrate quantized activations, and activation_bits is 0 (float)"}}};
+      "sweep reads training images only to calibrate quantized activations, and every activation width here "
+      "is float"}}};
+const SettingScope kEvalScope = {{"data", "quantization", "compute"},
+                                 {"seed"},
+                                 {},
+                                 {},
+                                 {{"train_limit", activations_quantized,
+                                   "eval reads training images only to calibrate quantized activations, and "
+                                   "activation_bits is 0 (float)"}}};
 
 // Real int8 inference beside 8-bit fake quantization with the same grids: two table rows, or an error.
 Status add_int8_rows(LoadedModel& model, TextTable& table) {
@@ -68,9 +71,10 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
                                                           e.calibration_samples, setting.weights.granularity);
   Result<Int8Model> int8 = build_int8_model(network, network.parameters(), options);
   if (!int8) return int8.status();
-  const Int8Backend backend = int8_backend_available(Int8Backend::xnnpack) && e.kernels != KernelChoice::reference
-                                  ? Int8Backend::xnnpack
-                                  : Int8Backend::reference;
+  const Int8Backend backend =
+      int8_backend_available(Int8Backend::xnnpack) && e.kernels != KernelChoice::reference
+          ? Int8Backend::xnnpack
+          : Int8Backend::reference;
   Result<std::vector<int32_t>> predictions =
       int8_predict(*int8, data.test_x, data.test_size(), backend, e.threads);
   if (!predictions) return predictions.status();
@@ -122,10 +126,11 @@ int sweep_command(const std::vector<std::string>& arguments) {
         bar.update(double(done) / total, std::to_string(done) + "/" + std::to_string(total));
       });
   bar.finish("");
-  std::printf("%s: %s, %s %s weights, %s ranges, test accuracy:\n\n%s\n", parsed->flag("model").c_str(),
-              model->experiment.architecture.c_str(), std::string(choice_name(model->experiment.granularity)).c_str(),
-              std::string(choice_name(model->experiment.symmetry)).c_str(), std::string(choice_name(model->experiment.range_method)).c_str(),
-              sweep_text_table(points).c_str());
+  std::printf(
+      "%s: %s, %s %s weights, %s ranges, test accuracy:\n\n%s\n", parsed->flag("model").c_str(),
+      model->experiment.architecture.c_str(), std::string(choice_name(model->experiment.granularity)).c_str(),
+      std::string(choice_name(model->experiment.symmetry)).c_str(),
+      std::string(choice_name(model->experiment.range_method)).c_str(), sweep_text_table(points).c_str());
   SweepOutputPaths paths{parsed->flag("csv"), parsed->flag("json"), parsed->flag("svg")};
   if (Status status = write_sweep_outputs(
           points, model->experiment, paths,
@@ -156,7 +161,8 @@ int eval_command(const std::vector<std::string>& arguments) {
   table.header = {"setting", "accuracy", "loss", ""};
   table.rows.push_back(
       {"float", format_percent(float_result.accuracy, 2), format_fixed(float_result.loss, 4), ""});
-  table.rows.push_back({describe_quantization(e, e.weight_bits, e.activation_bits), format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
+  table.rows.push_back({describe_quantization(e, e.weight_bits, e.activation_bits),
+                        format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
   if (parsed->flag("int8") == "1") {
     if (Status status = add_int8_rows(*model, table); !status) return report_bad_input("eval", status);
   } else if (parsed->flag("int8") != "0") {

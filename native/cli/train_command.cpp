@@ -26,7 +26,10 @@ namespace {
 // train reads every group: the quantization settings are the model's evaluation setting, which train reports
 // at the end and saves for eval.
 SettingScope train_scope(const Experiment& experiment) {
-  return {{"data", "model", "training", "method", "quantization", "compute"}, {}, {}, {std::string(choice_name(experiment.method))}};
+  return {{"data", "model", "training", "method", "quantization", "compute"},
+          {},
+          {},
+          {std::string(choice_name(experiment.method))}};
 }
 // demo sweeps the weight and activation widths itself.
 SettingScope demo_scope(const Experiment& experiment) {
@@ -58,7 +61,8 @@ int train_command(const std::vector<std::string>& arguments) {
   }
   Result<Experiment> experiment = experiment_from_command_line(*parsed);
   if (!experiment) return report_bad_input("train", experiment.status());
-  if (Status status = check_settings_are_read("train", *parsed, *experiment, train_scope(*experiment)); !status)
+  if (Status status = check_settings_are_read("train", *parsed, *experiment, train_scope(*experiment));
+      !status)
     return report_bad_input("train", status);
   Result<Run> run = start_run(*experiment);
   if (!run) return report_bad_input("train", run.status());
@@ -73,13 +77,15 @@ int train_command(const std::vector<std::string>& arguments) {
   const Experiment& e = run->experiment;
   const Evaluation float_result = evaluate(*run->network, run->dataset->test_x, run->dataset->test_y);
   const Evaluation quantized = evaluate_quantized(
-      *run->network, *run->dataset, make_quantization_setting(e, e.weight_bits, e.activation_bits), e.calibration_samples);
-  std::printf("test accuracy %.2f%% in float, %.2f%% at %s\n", 100 * float_result.accuracy, 100 * quantized.accuracy,
-              describe_quantization(e, e.weight_bits, e.activation_bits).c_str());
+      *run->network, *run->dataset, make_quantization_setting(e, e.weight_bits, e.activation_bits),
+      e.calibration_samples);
+  std::printf("test accuracy %.2f%% in float, %.2f%% at %s\n", 100 * float_result.accuracy,
+              100 * quantized.accuracy, describe_quantization(e, e.weight_bits, e.activation_bits).c_str());
   // What the method learned or measured (CPQ's learned bit-widths, SymReg's weight asymmetry, ...).
   for (const MethodReadout& readout : run->trainer->method().readouts(*run->network)) {
     std::printf("%s: %s%s %.4f\n", std::string(choice_name(e.method)).c_str(), readout.name.c_str(),
-                readout.layer < 0 ? "" : (" of layer " + std::to_string(readout.layer)).c_str(), readout.value);
+                readout.layer < 0 ? "" : (" of layer " + std::to_string(readout.layer)).c_str(),
+                readout.value);
   }
   const std::string& out = parsed->flag("out");
   if (Status status = create_parent_directory(out); !status) return report_bad_input("train", status);
@@ -129,8 +135,10 @@ int demo_command(const std::vector<std::string>& arguments) {
   options.activation_bits = {0, 8, 4};
   std::vector<SweepPoint> points = sweep_bit_widths(*run->network, *run->dataset, options);
   std::printf("\nPost-training quantization (%s, %s, %s ranges), test accuracy:\n\n%s\n",
-              std::string(choice_name(run->experiment.granularity)).c_str(), std::string(choice_name(run->experiment.symmetry)).c_str(),
-              std::string(choice_name(run->experiment.range_method)).c_str(), sweep_text_table(points).c_str());
+              std::string(choice_name(run->experiment.granularity)).c_str(),
+              std::string(choice_name(run->experiment.symmetry)).c_str(),
+              std::string(choice_name(run->experiment.range_method)).c_str(),
+              sweep_text_table(points).c_str());
 
   const std::string out_dir = parsed->flag("out_dir");
   std::filesystem::path dir(out_dir);

@@ -55,7 +55,8 @@ void FileDialog::draw(const std::function<void(const std::string& path, Mode mod
   std::string enter;
   for (const auto& [name, is_directory] : entries_) {
     const std::string label = is_directory ? name + "/" : name;
-    if (ImGui::Selectable(label.c_str(), !is_directory && name == name_, ImGuiSelectableFlags_AllowDoubleClick)) {
+    if (ImGui::Selectable(label.c_str(), !is_directory && name == name_,
+                          ImGuiSelectableFlags_AllowDoubleClick)) {
       if (is_directory)
         enter = name;
       else

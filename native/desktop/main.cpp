@@ -81,20 +81,23 @@ struct Options {
 
 // The desktop's own flags; every experiment setting is a flag too, parsed by the CLI's one parser.
 const std::vector<qplay::cli::CommandFlag> kDesktopFlags = {
-    {"state", "start from a shared state, as in the web app's URL after '#' (e.g. \"dataset=moons&weight_bits=3\")",
+    {"state",
+     "start from a shared state, as in the web app's URL after '#' (e.g. \"dataset=moons&weight_bits=3\")",
      ""},
     {"frames", "draw N frames, then exit (for tests and screenshots); 0: until the window is closed", "0"},
     {"screenshot", "with --frames: save the last frame as PNG or PPM (by extension)", ""},
 };
 
 void print_usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: qplay [--state \"<hash>\"] [--<setting>=<value> ...] [--frames N [--screenshot out.png|out.ppm]]\n\n"
-               "The QPlay playground: train small networks and watch what quantization does to them.\n\n"
-               "  flags:\n%s"
-               "  Every experiment setting is a flag too (--dataset=moons --weight_bits=3), applied after --state;\n"
-               "  qplay-cli train --help lists them with their ranges.\n",
-               qplay::cli::describe_command_flags(kDesktopFlags).c_str());
+  std::fprintf(
+      out,
+      "usage: qplay [--state \"<hash>\"] [--<setting>=<value> ...] [--frames N [--screenshot "
+      "out.png|out.ppm]]\n\n"
+      "The QPlay playground: train small networks and watch what quantization does to them.\n\n"
+      "  flags:\n%s"
+      "  Every experiment setting is a flag too (--dataset=moons --weight_bits=3), applied after --state;\n"
+      "  qplay-cli train --help lists them with their ranges.\n",
+      qplay::cli::describe_command_flags(kDesktopFlags).c_str());
 }
 
 bool has_extension(std::string_view path, std::string_view extension) {
@@ -318,9 +321,11 @@ int main(int argc, char** argv) {
       if (last_frame) {
         const qplay::Result<qplay::Json> metrics = qplay::parse_json(playground.metrics_json());
         const qplay::Json* rate = metrics ? metrics.value().find("samples_per_second") : nullptr;
-        std::printf("qplay: %ld frames, %.1f ms per frame, of which the playground (training, evaluation, "
-                    "layout) %.1f ms; training %.0f samples/s\n", frames, frame_ms / frames, playground_ms / frames,
-                    rate && rate->is_number() ? rate->as_number() : 0.0);
+        std::printf(
+            "qplay: %ld frames, %.1f ms per frame, of which the playground (training, evaluation, "
+            "layout) %.1f ms; training %.0f samples/s\n",
+            frames, frame_ms / frames, playground_ms / frames,
+            rate && rate->is_number() ? rate->as_number() : 0.0);
         break;
       }
     }

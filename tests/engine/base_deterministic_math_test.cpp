@@ -32,17 +32,39 @@ double worst_ulps(Ours ours, Libm libm, double low, double high) {
 }
 
 TEST(DeterministicMath, AgreesWithLibmToAFewUlp) {
-  EXPECT_LE(worst_ulps(deterministic_exp, [](double x) { return std::exp(x); }, -700, 700), 4);
-  EXPECT_LE(worst_ulps(deterministic_exp, [](double x) { return std::exp(x); }, -1, 1), 2);
-  EXPECT_LE(worst_ulps(deterministic_expm1, [](double x) { return std::expm1(x); }, -0.5, 0.5), 2);
-  EXPECT_LE(worst_ulps(deterministic_expm1, [](double x) { return std::expm1(x); }, -30, 30), 4);
-  EXPECT_LE(worst_ulps(deterministic_log1p, [](double x) { return std::log1p(x); }, -0.5, 0.5), 4);
-  EXPECT_LE(worst_ulps(deterministic_log1p, [](double x) { return std::log1p(x); }, 0.5, 1e6), 4);
-  EXPECT_LE(worst_ulps(deterministic_tanh, [](double x) { return std::tanh(x); }, -25, 25), 4);
-  EXPECT_LE(worst_ulps(deterministic_tanh, [](double x) { return std::tanh(x); }, -1e-3, 1e-3), 4);
-  EXPECT_LE(worst_ulps(deterministic_atanh, [](double x) { return std::atanh(x); }, -0.999, 0.999), 6);
-  EXPECT_LE(worst_ulps(deterministic_log, [](double x) { return std::log(x); }, 1e-300, 1e300), 4);
-  EXPECT_LE(worst_ulps(deterministic_cos, [](double x) { return std::cos(x); }, 0, 3.2), 4);
+  EXPECT_LE(worst_ulps(
+                deterministic_exp, [](double x) { return std::exp(x); }, -700, 700),
+            4);
+  EXPECT_LE(worst_ulps(
+                deterministic_exp, [](double x) { return std::exp(x); }, -1, 1),
+            2);
+  EXPECT_LE(worst_ulps(
+                deterministic_expm1, [](double x) { return std::expm1(x); }, -0.5, 0.5),
+            2);
+  EXPECT_LE(worst_ulps(
+                deterministic_expm1, [](double x) { return std::expm1(x); }, -30, 30),
+            4);
+  EXPECT_LE(worst_ulps(
+                deterministic_log1p, [](double x) { return std::log1p(x); }, -0.5, 0.5),
+            4);
+  EXPECT_LE(worst_ulps(
+                deterministic_log1p, [](double x) { return std::log1p(x); }, 0.5, 1e6),
+            4);
+  EXPECT_LE(worst_ulps(
+                deterministic_tanh, [](double x) { return std::tanh(x); }, -25, 25),
+            4);
+  EXPECT_LE(worst_ulps(
+                deterministic_tanh, [](double x) { return std::tanh(x); }, -1e-3, 1e-3),
+            4);
+  EXPECT_LE(worst_ulps(
+                deterministic_atanh, [](double x) { return std::atanh(x); }, -0.999, 0.999),
+            6);
+  EXPECT_LE(worst_ulps(
+                deterministic_log, [](double x) { return std::log(x); }, 1e-300, 1e300),
+            4);
+  EXPECT_LE(worst_ulps(
+                deterministic_cos, [](double x) { return std::cos(x); }, 0, 3.2),
+            4);
 }
 
 TEST(DeterministicMath, EdgesAreThoseOfLibm) {

@@ -235,7 +235,8 @@ TEST(InflateIfGzip, PassesPlainBytesThroughAndInflatesGzipInMemory) {
   EXPECT_EQ(*inflated, content);
   Bytes truncated = make_gzip(content);
   truncated.resize(truncated.size() - 1);
-  EXPECT_ERROR_CONTAINS(inflate_if_gzip(std::move(truncated), "labels.gz"), "labels.gz: truncated gzip stream");
+  EXPECT_ERROR_CONTAINS(inflate_if_gzip(std::move(truncated), "labels.gz"),
+                        "labels.gz: truncated gzip stream");
 }
 
 TEST(ReadFileMaybeGzip, JoinsConcatenatedMembersLikeGunzip) {
@@ -463,7 +464,8 @@ TEST(LoadFashionMnist, CorruptFileIsNamed) {
                         "Fashion-MNIST: " + labels + ": expected 12 bytes, file has 10");
 }
 
-// A labels file that carries an images header (swapped or renamed files) is named as such, not as a size problem.
+// A labels file that carries an images header (swapped or renamed files) is named as such, not as a size
+// problem.
 TEST(LoadFashionMnist, ALabelsFileWithAnImagesHeaderSaysSo) {
   FashionMnistOptions options;
   options.directory = make_fashion_directory("qplay_fashion_swapped", false);

@@ -49,7 +49,8 @@ TEST(Comparison, TrainsEveryArmForEverySeedAndScoresEveryPoint) {
   EXPECT_EQ(result->points[3].name(), "W2A4 per-tensor min-max");
   EXPECT_EQ(result->points[15].name(), "W2A4 per-channel mse");
   ASSERT_EQ(result->runs.size(), 4u);
-  const std::vector<std::pair<std::string, int64_t>> order = {{"baseline", 7}, {"baseline", 8}, {"qreg", 7}, {"qreg", 8}};
+  const std::vector<std::pair<std::string, int64_t>> order = {
+      {"baseline", 7}, {"baseline", 8}, {"qreg", 7}, {"qreg", 8}};
   for (size_t i = 0; i < order.size(); ++i) {
     const ComparisonRun& run = result->runs[i];
     EXPECT_EQ(run.arm, order[i].first);
@@ -80,8 +81,10 @@ TEST(Comparison, TrainsEveryArmForEverySeedAndScoresEveryPoint) {
   const PairedDifference d =
       paired_difference_of(*result, "qreg", "baseline", [](auto& r) { return r.quantized[1].accuracy; });
   EXPECT_EQ(d.pairs, 2);
-  EXPECT_NEAR(d.mean, ((result->runs[2].quantized[1].accuracy - result->runs[0].quantized[1].accuracy) +
-                       (result->runs[3].quantized[1].accuracy - result->runs[1].quantized[1].accuracy)) / 2,
+  EXPECT_NEAR(d.mean,
+              ((result->runs[2].quantized[1].accuracy - result->runs[0].quantized[1].accuracy) +
+               (result->runs[3].quantized[1].accuracy - result->runs[1].quantized[1].accuracy)) /
+                  2,
               1e-12);
   // One verdict per point, plus accuracy as trained, one per FGSM epsilon and the generalization gap.
   EXPECT_EQ(comparison_verdicts(*result).size(), 16u + 1 + 3 + 1);
@@ -142,10 +145,11 @@ TEST(ComparisonArms, ParsesKnobsGridsAndAblations) {
   EXPECT_FALSE(arm_experiment(Experiment{}, parsed[2], 0)->methods.symreg.saturating_weights);
   // Two arms of one method stay apart; the same arm twice does not.
   EXPECT_TRUE(parse_comparison_arms("symreg,symreg[satnl=off]").ok());
-  for (const char* bad : {"symreg,symreg", "telepathy", "gradl1[symreg_lambda=1]", "gradl1[epochs=3]",
-                          "gradl1[seed=2]", "gradl1[gradl1_lambda_weights=-1]", "gradl1[gradl1_lambda_weights]",
-                          "gradl1[gradl1_lambda_weights=1e-3", "gradl1]", "baseline[dataset=xor]",
-                          "gradl1[gradl1_warmup=0|0.1|0.2|0.3|0.4,gradl1_lambda_weights=1e-4|1e-3|1e-2|1e-1]"}) {
+  for (const char* bad :
+       {"symreg,symreg", "telepathy", "gradl1[symreg_lambda=1]", "gradl1[epochs=3]", "gradl1[seed=2]",
+        "gradl1[gradl1_lambda_weights=-1]", "gradl1[gradl1_lambda_weights]",
+        "gradl1[gradl1_lambda_weights=1e-3", "gradl1]", "baseline[dataset=xor]",
+        "gradl1[gradl1_warmup=0|0.1|0.2|0.3|0.4,gradl1_lambda_weights=1e-4|1e-3|1e-2|1e-1]"}) {
     Result<std::vector<ComparisonArm>> result = parse_comparison_arms(bad);
     EXPECT_FALSE(result.ok()) << bad;
   }
@@ -155,7 +159,8 @@ TEST(ComparisonArms, ParsesKnobsGridsAndAblations) {
 TEST(Comparison, ChoosesAGridPointOnValidationAndKeepsItForEverySeed) {
   ComparisonSettings settings = tiny_comparison();
   // A learning rate of 1e-6 cannot learn in 10 epochs; validation must reject it.
-  settings.base.dataset = DatasetChoice::circles;  // not linearly separable: an untrained network is at chance
+  settings.base.dataset =
+      DatasetChoice::circles;  // not linearly separable: an untrained network is at chance
   settings.arms = arms("baseline,baseline[learning_rate=0.000001|0.05]");
   settings.validation_fraction = 0.25;
   settings.fgsm_epsilons.clear();
@@ -198,7 +203,8 @@ TEST(Comparison, ValidationSplitIsDisjointAndSeeded) {
   EXPECT_EQ(split->training.test_size(), data->test_size());
   // Every training point lands on exactly one side.
   std::multiset<std::pair<float, float>> all, sides;
-  for (size_t i = 0; i < data->train_size(); ++i) all.insert({data->train_x.value(i, 0), data->train_x.value(i, 1)});
+  for (size_t i = 0; i < data->train_size(); ++i)
+    all.insert({data->train_x.value(i, 0), data->train_x.value(i, 1)});
   for (size_t i = 0; i < split->training.train_size(); ++i)
     sides.insert({split->training.train_x.value(i, 0), split->training.train_x.value(i, 1)});
   for (size_t i = 0; i < split->validation_y.size(); ++i)

@@ -8,8 +8,8 @@
 #include "core/engine/experiment/run.h"
 #include "core/engine/experiment/saved_model.h"
 #include "core/engine/experiment/state_table.h"
-#include "core/engine/io/json.h"
 #include "core/engine/io/file_util.h"
+#include "core/engine/io/json.h"
 
 namespace qplay {
 namespace {
@@ -43,7 +43,9 @@ TEST(StateTable, RejectsOutOfRangeAndMalformedValuesAndKeepsTheOldValue) {
 }
 
 TEST(StateTable, SaysWhenASettingApplies) {
-  auto applies = [](std::string_view key, const Experiment& e) { return setting_applies(*find_setting(key), e); };
+  auto applies = [](std::string_view key, const Experiment& e) {
+    return setting_applies(*find_setting(key), e);
+  };
   Experiment e;
   e.dataset = DatasetChoice::moons;
   EXPECT_FALSE(applies("classes", e)) << "moons have two classes";
@@ -72,7 +74,8 @@ TEST(StateTable, ExperimentFilesAreReadStrictly) {
   };
   const std::string header = R"({"format": "qplay-experiment", "version": 1, )";
   EXPECT_TRUE(read(header + R"("settings": {"epochs": 5, "dataset": "moons"}})").ok());
-  EXPECT_NE(read(header + R"("settings": {}, "extra": 1})").message().find("unknown key 'extra'"), std::string::npos);
+  EXPECT_NE(read(header + R"("settings": {}, "extra": 1})").message().find("unknown key 'extra'"),
+            std::string::npos);
   EXPECT_NE(read(header + R"("settings": {"epochs": "5"}})").message().find("'epochs' must be a number"),
             std::string::npos);
   EXPECT_NE(read(header + R"("settings": {"dataset": 3}})").message().find("'dataset' must be a string"),
@@ -113,16 +116,19 @@ TEST(StateTable, EveryMethodKnobRoundTripsThroughJsonAtANonDefaultValue) {
   Experiment e;
   int knobs = 0;
   for (const SettingRow& row : experiment_settings()) {
-    const bool a_methods_knob = std::any_of(registered_methods().begin(), registered_methods().end(),
-                                            [&](const MethodRegistration& m) { return row.group == choice_name(m.kind); });
+    const bool a_methods_knob =
+        std::any_of(registered_methods().begin(), registered_methods().end(),
+                    [&](const MethodRegistration& m) { return row.group == choice_name(m.kind); });
     if (row.group != "method" && !a_methods_knob) continue;
     // The last choice, or a value three quarters of the way through the range, unless that is the default.
     std::string value;
     if (row.kind == SettingKind::choice) {
-      value = std::string(row.choices.back() == get_setting(defaults, row) ? row.choices.front() : row.choices.back());
+      value = std::string(row.choices.back() == get_setting(defaults, row) ? row.choices.front()
+                                                                           : row.choices.back());
     } else {
       const double x = row.min + 0.75 * (row.max - row.min);
-      value = row.kind == SettingKind::integer ? std::to_string(static_cast<long long>(x)) : format_json_number(x);
+      value = row.kind == SettingKind::integer ? std::to_string(static_cast<long long>(x))
+                                               : format_json_number(x);
     }
     ASSERT_TRUE(set_setting(e, row.key, value).ok()) << row.key << " = " << value;
     EXPECT_NE(get_setting(e, row), get_setting(defaults, row)) << row.key;
@@ -133,7 +139,8 @@ TEST(StateTable, EveryMethodKnobRoundTripsThroughJsonAtANonDefaultValue) {
   ASSERT_TRUE(parsed.ok());
   Result<Experiment> back = experiment_from_json(*parsed);
   ASSERT_TRUE(back.ok()) << back.message();
-  for (const SettingRow& row : experiment_settings()) EXPECT_EQ(get_setting(*back, row), get_setting(e, row)) << row.key;
+  for (const SettingRow& row : experiment_settings())
+    EXPECT_EQ(get_setting(*back, row), get_setting(e, row)) << row.key;
 }
 
 TEST(StateTable, ExperimentFilesRefuseForeignAndInvalidContent) {
@@ -180,7 +187,8 @@ TEST(SavedModel, RoundTripsWeightsAndExperiment) {
                          loaded->network->parameters().begin()));
 }
 
-// init_model starts a run from a trained model's weights (fine-tuning), and only from one of the same network.
+// init_model starts a run from a trained model's weights (fine-tuning), and only from one of the same
+// network.
 TEST(SavedModel, InitModelStartsFromItsWeightsAndRefusesAnotherNetwork) {
   Experiment e;
   e.dataset = DatasetChoice::moons;
@@ -271,7 +279,9 @@ TEST(ShippedExperiments, EachLoadsAndValidates) {
     ASSERT_TRUE(loaded.ok()) << loaded.status().message();
     const std::string name = entry.path().stem().string();
     EXPECT_NE(name.find(std::string(choice_name(loaded->method))), std::string::npos) << name;
-    EXPECT_NE(name.find(loaded->dataset == DatasetChoice::fashion_mnist ? "fashion" : std::string(choice_name(loaded->dataset))),
+    EXPECT_NE(name.find(loaded->dataset == DatasetChoice::fashion_mnist
+                            ? "fashion"
+                            : std::string(choice_name(loaded->dataset))),
               std::string::npos)
         << name;
   }

@@ -38,9 +38,9 @@ inline Golden load_golden(const std::string& file) {
   EXPECT_TRUE(json.ok()) << json.message();
   g.json = *json;
   std::vector<double> shape = numbers(*g.json.find("input_shape"));
-  Result<Architecture> a =
-      parse_architecture(g.json.find("architecture")->as_string(), {int(shape[0]), int(shape[1]), int(shape[2])},
-                         int(g.json.find("classes")->as_number()));
+  Result<Architecture> a = parse_architecture(g.json.find("architecture")->as_string(),
+                                              {int(shape[0]), int(shape[1]), int(shape[2])},
+                                              int(g.json.find("classes")->as_number()));
   EXPECT_TRUE(a.ok()) << a.message();
   g.architecture = *a;
   g.inputs = numbers(*g.json.find("inputs"));

@@ -136,7 +136,8 @@ TEST(Int8InputGrid, QuantizeToInt8IsQuantizeToIntOnEveryKindOfValue) {
     std::vector<int8_t> codes(values.size());
     quantize_to_int8(grid, values, codes);
     for (size_t i = 0; i < values.size(); ++i) {
-      EXPECT_EQ(codes[i], quantize_to_int(grid, values[i])) << "value " << values[i] << " grid " << to_string(grid);
+      EXPECT_EQ(codes[i], quantize_to_int(grid, values[i]))
+          << "value " << values[i] << " grid " << to_string(grid);
     }
   }
 }

@@ -81,9 +81,9 @@ TEST(FileUtil, ReadsStopAtTheLimitWithAMessage) {
   EXPECT_EQ(read_file_bytes(directory.file("limit.bin"), 999, "a test file").message(),
             directory.file("limit.bin") + ": more than 999 bytes, larger than a test file can be");
   if (std::filesystem::exists("/dev/zero")) {
-    EXPECT_EQ(load_model_file("/dev/zero").message(),
-              "/dev/zero: more than " + std::to_string(kMaxModelFileBytes) +
-                  " bytes, larger than a QPlay model file can be");
+    EXPECT_EQ(load_model_file("/dev/zero").message(), "/dev/zero: more than " +
+                                                          std::to_string(kMaxModelFileBytes) +
+                                                          " bytes, larger than a QPlay model file can be");
   }
 }
 
@@ -91,7 +91,8 @@ TEST(FileUtil, WrittenBytesReadBackUnchanged) {
   ScratchDirectory directory;
   const std::vector<uint8_t> bytes = {0, 1, 2, 255, 0, 10, 13};
   ASSERT_TRUE(write_file_atomically(directory.file("data.bin"), bytes).ok());
-  Result<std::vector<uint8_t>> read = read_file_bytes(directory.file("data.bin"), kTestFileLimit, "a test file");
+  Result<std::vector<uint8_t>> read =
+      read_file_bytes(directory.file("data.bin"), kTestFileLimit, "a test file");
   ASSERT_TRUE(read.ok()) << read.message();
   EXPECT_EQ(*read, bytes);
 
@@ -124,7 +125,8 @@ TEST(FileUtil, TheNextSaveRemovesWhatAKilledSaveLeftBehind) {
 #endif
   ScratchDirectory directory;
   const std::string path = directory.file("model.qmodel");
-  const std::string dead = path + ".tmp-2147483647-0", alive = path + ".tmp-" + std::to_string(getpid()) + "-999999";
+  const std::string dead = path + ".tmp-2147483647-0",
+                    alive = path + ".tmp-" + std::to_string(getpid()) + "-999999";
   ASSERT_TRUE(write_text_file_atomically(dead + "x", "").ok());  // files to rename into place
   std::filesystem::rename(dead + "x", dead);
   ASSERT_TRUE(write_text_file_atomically(alive + "x", "").ok());

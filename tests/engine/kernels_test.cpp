@@ -527,7 +527,8 @@ TEST(KernelTableGemm, ThreadCountDoesNotChangeTheBits) {
       }
     }
     for (size_t i = 2; i < results.size(); ++i) {
-      EXPECT_EQ(std::memcmp(results[i % 2].data(), results[i].data(), results[0].size() * sizeof(float)), 0) << i;
+      EXPECT_EQ(std::memcmp(results[i % 2].data(), results[i].data(), results[0].size() * sizeof(float)), 0)
+          << i;
     }
   }
 }
@@ -717,8 +718,8 @@ TEST(KernelEntryDeathTest, RefusesALeadingDimensionShorterThanARow) {
   const std::vector<float> a(6, 1.0f), b(6, 1.0f);
   std::vector<float> c(4, 0.0f);
   // A is 2 x 3, so its rows are 3 apart; 2 would read the wrong elements.
-  EXPECT_DEATH(linear_algebra::gemm(*reference_kernel_table(), Transpose::no, Transpose::no, 2, 2, 3, a.data(), 2,
-                                    b.data(), 2, c.data(), 2, false),
+  EXPECT_DEATH(linear_algebra::gemm(*reference_kernel_table(), Transpose::no, Transpose::no, 2, 2, 3,
+                                    a.data(), 2, b.data(), 2, c.data(), 2, false),
                "lda");
   ConvGeometry broken;  // no image
   EXPECT_DEATH(linear_algebra::im2col(*reference_kernel_table(), broken, a.data(), c.data()), "in_height");

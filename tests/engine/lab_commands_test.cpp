@@ -41,7 +41,8 @@ TEST(LabCommands, SetChangesOneSettingOrSaysWhyAndKeepsTheState) {
 
 TEST(LabCommands, StateAppliesTheGoodPartsOfAHashAndListsTheRest) {
   std::unique_ptr<Lab> lab = small_lab();
-  Result<Json> reply = run_lab_command(*lab, "state", Json::object({{"hash", Json("dataset=xor&weight_bits=99")}}));
+  Result<Json> reply =
+      run_lab_command(*lab, "state", Json::object({{"hash", Json("dataset=xor&weight_bits=99")}}));
   ASSERT_TRUE(reply.ok()) << reply.message();
   EXPECT_EQ(lab->state().experiment.dataset, DatasetChoice::xor_quadrants);
   ASSERT_EQ(reply.value().find("warnings")->size(), 1u);
@@ -54,7 +55,8 @@ TEST(LabCommands, StateJsonRoundTripsThroughImportJson) {
   Result<Json> saved = run_lab_command(*lab, "state_json", Json());
   ASSERT_TRUE(saved.ok());
   ASSERT_TRUE(run_lab_command(*lab, "set", set_arguments("weight_bits", "2")).ok());
-  ASSERT_TRUE(run_lab_command(*lab, "import_json", Json::object({{"text", Json(to_json(saved.value()))}})).ok());
+  ASSERT_TRUE(
+      run_lab_command(*lab, "import_json", Json::object({{"text", Json(to_json(saved.value()))}})).ok());
   EXPECT_EQ(lab->state().experiment.weight_bits, 5);
   EXPECT_FALSE(run_lab_command(*lab, "import_json", Json::object({{"text", Json("{")}})).ok());
   EXPECT_EQ(run_lab_command(*lab, "state_hash", Json()).value().as_string(), lab_state_to_hash(lab->state()));

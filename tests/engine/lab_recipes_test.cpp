@@ -90,7 +90,8 @@ TEST(MethodRecipes, ABrokenFileIsRefusedWithAMessageNamingTheRecipeAndField) {
   const std::string no_title = R"({"format": "qplay-recipes", "version": 1, "recipes": [{"method": "cpq",
       "state": "methods=baseline,cpq", "look": "x", "reading": "accuracy-at-slider", "use_learned_bits": false,
       "verdict": "better"}]})";
-  EXPECT_EQ(parse_method_recipes(no_title).status().message(), "recipe 1: \"title\" must be a non-empty string");
+  EXPECT_EQ(parse_method_recipes(no_title).status().message(),
+            "recipe 1: \"title\" must be a non-empty string");
   std::string bad_reading = no_title;
   bad_reading.replace(bad_reading.find("\"state\""), 0, "\"title\": \"t\", ");
   ASSERT_TRUE(parse_method_recipes(bad_reading).ok());

@@ -16,8 +16,8 @@ TEST(LabStateHash, DefaultStateIsJustTheSeed) {
 }
 
 TEST(LabStateHash, ReadsSettingsMethodsAndHideFlags) {
-  ParsedLabState parsed =
-      lab_state_from_hash("#dataset=moons&methods=baseline,cpq&weight_bits=3&architecture=mlp:16,16&setup_hide=1");
+  ParsedLabState parsed = lab_state_from_hash(
+      "#dataset=moons&methods=baseline,cpq&weight_bits=3&architecture=mlp:16,16&setup_hide=1");
   ASSERT_TRUE(parsed.warnings.empty()) << parsed.warnings.front();
   EXPECT_EQ(parsed.state.experiment.dataset, DatasetChoice::moons);
   EXPECT_EQ(parsed.state.experiment.weight_bits, 3);
@@ -44,13 +44,15 @@ TEST(LabStateHash, RoundTripsEveryNonDefaultValue) {
 
 TEST(LabStateHash, BadPartsBecomeWarningsAndKeepTheirDefaults) {
   ParsedLabState parsed = lab_state_from_hash(
-      "weight_bits=99&dataset=mnist&bogus=1&methods=baseline,nope&lonely&noise=0.3&nothing_hide=1&method=cpq");
+      "weight_bits=99&dataset=mnist&bogus=1&methods=baseline,nope&lonely&noise=0.3&nothing_hide=1&method="
+      "cpq");
   EXPECT_EQ(parsed.warnings.size(), 7u);
   LabState expected = default_lab_state();
   expected.experiment.noise = 0.3;  // the one good part is applied
   EXPECT_EQ(parsed.state, expected);
   bool mentions_allowed_range = false;
-  for (const std::string& w : parsed.warnings) mentions_allowed_range |= w.find("weight_bits") != std::string::npos;
+  for (const std::string& w : parsed.warnings)
+    mentions_allowed_range |= w.find("weight_bits") != std::string::npos;
   EXPECT_TRUE(mentions_allowed_range);
 }
 

@@ -46,7 +46,8 @@ TEST(Lab, RunsStartFromTheSameDataAndWeights) {
   EXPECT_EQ(l.run(1).method, "gradl1");
   for (int i = 1; i < 3; ++i)  // one kernel table, one thread pool: the runs take turns
     EXPECT_EQ(&l.run(i).run.network->kernels(), &l.run(0).run.network->kernels());
-  std::span<const float> baseline = l.run(0).run.network->parameters(), gradl1 = l.run(1).run.network->parameters();
+  std::span<const float> baseline = l.run(0).run.network->parameters(),
+                         gradl1 = l.run(1).run.network->parameters();
   ASSERT_EQ(baseline.size(), gradl1.size());
   EXPECT_TRUE(std::equal(baseline.begin(), baseline.end(), gradl1.begin()));
   // symreg deploys its saturating reparameterization w = c·tanh(v/c) of the same initial v.
@@ -89,8 +90,9 @@ TEST(Lab, SliderSettingsApplyLiveAndEqualAPostTrainingEvaluation) {
       const EvaluationCache::Entry* entry = lab->evaluation(r, lab->current_setting());
       ASSERT_NE(entry, nullptr);
       ASSERT_TRUE(entry->complete);
-      Evaluation expected = evaluate_quantized(*lab->run(r).run.network, lab->dataset(), lab->current_setting(),
-                                               lab->state().experiment.calibration_samples);
+      Evaluation expected =
+          evaluate_quantized(*lab->run(r).run.network, lab->dataset(), lab->current_setting(),
+                             lab->state().experiment.calibration_samples);
       EXPECT_DOUBLE_EQ(entry->result.accuracy, expected.accuracy) << bits << " bits, run " << r;
       EXPECT_NEAR(entry->result.loss, expected.loss, 1e-5);
     }
@@ -111,7 +113,8 @@ TEST(Lab, ANewSliderSettingAnswersBeforeSetReturns) {
   for (int r = 0; r < lab->run_count(); ++r) {
     const EvaluationCache::Entry* entry = lab->evaluation(r, lab->current_setting());
     ASSERT_NE(entry, nullptr);
-    EXPECT_EQ(entry->result.samples, lab->dataset().test_size());  // 180 test points: the first read-out is all
+    EXPECT_EQ(entry->result.samples,
+              lab->dataset().test_size());  // 180 test points: the first read-out is all
   }
 }
 
@@ -166,8 +169,9 @@ TEST(Lab, LayerWeightBitsQuantizeOnlyThoseLayersAndSensitivityQuantizesOneAlone)
   std::vector<float> view = quantized_weights_view(*lab->run(0).run.network, alone);
   std::span<const float> master = lab->run(0).run.network->parameters();
   for (const ParameterTensor& tensor : lab->run(0).run.network->parameter_tensors()) {
-    const bool same = std::equal(master.begin() + tensor.offset, master.begin() + tensor.offset + tensor.size(),
-                                 view.begin() + tensor.offset);
+    const bool same =
+        std::equal(master.begin() + tensor.offset, master.begin() + tensor.offset + tensor.size(),
+                   view.begin() + tensor.offset);
     EXPECT_EQ(same, !(tensor.is_weight && tensor.layer == lab->weighted_layers()[0])) << tensor.name;
   }
   lab->set_interest({.accuracy_curves = false, .layer_sensitivity = true, .decision_boundaries = false});
@@ -193,25 +197,29 @@ TEST(Lab, DecisionBoundaryAgreesWithThePredictionsAtTheTestPoints) {
   std::vector<float> point(2);
   for (size_t i = 0; i < lab->dataset().test_size(); ++i) {
     lab->dataset().test_x.copy_rows(i, 1, point.data());
-    ASSERT_TRUE(point[0] > region.x_min && point[0] < region.x_max && point[1] > region.y_min && point[1] < region.y_max);
+    ASSERT_TRUE(point[0] > region.x_min && point[0] < region.x_max && point[1] > region.y_min &&
+                point[1] < region.y_max);
     const int column = static_cast<int>((point[0] - region.x_min) / (region.x_max - region.x_min) * 64);
     const int row = static_cast<int>((region.y_max - point[1]) / (region.y_max - region.y_min) * 64);
     agree += boundary.predicted_class[row * 64 + column] == predictions[i];
   }
   // A cell is ~1/40 of the data's width: only points right at the boundary may disagree.
   EXPECT_GE(double(agree) / lab->dataset().test_size(), 0.95);
-  EXPECT_LT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02) << "8 bits barely move it";
+  EXPECT_LT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02)
+      << "8 bits barely move it";
   ASSERT_TRUE(lab->set("weight_bits", "2"));
   ASSERT_TRUE(lab->set("granularity", "per-tensor"));
   lab->advance(1000);
-  EXPECT_GT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02) << "2 bits per tensor move it";
+  EXPECT_GT(boundary_disagreement(run.float_boundary, run.quantized_boundary), 0.02)
+      << "2 bits per tensor move it";
 }
 
 TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
   std::unique_ptr<Lab> lab = trained_lab(small_state({"baseline"}));  // mlp:16,16 with ReLU
   Network<float>& network = *lab->run(0).run.network;
   const std::vector<int> hidden = hidden_neuron_layers(network.architecture());
-  ASSERT_EQ(hidden, (std::vector<int>{1, 3})) << "the ReLU after each hidden dense layer, not the output layer";
+  ASSERT_EQ(hidden, (std::vector<int>{1, 3}))
+      << "the ReLU after each hidden dense layer, not the output layer";
   EXPECT_EQ(network.architecture().layers[hidden[0]].kind, LayerKind::relu);
   Result<Architecture> linear = parse_architecture("linear", TensorShape{1, 1, 2}, 2);
   ASSERT_TRUE(linear.ok()) << linear.message();
@@ -236,7 +244,8 @@ TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
   lab->advance(1000);
   const NeuronMaps float_maps = lab->run(0).float_neuron_maps;
   ASSERT_EQ(float_maps.layer, hidden[1]);
-  EXPECT_EQ(float_maps.values, compute_neuron_maps(network, {}, region, float_maps.resolution, hidden[1]).values);
+  EXPECT_EQ(float_maps.values,
+            compute_neuron_maps(network, {}, region, float_maps.resolution, hidden[1]).values);
   ASSERT_TRUE(lab->set("weight_bits", "2"));
   ASSERT_TRUE(lab->set("granularity", "per-tensor"));
   lab->advance(1000);
@@ -250,8 +259,8 @@ TEST(NeuronMaps, EachCellIsTheHiddenLayersOutputAtItsCentre) {
   EXPECT_EQ(lab->run(0).float_neuron_maps.values, float_maps.values);
 }
 
-// CPQ learns its quantizer (a step α per layer); the lab rounds its weights on that grid, as CPQ deploys them,
-// and shows that grid in the weight panel. A baseline is rounded post-training as before.
+// CPQ learns its quantizer (a step α per layer); the lab rounds its weights on that grid, as CPQ deploys
+// them, and shows that grid in the weight panel. A baseline is rounded post-training as before.
 TEST(Lab, ReadsCpqOnTheGridItLearned) {
   LabState state = small_state({"baseline", "cpq"});
   state.experiment.methods.cpq.bits = 3;
@@ -262,9 +271,11 @@ TEST(Lab, ReadsCpqOnTheGridItLearned) {
   const LabRun& cpq = lab->run(1);
   std::vector<float> view;
   const ForwardOptions<float> deployed = cpq.run.trainer->trained_forward(view);
-  const Evaluation as_deployed = evaluate(*cpq.run.network, lab->dataset().test_x, lab->dataset().test_y, deployed);
+  const Evaluation as_deployed =
+      evaluate(*cpq.run.network, lab->dataset().test_x, lab->dataset().test_y, deployed);
   EXPECT_DOUBLE_EQ(lab->evaluation(1, lab->current_setting())->result.accuracy, as_deployed.accuracy);
-  EXPECT_EQ(own_grid_method(lab->run(0))->quantize_on_own_grid(*lab->run(0).run.network, lab->current_setting(), view),
+  EXPECT_EQ(own_grid_method(lab->run(0))
+                ->quantize_on_own_grid(*lab->run(0).run.network, lab->current_setting(), view),
             false);
 
   double step = 0;
@@ -302,7 +313,8 @@ TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
   EXPECT_EQ(format_layer_weight_bits(listed), learned_layer_bits(*lab, 1));
   EXPECT_TRUE(runs[0].find("learned_weight_bits")->is_null());
   // The same numbers the method reports for the trained weights.
-  const std::vector<MethodReadout> direct = lab->run(1).run.trainer->method().readouts(*lab->run(1).run.network);
+  const std::vector<MethodReadout> direct =
+      lab->run(1).run.trainer->method().readouts(*lab->run(1).run.network);
   EXPECT_EQ(method_readouts_json(direct), *runs[1].find("readouts"));
 
   // A loaded model brings weights only: no learned state to report.
@@ -327,7 +339,8 @@ TEST(Lab, MetricsCountPredictionFlipsAgainstTheFloatModel) {
   ASSERT_TRUE(current.find("current")->as_bool());
   ASSERT_FALSE(current.find("flip_rate")->is_null());
   const double flips = current.find("flip_rate")->as_number();
-  const double change = std::fabs(current.find("accuracy")->as_number() - run.find("float")->find("accuracy")->as_number());
+  const double change =
+      std::fabs(current.find("accuracy")->as_number() - run.find("float")->find("accuracy")->as_number());
   EXPECT_GE(flips + 1e-12, change);
   EXPECT_GT(flips, 0.0) << "2 bits per tensor move some predictions";
   const EvaluationCache::Entry* quantized = lab->evaluation(0, lab->current_setting());
@@ -366,7 +379,8 @@ TEST(EvaluationCache, KeepsTheLastCompleteResultWhileNewerWeightsAreEvaluated) {
 
   for (int i = 0; i < 20; ++i) run.run.trainer->step();
   EXPECT_FALSE(cache.evaluate(*run.run.network, 2, setting, 0));
-  EXPECT_EQ(cache.find(setting)->weights_version, 1u) << "the old complete result stays until the new one is done";
+  EXPECT_EQ(cache.find(setting)->weights_version, 1u)
+      << "the old complete result stays until the new one is done";
   EXPECT_TRUE(cache.find(setting)->complete);
   EXPECT_EQ(cache.find(setting)->result.loss, first.loss);
   while (!cache.evaluate(*run.run.network, 2, setting, 0)) {
@@ -440,7 +454,8 @@ TEST(WeightStatistics, HistogramsCountEveryWeightAndQuantizedValuesSitOnTheGrid)
     EXPECT_LE(occupied, 3u);
     EXPECT_FALSE(stats.per_channel);
     for (float y : stats.staircase_y)
-      EXPECT_TRUE(std::find(stats.grid_levels.begin(), stats.grid_levels.end(), y) != stats.grid_levels.end());
+      EXPECT_TRUE(std::find(stats.grid_levels.begin(), stats.grid_levels.end(), y) !=
+                  stats.grid_levels.end());
   }
   EXPECT_TRUE(weight_statistics(network, lab->setting_with_weight_bits(0)).front().grid_levels.empty());
 }

@@ -53,7 +53,8 @@ TEST_P(MethodDefaults, KeepTheBaselinesAccuracyOnEveryDataSet) {
   for (const ComparisonRun& run : result->runs) {
     const double margin = run.float_weights_are_latent ? kLowBitMethodMargin : kFloatMethodMargin;
     EXPECT_GE(run.test_accuracy, baseline - margin)
-        << run.method << " on " << GetParam() << ": " << run.test_accuracy << " against the baseline's " << baseline;
+        << run.method << " on " << GetParam() << ": " << run.test_accuracy << " against the baseline's "
+        << baseline;
   }
 }
 

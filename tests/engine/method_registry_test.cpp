@@ -73,7 +73,8 @@ TEST(MethodRegistry, EachMethodReportsOnlyTheReadoutsItsRegistrationNames) {
     for (const std::string& name : reported)
       EXPECT_NE(std::find(registration.readouts.begin(), registration.readouts.end(), name),
                 registration.readouts.end())
-          << choice_name(registration.kind) << " reports '" << name << "', which its registration does not name";
+          << choice_name(registration.kind) << " reports '" << name
+          << "', which its registration does not name";
   }
 }
 

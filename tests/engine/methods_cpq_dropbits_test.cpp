@@ -976,7 +976,8 @@ TEST(CpqMethod, MasksPerChannelGiveEachOutputChannelItsOwnBitWidth) {
     std::set<int> widest;
     for (int r = 0; r < 8; ++r) {
       int most = 0;
-      for (int j = 0; j < 16; ++j) most = std::max(most, static_cast<int>(std::lround(std::fabs(outputs[j * 8 + r] / step))));
+      for (int j = 0; j < 16; ++j)
+        most = std::max(most, static_cast<int>(std::lround(std::fabs(outputs[j * 8 + r] / step))));
       widest.insert(most);
     }
     return widest;

@@ -20,8 +20,9 @@ namespace {
 
 // ∇P alone: evaluate with and without the penalty gradient and subtract.
 template <typename T>
-std::vector<T> penalty_gradient(GradientL1Regularizer<T>& regularizer, Network<T>& network, std::span<const T> x,
-                                std::span<const int32_t> labels, int batch, T lambda_w, T lambda_a) {
+std::vector<T> penalty_gradient(GradientL1Regularizer<T>& regularizer, Network<T>& network,
+                                std::span<const T> x, std::span<const int32_t> labels, int batch, T lambda_w,
+                                T lambda_a) {
   regularizer.evaluate(network, x, labels, batch, lambda_w, lambda_a, /*add_penalty_gradient=*/true);
   std::vector<T> total(network.gradients().begin(), network.gradients().end());
   regularizer.evaluate(network, x, labels, batch, lambda_w, lambda_a, false);
@@ -52,7 +53,8 @@ void check_against_finite_differences(const std::string& spec, TensorShape input
   const double lambda_w = 0.3, lambda_a = 0.7;
 
   GradientL1Regularizer<double> regularizer;
-  std::vector<double> analytic = penalty_gradient<double>(regularizer, network, x, labels, batch, lambda_w, lambda_a);
+  std::vector<double> analytic =
+      penalty_gradient<double>(regularizer, network, x, labels, batch, lambda_w, lambda_a);
   std::vector<double> numeric(analytic.size());
   const double h = 1e-6;
   for (size_t k = 0; k < numeric.size(); ++k) {
@@ -78,7 +80,8 @@ TEST(GradientL1Penalty, ExactGradientMatchesFiniteDifferencesOnASoftplusCnnWithP
 }
 
 template <typename T>
-void check_against_torch(const std::string& file, std::shared_ptr<const KernelTable> kernels, double tolerance) {
+void check_against_torch(const std::string& file, std::shared_ptr<const KernelTable> kernels,
+                         double tolerance) {
   golden::Golden g = golden::load_golden(file);
   Network<T> network(g.architecture, kernels);
   golden::load_tensors<T>(network, *g.json.find("initial_parameters"), network.parameters());
@@ -87,7 +90,8 @@ void check_against_torch(const std::string& file, std::shared_ptr<const KernelTa
   const T lambda_a = T(g.json.find("lambda_activations")->as_number());
   const int batch = int(g.labels.size());
   GradientL1Regularizer<T> regularizer;
-  std::vector<T> gradient = penalty_gradient<T>(regularizer, network, inputs, g.labels, batch, lambda_w, lambda_a);
+  std::vector<T> gradient =
+      penalty_gradient<T>(regularizer, network, inputs, g.labels, batch, lambda_w, lambda_a);
   auto value = regularizer.evaluate(network, inputs, g.labels, batch, lambda_w, lambda_a, false);
   EXPECT_NEAR(double(value.loss), g.json.find("loss")->as_number(), tolerance) << file;
   EXPECT_NEAR(double(value.penalty), g.json.find("penalty")->as_number(),
@@ -127,8 +131,8 @@ TEST(GradientL1Method, SettingsRejectNegativeOrNonFiniteValues) {
 // Two moons, trained plainly and with the penalty from the same seed. (On the 3-arm spiral the
 // default λ barely moves ‖∇L‖₁ and λ >= 0.1 collapses the network to a constant, whose gradient is
 // zero: the penalty's trivial minimum. docs/methods.md says so.)
-// mlp:32,32 on 2-D points: 2·32 + 32·32 + 32·2 weights. The method's λ_w is per weight, so the paper's λ of the
-// summed norm is λ_w / kMoonsWeights.
+// mlp:32,32 on 2-D points: 2·32 + 32·32 + 32·2 weights. The method's λ_w is per weight, so the paper's λ of
+// the summed norm is λ_w / kMoonsWeights.
 constexpr double kMoonsWeights = 1152;
 
 Experiment small_moons(const std::string& method, double lambda_weights,
@@ -177,7 +181,8 @@ TEST(GradientL1Method, LowersTheGradientL1NormAtTheDefaultLambda) {
   const double baseline_norm = weight_gradient_l1_norm(baseline);
   const double regularized_norm = weight_gradient_l1_norm(regularized);
   // Measured: 0.168 -> 0.072.
-  EXPECT_LT(regularized_norm, 0.6 * baseline_norm) << "baseline " << baseline_norm << ", gradl1 " << regularized_norm;
+  EXPECT_LT(regularized_norm, 0.6 * baseline_norm)
+      << "baseline " << baseline_norm << ", gradl1 " << regularized_norm;
   EXPECT_GE(accuracy_at(regularized, 0), accuracy_at(baseline, 0) - 0.01);
 }
 

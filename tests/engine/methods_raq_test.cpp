@@ -411,7 +411,7 @@ TEST(RaqMethod, AFrozenTeacherIsTheStartNotTheStudent) {
     auto method = std::move(make_raq_method(settings).value());
     method->attach(network);  // the start: the frozen teacher, if any
     Network<float> moved(*architecture, reference_kernel_table());
-    moved.initialize(99);     // the student has moved far from the start
+    moved.initialize(99);  // the student has moved far from the start
     std::copy(moved.parameters().begin(), moved.parameters().end(), network.parameters().begin());
     Rng rng(63);
     return method->compute_gradients(network, {x, labels, 16}, {1, 0.0, 0.05, &rng}).penalty;

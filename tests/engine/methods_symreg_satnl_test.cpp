@@ -635,7 +635,8 @@ TEST(SymRegMethod, AttachKeepsTheInitialEffectiveWeightsAndReportsC) {
   method->compute_gradients(network, {features, labels, 2}, {});
   double largest_latent_change = 0;
   for (size_t i = 0; i < initial.size(); ++i)
-    largest_latent_change = std::max(largest_latent_change, double(std::fabs(network.parameters()[i] - initial[i])));
+    largest_latent_change =
+        std::max(largest_latent_change, double(std::fabs(network.parameters()[i] - initial[i])));
   EXPECT_GT(largest_latent_change, 0.01);
   method->after_optimizer_step(network, {});
   int scales = 0;

@@ -67,7 +67,8 @@ TEST(ParseArchitecture, RefusesNetworksTooLargeToTrainHere) {
   for (int i = 1; i < 16; ++i) deep += ",4096";
   Result<Architecture> huge = parse_architecture(deep, {1, 1, 2}, 3);
   ASSERT_FALSE(huge.ok());
-  EXPECT_NE(huge.message().find("has 251744259 parameters"), std::string::npos) << huge.message().substr(0, 120);
+  EXPECT_NE(huge.message().find("has 251744259 parameters"), std::string::npos)
+      << huge.message().substr(0, 120);
 }
 
 TEST(Network, ParameterTensorsFollowTorchSequentialNames) {
@@ -83,7 +84,8 @@ TEST(Network, ParameterTensorsFollowTorchSequentialNames) {
 
 TEST(Network, InitialisationDependsOnlyOnTheSeed) {
   Result<Architecture> a = parse_architecture("mlp:16,16", {1, 1, 2}, 3);
-  Network<float> first(*a, reference_kernel_table()), second(*a, reference_kernel_table()), other(*a, reference_kernel_table());
+  Network<float> first(*a, reference_kernel_table()), second(*a, reference_kernel_table()),
+      other(*a, reference_kernel_table());
   first.initialize(5);
   second.initialize(5);
   other.initialize(6);

@@ -30,13 +30,16 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
   return s;
 }
 
-const KernelTable& reference() { return *reference_kernel_table(); }
+const KernelTable& reference() {
+  return *reference_kernel_table();
+}
 
 TEST(DenseBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
   const int batch = 3, in = 5, out = 4;
   auto x = random_vector(batch * in, 1), w = random_vector(out * in, 2), b = random_vector(out, 3);
   auto r = random_vector(batch * out, 4);
-  auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww, const std::vector<double>& bb) {
+  auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww,
+                     const std::vector<double>& bb) {
     std::vector<double> y(batch * out);
     dense_forward(reference(), batch, in, out, xx.data(), ww.data(), bb.data(), y.data());
     return dot(r, y);
@@ -62,7 +65,8 @@ TEST_P(Conv2dBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
   auto w = random_vector(size_t(c.outputs) * g.patch_size(), 12), b = random_vector(c.outputs, 13);
   auto r = random_vector(out_size, 14);
   std::vector<double> columns(size_t(g.patch_count()) * g.patch_size());
-  auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww, const std::vector<double>& bb) {
+  auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww,
+                     const std::vector<double>& bb) {
     std::vector<double> y(out_size);
     conv2d_forward(reference(), g, c.outputs, xx.data(), ww.data(), bb.data(), y.data(), columns.data());
     return dot(r, y);
@@ -77,7 +81,8 @@ TEST_P(Conv2dBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
 
 INSTANTIATE_TEST_SUITE_P(Geometries, Conv2dBackward,
                          ::testing::Values(ConvCase{2, 5, 5, 2, 3, 3, 1, 1}, ConvCase{1, 6, 4, 3, 2, 3, 2, 0},
-                                           ConvCase{2, 4, 4, 1, 2, 1, 1, 0}, ConvCase{1, 7, 7, 2, 2, 5, 2, 2}));
+                                           ConvCase{2, 4, 4, 1, 2, 1, 1, 0},
+                                           ConvCase{1, 7, 7, 2, 2, 5, 2, 2}));
 
 TEST(MaxPoolBackward, RoutesGradientToTheWindowMaximum) {
   ConvGeometry g{2, 6, 4, 3, 2, 2, 0};
@@ -173,8 +178,12 @@ void check_network_gradients(const std::string& spec, TensorShape input, int cla
   EXPECT_LT(relative_error(analytic, numeric_gradient(start, loss_at)), kTolerance) << spec;
 }
 
-TEST(NetworkBackward, ReluMlpMatchesFiniteDifferences) { check_network_gradients("mlp:6,5", {1, 1, 3}, 3, 4); }
-TEST(NetworkBackward, TanhMlpMatchesFiniteDifferences) { check_network_gradients("mlp:6,5:tanh", {1, 1, 3}, 4, 5); }
+TEST(NetworkBackward, ReluMlpMatchesFiniteDifferences) {
+  check_network_gradients("mlp:6,5", {1, 1, 3}, 3, 4);
+}
+TEST(NetworkBackward, TanhMlpMatchesFiniteDifferences) {
+  check_network_gradients("mlp:6,5:tanh", {1, 1, 3}, 4, 5);
+}
 TEST(NetworkBackward, SoftplusMlpMatchesFiniteDifferences) {
   check_network_gradients("mlp:7:softplus", {1, 1, 2}, 2, 3);
 }
@@ -198,8 +207,8 @@ struct OptionsCase {
 OptionsCase make_options_case(const std::string& spec, TensorShape input, int classes, int batch) {
   Result<Architecture> architecture = parse_architecture(spec, input, classes);
   EXPECT_TRUE(architecture.ok()) << architecture.message();
-  OptionsCase c{Network<double>(*architecture, reference_kernel_table()), random_vector(batch * input.size(), 21),
-                std::vector<int32_t>(batch), batch};
+  OptionsCase c{Network<double>(*architecture, reference_kernel_table()),
+                random_vector(batch * input.size(), 21), std::vector<int32_t>(batch), batch};
   c.network.initialize(5);
   auto noise = random_vector(c.network.parameter_count(), 22, 0.05);
   for (size_t i = 0; i < noise.size(); ++i) c.network.parameters()[i] += noise[i];

@@ -48,7 +48,8 @@ TEST(PairedDifference, MatchesTheTextbookSleepExample) {
 }
 
 TEST(PairedDifference, AnIntervalHoldingZeroShowsNoDifferenceAndOnePairHasNoInterval) {
-  const PairedDifference mixed = paired_difference(std::vector<double>{1, 2, 3}, std::vector<double>{2, 1, 3});
+  const PairedDifference mixed =
+      paired_difference(std::vector<double>{1, 2, 3}, std::vector<double>{2, 1, 3});
   EXPECT_EQ(paired_verdict(mixed), "no difference shown");
   const PairedDifference one = paired_difference(std::vector<double>{0.9}, std::vector<double>{0.8});
   EXPECT_EQ(one.pairs, 1);

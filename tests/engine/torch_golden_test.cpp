@@ -14,13 +14,14 @@
 namespace qplay {
 namespace {
 
-using golden::Golden;
 using golden::expect_tensors_near;
+using golden::Golden;
 using golden::load_golden;
 using golden::load_tensors;
 
 template <typename T>
-void check_loss_and_gradients(const std::string& file, std::shared_ptr<const KernelTable> kernels, double tolerance) {
+void check_loss_and_gradients(const std::string& file, std::shared_ptr<const KernelTable> kernels,
+                              double tolerance) {
   Golden g = load_golden(file);
   Network<T> network(g.architecture, kernels);
   load_tensors<T>(network, *g.json.find("initial_parameters"), network.parameters());
@@ -29,7 +30,8 @@ void check_loss_and_gradients(const std::string& file, std::shared_ptr<const Ker
   double loss = network.loss(g.labels);
   network.backward(g.labels);
   EXPECT_NEAR(loss, g.json.find("loss")->as_number(), tolerance) << file;
-  expect_tensors_near<T>(network, *g.json.find("gradients"), network.gradients(), tolerance, file + " gradients");
+  expect_tensors_near<T>(network, *g.json.find("gradients"), network.gradients(), tolerance,
+                         file + " gradients");
 }
 
 void check_optimizer_steps(const std::string& file, OptimizerKind kind, const std::string& key) {

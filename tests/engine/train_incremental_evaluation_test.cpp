@@ -52,7 +52,7 @@ TEST(IncrementalEvaluation, EndsAtExactlyTheFullSplitEvaluation) {
   const Evaluation result = incremental.result();
   EXPECT_EQ(result.samples, full.samples);
   EXPECT_DOUBLE_EQ(result.accuracy, full.accuracy);
-  EXPECT_NEAR(result.loss, full.loss, 1e-6 * full.loss);  // the same terms, summed in another order
+  EXPECT_NEAR(result.loss, full.loss, 1e-6 * full.loss);   // the same terms, summed in another order
   EXPECT_EQ(incremental.advance(f.network, {}, 0.0), 0u);  // done: nothing more to do
 }
 

@@ -97,7 +97,8 @@ TEST(Trainer, ExplodingLossOrWeightsStopTheRunButARecoveringSpikeDoesNot) {
     while (!run->trainer->finished()) run->trainer->advance(1000.0);
     const std::string message = run->trainer->status().message();
     EXPECT_FALSE(run->trainer->status().ok()) << optimizer;
-    EXPECT_TRUE(message.find("weights grew") != std::string::npos || message.find("loss stayed above") != std::string::npos)
+    EXPECT_TRUE(message.find("weights grew") != std::string::npos ||
+                message.find("loss stayed above") != std::string::npos)
         << message;
     EXPECT_NE(message.find("learning rate (10)"), std::string::npos) << message;
   }

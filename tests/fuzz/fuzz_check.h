@@ -6,18 +6,20 @@
 #include <cstdio>
 #include <string>
 
-#define FUZZ_CHECK(condition, ...)                                                           \
-  do {                                                                                       \
-    if (!(condition)) {                                                                      \
+#define FUZZ_CHECK(condition, ...)                                                            \
+  do {                                                                                        \
+    if (!(condition)) {                                                                       \
       std::fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #condition); \
-      ::qplay::fuzz::print_details(__VA_ARGS__);                                             \
-      __builtin_trap();                                                                      \
-    }                                                                                        \
+      ::qplay::fuzz::print_details(__VA_ARGS__);                                              \
+      __builtin_trap();                                                                       \
+    }                                                                                         \
   } while (0)
 
 namespace qplay::fuzz {
 
 inline void print_details() {}
-inline void print_details(const std::string& details) { std::fprintf(stderr, "  %s\n", details.c_str()); }
+inline void print_details(const std::string& details) {
+  std::fprintf(stderr, "  %s\n", details.c_str());
+}
 
 }  // namespace qplay::fuzz

@@ -65,7 +65,8 @@ void check_list_parsers(const std::string& name, const std::string& value) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::vector<std::string> arguments = split_arguments(std::string_view(reinterpret_cast<const char*>(data), size));
+  std::vector<std::string> arguments =
+      split_arguments(std::string_view(reinterpret_cast<const char*>(data), size));
   const Command* command = nullptr;
   for (const Command& known : commands())
     if (known.name == arguments.front()) command = &known;
@@ -87,8 +88,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Status settings = check_settings(experiment);
     FUZZ_CHECK(settings.ok(), "accepted, but check_settings says: " + settings.message());
     const std::string name(command->name);
-    const SettingScope everything = {
-        {"data", "model", "training", "method", "quantization", "compute"}, {}, {}, {std::string(choice_name(experiment.method))}, {}};
+    const SettingScope everything = {{"data", "model", "training", "method", "quantization", "compute"},
+                                     {},
+                                     {},
+                                     {std::string(choice_name(experiment.method))},
+                                     {}};
     const Status read_all = check_settings_are_read(name, *parsed, experiment, everything);
     FUZZ_CHECK(read_all.ok() || read_all.message().find("applies only") != std::string::npos ||
                    read_all.message().find("is a setting of method") != std::string::npos,

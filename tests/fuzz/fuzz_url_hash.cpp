@@ -34,8 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const std::string written = lab_state_to_hash(parsed.state);
   const ParsedLabState again = lab_state_from_hash(written);
-  FUZZ_CHECK(again.warnings.empty(), "the written hash '" + written + "' reads with warnings:\n  " +
-                                         join(again.warnings));
+  FUZZ_CHECK(again.warnings.empty(),
+             "the written hash '" + written + "' reads with warnings:\n  " + join(again.warnings));
   FUZZ_CHECK(again.state == parsed.state, "the state changed in a round trip through '" + written + "'");
   FUZZ_CHECK(lab_state_to_hash(again.state) == written, "the hash text changed in a round trip");
 

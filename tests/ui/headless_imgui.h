@@ -13,7 +13,8 @@ inline ImGuiContext* create_headless_imgui(ImVec2 display) {
   io.IniFilename = nullptr;
   io.DisplaySize = display;
   io.DeltaTime = 1.0f / 60;
-  // As the desktop's OpenGL 3 renderer: draw lists may pass 65,536 vertices (the web build uses 32-bit indices).
+  // As the desktop's OpenGL 3 renderer: draw lists may pass 65,536 vertices (the web build uses 32-bit
+  // indices).
   io.BackendFlags |= ImGuiBackendFlags_RendererHasVtxOffset;
   for (int key = 0; key < ImGuiKey_COUNT; ++key) io.KeyMap[key] = key;
   unsigned char* pixels = nullptr;

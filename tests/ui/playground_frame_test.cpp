@@ -26,9 +26,7 @@ class HeadlessPlatform : public Platform {
 
 class HeadlessImGui {
  public:
-  explicit HeadlessImGui(ImVec2 display = {1280, 720}) {
-    context_ = testing::create_headless_imgui(display);
-  }
+  explicit HeadlessImGui(ImVec2 display = {1280, 720}) { context_ = testing::create_headless_imgui(display); }
   ~HeadlessImGui() { ImGui::DestroyContext(context_); }
 
   // One frame: returns the number of vertices ImGui produced.
@@ -44,7 +42,8 @@ class HeadlessImGui {
 
   // Frames until the first view has trained (at least 5).
   void train(Playground& playground) {
-    for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i) frame(playground);
+    for (int i = 0; i < 600 && (playground.training() || playground.frames_drawn() < 5); ++i)
+      frame(playground);
   }
   // A mouse click at the centre of a named control; false if it was not drawn. Returns the vertices of
   // the frame after it.
@@ -90,7 +89,8 @@ TEST(PlaygroundFrame, DraggingTheSliderChangesTheSettingAndTheLink) {
   imgui.train(playground);
   float x, y, w, h;
   ASSERT_TRUE(playground.control_rect("weight_bits", &x, &y, &w, &h));
-  const ImVec2 start(x + w * 0.1f, y + h / 2), end(x + w - 2, y + h / 2);  // from 2 bits to the far right (float)
+  const ImVec2 start(x + w * 0.1f, y + h / 2),
+      end(x + w - 2, y + h / 2);  // from 2 bits to the far right (float)
   imgui.frame(playground, start);
   imgui.frame(playground, start, true);
   for (int step = 1; step <= 5; ++step)
@@ -113,7 +113,8 @@ TEST(PlaygroundFrame, HiddenPanelsAndControlsAreNotDrawn) {
 TEST(PlaygroundFrame, EveryDataSetAndASmallWindowDraw) {
   HeadlessImGui imgui(ImVec2(800, 500));
   HeadlessPlatform platform;
-  for (std::string_view data : {"dataset=moons", "dataset=circles", "dataset=xor", "dataset=blobs&classes=5"}) {
+  for (std::string_view data :
+       {"dataset=moons", "dataset=circles", "dataset=xor", "dataset=blobs&classes=5"}) {
     Playground playground(platform, std::string(kQuick) + "&" + std::string(data) +
                                         "&methods=baseline,qreg,gradl1,symreg,cpq,raq&activation_bits=4");
     int vertices = 0;
@@ -135,7 +136,8 @@ TEST(PlaygroundFrame, TheLearnedTabMovesThePerLayerSliderToCpqsBits) {
   Playground without(platform, std::string(kQuick) + "&methods=baseline,gradl1");
   for (int i = 0; i < 5; ++i) imgui.frame(without);
   float x, y, w, h;
-  EXPECT_FALSE(without.control_rect("learned_tab", &x, &y, &w, &h)) << "nothing learned beyond weights: no tab";
+  EXPECT_FALSE(without.control_rect("learned_tab", &x, &y, &w, &h))
+      << "nothing learned beyond weights: no tab";
 }
 
 TEST(PlaygroundFrame, AMethodRecipeLoadsItsComparisonAndStartsTraining) {
@@ -147,7 +149,8 @@ TEST(PlaygroundFrame, AMethodRecipeLoadsItsComparisonAndStartsTraining) {
   for (const MethodRecipe& recipe : method_recipes()) {
     ASSERT_TRUE(imgui.click(playground, "recipe_" + std::string(recipe.method))) << recipe.method;
     // The address now holds the recipe's state, and its runs train by themselves.
-    EXPECT_EQ(platform.published, lab_state_to_hash(lab_state_from_hash(recipe.state).state)) << recipe.method;
+    EXPECT_EQ(platform.published, lab_state_to_hash(lab_state_from_hash(recipe.state).state))
+        << recipe.method;
     EXPECT_TRUE(playground.training()) << recipe.method;
   }
 }
@@ -177,7 +180,8 @@ TEST(PlaygroundFrame, FashionMnistShowsImagesWhenTheDataIsInstalled) {
   EXPECT_FALSE(playground.training());
   EXPECT_GT(imgui.frame(playground), 10000) << "18 images of 28x28 cells and the plots";
   float x, y, w, h;
-  EXPECT_FALSE(playground.control_rect("neurons_tab", &x, &y, &w, &h)) << "only 2-D data sets have a plane to map";
+  EXPECT_FALSE(playground.control_rect("neurons_tab", &x, &y, &w, &h))
+      << "only 2-D data sets have a plane to map";
 }
 
 }  // namespace

@@ -72,9 +72,9 @@ TEST(PlaygroundState, BadFilesKeepTheLab) {
   FakePlatform platform;
   PlaygroundState state(platform, kQuick);
   const LabState before = state.lab()->state();
-  for (std::string bad : {std::string("not json at all"), std::string("{\"format\": \"qplay-lab\", \"version\": 1}"),
-                          std::string("\x01\x02garbage", 9), std::string("{\"format\": \"qplay-lab\""),
-                          std::string()}) {
+  for (std::string bad :
+       {std::string("not json at all"), std::string("{\"format\": \"qplay-lab\", \"version\": 1}"),
+        std::string("\x01\x02garbage", 9), std::string("{\"format\": \"qplay-lab\""), std::string()}) {
     state.open_file("bad.json", bad);
     EXPECT_TRUE(state.status().error) << bad;
     EXPECT_NE(state.status().text.find("bad.json"), std::string::npos);
@@ -97,7 +97,8 @@ TEST(PlaygroundState, ExperimentFilesAndModelsRoundTrip) {
   const std::vector<uint8_t> model = state.model_file_bytes();
   const std::vector<float> weights(state.lab()->run(1).run.network->parameters().begin(),
                                    state.lab()->run(1).run.network->parameters().end());
-  state.open_file("gradl1.qmodel", std::string_view(reinterpret_cast<const char*>(model.data()), model.size()));
+  state.open_file("gradl1.qmodel",
+                  std::string_view(reinterpret_cast<const char*>(model.data()), model.size()));
   ASSERT_FALSE(state.status().error) << state.status().text;
   ASSERT_EQ(state.lab()->run_count(), 1);
   EXPECT_EQ(state.lab()->run(0).method, "gradl1");
@@ -105,7 +106,8 @@ TEST(PlaygroundState, ExperimentFilesAndModelsRoundTrip) {
   std::span<const float> loaded = state.lab()->run(0).run.network->parameters();
   EXPECT_TRUE(std::equal(loaded.begin(), loaded.end(), weights.begin()));
   std::vector<uint8_t> truncated(model.begin(), model.begin() + model.size() / 2);
-  state.open_file("cut.qmodel", std::string_view(reinterpret_cast<const char*>(truncated.data()), truncated.size()));
+  state.open_file("cut.qmodel",
+                  std::string_view(reinterpret_cast<const char*>(truncated.data()), truncated.size()));
   EXPECT_TRUE(state.status().error);
   EXPECT_TRUE(state.lab()->run(0).loaded) << "the loaded model stays";
 }
@@ -128,7 +130,8 @@ TEST(PlaygroundState, ADataSetStillDownloadingWaitsThenApplies) {
   PlaygroundState state(platform, kQuick);
   state.apply_setting("dataset", "circles");
   EXPECT_TRUE(state.data_pending());
-  EXPECT_EQ(state.lab()->state().experiment.dataset, DatasetChoice::spiral) << "the old lab stays until the data is here";
+  EXPECT_EQ(state.lab()->state().experiment.dataset, DatasetChoice::spiral)
+      << "the old lab stays until the data is here";
   state.advance(1);
   EXPECT_TRUE(state.data_pending());
   EXPECT_GT(state.data_progress(), 0.5);

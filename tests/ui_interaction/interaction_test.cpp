@@ -29,13 +29,16 @@ namespace {
 // Small and quick: a rebuild trains in a few frames, so thousands of events take seconds.
 constexpr std::string_view kQuick = "samples=300&architecture=mlp:8,8&epochs=3";
 constexpr std::string_view kSmallFashionMnist =
-    "dataset=fashion-mnist&train_limit=300&test_limit=100&architecture=mlp:8&epochs=1&data_dir=" QPLAY_FASHION_MNIST_DIR;
+    "dataset=fashion-mnist&train_limit=300&test_limit=100&architecture=mlp:8&epochs=1&data_"
+    "dir=" QPLAY_FASHION_MNIST_DIR;
 
 // Files a person might open: what the playground saved, and broken versions of it.
 class TestPlatform : public Platform {
  public:
   bool has_file_system() const override { return false; }
-  void save_file(const std::string& name, std::string_view bytes) override { saved.emplace_back(name, std::string(bytes)); }
+  void save_file(const std::string& name, std::string_view bytes) override {
+    saved.emplace_back(name, std::string(bytes));
+  }
   void request_open_file() override { open_requested = true; }
   void set_shareable_state(const std::string& hash) override { published = hash; }
 
@@ -213,20 +216,30 @@ class Person {
   int random_events_done() const { return random_events_done_; }
   void random_events(uint64_t seed, int count) {
     Rng rng(seed);
-    static const ImVec2 displays[] = {{1280, 800}, {390, 844}, {844, 390}, {800, 500}, {1920, 1080}, {320, 240}};
-    static const char* const links[] = {
-        "", "dataset=moons&weight_bits=3", "dataset=circles&methods=baseline,qreg,symreg&activation_bits=4",
-        "dataset=xor&layer_weight_bits=2,3,float", "dataset=blobs&classes=6&granularity=per-tensor",
-        "methods=baseline,cpq,raq&cpq_learn_bits=on", "weight_bits=99&nonsense=1&setup_hide=1",
-        "architecture=cnn:4&dataset=spiral", "%%%&&==", "range_method=percentile&percentile=99.5",
-        "learning_rate=10&optimizer=sgd", "slider_hide=1&curves_hide=1&training_hide=1"};
-    static const char* const typed[] = {"0", "1", "-5", "999999", "0.5", "abc", "nan", "1e30", "mlp:4096,4096", ""};
-    const int keys[] = {ImGuiKey_Tab, ImGuiKey_LeftArrow, ImGuiKey_RightArrow, ImGuiKey_UpArrow, ImGuiKey_DownArrow,
-                        ImGuiKey_Enter, ImGuiKey_Escape, ImGuiKey_Space, ImGuiKey_Backspace, ImGuiKey_PageDown};
+    static const ImVec2 displays[] = {{1280, 800}, {390, 844},   {844, 390},
+                                      {800, 500},  {1920, 1080}, {320, 240}};
+    static const char* const links[] = {"",
+                                        "dataset=moons&weight_bits=3",
+                                        "dataset=circles&methods=baseline,qreg,symreg&activation_bits=4",
+                                        "dataset=xor&layer_weight_bits=2,3,float",
+                                        "dataset=blobs&classes=6&granularity=per-tensor",
+                                        "methods=baseline,cpq,raq&cpq_learn_bits=on",
+                                        "weight_bits=99&nonsense=1&setup_hide=1",
+                                        "architecture=cnn:4&dataset=spiral",
+                                        "%%%&&==",
+                                        "range_method=percentile&percentile=99.5",
+                                        "learning_rate=10&optimizer=sgd",
+                                        "slider_hide=1&curves_hide=1&training_hide=1"};
+    static const char* const typed[] = {"0",   "1",   "-5",   "999999",        "0.5",
+                                        "abc", "nan", "1e30", "mlp:4096,4096", ""};
+    const int keys[] = {ImGuiKey_Tab,       ImGuiKey_LeftArrow, ImGuiKey_RightArrow, ImGuiKey_UpArrow,
+                        ImGuiKey_DownArrow, ImGuiKey_Enter,     ImGuiKey_Escape,     ImGuiKey_Space,
+                        ImGuiKey_Backspace, ImGuiKey_PageDown};
     auto pick = [&](int n) { return static_cast<int>(rng.next_u32() % static_cast<uint32_t>(n)); };
     auto anywhere = [&] {
       const ImVec2 display = ImGui::GetIO().DisplaySize;
-      return ImVec2(static_cast<float>(rng.uniform()) * display.x, static_cast<float>(rng.uniform()) * display.y);
+      return ImVec2(static_cast<float>(rng.uniform()) * display.x,
+                    static_cast<float>(rng.uniform()) * display.y);
     };
     for (int event = 0; event < count; ++event, ++random_events_done_) {
       const int kind = pick(100);
@@ -319,7 +332,8 @@ TEST(Interaction, EveryItemOfEveryPanelCanBeDriven) {
   const std::string quick(kQuick);
   const std::vector<std::pair<std::string, ImVec2>> starts = {
       {quick, {1280, 800}},
-      {quick + "&methods=baseline,qreg,gradl1,symreg,cpq,raq&cpq_learn_bits=on&layer_weight_bits=3,-1,2", {1280, 800}},
+      {quick + "&methods=baseline,qreg,gradl1,symreg,cpq,raq&cpq_learn_bits=on&layer_weight_bits=3,-1,2",
+       {1280, 800}},
       {quick + "&dataset=moons&activation_bits=4&granularity=per-tensor", {1280, 800}},
       {quick + "&dataset=blobs&classes=5&range_method=percentile", {1280, 800}},
       {std::string(kSmallFashionMnist), {1280, 800}},
@@ -331,7 +345,8 @@ TEST(Interaction, EveryItemOfEveryPanelCanBeDriven) {
     try {
       person.explore(250);
     } catch (const ImGuiAssertion& failure) {
-      ADD_FAILURE() << failure.what() << " starting from #" << hash << "; last actions:" << person.recent_actions();
+      ADD_FAILURE() << failure.what() << " starting from #" << hash
+                    << "; last actions:" << person.recent_actions();
     }
     driven.insert(person.driven().begin(), person.driven().end());
   }
@@ -352,8 +367,8 @@ TEST(Interaction, ASeededRandomPersonBreaksNothing) {
     ADD_FAILURE() << failure.what() << "; last actions:" << person.recent_actions();
   }
   person.idle(2);
-  std::printf("[ interaction ] %d of %d random events over %zu distinct items\n", person.random_events_done(), events,
-              person.driven().size());
+  std::printf("[ interaction ] %d of %d random events over %zu distinct items\n", person.random_events_done(),
+              events, person.driven().size());
   EXPECT_GT(person.driven().size(), 50u);
 }
 

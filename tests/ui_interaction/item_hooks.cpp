@@ -38,8 +38,12 @@ std::vector<DrawnItem> take_drawn_items() {
   return items;
 }
 
-int failed_assertions() { return assertion_count; }
-void reset_assertions() { assertion_count = 0; }
+int failed_assertions() {
+  return assertion_count;
+}
+void reset_assertions() {
+  assertion_count = 0;
+}
 
 }  // namespace qplay::ui::testing
 
@@ -49,7 +53,8 @@ using qplay::ui::testing::index_of;
 void ImGuiTestEngineHook_ItemAdd(ImGuiContext* context, const ImRect& bb, ImGuiID id) {
   ImGuiWindow* window = context->CurrentWindow;
   // ImGui's implicit "Debug##Default" window holds no playground item (only its own title bar).
-  if (id == 0 || window == nullptr || window->SkipItems || window == context->CurrentWindowStack[0].Window) return;
+  if (id == 0 || window == nullptr || window->SkipItems || window == context->CurrentWindowStack[0].Window)
+    return;
   ImRect visible = bb;
   visible.ClipWithFull(window->ClipRect);
   if (visible.GetWidth() < 2 || visible.GetHeight() < 2) return;

@@ -16,9 +16,9 @@ namespace qplay::ui::testing {
 
 struct DrawnItem {
   ImGuiID id = 0;
-  ImVec2 min, max;      // the visible part, in display pixels
-  std::string label;    // as given to the widget ("##" suffixes included); empty for unlabelled items
-  std::string window;   // the window (or child) it was drawn in
+  ImVec2 min, max;     // the visible part, in display pixels
+  std::string label;   // as given to the widget ("##" suffixes included); empty for unlabelled items
+  std::string window;  // the window (or child) it was drawn in
   bool checkable = false, openable = false;
   ImVec2 centre() const { return ImVec2((min.x + max.x) / 2, (min.y + max.y) / 2); }
   float width() const { return max.x - min.x; }

@@ -433,7 +433,8 @@ Measurement bench_lab_slider(const std::string& kernel_name, int threads, int re
     return true;
   };
   int bits = 8, frames = 0, calibration = 256;
-  const std::string name = "w4-lab-slider " + lab.run(0).run.network->kernels().name + " " + std::to_string(threads) + "t";
+  const std::string name =
+      "w4-lab-slider " + lab.run(0).run.network->kernels().name + " " + std::to_string(threads) + "t";
   auto timings = measure(
       name, repetitions,
       [&] {
@@ -567,7 +568,8 @@ struct Options {
 const char* kUsage =
     "usage: qplay-bench [--threads=1,2] [--kernels=auto] [--only=WORKLOAD] [--repetitions=10]\n"
     "                   [--no-reference] [--fashion-mnist=DIR] [--json]\n"
-    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w4-lab-slider w1-train-gradl1 w1-train-memory\n"
+    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w4-lab-slider w1-train-gradl1 "
+    "w1-train-memory\n"
     "           w1-train-memory-fashion-mnist\n";
 
 Options parse_options(int argc, char** argv) {
@@ -627,9 +629,17 @@ Options parse_options(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
-  const std::vector<std::string> known = {
-      "",         "w1-train", "w1-infer",        "w2-train",        "w2-infer",
-      "w3",       "w3-first-readout", "w4-lab-slider", "w1-train-gradl1", "w1-train-memory", "w1-train-memory-fashion-mnist"};
+  const std::vector<std::string> known = {"",
+                                          "w1-train",
+                                          "w1-infer",
+                                          "w2-train",
+                                          "w2-infer",
+                                          "w3",
+                                          "w3-first-readout",
+                                          "w4-lab-slider",
+                                          "w1-train-gradl1",
+                                          "w1-train-memory",
+                                          "w1-train-memory-fashion-mnist"};
   if (std::find(known.begin(), known.end(), options.only) == known.end()) {
     std::fprintf(stderr, "qplay-bench: unknown workload '%s'\n%s", options.only.c_str(), kUsage);
     return 2;

@@ -57,10 +57,16 @@ std::optional<qplay::Json> run(int handle, std::string_view command, const qplay
 
 extern "C" {
 
-EMSCRIPTEN_KEEPALIVE const char* qplay_last_error() { return last_error.c_str(); }
-EMSCRIPTEN_KEEPALIVE const char* qplay_last_warnings() { return last_warnings.c_str(); }
+EMSCRIPTEN_KEEPALIVE const char* qplay_last_error() {
+  return last_error.c_str();
+}
+EMSCRIPTEN_KEEPALIVE const char* qplay_last_warnings() {
+  return last_warnings.c_str();
+}
 // The state table and the registered methods (state_table_json), for pages that build their own controls.
-EMSCRIPTEN_KEEPALIVE const char* qplay_state_table_json() { return hand_out(qplay::to_json(qplay::state_table_json())); }
+EMSCRIPTEN_KEEPALIVE const char* qplay_state_table_json() {
+  return hand_out(qplay::to_json(qplay::state_table_json()));
+}
 
 // A new lab from a URL-hash text ("dataset=moons&methods=baseline,gradl1"); bad parts of the hash are
 // skipped and listed, one per line, by qplay_last_warnings. Returns the handle, or 0 if even that cannot
@@ -78,11 +84,15 @@ EMSCRIPTEN_KEEPALIVE int qplay_lab_create(const char* hash) {
   return next_handle++;
 }
 
-EMSCRIPTEN_KEEPALIVE void qplay_lab_dispose(int handle) { open_labs.erase(handle); }
+EMSCRIPTEN_KEEPALIVE void qplay_lab_dispose(int handle) {
+  open_labs.erase(handle);
+}
 
 // One setting (state-table key, "methods", "layer_weight_bits", "<name>_hide"): 1, or 0 and an error.
 EMSCRIPTEN_KEEPALIVE int qplay_lab_set(int handle, const char* key, const char* value) {
-  return run(handle, "set", qplay::Json::object({{"key", qplay::Json(key)}, {"value", qplay::Json(value)}})) ? 1 : 0;
+  return run(handle, "set", qplay::Json::object({{"key", qplay::Json(key)}, {"value", qplay::Json(value)}}))
+             ? 1
+             : 0;
 }
 
 // A lab or experiment JSON (what qplay_lab_state_json gives): 1, or 0 and an error (nothing changes).
@@ -100,13 +110,22 @@ EMSCRIPTEN_KEEPALIVE const char* qplay_lab_state_hash(int handle) {
   return hash ? hand_out(hash->as_string()) : nullptr;
 }
 
-EMSCRIPTEN_KEEPALIVE void qplay_lab_play(int handle) { (void)run(handle, "play"); }
-EMSCRIPTEN_KEEPALIVE void qplay_lab_pause(int handle) { (void)run(handle, "pause"); }
-EMSCRIPTEN_KEEPALIVE void qplay_lab_step(int handle) { (void)run(handle, "step"); }
-EMSCRIPTEN_KEEPALIVE int qplay_lab_reset(int handle) { return run(handle, "reset") ? 1 : 0; }
+EMSCRIPTEN_KEEPALIVE void qplay_lab_play(int handle) {
+  (void)run(handle, "play");
+}
+EMSCRIPTEN_KEEPALIVE void qplay_lab_pause(int handle) {
+  (void)run(handle, "pause");
+}
+EMSCRIPTEN_KEEPALIVE void qplay_lab_step(int handle) {
+  (void)run(handle, "step");
+}
+EMSCRIPTEN_KEEPALIVE int qplay_lab_reset(int handle) {
+  return run(handle, "reset") ? 1 : 0;
+}
 // Trains (while playing) and evaluates for about budget_ms; returns 1 while it is playing.
 EMSCRIPTEN_KEEPALIVE int qplay_lab_advance(int handle, double budget_ms) {
-  std::optional<qplay::Json> reply = run(handle, "advance", qplay::Json::object({{"budget_ms", qplay::Json(budget_ms)}}));
+  std::optional<qplay::Json> reply =
+      run(handle, "advance", qplay::Json::object({{"budget_ms", qplay::Json(budget_ms)}}));
   return reply && reply->find("playing")->as_bool() ? 1 : 0;
 }
 

@@ -30,9 +30,9 @@
 #include "core/ui/display_scale.h"
 #include "core/ui/playground.h"
 #include "imgui.h"
-#include "imgui_internal.h"  // where the text cursor is (ImGuiContext::PlatformImePos)
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_opengl3.h"
+#include "imgui_internal.h"  // where the text cursor is (ImGuiContext::PlatformImePos)
 
 namespace {
 
@@ -439,7 +439,8 @@ void handle_parent_message(App& a, const App::ParentMessage& message) {
     std::fprintf(stderr, "QPlay: %s\n", reply.message().c_str());  // shows as a console warning
     return;
   }
-  if (message.command == "metrics" && !reply.value().is_null()) post_metrics(a, qplay::to_json(reply.value(), 0));
+  if (message.command == "metrics" && !reply.value().is_null())
+    post_metrics(a, qplay::to_json(reply.value(), 0));
 }
 
 // At most four times a second, and only when they changed: the numbers for the embedding page.
@@ -504,7 +505,8 @@ void frame() {
   // slow software-GL frame) would never be seen, so a press holds until a frame has seen it.
   for (int key : a.keys_pressed) ImGui::GetIO().KeysDown[key] = true;
   ImGui::NewFrame();
-  for (int key : std::exchange(a.keys_pressed, {})) ImGui::GetIO().KeysDown[key] = glfwGetKey(a.window, key) == GLFW_PRESS;
+  for (int key : std::exchange(a.keys_pressed, {}))
+    ImGui::GetIO().KeysDown[key] = glfwGetKey(a.window, key) == GLFW_PRESS;
   for (std::string& hash : std::exchange(a.hash_changes, {})) {
     a.playground->set_state_from_hash(hash);
     report_link_problem(a);
@@ -686,14 +688,18 @@ int main() {
   ImGui::GetIO().IniFilename = nullptr;  // the playground lays itself out every frame
   ImGui::StyleColorsDark();
   // Before ImGui's backend, which calls these first-installed callbacks from its own.
-  glfwSetMouseButtonCallback(window, [](GLFWwindow*, int, int, int) { if (app) app->input_since_frame = true; });
+  glfwSetMouseButtonCallback(window, [](GLFWwindow*, int, int, int) {
+    if (app) app->input_since_frame = true;
+  });
   glfwSetKeyCallback(window, [](GLFWwindow*, int key, int, int action, int) {
     if (!app) return;
     app->input_since_frame = true;
     if (action == GLFW_PRESS && key >= 0 && key < static_cast<int>(std::size(ImGui::GetIO().KeysDown)))
       app->keys_pressed.push_back(key);
   });
-  glfwSetCharCallback(window, [](GLFWwindow*, unsigned int) { if (app) app->input_since_frame = true; });
+  glfwSetCharCallback(window, [](GLFWwindow*, unsigned int) {
+    if (app) app->input_since_frame = true;
+  });
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 300 es");
 

@@ -9,7 +9,8 @@ namespace qplay {
 
 template <typename To, typename From>
 To bit_cast(const From& from) {
-  static_assert(sizeof(To) == sizeof(From) && std::is_trivially_copyable_v<To> && std::is_trivially_copyable_v<From>);
+  static_assert(sizeof(To) == sizeof(From) && std::is_trivially_copyable_v<To> &&
+                std::is_trivially_copyable_v<From>);
   To to;
   std::memcpy(&to, &from, sizeof to);
   return to;

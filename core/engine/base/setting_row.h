@@ -62,7 +62,8 @@ struct SettingRowOf {
     SettingRowOf<Outer> row{key, kind, group, help, min, max, choices};
     row.get = [get = get, member](const Outer& outer) { return get(outer.*member); };
     row.set = [set = set, member](Outer& outer, const SettingValue& value) { set(outer.*member, value); };
-    if (applies) row.applies = [applies = applies, member](const Outer& outer) { return applies(outer.*member); };
+    if (applies)
+      row.applies = [applies = applies, member](const Outer& outer) { return applies(outer.*member); };
     row.applies_when = applies_when;
     row.refuses = refuses;
     row.may_be_empty = may_be_empty;
@@ -102,7 +103,9 @@ SettingRowOf<Owner> integer(std::string_view key, std::string_view group, std::s
   using T = FieldType<Owner, Field>;
   SettingRowOf<Owner> row{key, SettingKind::integer, group, help, min, max};
   row.get = [field](const Owner& owner) { return SettingValue(static_cast<int64_t>(reach(field, owner))); };
-  row.set = [field](Owner& owner, const SettingValue& v) { reach(field, owner) = static_cast<T>(std::get<int64_t>(v)); };
+  row.set = [field](Owner& owner, const SettingValue& v) {
+    reach(field, owner) = static_cast<T>(std::get<int64_t>(v));
+  };
   return row;
 }
 
@@ -131,12 +134,16 @@ SettingRowOf<Owner> choice(std::string_view key, std::string_view group, std::st
   if constexpr (std::is_same_v<T, bool>) {
     row.choices = {"on", "off"};
     row.get = [field](const Owner& owner) { return SettingValue(int64_t{reach(field, owner) ? 0 : 1}); };
-    row.set = [field](Owner& owner, const SettingValue& v) { reach(field, owner) = std::get<int64_t>(v) == 0; };
+    row.set = [field](Owner& owner, const SettingValue& v) {
+      reach(field, owner) = std::get<int64_t>(v) == 0;
+    };
   } else {
     const auto names = choice_names(T{});
     row.choices.assign(names.begin(), names.end());
     row.get = [field](const Owner& owner) { return SettingValue(static_cast<int64_t>(reach(field, owner))); };
-    row.set = [field](Owner& owner, const SettingValue& v) { reach(field, owner) = static_cast<T>(std::get<int64_t>(v)); };
+    row.set = [field](Owner& owner, const SettingValue& v) {
+      reach(field, owner) = static_cast<T>(std::get<int64_t>(v));
+    };
   }
   return row;
 }

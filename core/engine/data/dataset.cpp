@@ -104,7 +104,8 @@ Result<ValidationSplit> split_validation(const Dataset& dataset, double fraction
   Rng rng(seed, 0x76616c69646174ULL);
   rng.shuffle(order);
   // Each side in the original order: a permutation decides membership, not the batch order.
-  std::vector<size_t> validation(order.begin(), order.begin() + held_out), training(order.begin() + held_out, order.end());
+  std::vector<size_t> validation(order.begin(), order.begin() + held_out),
+      training(order.begin() + held_out, order.end());
   std::sort(validation.begin(), validation.end());
   std::sort(training.begin(), training.end());
   ValidationSplit split;

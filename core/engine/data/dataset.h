@@ -36,7 +36,7 @@ Status validate_dataset(const Dataset& dataset);
 // permutation of `seed`, become the held-out rows; the rest train. The test set is untouched, so settings
 // chosen on `validation` never see it.
 struct ValidationSplit {
-  Dataset training;       // train_* = the training rows kept; test_* = the original test set
+  Dataset training;  // train_* = the training rows kept; test_* = the original test set
   FeatureRows validation_x;
   std::vector<int32_t> validation_y;
 };

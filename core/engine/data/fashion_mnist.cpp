@@ -31,10 +31,13 @@ Status check_options(const FashionMnistOptions& options) {
 // The IDX header's 4th byte is the number of dimensions: 3 for images, 1 for labels.
 Status check_idx_kind(std::span<const uint8_t> bytes, uint8_t dimensions, const std::string& path) {
   if (bytes.size() < 4 || bytes[3] == dimensions || bytes[2] != 0x08) return Status();  // parse_idx says more
-  auto kind = [](int d) { return d == 3 ? std::string("an images file") : d == 1 ? std::string("a labels file")
-                                                                       : std::to_string(d) + " dimensions"; };
-  return Status::error(path + ": its header says " + kind(bytes[3]) + ", but this should be " + kind(dimensions) +
-                       " (are the images and labels files swapped or renamed?)");
+  auto kind = [](int d) {
+    return d == 3   ? std::string("an images file")
+           : d == 1 ? std::string("a labels file")
+                    : std::to_string(d) + " dimensions";
+  };
+  return Status::error(path + ": its header says " + kind(bytes[3]) + ", but this should be " +
+                       kind(dimensions) + " (are the images and labels files swapped or renamed?)");
 }
 
 // Checks one split's images and labels against each other and the Fashion-MNIST format, then

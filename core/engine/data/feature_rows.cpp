@@ -24,8 +24,10 @@ FeatureRows FeatureRows::select_rows(std::span<const size_t> rows) const {
       std::copy_n(from.begin() + rows[i] * row_size_, row_size_, to.begin() + i * row_size_);
     }
   };
-  if (storage_ == FeatureStorage::float32) gather(values_, selected.values_);
-  else gather(codes_, selected.codes_);
+  if (storage_ == FeatureStorage::float32)
+    gather(values_, selected.values_);
+  else
+    gather(codes_, selected.codes_);
   return selected;
 }
 

@@ -171,7 +171,8 @@ Status validate_options(const ToyDatasetOptions& options) {
   }
   if (!(options.test_fraction >= kMinTestFraction && options.test_fraction <= kMaxTestFraction)) {
     return Status::error("test_fraction must be between " + format_json_number(kMinTestFraction) + " and " +
-                         format_json_number(kMaxTestFraction) + ", got " + format_json_number(options.test_fraction));
+                         format_json_number(kMaxTestFraction) + ", got " +
+                         format_json_number(options.test_fraction));
   }
   if (uses_num_classes(options.kind) &&
       (options.num_classes < kMinClasses || options.num_classes > kMaxClasses)) {

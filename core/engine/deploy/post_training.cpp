@@ -57,7 +57,9 @@ ActivationQuantization calibrate_activation_ranges(Network<float>& network, std:
   std::map<int, ActivationRangeObserver> observers;
   ForwardOptions<float> options;
   options.parameters = parameters;
-  options.observe_layer_input = [&](int layer, std::span<const float> input) { observers[layer].observe(input); };
+  options.observe_layer_input = [&](int layer, std::span<const float> input) {
+    observers[layer].observe(input);
+  };
   const int chunk_size = std::min(500, network.largest_batch());
   std::vector<float> chunk;  // [chunk_size, input size] decoded features (uint8 storage only)
   for (int start = 0; start < samples; start += chunk_size) {

@@ -16,8 +16,9 @@
 namespace qplay {
 
 std::string EvaluationPoint::name() const {
-  return "W" + std::to_string(weight_bits) + "A" + (activation_bits ? std::to_string(activation_bits) : "float") +
-         " " + granularity + " " + range_method;
+  return "W" + std::to_string(weight_bits) + "A" +
+         (activation_bits ? std::to_string(activation_bits) : "float") + " " + granularity + " " +
+         range_method;
 }
 
 std::vector<EvaluationPoint> evaluation_points(const ComparisonSettings& settings) {
@@ -56,9 +57,15 @@ std::vector<ComparisonVerdict> comparison_verdicts(const ComparisonResult& resul
     const std::string& arm = result.settings.arms[a].label;
     auto add = [&](std::string metric, std::string setting, const Value& value,
                    std::optional<PairedDifference> reference_effect) {
-      ComparisonVerdict v{arm, reference, std::move(metric), std::move(setting),
-                          paired_difference_of(result, arm, reference, value), reference_effect, ""};
-      v.verdict = reference_effect ? claim_verdict(v.difference, *reference_effect) : paired_verdict(v.difference);
+      ComparisonVerdict v{arm,
+                          reference,
+                          std::move(metric),
+                          std::move(setting),
+                          paired_difference_of(result, arm, reference, value),
+                          reference_effect,
+                          ""};
+      v.verdict =
+          reference_effect ? claim_verdict(v.difference, *reference_effect) : paired_verdict(v.difference);
       verdicts.push_back(std::move(v));
     };
     const Value float_accuracy = [](const ComparisonRun& r) { return r.float_accuracy; };
@@ -85,7 +92,8 @@ Status validate_comparison(const ComparisonSettings& settings) {
   if (settings.arms.empty()) return Status::error("compare needs at least one method");
   if (settings.seeds.empty()) return Status::error("compare needs at least one seed");
   for (int bits : settings.weight_bits) {
-    if (bits < 1 || bits > 8) return Status::error("compare: weight bits must be 1 to 8, got " + std::to_string(bits));
+    if (bits < 1 || bits > 8)
+      return Status::error("compare: weight bits must be 1 to 8, got " + std::to_string(bits));
   }
   for (int bits : settings.activation_bits) {
     if (bits != 0 && (bits < 2 || bits > 8)) {
@@ -97,7 +105,8 @@ Status validate_comparison(const ComparisonSettings& settings) {
     if (Status status = set_setting(probe, "range_method", range_method); !status) return status;
   }
   if (settings.weight_bits.empty() || settings.activation_bits.empty() || settings.range_methods.empty()) {
-    return Status::error("compare needs at least one weight bit-width, activation bit-width and range method");
+    return Status::error(
+        "compare needs at least one weight bit-width, activation bit-width and range method");
   }
   for (double epsilon : settings.fgsm_epsilons) {
     if (!(epsilon >= 0 && epsilon <= 1)) {
@@ -113,19 +122,21 @@ Status validate_comparison(const ComparisonSettings& settings) {
   }
   for (const ComparisonArm& arm : settings.arms) {
     if (arm.grid_size() > 1 && settings.validation_fraction == 0) {
-      return Status::error(arm.label + ": a knob grid is chosen on a validation split; set a validation fraction");
+      return Status::error(arm.label +
+                           ": a knob grid is chosen on a validation split; set a validation fraction");
     }
     for (size_t point = 0; point < arm.grid_size(); ++point) {
       Result<Experiment> e = arm_experiment(settings.base, arm, point);
       if (!e) return e.status();
-      if (Status status = validate_experiment(*e); !status) return Status::error(arm.label + ": " + status.message());
+      if (Status status = validate_experiment(*e); !status)
+        return Status::error(arm.label + ": " + status.message());
     }
   }
   return {};
 }
 
-// Which test samples the float model decides narrowly: the quarter with the smallest gap between its top logit
-// and the runner-up (ties at the cut included). Rounding flips these first.
+// Which test samples the float model decides narrowly: the quarter with the smallest gap between its top
+// logit and the runner-up (ties at the cut included). Rounding flips these first.
 std::vector<uint8_t> low_margin_samples(Network<float>& network, const FeatureRows& features) {
   const size_t n = features.rows();
   const int classes = network.architecture().num_classes;
@@ -138,8 +149,10 @@ std::vector<uint8_t> low_margin_samples(Network<float>& network, const FeatureRo
       float top = -std::numeric_limits<float>::infinity(), second = top;
       for (int c = 0; c < classes; ++c) {
         const float v = logits[size_t(b) * classes + c];
-        if (v > top) second = top, top = v;
-        else if (v > second) second = v;
+        if (v > top)
+          second = top, top = v;
+        else if (v > second)
+          second = v;
       }
       margins[start + b] = top - second;
     }
@@ -186,7 +199,8 @@ QuantizedScore score_point(Network<float>& network, const Dataset& data, const E
                            const std::vector<uint8_t>& low_margin, const std::vector<double>& loss_gradient) {
   const QuantizationSetting setting = setting_at(e, point);
   std::vector<int32_t> predictions;
-  const Evaluation quantized = evaluate_quantized(network, data, setting, e.calibration_samples, &predictions);
+  const Evaluation quantized =
+      evaluate_quantized(network, data, setting, e.calibration_samples, &predictions);
   QuantizedScore score;
   score.accuracy = quantized.accuracy;
   score.loss = quantized.loss;
@@ -248,8 +262,8 @@ ComparisonRun score_run(Run& run, const Dataset& data, const ComparisonSettings&
       scores.fgsm_float_accuracy.push_back(p.adversarial.accuracy);
     std::vector<float> view;
     const ForwardOptions<float> trained = run.trainer->trained_forward(view);
-    for (const FgsmPoint& p :
-         fgsm_accuracy_over_epsilons(network, data.test_x, data.test_y, settings.fgsm_epsilons, trained, fgsm))
+    for (const FgsmPoint& p : fgsm_accuracy_over_epsilons(network, data.test_x, data.test_y,
+                                                          settings.fgsm_epsilons, trained, fgsm))
       scores.fgsm_trained_accuracy.push_back(p.adversarial.accuracy);
   }
   for (const EpochMetrics& epoch : run.trainer->history()) {
@@ -280,9 +294,11 @@ double validation_score(Run& run, const Dataset& validation, const ComparisonSet
       return sum / double(points.size());
     }
     case SelectionMetric::trained_accuracy:
-      return evaluate(*run.network, validation.test_x, validation.test_y, run.trainer->trained_forward(view)).accuracy;
+      return evaluate(*run.network, validation.test_x, validation.test_y, run.trainer->trained_forward(view))
+          .accuracy;
     case SelectionMetric::trained_loss:
-      return -evaluate(*run.network, validation.test_x, validation.test_y, run.trainer->trained_forward(view)).loss;
+      return -evaluate(*run.network, validation.test_x, validation.test_y, run.trainer->trained_forward(view))
+                  .loss;
   }
   return 0;
 }
@@ -291,7 +307,8 @@ double validation_score(Run& run, const Dataset& validation, const ComparisonSet
 class WorkCounter {
  public:
   WorkCounter(const ComparisonSettings& settings, const ComparisonProgress& progress) : progress_(progress) {
-    for (const ComparisonArm& arm : settings.arms) total_ += double(arm.grid_size() + settings.seeds.size() - 1);
+    for (const ComparisonArm& arm : settings.arms)
+      total_ += double(arm.grid_size() + settings.seeds.size() - 1);
     if (settings.fine_tune_epochs > 0) total_ += double(settings.seeds.size());
   }
   void within(double fraction, const std::string& what) const {
@@ -349,7 +366,8 @@ Result<SeedData> make_seed_data(const ComparisonSettings& settings, int64_t seed
 
 }  // namespace
 
-Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, const ComparisonProgress& progress) {
+Result<ComparisonResult> run_comparison(const ComparisonSettings& settings,
+                                        const ComparisonProgress& progress) {
   if (Status status = validate_comparison(settings); !status) return status;
   ComparisonResult result;
   result.settings = settings;
@@ -390,8 +408,10 @@ Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, cons
         const auto start = std::chrono::steady_clock::now();
         Result<Run> run = train(*e, data->fit, checkpoint, label, work);
         if (!run) return run.status();
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const double score = selecting ? validation_score(*run, *data->validation, settings, result.points) : 0;
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double score =
+            selecting ? validation_score(*run, *data->validation, settings, result.points) : 0;
         selection.candidates.push_back(arm_knob_values(arm, point));
         selection.validation_scores.push_back(score);
         if (best && score <= selection.validation_scores[selection.chosen]) continue;
@@ -410,13 +430,15 @@ Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, cons
     }
   }
   // Arm-major order reads better in tables than the seed-major order of training.
-  std::stable_sort(result.runs.begin(), result.runs.end(), [&](const ComparisonRun& a, const ComparisonRun& b) {
-    auto rank = [&](const std::string& label) {
-      return std::find_if(settings.arms.begin(), settings.arms.end(), [&](auto& arm) { return arm.label == label; }) -
-             settings.arms.begin();
-    };
-    return rank(a.arm) < rank(b.arm);
-  });
+  std::stable_sort(result.runs.begin(), result.runs.end(),
+                   [&](const ComparisonRun& a, const ComparisonRun& b) {
+                     auto rank = [&](const std::string& label) {
+                       return std::find_if(settings.arms.begin(), settings.arms.end(),
+                                           [&](auto& arm) { return arm.label == label; }) -
+                              settings.arms.begin();
+                     };
+                     return rank(a.arm) < rank(b.arm);
+                   });
   return result;
 }
 

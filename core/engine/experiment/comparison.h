@@ -91,7 +91,8 @@ struct ComparisonRun {
   std::vector<QuantizedScore> quantized;  // [index into ComparisonResult::points]
   // The last epoch's metrics of the model as trained (for QReg: its quantized forward).
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
-  std::vector<double> train_loss_curve, test_loss_curve;  // [epoch] of the model as trained (fine-tuning only)
+  std::vector<double> train_loss_curve,
+      test_loss_curve;  // [epoch] of the model as trained (fine-tuning only)
   double training_seconds = 0;
   // FGSM accuracy [index into settings.fgsm_epsilons]: of the float weights, and of the forward the
   // method scores its model with (QReg's quantized forward, RAQ's 2-bit shift-add view; the float
@@ -133,7 +134,8 @@ PairedDifference paired_difference_of(const ComparisonResult& result, const std:
 // reference does not suffer it at that setting.
 struct ComparisonVerdict {
   std::string arm, reference;
-  std::string metric;   // "quantized accuracy", "accuracy as trained", "FGSM accuracy as trained", "test - train accuracy"
+  std::string metric;   // "quantized accuracy", "accuracy as trained", "FGSM accuracy as trained", "test -
+                        // train accuracy"
   std::string setting;  // the evaluation point's name, "eps=0.05", or ""
   PairedDifference difference;  // arm minus reference
   std::optional<PairedDifference> reference_effect;
@@ -146,6 +148,7 @@ using ComparisonProgress = std::function<void(double fraction, const std::string
 
 // Checks every arm's knobs before training anything; stops at the first run that fails (a diverged run
 // names its arm and seed).
-Result<ComparisonResult> run_comparison(const ComparisonSettings& settings, const ComparisonProgress& progress = {});
+Result<ComparisonResult> run_comparison(const ComparisonSettings& settings,
+                                        const ComparisonProgress& progress = {});
 
 }  // namespace qplay

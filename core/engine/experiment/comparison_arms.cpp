@@ -61,7 +61,8 @@ Result<ComparisonArm> parse_arm(std::string_view text) {
   arm.method = std::string(text.substr(0, open));
   if (!parse_choice<MethodKind>(arm.method)) {
     std::string known;
-    for (std::string_view name : choice_names(MethodKind{})) known += (known.empty() ? "" : ", ") + std::string(name);
+    for (std::string_view name : choice_names(MethodKind{}))
+      known += (known.empty() ? "" : ", ") + std::string(name);
     return Status::error("unknown method '" + arm.method + "' (use " + known + ")");
   }
   if (open == std::string_view::npos) return arm;
@@ -74,7 +75,8 @@ Result<ComparisonArm> parse_arm(std::string_view text) {
     }
     ComparisonKnob knob;
     knob.key = std::string(assignment.substr(0, equals));
-    for (std::string_view value : split_all(assignment.substr(equals + 1), '|')) knob.values.emplace_back(value);
+    for (std::string_view value : split_all(assignment.substr(equals + 1), '|'))
+      knob.values.emplace_back(value);
     for (const ComparisonKnob& earlier : arm.knobs) {
       if (earlier.key == knob.key) return Status::error(knob.key + " is set twice in '" + arm.label + "'");
     }
@@ -115,7 +117,8 @@ Result<std::vector<ComparisonArm>> parse_comparison_arms(std::string_view text) 
   return arms;
 }
 
-std::vector<std::pair<std::string, std::string>> arm_knob_values(const ComparisonArm& arm, size_t grid_point) {
+std::vector<std::pair<std::string, std::string>> arm_knob_values(const ComparisonArm& arm,
+                                                                 size_t grid_point) {
   std::vector<std::pair<std::string, std::string>> values(arm.knobs.size());
   for (size_t k = arm.knobs.size(); k-- > 0;) {
     const size_t count = arm.knobs[k].values.size();

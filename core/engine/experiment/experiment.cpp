@@ -17,12 +17,18 @@ TensorShape shape_of(const Dataset& dataset) {
 
 std::optional<ToyDatasetKind> toy_dataset_kind(DatasetChoice dataset) {
   switch (dataset) {
-    case DatasetChoice::spiral: return ToyDatasetKind::spiral;
-    case DatasetChoice::moons: return ToyDatasetKind::moons;
-    case DatasetChoice::circles: return ToyDatasetKind::circles;
-    case DatasetChoice::xor_quadrants: return ToyDatasetKind::xor_quadrants;
-    case DatasetChoice::blobs: return ToyDatasetKind::blobs;
-    case DatasetChoice::fashion_mnist: return std::nullopt;
+    case DatasetChoice::spiral:
+      return ToyDatasetKind::spiral;
+    case DatasetChoice::moons:
+      return ToyDatasetKind::moons;
+    case DatasetChoice::circles:
+      return ToyDatasetKind::circles;
+    case DatasetChoice::xor_quadrants:
+      return ToyDatasetKind::xor_quadrants;
+    case DatasetChoice::blobs:
+      return ToyDatasetKind::blobs;
+    case DatasetChoice::fashion_mnist:
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -39,7 +45,8 @@ Status validate_experiment(const Experiment& e) {
   int classes = !toy ? 10 : uses_num_classes(*toy) ? e.classes : 2;
   if (Result<Architecture> a = parse_architecture(e.architecture, input, classes); !a) return a.status();
   if (Status status = check_settings(e); !status) return status;
-  if (Result<std::unique_ptr<TrainingMethod>> method = make_training_method(e, !e.init_model.empty()); !method)
+  if (Result<std::unique_ptr<TrainingMethod>> method = make_training_method(e, !e.init_model.empty());
+      !method)
     return method.status();
   return {};
 }
@@ -86,7 +93,8 @@ TrainingSettings make_training_settings(const Experiment& e) {
   return settings;
 }
 
-Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e, bool starts_from_trained_weights) {
+Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& e,
+                                                             bool starts_from_trained_weights) {
   MethodContext context;
   context.quantizer = make_quantization_setting(e, 0, 0);
   context.starts_from_trained_weights = starts_from_trained_weights;

@@ -94,6 +94,7 @@ TrainingSettings make_training_settings(const Experiment& experiment);
 Result<std::unique_ptr<TrainingMethod>> make_training_method(const Experiment& experiment,
                                                              bool starts_from_trained_weights);
 // The evaluation (slider) setting with explicit bit-widths; the experiment supplies the rest.
-QuantizationSetting make_quantization_setting(const Experiment& experiment, int weight_bits, int activation_bits);
+QuantizationSetting make_quantization_setting(const Experiment& experiment, int weight_bits,
+                                              int activation_bits);
 
 }  // namespace qplay

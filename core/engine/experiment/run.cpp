@@ -10,8 +10,9 @@ Status check_model_matches_dataset(const Network<float>& network, const Dataset&
   const Architecture& a = network.architecture();
   if (a.input.size() != dataset.sample_size() || a.num_classes != dataset.num_classes) {
     return Status::error("the model expects " + std::to_string(a.input.size()) + " inputs and " +
-                         std::to_string(a.num_classes) + " classes, but data set '" + dataset.name + "' has " +
-                         std::to_string(dataset.sample_size()) + " and " + std::to_string(dataset.num_classes));
+                         std::to_string(a.num_classes) + " classes, but data set '" + dataset.name +
+                         "' has " + std::to_string(dataset.sample_size()) + " and " +
+                         std::to_string(dataset.num_classes));
   }
   return {};
 }

@@ -34,7 +34,8 @@ Result<SavedModel> model_from_file(const ModelFile& file, std::shared_ptr<const 
   if (!experiment) return experiment.status().with_context("model metadata");
   saved.experiment = std::move(experiment).value();
 
-  if (file.input_shape.size() != 3) return Status::error("model input shape must have 3 dimensions (H, W, C)");
+  if (file.input_shape.size() != 3)
+    return Status::error("model input shape must have 3 dimensions (H, W, C)");
   TensorShape input{file.input_shape[0], file.input_shape[1], file.input_shape[2]};
   Result<Architecture> architecture = parse_architecture(file.architecture, input, file.num_classes);
   if (!architecture) return architecture.status();
@@ -49,7 +50,8 @@ Result<SavedModel> model_from_file(const ModelFile& file, std::shared_ptr<const 
   for (size_t i = 0; i < expected.size(); ++i) {
     const ModelTensor& stored = file.tensors[i];
     std::vector<int> shape = expected[i].shape();
-    if (stored.name != expected[i].name || std::vector<int>(stored.shape.begin(), stored.shape.end()) != shape ||
+    if (stored.name != expected[i].name ||
+        std::vector<int>(stored.shape.begin(), stored.shape.end()) != shape ||
         stored.values.size() != expected[i].size()) {
       return Status::error("tensor " + std::to_string(i) + " ('" + stored.name + "') does not match '" +
                            expected[i].name + "' of architecture '" + file.architecture + "'");
@@ -67,12 +69,15 @@ Status load_initial_weights(const std::string& path, Network<float>& network) {
   if (!saved) return saved.status().with_context("init_model " + path);
   const Architecture& theirs = saved->network->architecture();
   const Architecture& ours = network.architecture();
-  if (theirs.spec != ours.spec || theirs.input.size() != ours.input.size() || theirs.num_classes != ours.num_classes)
+  if (theirs.spec != ours.spec || theirs.input.size() != ours.input.size() ||
+      theirs.num_classes != ours.num_classes)
     return Status::error("init_model " + path + ": its network is " + theirs.spec + " on " +
-                         std::to_string(theirs.input.size()) + " inputs and " + std::to_string(theirs.num_classes) +
-                         " classes; this experiment's is " + ours.spec + " on " + std::to_string(ours.input.size()) +
-                         " inputs and " + std::to_string(ours.num_classes) + " classes");
-  std::copy(saved->network->parameters().begin(), saved->network->parameters().end(), network.parameters().begin());
+                         std::to_string(theirs.input.size()) + " inputs and " +
+                         std::to_string(theirs.num_classes) + " classes; this experiment's is " + ours.spec +
+                         " on " + std::to_string(ours.input.size()) + " inputs and " +
+                         std::to_string(ours.num_classes) + " classes");
+  std::copy(saved->network->parameters().begin(), saved->network->parameters().end(),
+            network.parameters().begin());
   return {};
 }
 

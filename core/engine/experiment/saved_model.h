@@ -24,8 +24,8 @@ Status save_model(const std::string& path, const Network<float>& network, const 
 // Checks that the file's tensors match its architecture exactly (names, shapes, count) before any
 // value is used; a mismatch names the first tensor that differs.
 Result<SavedModel> model_from_file(const ModelFile& file, std::shared_ptr<const KernelTable> kernels);
-// Replaces `network`'s parameters with those of the model file at `path` (init_model: fine-tuning from a trained
-// network). Refused unless the file's architecture, input shape and classes are the network's.
+// Replaces `network`'s parameters with those of the model file at `path` (init_model: fine-tuning from a
+// trained network). Refused unless the file's architecture, input shape and classes are the network's.
 Status load_initial_weights(const std::string& path, Network<float>& network);
 Result<SavedModel> load_model(const std::string& path, std::shared_ptr<const KernelTable> kernels);
 

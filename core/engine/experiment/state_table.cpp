@@ -23,8 +23,9 @@ using E = Experiment;
 // [SECTION] The rows
 
 size_t find_row(const std::vector<SettingRow>& rows, std::string_view key) {
-  return static_cast<size_t>(std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == key; }) -
-                             rows.begin());
+  return static_cast<size_t>(
+      std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == key; }) -
+      rows.begin());
 }
 
 // The general rows, each with when it applies; the method rows follow "method", from each registration.
@@ -42,7 +43,8 @@ std::vector<SettingRow> build_rows() {
       rows::number<E>("test_fraction", "data", "share of a toy data set held out for testing", 0.05, 0.95,
                       &E::test_fraction)
           .when(toy, toy_words),
-      rows::integer<E>("classes", "data", "spiral arms / blobs (moons, circles, xor have 2)", 2, 10, &E::classes)
+      rows::integer<E>("classes", "data", "spiral arms / blobs (moons, circles, xor have 2)", 2, 10,
+                       &E::classes)
           .when(
               [](const E& e) {
                 const std::optional<ToyDatasetKind> kind = toy_dataset_kind(e.dataset);
@@ -57,15 +59,16 @@ std::vector<SettingRow> build_rows() {
           .when(images, images_words),
       rows::text<E>("data_dir", "data", "directory with the Fashion-MNIST IDX files", &E::data_dir)
           .when(images, images_words),
-      rows::text<E>("architecture", "model", "mlp:W1,W2[:relu|tanh|softplus], cnn:C1,C2[:activation] or linear",
-                    &E::architecture),
+      rows::text<E>("architecture", "model",
+                    "mlp:W1,W2[:relu|tanh|softplus], cnn:C1,C2[:activation] or linear", &E::architecture),
       rows::choice<E>("optimizer", "training", "optimizer", &E::optimizer),
       rows::number<E>("learning_rate", "training", "learning rate", 1e-6, 10, &E::learning_rate),
       rows::number<E>("momentum", "training", "SGD momentum", 0, 0.999, &E::momentum)
           .when([](const E& e) { return e.optimizer == OptimizerKind::sgd; }, "with optimizer sgd"),
       rows::number<E>("weight_decay", "training", "L2 weight decay", 0, 1, &E::weight_decay),
       rows::choice<E>("schedule", "training", "learning-rate schedule", &E::schedule),
-      rows::integer<E>("step_epochs", "training", "step schedule: epochs between decays", 1, 1000, &E::step_epochs)
+      rows::integer<E>("step_epochs", "training", "step schedule: epochs between decays", 1, 1000,
+                       &E::step_epochs)
           .when([](const E& e) { return e.schedule == ScheduleKind::step; }, "with schedule step"),
       rows::number<E>("gamma", "training", "step schedule: decay factor", 0.001, 1, &E::gamma)
           .when([](const E& e) { return e.schedule == ScheduleKind::step && e.step_epochs < e.epochs; },
@@ -77,10 +80,11 @@ std::vector<SettingRow> build_rows() {
       rows::text<E>("init_model", "training",
                     "a model file to start from instead of random weights (fine-tuning); empty: from scratch",
                     &E::init_model),
-      rows::choice<E>("method", "method",
-                      "training method: the plain baseline or one of the five papers' methods (their settings "
-                      "follow, each group named after its method)",
-                      &E::method),
+      rows::choice<E>(
+          "method", "method",
+          "training method: the plain baseline or one of the five papers' methods (their settings "
+          "follow, each group named after its method)",
+          &E::method),
   };
   table[find_row(table, "init_model")].may_be_empty = true;
   for (const MethodRegistration& method : registered_methods())
@@ -90,21 +94,23 @@ std::vector<SettingRow> build_rows() {
     return bits == 1 ? "1-bit activations are not supported (0 = float, or 2 to 8)" : "";
   };
   const std::vector<SettingRow> quantization{
-      rows::integer<E>("weight_bits", "quantization", "evaluate with weights in this many bits (0 = float)", 0, 8,
-                       &E::weight_bits),
-      rows::integer<E>("activation_bits", "quantization", "evaluate with activations in this many bits (0 = float)",
-                       0, 8, &E::activation_bits)
+      rows::integer<E>("weight_bits", "quantization", "evaluate with weights in this many bits (0 = float)",
+                       0, 8, &E::weight_bits),
+      rows::integer<E>("activation_bits", "quantization",
+                       "evaluate with activations in this many bits (0 = float)", 0, 8, &E::activation_bits)
           .refusing(no_one_bit_activations),
       rows::choice<E>("granularity", "quantization", "one weight scale per tensor or per output channel",
                       &E::granularity),
       rows::choice<E>("symmetry", "quantization", "weight grid symmetric around 0 or affine", &E::symmetry),
       rows::choice<E>("range_method", "quantization", "how a grid's range is chosen", &E::range_method),
-      rows::number<E>("percentile", "quantization", "percentile range method: share of values inside the range",
-                      50.001, 100, &E::percentile)
+      rows::number<E>("percentile", "quantization",
+                      "percentile range method: share of values inside the range", 50.001, 100,
+                      &E::percentile)
           .when([](const E& e) { return e.range_method == RangeMethod::percentile; },
                 "with range_method percentile"),
-      rows::integer<E>("calibration_samples", "quantization", "training samples used to calibrate activation ranges",
-                       1, 60000, &E::calibration_samples)
+      rows::integer<E>("calibration_samples", "quantization",
+                       "training samples used to calibrate activation ranges", 1, 60000,
+                       &E::calibration_samples)
           .when([](const E& e) { return e.activation_bits > 0; },
                 "with quantized activations (activation_bits 2 to 8)"),
       rows::choice<E>("kernels", "compute", "kernel table", &E::kernels),
@@ -221,8 +227,7 @@ Status set_setting(Experiment& experiment, std::string_view key, std::string_vie
       row->set(experiment, *value);
       return {};
     }
-    case SettingKind::choice:
-    {
+    case SettingKind::choice: {
       const auto chosen = std::find(row->choices.begin(), row->choices.end(), text);
       if (chosen == row->choices.end()) return invalid();
       row->set(experiment, static_cast<int64_t>(chosen - row->choices.begin()));
@@ -251,10 +256,14 @@ Status check_settings(const Experiment& experiment) {
 std::string get_setting(const Experiment& experiment, const SettingRow& row) {
   const SettingValue value = row.get(experiment);
   switch (row.kind) {
-    case SettingKind::integer: return std::to_string(std::get<int64_t>(value));
-    case SettingKind::number: return format_json_number(std::get<double>(value));
-    case SettingKind::choice: return std::string(row.choices.at(static_cast<size_t>(std::get<int64_t>(value))));
-    case SettingKind::text: return std::get<std::string>(value);
+    case SettingKind::integer:
+      return std::to_string(std::get<int64_t>(value));
+    case SettingKind::number:
+      return format_json_number(std::get<double>(value));
+    case SettingKind::choice:
+      return std::string(row.choices.at(static_cast<size_t>(std::get<int64_t>(value))));
+    case SettingKind::text:
+      return std::get<std::string>(value);
   }
   return {};
 }
@@ -268,8 +277,8 @@ std::string describe_settings() {
       group = row.group;
       out += "\n  " + std::string(group) + ":\n";
     }
-    out += "    --" + std::string(row.key) + "=<" + allowed_values(row) + ">  (default " + get_setting(defaults, row) +
-           ")\n        " + std::string(row.help) + "\n";
+    out += "    --" + std::string(row.key) + "=<" + allowed_values(row) + ">  (default " +
+           get_setting(defaults, row) + ")\n        " + std::string(row.help) + "\n";
   }
   return out;
 }
@@ -348,7 +357,8 @@ Result<Experiment> experiment_from_json(const Json& json) {
   // Strict, as files are: nothing unknown at the top, numbers as JSON numbers, choices and text as strings.
   for (const auto& [key, value] : json.as_object()) {
     if (key != "format" && key != "version" && key != "settings")
-      return Status::error("unknown key '" + key + "' (an experiment file holds format, version and settings)");
+      return Status::error("unknown key '" + key +
+                           "' (an experiment file holds format, version and settings)");
   }
   Experiment experiment;
   for (const auto& [key, value] : settings->as_object()) {
@@ -356,8 +366,8 @@ Result<Experiment> experiment_from_json(const Json& json) {
     if (!row) return unknown_setting(key);
     const bool numeric = row->kind == SettingKind::integer || row->kind == SettingKind::number;
     if (numeric != value.is_number() || (!numeric && !value.is_string())) {
-      return Status::error("setting '" + key + "' must be " + (numeric ? "a number" : "a string") + " in a file, got " +
-                           to_json(value, 0));
+      return Status::error("setting '" + key + "' must be " + (numeric ? "a number" : "a string") +
+                           " in a file, got " + to_json(value, 0));
     }
     std::string text;
     if (value.is_string())

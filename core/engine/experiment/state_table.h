@@ -36,8 +36,8 @@ Status check_settings(const Experiment& experiment);
 // One line per setting: key, allowed values, default and help (for --help).
 std::string describe_settings();
 
-// The table itself for a front end that builds its own controls (the JS API): {"settings": [{key, kind, group,
-// help, min, max | choices, default, applies_when}], "methods": [{name, summary, readouts}]}.
+// The table itself for a front end that builds its own controls (the JS API): {"settings": [{key, kind,
+// group, help, min, max | choices, default, applies_when}], "methods": [{name, summary, readouts}]}.
 Json state_table_json();
 
 Json experiment_to_json(const Experiment& experiment);

@@ -69,7 +69,8 @@ void sync_parent_directory(const std::string& path) {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> read_file_bytes(const std::string& path, size_t max_bytes, std::string_view what) {
+Result<std::vector<uint8_t>> read_file_bytes(const std::string& path, size_t max_bytes,
+                                             std::string_view what) {
   std::error_code status_error;
   const std::filesystem::file_status status = std::filesystem::status(path, status_error);
   if (status.type() == std::filesystem::file_type::not_found) return Status::error(path + ": no such file");

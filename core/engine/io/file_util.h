@@ -18,7 +18,8 @@ namespace qplay {
 // ends; the caller knows how large its kind of file can be). Errors: "<path>: no such file", "<path>: is a
 // directory, not a file", "<path>: cannot open (Permission denied)", "<path>: read error after 4096 bytes
 // (...)", "<path>: more than 16777216 bytes, larger than <what> can be".
-Result<std::vector<uint8_t>> read_file_bytes(const std::string& path, size_t max_bytes, std::string_view what);
+Result<std::vector<uint8_t>> read_file_bytes(const std::string& path, size_t max_bytes,
+                                             std::string_view what);
 
 // read_file_bytes as text; the bytes are not checked for valid UTF-8.
 Result<std::string> read_text_file(const std::string& path, size_t max_bytes, std::string_view what);

@@ -91,7 +91,8 @@ Result<ModelFile> parse_model_file(std::span<const uint8_t> bytes);
 Status save_model_file(const std::string& path, const ModelFile& model);
 // Errors start with the path: "runs/a.qmodel: corrupt: checksum mismatch ...".
 Result<ModelFile> load_model_file(const std::string& path);
-// The largest model file read: kMaxArchitectureParameters floats are 8 MB, metadata strings at most 1 MiB each.
+// The largest model file read: kMaxArchitectureParameters floats are 8 MB, metadata strings at most 1 MiB
+// each.
 inline constexpr size_t kMaxModelFileBytes = size_t{64} << 20;
 
 // The JSON export described above. Metadata that is not valid JSON (only possible for a ModelFile built in

@@ -60,7 +60,9 @@ struct Avx2Backend {
   }
 };
 
-Avx2Backend& backend_of(const KernelTable& table) { return *static_cast<Avx2Backend*>(table.backend.get()); }
+Avx2Backend& backend_of(const KernelTable& table) {
+  return *static_cast<Avx2Backend*>(table.backend.get());
+}
 
 // All-ones in the lanes below `count` (0..8), for masked loads and stores of a partial row.
 QPLAY_TARGET_AVX2_FMA inline __m256i first_lanes(int count) {
@@ -148,7 +150,8 @@ QPLAY_TARGET_AVX2_FMA inline void transpose_8x8(const float* src, ptrdiff_t src_
 
 // One panel of op(B) = Bᵀ, B being [N, K]: panel[K][16] holds columns j0..j0+15 of op(B), i.e.
 // rows j0.. of B, zero past N.
-QPLAY_TARGET_AVX2_FMA void pack_transposed_b_panel(int N, int K, const float* B, int ldb, int j0, float* panel) {
+QPLAY_TARGET_AVX2_FMA void pack_transposed_b_panel(int N, int K, const float* B, int ldb, int j0,
+                                                   float* panel) {
   const int width = std::min(kPanelWidth, N - j0);
   int half = 0;
   for (; half + 8 <= width; half += 8) {
@@ -156,7 +159,8 @@ QPLAY_TARGET_AVX2_FMA void pack_transposed_b_panel(int N, int K, const float* B,
     int k = 0;
     for (; k + 8 <= K; k += 8) transpose_8x8(rows + k, ldb, panel + k * kPanelWidth + half, kPanelWidth);
     for (; k < K; ++k)
-      for (int column = 0; column < 8; ++column) panel[k * kPanelWidth + half + column] = rows[column * ldb + k];
+      for (int column = 0; column < 8; ++column)
+        panel[k * kPanelWidth + half + column] = rows[column * ldb + k];
   }
   for (int column = half; column < kPanelWidth; ++column) {
     const float* row = B + static_cast<size_t>(j0 + column) * ldb;
@@ -169,7 +173,7 @@ struct GemmTask {
   int M = 0, N = 0, K = 0;
   const float* a = nullptr;
   ptrdiff_t a_row_stride = 0, a_depth_stride = 0;
-  const float* b = nullptr;         // op(B) = B[K, N], read in place (packed_b null)
+  const float* b = nullptr;  // op(B) = B[K, N], read in place (packed_b null)
   ptrdiff_t ldb = 0;
   float* packed_b = nullptr;        // op(B) as ceil(N/16) panels of [K][16], or null
   const float* b_source = nullptr;  // B[N, K] to pack from (transposed case)
@@ -181,7 +185,8 @@ struct GemmTask {
 
 void pack_one_panel(void* context, size_t panel) {
   const auto& task = *static_cast<const GemmTask*>(context);
-  pack_transposed_b_panel(task.N, task.K, task.b_source, task.b_source_ld, static_cast<int>(panel) * kPanelWidth,
+  pack_transposed_b_panel(task.N, task.K, task.b_source, task.b_source_ld,
+                          static_cast<int>(panel) * kPanelWidth,
                           task.packed_b + panel * kPanelWidth * task.K);
 }
 
@@ -255,7 +260,9 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
 // Convolution lowering and elementwise kernels: memory-bound loops, 8 floats at a time, each sum in
 // the reference's order (so these match it bit for bit; only GEMM differs).
 
-void avx2_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
+void avx2_release_workers(const KernelTable& table) {
+  release_pool_workers(backend_of(table).threadpool);
+}
 
 void avx2_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image, float* columns) {
   pooled_im2col(backend_of(table).threadpool, geometry, image, columns);
@@ -269,7 +276,8 @@ void avx2_col2im(const KernelTable& table, const ConvGeometry& geometry, const f
 QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int count) {
   int i = 0;
   for (; i + 8 <= count; i += 8) {
-    _mm256_storeu_ps(destination + i, _mm256_add_ps(_mm256_loadu_ps(destination + i), _mm256_loadu_ps(source + i)));
+    _mm256_storeu_ps(destination + i,
+                     _mm256_add_ps(_mm256_loadu_ps(destination + i), _mm256_loadu_ps(source + i)));
   }
   for (; i < count; ++i) destination[i] += source[i];
 }
@@ -307,7 +315,9 @@ QPLAY_TARGET_AVX2_FMA void avx2_relu_backward(const KernelTable&, int n, const f
 
 }  // namespace
 
-bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool cpu_has_avx2_fma() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
 
 Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table(int threads) {
   if (threads < 1 || threads > 64) {

@@ -21,8 +21,8 @@ constexpr int kMaxThreads = 64;
 using TableResult = Result<std::shared_ptr<const KernelTable>>;
 
 std::string not_in_build(const std::string& name, const std::string& how) {
-  return "kernel table '" + name + "' is not in this build (" + how + "); choose one of: " +
-         available_kernel_tables();
+  return "kernel table '" + name + "' is not in this build (" + how +
+         "); choose one of: " + available_kernel_tables();
 }
 
 // The fastest table this build and CPU have. Native: the engine's own AVX2 kernels (faster than

@@ -22,8 +22,8 @@ struct KernelTable;
 // C[M,N] += op(A)[M,K] · op(B)[K,N]           (accumulate == true)
 // op(A) is A[M,K] (lda >= K) or, transposed, A[K,M] (lda >= M); likewise op(B) is B[K,N] or B[N,K].
 using GemmFunction = void (*)(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M,
-                              int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
-                              bool accumulate);
+                              int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
+                              int ldc, bool accumulate);
 
 // Geometry of a 2-D convolution over NHWC images.
 struct ConvGeometry {
@@ -31,7 +31,7 @@ struct ConvGeometry {
   int kernel = 3, stride = 1, padding = 0;
   int out_height() const { return (in_height + 2 * padding - kernel) / stride + 1; }
   int out_width() const { return (in_width + 2 * padding - kernel) / stride + 1; }
-  int patch_size() const { return kernel * kernel * in_channels; }  // columns of the im2col matrix
+  int patch_size() const { return kernel * kernel * in_channels; }        // columns of the im2col matrix
   int patch_count() const { return batch * out_height() * out_width(); }  // rows of the im2col matrix
 };
 
@@ -56,9 +56,9 @@ using ReluBackwardFunction = void (*)(const KernelTable& table, int n, const flo
 using ReleaseWorkersFunction = void (*)(const KernelTable& table);
 
 struct KernelTable {
-  std::string name;                 // "reference", "avx2", "xnnpack", "simd128"
-  int threads = 1;                  // worker threads the backend uses
-  std::shared_ptr<void> backend;    // backend state (thread pool, operator cache); null for reference
+  std::string name;               // "reference", "avx2", "xnnpack", "simd128"
+  int threads = 1;                // worker threads the backend uses
+  std::shared_ptr<void> backend;  // backend state (thread pool, operator cache); null for reference
   // Null without workers. Workers spin-wait after each call, which keeps back-to-back kernels fast but
   // takes a core from whatever else an interactive frame does; the lab releases them after each slice.
   ReleaseWorkersFunction release_workers = nullptr;

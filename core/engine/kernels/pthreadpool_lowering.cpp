@@ -55,7 +55,8 @@ ConvLoweringTask lowering_task(const ConvGeometry& geometry, bool to_columns, co
 
 }  // namespace
 
-void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* image, float* columns) {
+void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* image,
+                   float* columns) {
   if (!worth_threads(threadpool, geometry)) {
     reference_im2col<float>(geometry, image, columns);
     return;
@@ -64,7 +65,8 @@ void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const
   pthreadpool_parallelize_1d(threadpool, im2col_one_image, &task, geometry.batch, /*flags=*/0);
 }
 
-void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* columns, float* image) {
+void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* columns,
+                   float* image) {
   if (!worth_threads(threadpool, geometry)) {
     reference_col2im<float>(geometry, columns, image);
     return;
@@ -77,7 +79,8 @@ void release_pool_workers(pthreadpool_t threadpool) {
   if (threadpool == nullptr) return;
   // One empty task per thread: a range of 1 would run on the caller and never reach the workers.
   const size_t threads = pthreadpool_get_threads_count(threadpool);
-  pthreadpool_parallelize_1d(threadpool, [](void*, size_t) {}, nullptr, threads, PTHREADPOOL_FLAG_YIELD_WORKERS);
+  pthreadpool_parallelize_1d(
+      threadpool, [](void*, size_t) {}, nullptr, threads, PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
 }  // namespace qplay

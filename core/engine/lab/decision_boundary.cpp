@@ -15,7 +15,8 @@ constexpr size_t kCellChunk = 1024;  // cells per forward
 size_t cell_centres(const PlaneRegion& region, int resolution, size_t first, std::vector<float>& points) {
   const size_t cells = static_cast<size_t>(resolution) * resolution;
   const size_t count = std::min(kCellChunk, cells - first);
-  const float cell_w = (region.x_max - region.x_min) / resolution, cell_h = (region.y_max - region.y_min) / resolution;
+  const float cell_w = (region.x_max - region.x_min) / resolution,
+              cell_h = (region.y_max - region.y_min) / resolution;
   points.resize(2 * count);
   for (size_t c = 0; c < count; ++c) {
     const size_t row = (first + c) / resolution, column = (first + c) % resolution;
@@ -80,7 +81,8 @@ DecisionBoundary compute_decision_boundary(Network<float>& network, const Forwar
 double boundary_disagreement(const DecisionBoundary& a, const DecisionBoundary& b) {
   if (a.predicted_class.size() != b.predicted_class.size() || a.predicted_class.empty()) return 1.0;
   size_t differ = 0;
-  for (size_t i = 0; i < a.predicted_class.size(); ++i) differ += a.predicted_class[i] != b.predicted_class[i];
+  for (size_t i = 0; i < a.predicted_class.size(); ++i)
+    differ += a.predicted_class[i] != b.predicted_class[i];
   return double(differ) / a.predicted_class.size();
 }
 
@@ -116,7 +118,8 @@ NeuronMaps compute_neuron_maps(Network<float>& network, const ForwardOptions<flo
       maps.values.resize(maps.neurons * cells);
     }
     for (size_t c = 0; c < count; ++c)
-      for (int n = 0; n < maps.neurons; ++n) maps.values[n * cells + first + c] = outputs[c * maps.neurons + n];
+      for (int n = 0; n < maps.neurons; ++n)
+        maps.values[n * cells + first + c] = outputs[c * maps.neurons + n];
   }
   return maps;
 }

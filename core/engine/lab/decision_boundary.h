@@ -21,7 +21,7 @@ PlaneRegion plane_region_of(const Dataset& dataset);
 
 struct DecisionBoundary {
   PlaneRegion region;
-  int resolution = 0;                   // cells per side
+  int resolution = 0;                    // cells per side
   std::vector<int32_t> predicted_class;  // [resolution * resolution], row 0 at y_max (image order)
   std::vector<float> confidence;         // [resolution * resolution], the predicted class's probability
 };
@@ -38,8 +38,8 @@ double boundary_disagreement(const DecisionBoundary& a, const DecisionBoundary& 
 // Playground), so the float and the quantized network can be compared neuron by neuron.
 struct NeuronMaps {
   PlaneRegion region;
-  int resolution = 0;         // cells per side
-  int layer = -1;             // index into Architecture::layers whose output is shown
+  int resolution = 0;  // cells per side
+  int layer = -1;      // index into Architecture::layers whose output is shown
   int neurons = 0;
   std::vector<float> values;  // [neurons][resolution * resolution], each map in image order (row 0 at y_max)
   std::span<const float> map(int neuron) const {

@@ -7,8 +7,12 @@ namespace {
 
 // Settings visited by the slider, the curves and the sensitivity bars of one run; each keeps a weight
 // snapshot, so the cache forgets the least recently used beyond this.
-const char* granularity_name(Granularity g) { return g == Granularity::per_tensor ? "per-tensor" : "per-channel"; }
-const char* symmetry_name(Symmetry s) { return s == Symmetry::asymmetric ? "asymmetric" : "symmetric"; }
+const char* granularity_name(Granularity g) {
+  return g == Granularity::per_tensor ? "per-tensor" : "per-channel";
+}
+const char* symmetry_name(Symmetry s) {
+  return s == Symmetry::asymmetric ? "asymmetric" : "symmetric";
+}
 const char* range_name(RangeMethod r) {
   return r == RangeMethod::percentile ? "percentile" : r == RangeMethod::mse ? "mse" : "min-max";
 }
@@ -16,18 +20,21 @@ const char* range_name(RangeMethod r) {
 }  // namespace
 
 std::string quantization_setting_key(const QuantizationSetting& s) {
-  std::string key = "w" + std::to_string(s.weights.bits) + " " + granularity_name(s.weights.granularity) + " " +
-                    symmetry_name(s.weights.symmetry) + " " + range_name(s.weights.range_method);
+  std::string key = "w" + std::to_string(s.weights.bits) + " " + granularity_name(s.weights.granularity) +
+                    " " + symmetry_name(s.weights.symmetry) + " " + range_name(s.weights.range_method);
   if (s.weights.range_method == RangeMethod::percentile) key += " " + std::to_string(s.weights.percentile);
   key += " | a" + std::to_string(s.activations.bits);
   if (s.activations.bits > 0) {
     key += std::string(" ") + range_name(s.activations.range_method);
-    if (s.activations.range_method == RangeMethod::percentile) key += " " + std::to_string(s.activations.percentile);
+    if (s.activations.range_method == RangeMethod::percentile)
+      key += " " + std::to_string(s.activations.percentile);
   }
-  if (std::any_of(s.weight_bits_per_layer.begin(), s.weight_bits_per_layer.end(), [](int b) { return b >= 0; })) {
+  if (std::any_of(s.weight_bits_per_layer.begin(), s.weight_bits_per_layer.end(),
+                  [](int b) { return b >= 0; })) {
     key += " | layers ";
     for (size_t i = 0; i < s.weight_bits_per_layer.size(); ++i)
-      key += (i ? "," : "") + (s.weight_bits_per_layer[i] < 0 ? std::string("-") : std::to_string(s.weight_bits_per_layer[i]));
+      key += (i ? "," : "") +
+             (s.weight_bits_per_layer[i] < 0 ? std::string("-") : std::to_string(s.weight_bits_per_layer[i]));
   }
   return key;
 }
@@ -63,8 +70,8 @@ void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weight
   task.options = {};
   task.options.parameters = task.weights;
   if (task.setting.activations.bits > 0) {
-    task.activations = calibrate_activation_ranges(network, task.weights, dataset_->train_x, calibration_samples_,
-                                                   task.setting.activations);
+    task.activations = calibrate_activation_ranges(network, task.weights, dataset_->train_x,
+                                                   calibration_samples_, task.setting.activations);
     task.options.activation_quantization = &task.activations;
   }
   task.evaluation->restart();
@@ -74,14 +81,16 @@ void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weight
 
 void EvaluationCache::evict_if_full() {
   while (tasks_.size() >= max_settings_) {
-    auto oldest = std::min_element(tasks_.begin(), tasks_.end(),
-                                   [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
+    auto oldest = std::min_element(tasks_.begin(), tasks_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
     tasks_.erase(oldest);
   }
 }
 
-bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version, const QuantizationSetting& setting,
-                               double budget_ms, size_t min_samples, const TrainingMethod* own_grid) {
+bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version,
+                               const QuantizationSetting& setting, double budget_ms, size_t min_samples,
+                               const TrainingMethod* own_grid) {
   const std::string key = quantization_setting_key(setting);
   auto it = tasks_.find(key);
   if (it == tasks_.end()) {
@@ -109,6 +118,8 @@ bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version
   return done && task.shown.weights_version == weights_version;
 }
 
-void EvaluationCache::clear() { tasks_.clear(); }
+void EvaluationCache::clear() {
+  tasks_.clear();
+}
 
 }  // namespace qplay

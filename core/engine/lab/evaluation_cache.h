@@ -68,8 +68,8 @@ class EvaluationCache {
  private:
   struct Task {
     QuantizationSetting setting;
-    Entry shown;                         // what find() returns
-    uint64_t running_version = 0;        // the weights the running evaluation uses
+    Entry shown;                   // what find() returns
+    uint64_t running_version = 0;  // the weights the running evaluation uses
     bool running = false;
     std::vector<float> weights;          // the quantized snapshot
     ActivationQuantization activations;  // its grids, when activations are quantized

@@ -11,9 +11,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr double kRefreshIntervalMs = 250;    // evaluations while training
-constexpr double kTrainingShare = 0.75;       // of a slice while training; evaluations get the rest
-constexpr size_t kFirstReadoutSamples = 1000; // a new slider setting's first answer, within the frame
+constexpr double kRefreshIntervalMs = 250;     // evaluations while training
+constexpr double kTrainingShare = 0.75;        // of a slice while training; evaluations get the rest
+constexpr size_t kFirstReadoutSamples = 1000;  // a new slider setting's first answer, within the frame
 // However short a slice (a page may ask for 0.001 ms), evaluations get this much of it, or numbers
 // would never become current and a page waiting for them would wait forever.
 constexpr double kSmallestEvaluationSliceMs = 0.5;
@@ -49,7 +49,9 @@ uint64_t version_of(uint64_t generation, const Trainer& trainer) {
 
 }  // namespace
 
-const TrainingMethod* own_grid_method(const LabRun& run) { return run.loaded ? nullptr : &run.run.trainer->method(); }
+const TrainingMethod* own_grid_method(const LabRun& run) {
+  return run.loaded ? nullptr : &run.run.trainer->method();
+}
 
 bool same_data_settings(const Experiment& a, const Experiment& b) {
   for (const SettingRow& row : experiment_settings())
@@ -79,8 +81,8 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
     experiment.method = *parse_choice<MethodKind>(method);  // the names were checked with the state
     Result<Run> run = start_run(experiment, dataset, kernels.value());
     if (!run) return Status::error(method + ": " + run.status().message());
-    runs.push_back(std::make_unique<RunState>(method, std::move(run).value(),
-                                              EvaluationCache(dataset, state.experiment.calibration_samples)));
+    runs.push_back(std::make_unique<RunState>(
+        method, std::move(run).value(), EvaluationCache(dataset, state.experiment.calibration_samples)));
   }
   std::vector<int> weighted_layers;
   for (const ParameterTensor& tensor : runs.front()->run.network->parameter_tensors())
@@ -175,8 +177,8 @@ const std::vector<int>& Lab::curve_weight_bits() {
 }
 
 QuantizationSetting Lab::current_setting() const {
-  QuantizationSetting setting =
-      make_quantization_setting(state_.experiment, state_.experiment.weight_bits, state_.experiment.activation_bits);
+  QuantizationSetting setting = make_quantization_setting(state_.experiment, state_.experiment.weight_bits,
+                                                          state_.experiment.activation_bits);
   if (!state_.layer_weight_bits.empty()) {
     setting.weight_bits_per_layer.assign(runs_.front()->run.network->architecture().layers.size(), -1);
     for (size_t i = 0; i < weighted_layers_.size() && i < state_.layer_weight_bits.size(); ++i)
@@ -205,7 +207,9 @@ Lab::Freshness Lab::freshness(int run, const EvaluationCache::Entry& entry) cons
   return entry.complete ? Freshness::current : Freshness::partial;
 }
 
-bool Lab::refresh_due() const { return !playing_ || milliseconds_since(last_refresh_) >= kRefreshIntervalMs; }
+bool Lab::refresh_due() const {
+  return !playing_ || milliseconds_since(last_refresh_) >= kRefreshIntervalMs;
+}
 
 bool Lab::train_for(double budget_ms) {
   const Clock::time_point start = Clock::now();
@@ -245,7 +249,8 @@ std::string Lab::quantized_maps_key(const RunState& run) const {
 
 bool Lab::plane_maps_current(int run) const {
   const RunState& state = *runs_[run];
-  return state.float_maps_version == state.evaluated_version && state.quantized_maps_key == quantized_maps_key(state);
+  return state.float_maps_version == state.evaluated_version &&
+         state.quantized_maps_key == quantized_maps_key(state);
 }
 
 // Boundaries and neuron maps of the evaluated weights; quantized ones once the setting's evaluation is
@@ -264,12 +269,14 @@ void Lab::refresh_plane_maps(RunState& run) {
   if (!run.evaluations.is_current(setting, run.evaluated_version)) return;
   const ForwardOptions<float>& quantized = *run.evaluations.forward_options(setting);
   if (const std::string key = quantized_maps_key(run); run.quantized_maps_key != key) {
-    run.quantized_boundary = compute_decision_boundary(network, quantized, plane_region_, kBoundaryResolution);
+    run.quantized_boundary =
+        compute_decision_boundary(network, quantized, plane_region_, kBoundaryResolution);
     run.quantized_neuron_maps = {};
     run.quantized_maps_key = key;
   }
   if (layer >= 0 && run.quantized_neuron_maps.layer != layer)
-    run.quantized_neuron_maps = compute_neuron_maps(network, quantized, plane_region_, kNeuronMapResolution, layer);
+    run.quantized_neuron_maps =
+        compute_neuron_maps(network, quantized, plane_region_, kNeuronMapResolution, layer);
 }
 
 void Lab::refresh_readouts() {

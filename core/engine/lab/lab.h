@@ -42,7 +42,8 @@ struct LabRun {
   DecisionBoundary float_boundary, quantized_boundary;
   // What each neuron of the hidden layer LabInterest::neuron_map_layer computes over the plane (2-D
   // data sets), float and at the current setting, kept like the boundaries; empty (layer -1) until
-  // asked for. The layer says which one a map is of: after a switch the old one stays until the new one is made.
+  // asked for. The layer says which one a map is of: after a switch the old one stays until the new one is
+  // made.
   NeuronMaps float_neuron_maps, quantized_neuron_maps;
   // What the method learned (CPQ's bits per layer, SymReg's asymmetry, ...), of the same weights;
   // empty for a loaded run, whose method state is not in the model file.
@@ -51,10 +52,10 @@ struct LabRun {
 
 // What the panels currently look at, so advance() spends its evaluation time on those.
 struct LabInterest {
-  bool accuracy_curves = true;     // every weight bit-width at the current other settings
-  bool layer_sensitivity = false;  // each weighted layer quantized alone
-  bool decision_boundaries = true; // 2-D data sets only
-  int neuron_map_layer = -1;       // 2-D data sets: the hidden layer (hidden_neuron_layers) to map; -1 none
+  bool accuracy_curves = true;      // every weight bit-width at the current other settings
+  bool layer_sensitivity = false;   // each weighted layer quantized alone
+  bool decision_boundaries = true;  // 2-D data sets only
+  int neuron_map_layer = -1;        // 2-D data sets: the hidden layer (hidden_neuron_layers) to map; -1 none
 };
 
 class Lab {
@@ -62,7 +63,8 @@ class Lab {
   // Builds the data set (or uses `dataset`, which must have been made from the state's data settings)
   // and one run per method. Errors name the
   // setting at fault; nothing is half-built.
-  static Result<std::unique_ptr<Lab>> create(const LabState& state, std::shared_ptr<const Dataset> dataset = nullptr);
+  static Result<std::unique_ptr<Lab>> create(const LabState& state,
+                                             std::shared_ptr<const Dataset> dataset = nullptr);
 
   const LabState& state() const { return state_; }
   // One key of the state (see set_lab_state_value). Quantization keys apply live, with every run's
@@ -76,8 +78,8 @@ class Lab {
   void play();
   void pause() { playing_ = false; }
   bool playing() const { return playing_; }
-  void step();      // one mini-batch in every unfinished run
-  Status reset();   // every run back to its initial weights (same seed), history cleared
+  void step();     // one mini-batch in every unfinished run
+  Status reset();  // every run back to its initial weights (same seed), history cleared
   // Replaces a run's weights with a loaded model's; the layout must match the run's network. The run is
   // then evaluated but not trained: its method's own state (latent weights, learned steps) is not in
   // the model file.
@@ -108,8 +110,8 @@ class Lab {
   // Settings derived from the state's quantization rows.
   QuantizationSetting current_setting() const;
   QuantizationSetting setting_with_weight_bits(int weight_bits) const;  // the curve's points
-  QuantizationSetting layer_only_setting(int layer) const;              // only this layer's weights, current bits
-  static const std::vector<int>& curve_weight_bits();                   // {0 (float), 8, 7, ..., 2}
+  QuantizationSetting layer_only_setting(int layer) const;  // only this layer's weights, current bits
+  static const std::vector<int>& curve_weight_bits();       // {0 (float), 8, 7, ..., 2}
   // The weighted layers (dense, conv) in order: what layer_weight_bits and the sensitivity bars index.
   const std::vector<int>& weighted_layers() const { return weighted_layers_; }
 

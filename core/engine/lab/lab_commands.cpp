@@ -30,7 +30,8 @@ Result<Json> run_lab_command(Lab& lab, std::string_view command, const Json& arg
   return run_lab_command(lab, target, command, arguments);
 }
 
-Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view command, const Json& arguments) {
+Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view command,
+                             const Json& arguments) {
   if (command == "set") {
     Result<std::string> key = string_argument(command, arguments, "key");
     if (!key) return key.status();
@@ -85,14 +86,16 @@ Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view 
   if (command == "metrics") return lab_metrics_json(lab);
   if (command == "state_json") return lab_state_to_json(lab.state());
   if (command == "state_hash") return Json(lab_state_to_hash(lab.state()));
-  return Status::error("unknown command '" + std::string(command) +
-                       "' (known: set, state, import_json, play, pause, step, reset, advance, metrics, state_json, "
-                       "state_hash)");
+  return Status::error(
+      "unknown command '" + std::string(command) +
+      "' (known: set, state, import_json, play, pause, step, reset, advance, metrics, state_json, "
+      "state_hash)");
 }
 
 Result<std::span<const float>> lab_run_weights(const Lab& lab, int run) {
   if (run < 0 || run >= lab.run_count())
-    return Status::error("no run " + std::to_string(run) + " (the lab has " + std::to_string(lab.run_count()) + ")");
+    return Status::error("no run " + std::to_string(run) + " (the lab has " +
+                         std::to_string(lab.run_count()) + ")");
   return lab.network(run).parameters();
 }
 

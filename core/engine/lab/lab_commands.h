@@ -42,7 +42,8 @@ class LabStateTarget {
 };
 
 Result<Json> run_lab_command(Lab& lab, std::string_view command, const Json& arguments);
-Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view command, const Json& arguments);
+Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view command,
+                             const Json& arguments);
 
 // A run's float weights in place (the model file's layout), or an error naming the runs there are.
 // Valid until the lab changes.

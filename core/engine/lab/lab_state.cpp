@@ -72,9 +72,9 @@ bool is_hideable(std::string_view name) {
 }  // namespace
 
 const std::vector<std::string_view>& lab_panel_names() {
-  static const std::vector<std::string_view> names = {"setup",   "run",       "slider",      "curves",
-                                                       "training", "boundary", "weights",     "sensitivity",
-                                                       "neurons",  "learned",  "images",   "files"};
+  static const std::vector<std::string_view> names = {"setup",    "run",      "slider",  "curves",
+                                                      "training", "boundary", "weights", "sensitivity",
+                                                      "neurons",  "learned",  "images",  "files"};
   return names;
 }
 
@@ -94,7 +94,9 @@ LabState default_lab_state() {
   return state;
 }
 
-const std::vector<std::string_view>& lab_method_names() { return find_setting("method")->choices; }
+const std::vector<std::string_view>& lab_method_names() {
+  return find_setting("method")->choices;
+}
 
 std::string_view method_summary(std::string_view method) {
   const std::optional<MethodKind> kind = parse_choice<MethodKind>(method);
@@ -168,7 +170,8 @@ Status set_lab_state_value(LabState& state, std::string_view key, std::string_vi
   constexpr std::string_view kHide = "_hide";
   if (key.size() > kHide.size() && key.substr(key.size() - kHide.size()) == kHide) {
     const std::string name(key.substr(0, key.size() - kHide.size()));
-    if (!is_hideable(name)) return Status::error("'" + std::string(key) + "' hides nothing: no control or panel '" + name + "'");
+    if (!is_hideable(name))
+      return Status::error("'" + std::string(key) + "' hides nothing: no control or panel '" + name + "'");
     if (value == "1" || value == "true")
       state.hidden.insert(name);
     else if (value == "0" || value == "false")
@@ -177,7 +180,8 @@ Status set_lab_state_value(LabState& state, std::string_view key, std::string_vi
       return Status::error("'" + std::string(key) + "' must be 1 or 0, got '" + std::string(value) + "'");
     return {};
   }
-  if (key == "method") return Status::error("a lab compares several methods: use 'methods', e.g. methods=baseline,gradl1");
+  if (key == "method")
+    return Status::error("a lab compares several methods: use 'methods', e.g. methods=baseline,gradl1");
   return set_setting(state.experiment, key, value);
 }
 
@@ -195,7 +199,8 @@ std::string lab_state_to_hash(const LabState& state) {
     // seed ever changes.
     if (value != get_setting(defaults.experiment, row) || row.key == "seed") add(row.key, value);
   }
-  if (!state.layer_weight_bits.empty()) add("layer_weight_bits", format_layer_weight_bits(state.layer_weight_bits));
+  if (!state.layer_weight_bits.empty())
+    add("layer_weight_bits", format_layer_weight_bits(state.layer_weight_bits));
   for (const std::string& name : state.hidden) add(name + "_hide", "1");
   std::string hash;
   for (const std::string& part : parts) hash += (hash.empty() ? "" : "&") + part;
@@ -247,7 +252,8 @@ Result<LabState> lab_state_from_json(const Json& json) {
   const Json* format = json.find("format");
   const bool experiment_file = format && format->is_string() && format->as_string() == "qplay-experiment";
   if (!experiment_file && !(format && format->is_string() && format->as_string() == "qplay-lab"))
-    return Status::error("not a QPlay lab or experiment file (\"format\" must be \"qplay-lab\" or \"qplay-experiment\")");
+    return Status::error(
+        "not a QPlay lab or experiment file (\"format\" must be \"qplay-lab\" or \"qplay-experiment\")");
   // An experiment file goes to the experiment reader as it is; of a lab file, its experiment part (the
   // lab's own keys are checked here).
   Json as_experiment = json;
@@ -258,8 +264,9 @@ Result<LabState> lab_state_from_json(const Json& json) {
       if (key == "version" || key == "settings") {
         as_experiment[key] = value;
       } else if (key != "format" && key != "methods" && key != "layer_weight_bits" && key != "hidden") {
-        return Status::error("unknown key '" + key +
-                             "' (a lab file holds format, version, settings, methods, layer_weight_bits, hidden)");
+        return Status::error(
+            "unknown key '" + key +
+            "' (a lab file holds format, version, settings, methods, layer_weight_bits, hidden)");
       }
     }
   }
@@ -286,7 +293,8 @@ Result<LabState> lab_state_from_json(const Json& json) {
   if (const Json* bits = json.find("layer_weight_bits")) {
     if (!bits->is_array()) return Status::error("\"layer_weight_bits\" must be an array");
     for (const Json& b : bits->as_array()) {
-      if (!b.is_number() || b.as_number() != std::floor(b.as_number()) || b.as_number() < -1 || b.as_number() > 8)
+      if (!b.is_number() || b.as_number() != std::floor(b.as_number()) || b.as_number() < -1 ||
+          b.as_number() > 8)
         return Status::error("\"layer_weight_bits\" entries must be -1 (global) or 0..8");
       state.layer_weight_bits.push_back(static_cast<int>(b.as_number()));
     }

@@ -27,14 +27,19 @@ Result<std::vector<MethodRecipe>> parse_method_recipes(std::string_view json_tex
     };
     MethodRecipe recipe;
     std::string reading;
-    for (auto [key, out] : {std::pair{"method", &recipe.method}, {"title", &recipe.title}, {"state", &recipe.state},
-                            {"look", &recipe.look}, {"reading", &reading}, {"verdict", &recipe.verdict}})
+    for (auto [key, out] : {std::pair{"method", &recipe.method},
+                            {"title", &recipe.title},
+                            {"state", &recipe.state},
+                            {"look", &recipe.look},
+                            {"reading", &reading},
+                            {"verdict", &recipe.verdict}})
       if (Status status = text(key, out); !status) return status;
     const std::optional<RecipeReading> parsed_reading = parse_choice<RecipeReading>(reading);
     if (!parsed_reading) return Status::error(where + ": unknown reading '" + reading + "'");
     recipe.reading = *parsed_reading;
     const Json* learned = item.find("use_learned_bits");
-    if (!learned || !learned->is_bool()) return Status::error(where + ": \"use_learned_bits\" must be true or false");
+    if (!learned || !learned->is_bool())
+      return Status::error(where + ": \"use_learned_bits\" must be true or false");
     recipe.use_learned_bits = learned->as_bool();
     recipes.push_back(std::move(recipe));
   }

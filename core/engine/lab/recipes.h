@@ -1,5 +1,5 @@
-// One-click recipes: for each method, a lab state (a URL hash) in which its paper's claim can be seen on a toy
-// set within seconds, and what to look at. They come from the studies behind docs/results.md and the
+// One-click recipes: for each method, a lab state (a URL hash) in which its paper's claim can be seen on a
+// toy set within seconds, and what to look at. They come from the studies behind docs/results.md and the
 // probes that followed them, and each states the verdict a person will find across seeds, including "no
 // difference shown" where the claim does not hold at our scale. They live in
 // assets/recipes/method_recipes.json (compiled in); tests/engine/lab_recipes_test.cpp trains every recipe

@@ -22,8 +22,9 @@ Histogram histogram_of(std::span<const float> values, int bins, float low, float
   return histogram;
 }
 
-std::vector<LayerWeightStatistics> weight_statistics(const Network<float>& network, const QuantizationSetting& setting,
-                                                     int bins, const TrainingMethod* own_grid) {
+std::vector<LayerWeightStatistics> weight_statistics(const Network<float>& network,
+                                                     const QuantizationSetting& setting, int bins,
+                                                     const TrainingMethod* own_grid) {
   std::vector<float> quantized(network.parameters().size());
   std::vector<std::vector<QuantGrid>> grids;
   if (!own_grid || !own_grid->quantize_on_own_grid(network, setting, quantized, &grids))
@@ -46,12 +47,14 @@ std::vector<LayerWeightStatistics> weight_statistics(const Network<float>& netwo
     if (t < grids.size() && !grids[t].empty()) {
       const std::vector<QuantGrid>& tensor_grids = grids[t];
       stats.per_channel = tensor_grids.size() > 1;
-      auto widest = std::max_element(tensor_grids.begin(), tensor_grids.end(), [](const QuantGrid& a, const QuantGrid& b) {
-        return a.scale * (a.q_max - a.q_min) < b.scale * (b.q_max - b.q_min);
-      });
+      auto widest = std::max_element(tensor_grids.begin(), tensor_grids.end(),
+                                     [](const QuantGrid& a, const QuantGrid& b) {
+                                       return a.scale * (a.q_max - a.q_min) < b.scale * (b.q_max - b.q_min);
+                                     });
       stats.shown_channel = static_cast<int>(widest - tensor_grids.begin());
       const QuantGrid& grid = *widest;
-      for (int32_t q = grid.q_min; q <= grid.q_max; q += grid.q_step) stats.grid_levels.push_back(dequantize(grid, q));
+      for (int32_t q = grid.q_min; q <= grid.q_max; q += grid.q_step)
+        stats.grid_levels.push_back(dequantize(grid, q));
       std::sort(stats.grid_levels.begin(), stats.grid_levels.end());
       constexpr int kStaircasePoints = 400;
       for (int i = 0; i <= kStaircasePoints; ++i) {

@@ -187,7 +187,7 @@ __attribute__((always_inline)) inline CpqScaleGradients fast_quantize_backward(
   const T code_min = T(cpq_code_min(bits)), code_max = T(cpq_code_max(bits));
   // Threshold indices k (t_k = α(k + ½)) run over [code_min, code_max - 1].
   const T index_min = code_min, index_max = code_max - T(1);
-  const T spacing = step / noise;      // ρ
+  const T spacing = step / noise;          // ρ
   const T decay = portable_exp(-spacing);  // r
   const T inverse_noise = T(1) / noise;
   // A threshold within c·σ of x is at most ⌊c/ρ⌋ places beyond the one next to x on its side (the
@@ -335,7 +335,8 @@ namespace {
 
 template <typename T>
 T hard_concrete_stretched(T log_alpha, T uniform) {
-  const T s = sigmoid((portable_log(uniform) - portable_log1p(-uniform) + log_alpha) / T(kHardConcreteTemperature));
+  const T s =
+      sigmoid((portable_log(uniform) - portable_log1p(-uniform) + log_alpha) / T(kHardConcreteTemperature));
   return s * T(kHardConcreteUpper - kHardConcreteLower) + T(kHardConcreteLower);
 }
 
@@ -444,7 +445,8 @@ Status validate(const CpqSettings& s) {
         "probabilities)");
   if (s.masks == DropBitsMasks::per_channel && (!s.dropbits || s.learn_bits))
     return Status::error(
-        "cpq DropBits masks per channel: need dropbits on and learned bits off (learned gates are per layer)");
+        "cpq DropBits masks per channel: need dropbits on and learned bits off (learned gates are per "
+        "layer)");
   if (s.learn_bits && s.drop_rate <= 0)
     return Status::error(
         "cpq drop rate: 0 is not allowed with learn bits (it sets the gates' initial keep "
@@ -481,7 +483,8 @@ class CpqMethod final : public TrainingMethod {
       layer.step_bits = settings_.bits;
       layer.hard_gates.assign(gate_count(), 1.0);
       layer.uniforms.assign(gate_count(), 0.5);
-      if (settings_.masks == DropBitsMasks::per_channel && settings_.dropbits) layer.row_bits.assign(tensors[t].rows, settings_.bits);
+      if (settings_.masks == DropBitsMasks::per_channel && settings_.dropbits)
+        layer.row_bits.assign(tensors[t].rows, settings_.bits);
       layers_.push_back(layer);
       total_weights += tensors[t].size();
     }
@@ -571,7 +574,8 @@ class CpqMethod final : public TrainingMethod {
     return options;
   }
 
-  bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting, std::span<float> view,
+  bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting,
+                            std::span<float> view,
                             std::vector<std::vector<QuantGrid>>* grids) const override {
     std::copy(network.parameters().begin(), network.parameters().end(), view.begin());
     if (grids) grids->assign(network.parameter_tensors().size(), {});
@@ -582,7 +586,8 @@ class CpqMethod final : public TrainingMethod {
       if (bits <= 0) continue;  // this layer stays float
       quantize_layer(network, layer, bits, view);
       if (grids) {
-        const QuantGrid grid{static_cast<float>(step_of(layer)), 0, cpq_code_min(bits), cpq_code_max(bits), 1};
+        const QuantGrid grid{static_cast<float>(step_of(layer)), 0, cpq_code_min(bits), cpq_code_max(bits),
+                             1};
         (*grids)[layer.tensor].assign(network.parameter_tensors()[layer.tensor].rows, grid);
       }
     }
@@ -592,7 +597,8 @@ class CpqMethod final : public TrainingMethod {
   std::vector<MethodReadout> readouts(const Network<float>&) const override {
     std::vector<MethodReadout> out;
     for (const Layer& layer : layers_) {
-      out.push_back({std::string(kLearnedWeightBitsReadout), layer.layer, static_cast<double>(learned_bits(layer))});
+      out.push_back(
+          {std::string(kLearnedWeightBitsReadout), layer.layer, static_cast<double>(learned_bits(layer))});
       out.push_back({"step α", layer.layer, step_of(layer)});
       out.push_back({"noise σ", layer.layer, noise_of(layer)});
     }
@@ -601,12 +607,12 @@ class CpqMethod final : public TrainingMethod {
 
  private:
   struct Layer {
-    int layer = 0;                   // index into Architecture::layers
-    size_t tensor = 0;               // index into network.parameter_tensors() of its weight
-    size_t offset = 0;               // into values_: [log α, log σ, log a_3 .. log a_b]
-    double parameter_share = 0;      // its weights / all weights
-    int step_bits = 0;               // b' of the current step
-    std::vector<int> row_bits;       // [rows] each output channel's b' this step (masks per channel), else empty
+    int layer = 0;               // index into Architecture::layers
+    size_t tensor = 0;           // index into network.parameter_tensors() of its weight
+    size_t offset = 0;           // into values_: [log α, log σ, log a_3 .. log a_b]
+    double parameter_share = 0;  // its weights / all weights
+    int step_bits = 0;           // b' of the current step
+    std::vector<int> row_bits;   // [rows] each output channel's b' this step (masks per channel), else empty
     std::vector<double> hard_gates;  // [b-2] H_j of the current step (learn_bits)
     std::vector<double> uniforms;    // [b-2] the u of each hard-concrete sample of the current step
   };
@@ -660,7 +666,8 @@ class CpqMethod final : public TrainingMethod {
   }
 
   // The training step's forward: the layer at its b', or each output channel at its own (masks per channel).
-  void quantize_layer_for_step(const Network<float>& network, const Layer& layer, std::span<float> view) const {
+  void quantize_layer_for_step(const Network<float>& network, const Layer& layer,
+                               std::span<float> view) const {
     if (layer.row_bits.empty()) return quantize_layer(network, layer, layer.step_bits, view);
     const ParameterTensor& tensor = network.parameter_tensors()[layer.tensor];
     std::span<const float> weights = network.tensor(network.parameters(), tensor);
@@ -680,8 +687,8 @@ class CpqMethod final : public TrainingMethod {
     CpqScaleGradients total;
     for (size_t r = 0; r < layer.row_bits.size(); ++r) {
       std::span<float> row_gradient = gradient.subspan(r * columns, columns);
-      const CpqScaleGradients row = cpq_quantize_backward<float>(weights.subspan(r * columns, columns), row_gradient,
-                                                                 step, noise, layer.row_bits[r], row_gradient);
+      const CpqScaleGradients row = cpq_quantize_backward<float>(
+          weights.subspan(r * columns, columns), row_gradient, step, noise, layer.row_bits[r], row_gradient);
       total.log_step += row.log_step;
       total.log_noise += row.log_noise;
     }

@@ -74,11 +74,13 @@ inline constexpr std::string_view kLearnedWeightBitsReadout = "learned weight bi
 inline constexpr int kCpqFewestBits = 2;
 
 enum class DropBitsMasks { per_layer, per_channel };
-constexpr std::array<std::string_view, 2> choice_names(DropBitsMasks) { return {"per-layer", "per-channel"}; }
+constexpr std::array<std::string_view, 2> choice_names(DropBitsMasks) {
+  return {"per-layer", "per-channel"};
+}
 
 struct CpqSettings {
-  int bits = 3;             // maximum (and initial) weight bit-width of every weighted layer, 2..8
-  bool dropbits = true;     // §4.2: drop nested bit levels per layer per training step
+  int bits = 3;          // maximum (and initial) weight bit-width of every weighted layer, 2..8
+  bool dropbits = true;  // §4.2: drop nested bit levels per layer per training step
   // One DropBits mask per output channel (weight row) instead of one per layer (§4.2 names both); fixed-rate
   // DropBits only: learned gates are per layer.
   DropBitsMasks masks = DropBitsMasks::per_layer;

@@ -116,7 +116,8 @@ void GradientL1Regularizer<T>::push_tangent_forward(Network<T>& network, int bat
       tangent_x = tangent_outputs_[i];
       if (i > first) {
         const std::vector<T>& activation_gradient = output_gradients_[i - 1];
-        for (int k = 0; k < in_size; ++k) tangent_x[k] += lambda_activations * sign_of(activation_gradient[k]);
+        for (int k = 0; k < in_size; ++k)
+          tangent_x[k] += lambda_activations * sign_of(activation_gradient[k]);
       }
       tensors.input_tangent = i > first ? tangent_x.data() : nullptr;
     }
@@ -149,10 +150,16 @@ void GradientL1Regularizer<T>::pull_tangent_backward(Network<T>& network, std::s
   for (int i = layers - 1; i >= 0; --i) {
     const LayerSpec& layer = architecture.layers[i];
     LayerCall<T> call{kernels, layer, batch};
-    TangentBackwardTensors<T> tensors{
-        network.layer_output(i - 1).data(), network.layer_output(i).data(), tangent_outputs_[i].data(),
-        tangent_outputs_[i + 1].data(), nullptr, output_gradients_[i].data(), tangent_gradient_.data(),
-        nullptr, nullptr, i > first ? tangent_gradient_next_.data() : nullptr};
+    TangentBackwardTensors<T> tensors{network.layer_output(i - 1).data(),
+                                      network.layer_output(i).data(),
+                                      tangent_outputs_[i].data(),
+                                      tangent_outputs_[i + 1].data(),
+                                      nullptr,
+                                      output_gradients_[i].data(),
+                                      tangent_gradient_.data(),
+                                      nullptr,
+                                      nullptr,
+                                      i > first ? tangent_gradient_next_.data() : nullptr};
     if (layer.has_parameters()) {
       parameter_index -= 2;
       const ParameterTensor& weight_tensor = network.parameter_tensors()[parameter_index];
@@ -239,7 +246,8 @@ Status validate(const GradientL1Settings& s) {
                          std::to_string(s.lambda_weights) + " and " + std::to_string(s.lambda_activations));
   }
   if (!(s.warmup >= 0 && s.warmup < 1)) {
-    return Status::error("gradl1: the warm-up is a share of the run from 0 to below 1, got " + std::to_string(s.warmup));
+    return Status::error("gradl1: the warm-up is a share of the run from 0 to below 1, got " +
+                         std::to_string(s.warmup));
   }
   if (!(s.finite_difference_step > 0 && s.finite_difference_step < 1)) {
     return Status::error("gradl1: the finite-difference step must be in (0, 1), got " +

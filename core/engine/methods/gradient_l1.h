@@ -29,9 +29,9 @@
 #pragma once
 
 #include <array>
-#include <string_view>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/engine/base/status.h"
@@ -44,13 +44,15 @@ enum class GradientL1Mode {
   exact,              // R-operator Hessian-vector product
   finite_difference,  // (∇L(θ + h·t) - ∇L(θ)) / h on the weight tangent only; an approximation
 };
-constexpr std::array<std::string_view, 2> choice_names(GradientL1Mode) { return {"exact", "finite-difference"}; }
+constexpr std::array<std::string_view, 2> choice_names(GradientL1Mode) {
+  return {"exact", "finite-difference"};
+}
 
 struct GradientL1Settings {
   // λ_w multiplies the mean |∂L/∂w| over the weights (the paper's λ of the summed norm times the number of
   // weights): 10 is the paper-style 0.01 on the default 1,184-weight spiral MLP and 2e-4 on a 50,000-weight
-  // Fashion-MNIST MLP. λ_a multiplies the paper's summed activation-gradient norm. The paper's CIFAR λ was not
-  // retrieved; these defaults keep float accuracy on every data set while cutting ‖∇L‖₁
+  // Fashion-MNIST MLP. λ_a multiplies the paper's summed activation-gradient norm. The paper's CIFAR λ was
+  // not retrieved; these defaults keep float accuracy on every data set while cutting ‖∇L‖₁
   // (tests/engine/methods_gradient_l1_test.cpp, defaults_test.cpp).
   double lambda_weights = 10;
   double lambda_activations = 0.01;
@@ -58,7 +60,8 @@ struct GradientL1Settings {
   // for the last epochs only). 0 = from the first step.
   double warmup = 0.0;
   GradientL1Mode mode = GradientL1Mode::exact;
-  double finite_difference_step = 1e-3;  // h of finite_difference mode, relative to the tangent's sign entries
+  double finite_difference_step =
+      1e-3;  // h of finite_difference mode, relative to the tangent's sign entries
 
   friend bool operator==(const GradientL1Settings&, const GradientL1Settings&) = default;
 };
@@ -88,9 +91,10 @@ class GradientL1Regularizer {
 
   std::vector<std::vector<T>> output_gradients_;  // [layer] dL/d(output of layer), recorded in backward
   std::vector<std::vector<T>> tangent_outputs_;   // [layer + 1] R{output of layer}; [0] is the input (zero)
-  std::vector<std::vector<T>> tangent_inputs_;    // [layer] R{input of a weighted layer}, activation tangent added
-  std::vector<T> weight_tangent_;                 // λ_w·sign(∇_W L) in the parameters' layout (biases 0)
-  std::vector<T> penalty_gradient_;               // R{∇_θ L}
+  // [layer] R{input of a weighted layer}, activation tangent added
+  std::vector<std::vector<T>> tangent_inputs_;
+  std::vector<T> weight_tangent_;    // λ_w·sign(∇_W L) in the parameters' layout (biases 0)
+  std::vector<T> penalty_gradient_;  // R{∇_θ L}
   std::vector<T> tangent_gradient_, tangent_gradient_next_, columns_, tangent_columns_;
 };
 

@@ -1,8 +1,8 @@
 // The training methods, each registered once: its name, one-line summary, settings rows, factory and the
-// names of the readouts it reports. The experiment's state table lifts the rows into its own (so flags, files,
-// the URL hash, the widgets and the JS API know every method's knobs), the experiment makes methods through
-// the factories, and the front ends list methods from here. A new method adds its file(s), a member of
-// MethodSettings, a MethodKind and its registration, all in this folder.
+// names of the readouts it reports. The experiment's state table lifts the rows into its own (so flags,
+// files, the URL hash, the widgets and the JS API know every method's knobs), the experiment makes methods
+// through the factories, and the front ends list methods from here. A new method adds its file(s), a member
+// of MethodSettings, a MethodKind and its registration, all in this folder.
 #pragma once
 
 #include <array>
@@ -47,9 +47,10 @@ struct MethodContext {
 
 struct MethodRegistration {
   MethodKind kind;
-  std::string_view summary;  // one sentence for a person choosing a method
+  std::string_view summary;                        // one sentence for a person choosing a method
   std::vector<SettingRowOf<MethodSettings>> rows;  // group = the method's name
-  Result<std::unique_ptr<TrainingMethod>> (*make)(const MethodSettings& settings, const MethodContext& context);
+  Result<std::unique_ptr<TrainingMethod>> (*make)(const MethodSettings& settings,
+                                                  const MethodContext& context);
   std::vector<std::string_view> readouts;  // the MethodReadout names it reports
 };
 

@@ -34,7 +34,8 @@ class QregMethod final : public TrainingMethod {
     return {loss, 0.0f};
   }
 
-  ForwardOptions<float> trained_forward(const Network<float>& network, std::vector<float>& view) const override {
+  ForwardOptions<float> trained_forward(const Network<float>& network,
+                                        std::vector<float>& view) const override {
     // Scored as trained in quantize mode; the noise ablation is scored without noise, at the grid it
     // imitates, so both modes are compared on the same deployed model class.
     view.resize(network.parameter_count());
@@ -93,7 +94,8 @@ class QregMethod final : public TrainingMethod {
       if (weight_grids_[t].empty()) continue;
       const ParameterTensor& tensor = tensors[t];
       std::span<float> g = network.tensor(gradients, tensor);
-      straight_through_backward(network.tensor(network.parameters(), tensor), tensor.rows, weight_grids_[t], g, g);
+      straight_through_backward(network.tensor(network.parameters(), tensor), tensor.rows, weight_grids_[t],
+                                g, g);
     }
   }
 
@@ -115,7 +117,8 @@ Status validate(const QregSettings& settings) {
   if (Status status = validate(s.weights); !status) return status;
   if (Status status = validate(s.activations); !status) return status;
   if (s.activations.bits == 1) {
-    return Status::error("qat_activation_bits must be 0 (float) or 2 to 8; 1-bit activations are not supported");
+    return Status::error(
+        "qat_activation_bits must be 0 (float) or 2 to 8; 1-bit activations are not supported");
   }
   return {};
 }

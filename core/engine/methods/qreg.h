@@ -14,8 +14,8 @@
 #pragma once
 
 #include <array>
-#include <string_view>
 #include <memory>
+#include <string_view>
 
 #include "core/engine/base/status.h"
 #include "core/engine/deploy/post_training.h"
@@ -24,7 +24,9 @@
 namespace qplay {
 
 enum class QregMode { quantize, uniform_noise };
-constexpr std::array<std::string_view, 2> choice_names(QregMode) { return {"quantize", "noise"}; }
+constexpr std::array<std::string_view, 2> choice_names(QregMode) {
+  return {"quantize", "noise"};
+}
 
 struct QregSettings {
   // Bit-widths and quantizer of the training forward. Defaults: 8-bit weights (the paper's

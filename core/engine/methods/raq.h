@@ -18,9 +18,9 @@
 #pragma once
 
 #include <array>
-#include <string_view>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/engine/base/status.h"
@@ -39,7 +39,9 @@ enum class ShiftAddLevels {
   // ŵ = sign(w)·α·2^e, e ∈ {−1, 0}: levels ±α·{½, 1}.
   power_of_two,
 };
-constexpr std::array<std::string_view, 2> choice_names(ShiftAddLevels) { return {"residual-binary", "power-of-two"}; }
+constexpr std::array<std::string_view, 2> choice_names(ShiftAddLevels) {
+  return {"residual-binary", "power-of-two"};
+}
 
 struct ShiftAddVariant {
   ShiftAddLevels levels = ShiftAddLevels::residual_binary;

@@ -619,7 +619,8 @@ class SymRegMethod final : public TrainingMethod {
     const auto& tensors = network.parameter_tensors();
     for (size_t i = 0; i < tensors.size(); ++i) {
       if (!tensors[i].is_weight) continue;
-      readouts.push_back({"weight asymmetry", tensors[i].layer, weight_asymmetry(network.tensor(network.parameters(), tensors[i]))});
+      readouts.push_back({"weight asymmetry", tensors[i].layer,
+                          weight_asymmetry(network.tensor(network.parameters(), tensors[i]))});
       const float scale = saturation_scale_of(state_, i);
       if (scale > 0) readouts.push_back({"saturation scale c", tensors[i].layer, scale});
     }

@@ -35,10 +35,10 @@
 #pragma once
 
 #include <array>
-#include <string_view>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/engine/base/status.h"
@@ -87,7 +87,9 @@ enum class SymmetryPairing {
   one_to_one,  // L_sym1: the i-th smallest with the i-th largest (the default, methods.md §3.2)
   two_to_two,  // L_sym2: adjacent sorted pairs from the bottom with adjacent pairs from the top (looser)
 };
-constexpr std::array<std::string_view, 2> choice_names(SymmetryPairing) { return {"one-to-one", "two-to-two"}; }
+constexpr std::array<std::string_view, 2> choice_names(SymmetryPairing) {
+  return {"one-to-one", "two-to-two"};
+}
 
 // L_sym1 = (1/m) Σ_{i=1}^{m} (w_(i) + w_(n+1-i))², m = ⌊n/2⌋.
 // weights[n] -> returns L_sym1; gradient_out[n] (overwritten; empty: value only) = ∂L_sym1/∂w.
@@ -175,7 +177,9 @@ void asam_perturbation(std::span<const T> parameters, std::span<const T> gradien
 // [SECTION] Settings and factory
 
 enum class SharpnessAware { none, sam, asam };
-constexpr std::array<std::string_view, 3> choice_names(SharpnessAware) { return {"none", "sam", "asam"}; }
+constexpr std::array<std::string_view, 3> choice_names(SharpnessAware) {
+  return {"none", "sam", "asam"};
+}
 
 struct SymRegSettings {
   // λ of mean CE + λ Σ_l L_sym(W_l). methods.md §3.2 suggests sweeping {1e-4, 1e-3, 1e-2, 1e-1}; we

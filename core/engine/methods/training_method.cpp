@@ -21,7 +21,8 @@ Json method_readouts_json(std::span<const MethodReadout> readouts) {
   return json;
 }
 
-float forward_loss_backward(Network<float>& network, const TrainingBatch& batch, const ForwardOptions<float>& options) {
+float forward_loss_backward(Network<float>& network, const TrainingBatch& batch,
+                            const ForwardOptions<float>& options) {
   network.forward(batch.features, batch.size, options);
   const float loss = network.loss(batch.labels);
   if (std::isfinite(loss)) network.backward(batch.labels);
@@ -33,13 +34,16 @@ namespace {
 class BaselineMethod final : public TrainingMethod {
  public:
   std::string_view name() const override { return "baseline"; }
-  StepResult compute_gradients(Network<float>& network, const TrainingBatch& batch, const StepContext&) override {
+  StepResult compute_gradients(Network<float>& network, const TrainingBatch& batch,
+                               const StepContext&) override {
     return {forward_loss_backward(network, batch), 0.0f};
   }
 };
 
 }  // namespace
 
-std::unique_ptr<TrainingMethod> make_baseline_method() { return std::make_unique<BaselineMethod>(); }
+std::unique_ptr<TrainingMethod> make_baseline_method() {
+  return std::make_unique<BaselineMethod>();
+}
 
 }  // namespace qplay

@@ -84,7 +84,8 @@ class TrainingMethod {
   // trained; CPQ: its learned grids). May fill `view` and point the options at it; the options may
   // also point into the method, so they are valid while the method lives and is not stepped.
   // Default: the network's own parameters in float.
-  virtual ForwardOptions<float> trained_forward(const Network<float>& network, std::vector<float>& view) const;
+  virtual ForwardOptions<float> trained_forward(const Network<float>& network,
+                                                std::vector<float>& view) const;
 
   // For a method that learns its own quantizer (CPQ's step α per layer): the weights rounded on that grid
   // at the setting's weight bit-widths (global or per layer; its granularity and range method do not
@@ -92,7 +93,8 @@ class TrainingMethod {
   // channel as quantize_weights_into gives them. The default, false: the method has no grid of its own,
   // and the slider rounds its weights post-training like any network's (quantize_weights_into).
   virtual bool quantize_on_own_grid(const Network<float>& network, const QuantizationSetting& setting,
-                                    std::span<float> view, std::vector<std::vector<QuantGrid>>* grids = nullptr) const {
+                                    std::span<float> view,
+                                    std::vector<std::vector<QuantGrid>>* grids = nullptr) const {
     (void)network, (void)setting, (void)view, (void)grids;
     return false;
   }

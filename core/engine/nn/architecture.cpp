@@ -54,7 +54,8 @@ Status resolve_shapes(Architecture& architecture) {
       case LayerKind::max_pool: {
         int height = (shape.height + 2 * layer.padding - layer.kernel) / layer.stride + 1;
         int width = (shape.width + 2 * layer.padding - layer.kernel) / layer.stride + 1;
-        if (shape.height + 2 * layer.padding < layer.kernel || shape.width + 2 * layer.padding < layer.kernel) {
+        if (shape.height + 2 * layer.padding < layer.kernel ||
+            shape.width + 2 * layer.padding < layer.kernel) {
           return Status::error("architecture '" + architecture.spec + "': a " + layer_kind_name(layer.kind) +
                                " layer gets a " + std::to_string(shape.height) + "x" +
                                std::to_string(shape.width) + " input, smaller than its " +
@@ -63,9 +64,10 @@ Status resolve_shapes(Architecture& architecture) {
         layer.output = {height, width, layer.kind == LayerKind::conv2d ? layer.outputs : shape.channels};
         if (int64_t{height} * width * layer.output.channels > kMaxLayerValues) {
           return Status::error("architecture '" + architecture.spec + "': a " + layer_kind_name(layer.kind) +
-                               " layer would output " + std::to_string(height) + "x" + std::to_string(width) + "x" +
-                               std::to_string(layer.output.channels) + " values per sample; QPlay allows at most " +
-                               std::to_string(kMaxLayerValues) + " (use fewer channels)");
+                               " layer would output " + std::to_string(height) + "x" + std::to_string(width) +
+                               "x" + std::to_string(layer.output.channels) +
+                               " values per sample; QPlay allows at most " + std::to_string(kMaxLayerValues) +
+                               " (use fewer channels)");
         }
         break;
       }
@@ -87,13 +89,20 @@ Status resolve_shapes(Architecture& architecture) {
 
 const char* layer_kind_name(LayerKind kind) {
   switch (kind) {
-    case LayerKind::dense: return "dense";
-    case LayerKind::conv2d: return "conv2d";
-    case LayerKind::max_pool: return "max_pool";
-    case LayerKind::flatten: return "flatten";
-    case LayerKind::relu: return "relu";
-    case LayerKind::tanh: return "tanh";
-    case LayerKind::softplus: return "softplus";
+    case LayerKind::dense:
+      return "dense";
+    case LayerKind::conv2d:
+      return "conv2d";
+    case LayerKind::max_pool:
+      return "max_pool";
+    case LayerKind::flatten:
+      return "flatten";
+    case LayerKind::relu:
+      return "relu";
+    case LayerKind::tanh:
+      return "tanh";
+    case LayerKind::softplus:
+      return "softplus";
   }
   return "?";
 }
@@ -130,12 +139,12 @@ Status check_batch_fits(const Architecture& architecture, int batch) {
   const double gigabytes = double(per_sample) * batch * sizeof(float) / 1e9;
   char needed[32];
   std::snprintf(needed, sizeof needed, "%.1f GB", gigabytes);
-  return Status::error("'" + architecture.spec + "' keeps " + std::to_string(per_sample) +
-                       " values per sample; a batch of " + std::to_string(batch) + " would need " + needed +
-                       ", QPlay allows " + std::to_string(kMaxBatchValues * sizeof(float) >> 20) + " MiB: " +
-                       (largest_batch >= 1 ? "use batch_size at most " + std::to_string(largest_batch) + ", or "
-                                           : "use ") +
-                       "narrower layers");
+  return Status::error(
+      "'" + architecture.spec + "' keeps " + std::to_string(per_sample) + " values per sample; a batch of " +
+      std::to_string(batch) + " would need " + needed + ", QPlay allows " +
+      std::to_string(kMaxBatchValues * sizeof(float) >> 20) + " MiB: " +
+      (largest_batch >= 1 ? "use batch_size at most " + std::to_string(largest_batch) + ", or " : "use ") +
+      "narrower layers");
 }
 
 Result<Architecture> parse_architecture(std::string_view spec, TensorShape input, int num_classes) {
@@ -144,12 +153,13 @@ Result<Architecture> parse_architecture(std::string_view spec, TensorShape input
   architecture.input = input;
   architecture.num_classes = num_classes;
   if (input.height < 1 || input.width < 1 || input.channels < 1 || num_classes < 2) {
-    return Status::error("architecture '" + std::string(spec) + "': the data must have inputs and >= 2 classes");
+    return Status::error("architecture '" + std::string(spec) +
+                         "': the data must have inputs and >= 2 classes");
   }
   const int64_t input_values = int64_t{input.height} * input.width * input.channels;
   if (input_values > kMaxInputValues) {
-    return Status::error("this input is " + std::to_string(input.height) + "x" + std::to_string(input.width) + "x" +
-                         std::to_string(input.channels) + " = " + std::to_string(input_values) +
+    return Status::error("this input is " + std::to_string(input.height) + "x" + std::to_string(input.width) +
+                         "x" + std::to_string(input.channels) + " = " + std::to_string(input_values) +
                          " values per sample; QPlay accepts at most " + std::to_string(kMaxInputValues));
   }
   if (num_classes > kMaxClasses) {
@@ -204,8 +214,7 @@ Result<Architecture> parse_architecture(std::string_view spec, TensorShape input
     }
     architecture.layers.push_back({LayerKind::dense, num_classes});
   } else {
-    return Status::error("architecture '" + std::string(spec) +
-                         "': unknown family '" + std::string(family) +
+    return Status::error("architecture '" + std::string(spec) + "': unknown family '" + std::string(family) +
                          "' (use mlp:W1,W2,...[:relu|tanh|softplus], cnn:C1,C2,...[:activation] or linear)");
   }
   if (Status status = resolve_shapes(architecture); !status) return status;

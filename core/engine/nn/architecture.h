@@ -1,8 +1,8 @@
 // Network architectures from a short text spec, and the shapes they imply.
 //   "mlp:256,256"        dense(256)-relu-dense(256)-relu-dense(classes)
 //   "mlp:16,16:tanh"     the same with tanh (also: relu, softplus)
-//   "cnn:16,32"          conv3x3(16, same)-relu-maxpool2 - conv3x3(32, same)-relu-maxpool2 - flatten - dense(classes)
-//   "linear"             a single dense layer (logistic regression)
+//   "cnn:16,32"          conv3x3(16, same)-relu-maxpool2 - conv3x3(32, same)-relu-maxpool2 - flatten -
+//   dense(classes) "linear"             a single dense layer (logistic regression)
 // An Architecture is pure description: no weights, no buffers (those live in Network).
 #pragma once
 

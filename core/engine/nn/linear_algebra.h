@@ -45,8 +45,8 @@ inline void gemm(const KernelTable& table, Transpose ta, Transpose tb, int M, in
   check_gemm(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
   table.gemm(table, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
-inline void gemm(const KernelTable&, Transpose ta, Transpose tb, int M, int N, int K, const double* A, int lda,
-                 const double* B, int ldb, double* C, int ldc, bool accumulate) {
+inline void gemm(const KernelTable&, Transpose ta, Transpose tb, int M, int N, int K, const double* A,
+                 int lda, const double* B, int ldb, double* C, int ldc, bool accumulate) {
   check_gemm(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
   reference_gemm<double>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
@@ -78,7 +78,8 @@ inline void add_bias(const KernelTable&, int M, int N, const double* bias, doubl
   reference_add_bias<double>(M, N, bias, rows);
 }
 
-inline void sum_rows(const KernelTable& table, int M, int N, const float* rows, float* sums, bool accumulate) {
+inline void sum_rows(const KernelTable& table, int M, int N, const float* rows, float* sums,
+                     bool accumulate) {
   check_rows(M, N, rows, sums);
   table.sum_rows(table, M, N, rows, sums, accumulate);
 }

@@ -23,8 +23,8 @@ Network<T>::Network(Architecture architecture, std::shared_ptr<const KernelTable
     if (!layer.has_parameters()) continue;
     if (first_weighted_layer_ < 0) first_weighted_layer_ = i;
     first_parameter_of_layer_[i] = static_cast<int>(parameter_tensors_.size());
-    ParameterTensor weight{std::to_string(i) + ".weight", i, true, layer.weight_rows(), layer.weight_columns(),
-                           offset};
+    ParameterTensor weight{std::to_string(i) + ".weight", i,     true, layer.weight_rows(),
+                           layer.weight_columns(),        offset};
     offset += weight.size();
     ParameterTensor bias{std::to_string(i) + ".bias", i, false, layer.outputs, 1, offset};
     offset += bias.size();
@@ -129,7 +129,8 @@ std::span<const T> Network<T>::layer_output(int layer) const {
 }
 
 template <typename T>
-std::span<const T> Network<T>::forward(std::span<const T> input, int batch, const ForwardOptions<T>& options) {
+std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
+                                       const ForwardOptions<T>& options) {
   assert(input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
   reserve_batch(batch);
   current_batch_ = batch;
@@ -140,7 +141,8 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch, cons
   }
 
   const KernelTable& k = *kernels_;
-  std::copy(input.begin(), input.begin() + size_t(batch) * architecture_.input.size(), data(activation_offsets_[0]));
+  std::copy(input.begin(), input.begin() + size_t(batch) * architecture_.input.size(),
+            data(activation_offsets_[0]));
   const auto& layers = architecture_.layers;
   for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
     const LayerSpec& layer = layers[i];
@@ -155,7 +157,8 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch, cons
         if constexpr (std::is_same_v<T, float>) {
           T* quantized = data(quantized_input_offsets_[i]);
           std::copy(in, in + in_size, quantized);
-          fake_quantize_activations(std::span<float>(quantized, in_size), *options.activation_quantization->input_grids[i]);
+          fake_quantize_activations(std::span<float>(quantized, in_size),
+                                    *options.activation_quantization->input_grids[i]);
           in = quantized;
         }
       }
@@ -171,8 +174,8 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch, cons
 template <typename T>
 T Network<T>::loss(std::span<const int32_t> labels) {
   assert(labels.size() >= static_cast<size_t>(current_batch_));
-  return softmax_cross_entropy_forward(current_batch_, classes(), data(activation_offsets_.back()), labels.data(),
-                                       data(probabilities_offset_));
+  return softmax_cross_entropy_forward(current_batch_, classes(), data(activation_offsets_.back()),
+                                       labels.data(), data(probabilities_offset_));
 }
 
 template <typename T>

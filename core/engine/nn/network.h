@@ -29,14 +29,16 @@
 namespace qplay {
 
 struct ParameterTensor {
-  std::string name;   // "0.weight", "0.bias", ... (torch.nn.Sequential convention)
-  int layer = 0;      // index into Architecture::layers
+  std::string name;  // "0.weight", "0.bias", ... (torch.nn.Sequential convention)
+  int layer = 0;     // index into Architecture::layers
   bool is_weight = true;
   int rows = 0;       // output channels (the per-channel quantization axis)
   int columns = 1;    // elements per output channel (1 for a bias)
   size_t offset = 0;  // into parameters(), gradients() and every optimizer slot
   size_t size() const { return static_cast<size_t>(rows) * columns; }
-  std::vector<int> shape() const { return is_weight ? std::vector<int>{rows, columns} : std::vector<int>{rows}; }
+  std::vector<int> shape() const {
+    return is_weight ? std::vector<int>{rows, columns} : std::vector<int>{rows};
+  }
 };
 
 // Fake-quantization of layer inputs during forward (float networks only).
@@ -85,7 +87,9 @@ class Network {
   std::span<const T> parameters() const { return {arena_.data(), parameter_count_}; }
   std::span<T> gradients() { return {arena_.data() + parameter_count_, parameter_count_}; }
   std::span<const T> gradients() const { return {arena_.data() + parameter_count_, parameter_count_}; }
-  std::span<T> tensor(std::span<T> all, const ParameterTensor& t) const { return all.subspan(t.offset, t.size()); }
+  std::span<T> tensor(std::span<T> all, const ParameterTensor& t) const {
+    return all.subspan(t.offset, t.size());
+  }
   std::span<const T> tensor(std::span<const T> all, const ParameterTensor& t) const {
     return all.subspan(t.offset, t.size());
   }

@@ -5,7 +5,6 @@
 #include <cassert>
 #include <cmath>
 #include <cstdio>
-#include <cstdio>
 #include <string>
 
 #include "core/engine/quant/range_estimation.h"
@@ -143,8 +142,8 @@ int level_count(const QuantGrid& grid) {
 
 std::string to_string(const QuantGrid& grid) {
   char text[128];
-  std::snprintf(text, sizeof text, "{scale %g, zero_point %d, codes %d..%d", grid.scale, grid.zero_point, grid.q_min,
-                grid.q_max);
+  std::snprintf(text, sizeof text, "{scale %g, zero_point %d, codes %d..%d", grid.scale, grid.zero_point,
+                grid.q_min, grid.q_max);
   std::string description = text;
   if (grid.q_step != 1) description += ", step " + std::to_string(grid.q_step);
   return description + "}";

@@ -13,10 +13,10 @@
 #pragma once
 
 #include <array>
-#include <string_view>
 #include <cstdint>
-#include <string>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/engine/base/status.h"
@@ -28,9 +28,15 @@ namespace qplay {
 enum class Granularity { per_tensor, per_channel };
 enum class Symmetry { symmetric, asymmetric };
 enum class RangeMethod { min_max, percentile, mse };
-constexpr std::array<std::string_view, 2> choice_names(Granularity) { return {"per-tensor", "per-channel"}; }
-constexpr std::array<std::string_view, 2> choice_names(Symmetry) { return {"symmetric", "asymmetric"}; }
-constexpr std::array<std::string_view, 3> choice_names(RangeMethod) { return {"min-max", "percentile", "mse"}; }
+constexpr std::array<std::string_view, 2> choice_names(Granularity) {
+  return {"per-tensor", "per-channel"};
+}
+constexpr std::array<std::string_view, 2> choice_names(Symmetry) {
+  return {"symmetric", "asymmetric"};
+}
+constexpr std::array<std::string_view, 3> choice_names(RangeMethod) {
+  return {"min-max", "percentile", "mse"};
+}
 
 struct WeightQuantSpec {
   int bits = 0;  // 0 = float (not quantized), else 1..8

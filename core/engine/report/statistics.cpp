@@ -56,10 +56,11 @@ std::string_view paired_verdict(const PairedDifference& difference, bool higher_
   return "no difference shown";
 }
 
-std::string_view claim_verdict(const PairedDifference& method_minus_reference, const PairedDifference& reference_effect,
-                               bool higher_is_better) {
+std::string_view claim_verdict(const PairedDifference& method_minus_reference,
+                               const PairedDifference& reference_effect, bool higher_is_better) {
   if (method_minus_reference.pairs < 2) return paired_verdict(method_minus_reference, higher_is_better);
-  if (!(reference_effect.high < 0 && reference_effect.mean <= -kSmallestTestableEffect)) return "not testable here";
+  if (!(reference_effect.high < 0 && reference_effect.mean <= -kSmallestTestableEffect))
+    return "not testable here";
   return paired_verdict(method_minus_reference, higher_is_better);
 }
 

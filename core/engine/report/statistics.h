@@ -36,7 +36,7 @@ std::string_view paired_verdict(const PairedDifference& difference, bool higher_
 // that effect: its paired effect (e.g. quantized minus float accuracy) must be below -kSmallestTestableEffect
 // with the whole 95% interval below 0. Else "not testable here"; otherwise paired_verdict's words.
 inline constexpr double kSmallestTestableEffect = 0.01;  // one percentage point
-std::string_view claim_verdict(const PairedDifference& method_minus_reference, const PairedDifference& reference_effect,
-                               bool higher_is_better = true);
+std::string_view claim_verdict(const PairedDifference& method_minus_reference,
+                               const PairedDifference& reference_effect, bool higher_is_better = true);
 
 }  // namespace qplay

@@ -45,12 +45,12 @@ class IncrementalEvaluation {
  private:
   const FeatureRows& features_;
   std::span<const int32_t> labels_;
-  std::vector<uint32_t> order_;  // [n], the evaluation order
+  std::vector<uint32_t> order_;       // [n], the evaluation order
   std::vector<int32_t> predictions_;  // [n], by sample index
   static constexpr size_t kSmallestChunk = 16;
   int chunk_size_;
   double ms_per_sample_ = 0;  // of the chunks so far (moving average), 0 before the first
-  size_t evaluated_ = 0;  // samples of order_ already in the sums
+  size_t evaluated_ = 0;      // samples of order_ already in the sums
   double loss_sum_ = 0.0;
   size_t correct_ = 0;
   std::vector<float> chunk_features_;  // [chunk_size, sample_size]

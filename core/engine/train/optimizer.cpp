@@ -7,13 +7,16 @@
 
 namespace qplay {
 
-double scheduled_learning_rate(const OptimizerSettings& optimizer, const ScheduleSettings& schedule, double epoch,
-                               int total_epochs) {
+double scheduled_learning_rate(const OptimizerSettings& optimizer, const ScheduleSettings& schedule,
+                               double epoch, int total_epochs) {
   const double base = optimizer.learning_rate;
   switch (schedule.kind) {
-    case ScheduleKind::constant: return base;
+    case ScheduleKind::constant:
+      return base;
     case ScheduleKind::step:
-      return base * deterministic_pow(schedule.gamma, static_cast<long>(std::floor(epoch / std::max(1, schedule.step_epochs))));
+      return base *
+             deterministic_pow(schedule.gamma,
+                               static_cast<long>(std::floor(epoch / std::max(1, schedule.step_epochs))));
     case ScheduleKind::cosine: {
       double progress = total_epochs > 0 ? std::min(1.0, epoch / total_epochs) : 1.0;
       return base * 0.5 * (1.0 + deterministic_cos(kPi * progress));
@@ -22,9 +25,12 @@ double scheduled_learning_rate(const OptimizerSettings& optimizer, const Schedul
   return base;
 }
 
-int optimizer_slot_count(OptimizerKind kind) { return kind == OptimizerKind::sgd ? 1 : 2; }
+int optimizer_slot_count(OptimizerKind kind) {
+  return kind == OptimizerKind::sgd ? 1 : 2;
+}
 
-void optimizer_step(Network<float>& network, const OptimizerSettings& settings, double learning_rate, long step) {
+void optimizer_step(Network<float>& network, const OptimizerSettings& settings, double learning_rate,
+                    long step) {
   network.set_optimizer_slot_count(optimizer_slot_count(settings.kind));
   std::span<float> weights = network.parameters();
   std::span<const float> gradients = network.gradients();

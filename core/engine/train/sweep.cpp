@@ -2,8 +2,9 @@
 
 namespace qplay {
 
-Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset, const QuantizationSetting& setting,
-                              int calibration_samples, std::vector<int32_t>* predictions) {
+Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
+                              const QuantizationSetting& setting, int calibration_samples,
+                              std::vector<int32_t>* predictions) {
   std::vector<float> view = quantized_weights_view(network, setting);
   ActivationQuantization activations =
       calibrate_activation_ranges(network, view, dataset.train_x, calibration_samples, setting.activations);
@@ -13,7 +14,8 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset, c
   return evaluate(network, dataset.test_x, dataset.test_y, options, predictions);
 }
 
-std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset& dataset, const SweepOptions& options,
+std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset& dataset,
+                                         const SweepOptions& options,
                                          const std::function<void(int done, int total)>& progress) {
   std::vector<SweepPoint> points;
   const int total = 1 + static_cast<int>(options.weight_bits.size() * options.activation_bits.size());

@@ -27,11 +27,13 @@ struct SweepOptions {
 
 // Evaluates the float model first (0, 0), then every (weight, activation) pair on the test split.
 // progress(done, total) is called after each point.
-std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset& dataset, const SweepOptions& options,
+std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset& dataset,
+                                         const SweepOptions& options,
                                          const std::function<void(int done, int total)>& progress = {});
 
 // Test evaluation of the network at one quantization setting (one slider position).
-Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset, const QuantizationSetting& setting,
-                              int calibration_samples, std::vector<int32_t>* predictions = nullptr);
+Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
+                              const QuantizationSetting& setting, int calibration_samples,
+                              std::vector<int32_t>* predictions = nullptr);
 
 }  // namespace qplay

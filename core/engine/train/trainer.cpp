@@ -31,7 +31,6 @@ Trainer::Trainer(std::shared_ptr<const Dataset> dataset, Network<float>& network
   method_->attach(network_);
 }
 
-
 double Trainer::epoch_fraction() const {
   size_t total = dataset_->train_size();
   return total == 0 ? 0.0 : double(epoch_samples_) / double(total);
@@ -98,10 +97,11 @@ bool Trainer::step() {
   // Weights can run away while the loss still looks finite; a look every few steps costs little.
   if (steps_ % kWeightCheckInterval == 0) {
     float largest = 0;
-    for (float w : network_.parameters()) largest = std::isfinite(w) ? std::max(largest, std::fabs(w)) : HUGE_VALF;
+    for (float w : network_.parameters())
+      largest = std::isfinite(w) ? std::max(largest, std::fabs(w)) : HUGE_VALF;
     if (largest > kDivergedWeightMagnitude) {
-      stop_diverged("the weights grew to " + (std::isinf(largest) ? std::string("infinity")
-                                                                    : format_json_number(largest)));
+      stop_diverged("the weights grew to " +
+                    (std::isinf(largest) ? std::string("infinity") : format_json_number(largest)));
       return false;
     }
   }

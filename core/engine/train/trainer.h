@@ -12,8 +12,8 @@
 #include "core/engine/base/status.h"
 #include "core/engine/data/batcher.h"
 #include "core/engine/data/dataset.h"
-#include "core/engine/nn/network.h"
 #include "core/engine/methods/training_method.h"
+#include "core/engine/nn/network.h"
 #include "core/engine/train/optimizer.h"
 
 namespace qplay {
@@ -23,12 +23,12 @@ struct TrainingSettings {
   ScheduleSettings schedule;
   int epochs = 20;
   int batch_size = 32;
-  uint64_t seed = 1;            // batch order and the method's random stream (the network's initial
-                                // weights are seeded by its owner)
+  uint64_t seed = 1;  // batch order and the method's random stream (the network's initial
+                      // weights are seeded by its owner)
 };
 
 struct EpochMetrics {
-  int epoch = 0;  // 1-based: metrics after this many epochs
+  int epoch = 0;                              // 1-based: metrics after this many epochs
   double train_loss = 0, train_accuracy = 0;  // train_loss: the mean cross-entropy of the batches
   double train_penalty = 0;  // the method's mean regularizer as added to the objective (0 for plain training)
   double test_loss = 0, test_accuracy = 0;
@@ -69,7 +69,9 @@ class Trainer {
   const TrainingMethod& method() const { return *method_; }
   // The forward the model as trained is scored with (see TrainingMethod::trained_forward); view is
   // its storage and must outlive the options.
-  ForwardOptions<float> trained_forward(std::vector<float>& view) const { return method_->trained_forward(network_, view); }
+  ForwardOptions<float> trained_forward(std::vector<float>& view) const {
+    return method_->trained_forward(network_, view);
+  }
 
  private:
   void finish_epoch();
