@@ -9,6 +9,7 @@
 // Exit codes: 0 the window was closed (or N frames ran), 1 no window or OpenGL context (no display),
 // or the screenshot could not be written, 2 bad flags.
 #include <GLFW/glfw3.h>  // includes the system's <GL/gl.h> (OpenGL 1.x: all this file calls)
+#include <stb_image.h>
 #include <stb_image_write.h>
 
 #include <algorithm>
@@ -147,20 +148,47 @@ ParseOutcome parse_command_line(int argc, char** argv, Options* options) {
 
 // ---- Font, screenshot --------------------------------------------------------------------------------
 
-// The playground font: installed next to the binary (<prefix>/share/qplay/fonts), else Debian's copy.
-std::string find_font(const char* argv0) {
+// A file the app ships from assets/: installed next to the binary (<prefix>/share/qplay/<installed_name>),
+// else the source tree's copy (build_tree_path, when the app runs from its build tree); "" if neither is
+// there.
+std::string find_shipped_file(const char* argv0, const char* installed_name, const char* build_tree_path) {
   std::error_code error;
   std::filesystem::path executable = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error) executable = std::filesystem::absolute(argv0, error);
   std::vector<std::filesystem::path> candidates;
-  if (!error) candidates.push_back(executable.parent_path() / "../share/qplay/fonts/DejaVuSans.ttf");
-#ifdef QPLAY_SYSTEM_FONT
-  candidates.emplace_back(QPLAY_SYSTEM_FONT);
-#endif
+  if (!error) candidates.push_back(executable.parent_path() / "../share/qplay" / installed_name);
+  if (build_tree_path) candidates.emplace_back(build_tree_path);
   for (const auto& candidate : candidates) {
     if (std::filesystem::is_regular_file(candidate, error)) return candidate.string();
   }
-  return {};  // ImGui's built-in font
+  return {};
+}
+
+#ifndef QPLAY_SYSTEM_FONT
+#define QPLAY_SYSTEM_FONT nullptr
+#endif
+#ifndef QPLAY_WINDOW_ICON
+#define QPLAY_WINDOW_ICON nullptr
+#endif
+
+// The playground font; "" means ImGui's built-in one.
+std::string find_font(const char* argv0) {
+  return find_shipped_file(argv0, "fonts/DejaVuSans.ttf", QPLAY_SYSTEM_FONT);
+}
+
+// The window's icon (assets/icons/qplay-64.png). Some platforms have no window icons (Wayland): GLFW would
+// report that as an error, which is no error of ours, so its callback is off for the call.
+void set_window_icon(GLFWwindow* window, const char* argv0) {
+  const std::string path = find_shipped_file(argv0, "icons/qplay-64.png", QPLAY_WINDOW_ICON);
+  if (path.empty()) return;
+  int width = 0, height = 0, channels = 0;
+  unsigned char* pixels = stbi_load(path.c_str(), &width, &height, &channels, 4);
+  if (pixels == nullptr) return;
+  const GLFWimage image{width, height, pixels};
+  const GLFWerrorfun reporting = glfwSetErrorCallback(nullptr);
+  glfwSetWindowIcon(window, 1, &image);
+  glfwSetErrorCallback(reporting);
+  stbi_image_free(pixels);
 }
 
 // Reads the back buffer (the frame just rendered, before it is swapped) and writes it top row first.
@@ -256,6 +284,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   fit_window_to_monitor(window);
+  set_window_icon(window, argv[0]);
   glfwMakeContextCurrent(window);
   glfwSwapInterval(1);  // vsync
 
