@@ -22,13 +22,9 @@ namespace {
 
 // Curve x positions: float sits one step right of 8 bits, so the curve reads left (coarse) to right (fine).
 constexpr double kFloatX = 9;
-double curve_x(int bits) {
-  return bits == 0 ? kFloatX : bits;
-}
+double curve_x(int bits) { return bits == 0 ? kFloatX : bits; }
 
-std::string percent(double accuracy) {
-  return format_double("%.1f", 100 * accuracy) + "%";
-}
+std::string percent(double accuracy) { return format_double("%.1f", 100 * accuracy) + "%"; }
 
 void no_lab_message(ImVec2 size, const char* text) {
   ImGui::BeginChild("empty", size, true);
@@ -38,9 +34,7 @@ void no_lab_message(ImVec2 size, const char* text) {
 
 // The class colours of boundary plots: the categorical palette after the run colours' first entries,
 // so classes do not look like runs.
-ImU32 class_color(int label, float alpha = 1.0f) {
-  return categorical_color(label + 2, alpha);
-}
+ImU32 class_color(int label, float alpha = 1.0f) { return categorical_color(label + 2, alpha); }
 
 // The weight tensors' names ("0.weight"), in the order of Lab::weighted_layers().
 std::vector<std::string> weighted_layer_names(const Lab& lab) {
@@ -83,9 +77,7 @@ std::string readout_text(const MethodReadout& readout) {
 
 // [SECTION] Read-outs shared by the panels
 
-ImU32 run_color(int run) {
-  return categorical_color(run);
-}
+ImU32 run_color(int run) { return categorical_color(run); }
 
 void text_ellipsized(const std::string& text, float max_width, bool disabled) {
   const std::string shown = ellipsize(text, max_width);
@@ -95,9 +87,7 @@ void text_ellipsized(const std::string& text, float max_width, bool disabled) {
   if (shown.size() != text.size() && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text.c_str());
 }
 
-std::string bits_label(int bits) {
-  return bits == 0 ? "float" : std::to_string(bits) + "-bit";
-}
+std::string bits_label(int bits) { return bits == 0 ? "float" : std::to_string(bits) + "-bit"; }
 
 std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
   if (!entry) return "\u2026";

@@ -680,9 +680,7 @@ void Playground::Impl::save_model() {
   platform.save_file(name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
-void Playground::Impl::open() {
-  platform.request_open_file();
-}
+void Playground::Impl::open() { platform.request_open_file(); }
 
 Playground::Playground(Platform& platform, std::string_view initial_state)
     : impl_(std::make_unique<Impl>(platform, initial_state)) {}
@@ -690,9 +688,7 @@ Playground::~Playground() = default;
 
 // [SECTION] The public Playground
 
-void Playground::frame() {
-  impl_->frame();
-}
+void Playground::frame() { impl_->frame(); }
 
 bool Playground::work_between_frames(double budget_ms) {
   Lab* lab = impl_->state.lab();
@@ -704,19 +700,13 @@ void Playground::open_file(const std::string& name, std::string_view bytes) {
   impl_->state.open_file(name, bytes);
 }
 
-size_t Playground::max_open_file_bytes() {
-  return std::max(kMaxModelFileBytes, kMaxExperimentFileBytes);
-}
+size_t Playground::max_open_file_bytes() { return std::max(kMaxModelFileBytes, kMaxExperimentFileBytes); }
 
 void Playground::show_status(std::string message, bool is_error) {
   impl_->state.say(std::move(message), is_error);
 }
-void Playground::set_state_from_hash(std::string_view hash) {
-  impl_->state.apply_hash(hash);
-}
-long Playground::frames_drawn() const {
-  return impl_->frames;
-}
+void Playground::set_state_from_hash(std::string_view hash) { impl_->state.apply_hash(hash); }
+long Playground::frames_drawn() const { return impl_->frames; }
 
 double Playground::current_accuracy() const {
   const Lab* lab = impl_->state.lab();

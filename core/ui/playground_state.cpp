@@ -84,9 +84,7 @@ void PlaygroundState::apply_hash(std::string_view hash) {
   if (!parsed.warnings.empty()) say("link: " + join_warnings(parsed.warnings), true);
 }
 
-const LabState& PlaygroundState::state_to_change() const {
-  return pending_ ? *pending_ : lab_->state();
-}
+const LabState& PlaygroundState::state_to_change() const { return pending_ ? *pending_ : lab_->state(); }
 
 Status PlaygroundState::change_state(const LabState& next, std::string_view what) {
   if (!build_or_wait(next, what)) return Status::error(status_.text);
@@ -191,8 +189,6 @@ const std::vector<LayerWeightStatistics>& PlaygroundState::weight_statistics_of(
   return cache.layers;
 }
 
-void PlaygroundState::publish() {
-  platform_.set_shareable_state(lab_state_to_hash(lab_->state()));
-}
+void PlaygroundState::publish() { platform_.set_shareable_state(lab_state_to_hash(lab_->state())); }
 
 }  // namespace qplay::ui

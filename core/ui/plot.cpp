@@ -106,9 +106,7 @@ void draw_reference_line(const Canvas& canvas, double y, std::string_view label)
 
 // [SECTION] Line plot
 
-size_t point_count(const LineSeries& series) {
-  return std::min(series.xs.size(), series.ys.size());
-}
+size_t point_count(const LineSeries& series) { return std::min(series.xs.size(), series.ys.size()); }
 
 bool finite_point(const LineSeries& series, size_t i) {
   return std::isfinite(series.xs[i]) && std::isfinite(series.ys[i]);
@@ -134,9 +132,7 @@ CurveRuns curve_runs(const Canvas& canvas, const LineSeries& series) {
   return runs;
 }
 
-bool is_older(const LineSeries& series, size_t i) {
-  return i < series.older.size() && series.older[i] != 0;
-}
+bool is_older(const LineSeries& series, size_t i) { return i < series.older.size() && series.older[i] != 0; }
 
 // Markers closer than about two of them merge into a smudge (a training curve of thousands of steps).
 bool markers_shown(const Canvas& canvas, const LineSeries& series) {

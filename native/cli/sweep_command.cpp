@@ -32,9 +32,7 @@ const std::vector<CommandFlag> kEvalFlags = {
 
 namespace {
 
-bool activations_quantized(const Experiment& experiment) {
-  return experiment.activation_bits > 0;
-}
+bool activations_quantized(const Experiment& experiment) { return experiment.activation_bits > 0; }
 
 // A saved model's test data (the seed draws a toy set) and how it is quantized; the bit-widths come from the
 // command's own lists.

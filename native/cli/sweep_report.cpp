@@ -13,9 +13,7 @@
 namespace qplay::cli {
 namespace {
 
-std::string bits_label(int bits) {
-  return bits == 0 ? "float" : std::to_string(bits);
-}
+std::string bits_label(int bits) { return bits == 0 ? "float" : std::to_string(bits); }
 
 // Distinct bit-widths in first-seen order, skipping the float reference point.
 std::vector<int> distinct(const std::vector<SweepPoint>& points, int SweepPoint::*field) {

@@ -30,12 +30,8 @@ std::vector<float> expected_values() {
   for (uint8_t code : kCodes) values.push_back(static_cast<float>(code) / 8.0f);
   return values;
 }
-FeatureRows as_floats() {
-  return FeatureRows::from_floats(expected_values(), 4);
-}
-FeatureRows as_codes() {
-  return FeatureRows::from_uint8_codes(kCodes, 4, 8.0f);
-}
+FeatureRows as_floats() { return FeatureRows::from_floats(expected_values(), 4); }
+FeatureRows as_codes() { return FeatureRows::from_uint8_codes(kCodes, 4, 8.0f); }
 
 TEST(FeatureRows, Uint8CodesDecodeBitIdenticallyToPixelOver255) {
   std::vector<uint8_t> every_code(256);

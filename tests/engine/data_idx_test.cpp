@@ -294,9 +294,7 @@ std::vector<float> decoded_rows(const FeatureRows& x, size_t first, size_t count
 IdxArray image_array(uint32_t count, uint32_t side = 28) {
   return {{count, side, side}, counting_payload(size_t{count} * side * side)};
 }
-IdxArray label_array(const Bytes& labels) {
-  return {{static_cast<uint32_t>(labels.size())}, labels};
-}
+IdxArray label_array(const Bytes& labels) { return {{static_cast<uint32_t>(labels.size())}, labels}; }
 
 TEST(MakeFashionMnistFromIdx, ScalesPixelsAndKeepsTheFirstSamples) {
   FashionMnistOptions options;

@@ -435,13 +435,9 @@ void expect_agreement(const std::string& architecture, int train_images) {
   }
 }
 
-TEST(Int8FashionMnist, MlpAgreesWithFakeQuantizationOnTheTestSet) {
-  expect_agreement("mlp:128", 10000);
-}
+TEST(Int8FashionMnist, MlpAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("mlp:128", 10000); }
 
-TEST(Int8FashionMnist, CnnAgreesWithFakeQuantizationOnTheTestSet) {
-  expect_agreement("cnn:8,16", 4000);
-}
+TEST(Int8FashionMnist, CnnAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("cnn:8,16", 4000); }
 
 }  // namespace
 }  // namespace qplay

@@ -21,9 +21,7 @@ Json parse_or_fail(std::string_view text) {
   return parsed.ok() ? *parsed : Json();
 }
 
-bool same_bits(double a, double b) {
-  return std::memcmp(&a, &b, sizeof(double)) == 0;
-}
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof(double)) == 0; }
 
 // ---- Building and reading values
 

@@ -194,9 +194,7 @@ ModelFile make_test_model() {
   return model;
 }
 
-bool same_bits(float a, float b) {
-  return std::memcmp(&a, &b, sizeof(float)) == 0;
-}
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
 void expect_identical(const ModelFile& actual, const ModelFile& expected) {
   EXPECT_EQ(actual.architecture, expected.architecture);

@@ -30,9 +30,7 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
   return s;
 }
 
-const KernelTable& reference() {
-  return *reference_kernel_table();
-}
+const KernelTable& reference() { return *reference_kernel_table(); }
 
 TEST(DenseBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
   const int batch = 3, in = 5, out = 4;

@@ -240,9 +240,7 @@ TEST(FormatTickLabels, ZeroNeverHasASign) {
   EXPECT_EQ(format_tick_labels(ticks), (std::vector<std::string>{"0.0", "0.5"}));
 }
 
-TEST(FormatTickLabels, NoTicksNoLabels) {
-  EXPECT_TRUE(format_tick_labels(inside_ticks(kNaN, 0, 6)).empty());
-}
+TEST(FormatTickLabels, NoTicksNoLabels) { EXPECT_TRUE(format_tick_labels(inside_ticks(kNaN, 0, 6)).empty()); }
 
 TEST(FormatReadout, FourSignificantDigitsWithoutTrailingZeros) {
   EXPECT_EQ(format_readout(0.91234), "0.9123");

@@ -18,8 +18,6 @@
 namespace qplay::fuzz {
 
 inline void print_details() {}
-inline void print_details(const std::string& details) {
-  std::fprintf(stderr, "  %s\n", details.c_str());
-}
+inline void print_details(const std::string& details) { std::fprintf(stderr, "  %s\n", details.c_str()); }
 
 }  // namespace qplay::fuzz

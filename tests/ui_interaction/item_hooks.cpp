@@ -38,12 +38,8 @@ std::vector<DrawnItem> take_drawn_items() {
   return items;
 }
 
-int failed_assertions() {
-  return assertion_count;
-}
-void reset_assertions() {
-  assertion_count = 0;
-}
+int failed_assertions() { return assertion_count; }
+void reset_assertions() { assertion_count = 0; }
 
 }  // namespace qplay::ui::testing
 

@@ -57,12 +57,8 @@ std::optional<qplay::Json> run(int handle, std::string_view command, const qplay
 
 extern "C" {
 
-EMSCRIPTEN_KEEPALIVE const char* qplay_last_error() {
-  return last_error.c_str();
-}
-EMSCRIPTEN_KEEPALIVE const char* qplay_last_warnings() {
-  return last_warnings.c_str();
-}
+EMSCRIPTEN_KEEPALIVE const char* qplay_last_error() { return last_error.c_str(); }
+EMSCRIPTEN_KEEPALIVE const char* qplay_last_warnings() { return last_warnings.c_str(); }
 // The state table and the registered methods (state_table_json), for pages that build their own controls.
 EMSCRIPTEN_KEEPALIVE const char* qplay_state_table_json() {
   return hand_out(qplay::to_json(qplay::state_table_json()));
@@ -84,9 +80,7 @@ EMSCRIPTEN_KEEPALIVE int qplay_lab_create(const char* hash) {
   return next_handle++;
 }
 
-EMSCRIPTEN_KEEPALIVE void qplay_lab_dispose(int handle) {
-  open_labs.erase(handle);
-}
+EMSCRIPTEN_KEEPALIVE void qplay_lab_dispose(int handle) { open_labs.erase(handle); }
 
 // One setting (state-table key, "methods", "layer_weight_bits", "<name>_hide"): 1, or 0 and an error.
 EMSCRIPTEN_KEEPALIVE int qplay_lab_set(int handle, const char* key, const char* value) {
@@ -110,18 +104,10 @@ EMSCRIPTEN_KEEPALIVE const char* qplay_lab_state_hash(int handle) {
   return hash ? hand_out(hash->as_string()) : nullptr;
 }
 
-EMSCRIPTEN_KEEPALIVE void qplay_lab_play(int handle) {
-  (void)run(handle, "play");
-}
-EMSCRIPTEN_KEEPALIVE void qplay_lab_pause(int handle) {
-  (void)run(handle, "pause");
-}
-EMSCRIPTEN_KEEPALIVE void qplay_lab_step(int handle) {
-  (void)run(handle, "step");
-}
-EMSCRIPTEN_KEEPALIVE int qplay_lab_reset(int handle) {
-  return run(handle, "reset") ? 1 : 0;
-}
+EMSCRIPTEN_KEEPALIVE void qplay_lab_play(int handle) { (void)run(handle, "play"); }
+EMSCRIPTEN_KEEPALIVE void qplay_lab_pause(int handle) { (void)run(handle, "pause"); }
+EMSCRIPTEN_KEEPALIVE void qplay_lab_step(int handle) { (void)run(handle, "step"); }
+EMSCRIPTEN_KEEPALIVE int qplay_lab_reset(int handle) { return run(handle, "reset") ? 1 : 0; }
 // Trains (while playing) and evaluates for about budget_ms; returns 1 while it is playing.
 EMSCRIPTEN_KEEPALIVE int qplay_lab_advance(int handle, double budget_ms) {
   std::optional<qplay::Json> reply =

@@ -641,12 +641,8 @@ EMSCRIPTEN_KEEPALIVE void qplay_app_request_readback() {
 EMSCRIPTEN_KEEPALIVE const unsigned char* qplay_app_readback_pixels() {
   return app != nullptr && app->readback_ready ? app->readback_pixels.data() : nullptr;
 }
-EMSCRIPTEN_KEEPALIVE int qplay_app_readback_width() {
-  return app != nullptr ? app->readback_width : 0;
-}
-EMSCRIPTEN_KEEPALIVE int qplay_app_readback_height() {
-  return app != nullptr ? app->readback_height : 0;
-}
+EMSCRIPTEN_KEEPALIVE int qplay_app_readback_width() { return app != nullptr ? app->readback_width : 0; }
+EMSCRIPTEN_KEEPALIVE int qplay_app_readback_height() { return app != nullptr ? app->readback_height : 0; }
 
 }  // extern "C"
 

@@ -17,9 +17,7 @@ namespace qplay {
 inline constexpr double kPi = 3.14159265358979323846;
 
 // Square root is correctly rounded by IEEE 754, so std::sqrt is already deterministic.
-inline double deterministic_sqrt(double x) {
-  return std::sqrt(x);
-}
+inline double deterministic_sqrt(double x) { return std::sqrt(x); }
 
 // Natural log for x > 0: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), then
 // log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, summed as an odd series.
@@ -104,42 +102,18 @@ inline double deterministic_pow(double base, long n) {
 
 // For code templated on float and double: float goes through the functions above (the same bits in
 // every build), double keeps libm's (the double-precision gradient checks and PyTorch goldens).
-inline float portable_exp(float x) {
-  return static_cast<float>(deterministic_exp(x));
-}
-inline double portable_exp(double x) {
-  return std::exp(x);
-}
-inline float portable_expm1(float x) {
-  return static_cast<float>(deterministic_expm1(x));
-}
-inline double portable_expm1(double x) {
-  return std::expm1(x);
-}
-inline float portable_log(float x) {
-  return static_cast<float>(deterministic_log(x));
-}
-inline double portable_log(double x) {
-  return std::log(x);
-}
-inline float portable_log1p(float x) {
-  return static_cast<float>(deterministic_log1p(x));
-}
-inline double portable_log1p(double x) {
-  return std::log1p(x);
-}
-inline float portable_tanh(float x) {
-  return static_cast<float>(deterministic_tanh(x));
-}
-inline double portable_tanh(double x) {
-  return std::tanh(x);
-}
-inline float portable_atanh(float x) {
-  return static_cast<float>(deterministic_atanh(x));
-}
-inline double portable_atanh(double x) {
-  return std::atanh(x);
-}
+inline float portable_exp(float x) { return static_cast<float>(deterministic_exp(x)); }
+inline double portable_exp(double x) { return std::exp(x); }
+inline float portable_expm1(float x) { return static_cast<float>(deterministic_expm1(x)); }
+inline double portable_expm1(double x) { return std::expm1(x); }
+inline float portable_log(float x) { return static_cast<float>(deterministic_log(x)); }
+inline double portable_log(double x) { return std::log(x); }
+inline float portable_log1p(float x) { return static_cast<float>(deterministic_log1p(x)); }
+inline double portable_log1p(double x) { return std::log1p(x); }
+inline float portable_tanh(float x) { return static_cast<float>(deterministic_tanh(x)); }
+inline double portable_tanh(double x) { return std::tanh(x); }
+inline float portable_atanh(float x) { return static_cast<float>(deterministic_atanh(x)); }
+inline double portable_atanh(double x) { return std::atanh(x); }
 
 namespace detail {
 // 2^k for -126 <= k <= 127 by writing k into the exponent bits (memcpy rather than std::bit_cast,
@@ -176,9 +150,7 @@ __attribute__((always_inline)) inline float portable_exp_vectorizable(float x) {
   const int32_t power = static_cast<int32_t>(n), half_power = power >> 1;
   return exp_r * detail::float_power_of_two(half_power) * detail::float_power_of_two(power - half_power);
 }
-inline double portable_exp_vectorizable(double x) {
-  return std::exp(x);
-}
+inline double portable_exp_vectorizable(double x) { return std::exp(x); }
 
 namespace detail {
 // Taylor series on |r| <= pi/4 (degree 19 / 18 is below one ulp there).

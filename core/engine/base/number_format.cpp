@@ -33,9 +33,7 @@ char locale_decimal_point() {
   return (point != nullptr && point[0] != '\0') ? point[0] : '.';
 }
 
-std::string format_double(const char* format, double value) {
-  return printed(format, value);
-}
+std::string format_double(const char* format, double value) { return printed(format, value); }
 
 std::string format_double(const char* format, int precision, double value) {
   return printed(format, precision, value);

@@ -45,9 +45,7 @@ bool EpochBatcher::next(std::span<const uint32_t>& indices) {
   return true;
 }
 
-size_t EpochBatcher::batches_per_epoch() const {
-  return (order_.size() + batch_size_ - 1) / batch_size_;
-}
+size_t EpochBatcher::batches_per_epoch() const { return (order_.size() + batch_size_ - 1) / batch_size_; }
 
 void gather_batch(const FeatureRows& x, std::span<const uint32_t> indices, float* out) {
   const size_t row = x.row_size();

@@ -67,9 +67,7 @@ int class_size(int num_samples, int num_classes, int label) {
 
 // Position along a class's curve in (0, 1): stratified (one point per equal slot, jittered within
 // it) so small data sets still cover the whole curve evenly.
-double stratified(int index, int count, Rng& rng) {
-  return (index + rng.uniform()) / count;
-}
+double stratified(int index, int count, Rng& rng) { return (index + rng.uniform()) / count; }
 
 void generate_spiral(int num_samples, int num_arms, Rng& rng, PointWriter& out) {
   for (int arm = 0; arm < num_arms; ++arm) {

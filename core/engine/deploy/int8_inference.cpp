@@ -62,9 +62,7 @@ Result<QuantGrid> int8_code_grid(const QuantGrid& grid, const std::string& what)
 }
 
 // ReLU on quantized values: codes below the zero point (the code of 0.0) become the zero point.
-void fuse_relu(QuantGrid& grid) {
-  grid.q_min = std::max(grid.q_min, grid.zero_point);
-}
+void fuse_relu(QuantGrid& grid) { grid.q_min = std::max(grid.q_min, grid.zero_point); }
 
 // [SECTION] Building
 
@@ -250,9 +248,7 @@ const char* int8_backend_name(Int8Backend backend) {
   return backend == Int8Backend::xnnpack ? "xnnpack" : "reference";
 }
 
-bool int8_backend_available(Int8Backend backend) {
-  return backend == Int8Backend::reference || kHaveXnnpack;
-}
+bool int8_backend_available(Int8Backend backend) { return backend == Int8Backend::reference || kHaveXnnpack; }
 
 void quantize_to_int8(const QuantGrid& grid, std::span<const float> values, std::span<int8_t> codes) {
   // quantize_to_int for a grid of step 1, with the clamp moved before the rounding (the bounds are

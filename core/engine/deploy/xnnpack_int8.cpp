@@ -25,9 +25,7 @@ Status xnnpack_error(int layer, const char* call, xnn_status status) {
                        " failed (status " + std::to_string(status) + ")");
 }
 
-int8_t code(int32_t value) {
-  return static_cast<int8_t>(value);
-}
+int8_t code(int32_t value) { return static_cast<int8_t>(value); }
 
 xnn_status create_operator(const Int8Op& op, bool per_channel, xnn_operator_t* created) {
   const uint32_t kernel = static_cast<uint32_t>(op.kernel), stride = static_cast<uint32_t>(op.stride);

@@ -26,9 +26,7 @@ namespace qplay {
 namespace {
 
 // The text for an errno value; std::strerror is not thread-safe, this is.
-std::string describe_errno(int error_number) {
-  return std::generic_category().message(error_number);
-}
+std::string describe_errno(int error_number) { return std::generic_category().message(error_number); }
 
 // Unique among the temporary files of concurrent writers: the process id tells processes apart, the
 // counter tells apart the writes of one process (threads included).

@@ -527,9 +527,7 @@ std::string format_json_number(double value) {
   return text;
 }
 
-Result<Json> parse_json(std::string_view text) {
-  return JsonParser(text).parse_document();
-}
+Result<Json> parse_json(std::string_view text) { return JsonParser(text).parse_document(); }
 
 // [SECTION] Writer
 

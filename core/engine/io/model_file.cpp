@@ -61,9 +61,7 @@ Result<uint64_t> count_elements(std::string_view what, const std::vector<int32_t
   return count;
 }
 
-std::string tensor_label(const std::string& name) {
-  return "tensor '" + name + "'";
-}
+std::string tensor_label(const std::string& name) { return "tensor '" + name + "'"; }
 
 // For shapes count_elements has accepted.
 uint64_t element_count(const std::vector<int32_t>& shape) {
@@ -132,9 +130,7 @@ void append_shape(const std::vector<int32_t>& shape, std::vector<uint8_t>* out) 
   for (const int32_t dimension : shape) append_u32(static_cast<uint32_t>(dimension), out);
 }
 
-size_t padding_to_multiple_of_4(size_t size) {
-  return (4 - size % 4) % 4;
-}
+size_t padding_to_multiple_of_4(size_t size) { return (4 - size % 4) % 4; }
 
 }  // namespace
 

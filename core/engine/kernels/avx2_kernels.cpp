@@ -60,9 +60,7 @@ struct Avx2Backend {
   }
 };
 
-Avx2Backend& backend_of(const KernelTable& table) {
-  return *static_cast<Avx2Backend*>(table.backend.get());
-}
+Avx2Backend& backend_of(const KernelTable& table) { return *static_cast<Avx2Backend*>(table.backend.get()); }
 
 // All-ones in the lanes below `count` (0..8), for masked loads and stores of a partial row.
 QPLAY_TARGET_AVX2_FMA inline __m256i first_lanes(int count) {
@@ -260,9 +258,7 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
 // Convolution lowering and elementwise kernels: memory-bound loops, 8 floats at a time, each sum in
 // the reference's order (so these match it bit for bit; only GEMM differs).
 
-void avx2_release_workers(const KernelTable& table) {
-  release_pool_workers(backend_of(table).threadpool);
-}
+void avx2_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
 
 void avx2_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image, float* columns) {
   pooled_im2col(backend_of(table).threadpool, geometry, image, columns);
@@ -315,9 +311,7 @@ QPLAY_TARGET_AVX2_FMA void avx2_relu_backward(const KernelTable&, int n, const f
 
 }  // namespace
 
-bool cpu_has_avx2_fma() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table(int threads) {
   if (threads < 1 || threads > 64) {

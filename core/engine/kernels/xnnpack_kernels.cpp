@@ -301,9 +301,7 @@ void xnnpack_col2im(const KernelTable& table, const ConvGeometry& geometry, cons
   pooled_col2im(backend_of(table).threadpool, geometry, columns, image);
 }
 
-void xnnpack_release_workers(const KernelTable& table) {
-  release_pool_workers(backend_of(table).threadpool);
-}
+void xnnpack_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
 
 }  // namespace
 

@@ -10,9 +10,7 @@ namespace {
 const char* granularity_name(Granularity g) {
   return g == Granularity::per_tensor ? "per-tensor" : "per-channel";
 }
-const char* symmetry_name(Symmetry s) {
-  return s == Symmetry::asymmetric ? "asymmetric" : "symmetric";
-}
+const char* symmetry_name(Symmetry s) { return s == Symmetry::asymmetric ? "asymmetric" : "symmetric"; }
 const char* range_name(RangeMethod r) {
   return r == RangeMethod::percentile ? "percentile" : r == RangeMethod::mse ? "mse" : "min-max";
 }
@@ -118,8 +116,6 @@ bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version
   return done && task.shown.weights_version == weights_version;
 }
 
-void EvaluationCache::clear() {
-  tasks_.clear();
-}
+void EvaluationCache::clear() { tasks_.clear(); }
 
 }  // namespace qplay

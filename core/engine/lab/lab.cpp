@@ -207,9 +207,7 @@ Lab::Freshness Lab::freshness(int run, const EvaluationCache::Entry& entry) cons
   return entry.complete ? Freshness::current : Freshness::partial;
 }
 
-bool Lab::refresh_due() const {
-  return !playing_ || milliseconds_since(last_refresh_) >= kRefreshIntervalMs;
-}
+bool Lab::refresh_due() const { return !playing_ || milliseconds_since(last_refresh_) >= kRefreshIntervalMs; }
 
 bool Lab::train_for(double budget_ms) {
   const Clock::time_point start = Clock::now();

@@ -3,9 +3,7 @@
 namespace qplay {
 namespace {
 
-Json number_or_null(double value, bool known) {
-  return known ? Json(value) : Json();
-}
+Json number_or_null(double value, bool known) { return known ? Json(value) : Json(); }
 
 // Accuracy and loss of one run at one setting, or nulls while it is not evaluated yet. "current": the
 // numbers cover the whole test split and were computed on the run's weights as they are now (not on

@@ -94,9 +94,7 @@ LabState default_lab_state() {
   return state;
 }
 
-const std::vector<std::string_view>& lab_method_names() {
-  return find_setting("method")->choices;
-}
+const std::vector<std::string_view>& lab_method_names() { return find_setting("method")->choices; }
 
 std::string_view method_summary(std::string_view method) {
   const std::optional<MethodKind> kind = parse_choice<MethodKind>(method);

@@ -74,9 +74,7 @@ inline constexpr std::string_view kLearnedWeightBitsReadout = "learned weight bi
 inline constexpr int kCpqFewestBits = 2;
 
 enum class DropBitsMasks { per_layer, per_channel };
-constexpr std::array<std::string_view, 2> choice_names(DropBitsMasks) {
-  return {"per-layer", "per-channel"};
-}
+constexpr std::array<std::string_view, 2> choice_names(DropBitsMasks) { return {"per-layer", "per-channel"}; }
 
 struct CpqSettings {
   int bits = 3;          // maximum (and initial) weight bit-width of every weighted layer, 2..8
@@ -118,12 +116,8 @@ Result<std::unique_ptr<TrainingMethod>> make_cpq_method(const CpqSettings& setti
 
 // The codes of the signed b-bit grid g_k = α·k (Relaxed Quantization's grid: one more negative code
 // than positive, not the restricted range of quant/quantizer.h).
-constexpr int cpq_code_min(int bits) {
-  return -(1 << (bits - 1));
-}
-constexpr int cpq_code_max(int bits) {
-  return (1 << (bits - 1)) - 1;
-}
+constexpr int cpq_code_min(int bits) { return -(1 << (bits - 1)); }
+constexpr int cpq_code_max(int bits) { return (1 << (bits - 1)) - 1; }
 
 // The grid code of the forward: clamp(nearbyint(x/α), k_min, k_max).
 template <typename T>

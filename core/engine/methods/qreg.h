@@ -24,9 +24,7 @@
 namespace qplay {
 
 enum class QregMode { quantize, uniform_noise };
-constexpr std::array<std::string_view, 2> choice_names(QregMode) {
-  return {"quantize", "noise"};
-}
+constexpr std::array<std::string_view, 2> choice_names(QregMode) { return {"quantize", "noise"}; }
 
 struct QregSettings {
   // Bit-widths and quantizer of the training forward. Defaults: 8-bit weights (the paper's

@@ -177,9 +177,7 @@ void asam_perturbation(std::span<const T> parameters, std::span<const T> gradien
 // [SECTION] Settings and factory
 
 enum class SharpnessAware { none, sam, asam };
-constexpr std::array<std::string_view, 3> choice_names(SharpnessAware) {
-  return {"none", "sam", "asam"};
-}
+constexpr std::array<std::string_view, 3> choice_names(SharpnessAware) { return {"none", "sam", "asam"}; }
 
 struct SymRegSettings {
   // λ of mean CE + λ Σ_l L_sym(W_l). methods.md §3.2 suggests sweeping {1e-4, 1e-3, 1e-2, 1e-1}; we

@@ -42,8 +42,6 @@ class BaselineMethod final : public TrainingMethod {
 
 }  // namespace
 
-std::unique_ptr<TrainingMethod> make_baseline_method() {
-  return std::make_unique<BaselineMethod>();
-}
+std::unique_ptr<TrainingMethod> make_baseline_method() { return std::make_unique<BaselineMethod>(); }
 
 }  // namespace qplay

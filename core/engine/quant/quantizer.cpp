@@ -20,13 +20,9 @@ constexpr int kMaxSpecBits = 8;
 // division finite.
 constexpr float kDegenerateScale = 1.0f;
 
-float usable_scale(float scale) {
-  return scale > 0.0f && std::isfinite(scale) ? scale : kDegenerateScale;
-}
+float usable_scale(float scale) { return scale > 0.0f && std::isfinite(scale) ? scale : kDegenerateScale; }
 
-int32_t largest_unsigned_code(int bits) {
-  return (int32_t{1} << bits) - 1;
-}
+int32_t largest_unsigned_code(int bits) { return (int32_t{1} << bits) - 1; }
 
 Status check_bits(const char* setting, int bits) {
   if (bits >= 0 && bits <= kMaxSpecBits) return Status();
@@ -132,13 +128,9 @@ float dequantize(const QuantGrid& grid, int32_t q) {
   return grid.scale * static_cast<float>(q - grid.zero_point);
 }
 
-float fake_quantize(const QuantGrid& grid, float x) {
-  return dequantize(grid, quantize_to_int(grid, x));
-}
+float fake_quantize(const QuantGrid& grid, float x) { return dequantize(grid, quantize_to_int(grid, x)); }
 
-int level_count(const QuantGrid& grid) {
-  return (grid.q_max - grid.q_min) / grid.q_step + 1;
-}
+int level_count(const QuantGrid& grid) { return (grid.q_max - grid.q_min) / grid.q_step + 1; }
 
 std::string to_string(const QuantGrid& grid) {
   char text[128];

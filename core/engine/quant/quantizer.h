@@ -28,12 +28,8 @@ namespace qplay {
 enum class Granularity { per_tensor, per_channel };
 enum class Symmetry { symmetric, asymmetric };
 enum class RangeMethod { min_max, percentile, mse };
-constexpr std::array<std::string_view, 2> choice_names(Granularity) {
-  return {"per-tensor", "per-channel"};
-}
-constexpr std::array<std::string_view, 2> choice_names(Symmetry) {
-  return {"symmetric", "asymmetric"};
-}
+constexpr std::array<std::string_view, 2> choice_names(Granularity) { return {"per-tensor", "per-channel"}; }
+constexpr std::array<std::string_view, 2> choice_names(Symmetry) { return {"symmetric", "asymmetric"}; }
 constexpr std::array<std::string_view, 3> choice_names(RangeMethod) {
   return {"min-max", "percentile", "mse"};
 }

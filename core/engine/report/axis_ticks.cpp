@@ -96,13 +96,9 @@ TickCount TickCount::at_most(int max_ticks) {
   return {max_ticks, 1, max_ticks};
 }
 
-TickCount TickCount::near(int target_count) {
-  return {std::clamp(target_count, 3, 10), 3, 10};
-}
+TickCount TickCount::near(int target_count) { return {std::clamp(target_count, 3, 10), 3, 10}; }
 
-double NiceTicks::step() const {
-  return tick_value(1, step_mantissa, step_exponent);
-}
+double NiceTicks::step() const { return tick_value(1, step_mantissa, step_exponent); }
 
 NiceTicks nice_ticks(double low, double high, TickCount count, TickPlacement placement) {
   NiceTicks ticks;

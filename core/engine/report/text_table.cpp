@@ -51,9 +51,7 @@ bool is_numeric_cell(std::string_view cell) {
 }
 
 // Placeholders for a missing number; they neither make a column numeric nor stop it from being one.
-bool is_blank_cell(std::string_view cell) {
-  return cell.empty() || cell == "n/a" || cell == "-";
-}
+bool is_blank_cell(std::string_view cell) { return cell.empty() || cell == "n/a" || cell == "-"; }
 
 size_t column_count(const TextTable& table) {
   size_t count = table.header.size();

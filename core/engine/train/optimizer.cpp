@@ -25,9 +25,7 @@ double scheduled_learning_rate(const OptimizerSettings& optimizer, const Schedul
   return base;
 }
 
-int optimizer_slot_count(OptimizerKind kind) {
-  return kind == OptimizerKind::sgd ? 1 : 2;
-}
+int optimizer_slot_count(OptimizerKind kind) { return kind == OptimizerKind::sgd ? 1 : 2; }
 
 void optimizer_step(Network<float>& network, const OptimizerSettings& settings, double learning_rate,
                     long step) {

@@ -12,9 +12,7 @@ namespace qplay {
 
 enum class OptimizerKind { sgd, adam };
 enum class ScheduleKind { constant, step, cosine };
-constexpr std::array<std::string_view, 2> choice_names(OptimizerKind) {
-  return {"sgd", "adam"};
-}
+constexpr std::array<std::string_view, 2> choice_names(OptimizerKind) { return {"sgd", "adam"}; }
 constexpr std::array<std::string_view, 3> choice_names(ScheduleKind) {
   return {"constant", "step", "cosine"};
 }
