@@ -317,7 +317,7 @@ BarPlotHover bar_plot(const char* id, std::span<const BarSeries> series, const B
     group_labels.push_back(g < options.group_labels.size() ? options.group_labels[g] : std::to_string(g));
   }
   // Bars start at zero, so zero is an edge of the range (unpadded) unless values lie on both sides.
-  ValueRange y_range = resolve_range(options.y_axis, y_extent, 0.05);
+  AxisRange y_range = resolve_range(options.y_axis, y_extent, 0.05);
   if (!options.y_axis.min && y_extent.low >= 0) y_range.low = 0;
   if (!options.y_axis.max && y_extent.high <= 0) y_range.high = 0;
   const AxisRequest x{
@@ -458,7 +458,7 @@ HistogramHover histogram_plot(const char* id, const Histogram& histogram, const 
     for (double count : layer->counts) y_extent.add(count);
   }
   for (double level : options.grid_lines) x_extent.add(level);
-  ValueRange y_range = resolve_range(options.y_axis, y_extent, 0.06);
+  AxisRange y_range = resolve_range(options.y_axis, y_extent, 0.06);
   if (!options.y_axis.min) y_range.low = 0;
   const AxisRequest x{options.x_axis.label, resolve_range(options.x_axis, x_extent, 0.02),
                       options.x_axis.ticks, options.x_axis.tick_labels};

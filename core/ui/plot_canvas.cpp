@@ -142,13 +142,13 @@ void Extent::add(double value) {
   high = std::max(high, value);
 }
 
-ValueRange resolve_range(const PlotAxis& axis, Extent data, double pad_fraction) {
+AxisRange resolve_range(const PlotAxis& axis, Extent data, double pad_fraction) {
   for (double tick : axis.ticks) data.add(tick);
   const bool auto_low = !axis.min || !std::isfinite(*axis.min);
   const bool auto_high = !axis.max || !std::isfinite(*axis.max);
   const double low = auto_low ? (data.empty() ? 0 : data.low) : *axis.min;
   const double high = auto_high ? (data.empty() ? 1 : data.high) : *axis.max;
-  ValueRange range = widen_if_flat(low, high);
+  AxisRange range = widen_if_flat(low, high);
   const double pad = (range.high - range.low) * pad_fraction;
   if (auto_low) range.low -= pad;
   if (auto_high) range.high += pad;

@@ -56,14 +56,14 @@ struct Extent {
 
 // An axis range as plot.h promises: fixed limits as given, limits from the data (and from explicit
 // ticks, which must show) padded by pad_fraction of the span.
-ValueRange resolve_range(const PlotAxis& axis, Extent data, double pad_fraction);
+AxisRange resolve_range(const PlotAxis& axis, Extent data, double pad_fraction);
 
 // [SECTION] Canvas
 
 // An axis as a plot asks for it.
 struct AxisRequest {
   std::string_view label;
-  ValueRange range;
+  AxisRange range;
   std::span<const double> ticks;             // explicit ticks; empty: nice ones
   std::span<const std::string> tick_labels;  // for explicit ticks; missing: the number
   bool grid = true;                          // light lines across the plot at the ticks

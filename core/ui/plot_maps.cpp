@@ -22,9 +22,9 @@ using namespace plot_internals;
 HeatMapHover heat_map_plot(const char* id, std::span<const ImU32> cells, int columns, int rows,
                            const HeatMapOptions& options) {
   columns = std::max(columns, 0), rows = std::max(rows, 0);
-  const ValueRange x_range =
+  const AxisRange x_range =
       widen_if_flat(options.x_axis.min.value_or(0), options.x_axis.max.value_or(columns));
-  const ValueRange y_range = widen_if_flat(options.y_axis.min.value_or(0), options.y_axis.max.value_or(rows));
+  const AxisRange y_range = widen_if_flat(options.y_axis.min.value_or(0), options.y_axis.max.value_or(rows));
   const AxisRequest x{options.x_axis.label,       x_range, options.x_axis.ticks,
                       options.x_axis.tick_labels, false,   options.show_axes};
   const AxisRequest y{options.y_axis.label,       y_range, options.y_axis.ticks,
@@ -204,7 +204,7 @@ ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> 
     const bool numbered = !names_on_columns && c < options.class_names.size();
     row_labels.push_back(numbered ? std::to_string(c) + " " + name_of(c) : name_of(c));
   }
-  const ValueRange range{0, std::max<double>(1, n)};
+  const AxisRange range{0, std::max<double>(1, n)};
   const AxisRequest x{"predicted", range, column_ticks, column_labels, false};
   const AxisRequest y{"true", range, row_ticks, row_labels, false};
   if (!options.title.empty()) {

@@ -86,7 +86,7 @@ TEST(NiceTicksInside, PropertiesHoldOverASweepOfRangesAndCounts) {
     for (double span : spans) {
       for (int max_ticks = 3; max_ticks <= 12; ++max_ticks) {
         // Spans too narrow for their values (1e-7 at a thousand) count as flat and are widened.
-        const ValueRange range = widen_if_flat(low, low + span);
+        const AxisRange range = widen_if_flat(low, low + span);
         const NiceTicks ticks = inside_ticks(low, low + span, max_ticks);
         EXPECT_TRUE(AreNiceTicksWithin(ticks, range.low, range.high, max_ticks))
             << "range [" << low << ", " << low + span << "], max " << max_ticks;

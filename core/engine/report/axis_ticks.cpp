@@ -67,7 +67,7 @@ struct TickIndices {
   double count() const { return last - first + 1; }
 };
 
-TickIndices tick_indices(const ValueRange& range, double step, TickPlacement placement) {
+TickIndices tick_indices(const AxisRange& range, double step, TickPlacement placement) {
   // Tolerance for quotients such as 0.3 / 0.1 = 2.9999999999999996, and for limits computed as
   // 0.30000000000000004: a few ulps of the index, and a billionth of a step.
   const double low_index = range.low / step, high_index = range.high / step;
@@ -80,7 +80,7 @@ TickIndices tick_indices(const ValueRange& range, double step, TickPlacement pla
 
 }  // namespace
 
-ValueRange widen_if_flat(double low, double high) {
+AxisRange widen_if_flat(double low, double high) {
   if (!std::isfinite(low) || !std::isfinite(high)) return {0, 1};
   if (low > high) std::swap(low, high);
   const double magnitude = std::max(std::fabs(low), std::fabs(high));
@@ -103,7 +103,7 @@ double NiceTicks::step() const { return tick_value(1, step_mantissa, step_expone
 NiceTicks nice_ticks(double low, double high, TickCount count, TickPlacement placement) {
   NiceTicks ticks;
   if (!std::isfinite(low) || !std::isfinite(high)) return ticks;
-  const ValueRange range = widen_if_flat(low, high);
+  const AxisRange range = widen_if_flat(low, high);
   const double span = range.high - range.low;
   if (!std::isfinite(span)) return ticks;
   count.most = std::clamp(count.most, 1, 100);

@@ -13,14 +13,14 @@
 
 namespace qplay {
 
-struct ValueRange {
+struct AxisRange {
   double low = 0, high = 1;
 };
 
 // The range an axis can show for values from `low` to `high`: ordered, and widened when flat (±5% of
 // the value, ±0.5 around zero) so a constant series still gets an axis. Flat means a span below 1e-9 of
 // the values (too narrow to label) or below 1e-200. Not finite: [0, 1].
-ValueRange widen_if_flat(double low, double high);
+AxisRange widen_if_flat(double low, double high);
 
 // Where ticks go relative to [low, high].
 enum class TickPlacement {

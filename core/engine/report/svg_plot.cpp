@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <limits>
+#include <optional>
 #include <string_view>
 
 #include "core/engine/base/number_format.h"
@@ -168,27 +170,27 @@ double text_width(std::string_view text, double font_size) {
 // [SECTION] Axes and layout
 
 struct Axis {
-  ValueRange range;
+  AxisRange range;
   std::vector<double> ticks;
   std::vector<std::string> tick_labels;
 };
 
 // The data's extent along one axis, if it has any finite value.
-std::optional<ValueRange> extent(const std::vector<double>& values) {
-  std::optional<ValueRange> range;
+std::optional<AxisRange> extent(const std::vector<double>& values) {
+  double low = std::numeric_limits<double>::infinity(), high = -low;
   for (double value : values) {
     if (!std::isfinite(value)) continue;
-    if (!range) range = ValueRange{value, value};
-    range->low = std::min(range->low, value);
-    range->high = std::max(range->high, value);
+    low = std::min(low, value);
+    high = std::max(high, value);
   }
-  return range;
+  if (low > high) return std::nullopt;
+  return AxisRange{low, high};
 }
 
 // Explicit limits are kept as given; a limit taken from the data is padded so markers on it are whole.
-ValueRange axis_range(std::optional<ValueRange> data, std::optional<double> min, std::optional<double> max) {
+AxisRange axis_range(std::optional<AxisRange> data, std::optional<double> min, std::optional<double> max) {
   const bool auto_low = !min || !std::isfinite(*min), auto_high = !max || !std::isfinite(*max);
-  ValueRange range =
+  AxisRange range =
       widen_if_flat(auto_low ? (data ? data->low : 0) : *min, auto_high ? (data ? data->high : 1) : *max);
   const double pad = (range.high - range.low) * kAxisPadFraction;
   if (auto_low) range.low -= pad;
@@ -196,18 +198,18 @@ ValueRange axis_range(std::optional<ValueRange> data, std::optional<double> min,
   return range;
 }
 
-bool inside(const ValueRange& range, double value) {
+bool inside(const AxisRange& range, double value) {
   const double tolerance = (range.high - range.low) * 1e-9;
   return value >= range.low - tolerance && value <= range.high + tolerance;
 }
 
-Axis nice_axis(ValueRange range) {
+Axis nice_axis(AxisRange range) {
   const NiceTicks ticks =
       nice_ticks(range.low, range.high, TickCount::near(kTargetTickCount), TickPlacement::inside);
   return {range, ticks.values, format_tick_labels(ticks)};
 }
 
-Axis explicit_axis(ValueRange range, const std::vector<double>& ticks,
+Axis explicit_axis(AxisRange range, const std::vector<double>& ticks,
                    const std::vector<std::string>& labels) {
   Axis axis{range, {}, {}};
   for (size_t i = 0; i < ticks.size(); ++i) {
@@ -525,8 +527,8 @@ std::string render_svg(const LinePlot& plot) {
   // Explicit ticks (the "float" column) and the reference line belong on the plot even beyond the data.
   for (double tick : plot.x_ticks) xs.push_back(tick);
   if (plot.reference_y) ys.push_back(*plot.reference_y);
-  const ValueRange x_range = axis_range(extent(xs), plot.x_min, plot.x_max);
-  const ValueRange y_range = axis_range(extent(ys), plot.y_min, plot.y_max);
+  const AxisRange x_range = axis_range(extent(xs), plot.x_min, plot.x_max);
+  const AxisRange y_range = axis_range(extent(ys), plot.y_min, plot.y_max);
   const Axis x_axis =
       plot.x_ticks.empty() ? nice_axis(x_range) : explicit_axis(x_range, plot.x_ticks, plot.x_tick_labels);
   const Axis y_axis = nice_axis(y_range);
