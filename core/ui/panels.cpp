@@ -216,6 +216,7 @@ void draw_training_curves(PlaygroundState& state, ImVec2 size) {
   options.title = progress;
   options.size = ImVec2(size.x, size.y - ImGui::GetFrameHeightWithSpacing());
   options.x_axis.label = "epoch";
+  options.x_axis.whole_numbers = true;
   options.x_axis.min = 0;
   options.x_axis.max = std::max(1, lab.state().experiment.epochs);
   options.y_axis.label = show_loss ? "loss (dashed: train)" : "accuracy % (dashed: train)";

@@ -169,10 +169,8 @@ LinePlotHover line_plot(const char* id, std::span<const LineSeries> series, cons
   const bool has_data = !x_extent.empty();
   if (options.marker_x) x_extent.add(*options.marker_x);
   if (options.reference_y) y_extent.add(*options.reference_y);
-  const AxisRequest x{options.x_axis.label, resolve_range(options.x_axis, x_extent, 0.05),
-                      options.x_axis.ticks, options.x_axis.tick_labels};
-  const AxisRequest y{options.y_axis.label, resolve_range(options.y_axis, y_extent, 0.05),
-                      options.y_axis.ticks, options.y_axis.tick_labels};
+  const AxisRequest x = axis_request(options.x_axis, resolve_range(options.x_axis, x_extent, 0.05));
+  const AxisRequest y = axis_request(options.y_axis, resolve_range(options.y_axis, y_extent, 0.05));
   const bool any_named =
       std::any_of(series.begin(), series.end(), [](const LineSeries& line) { return !line.name.empty(); });
   Canvas canvas = begin_canvas(id, options.size, 0.6f, options.title, x, y, 0,
@@ -322,7 +320,7 @@ BarPlotHover bar_plot(const char* id, std::span<const BarSeries> series, const B
   if (!options.y_axis.max && y_extent.high <= 0) y_range.high = 0;
   const AxisRequest x{
       options.x_label, {-0.5, std::max(0.5, group_count - 0.5)}, group_ticks, group_labels, false};
-  const AxisRequest y{options.y_axis.label, y_range, options.y_axis.ticks, options.y_axis.tick_labels};
+  const AxisRequest y = axis_request(options.y_axis, y_range);
   std::vector<LegendRow> legend;
   for (size_t s = 0; s < series.size(); ++s) {
     if (!series[s].name.empty())
@@ -460,9 +458,8 @@ HistogramHover histogram_plot(const char* id, const Histogram& histogram, const 
   for (double level : options.grid_lines) x_extent.add(level);
   AxisRange y_range = resolve_range(options.y_axis, y_extent, 0.06);
   if (!options.y_axis.min) y_range.low = 0;
-  const AxisRequest x{options.x_axis.label, resolve_range(options.x_axis, x_extent, 0.02),
-                      options.x_axis.ticks, options.x_axis.tick_labels};
-  const AxisRequest y{options.y_axis.label, y_range, options.y_axis.ticks, options.y_axis.tick_labels};
+  const AxisRequest x = axis_request(options.x_axis, resolve_range(options.x_axis, x_extent, 0.02));
+  const AxisRequest y = axis_request(options.y_axis, y_range);
   const ImU32 main_color = histogram.color != 0 ? histogram.color : categorical_color(0);
   const ImU32 overlay_color = overlay && overlay->color != 0 ? overlay->color : categorical_color(1);
   const ImU32 grid_color =

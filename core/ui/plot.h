@@ -53,6 +53,7 @@ struct PlotAxis {
   std::optional<double> min, max;            // fixed limits; unset: from the data, padded by 5%
   std::span<const double> ticks;             // explicit ticks (bit-widths 2..8); empty: nice ticks
   std::span<const std::string> tick_labels;  // labels of `ticks` by index ("float"); missing: the number
+  bool whole_numbers = false;                // a count (epochs): nice ticks on whole numbers only
 };
 
 // best: the corner hiding least data, or `above` when every corner hides some. above: right-aligned on

@@ -155,6 +155,12 @@ AxisRange resolve_range(const PlotAxis& axis, Extent data, double pad_fraction) 
   return range;
 }
 
+AxisRequest axis_request(const PlotAxis& axis, AxisRange range) {
+  AxisRequest request{axis.label, range, axis.ticks, axis.tick_labels};
+  request.whole_numbers = axis.whole_numbers;
+  return request;
+}
+
 // [SECTION] Canvas: the item, its layout and axes
 
 float Canvas::px(double value) const {
@@ -213,8 +219,9 @@ AxisLayout layout_axis(const AxisRequest& request, float length, bool vertical, 
   for (int attempt = 0; attempt < 3; ++attempt) {
     // n ticks over the axis leave n - 1 spaces of label + gap.
     const int max_ticks = static_cast<int>(length / (label_extent + gap)) + 1;
-    const NiceTicks ticks =
-        nice_ticks(axis.low, axis.high, TickCount::at_most(max_ticks), TickPlacement::inside);
+    TickCount count = TickCount::at_most(max_ticks);
+    count.whole_numbers = request.whole_numbers;
+    const NiceTicks ticks = nice_ticks(axis.low, axis.high, count, TickPlacement::inside);
     axis.ticks = ticks.values;
     axis.labels = format_tick_labels(ticks);
     if (vertical) break;

@@ -68,7 +68,11 @@ struct AxisRequest {
   std::span<const std::string> tick_labels;  // for explicit ticks; missing: the number
   bool grid = true;                          // light lines across the plot at the ticks
   bool shown = true;                         // false: no ticks, labels or margin
+  bool whole_numbers = false;                // nice ticks on whole numbers only (a count)
 };
+
+// A plot's axis as the canvas takes it, over the resolved range.
+AxisRequest axis_request(const PlotAxis& axis, AxisRange range);
 
 // An axis as drawn.
 struct AxisLayout {

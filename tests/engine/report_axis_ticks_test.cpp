@@ -263,5 +263,18 @@ TEST(FormatReadout, NotFiniteValuesAreNamed) {
   EXPECT_EQ(format_readout(-kInfinity), "-inf");
 }
 
+// An axis of counts (epochs) never reads "1.5": with room for nine ticks over 0..4, a plain axis steps by
+// 0.5, a count's by 1; over 0..1 a count's axis still has its two ends.
+TEST(NiceTicks, ACountsAxisStepsByWholeNumbers) {
+  TickCount count = TickCount::at_most(9);
+  EXPECT_EQ(nice_ticks(0, 4, count, TickPlacement::inside).values,
+            (std::vector<double>{0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4}));
+  count.whole_numbers = true;
+  EXPECT_EQ(nice_ticks(0, 4, count, TickPlacement::inside).values, (std::vector<double>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(nice_ticks(0, 1, count, TickPlacement::inside).values, (std::vector<double>{0, 1}));
+  EXPECT_EQ(nice_ticks(0, 30, count, TickPlacement::inside).values,
+            (std::vector<double>{0, 5, 10, 15, 20, 25, 30}));
+}
+
 }  // namespace
 }  // namespace qplay

@@ -111,7 +111,9 @@ NiceTicks nice_ticks(double low, double high, TickCount count, TickPlacement pla
   // From a decade below any step that gives at most `most` ticks (so a smaller step always had too many)
   // to steps far beyond the span. Widening keeps span / most at least 1e-9 of the values, so tick indices
   // stay far below 2^53 and count exactly.
-  const int first_exponent = decimal_exponent(span / count.most) - 1;
+  // A count's axis starts at steps of 1.
+  const int first_exponent =
+      std::max(decimal_exponent(span / count.most) - 1, count.whole_numbers ? 0 : -400);
   TickIndices best_indices;
   bool best_out_of_range = true;
   double best_distance = std::numeric_limits<double>::infinity();

@@ -34,6 +34,7 @@ struct TickCount {
   int target = 6;
   int fewest = 3;
   int most = 10;
+  bool whole_numbers = false;  // a count (epochs): no step below 1
 
   // As many ticks as fit, never more than max_ticks (clamped to [2, 100]): for an interactive axis whose
   // labels must not overlap. Gives at least 1 tick inside a range whenever max_ticks >= 3.
