@@ -4,8 +4,8 @@
 #   1. Debian packages (apt-get install)
 #   2. Dear ImGui 1.86 sources for the WebAssembly build (apt-get source imgui, the same version as
 #      libimgui-dev) into third_party/imgui-src; never committed (.gitignore)
-#   3. playwright-core for the browser tests (npm ci from package-lock.json; it drives Debian's
-#      chromium and downloads no browser)
+#   3. node packages (npm ci from package-lock.json): playwright-core for the browser tests (it drives Debian's
+#      chromium and downloads no browser), onnxruntime-node and onnxruntime-web for the benchmark
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -130,20 +130,24 @@ else
   echo "setup: Dear ImGui $imgui_upstream_version sources are in $imgui_dir"
 fi
 
-# --- playwright-core for the browser tests --------------------------------------------------------
-# Exactly the version in package-lock.json; it drives /usr/bin/chromium (never npx playwright install).
+# --- node packages: playwright-core for the browser tests, ONNX Runtime for the benchmark ---------------
+# Exactly the versions in package-lock.json. playwright-core drives /usr/bin/chromium (never npx playwright
+# install); onnxruntime-node and onnxruntime-web are the inference reference of tools/bench (their bundled
+# CPU library and WebAssembly build load as they are). --ignore-scripts: onnxruntime-node's install script
+# would download a GPU build and fails without that internet; nothing we use needs an install script.
 if ! command -v npm >/dev/null 2>&1; then
   echo "setup: npm is missing (node 20 and npm come with the machine); the browser tests need it" >&2
   exit 1
 fi
-locked_playwright=$(node -p "require('./package-lock.json').packages['node_modules/playwright-core'].version")
-installed_playwright=$(node -p \
-  "try { require('./node_modules/playwright-core/package.json').version } catch { '' }")
-if [ "$installed_playwright" = "$locked_playwright" ]; then
-  echo "setup: playwright-core $locked_playwright already in node_modules"
+missing_node_packages=$(node -e "
+  const lock = require('./package-lock.json'), wanted = require('./package.json').devDependencies;
+  const installed = (name) => { try { return require('./node_modules/' + name + '/package.json').version; } catch { return ''; } };
+  console.log(Object.keys(wanted).filter((name) => installed(name) !== lock.packages['node_modules/' + name].version).join(' '));")
+if [ -z "$missing_node_packages" ]; then
+  echo "setup: node packages of package-lock.json already in node_modules"
 else
-  echo "setup: installing playwright-core $locked_playwright (npm ci from package-lock.json)"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: installing node packages ($missing_node_packages; npm ci from package-lock.json)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: done"

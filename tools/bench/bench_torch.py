@@ -11,6 +11,9 @@ tools/bench/bench_engine.cpp, so tools/bench/run.sh can print the two side by si
              samples; every chunk size of CHUNK_SIZES is tried and the fastest reported
   w1-train-memory  peak RSS of this process after W1 training (run first; includes `import torch`)
 
+With --export-onnx DIR it writes the W1 and W2 networks as ONNX files for bench_onnxruntime.mjs (ONNX
+Runtime, the stronger inference reference) and measures nothing.
+
 Data are uniform random pixels and labels from a fixed seed. Images are NCHW here (PyTorch's native
 layout) and NHWC in the engine. Run with Debian's python3-torch: /usr/bin/python3 bench_torch.py.
 Not a test and not a profiler: numbers only.
@@ -18,6 +21,7 @@ Not a test and not a profiler: numbers only.
 import argparse
 import ctypes
 import json
+import os
 import resource
 import statistics
 import sys
@@ -229,13 +233,36 @@ def bench_training_memory(threads):
     return row("w1-train-memory", threads, "MiB", [peak])
 
 
+def export_onnx(directory):
+    """The same networks as bench_inference (same seed, so the same weights), as ONNX files with a fixed
+    batch, and the shapes and step counts of each inference workload."""
+    os.makedirs(directory, exist_ok=True)
+    workloads = []
+    for spec in (W1, W2):
+        model = make_model(spec).eval()
+        example = torch.zeros((spec["batch"], *spec["shape"]))
+        path = os.path.join(directory, f"{spec['name']}.onnx")
+        torch.onnx.export(model, example, path, input_names=["input"], output_names=["logits"], opset_version=13)
+        workloads.append(dict(workload=f"{spec['name']}-infer", model=path, shape=list(spec["shape"]),
+                              batch=spec["batch"], pool_batches=spec["pool_batches"],
+                              infer_steps=spec["infer_steps"]))
+    with open(os.path.join(directory, "workloads.json"), "w") as file:
+        json.dump(dict(seed=SEED, workloads=workloads), file, indent=2)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2", help="comma-separated torch.set_num_threads values")
     parser.add_argument("--only", default="", help="one workload, e.g. w1-train")
     parser.add_argument("--repetitions", type=int, default=10)
     parser.add_argument("--json", action="store_true", help="machine-readable output for run.sh")
+    parser.add_argument("--export-onnx", metavar="DIR",
+                        help="write the inference workloads' networks (w1.onnx, w2.onnx) and their shapes "
+                             "(workloads.json) for bench_onnxruntime.mjs, and measure nothing")
     args = parser.parse_args()
+    if args.export_onnx:
+        export_onnx(args.export_onnx)
+        return
     thread_counts = [int(t) for t in args.threads.split(",")]
 
     def wanted(workload):

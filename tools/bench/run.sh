@@ -3,7 +3,9 @@
 # qplay-bench.js under node, and bench_torch.py (Debian's PyTorch), one after the other on this
 # machine, then prints one table
 #   workload | build | kernels | threads | QPlay | PyTorch | ratio | target
-# and the performance targets with whether each is met. Builds nothing.
+# then ONNX Runtime (onnxruntime-node natively, onnxruntime-web in WebAssembly under node) on PyTorch's
+# inference networks exported to ONNX (bench_onnxruntime.mjs), with its own table, and the performance
+# targets with whether each is met. Builds nothing.
 #
 #   bash tools/bench/run.sh [NATIVE_BENCH [WASM_BENCH_JS]] [--repetitions=10] [--threads=1,2]
 #                           [--kernels=auto]
@@ -100,6 +102,20 @@ if [[ -z $wasm_missing ]]; then
   fi
 fi
 "${torch_env[@]}" /usr/bin/python3 "$here/bench_torch.py" --json "${flags[@]}" > "$out/torch.json"
+# ONNX Runtime, the stronger inference reference: PyTorch's W1 and W2 networks exported to ONNX and run by
+# onnxruntime-node (native) and onnxruntime-web (WebAssembly under node), from tools/setup.sh's npm ci.
+onnx_missing=
+if ! command -v node > /dev/null; then
+  onnx_missing="node is not installed"
+elif [[ ! -d $root/node_modules/onnxruntime-node || ! -d $root/node_modules/onnxruntime-web ]]; then
+  onnx_missing="onnxruntime-node/-web are not in node_modules (bash tools/setup.sh installs them)"
+fi
+if [[ -z $onnx_missing ]]; then
+  "${torch_env[@]}" /usr/bin/python3 "$here/bench_torch.py" --export-onnx "$out/onnx" 2> /dev/null
+  node "$here/bench_onnxruntime.mjs" "$out/onnx" --json "${flags[@]}" > "$out/onnxruntime.json"
+else
+  echo "run.sh: $onnx_missing; the ONNX Runtime rows are left out" >&2
+fi
 
 read -r busy_end steal_end < <(busy_and_steal)
 wall=$(( ($(date +%s%N) - start_ns) / 1000000 ))
@@ -111,14 +127,14 @@ own=$(tail -1 "$out/times" | awk '{ for (i = 1; i <= 2; ++i) { split($i, t, "m")
 
 # Combine the JSON of all sides into one table.
 /usr/bin/python3 - "$out" "$(nproc)" "$(getconf CLK_TCK)" "$wall" "$own" "$busy_start" "$busy_end" \
-  "$steal_start" "$steal_end" "$wasm_missing" "$node_version" <<'EOF'
+  "$steal_start" "$steal_end" "$wasm_missing" "$node_version" "$onnx_missing" <<'EOF'
 import json, os, sys
 
 out = sys.argv[1]
 cores, ticks, wall_ms = (int(x) for x in sys.argv[2:5])
 own_seconds = float(sys.argv[5])
 busy_start, busy_end, steal_start, steal_end = (int(x) for x in sys.argv[6:10])
-wasm_missing, node_version = sys.argv[10], sys.argv[11]
+wasm_missing, node_version, onnx_missing = sys.argv[10], sys.argv[11], sys.argv[12]
 
 # (build, workload, role, threads) -> result row. build: "native" | "wasm" | "torch"; role: "main"
 # (the --kernels table) | "reference" (the engine's plain C++ table, for scale).
@@ -133,6 +149,12 @@ for build, names in (("native", ("qplay.json", "qplay-fashion-mnist.json")),
             for r in document["results"]:
                 role = r.get("role", "reference" if r["kernels"] == "reference" else "main")
                 rows[(build, r["workload"], role, r["threads"])] = r
+onnx_version = None
+if os.path.exists(os.path.join(out, "onnxruntime.json")):
+    document = json.load(open(os.path.join(out, "onnxruntime.json")))
+    onnx_version = document["onnxruntime_version"]
+    for r in document["results"]:  # build "onnxruntime" (native) or "onnxruntime-web" (WebAssembly)
+        rows[(r["kernels"], r["workload"], "main", r["threads"])] = r
 torch_info = documents["torch"]
 threads = sorted({t for (build, _, role, t) in rows if build == "native" and role == "main"})
 
@@ -220,6 +242,25 @@ if "wasm" in documents:
 else:
     print(f"WASM rows missing: {wasm_missing or 'qplay-bench.js gave no results'}")
 
+if onnx_version:
+    print(f"\ninference against ONNX Runtime {onnx_version} (PyTorch's networks exported to ONNX; same batches)")
+    onnx_table = [("workload", "build", "threads", "QPlay", "ONNX Runtime", "ratio")]
+    for workload in ("w1-infer", "w2-infer"):
+        for build, reference, counts in (("native", "onnxruntime", threads), ("wasm", "onnxruntime-web", [1])):
+            for t in counts:
+                ours, theirs = rows.get((build, workload, "main", t)), rows.get((reference, workload, "main", t))
+                r = ratio(ours, theirs)
+                onnx_table.append((workload, f"{build} vs {reference}", str(t), value(ours), value(theirs),
+                                   f"{r:.2f}x" if r else "-"))
+    widths = [max(len(row[c]) for row in onnx_table) for c in range(len(onnx_table[0]))]
+    for i, row in enumerate(onnx_table):
+        print("| " + " | ".join(cell.ljust(w) if c < 2 else cell.rjust(w)
+                                for c, (cell, w) in enumerate(zip(row, widths))) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) if c < 2 else "-" * (w + 1) + ":" for c, w in enumerate(widths)) + "|")
+else:
+    print(f"\nONNX Runtime rows missing: {onnx_missing or 'bench_onnxruntime.mjs gave no results'}")
+
 print("\ntargets")
 for workload, goal in (("w1-train", 1.3), ("w2-train", 2.0)):
     ours, theirs = best("native", workload), best("torch", workload)
@@ -227,6 +268,12 @@ for workload, goal in (("w1-train", 1.3), ("w2-train", 2.0)):
         r = ratio(ours, theirs)
         print(f"  {workload}: QPlay {ours['median']:,.0f} ({ours['threads']}t, {ours['kernels']}) vs PyTorch"
               f" {theirs['median']:,.0f} ({theirs['threads']}t) = {r:.2f}x, target ≥{goal}x: {verdict(r >= goal)}")
+for workload in ("w1-infer", "w2-infer"):
+    ours, theirs = best("native", workload), best("onnxruntime", workload)
+    if ours and theirs:
+        r = ratio(ours, theirs)
+        print(f"  {workload}: QPlay {ours['median']:,.0f} ({ours['threads']}t, {ours['kernels']}) vs ONNX Runtime"
+              f" {theirs['median']:,.0f} ({theirs['threads']}t) = {r:.2f}x, target ≥1x: {verdict(r >= 1.0)}")
 ours = best("native", "w3")
 if ours:
     print(f"  w3: {ours['median']:.1f} ms ({ours['threads']}t, chunk {ours['details']['chunk_size']}),"
