@@ -70,7 +70,7 @@ struct SettingRowOf {
     return row;
   }
 
-  // Builder steps: row.when(predicate, "in words"), row.refusing(rule).
+  // Builder steps: row.when(predicate, "in words"), row.refusing(rule), row.allowing_empty().
   SettingRowOf when(std::function<bool(const Owner&)> predicate, std::string_view in_words) && {
     applies = std::move(predicate);
     applies_when = in_words;
@@ -78,6 +78,10 @@ struct SettingRowOf {
   }
   SettingRowOf refusing(std::string_view (*rule)(double)) && {
     refuses = rule;
+    return std::move(*this);
+  }
+  SettingRowOf allowing_empty() && {
+    may_be_empty = true;
     return std::move(*this);
   }
 };

@@ -22,12 +22,6 @@ using E = Experiment;
 
 // [SECTION] The rows
 
-size_t find_row(const std::vector<SettingRow>& rows, std::string_view key) {
-  return static_cast<size_t>(
-      std::find_if(rows.begin(), rows.end(), [&](const SettingRow& r) { return r.key == key; }) -
-      rows.begin());
-}
-
 // The general rows, each with when it applies; the method rows follow "method", from each registration.
 std::vector<SettingRow> build_rows() {
   namespace rows = setting_rows;
@@ -79,14 +73,14 @@ std::vector<SettingRow> build_rows() {
                        &E::seed),
       rows::text<E>("init_model", "training",
                     "a model file to start from instead of random weights (fine-tuning); empty: from scratch",
-                    &E::init_model),
+                    &E::init_model)
+          .allowing_empty(),
       rows::choice<E>(
           "method", "method",
           "training method: the plain baseline or one of the five papers' methods (their settings "
           "follow, each group named after its method)",
           &E::method),
   };
-  table[find_row(table, "init_model")].may_be_empty = true;
   for (const MethodRegistration& method : registered_methods())
     for (const SettingRowOf<MethodSettings>& row : method.rows) table.push_back(row.lifted(&E::methods));
   // Activations are quantized to 0 (float) or 2..8 bits: a 1-bit grid after ReLU would hold only zero.
