@@ -111,6 +111,7 @@ struct Playground::Impl {
 
 void Playground::Impl::frame() {
   ++frames;
+  control_rects.clear();  // a control not drawn this frame has no rectangle (control_rect's contract)
   // The lab gets what the layout (measured on the frames before) leaves of the budget.
   state.advance(std::max(kSmallestLabSliceMs, kFrameBudgetMs - layout_ms));
   const auto layout_start = std::chrono::steady_clock::now();

@@ -38,15 +38,24 @@ export async function openApp(browser, url, {width = 1000, height = 640, scale =
       const canvas = Module.canvas.getBoundingClientRect();  // the hook is canvas-relative
       return {x: canvas.left + x, y: canvas.top + y, width, height};
     }, name),
+    // A named control's rectangle once it is drawn, waiting up to `frames` frames (a tap's effect shows
+    // a frame or two later, more on a slow machine); null if it was not drawn in that time.
+    async control(name, frames = 30) {
+      for (let waited = 0; ; ++waited) {
+        const box = await app.rect(name);
+        if (box || waited === frames) return box;
+        await app.waitFrames(1);
+      }
+    },
     // Waits until the app has drawn `count` more frames (ImGui sees input once per frame).
     async waitFrames(count) {
       const target = (await app.frames()) + count;
       await page.waitForFunction((target) => Module._qplay_app_frames_drawn() >= target, target,
                                  {timeout: 20000, polling: 'raf'});
     },
-    // A finger (mobile) or the mouse on the centre of a named control; false if it is not on screen.
+    // A finger (mobile) or the mouse on the centre of a named control; false if it is not drawn.
     async tap(name) {
-      const box = await app.rect(name);
+      const box = await app.control(name);
       if (!box) return false;
       const x = box.x + box.width / 2, y = box.y + box.height / 2;
       if (mobile) {

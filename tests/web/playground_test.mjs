@@ -59,7 +59,6 @@ try {
   const started = Date.now();
   const main = await openApp(browser, url, {width: VIEWPORT.width, height: VIEWPORT.height, scale: DEVICE_PIXEL_RATIO});
   const {page, frames, accuracy, waitFrames} = main;
-  const controlRect = main.rect;
   const consoleErrors = main.errors;
   check(await page.title() === 'QPlay — quantization playground', 'page title');
   await page.waitForFunction(
@@ -82,7 +81,7 @@ try {
 
   // Drag the slider: press on it, then move slowly to a new place and let go. The slider's value is
   // unknown here, so it goes to the low end and, should that be where it was, to the high end.
-  const slider = await controlRect('weight_bits');
+  const slider = await main.control('weight_bits');
   check(slider !== null && slider.width > 0 && slider.height > 0, 'weight_bits slider was drawn');
   let accuracyAfter = accuracyBefore;
   if (slider) {
@@ -216,11 +215,12 @@ try {
     const inside = drawn && Object.values(bar).every((box) => box.x >= 0 && box.x + box.width <= 390);
     check(drawn && overlapping.length === 0 && inside,
           `phone: top-bar buttons drawn, inside the screen and apart (${JSON.stringify(bar)}; overlapping: ${overlapping.join(' ') || 'none'})`);
-    await app.tap('menu');
-    await app.tap('menu_setup');
-    const field = await app.rect('learning_rate');
-    check((await app.rect('close_setup')) !== null && field !== null && field.width > 120,
-          `phone: the setup opens as a drawer with wide fields (learning rate field ${field ? field.width.toFixed(0) : 'missing'} px)`);
+    const tapped = [await app.tap('menu'), await app.tap('menu_setup')];
+    const field = await app.control('learning_rate');
+    const closeButton = await app.rect('close_setup');
+    check(closeButton !== null && field !== null && field.width > 120,
+          `phone: the setup opens as a drawer with wide fields (menu, setup tapped: ${tapped}; close button ` +
+          `${closeButton ? 'drawn' : 'missing'}; learning rate field ${field ? field.width.toFixed(0) + ' px' : 'missing'})`);
     if (screenshotPath) await app.page.screenshot({path: screenshotPath.replace(/\.png$/, '-phone-setup.png')});
     await app.tap('learning_rate');
     const focused = await app.until(() => document.activeElement?.id === 'qplay-text-field', null, 10000);
@@ -228,8 +228,10 @@ try {
     await app.page.keyboard.press('Enter');
     const typed = await app.until(() => /(^#?|&)learning_rate=0.2(&|$)/.test(location.hash), null, 10000);
     check(focused && typed, `phone: a field takes a touch keyboard's text (focused ${focused}, hash ${await app.page.evaluate(() => location.hash)})`);
+    const sliderUnderDrawer = await app.rect('weight_bits');
     await app.tap('close_setup');
-    check((await app.rect('weight_bits')) !== null, 'phone: closing the drawer shows the slider again');
+    check(sliderUnderDrawer === null && (await app.control('weight_bits')) !== null,
+          'phone: closing the drawer shows the slider again');
     if (screenshotPath) await app.page.screenshot({path: screenshotPath.replace(/\.png$/, '-phone.png')});
     check(app.errors.length === 0, `phone: no console errors${app.errors.length ? ': ' + app.errors.join(' | ') : ''}`);
     await app.page.close();
