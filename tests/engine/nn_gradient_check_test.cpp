@@ -92,11 +92,12 @@ TEST(MaxPoolBackward, RoutesGradientToTheWindowMaximum) {
   auto r = random_vector(out_size, 22);
   auto forward = [&](const std::vector<double>& xx) {
     std::vector<double> y(out_size);
-    max_pool_forward(g, xx.data(), y.data());
+    max_pool_forward(reference(), g, xx.data(), y.data());
     return dot(r, y);
   };
-  std::vector<double> dx(x.size());
-  max_pool_backward(g, x.data(), r.data(), dx.data());
+  std::vector<double> y(out_size), dx(x.size());
+  max_pool_forward(reference(), g, x.data(), y.data());
+  max_pool_backward(reference(), g, x.data(), y.data(), r.data(), dx.data());
   EXPECT_LT(relative_error(dx, numeric_gradient(x, forward)), kTolerance);
 }
 
