@@ -20,8 +20,12 @@ namespace {
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
-size_t input_size(const ConvGeometry& g) { return size_t(g.batch) * g.in_height * g.in_width * g.in_channels; }
-size_t output_size(const ConvGeometry& g) { return size_t(g.batch) * g.out_height() * g.out_width() * g.in_channels; }
+size_t input_size(const ConvGeometry& g) {
+  return size_t(g.batch) * g.in_height * g.in_width * g.in_channels;
+}
+size_t output_size(const ConvGeometry& g) {
+  return size_t(g.batch) * g.out_height() * g.out_width() * g.in_channels;
+}
 
 // Bitwise equality, so NaN equals NaN and -0 differs from +0.
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -81,10 +85,10 @@ std::vector<ConvGeometry> pooling_geometries() {
                                               .stride = stride,
                                               .padding = 0});
   // W2's two pooling layers at a batch large enough for a pooled table to use its threads.
-  geometries.push_back(ConvGeometry{.batch = 64, .in_height = 28, .in_width = 28, .in_channels = 16, .kernel = 2,
-                                    .stride = 2});
-  geometries.push_back(ConvGeometry{.batch = 64, .in_height = 14, .in_width = 14, .in_channels = 32, .kernel = 2,
-                                    .stride = 2});
+  geometries.push_back(ConvGeometry{
+      .batch = 64, .in_height = 28, .in_width = 28, .in_channels = 16, .kernel = 2, .stride = 2});
+  geometries.push_back(ConvGeometry{
+      .batch = 64, .in_height = 14, .in_width = 14, .in_channels = 32, .kernel = 2, .stride = 2});
   return geometries;
 }
 
@@ -115,7 +119,8 @@ TEST(KernelTableMaxPool, EveryTableMatchesTheReferenceBitForBit) {
 
 TEST(KernelTableMaxPool, BackwardHandsEachWindowsGradientToExactlyOneElement) {
   // Finite inputs and gradients: every window's gradient appears once, whole, in its window.
-  const ConvGeometry g{.batch = 2, .in_height = 6, .in_width = 8, .in_channels = 16, .kernel = 2, .stride = 2};
+  const ConvGeometry g{
+      .batch = 2, .in_height = 6, .in_width = 8, .in_channels = 16, .kernel = 2, .stride = 2};
   Rng rng(3);
   std::vector<float> image(input_size(g)), pooled(output_size(g)), pooled_grad(output_size(g));
   for (float& value : image) value = std::round(static_cast<float>(rng.uniform(-2.0, 2.0)));  // many ties
