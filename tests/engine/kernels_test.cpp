@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #ifdef QPLAY_HAVE_XNNPACK
@@ -581,8 +582,12 @@ TEST(KernelTableIm2col, EveryTableMatchesTheReferenceExactly) {
   }
 }
 
-TEST(KernelTableElementwise, EveryTableMatchesTheReferenceExactly) {
-  const int m = 37, n = 19, count = m * n;
+// A small shape, and one large enough for a pooled table to split it into chunks with a ragged last one.
+class KernelTableElementwise : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(KernelTableElementwise, EveryTableMatchesTheReferenceExactly) {
+  const auto [m, n] = GetParam();
+  const int count = m * n;
   Rng rng(9);
   std::vector<float> rows(count), bias(n), gradient(count);
   fill_uniform(rng, rows);
@@ -613,6 +618,9 @@ TEST(KernelTableElementwise, EveryTableMatchesTheReferenceExactly) {
     EXPECT_EQ(actual_dx, expected_dx);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, KernelTableElementwise,
+                         ::testing::Values(std::pair{37, 19}, std::pair{2011, 48}, std::pair{3, 70001}));
 
 // ---------------------------------------------------------------------------------------------
 // Choosing a table.

@@ -279,8 +279,9 @@ QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int 
   for (; i < count; ++i) destination[i] += source[i];
 }
 
-void avx2_add_bias(const KernelTable&, int M, int N, const float* bias, float* rows) {
-  for (int i = 0; i < M; ++i) add_run(bias, rows + static_cast<size_t>(i) * N, N);
+// rows[row_begin..row_end) of add_bias.
+void add_bias_rows(const float* bias, float* rows, int N, size_t row_begin, size_t row_end) {
+  for (size_t i = row_begin; i < row_end; ++i) add_run(bias, rows + i * N, N);
 }
 
 void avx2_sum_rows(const KernelTable&, int M, int N, const float* rows, float* sums, bool accumulate) {
@@ -289,9 +290,9 @@ void avx2_sum_rows(const KernelTable&, int M, int N, const float* rows, float* s
 }
 
 // x < 0 ? 0 : x, so NaN stays NaN (the comparison is false) and -0 stays -0, as in the reference.
-QPLAY_TARGET_AVX2_FMA void avx2_relu_forward(const KernelTable&, int n, const float* x, float* y) {
+QPLAY_TARGET_AVX2_FMA void relu_forward_run(const float* x, float* y, size_t n) {
   const __m256 zero = _mm256_setzero_ps();
-  int i = 0;
+  size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 value = _mm256_loadu_ps(x + i);
     _mm256_storeu_ps(y + i, _mm256_andnot_ps(_mm256_cmp_ps(value, zero, _CMP_LT_OQ), value));
@@ -299,15 +300,74 @@ QPLAY_TARGET_AVX2_FMA void avx2_relu_forward(const KernelTable&, int n, const fl
   for (; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
-QPLAY_TARGET_AVX2_FMA void avx2_relu_backward(const KernelTable&, int n, const float* y, const float* dy,
-                                              float* dx) {
+QPLAY_TARGET_AVX2_FMA void relu_backward_run(const float* y, const float* dy, float* dx, size_t n) {
   const __m256 zero = _mm256_setzero_ps();
-  int i = 0;
+  size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 positive = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ);
     _mm256_storeu_ps(dx + i, _mm256_and_ps(_mm256_loadu_ps(dy + i), positive));
   }
   for (; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// The elementwise passes over a CNN's activations (800k floats for W2's first convolution) split
+// into fixed chunks across the pool: each value is computed alone, so the bits do not depend on the
+// thread count, and at 2 threads these passes no longer run while the second core waits.
+constexpr size_t kElementwiseChunk = size_t{1} << 15;  // floats per pool task
+
+struct ElementwiseTask {
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* out = nullptr;
+  size_t n = 0;
+  int columns = 0;  // add_bias: N
+};
+
+// Runs run(task, begin, end) over [0, n) in chunks of kElementwiseChunk, on the pool when there is more
+// than one chunk.
+template <void (*run)(const ElementwiseTask&, size_t, size_t)>
+void run_in_chunks(const KernelTable& table, const ElementwiseTask& task, size_t n, size_t chunk) {
+  const size_t chunks = (n + chunk - 1) / chunk;
+  if (chunks <= 1) return run(task, 0, n);
+  struct Chunked {
+    const ElementwiseTask* task;
+    size_t n, chunk;
+  } chunked{&task, n, chunk};
+  pthreadpool_parallelize_1d(
+      backend_of(table).threadpool,
+      [](void* context, size_t index) {
+        const auto& c = *static_cast<const Chunked*>(context);
+        run(*c.task, index * c.chunk, std::min(c.n, (index + 1) * c.chunk));
+      },
+      &chunked, chunks, /*flags=*/0);
+}
+
+void add_bias_chunk(const ElementwiseTask& t, size_t row_begin, size_t row_end) {
+  add_bias_rows(t.a, t.out, t.columns, row_begin, row_end);
+}
+void relu_forward_chunk(const ElementwiseTask& t, size_t begin, size_t end) {
+  relu_forward_run(t.a + begin, t.out + begin, end - begin);
+}
+void relu_backward_chunk(const ElementwiseTask& t, size_t begin, size_t end) {
+  relu_backward_run(t.a + begin, t.b + begin, t.out + begin, end - begin);
+}
+
+void avx2_add_bias(const KernelTable& table, int M, int N, const float* bias, float* rows) {
+  ElementwiseTask task;
+  task.a = bias, task.out = rows, task.columns = N;
+  run_in_chunks<add_bias_chunk>(table, task, M, std::max<size_t>(1, kElementwiseChunk / std::max(N, 1)));
+}
+
+void avx2_relu_forward(const KernelTable& table, int n, const float* x, float* y) {
+  ElementwiseTask task;
+  task.a = x, task.out = y;
+  run_in_chunks<relu_forward_chunk>(table, task, n, kElementwiseChunk);
+}
+
+void avx2_relu_backward(const KernelTable& table, int n, const float* y, const float* dy, float* dx) {
+  ElementwiseTask task;
+  task.a = y, task.b = dy, task.out = dx;
+  run_in_chunks<relu_backward_chunk>(table, task, n, kElementwiseChunk);
 }
 
 // Max-pool, 8 channels at a time with the reference's comparisons (so the same bits, NaN and ties
