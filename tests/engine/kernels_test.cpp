@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #ifdef QPLAY_HAVE_XNNPACK
@@ -24,41 +25,12 @@
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/kernels/reference_kernels.h"
 #include "core/engine/nn/linear_algebra.h"
+#include "tests/engine/kernel_tables_under_test.h"
 
 namespace qplay {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-// Every table this build can make, the reference first. The pooled tables with 2 threads exercise
-// the thread pool; with 1 thread, the pool-less path.
-std::vector<std::shared_ptr<const KernelTable>> tables_under_test() {
-  std::vector<std::shared_ptr<const KernelTable>> tables = {reference_kernel_table()};
-  std::vector<std::string> pooled_tables;
-#ifdef QPLAY_HAVE_AVX2_TABLE
-  if (cpu_has_avx2_fma()) pooled_tables.push_back("avx2");
-#endif
-#ifdef QPLAY_HAVE_XNNPACK
-  pooled_tables.push_back("xnnpack");
-#endif
-  for (const std::string& name : pooled_tables) {
-    for (int threads : {2, 1}) {
-      Result<std::shared_ptr<const KernelTable>> table = make_kernel_table(name, threads);
-      EXPECT_TRUE(table.ok()) << table.message();
-      if (table.ok()) tables.push_back(*table);
-    }
-  }
-#ifdef __wasm_simd128__
-  Result<std::shared_ptr<const KernelTable>> simd128 = make_kernel_table("simd128", 1);
-  EXPECT_TRUE(simd128.ok()) << simd128.message();
-  if (simd128.ok()) tables.push_back(*simd128);
-#endif
-  return tables;
-}
-
-std::string describe(const KernelTable& table) {
-  return table.name + " (" + std::to_string(table.threads) + " threads)";
-}
 
 void fill_uniform(Rng& rng, std::vector<float>& values) {
   for (float& value : values) value = static_cast<float>(rng.uniform(-1.0, 1.0));
@@ -557,11 +529,6 @@ std::vector<ConvGeometry> adjoint_geometries() {
   return geometries;
 }
 
-std::string describe(const ConvGeometry& g) {
-  return "kernel " + std::to_string(g.kernel) + " stride " + std::to_string(g.stride) + " padding " +
-         std::to_string(g.padding) + " channels " + std::to_string(g.in_channels);
-}
-
 TEST(ReferenceIm2col, Col2imIsItsAdjoint) {
   // <im2col(x), c> == <x, col2im(c)> for every x and c, in double precision.
   for (const ConvGeometry& geometry : adjoint_geometries()) {
@@ -615,8 +582,12 @@ TEST(KernelTableIm2col, EveryTableMatchesTheReferenceExactly) {
   }
 }
 
-TEST(KernelTableElementwise, EveryTableMatchesTheReferenceExactly) {
-  const int m = 37, n = 19, count = m * n;
+// A small shape, and one large enough for a pooled table to split it into chunks with a ragged last one.
+class KernelTableElementwise : public ::testing::TestWithParam<std::pair<int, int>> {};
+
+TEST_P(KernelTableElementwise, EveryTableMatchesTheReferenceExactly) {
+  const auto [m, n] = GetParam();
+  const int count = m * n;
   Rng rng(9);
   std::vector<float> rows(count), bias(n), gradient(count);
   fill_uniform(rng, rows);
@@ -647,6 +618,9 @@ TEST(KernelTableElementwise, EveryTableMatchesTheReferenceExactly) {
     EXPECT_EQ(actual_dx, expected_dx);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, KernelTableElementwise,
+                         ::testing::Values(std::pair{37, 19}, std::pair{2011, 48}, std::pair{3, 70001}));
 
 // ---------------------------------------------------------------------------------------------
 // Choosing a table.

@@ -62,16 +62,19 @@ TEST_P(Conv2dBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
   auto x = random_vector(size_t(c.batch) * c.height * c.width * c.channels, 11);
   auto w = random_vector(size_t(c.outputs) * g.patch_size(), 12), b = random_vector(c.outputs, 13);
   auto r = random_vector(out_size, 14);
-  std::vector<double> columns(size_t(g.patch_count()) * g.patch_size());
+  const size_t columns_size = size_t(g.patch_count()) * g.patch_size();
+  std::vector<double> input_columns(columns_size), columns(columns_size);
   auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww,
                      const std::vector<double>& bb) {
     std::vector<double> y(out_size);
-    conv2d_forward(reference(), g, c.outputs, xx.data(), ww.data(), bb.data(), y.data(), columns.data());
+    conv2d_forward(reference(), g, c.outputs, xx.data(), ww.data(), bb.data(), y.data(),
+                   input_columns.data());
     return dot(r, y);
   };
+  forward(x, w, b);  // leaves im2col(x) in input_columns for backward
   std::vector<double> dw(w.size()), db(b.size()), dx(x.size());
-  conv2d_backward(reference(), g, c.outputs, x.data(), w.data(), r.data(), dw.data(), db.data(), dx.data(),
-                  columns.data());
+  conv2d_backward(reference(), g, c.outputs, input_columns.data(), w.data(), r.data(), dw.data(), db.data(),
+                  dx.data(), columns.data());
   EXPECT_LT(relative_error(dx, numeric_gradient(x, [&](auto& v) { return forward(v, w, b); })), kTolerance);
   EXPECT_LT(relative_error(dw, numeric_gradient(w, [&](auto& v) { return forward(x, v, b); })), kTolerance);
   EXPECT_LT(relative_error(db, numeric_gradient(b, [&](auto& v) { return forward(x, w, v); })), kTolerance);
@@ -89,11 +92,12 @@ TEST(MaxPoolBackward, RoutesGradientToTheWindowMaximum) {
   auto r = random_vector(out_size, 22);
   auto forward = [&](const std::vector<double>& xx) {
     std::vector<double> y(out_size);
-    max_pool_forward(g, xx.data(), y.data());
+    max_pool_forward(reference(), g, xx.data(), y.data());
     return dot(r, y);
   };
-  std::vector<double> dx(x.size());
-  max_pool_backward(g, x.data(), r.data(), dx.data());
+  std::vector<double> y(out_size), dx(x.size());
+  max_pool_forward(reference(), g, x.data(), y.data());
+  max_pool_backward(reference(), g, x.data(), y.data(), r.data(), dx.data());
   EXPECT_LT(relative_error(dx, numeric_gradient(x, forward)), kTolerance);
 }
 
@@ -188,6 +192,30 @@ TEST(NetworkBackward, SoftplusMlpMatchesFiniteDifferences) {
 TEST(NetworkBackward, CnnWithPoolingMatchesFiniteDifferences) {
   check_network_gradients("cnn:3,4", {6, 6, 2}, 3, 2);
 }
+// Backward reads the im2col columns forward kept and must leave them (and every activation) alone:
+// methods such as RAQ run backward twice on one forward. Float, on the build's fastest table.
+TEST(NetworkBackward, SecondBackwardOfOneForwardGivesTheSameGradients) {
+  Result<Architecture> architecture = parse_architecture("cnn:4,8", {10, 10, 1}, 3);
+  ASSERT_TRUE(architecture.ok()) << architecture.message();
+  Result<std::shared_ptr<const KernelTable>> kernels = make_kernel_table("auto", 2);
+  ASSERT_TRUE(kernels.ok()) << kernels.message();
+  Network<float> network(*architecture, *kernels);
+  network.initialize(5);
+  const int batch = 6;
+  Rng rng(6);
+  std::vector<float> x(size_t(batch) * 100);
+  for (float& value : x) value = static_cast<float>(rng.uniform(0.0, 1.0));
+  const std::vector<int32_t> labels = {0, 1, 2, 0, 1, 2};
+  network.forward(x, batch);
+  network.loss(labels);
+  network.backward(labels);
+  const std::vector<float> first(network.gradients().begin(), network.gradients().end());
+  network.backward(labels);
+  const std::vector<float> second(network.gradients().begin(), network.gradients().end());
+  EXPECT_EQ(first, second);
+  EXPECT_NE(first, std::vector<float>(first.size(), 0.0f));
+}
+
 TEST(NetworkBackward, FlattenedImageMlpMatchesFiniteDifferences) {
   check_network_gradients("mlp:5", {4, 4, 1}, 3, 2);
 }

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -278,8 +279,9 @@ QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int 
   for (; i < count; ++i) destination[i] += source[i];
 }
 
-void avx2_add_bias(const KernelTable&, int M, int N, const float* bias, float* rows) {
-  for (int i = 0; i < M; ++i) add_run(bias, rows + static_cast<size_t>(i) * N, N);
+// rows[row_begin..row_end) of add_bias.
+void add_bias_rows(const float* bias, float* rows, int N, size_t row_begin, size_t row_end) {
+  for (size_t i = row_begin; i < row_end; ++i) add_run(bias, rows + i * N, N);
 }
 
 void avx2_sum_rows(const KernelTable&, int M, int N, const float* rows, float* sums, bool accumulate) {
@@ -288,9 +290,9 @@ void avx2_sum_rows(const KernelTable&, int M, int N, const float* rows, float* s
 }
 
 // x < 0 ? 0 : x, so NaN stays NaN (the comparison is false) and -0 stays -0, as in the reference.
-QPLAY_TARGET_AVX2_FMA void avx2_relu_forward(const KernelTable&, int n, const float* x, float* y) {
+QPLAY_TARGET_AVX2_FMA void relu_forward_run(const float* x, float* y, size_t n) {
   const __m256 zero = _mm256_setzero_ps();
-  int i = 0;
+  size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 value = _mm256_loadu_ps(x + i);
     _mm256_storeu_ps(y + i, _mm256_andnot_ps(_mm256_cmp_ps(value, zero, _CMP_LT_OQ), value));
@@ -298,15 +300,186 @@ QPLAY_TARGET_AVX2_FMA void avx2_relu_forward(const KernelTable&, int n, const fl
   for (; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
-QPLAY_TARGET_AVX2_FMA void avx2_relu_backward(const KernelTable&, int n, const float* y, const float* dy,
-                                              float* dx) {
+QPLAY_TARGET_AVX2_FMA void relu_backward_run(const float* y, const float* dy, float* dx, size_t n) {
   const __m256 zero = _mm256_setzero_ps();
-  int i = 0;
+  size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 positive = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ);
     _mm256_storeu_ps(dx + i, _mm256_and_ps(_mm256_loadu_ps(dy + i), positive));
   }
   for (; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// The elementwise passes over a CNN's activations (800k floats for W2's first convolution) split
+// into fixed chunks across the pool: each value is computed alone, so the bits do not depend on the
+// thread count, and at 2 threads these passes no longer run while the second core waits.
+constexpr size_t kElementwiseChunk = size_t{1} << 15;  // floats per pool task
+
+struct ElementwiseTask {
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* out = nullptr;
+  size_t n = 0;
+  int columns = 0;  // add_bias: N
+};
+
+// Runs run(task, begin, end) over [0, n) in chunks of kElementwiseChunk, on the pool when there is more
+// than one chunk.
+template <void (*run)(const ElementwiseTask&, size_t, size_t)>
+void run_in_chunks(const KernelTable& table, const ElementwiseTask& task, size_t n, size_t chunk) {
+  const size_t chunks = (n + chunk - 1) / chunk;
+  if (chunks <= 1) return run(task, 0, n);
+  struct Chunked {
+    const ElementwiseTask* task;
+    size_t n, chunk;
+  } chunked{&task, n, chunk};
+  pthreadpool_parallelize_1d(
+      backend_of(table).threadpool,
+      [](void* context, size_t index) {
+        const auto& c = *static_cast<const Chunked*>(context);
+        run(*c.task, index * c.chunk, std::min(c.n, (index + 1) * c.chunk));
+      },
+      &chunked, chunks, /*flags=*/0);
+}
+
+void add_bias_chunk(const ElementwiseTask& t, size_t row_begin, size_t row_end) {
+  add_bias_rows(t.a, t.out, t.columns, row_begin, row_end);
+}
+void relu_forward_chunk(const ElementwiseTask& t, size_t begin, size_t end) {
+  relu_forward_run(t.a + begin, t.out + begin, end - begin);
+}
+void relu_backward_chunk(const ElementwiseTask& t, size_t begin, size_t end) {
+  relu_backward_run(t.a + begin, t.b + begin, t.out + begin, end - begin);
+}
+
+void avx2_add_bias(const KernelTable& table, int M, int N, const float* bias, float* rows) {
+  ElementwiseTask task;
+  task.a = bias, task.out = rows, task.columns = N;
+  run_in_chunks<add_bias_chunk>(table, task, M, std::max<size_t>(1, kElementwiseChunk / std::max(N, 1)));
+}
+
+void avx2_relu_forward(const KernelTable& table, int n, const float* x, float* y) {
+  ElementwiseTask task;
+  task.a = x, task.out = y;
+  run_in_chunks<relu_forward_chunk>(table, task, n, kElementwiseChunk);
+}
+
+void avx2_relu_backward(const KernelTable& table, int n, const float* y, const float* dy, float* dx) {
+  ElementwiseTask task;
+  task.a = y, task.b = dy, task.out = dx;
+  run_in_chunks<relu_backward_chunk>(table, task, n, kElementwiseChunk);
+}
+
+// Max-pool, 8 channels at a time with the reference's comparisons (so the same bits, NaN and ties
+// included; kernel_table.h has the rules), one image per pool task; channel counts that are not a
+// multiple of 8 (no CNN here has them) run the reference. _mm256_max_ps(in, m) is
+// in > m ? in : m, the reference's std::max(m, in): a NaN input keeps m, a tie keeps the earlier one.
+// The rescanning reference backward was 14.6% of W2 training (perf, 1 thread).
+QPLAY_TARGET_AVX2_FMA void max_pool_forward_image(const ConvGeometry& g, const float* input, float* output) {
+  const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
+  if (C % 8 != 0) return reference_max_pool_forward<float>(g, input, output);
+  const size_t row_stride = static_cast<size_t>(g.in_width) * C;
+  for (int oy = 0; oy < out_h; ++oy)
+    for (int ox = 0; ox < out_w; ++ox, output += C) {
+      const float* window = input + (static_cast<size_t>(oy) * g.stride * g.in_width + ox * g.stride) * C;
+      for (int c = 0; c < C; c += 8) {
+        __m256 maximum = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+        for (int ky = 0; ky < g.kernel; ++ky)
+          for (int kx = 0; kx < g.kernel; ++kx)
+            maximum = _mm256_max_ps(_mm256_loadu_ps(window + ky * row_stride + kx * C + c), maximum);
+        _mm256_storeu_ps(output + c, maximum);
+      }
+    }
+}
+
+// One image of reference_max_pool_backward: the same 0/1 flags times the gradient, added in the same order.
+QPLAY_TARGET_AVX2_FMA void max_pool_backward_image(const ConvGeometry& g, const float* input,
+                                                   const float* output, const float* output_grad,
+                                                   float* input_grad) {
+  const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
+  if (C % 8 != 0) return reference_max_pool_backward<float>(g, input, output, output_grad, input_grad);
+  std::fill_n(input_grad, static_cast<size_t>(g.in_height) * g.in_width * C, 0.0f);
+  const size_t row_stride = static_cast<size_t>(g.in_width) * C;
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int oy = 0; oy < out_h; ++oy)
+    for (int ox = 0; ox < out_w; ++ox, output += C, output_grad += C) {
+      const size_t origin = (static_cast<size_t>(oy) * g.stride * g.in_width + ox * g.stride) * C;
+      for (int c = 0; c < C; c += 8) {
+        const __m256 maximum = _mm256_loadu_ps(output + c), grad = _mm256_loadu_ps(output_grad + c);
+        __m256 taken = _mm256_setzero_ps();  // all-ones lanes once a channel's gradient is handed out
+        for (int ky = 0; ky < g.kernel; ++ky)
+          for (int kx = 0; kx < g.kernel; ++kx) {
+            const size_t at = origin + ky * row_stride + static_cast<size_t>(kx) * C + c;
+            const __m256 in = _mm256_loadu_ps(input + at);
+            // The first element also takes a NaN (not below anything); the others only equality.
+            const __m256 hit = ky == 0 && kx == 0
+                                   ? _mm256_cmp_ps(in, maximum, _CMP_NLT_UQ)
+                                   : _mm256_andnot_ps(taken, _mm256_cmp_ps(in, maximum, _CMP_EQ_OQ));
+            const __m256 routed = _mm256_mul_ps(_mm256_and_ps(hit, one), grad);
+            _mm256_storeu_ps(input_grad + at, _mm256_add_ps(_mm256_loadu_ps(input_grad + at), routed));
+            taken = _mm256_or_ps(taken, hit);
+          }
+      }
+    }
+}
+
+// One image of a batched max-pool per pool task.
+struct MaxPoolTask {
+  ConvGeometry one_image;
+  size_t input_stride = 0, output_stride = 0;  // floats per image
+  const float* input = nullptr;
+  const float* output = nullptr;
+  const float* output_grad = nullptr;
+  float* forward_output = nullptr;
+  float* input_grad = nullptr;
+};
+
+MaxPoolTask max_pool_task(const ConvGeometry& geometry) {
+  MaxPoolTask task;
+  task.one_image = geometry;
+  task.one_image.batch = 1;
+  task.input_stride = static_cast<size_t>(geometry.in_height) * geometry.in_width * geometry.in_channels;
+  task.output_stride =
+      static_cast<size_t>(geometry.out_height()) * geometry.out_width() * geometry.in_channels;
+  return task;
+}
+
+// Below this many input floats one thread pools faster than two.
+constexpr size_t kMinPoolInputForThreads = size_t{1} << 16;
+
+pthreadpool_t pool_for(const KernelTable& table, const ConvGeometry& geometry) {
+  const size_t input =
+      static_cast<size_t>(geometry.batch) * geometry.in_height * geometry.in_width * geometry.in_channels;
+  return input >= kMinPoolInputForThreads ? backend_of(table).threadpool : nullptr;
+}
+
+void avx2_max_pool_forward(const KernelTable& table, const ConvGeometry& geometry, const float* input,
+                           float* output) {
+  MaxPoolTask task = max_pool_task(geometry);
+  task.input = input, task.forward_output = output;
+  pthreadpool_parallelize_1d(
+      pool_for(table, geometry),
+      [](void* context, size_t image) {
+        const auto& t = *static_cast<const MaxPoolTask*>(context);
+        max_pool_forward_image(t.one_image, t.input + image * t.input_stride,
+                               t.forward_output + image * t.output_stride);
+      },
+      &task, geometry.batch, /*flags=*/0);
+}
+
+void avx2_max_pool_backward(const KernelTable& table, const ConvGeometry& geometry, const float* input,
+                            const float* output, const float* output_grad, float* input_grad) {
+  MaxPoolTask task = max_pool_task(geometry);
+  task.input = input, task.output = output, task.output_grad = output_grad, task.input_grad = input_grad;
+  pthreadpool_parallelize_1d(
+      pool_for(table, geometry),
+      [](void* context, size_t image) {
+        const auto& t = *static_cast<const MaxPoolTask*>(context);
+        max_pool_backward_image(t.one_image, t.input + image * t.input_stride,
+                                t.output + image * t.output_stride, t.output_grad + image * t.output_stride,
+                                t.input_grad + image * t.input_stride);
+      },
+      &task, geometry.batch, /*flags=*/0);
 }
 
 }  // namespace
@@ -338,6 +511,8 @@ Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table(int threads) {
   table->sum_rows = avx2_sum_rows;
   table->relu_forward = avx2_relu_forward;
   table->relu_backward = avx2_relu_backward;
+  table->max_pool_forward = avx2_max_pool_forward;
+  table->max_pool_backward = avx2_max_pool_backward;
   if (threads > 1) table->release_workers = avx2_release_workers;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }

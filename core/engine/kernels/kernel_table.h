@@ -52,6 +52,18 @@ using ReluForwardFunction = void (*)(const KernelTable& table, int n, const floa
 using ReluBackwardFunction = void (*)(const KernelTable& table, int n, const float* y, const float* dy,
                                       float* dx);
 
+// output[B, Ho, Wo, C] = the maximum of each k x k window (stride s, no padding) of input[B, H, W, C].
+// A NaN is skipped unless the whole window is NaN (then -inf): max(a, b) = a < b ? b : a from -inf.
+using MaxPoolForwardFunction = void (*)(const KernelTable& table, const ConvGeometry& geometry,
+                                        const float* input, float* output);
+// input_grad[B, H, W, C] (overwritten) = each window's output_grad handed to the element its maximum
+// (output, the forward's) came from: the first element equal to it in (ky, kx) order, or the window's
+// first element when that is NaN. The others get 0·output_grad, so an infinite gradient spreads NaN
+// over its window (the loss is not finite by then anyway). Overlapping windows add up.
+using MaxPoolBackwardFunction = void (*)(const KernelTable& table, const ConvGeometry& geometry,
+                                         const float* input, const float* output, const float* output_grad,
+                                         float* input_grad);
+
 // Puts the table's worker threads to sleep until its next call.
 using ReleaseWorkersFunction = void (*)(const KernelTable& table);
 
@@ -69,6 +81,8 @@ struct KernelTable {
   SumRowsFunction sum_rows = nullptr;
   ReluForwardFunction relu_forward = nullptr;
   ReluBackwardFunction relu_backward = nullptr;
+  MaxPoolForwardFunction max_pool_forward = nullptr;
+  MaxPoolBackwardFunction max_pool_backward = nullptr;
 };
 
 // The plain C++ table; always available, single-threaded.

@@ -39,6 +39,16 @@ void reference_relu_backward_entry(const KernelTable&, int n, const float* y, co
   reference_relu_backward<float>(n, y, dy, dx);
 }
 
+void reference_max_pool_forward_entry(const KernelTable&, const ConvGeometry& geometry, const float* input,
+                                      float* output) {
+  reference_max_pool_forward<float>(geometry, input, output);
+}
+
+void reference_max_pool_backward_entry(const KernelTable&, const ConvGeometry& geometry, const float* input,
+                                       const float* output, const float* output_grad, float* input_grad) {
+  reference_max_pool_backward<float>(geometry, input, output, output_grad, input_grad);
+}
+
 }  // namespace
 
 std::shared_ptr<const KernelTable> reference_kernel_table() {
@@ -53,6 +63,8 @@ std::shared_ptr<const KernelTable> reference_kernel_table() {
     reference->sum_rows = reference_sum_rows_entry;
     reference->relu_forward = reference_relu_forward_entry;
     reference->relu_backward = reference_relu_backward_entry;
+    reference->max_pool_forward = reference_max_pool_forward_entry;
+    reference->max_pool_backward = reference_max_pool_backward_entry;
     return std::shared_ptr<const KernelTable>(std::move(reference));
   }();
   return table;

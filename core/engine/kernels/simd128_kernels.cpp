@@ -48,6 +48,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "core/engine/kernels/reference_kernels.h"
@@ -271,6 +272,59 @@ void simd128_relu_backward(const KernelTable&, int n, const float* y, const floa
   for (; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+// Max-pool, 4 channels at a time with the reference's comparisons, so the same bits (NaN and ties
+// included); channel counts that are not a multiple of 4 run the reference. pmax(m, in) is m < in ? in : m,
+// the reference's std::max(m, in); f32x4.max would turn a NaN input into a NaN output instead of skipping it.
+void simd128_max_pool_forward(const KernelTable&, const ConvGeometry& g, const float* input, float* output) {
+  const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
+  if (C % 4 != 0) return reference_max_pool_forward<float>(g, input, output);
+  const size_t row_stride = static_cast<size_t>(g.in_width) * C;
+  for (int b = 0; b < g.batch; ++b)
+    for (int oy = 0; oy < out_h; ++oy)
+      for (int ox = 0; ox < out_w; ++ox, output += C) {
+        const float* window =
+            input + ((static_cast<size_t>(b) * g.in_height + oy * g.stride) * g.in_width + ox * g.stride) * C;
+        for (int c = 0; c < C; c += 4) {
+          v128_t maximum = wasm_f32x4_splat(-std::numeric_limits<float>::infinity());
+          for (int ky = 0; ky < g.kernel; ++ky)
+            for (int kx = 0; kx < g.kernel; ++kx)
+              maximum = wasm_f32x4_pmax(maximum, wasm_v128_load(window + ky * row_stride + kx * C + c));
+          wasm_v128_store(output + c, maximum);
+        }
+      }
+}
+
+// As reference_max_pool_backward: the same 0/1 flags times the gradient, added in the same order.
+void simd128_max_pool_backward(const KernelTable&, const ConvGeometry& g, const float* input,
+                               const float* output, const float* output_grad, float* input_grad) {
+  const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
+  if (C % 4 != 0) return reference_max_pool_backward<float>(g, input, output, output_grad, input_grad);
+  std::fill_n(input_grad, static_cast<size_t>(g.batch) * g.in_height * g.in_width * C, 0.0f);
+  const size_t row_stride = static_cast<size_t>(g.in_width) * C;
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  for (int b = 0; b < g.batch; ++b)
+    for (int oy = 0; oy < out_h; ++oy)
+      for (int ox = 0; ox < out_w; ++ox, output += C, output_grad += C) {
+        const size_t origin =
+            ((static_cast<size_t>(b) * g.in_height + oy * g.stride) * g.in_width + ox * g.stride) * C;
+        for (int c = 0; c < C; c += 4) {
+          const v128_t maximum = wasm_v128_load(output + c), grad = wasm_v128_load(output_grad + c);
+          v128_t taken = wasm_i32x4_splat(0);  // all-ones lanes once a channel's gradient is handed out
+          for (int ky = 0; ky < g.kernel; ++ky)
+            for (int kx = 0; kx < g.kernel; ++kx) {
+              const size_t at = origin + ky * row_stride + static_cast<size_t>(kx) * C + c;
+              const v128_t in = wasm_v128_load(input + at);
+              // The first element also takes a NaN (not below anything); the others only equality.
+              const v128_t hit = ky == 0 && kx == 0 ? wasm_v128_not(wasm_f32x4_lt(in, maximum))
+                                                    : wasm_v128_andnot(wasm_f32x4_eq(in, maximum), taken);
+              const v128_t routed = wasm_f32x4_mul(wasm_v128_and(hit, one), grad);
+              wasm_v128_store(input_grad + at, wasm_f32x4_add(wasm_v128_load(input_grad + at), routed));
+              taken = wasm_v128_or(taken, hit);
+            }
+        }
+      }
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const KernelTable>> make_simd128_kernel_table() {
@@ -285,6 +339,8 @@ Result<std::shared_ptr<const KernelTable>> make_simd128_kernel_table() {
   table->sum_rows = simd128_sum_rows;
   table->relu_forward = simd128_relu_forward;
   table->relu_backward = simd128_relu_backward;
+  table->max_pool_forward = simd128_max_pool_forward;
+  table->max_pool_backward = simd128_max_pool_backward;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }
 

@@ -126,8 +126,12 @@ int64_t Architecture::batch_values_per_sample() const {
       if (!first_weighted) values += layer.input.size();
       first_weighted = false;
     }
-    if (layer.kind == LayerKind::conv2d)
-      columns = std::max(columns, int64_t{layer.output.height} * layer.output.width * layer.weight_columns());
+    if (layer.kind == LayerKind::conv2d) {
+      const int64_t layer_columns =
+          int64_t{layer.output.height} * layer.output.width * layer.weight_columns();
+      values += layer_columns;  // kept from forward for backward
+      columns = std::max(columns, layer_columns);
+    }
   }
   return values + 2 * largest + num_classes + columns;
 }

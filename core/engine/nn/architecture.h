@@ -45,7 +45,8 @@ struct Architecture {
   std::vector<LayerSpec> layers;
   int64_t parameter_count() const;  // at most kMaxArchitectureParameters once parse_architecture accepted it
   // Values a network keeps per sample of a batch: the input copy, every layer's output, the quantized inputs,
-  // the gradient ping-pong buffers, the probabilities and the im2col columns (Network::layout_activations).
+  // the gradient ping-pong buffers, the probabilities, each convolution's im2col columns and the im2col
+  // scratch (Network::layout_activations).
   int64_t batch_values_per_sample() const;
 };
 

@@ -8,22 +8,21 @@ namespace qplay {
 
 template <typename T>
 void conv2d_forward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
-                    const T* weight, const T* bias, T* output, T* columns) {
+                    const T* weight, const T* bias, T* output, T* input_columns) {
   const int patches = geometry.patch_count(), patch_size = geometry.patch_size();
-  linear_algebra::im2col(kernels, geometry, input, columns);
-  linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size, columns,
+  linear_algebra::im2col(kernels, geometry, input, input_columns);
+  linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size, input_columns,
                        patch_size, weight, patch_size, output, outputs, false);
   linear_algebra::add_bias(kernels, patches, outputs, bias, output);
 }
 
 template <typename T>
-void conv2d_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
-                     const T* weight, const T* output_grad, T* weight_grad, T* bias_grad, T* input_grad,
-                     T* columns) {
+void conv2d_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs,
+                     const T* input_columns, const T* weight, const T* output_grad, T* weight_grad,
+                     T* bias_grad, T* input_grad, T* columns) {
   const int patches = geometry.patch_count(), patch_size = geometry.patch_size();
-  linear_algebra::im2col(kernels, geometry, input, columns);
   linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, patch_size, patches, output_grad,
-                       outputs, columns, patch_size, weight_grad, patch_size, false);
+                       outputs, input_columns, patch_size, weight_grad, patch_size, false);
   linear_algebra::sum_rows(kernels, patches, outputs, output_grad, bias_grad, false);
   if (input_grad) {
     linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs, output_grad,
@@ -115,14 +114,14 @@ namespace {
 template <typename T>
 void forward(const LayerCall<T>& call, const ForwardTensors<T>& t) {
   conv2d_forward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
-                 call.weight, call.bias, t.output, call.columns);
+                 call.weight, call.bias, t.output, call.input_columns);
 }
 
 template <typename T>
 void backward(const LayerCall<T>& call, const BackwardTensors<T>& t) {
-  conv2d_backward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
-                  call.weight, t.output_gradient, t.weight_gradient, t.bias_gradient, t.input_gradient,
-                  call.columns);
+  conv2d_backward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs,
+                  call.input_columns, call.weight, t.output_gradient, t.weight_gradient, t.bias_gradient,
+                  t.input_gradient, call.columns);
 }
 
 template <typename T>

@@ -1,76 +1,21 @@
 #include "core/engine/nn/layer_max_pool.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
-#include <vector>
+
+#include "core/engine/nn/linear_algebra.h"
 
 namespace qplay {
 
 template <typename T>
-void max_pool_forward(const ConvGeometry& g, const T* input, T* output) {
-  const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
-  for (int b = 0; b < g.batch; ++b)
-    for (int oy = 0; oy < out_h; ++oy)
-      for (int ox = 0; ox < out_w; ++ox) {
-        T* out = output + ((static_cast<size_t>(b) * out_h + oy) * out_w + ox) * C;
-        for (int c = 0; c < C; ++c) out[c] = -INFINITY;
-        for (int ky = 0; ky < g.kernel; ++ky)
-          for (int kx = 0; kx < g.kernel; ++kx) {
-            const T* in = input + ((static_cast<size_t>(b) * g.in_height + oy * g.stride + ky) * g.in_width +
-                                   ox * g.stride + kx) *
-                                      C;
-            for (int c = 0; c < C; ++c) out[c] = std::max(out[c], in[c]);
-          }
-      }
+void max_pool_forward(const KernelTable& kernels, const ConvGeometry& g, const T* input, T* output) {
+  linear_algebra::max_pool_forward(kernels, g, input, output);
 }
 
-// Branch-free and channel-innermost, so it vectorizes: one pass takes the window's maximum, a second
-// hands the gradient to the first element equal to it, as arithmetic on 0/1 flags (GCC keeps a
-// select or an && as a branch per element, and which element is bigger is a coin flip: that
-// version took 16-29% of CNN training in a profile). The flags multiply the gradient, so an
-// infinite gradient spreads NaN over its window; by then the loss is not finite anyway.
 template <typename T>
-void max_pool_backward(const ConvGeometry& g, const T* input, const T* output_grad, T* input_grad) {
-  const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
-  std::fill(input_grad, input_grad + static_cast<size_t>(g.batch) * g.in_height * g.in_width * C, T(0));
-  std::vector<T> maximum_storage(C), taken_storage(C);
-  T* __restrict maximum = maximum_storage.data();
-  T* __restrict taken = taken_storage.data();  // 1 once a channel's gradient has been handed out
-  const size_t row_stride = static_cast<size_t>(g.in_width) * C;
-  for (int b = 0; b < g.batch; ++b)
-    for (int oy = 0; oy < out_h; ++oy)
-      for (int ox = 0; ox < out_w; ++ox) {
-        const size_t origin =
-            ((static_cast<size_t>(b) * g.in_height + oy * g.stride) * g.in_width + ox * g.stride) * C;
-        const T* __restrict grad = output_grad + ((static_cast<size_t>(b) * out_h + oy) * out_w + ox) * C;
-        for (int c = 0; c < C; ++c) maximum[c] = input[origin + c];
-        for (int ky = 0; ky < g.kernel; ++ky)
-          for (int kx = ky == 0 ? 1 : 0; kx < g.kernel; ++kx) {
-            const T* __restrict in = input + origin + ky * row_stride + static_cast<size_t>(kx) * C;
-            for (int c = 0; c < C; ++c) maximum[c] = in[c] > maximum[c] ? in[c] : maximum[c];
-          }
-        // The first element wins ties and, when it is NaN (then the maximum stays NaN), everything.
-        {
-          const T* __restrict in = input + origin;
-          T* __restrict out = input_grad + origin;
-          for (int c = 0; c < C; ++c) {
-            taken[c] = static_cast<T>(!(in[c] < maximum[c]));
-            out[c] += taken[c] * grad[c];
-          }
-        }
-        for (int ky = 0; ky < g.kernel; ++ky)
-          for (int kx = ky == 0 ? 1 : 0; kx < g.kernel; ++kx) {
-            const size_t offset = origin + ky * row_stride + static_cast<size_t>(kx) * C;
-            const T* __restrict in = input + offset;
-            T* __restrict out = input_grad + offset;
-            for (int c = 0; c < C; ++c) {
-              const T hit = static_cast<T>(in[c] == maximum[c]) * (T(1) - taken[c]);  // 0 or 1
-              out[c] += hit * grad[c];
-              taken[c] += hit;
-            }
-          }
-      }
+void max_pool_backward(const KernelTable& kernels, const ConvGeometry& g, const T* input, const T* output,
+                       const T* output_grad, T* input_grad) {
+  linear_algebra::max_pool_backward(kernels, g, input, output, output_grad, input_grad);
 }
 
 template <typename T>
@@ -117,13 +62,14 @@ namespace {
 
 template <typename T>
 void forward(const LayerCall<T>& call, const ForwardTensors<T>& t) {
-  max_pool_forward(layer_geometry(call.layer, call.batch), t.input, t.output);
+  max_pool_forward(call.kernels, layer_geometry(call.layer, call.batch), t.input, t.output);
 }
 
 template <typename T>
 void backward(const LayerCall<T>& call, const BackwardTensors<T>& t) {
   if (t.input_gradient)
-    max_pool_backward(layer_geometry(call.layer, call.batch), t.input, t.output_gradient, t.input_gradient);
+    max_pool_backward(call.kernels, layer_geometry(call.layer, call.batch), t.input, t.output,
+                      t.output_gradient, t.input_gradient);
 }
 
 template <typename T>
@@ -135,8 +81,8 @@ void tangent_forward(const LayerCall<T>& call, const TangentForwardTensors<T>& t
 template <typename T>
 void tangent_backward(const LayerCall<T>& call, const TangentBackwardTensors<T>& t) {
   if (t.input_gradient_tangent) {
-    max_pool_backward(layer_geometry(call.layer, call.batch), t.input, t.output_gradient_tangent,
-                      t.input_gradient_tangent);
+    max_pool_backward(call.kernels, layer_geometry(call.layer, call.batch), t.input, t.output,
+                      t.output_gradient_tangent, t.input_gradient_tangent);
   }
 }
 
@@ -149,10 +95,11 @@ const LayerOps<T>& max_pool_layer_ops() {
   return ops;
 }
 
-#define QPLAY_INSTANTIATE_MAX_POOL(T)                                                     \
-  template void max_pool_forward<T>(const ConvGeometry&, const T*, T*);                   \
-  template void max_pool_backward<T>(const ConvGeometry&, const T*, const T*, T*);        \
-  template void max_pool_tangent_forward<T>(const ConvGeometry&, const T*, const T*, T*); \
+#define QPLAY_INSTANTIATE_MAX_POOL(T)                                                                       \
+  template void max_pool_forward<T>(const KernelTable&, const ConvGeometry&, const T*, T*);                 \
+  template void max_pool_backward<T>(const KernelTable&, const ConvGeometry&, const T*, const T*, const T*, \
+                                     T*);                                                                   \
+  template void max_pool_tangent_forward<T>(const ConvGeometry&, const T*, const T*, T*);                   \
   template const LayerOps<T>& max_pool_layer_ops<T>();
 QPLAY_INSTANTIATE_MAX_POOL(float)
 QPLAY_INSTANTIATE_MAX_POOL(double)

@@ -1,8 +1,8 @@
 // The max-pool layer (no padding), all its functions side by side:
 //   input[B, H, W, C] -> output[B, Ho, Wo, C], window k, stride s
-// forward and backward (templated on float/double), the R-operator's tangent forward and backward
-// with the argmax held fixed (layer_ops.h says what R{} is), and the int8 forward. Backward
-// recomputes the argmax from the input instead of keeping it.
+// forward and backward (templated on float/double; float through the kernel table), the R-operator's
+// tangent forward and backward with the argmax held fixed (layer_ops.h says what R{} is), and the int8
+// forward. Backward finds each window's argmax by comparing the input with the forward's output.
 #pragma once
 
 #include "core/engine/nn/layer_ops.h"
@@ -10,12 +10,14 @@
 namespace qplay {
 
 template <typename T>
-void max_pool_forward(const ConvGeometry& g, const T* input, T* output);
+void max_pool_forward(const KernelTable& kernels, const ConvGeometry& g, const T* input, T* output);
 
 // output_grad[B, Ho, Wo, C] -> input_grad[B, H, W, C] (overwritten): each window's gradient goes to
-// its first maximum (the same tie rule the forward max implies), recomputed from the input.
+// the element its maximum (output, the forward's) came from, the first one on ties
+// (MaxPoolBackwardFunction in kernel_table.h has the exact rule).
 template <typename T>
-void max_pool_backward(const ConvGeometry& g, const T* input, const T* output_grad, T* input_grad);
+void max_pool_backward(const KernelTable& kernels, const ConvGeometry& g, const T* input, const T* output,
+                       const T* output_grad, T* input_grad);
 
 // R{output}[B, Ho, Wo, C]: each window passes on the tangent of its first maximum (the element
 // max_pool_backward hands the gradient to). The tangent backward is max_pool_backward of R{δ}: with

@@ -30,7 +30,10 @@ struct LayerCall {
   int batch = 0;
   const T* weight = nullptr;  // weighted layers: the parameters the forward runs on
   const T* bias = nullptr;    // [O]
-  T* columns = nullptr;       // conv2d's im2col scratch: layer_scratch_values(layer, batch) values
+  // conv2d: im2col of its input, [B*Ho*Wo, k*k*C] (layer_scratch_values). Forward writes it and backward
+  // reads it for the weight gradient, so backward does not lower the input a second time.
+  T* input_columns = nullptr;
+  T* columns = nullptr;  // conv2d's scratch of the same size: the input gradient's columns, the tangents'
 };
 
 template <typename T>
@@ -96,7 +99,8 @@ const LayerOps<T>& layer_ops(LayerKind kind);
 // The convolution (or pooling window) geometry of a conv2d or max-pool layer over a batch.
 ConvGeometry layer_geometry(const LayerSpec& layer, int batch);
 
-// Scratch values a layer needs in LayerCall::columns for a batch (conv2d's im2col matrix; 0 for others).
+// Values a layer needs in LayerCall::columns, and again in ::input_columns, for a batch (conv2d's im2col
+// matrix; 0 for others).
 size_t layer_scratch_values(const LayerSpec& layer, int batch);
 
 extern template const LayerOps<float>& layer_ops<float>(LayerKind kind);

@@ -9,10 +9,10 @@
 // call. This header gathers them and adds the softmax cross-entropy. Shapes are in the comments;
 // activation tensors are NHWC, B is the batch.
 //
-// What forward keeps for backward: nothing beyond its input and output buffers. Activation
-// backward passes need only their forward OUTPUT, max-pool recomputes its argmax from the input,
-// conv recomputes im2col. Backward passes OVERWRITE parameter gradients and input gradients; callers
-// that add regularizer gradients do so afterwards.
+// What forward keeps for backward: its input and output buffers, and each convolution's im2col
+// columns. Activation backward passes need only their forward OUTPUT, max-pool finds its argmax by
+// comparing its input with its output. Backward passes OVERWRITE parameter gradients and input
+// gradients; callers that add regularizer gradients do so afterwards.
 #pragma once
 
 #include <algorithm>

@@ -108,4 +108,27 @@ inline void relu_backward(const KernelTable&, int n, const double* y, const doub
   reference_relu_backward<double>(n, y, dy, dx);
 }
 
+inline void max_pool_forward(const KernelTable& table, const ConvGeometry& g, const float* input,
+                             float* output) {
+  check_geometry(g, input, output);
+  table.max_pool_forward(table, g, input, output);
+}
+inline void max_pool_forward(const KernelTable&, const ConvGeometry& g, const double* input, double* output) {
+  check_geometry(g, input, output);
+  reference_max_pool_forward<double>(g, input, output);
+}
+
+inline void max_pool_backward(const KernelTable& table, const ConvGeometry& g, const float* input,
+                              const float* output, const float* output_grad, float* input_grad) {
+  check_geometry(g, input, input_grad);
+  assert(output != nullptr && output_grad != nullptr);
+  table.max_pool_backward(table, g, input, output, output_grad, input_grad);
+}
+inline void max_pool_backward(const KernelTable&, const ConvGeometry& g, const double* input,
+                              const double* output, const double* output_grad, double* input_grad) {
+  check_geometry(g, input, input_grad);
+  assert(output != nullptr && output_grad != nullptr);
+  reference_max_pool_backward<double>(g, input, output, output_grad, input_grad);
+}
+
 }  // namespace qplay::linear_algebra

@@ -92,6 +92,7 @@ void Network<T>::layout_activations() {
   size_t largest_activation = architecture_.input.size(), largest_columns = 0;
   activation_offsets_.assign(layers.size() + 1, 0);
   quantized_input_offsets_.assign(layers.size(), 0);
+  input_columns_offsets_.assign(layers.size(), 0);
   activation_offsets_[0] = offset;
   offset += batch * architecture_.input.size();
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -102,7 +103,10 @@ void Network<T>::layout_activations() {
       quantized_input_offsets_[i] = offset;
       offset += batch * layers[i].input.size();
     }
-    largest_columns = std::max(largest_columns, layer_scratch_values(layers[i], batch_capacity_));
+    const size_t columns = layer_scratch_values(layers[i], batch_capacity_);
+    input_columns_offsets_[i] = offset;
+    offset += columns;
+    largest_columns = std::max(largest_columns, columns);
   }
   gradient_ping_offset_ = offset;
   offset += batch * largest_activation;
@@ -164,6 +168,7 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
       }
       call.weight = forward_parameters_.data() + parameter_tensors_[first_parameter_of_layer_[i]].offset;
       call.bias = forward_parameters_.data() + parameter_tensors_[first_parameter_of_layer_[i] + 1].offset;
+      call.input_columns = data(input_columns_offsets_[i]);
       call.columns = data(scratch_offset_);
     }
     layer_ops<T>(layer.kind).forward(call, {in, out});
@@ -209,6 +214,7 @@ void Network<T>::backward(std::span<const int32_t> labels, const BackwardOptions
       const ParameterTensor& w = parameter_tensors_[first_parameter_of_layer_[i]];
       const ParameterTensor& b = parameter_tensors_[first_parameter_of_layer_[i] + 1];
       call.weight = forward_parameters_.data() + w.offset;
+      call.input_columns = data(input_columns_offsets_[i]);
       call.columns = data(scratch_offset_);
       if (quantized_input) tensors.input = data(quantized_input_offsets_[i]);
       tensors.weight_gradient = all_gradients.data() + w.offset;

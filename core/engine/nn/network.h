@@ -1,6 +1,7 @@
 // A Network is an Architecture plus one arena that holds everything the model owns:
 //
-//   arena = [ parameters | gradients | optimizer slots | activations | activation gradients | scratch ]
+//   arena = [ parameters | gradients | optimizer slots | activations (with each convolution's im2col
+//             columns, kept from forward for backward) | activation gradients | scratch ]
 //
 // described by a table of parameter tensors, so snapshots, quantized views, save/load and the JS
 // API's weight arrays are spans into it. Parameter names follow torch.nn.Sequential's
@@ -135,6 +136,7 @@ class Network {
   // Offsets of per-batch buffers (valid for batch_capacity_ samples).
   std::vector<size_t> activation_offsets_;       // [layers + 1]; 0 is the input copy
   std::vector<size_t> quantized_input_offsets_;  // [layers]; used when the input of layer i is quantized
+  std::vector<size_t> input_columns_offsets_;    // [layers]; conv2d layers: im2col of their input
   size_t gradient_ping_offset_ = 0, gradient_pong_offset_ = 0, probabilities_offset_ = 0, scratch_offset_ = 0;
 
   // What the last forward ran on, so backward differentiates exactly that.

@@ -1,0 +1,53 @@
+// What the kernel table tests share: every table this build can make, and how a failure names a
+// table and a convolution geometry.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#ifdef QPLAY_HAVE_AVX2_TABLE
+#include "core/engine/kernels/avx2_kernels.h"
+#endif
+#include "core/engine/kernels/kernel_table.h"
+
+namespace qplay {
+
+// Every table this build can make, the reference first. The pooled tables with 2 threads exercise
+// the thread pool; with 1 thread, the pool-less path.
+inline std::vector<std::shared_ptr<const KernelTable>> tables_under_test() {
+  std::vector<std::shared_ptr<const KernelTable>> tables = {reference_kernel_table()};
+  std::vector<std::string> pooled_tables;
+#ifdef QPLAY_HAVE_AVX2_TABLE
+  if (cpu_has_avx2_fma()) pooled_tables.push_back("avx2");
+#endif
+#ifdef QPLAY_HAVE_XNNPACK
+  pooled_tables.push_back("xnnpack");
+#endif
+  for (const std::string& name : pooled_tables) {
+    for (int threads : {2, 1}) {
+      Result<std::shared_ptr<const KernelTable>> table = make_kernel_table(name, threads);
+      EXPECT_TRUE(table.ok()) << table.message();
+      if (table.ok()) tables.push_back(*table);
+    }
+  }
+#ifdef __wasm_simd128__
+  Result<std::shared_ptr<const KernelTable>> simd128 = make_kernel_table("simd128", 1);
+  EXPECT_TRUE(simd128.ok()) << simd128.message();
+  if (simd128.ok()) tables.push_back(*simd128);
+#endif
+  return tables;
+}
+
+inline std::string describe(const KernelTable& table) {
+  return table.name + " (" + std::to_string(table.threads) + " threads)";
+}
+
+inline std::string describe(const ConvGeometry& g) {
+  return "kernel " + std::to_string(g.kernel) + " stride " + std::to_string(g.stride) + " padding " +
+         std::to_string(g.padding) + " channels " + std::to_string(g.in_channels);
+}
+
+}  // namespace qplay
