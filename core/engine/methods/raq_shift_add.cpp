@@ -97,7 +97,7 @@ double least_squares_scale_pruned(std::span<const float> weights, ShiftAddLevels
     top_bits = std::max(top_bits, bits);
     bottom_bits = std::min(bottom_bits, bits);
   }
-  if (n == 0 || top_bits == 0) return 0.0;                                       // all zero
+  if (n == 0 || top_bits == 0) return 0.0;                                                       // all zero
   if (top_bits >= 0x7f800000u) return shift_add_least_squares_scale_reference(weights, levels);  // inf, NaN
   const int64_t base = int64_t(top_bits >> kBucketShift) - (kScaleBuckets - 1);
   auto bucket_of = [base](float w) {
@@ -119,15 +119,16 @@ double least_squares_scale_pruned(std::span<const float> weights, ShiftAddLevels
     bucket_sum[even_bucket] += std::fabs(double(weights[i]));
     odd_sum[odd_bucket] += std::fabs(double(weights[i + 1]));
   }
-  if (i < n) ++count[bucket_of(weights[i])], bucket_sum[bucket_of(weights[i])] += std::fabs(double(weights[i]));
+  if (i < n)
+    ++count[bucket_of(weights[i])], bucket_sum[bucket_of(weights[i])] += std::fabs(double(weights[i]));
   for (int b = 0; b < kScaleBuckets; ++b) count[b] += odd_count[b], bucket_sum[b] += odd_sum[b];
   ScaleSearch search{magnitudes_of(levels), n};
   for (int b = kScaleBuckets - 1; b >= 0; --b) search.sum += bucket_sum[b];
 
   // Pieces k with a_{k+1} in bucket b: k = above + t for t = 0 .. count - 1, where H_k is high_above plus t
   // weights of the bucket, each in [lower edge of b, upper edge of b]. So the vertex of piece k lies between
-  // (low·sum + (high − low)·(high_above + t·edge)) / quadratic(above + t) for the two edges, and each bound is
-  // monotone in t (a ratio of two linear functions), so its extremes are at t = 0 and t = count − 1. The
+  // (low·sum + (high − low)·(high_above + t·edge)) / quadratic(above + t) for the two edges, and each bound
+  // is monotone in t (a ratio of two linear functions), so its extremes are at t = 0 and t = count − 1. The
   // piece needs vertex·boundary in [a_{k+1}, a_k], within [lower edge of b, upper edge of the nearest
   // non-empty bucket above].
   const LevelMagnitudes& m = search.m;
@@ -146,11 +147,13 @@ double least_squares_scale_pruned(std::span<const float> weights, ShiftAddLevels
       return (m.low * search.sum + (m.high - m.low) * (high + double(t) * edge)) * m.boundary();
     };
     const size_t last = count[b] - 1;
-    const bool reaches_lower = linear_bound(high_edge, 0) >= low_edge * (1 - kPruningSlack) * m.quadratic(k, n) ||
-                               linear_bound(high_edge, last) >= low_edge * (1 - kPruningSlack) * m.quadratic(k + last, n);
-    const bool reaches_upper = std::isinf(upper_edge) ||
-                               linear_bound(low_edge, 0) <= upper_edge * (1 + kPruningSlack) * m.quadratic(k, n) ||
-                               linear_bound(low_edge, last) <= upper_edge * (1 + kPruningSlack) * m.quadratic(k + last, n);
+    const bool reaches_lower =
+        linear_bound(high_edge, 0) >= low_edge * (1 - kPruningSlack) * m.quadratic(k, n) ||
+        linear_bound(high_edge, last) >= low_edge * (1 - kPruningSlack) * m.quadratic(k + last, n);
+    const bool reaches_upper =
+        std::isinf(upper_edge) ||
+        linear_bound(low_edge, 0) <= upper_edge * (1 + kPruningSlack) * m.quadratic(k, n) ||
+        linear_bound(low_edge, last) <= upper_edge * (1 + kPruningSlack) * m.quadratic(k + last, n);
     if (reaches_lower && reaches_upper) {
       scan[b] = keep[b] = true;
       if (previous >= 0) keep[previous] = true;  // its smallest weight is a_k of the bucket's first piece
