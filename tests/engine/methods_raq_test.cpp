@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -107,6 +108,45 @@ TEST(ShiftAddLeastSquaresScale, NoScaleOfAFineScanHasASmallerError) {
       EXPECT_LE(best, scan_best * (1 + 1e-12)) << "size " << w.size();
       // The scan gets close (and the solver does not return a fake zero error).
       EXPECT_GE(best, scan_best * (1 - 1e-3) - 1e-8) << "size " << w.size();
+    }
+  }
+}
+
+// The fast search scans only the buckets of |w| that can hold the minimum: it must find the reference's
+// minimum (every piece tried on the full sort) on every shape of channel: sizes 1 to 1000 and odd, a few
+// huge outliers (most weights in the bottom bucket), equal magnitudes (ties), zeros, tiny subnormal-scale
+// weights, and the distributions training produces (uniform init, Gaussian).
+TEST(ShiftAddLeastSquaresScale, BucketSearchFindsTheReferenceMinimumOnEveryShape) {
+  std::vector<std::vector<float>> channels;
+  Rng rng(8);
+  for (int n : {1, 2, 3, 5, 17, 64, 101, 256, 784, 1000}) {
+    std::vector<float> uniform(n), gaussian = random_floats(n, 9 + n, 0.05);
+    for (float& x : uniform) x = static_cast<float>(rng.uniform(-0.087, 0.087));
+    channels.push_back(uniform);
+    channels.push_back(gaussian);
+    std::vector<float> outliers = gaussian;
+    outliers[0] = 1e4f;
+    if (n > 3) outliers[n / 2] = -3e3f;
+    channels.push_back(outliers);
+    std::vector<float> tiny = gaussian;
+    for (float& x : tiny) x *= 1e-38f;
+    channels.push_back(tiny);
+    std::vector<float> ties(n);
+    for (int i = 0; i < n; ++i) ties[i] = (i % 3 == 0 ? -0.25f : 0.5f) * float(1 + i % 2);
+    channels.push_back(ties);
+    std::vector<float> zeros = uniform;
+    for (int i = 0; i < n; i += 2) zeros[i] = i % 4 ? 0.0f : -0.0f;
+    channels.push_back(zeros);
+  }
+  for (ShiftAddLevels levels : {ShiftAddLevels::residual_binary, ShiftAddLevels::power_of_two}) {
+    for (size_t c = 0; c < channels.size(); ++c) {
+      const std::vector<float>& w = channels[c];
+      const double fast = shift_add_least_squares_scale(w, levels);
+      const double reference = shift_add_least_squares_scale_reference(w, levels);
+      // The same piece, so the same α up to the order of the double sums.
+      EXPECT_NEAR(fast, reference, 1e-12 * reference) << "channel " << c << ", size " << w.size();
+      EXPECT_LE(channel_error(w, fast, levels), channel_error(w, reference, levels) * (1 + 1e-12) + 1e-300)
+          << "channel " << c;
     }
   }
 }
@@ -368,6 +408,49 @@ TEST(RaqObjective, WithBothLambdasZeroIsPlainCrossEntropy) {
   EXPECT_EQ(gradient, std::vector<double>(network.gradients().begin(), network.gradients().end()));
   EXPECT_EQ(terms.structural, 0.0);
   EXPECT_EQ(terms.perturbation, 0.0);
+}
+
+// The training method runs the perturbed pass in a second network so the clean forward runs once: the same
+// terms and gradient bits as the one-network order (clean, perturbed + backward, clean again + backward).
+TEST(RaqObjective, ASecondNetworkForThePerturbedPassGivesTheSameBits) {
+  Result<Architecture> architecture = parse_architecture("mlp:7,5", {1, 1, 6}, 3);
+  ASSERT_TRUE(architecture.ok());
+  const int batch = 9;
+  Network<float> network(*architecture, reference_kernel_table());
+  network.initialize(71);
+  const std::vector<float> parameters(network.parameters().begin(), network.parameters().end());
+  const std::vector<float> x = random_floats(size_t(batch) * 6, 72);
+  std::vector<float> x_perturbed = x;
+  for (size_t i = 0; i < x.size(); ++i) x_perturbed[i] += 0.05f * float(i % 5) - 0.1f;
+  const std::vector<float> teacher =
+      random_floats(size_t(batch) * penultimate_feature_width(*architecture), 73);
+  std::vector<int32_t> labels(batch);
+  for (int b = 0; b < batch; ++b) labels[b] = b % 3;
+  RaqSettings settings;
+  settings.structural_lambda = 0.7;
+  settings.perturbation_lambda = 0.4;
+  const RaqBatchInputs<float> inputs{x, x_perturbed, labels, teacher, batch};
+
+  std::vector<float> scratch(network.parameter_count());
+  const RaqLossTerms one =
+      raq_network_loss_backward<float>(network, parameters, inputs, settings, std::span<float>(scratch));
+  const std::vector<float> one_gradient(network.gradients().begin(), network.gradients().end());
+  const std::vector<float> one_probabilities(network.probabilities().begin(), network.probabilities().end());
+
+  RaqWorkspace<float> workspace;
+  workspace.perturbed_network = std::make_unique<Network<float>>(*architecture, reference_kernel_table());
+  for (int repeat = 0; repeat < 2; ++repeat) {  // the second step reuses every buffer
+    const RaqLossTerms two =
+        raq_network_loss_backward<float>(network, parameters, inputs, settings, workspace);
+    EXPECT_EQ(two.cross_entropy, one.cross_entropy);
+    EXPECT_EQ(two.structural, one.structural);
+    EXPECT_EQ(two.perturbation, one.perturbation);
+    EXPECT_GT(two.structural, 0.0);
+    EXPECT_GT(two.perturbation, 0.0);
+    EXPECT_EQ(std::vector<float>(network.gradients().begin(), network.gradients().end()), one_gradient);
+    EXPECT_EQ(std::vector<float>(network.probabilities().begin(), network.probabilities().end()),
+              one_probabilities);
+  }
 }
 
 // [SECTION] Settings

@@ -17,8 +17,9 @@
 //              mlp:128 on 28x28 inputs, 10,000 test samples) moved to a bit-width it has not seen,
 //              then frames of lab.advance(8 ms) until every run's evaluation at it is complete, ms;
 //              the same three evaluations done directly (evaluate_quantized) are the reference
-//   w1-train-gradl1  W1 training with the exact gradient-ℓ1 penalty (default λ), samples/s;
-//              w1-train over it is the method's step cost
+//   w1-train-<method>  W1 training by each registered method (qreg, gradl1, symreg, cpq, raq) with
+//              the registry defaults, samples/s, and its step cost: the ratio to plain W1 steps
+//              timed back to back with it in the same repetitions (details.step_cost)
 //   w1-train-memory                 memory of W1 training on the synthetic pool (run first)
 //   w1-train-memory-fashion-mnist   memory of one Trainer epoch of W1 on Fashion-MNIST (alone)
 //
@@ -42,6 +43,7 @@
 // [SECTION] Measuring
 // [SECTION] Synthetic data and networks
 // [SECTION] Workloads
+// [SECTION] Method steps
 // [SECTION] Output and command line
 #ifndef __EMSCRIPTEN__
 #include <sys/resource.h>
@@ -67,7 +69,7 @@
 #include "core/engine/io/json.h"
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/lab/lab.h"
-#include "core/engine/methods/gradient_l1.h"
+#include "core/engine/methods/method_registry.h"
 #include "core/engine/nn/architecture.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/train/evaluation.h"
@@ -220,6 +222,7 @@ struct TrainingLoop {
   const Samples& pool;
   int batch;
   TrainingMethod* method = nullptr;
+  Rng* method_stream = nullptr;  // the method's noise and masks (RAQ, CPQ), as the Trainer's
   OptimizerSettings sgd{OptimizerKind::sgd, /*learning_rate=*/0.01, /*momentum=*/0.9};
   long step = 0;
 
@@ -236,13 +239,16 @@ struct TrainingLoop {
         StepContext context;
         context.step = step + 1;
         context.learning_rate = sgd.learning_rate;
+        context.rng = method_stream;
         loss = method->compute_gradients(network, {features, labels, batch}, context).loss;
+        optimizer_step(network, sgd, sgd.learning_rate, step + 1);
+        method->after_optimizer_step(network, context);
       } else {
         network.forward(features, batch);
         loss = network.loss(labels);
         network.backward(labels);
+        optimizer_step(network, sgd, sgd.learning_rate, step + 1);
       }
-      optimizer_step(network, sgd, sgd.learning_rate, step + 1);
     }
     return loss;
   }
@@ -268,28 +274,6 @@ Measurement bench_training(const Model& model, const std::string& kernels, int t
   Measurement m{std::string(model.name) + "-train", table->name, threads, "samples/s", per_second(timings)};
   m.details["batch"] = model.batch;
   m.details["final_loss"] = loss;  // finite, or the run measured the NaN fallback path
-  return m;
-}
-
-// W1 training with the gradient-ℓ1 penalty (exact Hessian-vector product, default λ): its step
-// cost against w1-train's is the method's overhead (issue target ≤ 2x a plain step).
-Measurement bench_gradient_l1_training(const std::string& kernels, int threads, int repetitions) {
-  const Model& model = kW1;
-  const Samples pool = random_samples(model.batch * model.pool_batches, model.input.size(), kSeed);
-  const std::shared_ptr<const KernelTable> table = kernel_table(kernels, threads);
-  Network<float> network = make_network(model, table);
-  std::unique_ptr<TrainingMethod> method = std::move(make_gradient_l1_method({})).value();
-  TrainingLoop loop{network, pool, model.batch, method.get()};
-  const int steps = std::max(1, model.train_steps / 2);
-  float loss = 0.0f;
-  const std::string name = "w1-train-gradl1 " + table->name + " " + std::to_string(threads) + "t";
-  auto timings = measure(name, repetitions, [&] {
-    loss = loop.run(steps);
-    return double(steps) * model.batch;
-  });
-  Measurement m{"w1-train-gradl1", table->name, threads, "samples/s", per_second(timings)};
-  m.details["batch"] = model.batch;
-  m.details["final_loss"] = loss;
   return m;
 }
 
@@ -520,6 +504,76 @@ Measurement bench_fashion_mnist_memory(const std::string& directory, const std::
   return m;
 }
 
+// [SECTION] Method steps --------------------------------------------------------------------------
+// Each training method's W1 step against a plain one (issue 16).
+
+// The method rows, in MethodKind order of the registry; "w1-train-" + the method's state-table name.
+constexpr MethodKind kBenchedMethods[] = {MethodKind::qreg, MethodKind::gradl1, MethodKind::symreg,
+                                          MethodKind::cpq, MethodKind::raq};
+
+std::string method_workload(MethodKind kind) {
+  return "w1-train-" + std::string(choice_names(kind)[static_cast<size_t>(kind)]);
+}
+
+// W1 trained by one registered method, made by its registry factory from the registry defaults
+// (MethodSettings{}: the settings a new experiment starts with; the recipes in
+// assets/recipes/method_recipes.json change only data, architecture and bit-widths, except CPQ's learned
+// bits) and the default experiment grids, attached as the Trainer attaches it. Each repetition times
+// `steps` plain W1 steps (w1-train's loop) and then `steps` of the method on its own network, back to back,
+// so the ratio of the two (details.step_cost, the median of the per-repetition ratios) sees the same
+// machine load. values: the method's samples/s.
+Measurement bench_method_training(MethodKind kind, const std::string& kernels, int threads, int repetitions) {
+  const Model& model = kW1;
+  const Samples pool = random_samples(model.batch * model.pool_batches, model.input.size(), kSeed);
+  const std::shared_ptr<const KernelTable> table = kernel_table(kernels, threads);
+  Network<float> plain_network = make_network(model, table);
+  Network<float> method_network = make_network(model, table);
+  const MethodRegistration& registration = registration_of(kind);
+  Result<std::unique_ptr<TrainingMethod>> made = registration.make(MethodSettings{}, MethodContext{});
+  if (!made.ok()) {
+    std::fprintf(stderr, "qplay-bench: %s\n", made.message().c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<TrainingMethod> method = std::move(made).value();
+  method->attach(method_network);
+  Rng method_stream(kSeed, /*stream=*/0x3e7);
+  TrainingLoop plain{plain_network, pool, model.batch};
+  TrainingLoop trained{method_network, pool, model.batch, method.get(), &method_stream};
+  const int steps = std::max(1, model.train_steps / 2);
+  const std::string workload = method_workload(kind);
+  std::vector<double> plain_seconds, method_seconds;
+  float loss = 0.0f;
+  std::fprintf(stderr, "  %-40s",
+               (workload + " " + table->name + " " + std::to_string(threads) + "t").c_str());
+  for (int r = -1; r < repetitions; ++r) {  // r = -1: the untimed warm-up of both
+    const Clock::time_point start = Clock::now();
+    plain.run(steps);
+    const Clock::time_point middle = Clock::now();
+    loss = trained.run(steps);
+    const Clock::time_point end = Clock::now();
+    if (r < 0) continue;
+    plain_seconds.push_back(std::chrono::duration<double>(middle - start).count());
+    method_seconds.push_back(std::chrono::duration<double>(end - middle).count());
+  }
+  std::vector<double> step_costs, plain_rates, method_rates;
+  for (size_t r = 0; r < method_seconds.size(); ++r) {
+    step_costs.push_back(method_seconds[r] / plain_seconds[r]);
+    plain_rates.push_back(steps * model.batch / plain_seconds[r]);
+    method_rates.push_back(steps * model.batch / method_seconds[r]);
+  }
+  std::fprintf(stderr, " %8.1f ms per repetition (median), %.2fx a plain step\n",
+               1e3 * median(method_seconds), median(step_costs));
+  Measurement m{workload, table->name, threads, "samples/s", method_rates};
+  m.details["batch"] = model.batch;
+  m.details["final_loss"] = loss;
+  m.details["settings"] = "registry defaults";
+  m.details["plain_samples_per_second"] = median(plain_rates);
+  m.details["step_cost"] = median(step_costs);
+  m.details["step_cost_min"] = *std::min_element(step_costs.begin(), step_costs.end());
+  m.details["step_cost_max"] = *std::max_element(step_costs.begin(), step_costs.end());
+  return m;
+}
+
 // [SECTION] Output and command line --------------------------------------------------------------
 
 Json to_json_row(const Measurement& m) {
@@ -568,9 +622,9 @@ struct Options {
 const char* kUsage =
     "usage: qplay-bench [--threads=1,2] [--kernels=auto] [--only=WORKLOAD] [--repetitions=10]\n"
     "                   [--no-reference] [--fashion-mnist=DIR] [--json]\n"
-    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w4-lab-slider w1-train-gradl1 "
-    "w1-train-memory\n"
-    "           w1-train-memory-fashion-mnist\n";
+    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w4-lab-slider w1-train-memory\n"
+    "           w1-train-memory-fashion-mnist w1-train-qreg w1-train-gradl1 w1-train-symreg w1-train-cpq\n"
+    "           w1-train-raq\n";
 
 Options parse_options(int argc, char** argv) {
   Options options;
@@ -637,7 +691,11 @@ int main(int argc, char** argv) {
                                           "w3",
                                           "w3-first-readout",
                                           "w4-lab-slider",
+                                          "w1-train-qreg",
                                           "w1-train-gradl1",
+                                          "w1-train-symreg",
+                                          "w1-train-cpq",
+                                          "w1-train-raq",
                                           "w1-train-memory",
                                           "w1-train-memory-fashion-mnist"};
   if (std::find(known.begin(), known.end(), options.only) == known.end()) {
@@ -679,9 +737,10 @@ int main(int argc, char** argv) {
       if (reference) add_reference(bench_inference(model, "reference", 1, options.repetitions));
     }
   }
-  if (wanted("w1-train-gradl1")) {
+  for (MethodKind kind : kBenchedMethods) {
+    if (!wanted(method_workload(kind))) continue;
     for (int threads : options.threads) {
-      rows.push_back(bench_gradient_l1_training(options.kernels, threads, options.repetitions));
+      rows.push_back(bench_method_training(kind, options.kernels, threads, options.repetitions));
     }
   }
   if (wanted("w3")) {

@@ -12,152 +12,6 @@
 
 namespace qplay {
 
-// [SECTION] Shift-add 2-bit weights
-
-namespace {
-
-// The two magnitudes of a channel in units of α, and the boundary between them.
-struct LevelMagnitudes {
-  double low, high;
-  double boundary() const { return (low + high) / 2; }  // |w| > boundary·α takes high
-};
-
-LevelMagnitudes magnitudes_of(ShiftAddLevels levels) {
-  return levels == ShiftAddLevels::residual_binary ? LevelMagnitudes{0.5, 1.5} : LevelMagnitudes{0.5, 1.0};
-}
-
-// 2^round(log2 α) from the exact binary exponent, so that it is bit-identical on every platform
-// (no libm log2): α = m·2^e with m in [0.5, 1), and log2(2m) in [0, 1) rounds up iff 2m >= √2.
-double nearest_power_of_two(double alpha) {
-  if (!(alpha > 0)) return alpha;
-  int exponent = 0;
-  const double mantissa = std::frexp(alpha, &exponent);
-  return 2 * mantissa >= std::sqrt(2.0) ? std::ldexp(1.0, exponent) : std::ldexp(1.0, exponent - 1);
-}
-
-// The least-squares α of a channel from its magnitudes |w| in descending order, a_1 >= ... >= a_n.
-// Piece k of the α axis (the k largest take the high level) is α in [a_{k+1}, a_k] / boundary; there
-//   E(α) = Σa² − 2α·linear_k + α²·quadratic_k,  linear_k = high·H_k + low·L_k,
-//   quadratic_k = high²·k + low²·(n − k),
-// with H_k, L_k the sums of the high and low parts. At a piece boundary one weight changes level, and
-// its error, the lower of two parabolas, has a peak there, so E has no minimum on a boundary: the
-// global minimum is the vertex linear_k / quadratic_k of a piece that contains it (or α = 0).
-double least_squares_scale_of_sorted(std::span<const float> descending, ShiftAddLevels levels) {
-  const LevelMagnitudes m = magnitudes_of(levels);
-  const size_t n = descending.size();
-  double sum = 0, sum_of_squares = 0;
-  for (float a : descending) sum += a, sum_of_squares += double(a) * a;
-  if (!(sum > 0)) return 0.0;
-  double best_alpha = 0, best_error = sum_of_squares, high_sum = 0;
-  for (size_t k = 0; k <= n; ++k) {
-    if (k > 0) high_sum += descending[k - 1];
-    const double linear = m.high * high_sum + m.low * (sum - high_sum);
-    const double quadratic = m.high * m.high * double(k) + m.low * m.low * double(n - k);
-    // The vertex lies in the piece: lower <= linear / quadratic <= upper, without a division.
-    const bool below_upper = k == 0 || linear * m.boundary() <= double(descending[k - 1]) * quadratic;
-    const bool above_lower = k == n || linear * m.boundary() >= double(descending[k]) * quadratic;
-    if (!below_upper || !above_lower) continue;
-    const double error = sum_of_squares - linear * linear / quadratic;
-    if (error < best_error) best_error = error, best_alpha = linear / quadratic;
-  }
-  return best_alpha;
-}
-
-// magnitudes[n] = |weights| in descending order, by an LSD radix sort of the IEEE bits (a
-// non-negative float's bits order like the float): one pass counts all four bytes, then one scatter
-// pass per byte that is not the same for every key. std::sort of random weights is bound by branch
-// mispredictions and took ~6 ms per 128x784 layer, every training step; this takes ~2 ms.
-// keys, scratch: [n] buffers reused across channels.
-void sorted_magnitudes(std::span<const float> weights, std::vector<uint32_t>& keys,
-                       std::vector<uint32_t>& scratch, std::vector<float>& magnitudes) {
-  const size_t n = weights.size();
-  magnitudes.resize(n);
-  if (n == 0) return;
-  keys.resize(n);
-  scratch.resize(n);
-  uint32_t counts[4][256] = {};
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t key = qplay::bit_cast<uint32_t>(std::fabs(weights[i]));
-    keys[i] = key;
-    for (int byte = 0; byte < 4; ++byte) ++counts[byte][(key >> (8 * byte)) & 0xff];
-  }
-  for (int byte = 0; byte < 4; ++byte) {
-    const int shift = 8 * byte;
-    if (counts[byte][(keys[0] >> shift) & 0xff] == n) continue;  // one bucket: the order stays
-    uint32_t offsets[256], offset = 0;
-    for (int b = 0; b < 256; ++b) offsets[b] = offset, offset += counts[byte][b];
-    for (uint32_t key : keys) scratch[offsets[(key >> shift) & 0xff]++] = key;
-    keys.swap(scratch);
-  }
-  for (size_t i = 0; i < n; ++i) magnitudes[i] = qplay::bit_cast<float>(keys[n - 1 - i]);
-}
-
-}  // namespace
-
-double shift_add_least_squares_scale(std::span<const float> weights, ShiftAddLevels levels) {
-  std::vector<uint32_t> keys, scratch;
-  std::vector<float> magnitudes;
-  sorted_magnitudes(weights, keys, scratch, magnitudes);
-  return least_squares_scale_of_sorted(magnitudes, levels);
-}
-
-void shift_add_quantize(std::span<const float> weights, int channels, const ShiftAddVariant& variant,
-                        std::span<float> quantized, std::span<float> scales) {
-  assert(channels > 0 && weights.size() % channels == 0 && quantized.size() >= weights.size());
-  assert(scales.size() >= size_t(channels));
-  const LevelMagnitudes m = magnitudes_of(variant.levels);
-  const size_t n = weights.size() / channels;
-  std::vector<uint32_t> keys, scratch;  // [n] each, reused by every channel
-  std::vector<float> magnitudes;        // [n]
-  for (int c = 0; c < channels; ++c) {
-    std::span<const float> row = weights.subspan(c * n, n);
-    sorted_magnitudes(row, keys, scratch, magnitudes);
-    double alpha = least_squares_scale_of_sorted(magnitudes, variant.levels);
-    if (variant.power_of_two_scale) alpha = nearest_power_of_two(alpha);
-    const float scale = static_cast<float>(alpha);
-    scales[c] = scale;
-    // The float scale decides the level too, so the STE's clip and the forward agree exactly.
-    const float low = static_cast<float>(m.low) * scale, high = static_cast<float>(m.high) * scale;
-    const double boundary = m.boundary() * double(scale);
-    for (size_t i = 0; i < n; ++i) {
-      const float w = row[i];
-      const float magnitude = std::fabs(double(w)) > boundary ? high : low;
-      quantized[c * n + i] = w < 0 ? -magnitude : magnitude;
-    }
-  }
-}
-
-void shift_add_straight_through_backward(std::span<const float> weights, int channels, ShiftAddLevels levels,
-                                         std::span<const float> scales, std::span<float> gradient) {
-  assert(channels > 0 && weights.size() % channels == 0 && gradient.size() >= weights.size());
-  const double outer = magnitudes_of(levels).high;
-  const size_t n = weights.size() / channels;
-  for (int c = 0; c < channels; ++c) {
-    const double clip = outer * double(scales[c]);
-    for (size_t i = c * n; i < (c + 1) * n; ++i) {
-      if (std::fabs(double(weights[i])) > clip) gradient[i] = 0.0f;
-    }
-  }
-}
-
-void shift_add_quantize_weights(const Network<float>& network, std::span<const float> master,
-                                const ShiftAddVariant& variant, std::span<float> view,
-                                std::vector<std::vector<float>>* scales) {
-  assert(master.size() == network.parameter_count() && view.size() >= master.size());
-  std::copy(master.begin(), master.end(), view.begin());
-  const auto& tensors = network.parameter_tensors();
-  if (scales) scales->assign(tensors.size(), {});
-  std::vector<float> tensor_scales;
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    const ParameterTensor& tensor = tensors[t];
-    if (!tensor.is_weight) continue;
-    tensor_scales.resize(tensor.rows);
-    shift_add_quantize(master.subspan(tensor.offset, tensor.size()), tensor.rows, variant,
-                       view.subspan(tensor.offset, tensor.size()), tensor_scales);
-    if (scales) (*scales)[t] = tensor_scales;
-  }
-}
-
 // [SECTION] Structural loss
 
 namespace {
@@ -169,29 +23,90 @@ int last_weighted_layer(const Architecture& architecture) {
   return -1;
 }
 
-// unit[B, D] = each row of φ divided by its L2 norm (a zero row stays 0), norms[B] = ‖φ_i‖, and
-// similarities[B, B] = unit·unitᵀ, the cosine similarities. Accumulates in double whatever T is.
+// The two loops of the structural loss that cost B²·D, compiled a second time for AVX2 and picked at run
+// time. Both keep the order of every sum of the plain loops (the engine has no FMA contraction), so the two
+// builds, and the loops below, give the same bits as a dot product per entry.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define QPLAY_RAQ_AVX2 1
+#endif
+
+// similarities[B, B] = unit·unitᵀ from unit[B, D] and unit_transposed[D, B]: entry (i, j) summed over d in
+// order, vectorized across j.
+[[gnu::always_inline]] inline void gram_loop(const double* unit, const double* unit_transposed, int batch,
+                                             int width, double* similarities) {
+  for (int i = 0; i < batch; ++i) {
+    double* row = similarities + size_t(i) * batch;
+    std::fill(row, row + i + 1, 0.0);
+    for (int d = 0; d < width; ++d) {
+      const double a = unit[size_t(i) * width + d];
+      const double* column = unit_transposed + size_t(d) * batch;
+      for (int j = 0; j <= i; ++j) row[j] += a * column[j];
+    }
+    for (int j = 0; j < i; ++j) similarities[size_t(j) * batch + i] = row[j];
+  }
+}
+
+// unit_gradient[D] = Σ_j p_j·unit[j, :] in order of j, vectorized across d.
+[[gnu::always_inline]] inline void weighted_row_sum_loop(const double* p, const double* unit, int batch,
+                                                         int width, double* unit_gradient) {
+  std::fill(unit_gradient, unit_gradient + width, 0.0);
+  for (int j = 0; j < batch; ++j) {
+    const double weight = p[j];
+    const double* row = unit + size_t(j) * width;
+    for (int d = 0; d < width; ++d) unit_gradient[d] += weight * row[d];
+  }
+}
+
+#ifdef QPLAY_RAQ_AVX2
+[[gnu::target("avx2")]] void gram_avx2(const double* unit, const double* unit_transposed, int batch,
+                                       int width, double* similarities) {
+  gram_loop(unit, unit_transposed, batch, width, similarities);
+}
+[[gnu::target("avx2")]] void weighted_row_sum_avx2(const double* p, const double* unit, int batch, int width,
+                                                   double* unit_gradient) {
+  weighted_row_sum_loop(p, unit, batch, width, unit_gradient);
+}
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
+void gram(const double* unit, const double* unit_transposed, int batch, int width, double* similarities) {
+#ifdef QPLAY_RAQ_AVX2
+  if (cpu_has_avx2()) return gram_avx2(unit, unit_transposed, batch, width, similarities);
+#endif
+  gram_loop(unit, unit_transposed, batch, width, similarities);
+}
+
+void weighted_row_sum(const double* p, const double* unit, int batch, int width, double* unit_gradient) {
+#ifdef QPLAY_RAQ_AVX2
+  if (cpu_has_avx2()) return weighted_row_sum_avx2(p, unit, batch, width, unit_gradient);
+#endif
+  weighted_row_sum_loop(p, unit, batch, width, unit_gradient);
+}
+
+// rows.unit[B, D] = each row of φ divided by its L2 norm (a zero row stays 0), rows.norms[B] = ‖φ_i‖, and
+// rows.similarities[B, B] = unit·unitᵀ, the cosine similarities. Accumulates in double whatever T is.
 template <typename T>
-void cosine_similarities(std::span<const T> features, int batch, int width, std::vector<double>& unit,
-                         std::vector<double>& norms, std::vector<double>& similarities) {
-  unit.assign(size_t(batch) * width, 0.0);
-  norms.assign(batch, 0.0);
+void cosine_similarities(std::span<const T> features, int batch, int width, CosineRows& rows) {
+  rows.unit.assign(size_t(batch) * width, 0.0);
+  rows.unit_transposed.resize(size_t(batch) * width);
+  rows.norms.assign(batch, 0.0);
   for (int i = 0; i < batch; ++i) {
     double squares = 0;
     for (int d = 0; d < width; ++d)
       squares += double(features[i * width + d]) * double(features[i * width + d]);
-    norms[i] = std::sqrt(squares);
-    if (!(norms[i] > 0)) continue;
-    for (int d = 0; d < width; ++d) unit[i * width + d] = double(features[i * width + d]) / norms[i];
+    rows.norms[i] = std::sqrt(squares);
+    if (!(rows.norms[i] > 0)) continue;
+    for (int d = 0; d < width; ++d)
+      rows.unit[i * width + d] = double(features[i * width + d]) / rows.norms[i];
   }
-  similarities.assign(size_t(batch) * batch, 0.0);
-  for (int i = 0; i < batch; ++i) {
-    for (int j = 0; j <= i; ++j) {
-      double dot = 0;
-      for (int d = 0; d < width; ++d) dot += unit[i * width + d] * unit[j * width + d];
-      similarities[i * batch + j] = similarities[j * batch + i] = dot;
-    }
-  }
+  for (int i = 0; i < batch; ++i)
+    for (int d = 0; d < width; ++d)
+      rows.unit_transposed[size_t(d) * batch + i] = rows.unit[size_t(i) * width + d];
+  rows.similarities.resize(size_t(batch) * batch);
+  gram(rows.unit.data(), rows.unit_transposed.data(), batch, width, rows.similarities.data());
 }
 
 }  // namespace
@@ -207,37 +122,34 @@ int penultimate_feature_width(const Architecture& architecture) {
 }
 
 template <typename T>
-T structural_relation_loss(std::span<const T> student, std::span<const T> teacher, int batch, int width) {
+T structural_relation_loss_and_backward(std::span<const T> student, std::span<const T> teacher, int batch,
+                                        int width, T scale, std::span<T> student_gradient,
+                                        StructuralRelationBuffers& buffers) {
   assert(student.size() >= size_t(batch) * width && teacher.size() >= size_t(batch) * width);
-  std::vector<double> unit, norms, student_similarities, teacher_similarities;
-  cosine_similarities(student, batch, width, unit, norms, student_similarities);
-  cosine_similarities(teacher, batch, width, unit, norms, teacher_similarities);
+  assert(student_gradient.empty() || student_gradient.size() >= size_t(batch) * width);
+  cosine_similarities(teacher, batch, width, buffers.teacher);
+  cosine_similarities(student, batch, width, buffers.student);
+  const std::vector<double>& student_similarities = buffers.student.similarities;
+  const std::vector<double>& teacher_similarities = buffers.teacher.similarities;
   double sum = 0;
   for (size_t k = 0; k < student_similarities.size(); ++k) {
     const double difference = student_similarities[k] - teacher_similarities[k];
     sum += difference * difference;
   }
-  return static_cast<T>(sum / (double(batch) * batch));
-}
-
-template <typename T>
-void structural_relation_loss_backward(std::span<const T> student, std::span<const T> teacher, int batch,
-                                       int width, T scale, std::span<T> student_gradient) {
-  assert(student_gradient.size() >= size_t(batch) * width);
-  std::vector<double> unit, norms, student_similarities, teacher_unit, teacher_norms, teacher_similarities;
-  cosine_similarities(teacher, batch, width, teacher_unit, teacher_norms, teacher_similarities);
-  cosine_similarities(student, batch, width, unit, norms, student_similarities);
+  if (student_gradient.empty()) return static_cast<T>(sum / (double(batch) * batch));
   // P = ∂L/∂Ĝ = 2(Ĝ_S − Ĝ_T)/B², symmetric. Through Ĝ = nnᵀ: ∂L/∂n = (P + Pᵀ)n = 2Pn. Through
   // n_i = φ_i/‖φ_i‖: ∂L/∂φ_i = (∂L/∂n_i − n_i·(n_i·∂L/∂n_i)) / ‖φ_i‖.
+  const std::vector<double>& unit = buffers.student.unit;
+  const std::vector<double>& norms = buffers.student.norms;
   const double factor = 2.0 * 2.0 / (double(batch) * batch);
-  std::vector<double> unit_gradient(width);
+  buffers.unit_gradient.resize(width);
+  buffers.p.resize(batch);
+  double* unit_gradient = buffers.unit_gradient.data();
   for (int i = 0; i < batch; ++i) {
     if (!(norms[i] > 0)) continue;  // a zero row is 0 whatever φ_i's direction: no gradient
-    std::fill(unit_gradient.begin(), unit_gradient.end(), 0.0);
-    for (int j = 0; j < batch; ++j) {
-      const double p = factor * (student_similarities[i * batch + j] - teacher_similarities[i * batch + j]);
-      for (int d = 0; d < width; ++d) unit_gradient[d] += p * unit[j * width + d];
-    }
+    for (int j = 0; j < batch; ++j)
+      buffers.p[j] = factor * (student_similarities[i * batch + j] - teacher_similarities[i * batch + j]);
+    weighted_row_sum(buffers.p.data(), unit.data(), batch, width, unit_gradient);
     double radial = 0;
     for (int d = 0; d < width; ++d) radial += unit[i * width + d] * unit_gradient[d];
     for (int d = 0; d < width; ++d) {
@@ -245,6 +157,21 @@ void structural_relation_loss_backward(std::span<const T> student, std::span<con
       student_gradient[i * width + d] += static_cast<T>(double(scale) * gradient);
     }
   }
+  return static_cast<T>(sum / (double(batch) * batch));
+}
+
+template <typename T>
+T structural_relation_loss(std::span<const T> student, std::span<const T> teacher, int batch, int width) {
+  StructuralRelationBuffers buffers;
+  return structural_relation_loss_and_backward<T>(student, teacher, batch, width, T(0), {}, buffers);
+}
+
+template <typename T>
+void structural_relation_loss_backward(std::span<const T> student, std::span<const T> teacher, int batch,
+                                       int width, T scale, std::span<T> student_gradient) {
+  assert(!student_gradient.empty());
+  StructuralRelationBuffers buffers;
+  structural_relation_loss_and_backward<T>(student, teacher, batch, width, scale, student_gradient, buffers);
 }
 
 // [SECTION] Perturbation loss and spectral norm
@@ -276,10 +203,24 @@ T power_iteration_step(std::span<const T> weight, int rows, int columns, std::sp
   assert(weight.size() >= size_t(rows) * columns && u.size() >= size_t(rows) && v.size() >= size_t(columns));
   std::vector<double> wv(rows, 0.0), wtu(columns, 0.0);
   double norm = 0;
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < columns; ++c) wv[r] += double(weight[r * columns + c]) * double(v[c]);
-    norm += wv[r] * wv[r];
+  // Wv four rows at a time: four independent sums, each in the order of c as one row alone would take.
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const T* row = weight.data() + size_t(r) * columns;
+    double sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0;
+    for (int c = 0; c < columns; ++c) {
+      const double x = double(v[c]);
+      sum0 += double(row[c]) * x;
+      sum1 += double(row[columns + c]) * x;
+      sum2 += double(row[2 * columns + c]) * x;
+      sum3 += double(row[3 * columns + c]) * x;
+    }
+    wv[r] = sum0, wv[r + 1] = sum1, wv[r + 2] = sum2, wv[r + 3] = sum3;
   }
+  for (; r < rows; ++r) {
+    for (int c = 0; c < columns; ++c) wv[r] += double(weight[r * columns + c]) * double(v[c]);
+  }
+  for (r = 0; r < rows; ++r) norm += wv[r] * wv[r];
   norm = std::sqrt(norm);
   if (!(norm > 0)) return T(0);
   for (int r = 0; r < rows; ++r) u[r] = static_cast<T>(wv[r] / norm);
@@ -330,10 +271,15 @@ Status validate(const RaqSettings& settings) {
   return {};
 }
 
+namespace {
+
+// raq_network_loss_backward with the perturbed pass in perturbed_network (the clean forward runs once) or,
+// when it is null, in `network` with its gradient kept in perturbed_gradients[parameter_count].
 template <typename T>
-RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> parameters,
-                                       const RaqBatchInputs<T>& inputs, const RaqSettings& settings,
-                                       std::span<T> scratch) {
+RaqLossTerms network_loss_backward(Network<T>& network, std::span<const T> parameters,
+                                   const RaqBatchInputs<T>& inputs, const RaqSettings& settings,
+                                   Network<T>* perturbed_network, std::span<T> perturbed_gradients,
+                                   RaqWorkspace<T>& workspace) {
   const Architecture& architecture = network.architecture();
   const int batch = inputs.size, classes = architecture.num_classes;
   const size_t logits_size = size_t(batch) * classes;
@@ -347,28 +293,35 @@ RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> p
   options.parameters = parameters;
   RaqLossTerms terms;
 
-  std::vector<T> logits_gradient(logits_size, T(0));  // [B, K] of the clean pass
+  std::vector<T>& logits_gradient = workspace.logits_gradient;  // [B, K] of the clean pass
+  logits_gradient.assign(logits_size, T(0));
   if (perturbation) {
-    assert(inputs.perturbed_features.size() >= inputs.features.size() &&
-           scratch.size() >= network.parameter_count());
-    std::span<const T> clean_view = network.forward(inputs.features, batch, options);
-    const std::vector<T> clean(clean_view.begin(), clean_view.begin() + logits_size);
-    std::span<const T> perturbed = network.forward(inputs.perturbed_features, batch, options);
+    assert(inputs.perturbed_features.size() >= inputs.features.size());
+    Network<T>& perturbed_pass = perturbed_network ? *perturbed_network : network;
+    assert(perturbed_network || perturbed_gradients.size() >= network.parameter_count());
+    std::span<const T> clean = network.forward(inputs.features, batch, options);
+    if (!perturbed_network) {  // the perturbed forward below overwrites the clean logits
+      workspace.clean_logits.assign(clean.begin(), clean.begin() + logits_size);
+      clean = workspace.clean_logits;
+    }
+    std::span<const T> perturbed = perturbed_pass.forward(inputs.perturbed_features, batch, options);
     terms.perturbation = double(perturbation_loss<T>(clean, perturbed, batch, classes));
-    std::vector<T> perturbed_gradient(logits_size, T(0));
+    workspace.perturbed_logits_gradient.assign(logits_size, T(0));
     perturbation_loss_backward<T>(clean, perturbed, batch, classes, lambda_p, logits_gradient,
-                                  perturbed_gradient);
+                                  workspace.perturbed_logits_gradient);
     BackwardOptions<T> perturbed_options;
-    perturbed_options.logits_gradient = perturbed_gradient;
-    network.backward(inputs.labels, perturbed_options);
-    std::copy(network.gradients().begin(), network.gradients().end(), scratch.begin());
+    perturbed_options.logits_gradient = workspace.perturbed_logits_gradient;
+    perturbed_pass.backward(inputs.labels, perturbed_options);
+    if (!perturbed_network)
+      std::copy(network.gradients().begin(), network.gradients().end(), perturbed_gradients.begin());
   }
 
-  network.forward(inputs.features, batch, options);
+  if (!perturbation || !perturbed_network) network.forward(inputs.features, batch, options);
   const T cross_entropy = network.loss(inputs.labels);
   terms.cross_entropy = double(cross_entropy);
   if (!std::isfinite(cross_entropy)) return terms;
-  std::vector<T> cross_entropy_gradient(logits_size);
+  std::vector<T>& cross_entropy_gradient = workspace.cross_entropy_gradient;
+  cross_entropy_gradient.resize(logits_size);
   softmax_cross_entropy_backward(batch, classes, network.probabilities().data(), inputs.labels.data(),
                                  cross_entropy_gradient.data());
   for (size_t k = 0; k < logits_size; ++k) logits_gradient[k] += cross_entropy_gradient[k];
@@ -377,27 +330,57 @@ RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> p
   clean_options.logits_gradient = logits_gradient;
   if (structural) {
     assert(inputs.teacher_features.size() >= size_t(batch) * feature_width);
-    // φ_Q of the clean forward: backward leaves the activations alone, so the view stays valid.
+    // φ_Q of the clean forward: backward leaves the activations alone, so the view stays valid. The loss
+    // and its gradient come together, where the gradient joins the backward.
     const std::span<const T> student = network.layer_output(feature_layer);
-    terms.structural =
-        double(structural_relation_loss<T>(student, inputs.teacher_features, batch, feature_width));
-    clean_options.at_layer_output = [=, &inputs](int layer, std::span<T> output_gradient) {
+    clean_options.at_layer_output = [=, &inputs, &terms, &workspace](int layer,
+                                                                     std::span<T> output_gradient) {
       if (layer != feature_layer) return;
-      structural_relation_loss_backward<T>(student, inputs.teacher_features, batch, feature_width, lambda_s,
-                                           output_gradient);
+      terms.structural = double(
+          structural_relation_loss_and_backward<T>(student, inputs.teacher_features, batch, feature_width,
+                                                   lambda_s, output_gradient, workspace.structural));
     };
   }
   network.backward(inputs.labels, clean_options);
   if (perturbation) {
     std::span<T> gradients = network.gradients();
-    for (size_t i = 0; i < gradients.size(); ++i) gradients[i] += scratch[i];
+    std::span<const T> waiting = perturbed_network ? std::as_const(*perturbed_network).gradients()
+                                                   : std::span<const T>(perturbed_gradients);
+    for (size_t i = 0; i < gradients.size(); ++i) gradients[i] += waiting[i];
   }
   return terms;
+}
+
+}  // namespace
+
+template <typename T>
+RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> parameters,
+                                       const RaqBatchInputs<T>& inputs, const RaqSettings& settings,
+                                       RaqWorkspace<T>& workspace) {
+  Network<T>* perturbed_network = workspace.perturbed_network.get();
+  if (!perturbed_network && settings.perturbation_lambda > 0)
+    workspace.perturbed_gradients.resize(network.parameter_count());
+  return network_loss_backward<T>(network, parameters, inputs, settings, perturbed_network,
+                                  workspace.perturbed_gradients, workspace);
+}
+
+template <typename T>
+RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> parameters,
+                                       const RaqBatchInputs<T>& inputs, const RaqSettings& settings,
+                                       std::span<T> scratch) {
+  RaqWorkspace<T> workspace;
+  return network_loss_backward<T>(network, parameters, inputs, settings, nullptr, scratch, workspace);
 }
 
 // [SECTION] The "raq" TrainingMethod
 
 namespace {
+
+// The kernel table of `network`, not owned: the perturbed pass's network borrows it for one step at a
+// time (set again before every step), while `network` holds it.
+std::shared_ptr<const KernelTable> borrowed_kernels(const Network<float>& network) {
+  return std::shared_ptr<const KernelTable>(std::shared_ptr<const KernelTable>(), &network.kernels());
+}
 
 // Power-iteration steps at attach, so the first penalties and readouts are not the underestimate of a
 // random start; afterwards one step per training step (methods.md §5.3).
@@ -428,6 +411,10 @@ class RaqMethod final : public TrainingMethod {
       for (int i = 0; i < kPowerIterationWarmUp; ++i) {
         sigma_[t] = power_iteration_step<float>(weight, tensor.rows, tensor.columns, left_[t], right_[t]);
       }
+    }
+    if (settings_.perturbation_lambda > 0) {
+      workspace_.perturbed_network =
+          std::make_unique<Network<float>>(network.architecture(), borrowed_kernels(network));
     }
   }
 
@@ -461,9 +448,11 @@ class RaqMethod final : public TrainingMethod {
                                                                          settings_.perturbation_epsilon));
       }
       inputs.perturbed_features = perturbed_;
-      scratch_.resize(network.parameter_count());
+      // The network's table may have changed since the last step (the lab's thread count).
+      if (workspace_.perturbed_network) workspace_.perturbed_network->set_kernels(borrowed_kernels(network));
     }
-    const RaqLossTerms terms = raq_network_loss_backward<float>(network, view_, inputs, settings_, scratch_);
+    const RaqLossTerms terms =
+        raq_network_loss_backward<float>(network, view_, inputs, settings_, workspace_);
     StepResult result{static_cast<float>(terms.cross_entropy), 0.0f};
     if (!std::isfinite(result.loss)) return result;
 
@@ -527,7 +516,8 @@ class RaqMethod final : public TrainingMethod {
   std::vector<std::vector<float>> left_, right_;  // per parameter tensor: u[rows], v[columns] (weights only)
   std::vector<float> sigma_;                      // per parameter tensor: the last σ estimate
   std::vector<std::vector<float>> scales_;        // per parameter tensor: this step's α per channel
-  std::vector<float> view_, perturbed_, teacher_features_, scratch_;
+  std::vector<float> view_, perturbed_, teacher_features_;
+  RaqWorkspace<float> workspace_;          // with the perturbed pass's network when λ_p > 0
   std::vector<float> teacher_parameters_;  // the weights at attach(), with frozen_teacher
 };
 
@@ -538,17 +528,21 @@ Result<std::unique_ptr<TrainingMethod>> make_raq_method(const RaqSettings& setti
   return std::unique_ptr<TrainingMethod>(std::make_unique<RaqMethod>(settings));
 }
 
-#define QPLAY_INSTANTIATE_RAQ(T)                                                                          \
-  template T structural_relation_loss<T>(std::span<const T>, std::span<const T>, int, int);               \
-  template void structural_relation_loss_backward<T>(std::span<const T>, std::span<const T>, int, int, T, \
-                                                     std::span<T>);                                       \
-  template T perturbation_loss<T>(std::span<const T>, std::span<const T>, int, int);                      \
-  template void perturbation_loss_backward<T>(std::span<const T>, std::span<const T>, int, int, T,        \
-                                              std::span<T>, std::span<T>);                                \
-  template T power_iteration_step<T>(std::span<const T>, int, int, std::span<T>, std::span<T>);           \
-  template void spectral_penalty_backward<T>(std::span<const T>, std::span<const T>, T, T, std::span<T>); \
-  template RaqLossTerms raq_network_loss_backward<T>(                                                     \
-      Network<T>&, std::span<const T>, const RaqBatchInputs<T>&, const RaqSettings&, std::span<T>);
+#define QPLAY_INSTANTIATE_RAQ(T)                                                                           \
+  template T structural_relation_loss<T>(std::span<const T>, std::span<const T>, int, int);                \
+  template void structural_relation_loss_backward<T>(std::span<const T>, std::span<const T>, int, int, T,  \
+                                                     std::span<T>);                                        \
+  template T perturbation_loss<T>(std::span<const T>, std::span<const T>, int, int);                       \
+  template void perturbation_loss_backward<T>(std::span<const T>, std::span<const T>, int, int, T,         \
+                                              std::span<T>, std::span<T>);                                 \
+  template T power_iteration_step<T>(std::span<const T>, int, int, std::span<T>, std::span<T>);            \
+  template void spectral_penalty_backward<T>(std::span<const T>, std::span<const T>, T, T, std::span<T>);  \
+  template T structural_relation_loss_and_backward<T>(std::span<const T>, std::span<const T>, int, int, T, \
+                                                      std::span<T>, StructuralRelationBuffers&);           \
+  template RaqLossTerms raq_network_loss_backward<T>(                                                      \
+      Network<T>&, std::span<const T>, const RaqBatchInputs<T>&, const RaqSettings&, std::span<T>);        \
+  template RaqLossTerms raq_network_loss_backward<T>(                                                      \
+      Network<T>&, std::span<const T>, const RaqBatchInputs<T>&, const RaqSettings&, RaqWorkspace<T>&);
 QPLAY_INSTANTIATE_RAQ(float)
 QPLAY_INSTANTIATE_RAQ(double)
 #undef QPLAY_INSTANTIATE_RAQ

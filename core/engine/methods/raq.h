@@ -53,14 +53,19 @@ struct ShiftAddVariant {
 // The α that minimises Σ_i (w_i − ŵ_i)² over one channel, every w_i taking its nearest level. For
 // fixed levels c_i the least-squares scale is α = Σ|w_i|·c_i / Σc_i² (methods.md's Σ|w| / Σ|b1 + ½b2|
 // is not the least-squares one); as α moves, the nearest levels change, so the error is piecewise
-// quadratic in α with breaks where |w_i| sits halfway between the two magnitudes. Sorting |w| (a radix
-// sort) and taking that closed form on each piece from prefix sums finds the global minimum exactly,
-// with no alternating iteration that could stop in a local one. Nearest level means |w| > α takes 3/2
+// quadratic in α with breaks where |w_i| sits halfway between the two magnitudes. Taking that closed form
+// on each piece of the sorted |w| from prefix sums finds the global minimum exactly, with no alternating
+// iteration that could stop in a local one; this one sorts and scans only the few buckets of |w| whose
+// pieces can hold the minimum (raq_shift_add.cpp), the same minimum as the reference below up to the
+// rounding of the double sums (which are summed in another order). Nearest level means |w| > α takes 3/2
 // for residual_binary (the two-sign formula; at |w| = α exactly we take ½ for both signs, where the
 // formula's sign(0) = +1 would not be symmetric) and |w| > ¾α takes 1 for power_of_two (methods.md's
 // log-domain rounding e = round(log2(|w|/α)) would put that boundary at α/√2 and cost error). 0 for
 // an all-zero channel. weights[n].
 double shift_add_least_squares_scale(std::span<const float> weights, ShiftAddLevels levels);
+
+// The definition the fast search is tested against: sorts every |w| and tries every piece.
+double shift_add_least_squares_scale_reference(std::span<const float> weights, ShiftAddLevels levels);
 
 // weights[channels, n] -> quantized[channels, n] (may alias weights), scales[channels] = each
 // channel's α (least squares, then power-of-two rounded if asked). sign(0) counts as +1, as in binary
@@ -105,6 +110,25 @@ T structural_relation_loss(std::span<const T> student, std::span<const T> teache
 template <typename T>
 void structural_relation_loss_backward(std::span<const T> student, std::span<const T> teacher, int batch,
                                        int width, T scale, std::span<T> student_gradient);
+
+// Scratch of the structural loss, reused from step to step (RaqWorkspace holds one).
+struct CosineRows {
+  std::vector<double> unit;             // [B, D] rows of φ over their norms
+  std::vector<double> unit_transposed;  // [D, B]
+  std::vector<double> norms;            // [B]
+  std::vector<double> similarities;     // [B, B]
+};
+struct StructuralRelationBuffers {
+  CosineRows student, teacher;
+  std::vector<double> p, unit_gradient;  // [B] one row of ∂L/∂Ĝ, [D] ∂L/∂n_i
+};
+
+// Both at once, each Gram computed once: returns L_rel and, unless student_gradient is empty, adds
+// scale · ∂L_rel/∂student to it. Same bits as the two functions above.
+template <typename T>
+T structural_relation_loss_and_backward(std::span<const T> student, std::span<const T> teacher, int batch,
+                                        int width, T scale, std::span<T> student_gradient,
+                                        StructuralRelationBuffers& buffers);
 
 // [SECTION] Perturbation loss and spectral norm (methods.md §5.3)
 
@@ -176,13 +200,33 @@ struct RaqLossTerms {
   double perturbation = 0;  // L_pert on the logits (0 when λ_p = 0)
 };
 
+// What raq_network_loss_backward keeps from step to step, so that a step allocates nothing once the sizes
+// have settled. RaqMethod holds one, with a second network for the perturbed pass.
+template <typename T>
+struct RaqWorkspace {
+  // Null: the perturbed pass runs in the main network, whose clean forward must then run again. A network
+  // of the same architecture (and kernels): the perturbed pass runs there while the clean forward's
+  // activations stay in the main one, so the clean forward runs once. Same bits either way.
+  std::unique_ptr<Network<T>> perturbed_network;
+  std::vector<T> perturbed_gradients;  // [parameter_count], without one
+  std::vector<T> clean_logits, logits_gradient, perturbed_logits_gradient, cross_entropy_gradient;  // [B, K]
+  StructuralRelationBuffers structural;
+};
+
 // The part of the objective that runs through the network, on the forward given by `parameters` (a
 // view with the network's layout, held outside the network's arena, which a forward may grow): CE(f(x)) +
 // λ_s·L_rel(φ(x), teacher) + λ_p·L_pert(f(x), f(x + ξ)). network.gradients() receives its gradient w.r.t.
-// those parameters. Network::backward overwrites the gradients, so the perturbed pass's gradient waits in
-// scratch[parameter_count] and is added after the clean pass. Runs three forwards when λ_p > 0 (clean logits,
-// perturbed + its backward, clean + its backward) and one otherwise; the last forward and loss() are the
-// clean ones. If the clean loss is not finite, returns without the backward (the caller stops the run).
+// those parameters. Network::backward overwrites the gradients, so the perturbed pass's gradient waits (in
+// the perturbed network, or in workspace.perturbed_gradients) and is added after the clean pass. Runs
+// three forwards when λ_p > 0 (clean logits, perturbed + its backward, clean + its backward; two with a
+// perturbed network) and one otherwise; the last forward and loss() of `network` are the clean ones. If the
+// clean loss is not finite, returns without the clean backward (the caller stops the run).
+template <typename T>
+RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> parameters,
+                                       const RaqBatchInputs<T>& inputs, const RaqSettings& settings,
+                                       RaqWorkspace<T>& workspace);
+
+// The same without a perturbed network, the perturbed pass's gradient waiting in scratch[parameter_count].
 template <typename T>
 RaqLossTerms raq_network_loss_backward(Network<T>& network, std::span<const T> parameters,
                                        const RaqBatchInputs<T>& inputs, const RaqSettings& settings,
