@@ -20,12 +20,30 @@ enum class Codes { random, extreme };
 
 class Int8GemmTester {
  public:
-  Int8GemmTester& m(int value) { m_ = value; return *this; }
-  Int8GemmTester& n(int value) { n_ = value; return *this; }
-  Int8GemmTester& k(int value) { k_ = value; return *this; }
-  Int8GemmTester& a_stride(int extra) { a_extra_ = extra; return *this; }
-  Int8GemmTester& c_stride(int extra) { c_extra_ = extra; return *this; }
-  Int8GemmTester& codes(Codes value) { codes_ = value; return *this; }
+  Int8GemmTester& m(int value) {
+    m_ = value;
+    return *this;
+  }
+  Int8GemmTester& n(int value) {
+    n_ = value;
+    return *this;
+  }
+  Int8GemmTester& k(int value) {
+    k_ = value;
+    return *this;
+  }
+  Int8GemmTester& a_stride(int extra) {
+    a_extra_ = extra;
+    return *this;
+  }
+  Int8GemmTester& c_stride(int extra) {
+    c_extra_ = extra;
+    return *this;
+  }
+  Int8GemmTester& codes(Codes value) {
+    codes_ = value;
+    return *this;
+  }
 
   // The variant's C equals the reference's, and C's padding between rows is untouched.
   void test(Int8GemmVariant variant, uint64_t seed) const {
@@ -37,10 +55,12 @@ class Int8GemmTester {
     std::vector<int8_t> a(m_ * lda), w(static_cast<size_t>(n_) * k_);
     std::vector<int32_t> offsets(n_);
     for (int8_t& x : a) {
-      x = codes_ == Codes::extreme ? (rng.below(2) ? -128 : 127) : static_cast<int8_t>(int(rng.below(256)) - 128);
+      x = codes_ == Codes::extreme ? (rng.below(2) ? -128 : 127)
+                                   : static_cast<int8_t>(int(rng.below(256)) - 128);
     }
     for (int8_t& x : w) {
-      x = codes_ == Codes::extreme ? (rng.below(2) ? -127 : 127) : static_cast<int8_t>(int(rng.below(255)) - 127);
+      x = codes_ == Codes::extreme ? (rng.below(2) ? -127 : 127)
+                                   : static_cast<int8_t>(int(rng.below(255)) - 127);
     }
     for (int32_t& offset : offsets) offset = static_cast<int32_t>(rng.below(2000001)) - 1000000;
     const std::vector<int32_t> expected = run(Int8GemmVariant::reference, a, lda, w, offsets, ldc);
@@ -58,7 +78,8 @@ class Int8GemmTester {
   static constexpr int32_t kUntouched = 0x5eed5eed;
 
   std::vector<int32_t> run(Int8GemmVariant variant, const std::vector<int8_t>& a, size_t lda,
-                           const std::vector<int8_t>& w, const std::vector<int32_t>& offsets, size_t ldc) const {
+                           const std::vector<int8_t>& w, const std::vector<int32_t>& offsets,
+                           size_t ldc) const {
     const PackedInt8Weights packed = pack_int8_weights(variant, w, n_, k_, offsets);
     std::vector<int32_t> c(m_ * ldc, kUntouched);
     int8_gemm(packed, m_, a.data(), lda, c.data(), ldc);
@@ -78,7 +99,7 @@ TEST(Int8GemmReference, SumsTheProductsOntoTheOffsets) {
   std::vector<int32_t> c(4);
   int8_gemm(packed, 2, a.data(), 3, c.data(), 2);
   EXPECT_EQ(c, (std::vector<int32_t>{10 + 4 - 10 - 18, -20 - 127 - 254 + 3, 10 - 512 + 635,
-                                      -20 + 128 * 127 + 127 * 127}));
+                                     -20 + 128 * 127 + 127 * 127}));
 }
 
 TEST(Int8GemmVariants, TheReferenceIsAlwaysAvailableAndTheFastestIsAvailable) {
@@ -110,7 +131,9 @@ void sweep_against_reference(Int8GemmVariant variant) {
   }
 }
 
-TEST(Int8GemmVariants, Avx2MatchesTheReferenceOverASweepOfShapes) { sweep_against_reference(Int8GemmVariant::avx2); }
+TEST(Int8GemmVariants, Avx2MatchesTheReferenceOverASweepOfShapes) {
+  sweep_against_reference(Int8GemmVariant::avx2);
+}
 TEST(Int8GemmVariants, AvxVnniMatchesTheReferenceOverASweepOfShapes) {
   sweep_against_reference(Int8GemmVariant::avx_vnni);
 }

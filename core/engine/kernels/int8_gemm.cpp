@@ -65,7 +65,8 @@ void pack_x86(std::span<const int8_t> weights, int outputs, int depth, PackedInt
 // [panel][k / 2][8][2] as int16, zero padding.
 void pack_simd128(std::span<const int8_t> weights, int outputs, int depth, PackedInt8Weights& packed) {
   const size_t pairs = (static_cast<size_t>(depth) + 1) / 2;
-  packed.words.assign(panel_count(outputs, kInt8Simd128PanelColumns) * pairs * 2 * kInt8Simd128PanelColumns, 0);
+  packed.words.assign(panel_count(outputs, kInt8Simd128PanelColumns) * pairs * 2 * kInt8Simd128PanelColumns,
+                      0);
   for (int n = 0; n < outputs; ++n) {
     int16_t* panel =
         packed.words.data() + (n / kInt8Simd128PanelColumns) * pairs * 2 * kInt8Simd128PanelColumns;
@@ -186,10 +187,17 @@ void int8_gemm(const PackedInt8Weights& weights, int M, const int8_t* a, size_t 
   // each copy their own tiles of A.
   thread_local std::vector<unsigned char> scratch;
   scratch.resize(std::max(scratch.size(), int8_gemm_scratch_bytes(weights.depth)));
-  const Int8GemmArguments arguments{weights.bytes.data(), weights.words.data(), weights.offsets.data(),
-                                    weights.outputs,      weights.depth,        M,
-                                    a,                    lda,                  c,
-                                    ldc,                  scratch.data()};
+  const Int8GemmArguments arguments{weights.bytes.data(),
+                                    weights.words.data(),
+                                    weights.offsets.data(),
+                                    weights.outputs,
+                                    weights.depth,
+                                    M,
+                                    a,
+                                    lda,
+                                    c,
+                                    ldc,
+                                    scratch.data()};
   switch (weights.variant) {
 #if defined(QPLAY_HAVE_INT8_X86) && (defined(__x86_64__) || defined(_M_X64))
     case Int8GemmVariant::avx2:

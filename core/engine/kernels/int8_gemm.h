@@ -24,8 +24,8 @@ namespace qplay {
 
 enum class Int8GemmVariant { reference, avx2, avx_vnni, avx512_vnni, simd128 };
 inline constexpr Int8GemmVariant kAllInt8GemmVariants[] = {
-    Int8GemmVariant::reference, Int8GemmVariant::avx2, Int8GemmVariant::avx_vnni, Int8GemmVariant::avx512_vnni,
-    Int8GemmVariant::simd128};
+    Int8GemmVariant::reference, Int8GemmVariant::avx2, Int8GemmVariant::avx_vnni,
+    Int8GemmVariant::avx512_vnni, Int8GemmVariant::simd128};
 
 const char* int8_gemm_variant_name(Int8GemmVariant variant);  // "reference", "avx2", "avx-vnni", ...
 // Empty when this binary has the variant and this CPU runs it; else why not ("this CPU has no AVX-VNNI").
@@ -40,8 +40,8 @@ Int8GemmVariant fastest_int8_gemm_variant();
 // panels of 8 columns of int16, k in pairs ([panel][k / 2][8][2]); the reference as given ([N, K]).
 struct PackedInt8Weights {
   Int8GemmVariant variant = Int8GemmVariant::reference;
-  int outputs = 0;  // N
-  int depth = 0;    // K
+  int outputs = 0;               // N
+  int depth = 0;                 // K
   std::vector<int8_t> bytes;     // reference and x86 variants
   std::vector<int16_t> words;    // simd128
   std::vector<int32_t> offsets;  // [panels · panel width]: offsets[n] plus what the variant's trick needs

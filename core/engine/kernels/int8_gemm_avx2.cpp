@@ -19,7 +19,9 @@ struct DotAvx2 {
   static constexpr int kRows = 4, kVectors = 2, kLanes = 8;
   static constexpr unsigned char kActivationXor = 0;
   static Vector load(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static Vector load_weights(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static Vector load_weights(const int8_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
   static void store(int32_t* p, Vector v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static Vector broadcast(const unsigned char* four) {
     int32_t value;

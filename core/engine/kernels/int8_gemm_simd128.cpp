@@ -28,11 +28,13 @@ void int8_gemm_simd128(const Int8GemmArguments& g) {
       for (size_t k = copied; k < row_words; ++k) out[k] = 0;
     }
     for (int n0 = 0; n0 < g.outputs; n0 += kInt8Simd128PanelColumns) {
-      const v128_t offsets_low = wasm_v128_load(g.offsets + n0), offsets_high = wasm_v128_load(g.offsets + n0 + 4);
+      const v128_t offsets_low = wasm_v128_load(g.offsets + n0),
+                   offsets_high = wasm_v128_load(g.offsets + n0 + 4);
       v128_t c0_low = offsets_low, c0_high = offsets_high, c1_low = offsets_low, c1_high = offsets_high;
       v128_t c2_low = offsets_low, c2_high = offsets_high, c3_low = offsets_low, c3_high = offsets_high;
       const int16_t* w = g.packed_words + size_t(n0 / kInt8Simd128PanelColumns) * panel_words;
-      const int16_t *x0 = tile, *x1 = tile + row_words, *x2 = tile + 2 * row_words, *x3 = tile + 3 * row_words;
+      const int16_t *x0 = tile, *x1 = tile + row_words, *x2 = tile + 2 * row_words,
+                    *x3 = tile + 3 * row_words;
 #pragma clang loop unroll(disable)
       for (int p = 0; p < pairs; ++p, w += 2 * kInt8Simd128PanelColumns) {
         const v128_t w_low = wasm_v128_load(w), w_high = wasm_v128_load(w + kInt8Simd128PanelColumns);
@@ -49,8 +51,10 @@ void int8_gemm_simd128(const Int8GemmArguments& g) {
         c3_low = wasm_i32x4_add(c3_low, wasm_i32x4_dot_i16x8(x, w_low));
         c3_high = wasm_i32x4_add(c3_high, wasm_i32x4_dot_i16x8(x, w_high));
       }
-      const v128_t sums[kRows][2] = {{c0_low, c0_high}, {c1_low, c1_high}, {c2_low, c2_high}, {c3_low, c3_high}};
-      const int columns = g.outputs - n0 < kInt8Simd128PanelColumns ? g.outputs - n0 : kInt8Simd128PanelColumns;
+      const v128_t sums[kRows][2] = {
+          {c0_low, c0_high}, {c1_low, c1_high}, {c2_low, c2_high}, {c3_low, c3_high}};
+      const int columns =
+          g.outputs - n0 < kInt8Simd128PanelColumns ? g.outputs - n0 : kInt8Simd128PanelColumns;
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.c + size_t(m0 + r) * g.ldc + n0;
         if (columns == kInt8Simd128PanelColumns) {

@@ -54,7 +54,8 @@ inline void int8_gemm_x86_tiles(const Int8GemmArguments& g) {
       }
       for (int k4 = 0; k4 < groups; ++k4) {
         Vector w[kVectors];
-        for (int v = 0; v < kVectors; ++v) w[v] = Dot::load_weights(weights[v] + size_t(k4) * 4 * kInt8X86PanelColumns);
+        for (int v = 0; v < kVectors; ++v)
+          w[v] = Dot::load_weights(weights[v] + size_t(k4) * 4 * kInt8X86PanelColumns);
         for (int r = 0; r < kRows; ++r) {
           const Vector x = Dot::broadcast(tile + r * row_bytes + size_t(k4) * 4);
           for (int v = 0; v < kVectors; ++v) sums[r][v] = Dot::accumulate(sums[r][v], x, w[v]);

@@ -10,7 +10,8 @@ TaskPool::TaskPool(int threads) {
 #if QPLAY_HAVE_PTHREADPOOL
   if (threads > 1) {
     if (pthreadpool_t pool = pthreadpool_create(static_cast<size_t>(threads))) {
-      pool_ = std::shared_ptr<void>(pool, [](void* p) { pthreadpool_destroy(static_cast<pthreadpool_t>(p)); });
+      pool_ =
+          std::shared_ptr<void>(pool, [](void* p) { pthreadpool_destroy(static_cast<pthreadpool_t>(p)); });
       threads_ = static_cast<int>(pthreadpool_get_threads_count(pool));
     }
   }
@@ -29,7 +30,8 @@ void TaskPool::run(int tasks, const std::function<void(int task)>& task) {
         [](void* context, size_t index) {
           (*static_cast<const std::function<void(int)>*>(context))(static_cast<int>(index));
         },
-        const_cast<std::function<void(int)>*>(&task), static_cast<size_t>(tasks), PTHREADPOOL_FLAG_YIELD_WORKERS);
+        const_cast<std::function<void(int)>*>(&task), static_cast<size_t>(tasks),
+        PTHREADPOOL_FLAG_YIELD_WORKERS);
     return;
   }
 #endif
