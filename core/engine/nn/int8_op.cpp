@@ -13,12 +13,17 @@ void int8_requantize(const Int8Op& op, size_t rows, const int32_t* accumulators,
   const QuantGrid& grid = op.output_grid;
   const float low = static_cast<float>(grid.q_min - grid.zero_point);
   const float high = static_cast<float>(grid.q_max - grid.zero_point);
+  const int32_t zero_point = grid.zero_point;
+  // Restrict pointers: int8_t stores may alias anything, and without them the loop is not vectorized
+  // (measured: 14% of a W4A8 slider move scalar).
+  const float* __restrict scales = op.accumulator_scales.data();
   for (size_t r = 0; r < rows; ++r) {
-    const int32_t* in = accumulators + r * outputs;
-    int8_t* out = output + r * outputs;
+    const int32_t* __restrict in = accumulators + r * outputs;
+    int8_t* __restrict out = output + r * outputs;
     for (int c = 0; c < outputs; ++c) {
-      const float scaled = std::clamp(static_cast<float>(in[c]) * op.accumulator_scales[c], low, high);
-      out[c] = static_cast<int8_t>(static_cast<int32_t>(round_half_even(scaled)) + grid.zero_point);
+      const float product = static_cast<float>(in[c]) * scales[c];
+      const float scaled = product < low ? low : (product > high ? high : product);
+      out[c] = static_cast<int8_t>(static_cast<int32_t>(round_half_even(scaled)) + zero_point);
     }
   }
 }
