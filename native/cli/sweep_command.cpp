@@ -63,16 +63,16 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
   setting.weights.range_method = RangeMethod::min_max;
   setting.activations.range_method = RangeMethod::min_max;
   std::vector<int32_t> fake_predictions;
-  Evaluation fake = evaluate_quantized(network, data, setting, e.calibration_samples, &fake_predictions);
+  Evaluation fake = evaluate_quantized(network, data, setting, e.calibration_samples, &fake_predictions,
+                                       QuantizedPath::fake_quantization);
 
   Int8ModelOptions options = calibrate_int8_model_options(network, network.parameters(), data.train_x,
                                                           e.calibration_samples, setting.weights.granularity);
+  // The engine's own int8 GEMM (its fastest variant on this CPU), or its reference loops.
+  if (e.kernels == KernelChoice::reference) options.gemm_variant = Int8GemmVariant::reference;
   Result<Int8Model> int8 = build_int8_model(network, network.parameters(), options);
   if (!int8) return int8.status();
-  const Int8Backend backend =
-      int8_backend_available(Int8Backend::xnnpack) && e.kernels != KernelChoice::reference
-          ? Int8Backend::xnnpack
-          : Int8Backend::reference;
+  const Int8Backend backend = Int8Backend::engine;
   Result<std::vector<int32_t>> predictions =
       int8_predict(*int8, data.test_x, data.test_size(), backend, e.threads);
   if (!predictions) return predictions.status();
@@ -84,7 +84,8 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
   const double n = static_cast<double>(predictions->size());
   table.rows.push_back({"8-bit fake quantization, min-max, " + std::string(choice_name(e.granularity)),
                         format_percent(fake.accuracy, 2), format_fixed(fake.loss, 4), ""});
-  table.rows.push_back({std::string("real int8 inference (") + int8_backend_name(backend) + ")",
+  table.rows.push_back({std::string("real int8 inference (") + int8_backend_name(backend) + ", " +
+                            int8_gemm_variant_name(options.gemm_variant) + ")",
                         format_percent(correct / n, 2), "",
                         "agrees with fake quantization on " + format_percent(agree / n, 2)});
   return {};

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/engine/base/rng.h"
 #include "core/engine/lab/lab.h"
 #include "core/engine/lab/lab_report.h"
 #include "core/engine/lab/weight_statistics.h"
@@ -391,6 +392,69 @@ TEST(EvaluationCache, KeepsTheLastCompleteResultWhileNewerWeightsAreEvaluated) {
   const std::vector<int32_t>& predictions = cache.find(setting)->predictions;
   EXPECT_EQ(predictions.size(), 600u);
   EXPECT_EQ(std::count(predictions.begin(), predictions.end(), -1), 0);
+}
+
+// Random 6x6 images stored as uint8 codes (as Fashion-MNIST is), 3 classes.
+std::shared_ptr<const Dataset> random_images(int train, int test) {
+  Rng rng(17);
+  auto rows = [&](int count) {
+    std::vector<uint8_t> codes(static_cast<size_t>(count) * 36);
+    for (uint8_t& code : codes) code = static_cast<uint8_t>(rng.below(256));
+    return FeatureRows::from_uint8_codes(std::move(codes), 36, 255.0f);
+  };
+  auto labels = [&](int count) {
+    std::vector<int32_t> y(count);
+    for (int32_t& label : y) label = static_cast<int32_t>(rng.below(3));
+    return y;
+  };
+  Dataset images;
+  images.name = "random images";
+  images.sample_shape = {6, 6, 1};
+  images.num_classes = 3;
+  images.class_names = {"a", "b", "c"};
+  images.train_x = rows(train);
+  images.train_y = labels(train);
+  images.test_x = rows(test);
+  images.test_y = labels(test);
+  return std::make_shared<const Dataset>(std::move(images));
+}
+
+// With quantized activations on image data the slider runs real int8 inference: its numbers are
+// evaluate_quantized's (which takes the same path), close to fake quantization's, and they follow
+// the weights like every other evaluation; with float activations it stays on the float network.
+TEST(EvaluationCache, QuantizedActivationsOnImagesEvaluateInInt8AndFollowTheWeights) {
+  std::shared_ptr<const Dataset> images = random_images(300, 700);
+  Result<Architecture> architecture = parse_architecture("mlp:12", TensorShape{6, 6, 1}, 3);
+  ASSERT_TRUE(architecture.ok());
+  Network<float> network(*architecture, reference_kernel_table());
+  network.initialize(3);
+  EvaluationCache cache(images, 200);
+  QuantizationSetting setting;
+  setting.weights = {.bits = 4};
+  setting.activations = {.bits = 8};
+  while (!cache.evaluate(network, 1, setting, 0)) {
+  }
+  EXPECT_TRUE(cache.evaluates_in_int8(setting));
+  const Evaluation int8 = evaluate_quantized(network, *images, setting, 200);
+  const Evaluation fake =
+      evaluate_quantized(network, *images, setting, 200, nullptr, QuantizedPath::fake_quantization);
+  EXPECT_DOUBLE_EQ(cache.find(setting)->result.accuracy, int8.accuracy);
+  EXPECT_NEAR(cache.find(setting)->result.loss, int8.loss, 1e-6);
+  EXPECT_NEAR(cache.find(setting)->result.accuracy, fake.accuracy, 0.01);
+
+  network.initialize(4);  // new weights, version 2
+  while (!cache.evaluate(network, 2, setting, 0)) {
+  }
+  const Evaluation after = evaluate_quantized(network, *images, setting, 200);
+  EXPECT_EQ(cache.find(setting)->weights_version, 2u);
+  EXPECT_DOUBLE_EQ(cache.find(setting)->result.accuracy, after.accuracy);
+  EXPECT_NEAR(cache.find(setting)->result.loss, after.loss, 1e-6);
+
+  QuantizationSetting float_activations = setting;
+  float_activations.activations.bits = 0;
+  while (!cache.evaluate(network, 2, float_activations, 0)) {
+  }
+  EXPECT_FALSE(cache.evaluates_in_int8(float_activations));
 }
 
 TEST(EvaluationCache, KeepsAtMostItsSettingsDroppingTheLeastRecentlyUsed) {

@@ -223,10 +223,13 @@ TEST(FeatureStorage, Uint8CodesTrainEvaluateAndCalibrateLikeTheirFloats) {
   EXPECT_EQ(by_rows.accuracy, by_span.accuracy);
   EXPECT_EQ(by_rows_predictions, by_span_predictions);
 
-  // Post-training quantization calibrates activation ranges on the training rows.
+  // Post-training quantization calibrates activation ranges on the training rows. (Fake quantization
+  // both ways: by default the uint8 codes would run through real int8 inference, the floats cannot.)
   QuantizationSetting setting = make_quantization_setting(e, 4, 4);
-  const Evaluation quantized_codes = evaluate_quantized(network, *codes, setting, 200);
-  const Evaluation quantized_floats = evaluate_quantized(network, *floats, setting, 200);
+  const Evaluation quantized_codes =
+      evaluate_quantized(network, *codes, setting, 200, nullptr, QuantizedPath::fake_quantization);
+  const Evaluation quantized_floats =
+      evaluate_quantized(network, *floats, setting, 200, nullptr, QuantizedPath::fake_quantization);
   EXPECT_EQ(quantized_codes.loss, quantized_floats.loss);
   EXPECT_EQ(quantized_codes.accuracy, quantized_floats.accuracy);
 }

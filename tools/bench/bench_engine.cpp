@@ -11,6 +11,10 @@
 //   w3         one slider move: a W1 model's weights quantized per channel to 4 bits
 //              (quantized_weights_view) and evaluated on 10,000 test samples, ms per move; every
 //              evaluation chunk size in kChunkSizes is tried and the fastest reported
+//   w3-w4a8    the same move with 8-bit activations too, as the slider runs it: quantize the weights
+//              (4 bits), calibrate the activation grids on 512 training samples, build the int8 model
+//              and evaluate the 10,000 test samples through real int8 inference (the fastest int8 GEMM
+//              variant of the CPU); pixels are uint8 codes (random bytes / 255), like Fashion-MNIST's
 //   w3-first-readout  the same move up to the first 1,000-sample read-out of an
 //              IncrementalEvaluation (what the slider shows within the frame), ms
 //   w4-lab-slider  the playground's slider: a paused Lab of three runs (baseline, gradl1, symreg;
@@ -65,6 +69,7 @@
 #include "core/engine/base/rng.h"
 #include "core/engine/data/fashion_mnist.h"
 #include "core/engine/data/idx_reader.h"
+#include "core/engine/deploy/int8_inference.h"
 #include "core/engine/deploy/post_training.h"
 #include "core/engine/io/json.h"
 #include "core/engine/kernels/kernel_table.h"
@@ -345,6 +350,76 @@ Measurement bench_slider_move(const std::string& kernel_name, int threads, int r
   return best;
 }
 
+// W3 at W4A8 (see the top). Each repetition is a first visit: new master weights (untimed), so the
+// calibration and the int8 model are made afresh, as on a slider move. Details split the median
+// move into its steps, measured in the same repetitions.
+Measurement bench_slider_move_int8(const std::string& kernel_name, int threads, int repetitions) {
+  constexpr int kCalibrationSamples = 512;  // the experiment's default calibration_samples
+  auto random_codes = [](int count, uint64_t seed) {
+    Rng rng(seed);
+    std::vector<uint8_t> codes(static_cast<size_t>(count) * kW1.input.size());
+    for (uint8_t& code : codes) code = static_cast<uint8_t>(rng.below(256));
+    return FeatureRows::from_uint8_codes(std::move(codes), kW1.input.size(), 255.0f);
+  };
+  const FeatureRows train = random_codes(kCalibrationSamples, kSeed);
+  const FeatureRows test = random_codes(kTestSamples, kSeed + 1);
+  const Samples labels = random_samples(kTestSamples, 1, kSeed + 2);
+  QuantizationSetting setting;
+  setting.weights = {.bits = 4, .granularity = Granularity::per_channel};
+  setting.activations = {.bits = 8};
+
+  auto kernels = kernel_table(kernel_name, threads);
+  Network<float> network = make_network(kW1, kernels);
+  Int8Runner runner(threads);
+  uint64_t seed = kSeed;
+  double accuracy = 0.0;
+  std::vector<double> quantize_ms, calibrate_ms, build_ms, evaluate_ms;
+  auto since = [](Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  };
+  const std::string name = "w3-w4a8 " + kernels->name + " " + std::to_string(threads) + "t";
+  auto timings = measure(
+      name, repetitions,
+      [&] {
+        Clock::time_point step = Clock::now();
+        std::vector<float> view = quantized_weights_view(network, setting);
+        quantize_ms.push_back(since(step));
+        step = Clock::now();
+        const ActivationQuantization activations =
+            calibrate_activation_ranges(network, view, train, kCalibrationSamples, setting.activations);
+        calibrate_ms.push_back(since(step));
+        step = Clock::now();
+        Result<Int8Model> model =
+            build_int8_model_for_setting(network, network.parameters(), setting, activations, test);
+        build_ms.push_back(since(step));
+        if (!model) {
+          std::fprintf(stderr, "qplay-bench: w3-w4a8: %s\n", model.message().c_str());
+          std::exit(1);
+        }
+        step = Clock::now();
+        accuracy = evaluate_int8(*model, runner, test, labels.labels).value().accuracy;
+        evaluate_ms.push_back(since(step));
+        return 1.0;
+      },
+      [&] { network.initialize(++seed); });
+  Measurement m{"w3-w4a8", kernels->name, threads, "ms"};
+  m.values = milliseconds(timings);
+  m.details["int8_gemm"] = int8_gemm_variant_name(fastest_int8_gemm_variant());
+  m.details["accuracy"] = accuracy;  // about 0.1: random weights, random labels
+  m.details["weight_bits"] = setting.weights.bits;
+  m.details["activation_bits"] = setting.activations.bits;
+  // The warm-up is the first of each list.
+  auto median_of_timed = [](std::vector<double> values) {
+    values.erase(values.begin());
+    return median(values);
+  };
+  m.details["quantize_ms"] = median_of_timed(quantize_ms);
+  m.details["calibrate_ms"] = median_of_timed(calibrate_ms);
+  m.details["build_int8_ms"] = median_of_timed(build_ms);
+  m.details["evaluate_int8_ms"] = median_of_timed(evaluate_ms);
+  return m;
+}
+
 // The slider's first answer: the same move (quantize every weight into a view), then an
 // IncrementalEvaluation of the test set run until its first 1,000 samples (a random subset) are in,
 // which is what a UI shows in the frame of the move before refining it over the next frames.
@@ -622,7 +697,7 @@ struct Options {
 const char* kUsage =
     "usage: qplay-bench [--threads=1,2] [--kernels=auto] [--only=WORKLOAD] [--repetitions=10]\n"
     "                   [--no-reference] [--fashion-mnist=DIR] [--json]\n"
-    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-first-readout w4-lab-slider w1-train-memory\n"
+    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-w4a8 w3-first-readout w4-lab-slider w1-train-memory\n"
     "           w1-train-memory-fashion-mnist w1-train-qreg w1-train-gradl1 w1-train-symreg w1-train-cpq\n"
     "           w1-train-raq\n";
 
@@ -689,6 +764,7 @@ int main(int argc, char** argv) {
                                           "w2-train",
                                           "w2-infer",
                                           "w3",
+                                          "w3-w4a8",
                                           "w3-first-readout",
                                           "w4-lab-slider",
                                           "w1-train-qreg",
@@ -746,6 +822,11 @@ int main(int argc, char** argv) {
   if (wanted("w3")) {
     for (int threads : options.threads) {
       rows.push_back(bench_slider_move(options.kernels, threads, options.repetitions));
+    }
+  }
+  if (wanted("w3-w4a8")) {
+    for (int threads : options.threads) {
+      rows.push_back(bench_slider_move_int8(options.kernels, threads, options.repetitions));
     }
   }
   if (wanted("w4-lab-slider")) {

@@ -159,7 +159,8 @@ torch_info = documents["torch"]
 threads = sorted({t for (build, _, role, t) in rows if build == "native" and role == "main"})
 
 UNITS = {"w1-train": "samples/s", "w1-infer": "samples/s", "w2-train": "samples/s", "w2-infer": "samples/s",
-         "w3": "ms per move", "w3-first-readout": "ms to the first 1,000-sample read-out",
+         "w3": "ms per move", "w3-w4a8": "ms per move, W4A8 through real int8 inference",
+         "w3-first-readout": "ms to the first 1,000-sample read-out",
          "w1-train-qreg": "samples/s, QReg (8-bit QAT) step",
          "w1-train-gradl1": "samples/s, exact gradient-l1 step",
          "w1-train-symreg": "samples/s, SymReg + SatNL step",
@@ -171,6 +172,7 @@ UNITS = {"w1-train": "samples/s", "w1-infer": "samples/s", "w2-train": "samples/
 WASM_UNITS = dict(UNITS, **{"w1-train-memory": "MiB wasm heap pages, not RSS",
                             "w1-train-memory-fashion-mnist": "MiB wasm heap pages, not RSS"})
 TARGETS = {"w1-train": "≥1.3x at best threads", "w2-train": "≥2x at best threads", "w3": "≤25 ms",
+           "w3-w4a8": "≤10 ms at 2 threads",
            "w3-first-readout": "≤16 ms (one frame)", "w4-lab-slider": "≤100 ms",
            "w1-train-memory": "<100 MiB", "w1-train-memory-fashion-mnist": "<100 MiB"}
 WASM_TARGETS = {"w1-train": 20000, "w2-train": 3000}  # samples/s, WASM under node, 1 thread
@@ -227,6 +229,8 @@ for workload in UNITS:
                 target = TARGETS.get(workload, "")
             elif role == "main" and workload in WASM_TARGETS:
                 target = f"≥{WASM_TARGETS[workload]:,} samples/s (WASM)"
+            elif role == "main" and workload == "w3-w4a8":
+                target = "≤40 ms (WASM)"
             table.append((label, "wasm/node" if build == "wasm" else build, ours["kernels"], str(t), value(ours),
                           value(theirs), f"{r:.2f}x" if r else "-", target))
 widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
@@ -282,6 +286,13 @@ ours = best("native", "w3")
 if ours:
     print(f"  w3: {ours['median']:.1f} ms ({ours['threads']}t, chunk {ours['details']['chunk_size']}),"
           f" target ≤25 ms: {verdict(ours['median'] <= 25)}")
+for build, t, goal in (("native", 2, 10), ("wasm", 1, 40)):  # the int8 slider, beside the float w3 of the same run
+    ours, float_move = rows.get((build, "w3-w4a8", "main", t)), rows.get((build, "w3", "main", t))
+    if ours:
+        d = ours["details"]
+        against = f", {float_move['median'] / ours['median']:.2f}x faster than float w3 ({float_move['median']:.1f} ms)" if float_move else ""
+        print(f"  w3-w4a8 ({build}, {d['int8_gemm']}): {ours['median']:.1f} ms ({t}t: calibrate {d['calibrate_ms']:.1f},"
+              f" evaluate {d['evaluate_int8_ms']:.1f}){against}, target ≤{goal} ms: {verdict(ours['median'] <= goal)}")
 ours = best("native", "w3-first-readout")
 if ours:
     print(f"  w3 first read-out ({ours['details']['samples']:.0f} samples): {ours['median']:.1f} ms ({ours['threads']}t),"

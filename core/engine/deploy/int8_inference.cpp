@@ -1,6 +1,6 @@
-// Real int8 inference: building an Int8Model from a float network, and the chunked driver both
-// backends share (the reference integer loops are each layer kind's int8_forward in nn/); see
-// int8_inference.h.
+// Real int8 inference: building an Int8Model from a float network (or for a slider setting), and
+// the drivers of both backends (the engine's integer ops are each layer kind's int8_forward in nn/,
+// over kernels/int8_gemm.h); see int8_inference.h.
 //
 // [SECTION] Grids in int8 code space
 // [SECTION] Building
@@ -8,13 +8,15 @@
 #include "core/engine/deploy/int8_inference.h"
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <mutex>
 #include <string>
 
-#include "core/engine/deploy/post_training.h"
+#include "core/engine/kernels/task_pool.h"
 #include "core/engine/nn/layer_ops.h"
 #include "core/engine/quant/range_estimation.h"
 
@@ -104,10 +106,13 @@ Result<QuantGrid> next_weighted_input_grid(const Architecture& architecture, int
 
 // Fills op.weights, weight_scales, bias and accumulator_scales; op's grids and shapes are set.
 Status quantize_weighted_layer(const Architecture& architecture, int layer, std::span<const float> weights,
-                               std::span<const float> biases, Granularity granularity, Int8Op& op) {
+                               std::span<const float> biases, const WeightQuantSpec& spec, Int8Op& op) {
   const int outputs = op.outputs(), patch = op.patch_size();
-  const std::vector<QuantGrid> grids =
-      choose_weight_grids(weights, outputs, WeightQuantSpec{.bits = 8, .granularity = granularity});
+  if (spec.bits == 0) {
+    return Status::error(layer_name(architecture, layer) +
+                         ": float weights have no int8 form; quantize them to 1..8 bits");
+  }
+  const std::vector<QuantGrid> grids = choose_weight_grids(weights, outputs, spec);
   op.weights.resize(weights.size());
   op.weight_scales.resize(outputs);
   op.bias.resize(outputs);
@@ -115,12 +120,18 @@ Status quantize_weighted_layer(const Architecture& architecture, int layer, std:
   const float input_scale = op.input_grid.scale;
   for (int c = 0; c < outputs; ++c) {
     const QuantGrid& grid = grids.size() == 1 ? grids[0] : grids[c];
+    if (grid.q_max - grid.zero_point > 127 || grid.zero_point - grid.q_min > 127) {
+      return Status::error(layer_name(architecture, layer) + ": the weight grid " + to_string(grid) +
+                           " reaches more than 127 codes from its zero point; int8 inference takes "
+                           "symmetric weights, or asymmetric ones of at most 7 bits");
+    }
     // Σ|w| bounds the accumulator: the folded bias (bias - z_x·Σw) and the dot product Σx·w each stay
     // within 128·Σ|w|, as |x|, |z_x| <= 128.
     int64_t largest_sum = 0;
     for (int k = 0; k < patch; ++k) {
       const size_t index = static_cast<size_t>(c) * patch + k;
-      op.weights[index] = static_cast<int8_t>(quantize_to_int(grid, weights[index]));
+      // The code minus its zero point: scale·(q - z) is the quantized view's value.
+      op.weights[index] = static_cast<int8_t>(quantize_to_int(grid, weights[index]) - grid.zero_point);
       largest_sum += std::abs(op.weights[index]);
     }
     op.weight_scales[c] = grid.scale;
@@ -143,13 +154,21 @@ Status quantize_weighted_layer(const Architecture& architecture, int layer, std:
 
 // [SECTION] Running
 
+// Which feature rows a call runs: rows[i] when given, else first + i.
+struct SampleRows {
+  size_t first = 0;
+  std::span<const uint32_t> rows;
+  size_t operator[](size_t i) const { return rows.empty() ? first + i : rows[i]; }
+};
+
 struct Int8Workspace {
   std::vector<int8_t> current, next;  // codes [batch, largest tensor] + XNNPACK's over-read
   std::vector<int8_t> patches;        // conv2d im2col [batch·Ho·Wo, patch]
   std::vector<int32_t> accumulators;  // [batch·Ho·Wo, outputs]
 };
 
-Int8Workspace make_workspace(const Int8Model& model, int batch) {
+// Grown, never shrunk: the slider calls with chunks of any size up to kChunkSamples.
+void fit_workspace(const Int8Model& model, int batch, Int8Workspace& workspace) {
   size_t largest_tensor = model.architecture.input.size(), largest_patches = 0;
   for (const Int8Op& op : model.ops) {
     largest_tensor = std::max<size_t>(largest_tensor, op.output.size());
@@ -158,29 +177,65 @@ Int8Workspace make_workspace(const Int8Model& model, int batch) {
           std::max<size_t>(largest_patches, size_t(op.output.height) * op.output.width * op.patch_size());
     }
   }
-  Int8Workspace workspace;
-  workspace.current.resize(batch * largest_tensor + kInputPadding);
-  workspace.next.resize(batch * largest_tensor + kInputPadding);
-  workspace.patches.resize(batch * largest_patches);
-  workspace.accumulators.resize(batch * largest_tensor);  // a weighted op's output, one int32 per code
-  return workspace;
+  auto grow = [](auto& buffer, size_t size) {
+    if (buffer.size() < size) buffer.resize(size);
+  };
+  grow(workspace.current, batch * largest_tensor + kInputPadding);
+  grow(workspace.next, batch * largest_tensor + kInputPadding);
+  grow(workspace.patches, batch * largest_patches);
+  grow(workspace.accumulators, batch * largest_tensor);  // a weighted op's output, one int32 per code
 }
 
-// The reference path: the integer loops of the op's layer kind (nn/layer_*.h).
-void run_reference_op(const Architecture& architecture, const Int8Op& op, int batch, Int8Workspace& workspace,
-                      float* logits) {
+// codes[count, input size] of the samples rows[begin ..]: uint8 codes through a table of their 256
+// int8 codes (exactly quantize_to_int8 of their decoded values), floats through quantize_to_int8.
+void quantize_inputs(const QuantGrid& grid, const FeatureRows& features, SampleRows rows, size_t begin,
+                     int count, int8_t* codes) {
+  const size_t size = features.row_size();
+  if (features.storage() == FeatureStorage::uint8_codes) {
+    std::array<int8_t, 256> table;
+    quantize_to_int8(grid, features.code_values(), table);
+    // On the grid of the codes themselves (int8_input_grid_of_codes) each code c becomes c - 128: a
+    // vectorized XOR instead of a table lookup per pixel.
+    bool codes_minus_128 = true;
+    for (int c = 0; c < 256; ++c)
+      codes_minus_128 = codes_minus_128 && table[c] == static_cast<int8_t>(c - 128);
+    if (codes_minus_128) {
+      for (int i = 0; i < count; ++i) {
+        const uint8_t* __restrict row = features.codes().data() + rows[begin + i] * size;
+        int8_t* __restrict out = codes + static_cast<size_t>(i) * size;
+        for (size_t j = 0; j < size; ++j) out[j] = static_cast<int8_t>(row[j] ^ 0x80);
+      }
+      return;
+    }
+    for (int i = 0; i < count; ++i) {
+      const uint8_t* row = features.codes().data() + rows[begin + i] * size;
+      int8_t* out = codes + static_cast<size_t>(i) * size;
+      for (size_t j = 0; j < size; ++j) out[j] = table[row[j]];
+    }
+    return;
+  }
+  for (int i = 0; i < count; ++i) {
+    quantize_to_int8(grid, features.floats().subspan(rows[begin + i] * size, size),
+                     std::span<int8_t>(codes + static_cast<size_t>(i) * size, size));
+  }
+}
+
+// The engine backend: each layer kind's int8 forward (nn/layer_*.h), on the GEMM variant the ops were
+// packed for.
+void run_engine_op(const Architecture& architecture, const Int8Op& op, int batch, Int8Workspace& workspace,
+                   float* logits) {
   const Int8Tensors tensors{workspace.current.data(), workspace.next.data(), logits, workspace.patches.data(),
                             workspace.accumulators.data()};
   layer_ops<float>(architecture.layers[op.layer].kind).int8_forward(op, batch, tensors);
 }
 
-// Called after each chunk with the codes of the last op run (null when it output logits) or the logits.
-using ChunkConsumer =
-    std::function<void(size_t first_sample, int batch, const int8_t* codes, const float* logits)>;
+// What a run writes for `count` samples: the logits (when the last op run outputs them) or its codes.
+struct Int8Outputs {
+  float* logits = nullptr;  // [count, classes]
+  int8_t* codes = nullptr;  // [count, ops[last_op].output.size()]
+};
 
-// Runs ops[0..last_op] over `samples` rows of features in chunks, on the chosen backend.
-Status run_in_chunks(const Int8Model& model, const FeatureRows& features, size_t samples, Int8Backend backend,
-                     int threads, int last_op, const ChunkConsumer& consume) {
+Status check_run(const Int8Model& model, const FeatureRows& features, size_t samples, int threads) {
   const size_t sample_size = model.architecture.input.size();
   if (!model.backend_cache || model.ops.empty()) {
     return Status::error("int8 inference: the model was not made by build_int8_model");
@@ -197,58 +252,123 @@ Status run_in_chunks(const Int8Model& model, const FeatureRows& features, size_t
     return Status::error("int8 inference: threads must be between 1 and " + std::to_string(kMaxThreads) +
                          ", got " + std::to_string(threads));
   }
-  if (!int8_backend_available(backend)) {
-    return Status::error(std::string("int8 inference: the ") + int8_backend_name(backend) +
-                         " backend is not in this build; use reference");
-  }
-  std::unique_lock<std::mutex> lock(model.backend_cache->mutex, std::defer_lock);
-#if QPLAY_HAVE_XNNPACK
-  XnnpackInt8Operators* xnnpack = nullptr;
-  if (backend == Int8Backend::xnnpack) {
-    lock.lock();
-    std::unique_ptr<XnnpackInt8Operators>& operators = model.backend_cache->xnnpack;
-    if (!operators) {
-      Result<std::unique_ptr<XnnpackInt8Operators>> created =
-          XnnpackInt8Operators::create(model.ops, model.weight_granularity);
-      if (!created) return created.status();
-      operators = std::move(created).value();
-    }
-    xnnpack = operators.get();
-  }
-#endif
+  return {};
+}
 
+// The engine backend over `count` samples: the pool's tasks take equal runs of rows, and each runs
+// every op on its rows kChunkSamples at a time in its own workspace (the samples are independent).
+void run_engine(const Int8Model& model, const FeatureRows& features, SampleRows rows, size_t count,
+                int last_op, TaskPool& pool, std::vector<Int8Workspace>& workspaces, const Int8Outputs& out) {
   const Int8Op& last = model.ops[last_op];
-  Int8Workspace workspace = make_workspace(model, kChunkSamples);
-  std::vector<float> logits(last.outputs_logits ? static_cast<size_t>(kChunkSamples) * last.outputs() : 0);
-  std::vector<float> chunk;  // [kChunkSamples, sample_size] decoded features (uint8 storage only)
-  for (size_t start = 0; start < samples; start += kChunkSamples) {
-    const int batch = static_cast<int>(std::min<size_t>(kChunkSamples, samples - start));
-    quantize_to_int8(model.input_grid, features.float_rows(start, batch, &chunk), workspace.current);
+  const size_t output_size = last.outputs_logits ? last.outputs() : last.output.size();
+  // Below a few dozen rows per task the pool's wake-up costs more than the second thread saves.
+  constexpr size_t kSmallestTask = 32;
+  const int tasks = static_cast<int>(std::clamp<size_t>(count / kSmallestTask, 1, pool.threads()));
+  if (workspaces.size() < static_cast<size_t>(tasks)) workspaces.resize(tasks);
+  pool.run(tasks, [&](int task) {
+    const size_t begin = count * task / tasks, end = count * (task + 1) / tasks;
+    Int8Workspace& workspace = workspaces[task];
+    fit_workspace(model, static_cast<int>(std::min<size_t>(kChunkSamples, end - begin)), workspace);
+    for (size_t start = begin; start < end; start += kChunkSamples) {
+      const int batch = static_cast<int>(std::min<size_t>(kChunkSamples, end - start));
+      quantize_inputs(model.input_grid, features, rows, start, batch, workspace.current.data());
+      for (int k = 0; k <= last_op; ++k) {
+        run_engine_op(model.architecture, model.ops[k], batch, workspace,
+                      out.logits ? out.logits + start * output_size : nullptr);
+        std::swap(workspace.current, workspace.next);
+      }
+      if (!last.outputs_logits) {
+        std::copy_n(workspace.current.data(), batch * output_size, out.codes + start * output_size);
+      }
+    }
+  });
+}
+
+// The xnnpack backend, kChunkSamples at a time; its operators split each op across `threads`.
+Status run_xnnpack(const Int8Model& model, const FeatureRows& features, SampleRows rows, size_t count,
+                   int last_op, int threads, Int8Workspace& workspace, const Int8Outputs& out) {
+#if QPLAY_HAVE_XNNPACK
+  std::lock_guard<std::mutex> lock(model.backend_cache->mutex);
+  std::unique_ptr<XnnpackInt8Operators>& operators = model.backend_cache->xnnpack;
+  if (!operators) {
+    Result<std::unique_ptr<XnnpackInt8Operators>> created =
+        XnnpackInt8Operators::create(model.ops, model.weight_granularity);
+    if (!created) return created.status();
+    operators = std::move(created).value();
+  }
+  const Int8Op& last = model.ops[last_op];
+  const size_t output_size = last.outputs_logits ? last.outputs() : last.output.size();
+  fit_workspace(model, kChunkSamples, workspace);
+  for (size_t start = 0; start < count; start += kChunkSamples) {
+    const int batch = static_cast<int>(std::min<size_t>(kChunkSamples, count - start));
+    quantize_inputs(model.input_grid, features, rows, start, batch, workspace.current.data());
     for (int k = 0; k <= last_op; ++k) {
       const Int8Op& op = model.ops[k];
-#if QPLAY_HAVE_XNNPACK
-      if (xnnpack && !op.outputs_logits) {
-        Status status = xnnpack->run(k, batch, workspace.current.data(), workspace.next.data(), threads);
-        if (!status) return status;
-        std::swap(workspace.current, workspace.next);
-        continue;
+      if (op.outputs_logits) {  // float logits: not an XNNPACK operator (xnnpack_int8.h)
+        run_engine_op(model.architecture, op, batch, workspace, out.logits + start * output_size);
+      } else if (Status status =
+                     operators->run(k, batch, workspace.current.data(), workspace.next.data(), threads);
+                 !status) {
+        return status;
       }
-#endif
-      run_reference_op(model.architecture, op, batch, workspace, logits.data());
       std::swap(workspace.current, workspace.next);
     }
-    consume(start, batch, last.outputs_logits ? nullptr : workspace.current.data(), logits.data());
+    if (!last.outputs_logits) {
+      std::copy_n(workspace.current.data(), batch * output_size, out.codes + start * output_size);
+    }
   }
+  return {};
+#else
+  (void)model, (void)features, (void)rows, (void)count, (void)last_op, (void)threads, (void)workspace,
+      (void)out;
+  return Status::error("int8 inference: the xnnpack backend is not in this build; use engine");
+#endif
+}
+
+}  // namespace
+
+struct Int8Runner::State {
+  explicit State(int threads) : threads(threads), pool(threads) {}
+  int threads;  // as asked: the pool has 1 where the build has no threads
+  TaskPool pool;
+  std::vector<Int8Workspace> workspaces;  // [tasks]; the xnnpack backend uses the first
+};
+
+Int8Runner::Int8Runner(int threads) : state_(std::make_unique<State>(std::clamp(threads, 1, kMaxThreads))) {}
+Int8Runner::~Int8Runner() = default;
+int Int8Runner::threads() const { return state_->threads; }
+
+Status Int8Runner::logits_of_rows(const Int8Model& model, const FeatureRows& features,
+                                  std::span<const uint32_t> rows, std::span<float> logits) {
+  if (Status status = check_run(model, features, rows.empty() ? 0 : 1, 1); !status) return status;
+  assert(logits.size() == rows.size() * model.architecture.num_classes);
+  run_engine(model, features, SampleRows{0, rows}, rows.size(), static_cast<int>(model.ops.size()) - 1,
+             state_->pool, state_->workspaces, Int8Outputs{logits.data(), nullptr});
+  return {};
+}
+
+namespace {
+
+// ops[0..last_op] over the first `samples` feature rows on the chosen backend, with a runner of its own.
+Status run_first_rows(const Int8Model& model, const FeatureRows& features, size_t samples,
+                      Int8Backend backend, int threads, int last_op, const Int8Outputs& out) {
+  if (Status status = check_run(model, features, samples, threads); !status) return status;
+  std::vector<Int8Workspace> workspaces(1);
+  if (backend == Int8Backend::xnnpack) {
+    return run_xnnpack(model, features, SampleRows{}, samples, last_op, threads, workspaces[0], out);
+  }
+  TaskPool pool(threads);
+  run_engine(model, features, SampleRows{}, samples, last_op, pool, workspaces, out);
   return {};
 }
 
 }  // namespace
 
 const char* int8_backend_name(Int8Backend backend) {
-  return backend == Int8Backend::xnnpack ? "xnnpack" : "reference";
+  return backend == Int8Backend::xnnpack ? "xnnpack" : "engine";
 }
 
-bool int8_backend_available(Int8Backend backend) { return backend == Int8Backend::reference || kHaveXnnpack; }
+bool int8_backend_available(Int8Backend backend) { return backend == Int8Backend::engine || kHaveXnnpack; }
 
 void quantize_to_int8(const QuantGrid& grid, std::span<const float> values, std::span<int8_t> codes) {
   // quantize_to_int for a grid of step 1, with the clamp moved before the rounding (the bounds are
@@ -275,7 +395,7 @@ Int8ModelOptions calibrate_int8_model_options(Network<float>& network, std::span
   std::vector<float> view(master.size());
   quantize_weights_into(network, master, setting, view);
   Int8ModelOptions options;
-  options.weight_granularity = weight_granularity;
+  options.weights.granularity = weight_granularity;
   options.activation_quantization = calibrate_activation_ranges(network, view, calibration_features, samples,
                                                                 ActivationQuantSpec{.bits = 8});
   // calibrate_int8_input_grid of the first `rows` rows, decoded a chunk at a time: the min-max
@@ -308,7 +428,7 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
 
   Int8Model model;
   model.architecture = architecture;
-  model.weight_granularity = options.weight_granularity;
+  model.weight_granularity = options.weights.granularity;
   model.input_grid = *input_grid;
   model.backend_cache = std::make_shared<Int8BackendCache>();
   const int layers = static_cast<int>(architecture.layers.size());
@@ -359,36 +479,71 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
     const auto weight = std::find_if(tensors.begin(), tensors.end(),
                                      [&](const ParameterTensor& t) { return t.layer == i && t.is_weight; });
     const ParameterTensor& bias = *(weight + 1);  // every weight tensor is followed by its bias
-    if (Status status = quantize_weighted_layer(
-            architecture, i, parameters.subspan(weight->offset, weight->size()),
-            parameters.subspan(bias.offset, bias.size()), options.weight_granularity, op);
+    WeightQuantSpec spec = options.weights;
+    if (i < static_cast<int>(options.weight_bits_per_layer.size()) && options.weight_bits_per_layer[i] >= 0) {
+      spec.bits = options.weight_bits_per_layer[i];  // as quantize_weights_into reads a setting
+    }
+    if (Status status =
+            quantize_weighted_layer(architecture, i, parameters.subspan(weight->offset, weight->size()),
+                                    parameters.subspan(bias.offset, bias.size()), spec, op);
         !status) {
       return status;
     }
     producer = static_cast<int>(model.ops.size());
     model.ops.push_back(std::move(op));
   }
+  if (!int8_gemm_variant_available(options.gemm_variant)) {
+    return Status::error("int8 model: " + int8_gemm_variant_unavailable_reason(options.gemm_variant));
+  }
+  // Packed last: a later ReLU may still have moved an op's grids, never its zero point.
+  for (Int8Op& op : model.ops) {
+    if (op.kind != Int8OpKind::max_pool) pack_int8_op(options.gemm_variant, op);
+  }
   return model;
+}
+
+Result<QuantGrid> int8_input_grid_of_codes(const FeatureRows& features) {
+  if (features.storage() != FeatureStorage::uint8_codes || !(features.divisor() > 0.0f)) {
+    return Status::error(
+        "the features are floats: int8 inference would round the network input to 8 bits, which the "
+        "fake-quantized float network does not");
+  }
+  return QuantGrid{1.0f / features.divisor(), 0, 0, 255, 1};
+}
+
+Result<Int8Model> build_int8_model_for_setting(const Network<float>& network, std::span<const float> master,
+                                               const QuantizationSetting& setting,
+                                               const ActivationQuantization& activations,
+                                               const FeatureRows& features) {
+  if (setting.activations.bits == 0) {
+    return Status::error("float activations: the fake-quantized float network is what runs");
+  }
+  Result<QuantGrid> input_grid = int8_input_grid_of_codes(features);
+  if (!input_grid) return input_grid.status();
+  Int8ModelOptions options;
+  options.weights = setting.weights;
+  options.weight_bits_per_layer = setting.weight_bits_per_layer;
+  options.activation_quantization = activations;
+  options.input_grid = *input_grid;
+  return build_int8_model(network, master, options);
 }
 
 Result<std::vector<int32_t>> int8_predict(const Int8Model& model, const FeatureRows& features, size_t samples,
                                           Int8Backend backend, int threads, std::vector<float>* logits) {
   const int classes = model.architecture.num_classes;
+  std::vector<float> all_logits(samples * classes);
+  if (Status status =
+          run_first_rows(model, features, samples, backend, threads, static_cast<int>(model.ops.size()) - 1,
+                         Int8Outputs{all_logits.data(), nullptr});
+      !status) {
+    return status;
+  }
   std::vector<int32_t> predictions(samples);
-  if (logits) logits->resize(samples * classes);
-  Status status = run_in_chunks(
-      model, features, samples, backend, threads, static_cast<int>(model.ops.size()) - 1,
-      [&](size_t first_sample, int batch, const int8_t*, const float* chunk_logits) {
-        for (int b = 0; b < batch; ++b) {
-          const float* row = chunk_logits + static_cast<size_t>(b) * classes;
-          predictions[first_sample + b] = static_cast<int32_t>(std::max_element(row, row + classes) - row);
-        }
-        if (logits) {
-          std::copy_n(chunk_logits, static_cast<size_t>(batch) * classes,
-                      logits->data() + first_sample * classes);
-        }
-      });
-  if (!status) return status;
+  for (size_t i = 0; i < samples; ++i) {
+    const float* row = all_logits.data() + i * classes;
+    predictions[i] = static_cast<int32_t>(std::max_element(row, row + classes) - row);  // the first of equals
+  }
+  if (logits) *logits = std::move(all_logits);
   return predictions;
 }
 
@@ -398,13 +553,12 @@ Result<std::vector<int8_t>> int8_op_codes(const Int8Model& model, const FeatureR
     return Status::error("int8 inference: op " + std::to_string(op) + " has no int8 output; ops 0.." +
                          std::to_string(static_cast<int>(model.ops.size()) - 2) + " do");
   }
-  const size_t size = model.ops[op].output.size();
-  std::vector<int8_t> codes(samples * size);
-  Status status = run_in_chunks(model, features, samples, backend, threads, op,
-                                [&](size_t first_sample, int batch, const int8_t* chunk_codes, const float*) {
-                                  std::copy_n(chunk_codes, batch * size, codes.data() + first_sample * size);
-                                });
-  if (!status) return status;
+  std::vector<int8_t> codes(samples * model.ops[op].output.size());
+  if (Status status =
+          run_first_rows(model, features, samples, backend, threads, op, Int8Outputs{nullptr, codes.data()});
+      !status) {
+    return status;
+  }
   return codes;
 }
 

@@ -1,11 +1,14 @@
 // Real int8 inference of a trained ReLU network: int8 weights and activations, int32 accumulators,
-// and XNNPACK's requantization, run either by the portable reference loops (always built: each layer
-// kind's int8 forward, nn/layer_*.h) or by XNNPACK's qc8/qs8/s8 operators (deploy/xnnpack_int8.h,
-// native builds). The two backends give bit-identical codes and logits; fake quantization
-// (post_training.h) is the float model of what they compute.
+// and XNNPACK's requantization, run either by the engine's own ops (each layer kind's int8 forward,
+// nn/layer_*.h, over the int8 GEMM of kernels/int8_gemm.h: the reference loops or vpdpbusd,
+// vpmaddubsw, i32x4.dot_i16x8_s) or by XNNPACK's qc8/qs8/s8 operators (deploy/xnnpack_int8.h,
+// native builds). All give bit-identical codes and logits; fake quantization (post_training.h) is
+// the float model of what they compute, and the playground's slider runs this instead of it when
+// activations are quantized and it computes the same (build_int8_model_for_setting).
 //
-// Per weighted layer (dense or conv2d) with int8 input x (scale s_x, zero point z_x), int8 weights
-// w (symmetric, codes ±127, scale s_w[c] per output channel or one per tensor) and int32 bias:
+// Per weighted layer (dense or conv2d) with int8 input x (scale s_x, zero point z_x), weights w on
+// any grid of 1..8 bits stored as code minus zero point (in [-127, 127], scale s_w[c] per output
+// channel or one per tensor) and int32 bias:
 //   bias[c] = round(b[c] / (s_x·s_w[c]))
 //   acc[c]  = bias[c] + Σ (x - z_x)·w[c]                                               int32
 //   y[c]    = clamp(round_half_even(acc[c] · (s_x·s_w[c]/s_y)) + z_y, q_min, q_max)     int8
@@ -21,7 +24,7 @@
 // the fine int32 grid s_x·s_w instead of staying float, and the sum is exact before one float
 // product, where the float path rounds at every addition; a value within those roundings of a
 // midpoint between two codes can land on the neighbouring code. On the Fashion-MNIST test set the
-// predictions agree on >= 99.5% (measured: 100% for mlp:128, 99.98% and more for cnn:8,16).
+// predictions agree on >= 99.98% (tests/engine/int8_inference_test.cpp).
 //
 // Only ReLU networks (dense, conv2d, relu, max_pool, flatten, ending in dense); anything else is
 // refused with a message. Not here: choosing grids (quantizer.h, range_estimation.h) and training.
@@ -34,6 +37,8 @@
 
 #include "core/engine/base/status.h"
 #include "core/engine/data/feature_rows.h"
+#include "core/engine/deploy/post_training.h"
+#include "core/engine/kernels/int8_gemm.h"
 #include "core/engine/nn/int8_op.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/quantizer.h"
@@ -42,8 +47,10 @@ namespace qplay {
 
 // [SECTION] The model
 
-enum class Int8Backend { reference, xnnpack };
-const char* int8_backend_name(Int8Backend backend);  // "reference", "xnnpack"
+// engine: the int8 forwards of nn/layer_*.h over the GEMM variant the model was packed for
+// (Int8ModelOptions::gemm_variant; the reference variant makes it the portable reference).
+enum class Int8Backend { engine, xnnpack };
+const char* int8_backend_name(Int8Backend backend);  // "engine", "xnnpack"
 bool int8_backend_available(Int8Backend backend);    // xnnpack: native builds with QPLAY_WITH_XNNPACK
 
 // Int8Op (one step of the integer forward pass) is in nn/int8_op.h, beside the layers that run it.
@@ -61,11 +68,18 @@ struct Int8Model {
 // [SECTION] Building
 
 struct Int8ModelOptions {
-  Granularity weight_granularity = Granularity::per_channel;  // 8-bit symmetric min-max weight grids
+  // The weight grids, chosen as quantize_weights_into chooses them for a QuantizationSetting of these
+  // weights (so the int8 weights are exactly that view's): bits 1..8 (per layer where
+  // weight_bits_per_layer[layer] >= 0), any granularity and range method, symmetric, or asymmetric
+  // up to 7 bits: a code minus its zero point must fit [-127, 127], and on an asymmetric 8-bit grid
+  // it spans ±255. Float weights (0 bits) have no int8 form. Both are refused, naming the layer.
+  WeightQuantSpec weights = {.bits = 8};
+  std::vector<int> weight_bits_per_layer;
   // Grids for the inputs of the weighted layers after the first: calibrate_activation_ranges with
   // ActivationQuantSpec{.bits = 8} (grids of fewer bits run exactly too: the clamp keeps the codes).
   ActivationQuantization activation_quantization;
   QuantGrid input_grid;  // the network input's grid: calibrate_int8_input_grid
+  Int8GemmVariant gemm_variant = fastest_int8_gemm_variant();  // how the engine backend multiplies
 };
 
 // The 8-bit min-max grid of the network input (asymmetric, so it is the unsigned grid for data >= 0):
@@ -85,12 +99,49 @@ Int8ModelOptions calibrate_int8_model_options(Network<float>& network, std::span
 Result<Int8Model> build_int8_model(const Network<float>& network, std::span<const float> parameters,
                                    const Int8ModelOptions& options);
 
+// [SECTION] The slider's int8 path
+
+// The grid of features stored as uint8 codes (FeatureRows::uint8_codes, divisor d > 0): scale 1/d,
+// codes 0..255, so every stored code quantizes to itself and the int8 input is the data exactly.
+// An error for float features, whose values no 8-bit grid holds exactly.
+Result<QuantGrid> int8_input_grid_of_codes(const FeatureRows& features);
+
+// The Int8Model that evaluates `setting` as the fake-quantized float network does (weights rounded
+// by quantize_weights_into from `master`, activations on `activations`, the grids
+// calibrate_activation_ranges gave), or why it cannot, so the caller evaluates by fake quantization
+// instead: activations not quantized (nothing to gain); features stored as floats (the int8 input
+// would round the data, which the float network does not); and build_int8_model's refusals (not a
+// ReLU network, float or asymmetric 8-bit weights in some layer).
+Result<Int8Model> build_int8_model_for_setting(const Network<float>& network, std::span<const float> master,
+                                               const QuantizationSetting& setting,
+                                               const ActivationQuantization& activations,
+                                               const FeatureRows& features);
+
 // [SECTION] Running
+
+// Runs Int8Models on the engine backend over rows of features, keeping its workspaces and thread
+// pool from call to call (the slider evaluates a test split a chunk at a time). With threads > 1 the
+// rows of a call are split across a TaskPool (kernels/task_pool.h; WebAssembly runs 1). One call at
+// a time per runner; results do not depend on the thread count (integer sums are exact).
+class Int8Runner {
+ public:
+  explicit Int8Runner(int threads = 1);
+  ~Int8Runner();
+  int threads() const;
+  // logits[rows.size(), classes] of the samples features[rows[i]] (each < features.rows()).
+  Status logits_of_rows(const Int8Model& model, const FeatureRows& features, std::span<const uint32_t> rows,
+                        std::span<float> logits);
+
+  struct State;  // its pool and one workspace per task (int8_inference.cpp)
+
+ private:
+  std::unique_ptr<State> state_;
+};
 
 // The first `samples` rows of features ([n >= samples, input size]) -> the argmax class of each
 // (the first of equal logits), in chunks of 500 (uint8 features decoded a chunk at a time); logits
-// (if given) receive [samples, classes]. threads in [1, 64] (xnnpack's pool; the reference runs on
-// the caller's thread). Fails, never aborts, when XNNPACK refuses an operator.
+// (if given) receive [samples, classes]. threads in [1, 64]. Fails, never aborts, when XNNPACK
+// refuses an operator.
 // Callable from several threads: the xnnpack backend of one model (and its copies) serves one call
 // at a time, since its operators are set up per call.
 Result<std::vector<int32_t>> int8_predict(const Int8Model& model, const FeatureRows& features, size_t samples,

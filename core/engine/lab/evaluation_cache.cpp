@@ -60,17 +60,37 @@ const ForwardOptions<float>* EvaluationCache::forward_options(const Quantization
   return it == tasks_.end() || it->second.weights.empty() ? nullptr : &it->second.options;
 }
 
+bool EvaluationCache::evaluates_in_int8(const QuantizationSetting& setting) const {
+  auto it = tasks_.find(quantization_setting_key(setting));
+  return it != tasks_.end() && it->second.int8.has_value();
+}
+
+Int8Runner& EvaluationCache::int8_runner(const Network<float>& network) {
+  if (!int8_runner_ || int8_runner_->threads() != std::max(1, network.kernels().threads))
+    int8_runner_ = std::make_unique<Int8Runner>(network.kernels().threads);
+  return *int8_runner_;
+}
+
 void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weights_version,
                             const TrainingMethod* own_grid) {
   task.weights.resize(network.parameters().size());
-  if (!own_grid || !own_grid->quantize_on_own_grid(network, task.setting, task.weights))
-    quantize_weights_into(network, network.parameters(), task.setting, task.weights);
+  const bool on_own_grid = own_grid && own_grid->quantize_on_own_grid(network, task.setting, task.weights);
+  if (!on_own_grid) quantize_weights_into(network, network.parameters(), task.setting, task.weights);
   task.options = {};
   task.options.parameters = task.weights;
+  task.int8.reset();
   if (task.setting.activations.bits > 0) {
     task.activations = calibrate_activation_ranges(network, task.weights, dataset_->train_x,
                                                    calibration_samples_, task.setting.activations);
     task.options.activation_quantization = &task.activations;
+    // The same weights (rounded from the same master just now) and grids in int8, when that computes
+    // the same; a method's own grid (CPQ's learned step) is not one the int8 builder derives from the
+    // setting, so those runs stay on fake quantization, like every setting the builder refuses.
+    if (!on_own_grid) {
+      Result<Int8Model> int8 = build_int8_model_for_setting(network, network.parameters(), task.setting,
+                                                            task.activations, dataset_->test_x);
+      if (int8) task.int8 = std::move(int8).value();
+    }
   }
   task.evaluation->restart();
   task.running = true;
@@ -103,7 +123,11 @@ bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version
   // A running evaluation finishes on its snapshot even if the weights moved on since: restarting it
   // whenever training takes a step would never let a large test split complete.
   if (!task.running) start(task, network, weights_version, own_grid);
-  task.evaluation->advance(network, task.options, budget_ms, min_samples);
+  if (task.int8) {
+    task.evaluation->advance(*task.int8, int8_runner(network), budget_ms, min_samples);
+  } else {
+    task.evaluation->advance(network, task.options, budget_ms, min_samples);
+  }
   const bool done = task.evaluation->done();
   if (done || !task.shown.complete) {
     task.shown.result = task.evaluation->result();

@@ -8,12 +8,18 @@
 // go on between slices. While a newer evaluation runs, the last complete one stays readable: the
 // numbers on screen do not flicker back to partial results during training.
 //
+// With quantized activations a setting is evaluated by real int8 inference (deploy/int8_inference.h)
+// wherever that computes what the fake-quantized float network computes (build_int8_model_for_setting
+// says where; elsewhere, and for a method's own grid, by fake quantization), on as many threads as the
+// network's kernel table.
+//
 // Not for: training metrics (train/trainer.h) or whole sweeps in one call (train/sweep.h).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +67,8 @@ class EvaluationCache {
   // The forward that evaluates the setting (its quantized weight snapshot and activation grids), once
   // its evaluation has started; null before. Valid until the next evaluate() or clear().
   const ForwardOptions<float>* forward_options(const QuantizationSetting& setting) const;
+  // Whether the setting's running or last evaluation is real int8 inference (false before it started).
+  bool evaluates_in_int8(const QuantizationSetting& setting) const;
 
   void clear();
   size_t size() const { return tasks_.size(); }
@@ -74,17 +82,20 @@ class EvaluationCache {
     std::vector<float> weights;          // the quantized snapshot
     ActivationQuantization activations;  // its grids, when activations are quantized
     ForwardOptions<float> options;
+    std::optional<Int8Model> int8;  // the same weights and grids in int8, when it computes the same
     std::unique_ptr<IncrementalEvaluation> evaluation;
     uint64_t last_used = 0;
   };
   void start(Task& task, Network<float>& network, uint64_t weights_version, const TrainingMethod* own_grid);
   void evict_if_full();
+  Int8Runner& int8_runner(const Network<float>& network);
 
   std::shared_ptr<const Dataset> dataset_;
   int calibration_samples_;
   size_t max_settings_;
   std::map<std::string, Task> tasks_;
   uint64_t use_counter_ = 0;
+  std::unique_ptr<Int8Runner> int8_runner_;  // shared by the tasks, which run one at a time
 };
 
 }  // namespace qplay

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/engine/kernels/int8_gemm.h"
 #include "core/engine/nn/architecture.h"
 #include "core/engine/quant/quantizer.h"
 
@@ -28,10 +29,14 @@ struct Int8Op {
   QuantGrid output_grid;                    // the codes it writes; q_min is the zero point after a fused ReLU
   bool outputs_logits = false;              // the last dense layer: float logits instead of output_grid
   // dense and conv2d only:
+  // Weight codes minus their zero point, so real weight = weight_scales[c]·weights[c, k] in [-127, 127]:
   std::vector<int8_t> weights;       // [outputs, patch]: dense [outputs, inputs], conv [outputs, ky, kx, c]
   std::vector<float> weight_scales;  // [outputs]; all equal for per-tensor weights
   std::vector<int32_t> bias;         // [outputs], in units of input_grid.scale·weight_scales[c]
   std::vector<float> accumulator_scales;  // [outputs]: s_x·s_w[c]/s_y, or s_x·s_w[c] for logits
+  // weights packed for the model's int8 GEMM variant, with offsets bias[c] - z_x·Σ_k weights[c, k]:
+  // the zero point folded in, as XNNPACK does when it packs, so the product is a plain dot product.
+  PackedInt8Weights packed;
   int outputs() const { return output.channels; }
   int patch_size() const {
     return kind == Int8OpKind::dense ? input.size() : kernel * kernel * input.channels;
@@ -55,10 +60,13 @@ inline float round_half_even(float value) {
   return (value + kMagic) - kMagic;
 }
 
+// Fills op.packed from op.weights, op.bias and op.input_grid's zero point for the given GEMM variant.
+void pack_int8_op(Int8GemmVariant variant, Int8Op& op);
+
 // The weighted op's output from its patches[rows, patch] (a dense layer's input rows, or a conv's
-// im2col rows): int32 sums bias + Σ (x - z_x)·w into tensors.accumulators, then either requantized to
-// codes in tensors.output (XNNPACK's fp32 requantization) or, for the last op, dequantized to float
-// logits in tensors.logits.
+// im2col rows): int32 sums bias + Σ (x - z_x)·w into tensors.accumulators (int8_gemm on op.packed),
+// then either requantized to codes in tensors.output (XNNPACK's fp32 requantization) or, for the
+// last op, dequantized to float logits in tensors.logits.
 void int8_weighted_output(const Int8Op& op, size_t rows, const int8_t* patches, const Int8Tensors& tensors);
 
 }  // namespace qplay

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <numeric>
+
+#include "core/engine/nn/layers.h"
 
 namespace qplay {
 
@@ -61,6 +64,55 @@ Evaluation evaluate(Network<float>& network, std::span<const float> features, st
       network, n,
       [&](size_t start, int batch) { return features.subspan(start * sample_size, batch * sample_size); },
       labels, options, predictions, chunk_size);
+}
+
+double score_logits(int classes, std::span<const float> logits, std::span<const int32_t> labels,
+                    std::span<int32_t> predicted, std::vector<float>& probabilities) {
+  const int batch = static_cast<int>(labels.size());
+  for (int b = 0; b < batch; ++b) {
+    const float* row = logits.data() + static_cast<size_t>(b) * classes;
+    predicted[b] = static_cast<int32_t>(std::max_element(row, row + classes) - row);
+  }
+  if (batch == 0) return 0.0;
+  probabilities.resize(logits.size());
+  return double(softmax_cross_entropy_forward(batch, classes, logits.data(), labels.data(),
+                                              probabilities.data())) *
+         batch;
+}
+
+Result<Evaluation> evaluate_int8(const Int8Model& model, Int8Runner& runner, const FeatureRows& features,
+                                 std::span<const int32_t> labels, std::vector<int32_t>* predictions,
+                                 size_t max_samples) {
+  // Chunks large enough for the runner's threads to share, small enough to keep the logits in cache.
+  constexpr size_t kChunk = 2000;
+  const size_t n = std::min({labels.size(), features.rows(), max_samples});
+  const int classes = model.architecture.num_classes;
+  std::vector<uint32_t> rows;
+  std::vector<float> logits, probabilities;
+  std::vector<int32_t> predicted;
+  if (predictions) predictions->resize(n);
+  double loss_sum = 0.0;
+  size_t correct = 0;
+  for (size_t start = 0; start < n; start += kChunk) {
+    const size_t batch = std::min(kChunk, n - start);
+    rows.resize(batch);
+    std::iota(rows.begin(), rows.end(), static_cast<uint32_t>(start));
+    logits.resize(batch * classes);
+    predicted.resize(batch);
+    if (Status status = runner.logits_of_rows(model, features, rows, logits); !status) return status;
+    loss_sum += score_logits(classes, logits, labels.subspan(start, batch), predicted, probabilities);
+    for (size_t b = 0; b < batch; ++b) {
+      correct += predicted[b] == labels[start + b];
+      if (predictions) (*predictions)[start + b] = predicted[b];
+    }
+  }
+  Evaluation result;
+  result.samples = n;
+  if (n > 0) {
+    result.loss = loss_sum / n;
+    result.accuracy = double(correct) / n;
+  }
+  return result;
 }
 
 }  // namespace qplay

@@ -1,5 +1,6 @@
 // Loss and accuracy of a network on a labelled set, in chunks, on any parameter view and with
-// any activation quantization: the one function behind test metrics, sweeps and the slider.
+// any activation quantization: the one function behind test metrics, sweeps and the slider; and the
+// same for real int8 inference (deploy/int8_inference.h), which the slider runs when it can.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,9 @@
 #include <span>
 #include <vector>
 
+#include "core/engine/base/status.h"
 #include "core/engine/data/feature_rows.h"
+#include "core/engine/deploy/int8_inference.h"
 #include "core/engine/nn/network.h"
 
 namespace qplay {
@@ -29,5 +32,16 @@ Evaluation evaluate(Network<float>& network, const FeatureRows& features, std::s
 Evaluation evaluate(Network<float>& network, std::span<const float> features, std::span<const int32_t> labels,
                     const ForwardOptions<float>& options = {}, std::vector<int32_t>* predictions = nullptr,
                     size_t max_samples = std::numeric_limits<size_t>::max(), int chunk_size = 500);
+
+// The first min(n, max_samples) samples through real int8 inference on runner, scored like
+// evaluate: softmax cross-entropy of the logits, argmax (the first of equal logits) as prediction.
+Result<Evaluation> evaluate_int8(const Int8Model& model, Int8Runner& runner, const FeatureRows& features,
+                                 std::span<const int32_t> labels, std::vector<int32_t>* predictions = nullptr,
+                                 size_t max_samples = std::numeric_limits<size_t>::max());
+
+// logits[batch, classes] against labels[batch]: predicted[b] = argmax of row b (the first of equals),
+// and the return value is the summed (not mean) softmax cross-entropy. probabilities is scratch.
+double score_logits(int classes, std::span<const float> logits, std::span<const int32_t> labels,
+                    std::span<int32_t> predicted, std::vector<float>& probabilities);
 
 }  // namespace qplay

@@ -28,13 +28,11 @@ void IncrementalEvaluation::restart() {
   std::fill(predictions_.begin(), predictions_.end(), -1);
 }
 
-size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOptions<float>& options,
-                                      double budget_ms, size_t min_samples) {
+template <typename EvaluateChunk>
+size_t IncrementalEvaluation::advance_chunks(int largest_batch, double budget_ms, size_t min_samples,
+                                             const EvaluateChunk& evaluate_chunk) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
-  const size_t sample_size = features_.row_size();
-  const int classes = network.architecture().num_classes;
-  assert(order_.empty() || sample_size == network.architecture().input.size());
   const size_t before = evaluated_;
   while (!done()) {
     const Clock::time_point chunk_start = Clock::now();
@@ -42,31 +40,64 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
     if (evaluated_ >= min_samples && evaluated_ > before && elapsed_ms >= budget_ms) break;
     // Past min_samples a chunk only takes what is left of the budget (at the speed measured so far), so
     // a small budget is not overrun by a whole chunk; min_samples comes in whole chunks.
-    size_t wanted = static_cast<size_t>(std::min(chunk_size_, network.largest_batch()));
+    size_t wanted = static_cast<size_t>(std::min(chunk_size_, largest_batch));
     if (evaluated_ >= min_samples && ms_per_sample_ > 0)
       wanted = static_cast<size_t>(std::clamp((budget_ms - elapsed_ms) / ms_per_sample_,
                                               static_cast<double>(std::min(kSmallestChunk, wanted)),
                                               static_cast<double>(wanted)));
     const int batch = static_cast<int>(std::min(wanted, order_.size() - evaluated_));
     std::span<const uint32_t> indices(order_.data() + evaluated_, batch);
-    chunk_features_.resize(static_cast<size_t>(batch) * sample_size);
     chunk_labels_.resize(batch);
-    gather_batch(features_, indices, chunk_features_.data());
+    chunk_predicted_.resize(batch);
     gather_labels(labels_, indices, chunk_labels_.data());
-    network.forward(chunk_features_, batch, options);
-    loss_sum_ += double(network.loss(chunk_labels_)) * batch;
-    std::span<const float> probabilities = network.probabilities();
+    loss_sum_ += evaluate_chunk(indices, std::span<const int32_t>(chunk_labels_),
+                                std::span<int32_t>(chunk_predicted_));
     for (int b = 0; b < batch; ++b) {
-      const float* row = probabilities.data() + static_cast<size_t>(b) * classes;
-      const int32_t predicted = static_cast<int32_t>(std::max_element(row, row + classes) - row);
-      predictions_[indices[b]] = predicted;
-      correct_ += predicted == chunk_labels_[b];
+      predictions_[indices[b]] = chunk_predicted_[b];
+      correct_ += chunk_predicted_[b] == chunk_labels_[b];
     }
     evaluated_ += batch;
     const double chunk_ms = std::chrono::duration<double, std::milli>(Clock::now() - chunk_start).count();
     ms_per_sample_ = ms_per_sample_ > 0 ? 0.8 * ms_per_sample_ + 0.2 * chunk_ms / batch : chunk_ms / batch;
   }
   return evaluated_ - before;
+}
+
+size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOptions<float>& options,
+                                      double budget_ms, size_t min_samples) {
+  const size_t sample_size = features_.row_size();
+  const int classes = network.architecture().num_classes;
+  assert(order_.empty() || sample_size == network.architecture().input.size());
+  return advance_chunks(
+      network.largest_batch(), budget_ms, min_samples,
+      [&](std::span<const uint32_t> indices, std::span<const int32_t> labels, std::span<int32_t> predicted) {
+        const int batch = static_cast<int>(indices.size());
+        chunk_features_.resize(static_cast<size_t>(batch) * sample_size);
+        gather_batch(features_, indices, chunk_features_.data());
+        network.forward(chunk_features_, batch, options);
+        const double loss = double(network.loss(labels)) * batch;
+        std::span<const float> probabilities = network.probabilities();
+        for (int b = 0; b < batch; ++b) {
+          const float* row = probabilities.data() + static_cast<size_t>(b) * classes;
+          predicted[b] = static_cast<int32_t>(std::max_element(row, row + classes) - row);
+        }
+        return loss;
+      });
+}
+
+size_t IncrementalEvaluation::advance(const Int8Model& model, Int8Runner& runner, double budget_ms,
+                                      size_t min_samples) {
+  const int classes = model.architecture.num_classes;
+  return advance_chunks(
+      chunk_size_, budget_ms, min_samples,
+      [&](std::span<const uint32_t> indices, std::span<const int32_t> labels, std::span<int32_t> predicted) {
+        chunk_logits_.resize(indices.size() * classes);
+        // The model was built for these features; a refusal here is a programmer error.
+        [[maybe_unused]] const Status status =
+            runner.logits_of_rows(model, features_, indices, chunk_logits_);
+        assert(status.ok());
+        return score_logits(classes, chunk_logits_, labels, predicted, chunk_probabilities_);
+      });
 }
 
 Evaluation IncrementalEvaluation::result() const {

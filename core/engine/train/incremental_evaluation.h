@@ -33,6 +33,9 @@ class IncrementalEvaluation {
   // samples evaluated by this call.
   size_t advance(Network<float>& network, const ForwardOptions<float>& options, double budget_ms,
                  size_t min_samples = 0);
+  // The same through real int8 inference of model (deploy/int8_inference.h) on runner: the slider's
+  // path when activations are quantized and the int8 network computes what the fake-quantized one does.
+  size_t advance(const Int8Model& model, Int8Runner& runner, double budget_ms, size_t min_samples = 0);
 
   // Loss and accuracy over the samples evaluated since restart (samples == 0 before the first).
   Evaluation result() const;
@@ -43,6 +46,12 @@ class IncrementalEvaluation {
   bool done() const { return evaluated_ == order_.size(); }
 
  private:
+  // The loop both advance()s share: evaluate_chunk(indices, labels, predicted) scores one chunk of at
+  // most largest_batch samples and returns its summed loss.
+  template <typename EvaluateChunk>
+  size_t advance_chunks(int largest_batch, double budget_ms, size_t min_samples,
+                        const EvaluateChunk& evaluate_chunk);
+
   const FeatureRows& features_;
   std::span<const int32_t> labels_;
   std::vector<uint32_t> order_;       // [n], the evaluation order
@@ -53,8 +62,10 @@ class IncrementalEvaluation {
   size_t evaluated_ = 0;      // samples of order_ already in the sums
   double loss_sum_ = 0.0;
   size_t correct_ = 0;
-  std::vector<float> chunk_features_;  // [chunk_size, sample_size]
-  std::vector<int32_t> chunk_labels_;  // [chunk_size]
+  std::vector<float> chunk_features_;                      // [chunk_size, sample_size]
+  std::vector<int32_t> chunk_labels_;                      // [chunk_size]
+  std::vector<int32_t> chunk_predicted_;                   // [chunk_size]
+  std::vector<float> chunk_logits_, chunk_probabilities_;  // [chunk_size, classes]: the int8 path
 };
 
 }  // namespace qplay

@@ -4,10 +4,21 @@ namespace qplay {
 
 Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
                               const QuantizationSetting& setting, int calibration_samples,
-                              std::vector<int32_t>* predictions) {
+                              std::vector<int32_t>* predictions, QuantizedPath path) {
   std::vector<float> view = quantized_weights_view(network, setting);
   ActivationQuantization activations =
       calibrate_activation_ranges(network, view, dataset.train_x, calibration_samples, setting.activations);
+  if (path == QuantizedPath::int8_when_exact) {
+    // A refusal (float activations, float features, a tanh network, ...) is not an error: the fake-
+    // quantized float network below computes the same setting.
+    Result<Int8Model> int8 =
+        build_int8_model_for_setting(network, network.parameters(), setting, activations, dataset.test_x);
+    if (int8) {
+      Int8Runner runner(network.kernels().threads);
+      Result<Evaluation> result = evaluate_int8(*int8, runner, dataset.test_x, dataset.test_y, predictions);
+      if (result) return *result;
+    }
+  }
   ForwardOptions<float> options;
   options.parameters = view;
   if (setting.activations.bits > 0) options.activation_quantization = &activations;

@@ -31,9 +31,16 @@ std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset&
                                          const SweepOptions& options,
                                          const std::function<void(int done, int total)>& progress = {});
 
-// Test evaluation of the network at one quantization setting (one slider position).
+// How evaluate_quantized runs a setting with quantized activations: through real int8 inference
+// when build_int8_model_for_setting can build it (an image set of uint8 codes, a ReLU network, int8
+// weight grids), else by fake quantization; or by fake quantization always (to compare the two).
+enum class QuantizedPath { int8_when_exact, fake_quantization };
+
+// Test evaluation of the network at one quantization setting (one slider position). The int8 path
+// runs on as many threads as the network's kernel table.
 Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
                               const QuantizationSetting& setting, int calibration_samples,
-                              std::vector<int32_t>* predictions = nullptr);
+                              std::vector<int32_t>* predictions = nullptr,
+                              QuantizedPath path = QuantizedPath::int8_when_exact);
 
 }  // namespace qplay
