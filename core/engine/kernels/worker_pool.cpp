@@ -62,7 +62,8 @@ void WorkerPool::run(size_t count, int max_helpers, Task task, void* context) {
   }
   wake_.notify_all();
   size_t done_here = 0;
-  for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < count; ++done_here) task(context, i, 0);
+  for (size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < count; ++done_here)
+    task(context, i, 0);
   finished_.fetch_add(done_here, std::memory_order_acq_rel);
   // What the workers claimed; their writes are visible once finished_ counts them (release/acquire).
   while (finished_.load(std::memory_order_acquire) < count) {

@@ -57,8 +57,8 @@ class WorkerPool {
   std::condition_variable wake_;
   std::vector<std::thread> threads_;
   bool stop_ = false;
-  Loop loop_;                           // under mutex_
-  int joined_ = 0;                      // helpers of the current loop, under mutex_
+  Loop loop_;                            // under mutex_
+  int joined_ = 0;                       // helpers of the current loop, under mutex_
   std::atomic<uint64_t> generation_{0};  // bumped (under mutex_) for each loop
   std::atomic<uint64_t> releases_{0};    // bumped by release_workers
   std::atomic<int> active_{0};           // helpers inside a loop
