@@ -652,7 +652,9 @@ void Playground::Impl::status_bar() {
   if (!lab) return;
   // At the right, when it fits beside the message: what runs, on which kernels, how fast it draws.
   char right[160];
-  const std::string& kernels = lab->network(0).kernels().name;
+  const KernelTable& table = lab->network(0).kernels();
+  const std::string kernels =
+      table.threads > 1 ? table.name + ", " + std::to_string(table.threads) + " threads" : table.name;
   std::snprintf(right, sizeof right, "%s | %s | kernels %s | %.0f fps", lab->dataset().name.c_str(),
                 lab->state().experiment.architecture.c_str(), kernels.c_str(), ImGui::GetIO().Framerate);
   const float width = ImGui::CalcTextSize(right).x;

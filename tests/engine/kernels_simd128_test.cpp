@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -60,7 +61,13 @@ TEST(Simd128KernelTable, AutoPicksItAndTheBuildListsIt) {
   Result<std::shared_ptr<const KernelTable>> automatic = make_kernel_table("auto", 2);
   ASSERT_TRUE(automatic.ok()) << automatic.message();
   EXPECT_EQ((*automatic)->name, "simd128");
+#if defined(__EMSCRIPTEN_PTHREADS__)
+  EXPECT_EQ((*automatic)->threads, 2);
+  EXPECT_GE(max_kernel_threads(), 2);
+#else
   EXPECT_EQ((*automatic)->threads, 1);
+  EXPECT_EQ(max_kernel_threads(), 1);
+#endif
   EXPECT_FALSE(make_kernel_table("xnnpack", 1).ok());
 }
 
@@ -106,6 +113,30 @@ TEST(Simd128Gemm, EmptyProductsLeaveCAsTheReferenceDoes) {
     expect_same_bits_as_reference(*table, 5, 9, 0, variant & 1, variant & 2, variant & 4, false);
     expect_same_bits_as_reference(*table, 0, 9, 4, variant & 1, variant & 2, variant & 4, false);
     expect_same_bits_as_reference(*table, 5, 0, 4, variant & 1, variant & 2, variant & 4, false);
+  }
+}
+
+TEST(Simd128Gemm, EveryThreadCountGivesTheReferenceBits) {
+  // Products large enough to be split (over 4 MFLOP), along rows (N <= M) and along columns, with
+  // tails of tiles and panels and blocks of unequal sizes; the threaded build's pool has 3 workers.
+  struct Shape {
+    int m, n, k;
+    bool transpose_a, transpose_b, accumulate, padded;
+  };
+  const Shape shapes[] = {
+      {128, 256, 784, false, true, false, false}, {256, 784, 128, true, false, true, false},
+      {131, 97, 301, false, false, false, true},  {13, 803, 257, true, true, true, true},
+      {1568, 32, 144, false, true, false, false}, {9, 1000, 300, false, false, true, true}};
+  for (int threads : {2, 3, 4, 8}) {
+    Result<std::shared_ptr<const KernelTable>> table = make_kernel_table("simd128", threads);
+    ASSERT_TRUE(table.ok()) << table.message();
+    EXPECT_EQ((*table)->threads, std::min(threads, max_kernel_threads()));
+    EXPECT_EQ((*table)->release_workers != nullptr, (*table)->threads > 1);
+    for (const Shape& s : shapes) {
+      SCOPED_TRACE("threads " + std::to_string(threads));
+      expect_same_bits_as_reference(**table, s.m, s.n, s.k, s.transpose_a, s.transpose_b, s.accumulate,
+                                    s.padded);
+    }
   }
 }
 

@@ -2,7 +2,11 @@
 // keep defaults), JSON is strict, and both round-trip every setting.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+
 #include "core/engine/experiment/state_table.h"
+#include "core/engine/kernels/kernel_table.h"
 #include "core/engine/lab/lab_state.h"
 
 namespace qplay {
@@ -13,6 +17,21 @@ TEST(LabStateHash, DefaultStateIsJustTheSeed) {
   ParsedLabState parsed = lab_state_from_hash("");
   EXPECT_TRUE(parsed.warnings.empty());
   EXPECT_EQ(parsed.state, default_lab_state());
+}
+
+TEST(LabStateHash, ThePlatformsDefaultThreadsStayOutOfTheHash) {
+  // The threaded WebAssembly page sets its own default; a link made there carries no thread count.
+  set_default_lab_threads(2);
+  LabState state = default_lab_state();
+  EXPECT_EQ(state.experiment.threads, std::min(2, max_kernel_threads()));
+  EXPECT_EQ(lab_state_to_hash(state).find("threads"), std::string::npos) << lab_state_to_hash(state);
+  EXPECT_EQ(lab_state_from_hash("").state.experiment.threads, state.experiment.threads);
+  set_default_lab_threads(1000);  // no more than this build's kernels run on
+  EXPECT_EQ(default_lab_state().experiment.threads, max_kernel_threads());
+  set_default_lab_threads(0);
+  EXPECT_EQ(default_lab_state().experiment.threads, 1);
+  state.experiment.threads = 2;  // a lab that sets its own still says so (where it differs)
+  EXPECT_NE(lab_state_to_hash(state).find("threads=2"), std::string::npos) << lab_state_to_hash(state);
 }
 
 TEST(LabStateHash, ReadsSettingsMethodsAndHideFlags) {

@@ -93,6 +93,12 @@ constexpr bool kWebAssembly = true;
 #else
 constexpr bool kWebAssembly = false;
 #endif
+// The threaded WebAssembly build (Emscripten pthreads) runs --threads up to its preloaded workers + 1.
+#ifdef __EMSCRIPTEN_PTHREADS__
+constexpr bool kWebAssemblyThreads = true;
+#else
+constexpr bool kWebAssemblyThreads = false;
+#endif
 
 // [SECTION] Measuring ----------------------------------------------------------------------------
 
@@ -100,7 +106,7 @@ constexpr bool kWebAssembly = false;
 struct Measurement {
   std::string workload;           // "w1-train", ...
   std::string kernels;            // the table that ran: "xnnpack", "simd128", "reference", ...
-  int threads = 1;                // as asked for (--threads); WebAssembly runs 1 only
+  int threads = 1;                // as asked for (--threads); WebAssembly without pthreads runs 1 only
   std::string unit;               // "samples/s" (higher is better), "ms" or "MiB" (lower is better)
   std::vector<double> values;     // [repetitions], in unit
   Json details = Json::object();  // batch size, chunk size, ...
@@ -739,7 +745,7 @@ Options parse_options(int argc, char** argv) {
       std::exit(2);
     }
   }
-  if (kWebAssembly) {  // built without pthreads: every kernel table runs on the calling thread
+  if (kWebAssembly && !kWebAssemblyThreads) {  // every kernel table runs on the calling thread
     for (int t : options.threads) {
       if (t == 1) continue;
       options.skipped.push_back(std::to_string(t) + " threads: this WebAssembly build has no threads");

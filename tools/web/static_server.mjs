@@ -9,6 +9,8 @@
 //   server.close();
 //
 // options.route(urlPath, searchParams) may answer a path itself with HTML text (test pages), or null.
+// options.isolated: send the headers that make a page cross-origin isolated (CROSS_ORIGIN_ISOLATION), so
+// QPlay's pages load its threaded build; without them they load the single-threaded one.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -20,11 +22,22 @@ const MIME_TYPES = {
   '.json': 'application/json', '.ts': 'text/plain; charset=utf-8', '.txt': 'text/plain; charset=utf-8',
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ttf': 'font/ttf',
 };
+// What a host sends to let pages use SharedArrayBuffer, which the threaded WebAssembly build needs:
+// COOP + COEP (every current browser), and Chrome's Document-Isolation-Policy, which isolates one
+// document without asking the same of the pages it opens. CORP `cross-origin` lets an isolated page of
+// another site embed these files (its COEP asks every resource to allow it).
+export const CROSS_ORIGIN_ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Document-Isolation-Policy': 'isolate-and-require-corp',
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+};
 // Files without an extension are the data pack's IDX images and labels: bytes, which compress well too.
 const DEFAULT_TYPE = 'application/octet-stream';
 const ALREADY_COMPRESSED = new Set(['.png']);
 
-export async function serveStatic(rootDir, {port = 0, host = '127.0.0.1', route = null} = {}) {
+export async function serveStatic(rootDir, {port = 0, host = '127.0.0.1', route = null, isolated = false} = {}) {
+  const isolation = isolated ? CROSS_ORIGIN_ISOLATION : {};
   const root = path.resolve(rootDir);
   const compressed = new Map();  // file -> {mtimeMs, bytes}
   function gzipped(file, stat) {
@@ -46,7 +59,7 @@ export async function serveStatic(rootDir, {port = 0, host = '127.0.0.1', route 
     if (route) {
       const html = route(urlPath, url.searchParams);
       if (html !== null && html !== undefined) {
-        response.writeHead(200, {'Content-Type': MIME_TYPES['.html']}).end(html);
+        response.writeHead(200, {'Content-Type': MIME_TYPES['.html'], ...isolation}).end(html);
         return;
       }
     }
@@ -60,7 +73,7 @@ export async function serveStatic(rootDir, {port = 0, host = '127.0.0.1', route 
       return;
     }
     const extension = path.extname(file);
-    const headers = {'Content-Type': MIME_TYPES[extension] || DEFAULT_TYPE, 'Cache-Control': 'no-cache'};
+    const headers = {'Content-Type': MIME_TYPES[extension] || DEFAULT_TYPE, 'Cache-Control': 'no-cache', ...isolation};
     const acceptsGzip = /\bgzip\b/.test(request.headers['accept-encoding'] || '');
     let bytes;
     if (acceptsGzip && !ALREADY_COMPRESSED.has(extension)) {
@@ -87,13 +100,16 @@ export async function serveStatic(rootDir, {port = 0, host = '127.0.0.1', route 
   };
 }
 
-// As a program: node tools/web/static_server.mjs DIR [PORT]
+// As a program: node tools/web/static_server.mjs DIR [PORT] [--isolated]
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [dir, port = '8000'] = process.argv.slice(2);
-  if (!dir) {
-    console.error('usage: node static_server.mjs DIR [PORT]');
+  const args = process.argv.slice(2);
+  const isolated = args.includes('--isolated');
+  const [dir, port = '8000'] = args.filter((arg) => arg !== '--isolated');
+  if (!dir || port.startsWith('-')) {
+    console.error('usage: node static_server.mjs DIR [PORT] [--isolated]');
     process.exit(2);
   }
-  const {origin} = await serveStatic(dir, {port: Number(port)});
-  console.log(`serving ${path.resolve(dir)} at ${origin}/ (gzip; Ctrl-C stops)`);
+  const {origin} = await serveStatic(dir, {port: Number(port), isolated});
+  const headers = isolated ? 'cross-origin isolated: COOP, COEP, Document-Isolation-Policy' : 'not isolated';
+  console.log(`serving ${path.resolve(dir)} at ${origin}/ (gzip; ${headers}; Ctrl-C stops)`);
 }

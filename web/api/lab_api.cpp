@@ -18,6 +18,7 @@
 #include "core/engine/io/json.h"
 #include "core/engine/lab/lab.h"
 #include "core/engine/lab/lab_commands.h"
+#include "core/engine/lab/lab_state.h"
 
 namespace {
 
@@ -58,6 +59,13 @@ std::optional<qplay::Json> run(int handle, std::string_view command, const qplay
 extern "C" {
 
 EMSCRIPTEN_KEEPALIVE const char* qplay_last_error() { return last_error.c_str(); }
+// The kernel threads of every lab created from now on that does not set its own (qplay.js: the
+// threaded build's choice from navigator.hardwareConcurrency), capped to what this build can run;
+// returns the count it set.
+EMSCRIPTEN_KEEPALIVE int qplay_set_default_threads(int threads) {
+  qplay::set_default_lab_threads(threads);
+  return qplay::default_lab_state().experiment.threads;
+}
 EMSCRIPTEN_KEEPALIVE const char* qplay_last_warnings() { return last_warnings.c_str(); }
 // The state table and the registered methods (state_table_json), for pages that build their own controls.
 EMSCRIPTEN_KEEPALIVE const char* qplay_state_table_json() {

@@ -81,6 +81,9 @@ export class QPlayPlayground extends HTMLElement {
     window.addEventListener('message', this._onMessage);
     this._frame = document.createElement('iframe');
     this._frame.title = this.getAttribute('aria-label') || 'QPlay quantization playground';
+    // An app from another origin may be cross-origin isolated too (and so load its threaded build) only
+    // if this page lets it; it needs the same headers from its own server.
+    this._frame.allow = 'cross-origin-isolated';
     this._frame.src = `${this._appUrl()}#${this._initialHash()}`;
     this.shadowRoot.appendChild(this._frame);
   }

@@ -64,6 +64,8 @@ export interface LabMetrics {
   playing: boolean;
   finished: boolean;
   samplesPerSecond: number;
+  /** The matrix kernels every run uses: 'simd128' or 'reference', on this many threads. */
+  kernels: {name: string; threads: number};
   dataset: string;
   weightBits: number;
   activationBits: number;
@@ -126,3 +128,7 @@ export interface MethodDescription {
 
 /** Every setting and method, from the engine's one state table. */
 export function describeSettings(options?: {baseUrl?: string | URL}): Promise<{settings: SettingDescription[]; methods: MethodDescription[]}>;
+
+/** Which WebAssembly build this page runs: 'threads' (cross-origin isolated pages on 2+ cores), 'simd'
+ *  (the default) or 'nosimd' (browsers without WebAssembly SIMD), and the kernel threads a new lab uses. */
+export function describeBuild(options?: {baseUrl?: string | URL}): Promise<{name: 'threads' | 'simd' | 'nosimd'; threads: number}>;

@@ -11,6 +11,11 @@
 //
 // Settings are the rows of QPlay's state table (docs/embedding.md lists them); a bad key or value
 // throws a QPlayError whose message says what is allowed, and changes nothing.
+//
+// The module loads the best build this page can run (qplay-build.js): with kernel threads on a cross-origin
+// isolated page, else SIMD on one thread, else without SIMD; describeBuild() says which.
+
+import {chooseBuilds} from './qplay-build.js';
 
 const DEFAULT_BUDGET_MS = 8;
 
@@ -76,15 +81,35 @@ function loadModule(baseUrl) {
   return modulePromise;
 }
 
+// The first build of chooseBuilds() whose files load; a missing extra build (a host that copied only
+// the default one) falls back to the next without a word.
 async function instantiate(baseUrl) {
   const base = baseUrl ? new URL(baseUrl, import.meta.url) : new URL('.', import.meta.url);
-  const {default: createQPlayCore} = await import(new URL('qplay-core.js', base).href);
+  const builds = chooseBuilds();
+  if (builds.length === 0) throw new QPlayError('this browser has no WebAssembly, which QPlay needs');
+  let lastError = null;
+  for (const build of builds) {
+    try {
+      const module = await instantiateBuild(base, build);
+      if (build.threads > 1) build.threads = module.ccall('qplay_set_default_threads', 'number', ['number'], [build.threads]);
+      module.qplayBuild = {name: build.name, threads: build.threads};
+      return module;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new QPlayError(`QPlay's engine did not load (${lastError?.message || lastError})`);
+}
+
+async function instantiateBuild(base, build) {
+  const name = `qplay-core${build.suffix}`;
+  const {default: createQPlayCore} = await import(new URL(`${name}.js`, base).href);
   const options = {locateFile: (path) => new URL(path, base).href};
   const isNode = typeof process !== 'undefined' && process.versions?.node && typeof window === 'undefined';
   if (isNode) {
     // The module is built for the web; under node it gets the .wasm bytes instead of fetching them.
     const {readFile} = await import('node:fs/promises');
-    options.wasmBinary = await readFile(new URL('qplay-core.wasm', base));
+    options.wasmBinary = await readFile(new URL(`${name}.wasm`, base));
   }
   return createQPlayCore(options);
 }
@@ -230,6 +255,7 @@ export class Lab {
       playing: m.playing,
       finished: m.finished,
       samplesPerSecond: m.samples_per_second,
+      kernels: {name: m.kernels.name, threads: m.kernels.threads},  // the matrix kernels every run uses
       dataset: m.dataset,
       weightBits: m.weight_bits,
       activationBits: m.activation_bits,
@@ -261,7 +287,10 @@ export class Lab {
       const pointer = this._call('qplay_lab_weights', 'number', ['number', 'number'], [run, countPointer]);
       if (!pointer) throw new QPlayError(engineCall(module, 'qplay_last_error', 'string', [], []));
       const count = module.getValue(countPointer, 'i32');
-      return module.HEAPF32.slice(pointer >> 2, (pointer >> 2) + count);
+      // The threaded build's memory may have grown on a worker thread, which leaves HEAPF32 a view of
+      // the old, shorter buffer: read its memory (exported there) directly.
+      const heap = module.wasmMemory ? new Float32Array(module.wasmMemory.buffer) : module.HEAPF32;
+      return heap.slice(pointer >> 2, (pointer >> 2) + count);
     } finally {
       if (!module.qplayStopped) module._free(countPointer);
     }
@@ -345,6 +374,16 @@ export class Lab {
       check();
     });
   }
+}
+
+// Which build of the engine this page runs: {name: 'threads' | 'simd' | 'nosimd', threads}, threads being
+// the kernel threads a new lab uses by default (qplay-build.js says when each is chosen). options.baseUrl
+// as createLab's.
+export async function describeBuild(options = {}) {
+  if (!isPlainObject(options)) throw new QPlayError('describeBuild: expected {baseUrl} or nothing');
+  checkOptionNames('describeBuild', options, ['baseUrl']);
+  const module = await loadModule(options.baseUrl);
+  return {...module.qplayBuild};
 }
 
 // Every setting a lab takes (key, kind, group, help, min/max or choices, default, appliesWhen) and every

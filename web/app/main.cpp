@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/engine/io/json.h"
+#include "core/engine/lab/lab_state.h"
 #include "core/ui/display_scale.h"
 #include "core/ui/playground.h"
 #include "imgui.h"
@@ -194,6 +195,9 @@ EM_JS(void, qplay_web_fetch_data_pack, (), {
 });
 // 0 downloading, 1 ready, -1 failed (qplay_web_data_pack_error says why); progress 0..1.
 EM_JS(int, qplay_web_data_pack_state, (), { return Module.qplayDataPack ? Module.qplayDataPack.state : 0; });
+
+// The kernel threads index.html chose for this build (qplay-build.js: 2+ only in the threaded build).
+EM_JS(int, qplay_web_page_threads, (), { return Module.qplayBuild ? Module.qplayBuild.threads : 1; });
 EM_JS(double, qplay_web_data_pack_progress, (), {
   var pack = Module.qplayDataPack;
   return pack && pack.total ? Math.min(1, pack.loaded / pack.total) : 0;
@@ -706,6 +710,8 @@ int main() {
   if (!qplay::ui::apply_display_scale(kFontPath, app->scale)) {
     std::fprintf(stderr, "qplay: %s is missing; using ImGui's built-in font\n", kFontPath);
   }
+  // Before the first lab: labs that do not set their threads use the page's choice (capped to the build).
+  qplay::set_default_lab_threads(qplay_web_page_threads());
   char* hash = qplay_web_location_hash();
   app->playground = std::make_unique<qplay::ui::Playground>(app->platform, hash);
   std::free(hash);

@@ -10,7 +10,7 @@
 #include "core/engine/kernels/avx2_kernels.h"
 #endif
 #ifdef __wasm_simd128__
-#include "core/engine/kernels/simd128_kernels.h"
+#include "core/engine/kernels/simd128_threaded_kernels.h"
 #endif
 
 namespace qplay {
@@ -30,7 +30,7 @@ std::string not_in_build(const std::string& name, const std::string& how) {
 // reference; a table that refuses at run time (a CPU without AVX2) falls through to the next.
 TableResult make_fastest_table(int threads) {
 #ifdef __wasm_simd128__
-  return make_simd128_kernel_table();
+  return make_simd128_kernel_table_for_threads(threads);
 #endif
 #ifdef QPLAY_HAVE_AVX2_TABLE
   if (TableResult avx2 = make_avx2_kernel_table(threads); avx2.ok()) return avx2;
@@ -57,6 +57,16 @@ std::string available_kernel_tables() {
   return names + ", auto";
 }
 
+int max_kernel_threads() {
+#if defined(__wasm_simd128__)
+  return simd128_max_threads();
+#elif defined(__EMSCRIPTEN__)
+  return 1;
+#else
+  return kMaxThreads;
+#endif
+}
+
 TableResult make_kernel_table(const std::string& name, int threads) {
   if (threads < 1 || threads > kMaxThreads) {
     return Status::error("kernel threads must be between 1 and " + std::to_string(kMaxThreads) + ", got " +
@@ -66,7 +76,7 @@ TableResult make_kernel_table(const std::string& name, int threads) {
   if (name == "auto") return make_fastest_table(threads);
   if (name == "simd128") {
 #ifdef __wasm_simd128__
-    return make_simd128_kernel_table();
+    return make_simd128_kernel_table_for_threads(threads);
 #else
     return Status::error(not_in_build(name, "WebAssembly builds with -msimd128 only"));
 #endif

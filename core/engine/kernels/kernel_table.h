@@ -96,4 +96,8 @@ Result<std::shared_ptr<const KernelTable>> make_kernel_table(const std::string& 
 // The names make_kernel_table accepts in this build, e.g. "reference, avx2, xnnpack, auto".
 std::string available_kernel_tables();
 
+// The most threads a table of make_kernel_table("auto", threads) runs on in this build: 64 natively, the
+// preloaded workers + 1 in the threaded WebAssembly build, 1 in the other WebAssembly builds.
+int max_kernel_threads();
+
 }  // namespace qplay

@@ -42,6 +42,9 @@ Json lab_metrics_json(const Lab& lab) {
   json["finished"] = lab.finished();
   json["samples_per_second"] = lab.training_samples_per_second();
   json["dataset"] = lab.dataset().name;
+  // The kernels every run of the lab shares, as the status bar shows them ("simd128", 4 threads).
+  const KernelTable& kernels = lab.network(0).kernels();
+  json["kernels"] = Json::object({{"name", Json(kernels.name)}, {"threads", Json(kernels.threads)}});
   json["weight_bits"] = lab.state().experiment.weight_bits;
   json["activation_bits"] = lab.state().experiment.activation_bits;
   json["state"] = lab_state_to_hash(lab.state());

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/engine/experiment/state_table.h"
+#include "core/engine/kernels/kernel_table.h"
 
 namespace qplay {
 namespace {
@@ -69,6 +70,7 @@ bool is_hideable(std::string_view name) {
          std::find(panels.begin(), panels.end(), name) != panels.end();
 }
 
+int default_lab_threads = 1;  // set_default_lab_threads
 }  // namespace
 
 const std::vector<std::string_view>& lab_panel_names() {
@@ -87,11 +89,16 @@ LabState default_lab_state() {
   // baseline loses about 23 points of accuracy on the spiral and SymReg+SatNL keeps 85% (docs/results.md).
   state.experiment.weight_bits = 2;
   state.experiment.granularity = Granularity::per_tensor;
-  // One kernel thread: the lab's runs are small and take turns, so a second one gains little (three
-  // Fashion-MNIST mlp:128 runs on 2 cores: 8% more training samples/s at the same frame time;
-  // docs/performance.md) and leaves a core to drawing. The threads setting raises it.
-  state.experiment.threads = 1;
+  // One kernel thread natively: the lab's runs are small and take turns, so a second one gains little
+  // (three Fashion-MNIST mlp:128 runs on 2 cores: 8% more training samples/s at the same frame time;
+  // docs/performance.md) and leaves a core to drawing. The threads setting raises it, and the threaded
+  // WebAssembly page sets its own default (set_default_lab_threads).
+  state.experiment.threads = default_lab_threads;
   return state;
+}
+
+void set_default_lab_threads(int threads) {
+  default_lab_threads = std::clamp(threads, 1, max_kernel_threads());
 }
 
 const std::vector<std::string_view>& lab_method_names() { return find_setting("method")->choices; }

@@ -35,8 +35,15 @@ struct LabState {
 const std::vector<std::string_view>& lab_panel_names();
 
 // The state the playground opens with: a 2-D comparison that trains in a second or two, on one kernel
-// thread.
+// thread unless the platform set another default.
 LabState default_lab_state();
+
+// The kernel threads of default_lab_state() from now on (clamped to 1..max_kernel_threads(); 1 until
+// called). The
+// threaded WebAssembly page sets it once at start from navigator.hardwareConcurrency, capped. Being
+// the default, it stays out of the URL hash, so a shared link carries no thread count of the machine
+// that made it.
+void set_default_lab_threads(int threads);
 
 // Every method a Lab can run, in the order the state table lists them.
 const std::vector<std::string_view>& lab_method_names();
