@@ -703,7 +703,8 @@ struct Options {
 const char* kUsage =
     "usage: qplay-bench [--threads=1,2] [--kernels=auto] [--only=WORKLOAD] [--repetitions=10]\n"
     "                   [--no-reference] [--fashion-mnist=DIR] [--json]\n"
-    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-w4a8 w3-first-readout w4-lab-slider w1-train-memory\n"
+    "workloads: w1-train w1-infer w2-train w2-infer w3 w3-w4a8 w3-first-readout w4-lab-slider "
+    "w1-train-memory\n"
     "           w1-train-memory-fashion-mnist w1-train-qreg w1-train-gradl1 w1-train-symreg w1-train-cpq\n"
     "           w1-train-raq\n";
 

@@ -102,13 +102,14 @@ void gemm_block(void* context, size_t index, int thread) {
   } else {
     const int columns = std::min(g.block, g.N - begin);
     const float* b = g.transpose_b == Transpose::no ? g.B + begin : g.B + static_cast<size_t>(begin) * g.ldb;
-    table.gemm(table, g.transpose_a, g.transpose_b, g.M, columns, g.K, g.A, g.lda, b, g.ldb, g.C + begin, g.ldc,
-               g.accumulate);
+    table.gemm(table, g.transpose_a, g.transpose_b, g.M, columns, g.K, g.A, g.lda, b, g.ldb, g.C + begin,
+               g.ldc, g.accumulate);
   }
 }
 
-void threaded_gemm(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M, int N, int K,
-                   const float* A, int lda, const float* B, int ldb, float* C, int ldc, bool accumulate) {
+void threaded_gemm(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M, int N,
+                   int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
+                   bool accumulate) {
   const ThreadedBackend& backend = backend_of(table);
   const KernelTable& caller = *backend.per_thread[0];
   const int row_tiles = (M + kTileRows - 1) / kTileRows, panels = (N + kPanelWidth - 1) / kPanelWidth;
@@ -122,8 +123,8 @@ void threaded_gemm(const KernelTable& table, Transpose transpose_a, Transpose tr
   }
   const int blocks = std::min(table.threads, units);
   const int block = (units + blocks - 1) / blocks * (split_rows ? kTileRows : kPanelWidth);
-  GemmBlocks task{&backend, transpose_a, transpose_b, M,          N,     K, A, lda, B, ldb, C, ldc,
-                  accumulate, split_rows,  block};
+  GemmBlocks task{&backend, transpose_a, transpose_b, M,   N,          K,          A,    lda,
+                  B,        ldb,         C,           ldc, accumulate, split_rows, block};
   const int extent = split_rows ? M : N;
   backend.pool->run(static_cast<size_t>((extent + block - 1) / block), table.threads - 1, gemm_block, &task);
 }
@@ -149,8 +150,8 @@ void lower_one_image(void* context, size_t image, int thread) {
   }
 }
 
-void lower_images(const KernelTable& table, const ConvGeometry& geometry, const float* source, float* destination,
-                  bool to_columns) {
+void lower_images(const KernelTable& table, const ConvGeometry& geometry, const float* source,
+                  float* destination, bool to_columns) {
   const ThreadedBackend& backend = backend_of(table);
   const KernelTable& caller = *backend.per_thread[0];
   const int64_t columns = static_cast<int64_t>(geometry.patch_count()) * geometry.patch_size();
@@ -164,18 +165,21 @@ void lower_images(const KernelTable& table, const ConvGeometry& geometry, const 
   }
   LoweringImages task{&backend, geometry, 0, 0, source, destination, to_columns};
   task.one_image.batch = 1;
-  const size_t image_size = static_cast<size_t>(geometry.in_height) * geometry.in_width * geometry.in_channels;
+  const size_t image_size =
+      static_cast<size_t>(geometry.in_height) * geometry.in_width * geometry.in_channels;
   const size_t columns_size = static_cast<size_t>(task.one_image.patch_count()) * geometry.patch_size();
   task.source_stride = to_columns ? image_size : columns_size;
   task.destination_stride = to_columns ? columns_size : image_size;
   backend.pool->run(static_cast<size_t>(geometry.batch), table.threads - 1, lower_one_image, &task);
 }
 
-void threaded_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image, float* columns) {
+void threaded_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image,
+                     float* columns) {
   lower_images(table, geometry, image, columns, /*to_columns=*/true);
 }
 
-void threaded_col2im(const KernelTable& table, const ConvGeometry& geometry, const float* columns, float* image) {
+void threaded_col2im(const KernelTable& table, const ConvGeometry& geometry, const float* columns,
+                     float* image) {
   lower_images(table, geometry, columns, image, /*to_columns=*/false);
 }
 
@@ -186,7 +190,8 @@ void caller_add_bias(const KernelTable& table, int M, int N, const float* bias, 
   caller.add_bias(caller, M, N, bias, rows);
 }
 
-void caller_sum_rows(const KernelTable& table, int M, int N, const float* rows, float* sums, bool accumulate) {
+void caller_sum_rows(const KernelTable& table, int M, int N, const float* rows, float* sums,
+                     bool accumulate) {
   const KernelTable& caller = *backend_of(table).per_thread[0];
   caller.sum_rows(caller, M, N, rows, sums, accumulate);
 }
