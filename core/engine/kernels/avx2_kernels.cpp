@@ -11,8 +11,9 @@
 // k·depth_stride], so op(A) needs no packing whether A arrives as [M, K] (depth stride 1) or, for
 // the weight gradients, as [K, M] (row stride 1). op(B) as [K, N] is read in place, row k of a
 // panel being 16 contiguous floats at stride ldb, with masked loads for a last panel narrower than
-// 16; only op(B) = Bᵀ (the forward pass X·Wᵀ) is packed into [K][16] panels, with 8x8 transposes.
-// Rows past M need no padding either: the kernel is instantiated for 1..6 rows.
+// 16; only op(B) = Bᵀ (the forward pass X·Wᵀ) is packed, a [kDepthBlock][16] slice of a panel at
+// a time, with 8x8 transposes. Rows past M need no padding either: the kernel is instantiated for
+// 1..6 rows.
 //
 // The driver below (k blocking, packing, pool tasks) takes its register tile as a GemmTile
 // (gemm_micro_kernel.h), so the avx512 table runs the same driver with its 12x32 zmm tile
@@ -21,7 +22,12 @@
 // Blocking: k in blocks of kDepthBlock, so one panel's slice of B (16 KiB) stays in L1 while the
 // tiles of a row block pass over it; later k blocks add to C. Pool tasks are (row block, panel)
 // pairs, kRowBlock rows each, and a task runs all k blocks of its pair, so no two tasks write the
-// same element of C and the result does not depend on the thread count.
+// same element of C and the result does not depend on the thread count. A transposed B is packed
+// by the task itself, slice by slice into its stack, just before its tiles read the slice (in L1
+// then, and no buffer or lock is shared between calls); such tasks are kPackingRowBlock rows tall
+// so that a panel is packed once for W1's batch of 128. Packing the whole op(B) in a pass of its
+// own first cost W1's forward 4-6% more with the avx512 tile (its 1 MB of packed weights went
+// through L2 twice).
 //
 // Accuracy: FMA rounds once per multiply-add and the k blocks split each sum into pieces, so
 // results differ from the reference in the last bits; tests/engine/kernels_test.cpp holds every
@@ -36,9 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "core/engine/kernels/gemm_micro_kernel.h"
 #include "core/engine/kernels/pthreadpool_lowering.h"
@@ -54,16 +58,16 @@ constexpr int kPanelWidth = 16;  // of the avx2 tile
 // The driver's blocking, the same for every tile, so every tile sums each element of C in the same
 // order (k blocks of kDepthBlock, each one FMA chain from its first k) and the tables agree bit for
 // bit. kRowBlock is a multiple of every tile's rows.
-constexpr int kDepthBlock = 256;  // k per pass: a panel slice of 16 KiB (avx2) or 32 KiB (avx512)
-constexpr int kRowBlock = 96;     // rows of C per pool task: 16 avx2 tiles, 8 avx512 tiles
+constexpr int kDepthBlock = 256;       // k per pass: a panel slice of 16 KiB (avx2) or 32 KiB (avx512)
+constexpr int kRowBlock = 96;          // rows of C per pool task: 16 avx2 tiles, 8 avx512 tiles
+constexpr int kPackingRowBlock = 384;  // the same when the task packs op(B) = Bᵀ
+constexpr int kMaxPanelWidth = 32;
 // Below this many multiply-adds (M*N*K) a pool call costs more than it saves.
 constexpr int64_t kMinMultiplyAddsForThreads = int64_t{1} << 17;
 
 struct Avx2Backend {
   GemmTile gemm_tile;
   pthreadpool_t threadpool = nullptr;  // null for threads == 1
-  std::mutex mutex;                    // guards packed_b: a table may be shared between threads
-  std::vector<float> packed_b;
 
   ~Avx2Backend() {
     if (threadpool != nullptr) pthreadpool_destroy(threadpool);
@@ -186,50 +190,39 @@ struct GemmTask {
   int M = 0, N = 0, K = 0;
   const float* a = nullptr;
   ptrdiff_t a_row_stride = 0, a_depth_stride = 0;
-  const float* b = nullptr;  // op(B) = B[K, N], read in place (packed_b null)
-  ptrdiff_t ldb = 0;
-  float* packed_b = nullptr;        // op(B) as ceil(N/panel_width) panels of [K][panel_width], or null
-  const float* b_source = nullptr;  // B[N, K] to pack from (transposed case)
-  int b_source_ld = 0;
+  const float* b = nullptr;  // op(B): B[K, N] read in place, or B[N, K] packed a panel slice at a time
+  int ldb = 0;
+  bool b_transposed = false;
   float* c = nullptr;
   ptrdiff_t ldc = 0;
   bool accumulate = false;
 };
 
-void pack_one_panel(void* context, size_t panel) {
-  const auto& task = *static_cast<const GemmTask*>(context);
-  const int panel_width = task.tile.panel_width;
-  pack_transposed_b_panel(task.N, task.K, task.b_source, task.b_source_ld,
-                          static_cast<int>(panel) * panel_width, panel_width,
-                          task.packed_b + panel * panel_width * task.K);
-}
-
 // Rows [row_begin, row_begin + rows) of C against the panel starting at column j0, all k blocks.
 void run_block(const GemmTask& task, int row_begin, int rows, int j0) {
   const GemmTile& tile = task.tile;
   const int columns = std::min(tile.panel_width, task.N - j0);
-  const bool b_in_place = task.packed_b == nullptr;
-  const float* b;
-  ptrdiff_t b_depth_stride;
-  if (b_in_place) {
-    b = task.b + j0;
-    b_depth_stride = task.ldb;
-  } else {
-    b = task.packed_b + static_cast<size_t>(j0) * task.K;
-    b_depth_stride = tile.panel_width;
-  }
+  const bool b_in_place = !task.b_transposed;
+  // This task's slice of the panel, packed right before its tiles read it, so it is still in L1.
+  alignas(64) float packed_slice[kDepthBlock * kMaxPanelWidth];
+  const ptrdiff_t b_depth_stride = b_in_place ? task.ldb : tile.panel_width;
   const GemmMicroKernel full_tile = tile.micro_kernel_for(tile.rows, columns, b_in_place);
   const int row_end = row_begin + rows;
   for (int k0 = 0; k0 < task.K; k0 += kDepthBlock) {
     const int depth = std::min(kDepthBlock, task.K - k0);
     const bool accumulate = task.accumulate || k0 > 0;
+    const float* b = task.b + static_cast<size_t>(k0) * task.ldb + j0;
+    if (!b_in_place) {
+      pack_transposed_b_panel(task.N, depth, task.b + k0, task.ldb, j0, tile.panel_width, packed_slice);
+      b = packed_slice;
+    }
     for (int i0 = row_begin; i0 < row_end; i0 += tile.rows) {
       const int tile_rows = std::min(tile.rows, row_end - i0);
       const GemmMicroKernel kernel =
           tile_rows == tile.rows ? full_tile : tile.micro_kernel_for(tile_rows, columns, b_in_place);
       kernel(depth, task.a + i0 * task.a_row_stride + k0 * task.a_depth_stride, task.a_row_stride,
-             task.a_depth_stride, b + k0 * b_depth_stride, b_depth_stride, columns,
-             task.c + i0 * task.ldc + j0, task.ldc, accumulate);
+             task.a_depth_stride, b, b_depth_stride, columns, task.c + i0 * task.ldc + j0, task.ldc,
+             accumulate);
     }
   }
 }
@@ -259,18 +252,10 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
   task.a_row_stride = transpose_a == Transpose::no ? lda : 1;
   task.a_depth_stride = transpose_a == Transpose::no ? 1 : lda;
   task.c = C, task.ldc = ldc, task.accumulate = accumulate;
-  std::unique_lock<std::mutex> lock(state.mutex, std::defer_lock);
-  if (transpose_b == Transpose::yes) {
-    lock.lock();
-    const size_t panels = static_cast<size_t>(N + panel_width - 1) / panel_width;
-    if (state.packed_b.size() < panels * panel_width * K) state.packed_b.resize(panels * panel_width * K);
-    task.packed_b = state.packed_b.data();
-    task.b_source = B, task.b_source_ld = ldb;
-    pthreadpool_parallelize_1d(threadpool, pack_one_panel, &task, panels, /*flags=*/0);
-  } else {
-    task.b = B, task.ldb = ldb;
-  }
-  pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, kRowBlock, panel_width,
+  task.b = B, task.ldb = ldb, task.b_transposed = transpose_b == Transpose::yes;
+  // A task packs its own panel slices, so taller tasks pack a panel fewer times.
+  const int row_block = task.b_transposed ? kPackingRowBlock : kRowBlock;
+  pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, row_block, panel_width,
                                      /*flags=*/0);
 }
 
@@ -347,7 +332,8 @@ Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table_with_gemm_tile
     return Status::error(name + ": this CPU lacks AVX2 or FMA3; use the reference kernels");
   }
   // Whole tiles per row block, and panels the 8x8 packing fills.
-  assert(gemm_tile.rows >= 1 && kRowBlock % gemm_tile.rows == 0 && gemm_tile.panel_width % 8 == 0);
+  assert(gemm_tile.rows >= 1 && kRowBlock % gemm_tile.rows == 0 && kPackingRowBlock % gemm_tile.rows == 0);
+  assert(gemm_tile.panel_width % 8 == 0 && gemm_tile.panel_width <= kMaxPanelWidth);
   auto state = std::make_shared<Avx2Backend>();
   state->gemm_tile = gemm_tile;
   if (threads > 1) {
