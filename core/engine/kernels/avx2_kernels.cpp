@@ -211,10 +211,9 @@ void run_block(const GemmTask& task, int row_begin, int rows, int j0) {
   for (int k0 = 0; k0 < task.K; k0 += kDepthBlock) {
     const int depth = std::min(kDepthBlock, task.K - k0);
     const bool accumulate = task.accumulate || k0 > 0;
-    const float* b = task.b + static_cast<size_t>(k0) * task.ldb + j0;
+    const float* b = b_in_place ? task.b + static_cast<size_t>(k0) * task.ldb + j0 : packed_slice;
     if (!b_in_place) {
       pack_transposed_b_panel(task.N, depth, task.b + k0, task.ldb, j0, tile.panel_width, packed_slice);
-      b = packed_slice;
     }
     for (int i0 = row_begin; i0 < row_end; i0 += tile.rows) {
       const int tile_rows = std::min(tile.rows, row_end - i0);

@@ -1,7 +1,8 @@
 // The avx512 table's GEMM register tile (see avx512_kernels.h): C[12, 32] += A[12, k] · B[k, 32] in 24
 // zmm accumulators; per k, two loads of B, twelve broadcasts of A, 24 FMAs, so 27 of the 32 zmm
-// registers and no spill (checked with objdump). A tile of at most 16 columns (the last panel of N = 10
-// or N = 48, and every panel of a 16-channel convolution) runs a one-vector variant instead of
+// registers and no accumulator spill (objdump: the k loop reloads only two lane masks and two row
+// offsets from the stack, loads the FMA units do not wait for). A tile of at most 16 columns (the last panel
+// of N = 10 or N = 48, and every panel of a 16-channel convolution) runs a one-vector variant instead of
 // multiplying zeros in half the lanes.
 //
 // This file alone is compiled with -mavx512f (core/engine/CMakeLists.txt), and its code runs only
