@@ -667,7 +667,7 @@ void Playground::Impl::status_bar() {
     ImGui::SetTooltip(
         "The kernels are the matrix products every number comes from. The browser's (simd128)\n"
         "and the reference add in the same order and give identical numbers; the desktop's\n"
-        "faster avx2 and xnnpack kernels add in another order, so trained weights and\n"
+        "faster avx2, avx512 and xnnpack kernels add in another order, so trained weights and\n"
         "accuracies can differ in the last digits. --kernels=reference on the desktop\n"
         "reproduces the browser's numbers exactly.");
 }

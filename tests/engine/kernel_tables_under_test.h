@@ -10,6 +10,7 @@
 
 #ifdef QPLAY_HAVE_AVX2_TABLE
 #include "core/engine/kernels/avx2_kernels.h"
+#include "core/engine/kernels/avx512_kernels.h"
 #endif
 #include "core/engine/kernels/kernel_table.h"
 
@@ -22,6 +23,7 @@ inline std::vector<std::shared_ptr<const KernelTable>> tables_under_test() {
   std::vector<std::string> pooled_tables;
 #ifdef QPLAY_HAVE_AVX2_TABLE
   if (cpu_has_avx2_fma()) pooled_tables.push_back("avx2");
+  if (cpu_has_avx512f()) pooled_tables.push_back("avx512");
 #endif
 #ifdef QPLAY_HAVE_XNNPACK
   pooled_tables.push_back("xnnpack");

@@ -31,9 +31,9 @@ constexpr std::array<std::string_view, 6> choice_names(DatasetChoice) {
   return {"spiral", "moons", "circles", "xor", "blobs", "fashion-mnist"};
 }
 // The kernel table: "auto" picks the fastest this build and CPU have (kernels/kernel_table.h).
-enum class KernelChoice { automatic, reference, avx2, xnnpack, simd128 };
-constexpr std::array<std::string_view, 5> choice_names(KernelChoice) {
-  return {"auto", "reference", "avx2", "xnnpack", "simd128"};
+enum class KernelChoice { automatic, reference, avx2, avx512, xnnpack, simd128 };
+constexpr std::array<std::string_view, 6> choice_names(KernelChoice) {
+  return {"auto", "reference", "avx2", "avx512", "xnnpack", "simd128"};
 }
 
 struct Experiment {

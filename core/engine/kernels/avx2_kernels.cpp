@@ -11,13 +11,23 @@
 // k·depth_stride], so op(A) needs no packing whether A arrives as [M, K] (depth stride 1) or, for
 // the weight gradients, as [K, M] (row stride 1). op(B) as [K, N] is read in place, row k of a
 // panel being 16 contiguous floats at stride ldb, with masked loads for a last panel narrower than
-// 16; only op(B) = Bᵀ (the forward pass X·Wᵀ) is packed into [K][16] panels, with 8x8 transposes.
-// Rows past M need no padding either: the kernel is instantiated for 1..6 rows.
+// 16; only op(B) = Bᵀ (the forward pass X·Wᵀ) is packed, a [kDepthBlock][16] slice of a panel at
+// a time, with 8x8 transposes. Rows past M need no padding either: the kernel is instantiated for
+// 1..6 rows.
+//
+// The driver below (k blocking, packing, pool tasks) takes its register tile as a GemmTile
+// (gemm_micro_kernel.h), so the avx512 table runs the same driver with its 12x32 zmm tile
+// (avx512_kernels.h); the 6x16 tile here is the avx2 table's.
 //
 // Blocking: k in blocks of kDepthBlock, so one panel's slice of B (16 KiB) stays in L1 while the
 // tiles of a row block pass over it; later k blocks add to C. Pool tasks are (row block, panel)
 // pairs, kRowBlock rows each, and a task runs all k blocks of its pair, so no two tasks write the
-// same element of C and the result does not depend on the thread count.
+// same element of C and the result does not depend on the thread count. A transposed B is packed
+// by the task itself, slice by slice into its stack, just before its tiles read the slice (in L1
+// then, and no buffer or lock is shared between calls); such tasks are kPackingRowBlock rows tall
+// so that a panel is packed once for W1's batch of 128. Packing the whole op(B) in a pass of its
+// own first cost W1's forward 4-6% more with the avx512 tile (its 1 MB of packed weights went
+// through L2 twice).
 //
 // Accuracy: FMA rounds once per multiply-add and the k blocks split each sum into pieces, so
 // results differ from the reference in the last bits; tests/engine/kernels_test.cpp holds every
@@ -28,14 +38,14 @@
 #include <pthreadpool.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <string>
-#include <vector>
 
+#include "core/engine/kernels/gemm_micro_kernel.h"
 #include "core/engine/kernels/pthreadpool_lowering.h"
 #include "core/engine/kernels/reference_kernels.h"
 
@@ -44,17 +54,21 @@
 namespace qplay {
 namespace {
 
-constexpr int kTileRows = 6;
-constexpr int kPanelWidth = 16;
-constexpr int kDepthBlock = 256;  // k per pass: a panel slice of 16 KiB
-constexpr int kRowBlock = 96;     // rows of C per pool task: 16 tiles
+constexpr int kTileRows = 6;     // of the avx2 tile
+constexpr int kPanelWidth = 16;  // of the avx2 tile
+// The driver's blocking, the same for every tile, so every tile sums each element of C in the same
+// order (k blocks of kDepthBlock, each one FMA chain from its first k) and the tables agree bit for
+// bit. kRowBlock is a multiple of every tile's rows.
+constexpr int kDepthBlock = 256;       // k per pass: a panel slice of 16 KiB (avx2) or 32 KiB (avx512)
+constexpr int kRowBlock = 96;          // rows of C per pool task: 16 avx2 tiles, 8 avx512 tiles
+constexpr int kPackingRowBlock = 384;  // the same when the task packs op(B) = Bᵀ
+constexpr int kMaxPanelWidth = 32;
 // Below this many multiply-adds (M*N*K) a pool call costs more than it saves.
 constexpr int64_t kMinMultiplyAddsForThreads = int64_t{1} << 17;
 
 struct Avx2Backend {
+  GemmTile gemm_tile;
   pthreadpool_t threadpool = nullptr;  // null for threads == 1
-  std::mutex mutex;                    // guards packed_b: a table may be shared between threads
-  std::vector<float> packed_b;
 
   ~Avx2Backend() {
     if (threadpool != nullptr) pthreadpool_destroy(threadpool);
@@ -117,14 +131,18 @@ QPLAY_TARGET_AVX2_FMA void gemm_micro_kernel_6x16_fma(int depth, const float* a,
   }
 }
 
-using MicroKernel = void (*)(int, const float*, ptrdiff_t, ptrdiff_t, const float*, ptrdiff_t, int, float*,
-                             ptrdiff_t, bool);
-
 template <bool kMaskedB>
-constexpr MicroKernel kMicroKernels[kTileRows] = {
+constexpr GemmMicroKernel kMicroKernels[kTileRows] = {
     gemm_micro_kernel_6x16_fma<1, kMaskedB>, gemm_micro_kernel_6x16_fma<2, kMaskedB>,
     gemm_micro_kernel_6x16_fma<3, kMaskedB>, gemm_micro_kernel_6x16_fma<4, kMaskedB>,
     gemm_micro_kernel_6x16_fma<5, kMaskedB>, gemm_micro_kernel_6x16_fma<6, kMaskedB>};
+
+GemmMicroKernel avx2_micro_kernel_for(int rows, int columns, bool b_in_place) {
+  const bool masked = b_in_place && columns < kPanelWidth;
+  return (masked ? kMicroKernels<true> : kMicroKernels<false>)[rows - 1];
+}
+
+constexpr GemmTile kAvx2GemmTile = {kTileRows, kPanelWidth, avx2_micro_kernel_for};
 
 // dst[8 rows, stride dst_stride] = the 8x8 block src[8 rows, stride src_stride] transposed.
 QPLAY_TARGET_AVX2_FMA inline void transpose_8x8(const float* src, ptrdiff_t src_stride, float* dst,
@@ -147,72 +165,64 @@ QPLAY_TARGET_AVX2_FMA inline void transpose_8x8(const float* src, ptrdiff_t src_
   }
 }
 
-// One panel of op(B) = Bᵀ, B being [N, K]: panel[K][16] holds columns j0..j0+15 of op(B), i.e.
-// rows j0.. of B, zero past N.
+// One panel of op(B) = Bᵀ, B being [N, K]: panel[K][panel_width] holds columns j0.. of op(B),
+// i.e. rows j0.. of B, zero past N. panel_width is a multiple of 8.
 QPLAY_TARGET_AVX2_FMA void pack_transposed_b_panel(int N, int K, const float* B, int ldb, int j0,
-                                                   float* panel) {
-  const int width = std::min(kPanelWidth, N - j0);
+                                                   int panel_width, float* panel) {
+  const int width = std::min(panel_width, N - j0);
   int half = 0;
   for (; half + 8 <= width; half += 8) {
     const float* rows = B + static_cast<size_t>(j0 + half) * ldb;
     int k = 0;
-    for (; k + 8 <= K; k += 8) transpose_8x8(rows + k, ldb, panel + k * kPanelWidth + half, kPanelWidth);
+    for (; k + 8 <= K; k += 8) transpose_8x8(rows + k, ldb, panel + k * panel_width + half, panel_width);
     for (; k < K; ++k)
       for (int column = 0; column < 8; ++column)
-        panel[k * kPanelWidth + half + column] = rows[column * ldb + k];
+        panel[k * panel_width + half + column] = rows[column * ldb + k];
   }
-  for (int column = half; column < kPanelWidth; ++column) {
+  for (int column = half; column < panel_width; ++column) {
     const float* row = B + static_cast<size_t>(j0 + column) * ldb;
-    for (int k = 0; k < K; ++k) panel[k * kPanelWidth + column] = column < width ? row[k] : 0.0f;
+    for (int k = 0; k < K; ++k) panel[k * panel_width + column] = column < width ? row[k] : 0.0f;
   }
 }
 
 // One product, as the pool tasks see it.
 struct GemmTask {
+  GemmTile tile;
   int M = 0, N = 0, K = 0;
   const float* a = nullptr;
   ptrdiff_t a_row_stride = 0, a_depth_stride = 0;
-  const float* b = nullptr;  // op(B) = B[K, N], read in place (packed_b null)
-  ptrdiff_t ldb = 0;
-  float* packed_b = nullptr;        // op(B) as ceil(N/16) panels of [K][16], or null
-  const float* b_source = nullptr;  // B[N, K] to pack from (transposed case)
-  int b_source_ld = 0;
+  const float* b = nullptr;  // op(B): B[K, N] read in place, or B[N, K] packed a panel slice at a time
+  int ldb = 0;
+  bool b_transposed = false;
   float* c = nullptr;
   ptrdiff_t ldc = 0;
   bool accumulate = false;
 };
 
-void pack_one_panel(void* context, size_t panel) {
-  const auto& task = *static_cast<const GemmTask*>(context);
-  pack_transposed_b_panel(task.N, task.K, task.b_source, task.b_source_ld,
-                          static_cast<int>(panel) * kPanelWidth,
-                          task.packed_b + panel * kPanelWidth * task.K);
-}
-
 // Rows [row_begin, row_begin + rows) of C against the panel starting at column j0, all k blocks.
 void run_block(const GemmTask& task, int row_begin, int rows, int j0) {
-  const int columns = std::min(kPanelWidth, task.N - j0);
-  const float* b;
-  ptrdiff_t b_depth_stride;
-  bool masked = false;
-  if (task.packed_b != nullptr) {
-    b = task.packed_b + static_cast<size_t>(j0) * task.K;
-    b_depth_stride = kPanelWidth;
-  } else {
-    b = task.b + j0;
-    b_depth_stride = task.ldb;
-    masked = columns < kPanelWidth;
-  }
-  const MicroKernel* kernels = masked ? kMicroKernels<true> : kMicroKernels<false>;
+  const GemmTile& tile = task.tile;
+  const int columns = std::min(tile.panel_width, task.N - j0);
+  const bool b_in_place = !task.b_transposed;
+  // This task's slice of the panel, packed right before its tiles read it, so it is still in L1.
+  alignas(64) float packed_slice[kDepthBlock * kMaxPanelWidth];
+  const ptrdiff_t b_depth_stride = b_in_place ? task.ldb : tile.panel_width;
+  const GemmMicroKernel full_tile = tile.micro_kernel_for(tile.rows, columns, b_in_place);
   const int row_end = row_begin + rows;
   for (int k0 = 0; k0 < task.K; k0 += kDepthBlock) {
     const int depth = std::min(kDepthBlock, task.K - k0);
     const bool accumulate = task.accumulate || k0 > 0;
-    for (int i0 = row_begin; i0 < row_end; i0 += kTileRows) {
-      const int tile_rows = std::min(kTileRows, row_end - i0);
-      kernels[tile_rows - 1](depth, task.a + i0 * task.a_row_stride + k0 * task.a_depth_stride,
-                             task.a_row_stride, task.a_depth_stride, b + k0 * b_depth_stride, b_depth_stride,
-                             columns, task.c + i0 * task.ldc + j0, task.ldc, accumulate);
+    const float* b = b_in_place ? task.b + static_cast<size_t>(k0) * task.ldb + j0 : packed_slice;
+    if (!b_in_place) {
+      pack_transposed_b_panel(task.N, depth, task.b + k0, task.ldb, j0, tile.panel_width, packed_slice);
+    }
+    for (int i0 = row_begin; i0 < row_end; i0 += tile.rows) {
+      const int tile_rows = std::min(tile.rows, row_end - i0);
+      const GemmMicroKernel kernel =
+          tile_rows == tile.rows ? full_tile : tile.micro_kernel_for(tile_rows, columns, b_in_place);
+      kernel(depth, task.a + i0 * task.a_row_stride + k0 * task.a_depth_stride, task.a_row_stride,
+             task.a_depth_stride, b, b_depth_stride, columns, task.c + i0 * task.ldc + j0, task.ldc,
+             accumulate);
     }
   }
 }
@@ -235,23 +245,17 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
   pthreadpool_t threadpool = parallel ? state.threadpool : nullptr;
 
   GemmTask task;
+  task.tile = state.gemm_tile;
+  const int panel_width = task.tile.panel_width;
   task.M = M, task.N = N, task.K = K;
   task.a = A;
   task.a_row_stride = transpose_a == Transpose::no ? lda : 1;
   task.a_depth_stride = transpose_a == Transpose::no ? 1 : lda;
   task.c = C, task.ldc = ldc, task.accumulate = accumulate;
-  std::unique_lock<std::mutex> lock(state.mutex, std::defer_lock);
-  if (transpose_b == Transpose::yes) {
-    lock.lock();
-    const size_t panels = static_cast<size_t>(N + kPanelWidth - 1) / kPanelWidth;
-    if (state.packed_b.size() < panels * kPanelWidth * K) state.packed_b.resize(panels * kPanelWidth * K);
-    task.packed_b = state.packed_b.data();
-    task.b_source = B, task.b_source_ld = ldb;
-    pthreadpool_parallelize_1d(threadpool, pack_one_panel, &task, panels, /*flags=*/0);
-  } else {
-    task.b = B, task.ldb = ldb;
-  }
-  pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, kRowBlock, kPanelWidth,
+  task.b = B, task.ldb = ldb, task.b_transposed = transpose_b == Transpose::yes;
+  // A task packs its own panel slices, so taller tasks pack a panel fewer times.
+  const int row_block = task.b_transposed ? kPackingRowBlock : kRowBlock;
+  pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, row_block, panel_width,
                                      /*flags=*/0);
 }
 
@@ -487,21 +491,31 @@ void avx2_max_pool_backward(const KernelTable& table, const ConvGeometry& geomet
 bool cpu_has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table(int threads) {
+  return make_avx2_kernel_table_with_gemm_tile("avx2", threads, kAvx2GemmTile);
+}
+
+Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table_with_gemm_tile(const std::string& name,
+                                                                                 int threads,
+                                                                                 const GemmTile& gemm_tile) {
   if (threads < 1 || threads > 64) {
-    return Status::error("avx2: threads must be between 1 and 64, got " + std::to_string(threads));
+    return Status::error(name + ": threads must be between 1 and 64, got " + std::to_string(threads));
   }
   if (!cpu_has_avx2_fma()) {
-    return Status::error("avx2: this CPU lacks AVX2 or FMA3; use the reference kernels");
+    return Status::error(name + ": this CPU lacks AVX2 or FMA3; use the reference kernels");
   }
+  // Whole tiles per row block, and panels the 8x8 packing fills.
+  assert(gemm_tile.rows >= 1 && kRowBlock % gemm_tile.rows == 0 && kPackingRowBlock % gemm_tile.rows == 0);
+  assert(gemm_tile.panel_width % 8 == 0 && gemm_tile.panel_width <= kMaxPanelWidth);
   auto state = std::make_shared<Avx2Backend>();
+  state->gemm_tile = gemm_tile;
   if (threads > 1) {
     state->threadpool = pthreadpool_create(static_cast<size_t>(threads));
     if (state->threadpool == nullptr) {
-      return Status::error("avx2: could not create a pool of " + std::to_string(threads) + " threads");
+      return Status::error(name + ": could not create a pool of " + std::to_string(threads) + " threads");
     }
   }
   auto table = std::make_shared<KernelTable>();
-  table->name = "avx2";
+  table->name = name;
   table->threads = threads;
   table->backend = std::move(state);
   table->gemm = avx2_gemm;

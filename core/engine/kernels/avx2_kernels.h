@@ -9,8 +9,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "core/engine/base/status.h"
+#include "core/engine/kernels/gemm_micro_kernel.h"
 #include "core/engine/kernels/kernel_table.h"
 
 namespace qplay {
@@ -21,5 +23,12 @@ bool cpu_has_avx2_fma();
 // threads in [1, 64]. Fails with a message (never aborts) on a CPU without AVX2/FMA3 or when the
 // thread pool cannot be created. A table may be used from several threads at once.
 Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table(int threads);
+
+// The same table, named `name`, whose GEMM runs the same driver (blocking, packing, pool tasks) with
+// another register tile: how the avx512 table is made (avx512_kernels.cpp). The caller has checked
+// that the CPU runs the tile's instructions.
+Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table_with_gemm_tile(const std::string& name,
+                                                                                 int threads,
+                                                                                 const GemmTile& gemm_tile);
 
 }  // namespace qplay

@@ -2,6 +2,7 @@
 // a backend is a new table, not a new engine:
 //   reference  plain C++, always built; the definition of "correct" every other table is tested against
 //   avx2       the engine's own AVX2/FMA3 kernels (native x86-64), with a pthreadpool
+//   avx512     avx2 with an AVX-512F GEMM micro-kernel (same results), for CPUs that have it
 //   xnnpack    Debian's XNNPACK (native only), with its pthreadpool for several threads
 //   simd128    WebAssembly SIMD128 kernels (the browser build)
 // All matrices are row-major float32. Shapes are given in the comments as [rows, cols].
@@ -68,7 +69,7 @@ using MaxPoolBackwardFunction = void (*)(const KernelTable& table, const ConvGeo
 using ReleaseWorkersFunction = void (*)(const KernelTable& table);
 
 struct KernelTable {
-  std::string name;               // "reference", "avx2", "xnnpack", "simd128"
+  std::string name;               // "reference", "avx2", "avx512", "xnnpack", "simd128"
   int threads = 1;                // worker threads the backend uses
   std::shared_ptr<void> backend;  // backend state (thread pool, operator cache); null for reference
   // Null without workers. Workers spin-wait after each call, which keeps back-to-back kernels fast but
@@ -88,12 +89,12 @@ struct KernelTable {
 // The plain C++ table; always available, single-threaded.
 std::shared_ptr<const KernelTable> reference_kernel_table();
 
-// "reference", "avx2" (x86-64 native), "xnnpack" (native builds with QPLAY_WITH_XNNPACK), "simd128"
-// (WebAssembly), or "auto" (the fastest this build and CPU have).
-// threads >= 1; the reference table ignores it. Unknown names give an error listing the valid ones.
+// "reference", "avx2" and "avx512" (x86-64 native), "xnnpack" (native builds with QPLAY_WITH_XNNPACK),
+// "simd128" (WebAssembly), or "auto" (the fastest this build and CPU have). threads >= 1; the reference table
+// ignores it. Unknown names give an error listing the valid ones.
 Result<std::shared_ptr<const KernelTable>> make_kernel_table(const std::string& name, int threads);
 
-// The names make_kernel_table accepts in this build, e.g. "reference, avx2, xnnpack, auto".
+// The names make_kernel_table accepts in this build, e.g. "reference, avx2, avx512, xnnpack, auto".
 std::string available_kernel_tables();
 
 // The most threads a table of make_kernel_table("auto", threads) runs on in this build: 64 natively, the
