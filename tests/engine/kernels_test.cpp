@@ -26,8 +26,8 @@
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/kernels/reference_kernels.h"
 #include "core/engine/nn/linear_algebra.h"
-#include "tests/engine/kernel_tables_under_test.h"
 #include "tests/engine/gemm_tester.h"
+#include "tests/engine/kernel_tables_under_test.h"
 
 namespace qplay {
 namespace {
