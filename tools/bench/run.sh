@@ -171,11 +171,11 @@ UNITS = {"w1-train": "samples/s", "w1-infer": "samples/s", "w2-train": "samples/
 # A wasm module cannot see its RSS: qplay-bench.js reports the size of its linear memory instead.
 WASM_UNITS = dict(UNITS, **{"w1-train-memory": "MiB wasm heap pages, not RSS",
                             "w1-train-memory-fashion-mnist": "MiB wasm heap pages, not RSS"})
-TARGETS = {"w1-train": "≥1.3x at best threads", "w2-train": "≥2x at best threads", "w3": "≤25 ms",
+TARGETS = {"w1-train": "≥1.5x at best threads", "w2-train": "≥2x at best threads", "w3": "≤25 ms",
            "w3-w4a8": "≤10 ms at 2 threads",
            "w3-first-readout": "≤16 ms (one frame)", "w4-lab-slider": "≤100 ms",
            "w1-train-memory": "<100 MiB", "w1-train-memory-fashion-mnist": "<100 MiB"}
-WASM_TARGETS = {"w1-train": 20000, "w2-train": 3000}  # samples/s, WASM under node, 1 thread
+WASM_TARGETS = {"w1-train": 20000, "w2-train": 5000}  # issue 16 raised W2 from 3,000  # samples/s, WASM under node, 1 thread
 TFJS_NOTE = {"w1-train": "TensorFlow.js 4.22's WASM backend: about 660 samples/s (a note, not measured here)",
              "w2-train": "TensorFlow.js 4.22's WASM backend cannot train W2"}
 
@@ -270,7 +270,7 @@ else:
     print(f"\nONNX Runtime rows missing: {onnx_missing or 'bench_onnxruntime.mjs gave no results'}")
 
 print("\ntargets")
-for workload, goal in (("w1-train", 1.3), ("w2-train", 2.0)):
+for workload, goal in (("w1-train", 1.5), ("w2-train", 2.0)):
     ours, theirs = best("native", workload), best("torch", workload)
     if ours and theirs:
         r = ratio(ours, theirs)
@@ -344,11 +344,14 @@ for workload, goal in WASM_TARGETS.items():
     versus_native = f", {ratio(ours, native):.2f}x native {native['kernels']} at 1 thread" if native else ""
     print(f"  wasm {workload}: {ours['median']:,.0f} samples/s ({ours['kernels']} under node{versus_native}),"
           f" target ≥{goal:,}: {verdict(ours['median'] >= goal)}; {TFJS_NOTE[workload]}")
-for workload in ("w1-train-memory", "w1-train-memory-fashion-mnist"):
+# The linear memory never shrinks, so its size after the run is the run's peak (an upper bound of it: it
+# grows in steps). The target is W1 training's; the Fashion-MNIST epoch also holds the data set.
+for workload, goal in (("w1-train-memory", 100), ("w1-train-memory-fashion-mnist", None)):
     ours = rows.get(("wasm", workload, "main", 1))
     if ours:
+        target = f"target <{goal} MiB: {verdict(ours['median'] < goal)}" if goal else "no target, for information"
         print(f"  wasm {workload}: {ours['median']:.1f} MiB of wasm linear memory after the run (heap pages, not"
-              f" RSS; no target, for information)")
+              f" RSS; {target})")
 
 print("\nearlier PyTorch 1.13 figures on this machine class (1 thread): w1-train ~67,000 samples/s,"
       " w2-train ~7,800 samples/s, w3 ~58 ms")
