@@ -120,7 +120,7 @@ struct CosineRows {
 };
 struct StructuralRelationBuffers {
   CosineRows student, teacher;
-  std::vector<double> p, unit_gradient;  // [B] one row of ∂L/∂Ĝ, [D] ∂L/∂n_i
+  std::vector<double> p, unit_gradient;  // a few rows of ∂L/∂Ĝ [·, B] and of ∂L/∂n [·, D]
 };
 
 // Both at once, each Gram computed once: returns L_rel and, unless student_gradient is empty, adds
