@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "core/engine/base/bit_cast.h"
@@ -34,61 +35,79 @@ int last_weighted_layer(const Architecture& architecture) {
 constexpr int kBlockRows = 4;
 
 // Rows first .. first + count − 1 (count <= kBlockRows) of similarities[B, B] = unit·unitᵀ from unit[B, D]
-// and unit_transposed[D, B], each up to column first + count − 1: entry (i, j) summed over d in order,
-// vectorized across j. Then mirrored into the columns of those rows: (j, i) = (i, j) bit for bit, since a
-// product does not depend on the order of its factors.
+// and unit_transposed[D, stride] (stride: B rounded up to kTileColumns, zero-padded), each up to column
+// first + count − 1: entry (i, j) summed over d in order, in a tile of kBlockRows × kTileColumns sums that
+// stays in registers over all d. A short block repeats its last row, so that the tile's shape is constant.
+// Then mirrored into the columns of those rows: (j, i) = (i, j) bit for bit, since a product does not
+// depend on the order of its factors.
+constexpr int kTileColumns = 8;
+// Eight doubles as one value (GCC/Clang vector extension): one zmm register with AVX-512, two ymm with AVX2;
+// each lane's + and · are the scalar operations, so the bits do not depend on the width.
+using TileRow = double __attribute__((vector_size(kTileColumns * sizeof(double))));
 [[gnu::always_inline]] inline void gram_rows_loop(const double* unit, const double* unit_transposed,
-                                                  int batch, int width, int first, int count,
+                                                  int stride, int batch, int width, int first, int count,
                                                   double* similarities) {
   const int columns = first + count;
-  for (int r = 0; r < count; ++r) std::fill_n(similarities + size_t(first + r) * batch, columns, 0.0);
-  for (int d = 0; d < width; ++d) {
-    const double* column = unit_transposed + size_t(d) * batch;
-    for (int r = 0; r < count; ++r) {
-      const double a = unit[size_t(first + r) * width + d];
-      double* row = similarities + size_t(first + r) * batch;
-      for (int j = 0; j < columns; ++j) row[j] += a * column[j];
+  const double* row_of[kBlockRows];
+  for (int r = 0; r < kBlockRows; ++r) row_of[r] = unit + size_t(first + std::min(r, count - 1)) * width;
+  for (int j0 = 0; j0 < columns; j0 += kTileColumns) {
+    TileRow tile[kBlockRows] = {};
+    for (int d = 0; d < width; ++d) {
+      TileRow column;
+      std::memcpy(&column, unit_transposed + size_t(d) * stride + j0, sizeof(column));
+#pragma GCC unroll 4
+      for (int r = 0; r < kBlockRows; ++r) tile[r] += row_of[r][d] * column;
     }
+    const int valid = std::min(kTileColumns, columns - j0);
+    for (int r = 0; r < count; ++r)
+      for (int k = 0; k < valid; ++k) similarities[size_t(first + r) * batch + j0 + k] = tile[r][k];
   }
   for (int r = 0; r < count; ++r)
     for (int j = 0; j < first; ++j)
       similarities[size_t(j) * batch + first + r] = similarities[size_t(first + r) * batch + j];
 }
 
-// unit_gradient[r][D] = Σ_j p[r][j]·unit[j, :] for count <= kBlockRows rows of p[·][B], each in order of j,
-// vectorized across d.
+// unit_gradient[r][D] = Σ_j p[r][j]·unit[j, :] for count <= kBlockRows rows of p[·][B], each in order of j:
+// whole tiles of kTileColumns columns in registers over all j, as in gram_rows_loop, then the last columns.
 [[gnu::always_inline]] inline void weighted_row_sums_loop(const double* p, const double* unit, int batch,
                                                           int width, int count, double* unit_gradient) {
-  std::fill_n(unit_gradient, size_t(count) * width, 0.0);
-  for (int j = 0; j < batch; ++j) {
-    const double* row = unit + size_t(j) * width;
-    for (int r = 0; r < count; ++r) {
-      const double weight = p[size_t(r) * batch + j];
-      double* sums = unit_gradient + size_t(r) * width;
-      for (int d = 0; d < width; ++d) sums[d] += weight * row[d];
+  const double* p_of[kBlockRows];
+  for (int r = 0; r < kBlockRows; ++r) p_of[r] = p + size_t(std::min(r, count - 1)) * batch;
+  const int whole = width / kTileColumns * kTileColumns;
+  for (int d0 = 0; d0 < whole; d0 += kTileColumns) {
+    TileRow tile[kBlockRows] = {};
+    for (int j = 0; j < batch; ++j) {
+      TileRow row;
+      std::memcpy(&row, unit + size_t(j) * width + d0, sizeof(row));
+#pragma GCC unroll 4
+      for (int r = 0; r < kBlockRows; ++r) tile[r] += p_of[r][j] * row;
     }
+    for (int r = 0; r < count; ++r)
+      for (int k = 0; k < kTileColumns; ++k) unit_gradient[size_t(r) * width + d0 + k] = tile[r][k];
   }
+  for (int r = 0; r < count; ++r)
+    for (int d = whole; d < width; ++d) {
+      double sum = 0;
+      for (int j = 0; j < batch; ++j) sum += p_of[r][j] * unit[size_t(j) * width + d];
+      unit_gradient[size_t(r) * width + d] = sum;
+    }
 }
 
-void gram_loop(const double* unit, const double* unit_transposed, int batch, int width,
-               double* similarities) {
+[[gnu::always_inline]] inline void gram_loop(const double* unit, const double* unit_transposed, int stride,
+                                             int batch, int width, double* similarities) {
   for (int first = 0; first < batch; first += kBlockRows)
-    gram_rows_loop(unit, unit_transposed, batch, width, first, std::min(kBlockRows, batch - first),
+    gram_rows_loop(unit, unit_transposed, stride, batch, width, first, std::min(kBlockRows, batch - first),
                    similarities);
 }
 
 #ifdef QPLAY_RAQ_X86
-[[gnu::target("avx2")]] void gram_avx2(const double* unit, const double* unit_transposed, int batch,
-                                       int width, double* similarities) {
-  for (int first = 0; first < batch; first += kBlockRows)
-    gram_rows_loop(unit, unit_transposed, batch, width, first, std::min(kBlockRows, batch - first),
-                   similarities);
+[[gnu::target("avx2")]] void gram_avx2(const double* unit, const double* unit_transposed, int stride,
+                                       int batch, int width, double* similarities) {
+  gram_loop(unit, unit_transposed, stride, batch, width, similarities);
 }
-[[gnu::target("avx512f")]] void gram_avx512(const double* unit, const double* unit_transposed, int batch,
-                                            int width, double* similarities) {
-  for (int first = 0; first < batch; first += kBlockRows)
-    gram_rows_loop(unit, unit_transposed, batch, width, first, std::min(kBlockRows, batch - first),
-                   similarities);
+[[gnu::target("avx512f")]] void gram_avx512(const double* unit, const double* unit_transposed, int stride,
+                                            int batch, int width, double* similarities) {
+  gram_loop(unit, unit_transposed, stride, batch, width, similarities);
 }
 [[gnu::target("avx2")]] void weighted_row_sums_avx2(const double* p, const double* unit, int batch, int width,
                                                     int count, double* unit_gradient) {
@@ -107,14 +126,15 @@ VectorWidth cpu_vector_width() {
 }
 #endif
 
-void gram(const double* unit, const double* unit_transposed, int batch, int width, double* similarities) {
+void gram(const double* unit, const double* unit_transposed, int stride, int batch, int width,
+          double* similarities) {
 #ifdef QPLAY_RAQ_X86
   if (cpu_vector_width() == VectorWidth::avx512)
-    return gram_avx512(unit, unit_transposed, batch, width, similarities);
+    return gram_avx512(unit, unit_transposed, stride, batch, width, similarities);
   if (cpu_vector_width() == VectorWidth::avx2)
-    return gram_avx2(unit, unit_transposed, batch, width, similarities);
+    return gram_avx2(unit, unit_transposed, stride, batch, width, similarities);
 #endif
-  gram_loop(unit, unit_transposed, batch, width, similarities);
+  gram_loop(unit, unit_transposed, stride, batch, width, similarities);
 }
 
 void weighted_row_sums(const double* p, const double* unit, int batch, int width, int count,
@@ -133,7 +153,8 @@ void weighted_row_sums(const double* p, const double* unit, int batch, int width
 template <typename T>
 void cosine_similarities(std::span<const T> features, int batch, int width, CosineRows& rows) {
   rows.unit.assign(size_t(batch) * width, 0.0);
-  rows.unit_transposed.resize(size_t(batch) * width);
+  const int stride = (batch + kTileColumns - 1) / kTileColumns * kTileColumns;  // whole tiles, zero-padded
+  rows.unit_transposed.assign(size_t(stride) * width, 0.0);
   rows.norms.assign(batch, 0.0);
   for (int i = 0; i < batch; ++i) {
     double squares = 0;
@@ -146,9 +167,9 @@ void cosine_similarities(std::span<const T> features, int batch, int width, Cosi
   }
   for (int i = 0; i < batch; ++i)
     for (int d = 0; d < width; ++d)
-      rows.unit_transposed[size_t(d) * batch + i] = rows.unit[size_t(i) * width + d];
+      rows.unit_transposed[size_t(d) * stride + i] = rows.unit[size_t(i) * width + d];
   rows.similarities.resize(size_t(batch) * batch);
-  gram(rows.unit.data(), rows.unit_transposed.data(), batch, width, rows.similarities.data());
+  gram(rows.unit.data(), rows.unit_transposed.data(), stride, batch, width, rows.similarities.data());
 }
 
 }  // namespace

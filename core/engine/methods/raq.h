@@ -114,7 +114,7 @@ void structural_relation_loss_backward(std::span<const T> student, std::span<con
 // Scratch of the structural loss, reused from step to step (RaqWorkspace holds one).
 struct CosineRows {
   std::vector<double> unit;             // [B, D] rows of φ over their norms
-  std::vector<double> unit_transposed;  // [D, B]
+  std::vector<double> unit_transposed;  // [D, B rounded up to a whole tile], zero-padded
   std::vector<double> norms;            // [B]
   std::vector<double> similarities;     // [B, B]
 };
