@@ -229,6 +229,66 @@ TEST(StructuralRelationLoss, GradientMatchesFiniteDifferences) {
   EXPECT_LT(relative_error(analytic, numeric_gradient(student, f)), kTolerance);
 }
 
+// L_rel and scale·∂L_rel/∂student from the definitions, one dot product per entry, every sum in order:
+// what the engine's blocked, vectorized loops must reproduce bit for bit.
+float plain_structural_loss(const std::vector<float>& student, const std::vector<float>& teacher, int batch,
+                            int width, float scale, std::vector<float>& gradient) {
+  auto unit_rows = [&](const std::vector<float>& f, std::vector<double>& unit, std::vector<double>& norms) {
+    unit.assign(size_t(batch) * width, 0.0);
+    norms.assign(batch, 0.0);
+    for (int i = 0; i < batch; ++i) {
+      double squares = 0;
+      for (int d = 0; d < width; ++d) squares += double(f[i * width + d]) * double(f[i * width + d]);
+      norms[i] = std::sqrt(squares);
+      if (norms[i] > 0)
+        for (int d = 0; d < width; ++d) unit[i * width + d] = double(f[i * width + d]) / norms[i];
+    }
+  };
+  auto dot = [&](const std::vector<double>& unit, int i, int j) {
+    double sum = 0;
+    for (int d = 0; d < width; ++d) sum += unit[i * width + d] * unit[j * width + d];
+    return sum;
+  };
+  std::vector<double> su, sn, tu, tn;
+  unit_rows(student, su, sn);
+  unit_rows(teacher, tu, tn);
+  double sum = 0;
+  for (int i = 0; i < batch; ++i)
+    for (int j = 0; j < batch; ++j) sum += (dot(su, i, j) - dot(tu, i, j)) * (dot(su, i, j) - dot(tu, i, j));
+  const double factor = 2.0 * 2.0 / (double(batch) * batch);
+  for (int i = 0; i < batch; ++i) {
+    if (!(sn[i] > 0)) continue;
+    std::vector<double> unit_gradient(width, 0.0);
+    for (int j = 0; j < batch; ++j) {
+      const double p = factor * (dot(su, i, j) - dot(tu, i, j));
+      for (int d = 0; d < width; ++d) unit_gradient[d] += p * su[j * width + d];
+    }
+    double radial = 0;
+    for (int d = 0; d < width; ++d) radial += su[i * width + d] * unit_gradient[d];
+    for (int d = 0; d < width; ++d)
+      gradient[i * width + d] +=
+          static_cast<float>(double(scale) * ((unit_gradient[d] - su[i * width + d] * radial) / sn[i]));
+  }
+  return static_cast<float>(sum / (double(batch) * batch));
+}
+
+TEST(StructuralRelationLoss, FastLoopsGiveTheBitsOfThePlainDefinition) {
+  StructuralRelationBuffers buffers;  // reused across shapes, as the training step reuses it
+  for (int batch : {1, 2, 3, 4, 5, 7, 8, 13, 128})
+    for (int width : {1, 3, 8, 17, 256}) {
+      std::vector<float> student = random_floats(size_t(batch) * width, 40 + batch + width);
+      const std::vector<float> teacher = random_floats(size_t(batch) * width, 80 + batch * width);
+      if (batch > 2)
+        std::fill(student.begin() + width, student.begin() + 2 * width, 0.0f);  // a zero row: no gradient
+      std::vector<float> expected(student.size(), 0.25f), actual(student.size(), 0.25f);
+      const float expected_loss = plain_structural_loss(student, teacher, batch, width, 0.7f, expected);
+      const float loss =
+          structural_relation_loss_and_backward<float>(student, teacher, batch, width, 0.7f, actual, buffers);
+      EXPECT_EQ(loss, expected_loss) << batch << "x" << width;
+      EXPECT_EQ(actual, expected) << batch << "x" << width;
+    }
+}
+
 TEST(StructuralRelationLoss, IsZeroForRotatedRescaledFeaturesAndPositiveOtherwise) {
   const int batch = 6, width = 2;
   const auto student = random_vector(batch * width, 13);

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "core/engine/base/bit_cast.h"
@@ -23,67 +24,128 @@ int last_weighted_layer(const Architecture& architecture) {
   return -1;
 }
 
-// The two loops of the structural loss that cost B²·D, compiled a second time for AVX2 and picked at run
-// time. Both keep the order of every sum of the plain loops (the engine has no FMA contraction), so the two
-// builds, and the loops below, give the same bits as a dot product per entry.
+// The two loops of the structural loss that cost B²·D, compiled again for AVX2 and AVX-512 and picked at run
+// time. Both keep the order of every sum of the plain loops (the engine has no FMA contraction), so every
+// build, and the loops below, give the same bits as a dot product per entry
+// (StructuralRelationLoss.FastLoopsGiveTheBitsOfThePlainDefinition). Both work on kBlockRows rows at once:
+// each column (Gram) or row (weighted sum) of the unit matrix, read from L2, then serves all of them from L1.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define QPLAY_RAQ_AVX2 1
+#define QPLAY_RAQ_X86 1
 #endif
+constexpr int kBlockRows = 4;
 
-// similarities[B, B] = unit·unitᵀ from unit[B, D] and unit_transposed[D, B]: entry (i, j) summed over d in
-// order, vectorized across j.
-[[gnu::always_inline]] inline void gram_loop(const double* unit, const double* unit_transposed, int batch,
-                                             int width, double* similarities) {
-  for (int i = 0; i < batch; ++i) {
-    double* row = similarities + size_t(i) * batch;
-    std::fill(row, row + i + 1, 0.0);
+// Rows first .. first + count − 1 (count <= kBlockRows) of similarities[B, B] = unit·unitᵀ from unit[B, D]
+// and unit_transposed[D, stride] (stride: B rounded up to kTileColumns, zero-padded), each up to column
+// first + count − 1: entry (i, j) summed over d in order, in a tile of kBlockRows × kTileColumns sums that
+// stays in registers over all d. A short block repeats its last row, so that the tile's shape is constant.
+// Then mirrored into the columns of those rows: (j, i) = (i, j) bit for bit, since a product does not
+// depend on the order of its factors.
+constexpr int kTileColumns = 8;
+// Eight doubles as one value (GCC/Clang vector extension): one zmm register with AVX-512, two ymm with AVX2;
+// each lane's + and · are the scalar operations, so the bits do not depend on the width.
+using TileRow = double __attribute__((vector_size(kTileColumns * sizeof(double))));
+[[gnu::always_inline]] inline void gram_rows_loop(const double* unit, const double* unit_transposed,
+                                                  int stride, int batch, int width, int first, int count,
+                                                  double* similarities) {
+  const int columns = first + count;
+  const double* row_of[kBlockRows];
+  for (int r = 0; r < kBlockRows; ++r) row_of[r] = unit + size_t(first + std::min(r, count - 1)) * width;
+  for (int j0 = 0; j0 < columns; j0 += kTileColumns) {
+    TileRow tile[kBlockRows] = {};
     for (int d = 0; d < width; ++d) {
-      const double a = unit[size_t(i) * width + d];
-      const double* column = unit_transposed + size_t(d) * batch;
-      for (int j = 0; j <= i; ++j) row[j] += a * column[j];
+      TileRow column;
+      std::memcpy(&column, unit_transposed + size_t(d) * stride + j0, sizeof(column));
+#pragma GCC unroll 4
+      for (int r = 0; r < kBlockRows; ++r) tile[r] += row_of[r][d] * column;
     }
-    for (int j = 0; j < i; ++j) similarities[size_t(j) * batch + i] = row[j];
+    const int valid = std::min(kTileColumns, columns - j0);
+    for (int r = 0; r < count; ++r)
+      for (int k = 0; k < valid; ++k) similarities[size_t(first + r) * batch + j0 + k] = tile[r][k];
   }
+  for (int r = 0; r < count; ++r)
+    for (int j = 0; j < first; ++j)
+      similarities[size_t(j) * batch + first + r] = similarities[size_t(first + r) * batch + j];
 }
 
-// unit_gradient[D] = Σ_j p_j·unit[j, :] in order of j, vectorized across d.
-[[gnu::always_inline]] inline void weighted_row_sum_loop(const double* p, const double* unit, int batch,
-                                                         int width, double* unit_gradient) {
-  std::fill(unit_gradient, unit_gradient + width, 0.0);
-  for (int j = 0; j < batch; ++j) {
-    const double weight = p[j];
-    const double* row = unit + size_t(j) * width;
-    for (int d = 0; d < width; ++d) unit_gradient[d] += weight * row[d];
+// unit_gradient[r][D] = Σ_j p[r][j]·unit[j, :] for count <= kBlockRows rows of p[·][B], each in order of j:
+// whole tiles of kTileColumns columns in registers over all j, as in gram_rows_loop, then the last columns.
+[[gnu::always_inline]] inline void weighted_row_sums_loop(const double* p, const double* unit, int batch,
+                                                          int width, int count, double* unit_gradient) {
+  const double* p_of[kBlockRows];
+  for (int r = 0; r < kBlockRows; ++r) p_of[r] = p + size_t(std::min(r, count - 1)) * batch;
+  const int whole = width / kTileColumns * kTileColumns;
+  for (int d0 = 0; d0 < whole; d0 += kTileColumns) {
+    TileRow tile[kBlockRows] = {};
+    for (int j = 0; j < batch; ++j) {
+      TileRow row;
+      std::memcpy(&row, unit + size_t(j) * width + d0, sizeof(row));
+#pragma GCC unroll 4
+      for (int r = 0; r < kBlockRows; ++r) tile[r] += p_of[r][j] * row;
+    }
+    for (int r = 0; r < count; ++r)
+      for (int k = 0; k < kTileColumns; ++k) unit_gradient[size_t(r) * width + d0 + k] = tile[r][k];
   }
+  for (int r = 0; r < count; ++r)
+    for (int d = whole; d < width; ++d) {
+      double sum = 0;
+      for (int j = 0; j < batch; ++j) sum += p_of[r][j] * unit[size_t(j) * width + d];
+      unit_gradient[size_t(r) * width + d] = sum;
+    }
 }
 
-#ifdef QPLAY_RAQ_AVX2
-[[gnu::target("avx2")]] void gram_avx2(const double* unit, const double* unit_transposed, int batch,
-                                       int width, double* similarities) {
-  gram_loop(unit, unit_transposed, batch, width, similarities);
+[[gnu::always_inline]] inline void gram_loop(const double* unit, const double* unit_transposed, int stride,
+                                             int batch, int width, double* similarities) {
+  for (int first = 0; first < batch; first += kBlockRows)
+    gram_rows_loop(unit, unit_transposed, stride, batch, width, first, std::min(kBlockRows, batch - first),
+                   similarities);
 }
-[[gnu::target("avx2")]] void weighted_row_sum_avx2(const double* p, const double* unit, int batch, int width,
-                                                   double* unit_gradient) {
-  weighted_row_sum_loop(p, unit, batch, width, unit_gradient);
+
+#ifdef QPLAY_RAQ_X86
+[[gnu::target("avx2")]] void gram_avx2(const double* unit, const double* unit_transposed, int stride,
+                                       int batch, int width, double* similarities) {
+  gram_loop(unit, unit_transposed, stride, batch, width, similarities);
 }
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
+[[gnu::target("avx512f")]] void gram_avx512(const double* unit, const double* unit_transposed, int stride,
+                                            int batch, int width, double* similarities) {
+  gram_loop(unit, unit_transposed, stride, batch, width, similarities);
+}
+[[gnu::target("avx2")]] void weighted_row_sums_avx2(const double* p, const double* unit, int batch, int width,
+                                                    int count, double* unit_gradient) {
+  weighted_row_sums_loop(p, unit, batch, width, count, unit_gradient);
+}
+[[gnu::target("avx512f")]] void weighted_row_sums_avx512(const double* p, const double* unit, int batch,
+                                                         int width, int count, double* unit_gradient) {
+  weighted_row_sums_loop(p, unit, batch, width, count, unit_gradient);
+}
+enum class VectorWidth { plain, avx2, avx512 };
+VectorWidth cpu_vector_width() {
+  static const VectorWidth width = __builtin_cpu_supports("avx512f") ? VectorWidth::avx512
+                                   : __builtin_cpu_supports("avx2")  ? VectorWidth::avx2
+                                                                     : VectorWidth::plain;
+  return width;
 }
 #endif
 
-void gram(const double* unit, const double* unit_transposed, int batch, int width, double* similarities) {
-#ifdef QPLAY_RAQ_AVX2
-  if (cpu_has_avx2()) return gram_avx2(unit, unit_transposed, batch, width, similarities);
+void gram(const double* unit, const double* unit_transposed, int stride, int batch, int width,
+          double* similarities) {
+#ifdef QPLAY_RAQ_X86
+  if (cpu_vector_width() == VectorWidth::avx512)
+    return gram_avx512(unit, unit_transposed, stride, batch, width, similarities);
+  if (cpu_vector_width() == VectorWidth::avx2)
+    return gram_avx2(unit, unit_transposed, stride, batch, width, similarities);
 #endif
-  gram_loop(unit, unit_transposed, batch, width, similarities);
+  gram_loop(unit, unit_transposed, stride, batch, width, similarities);
 }
 
-void weighted_row_sum(const double* p, const double* unit, int batch, int width, double* unit_gradient) {
-#ifdef QPLAY_RAQ_AVX2
-  if (cpu_has_avx2()) return weighted_row_sum_avx2(p, unit, batch, width, unit_gradient);
+void weighted_row_sums(const double* p, const double* unit, int batch, int width, int count,
+                       double* unit_gradient) {
+#ifdef QPLAY_RAQ_X86
+  if (cpu_vector_width() == VectorWidth::avx512)
+    return weighted_row_sums_avx512(p, unit, batch, width, count, unit_gradient);
+  if (cpu_vector_width() == VectorWidth::avx2)
+    return weighted_row_sums_avx2(p, unit, batch, width, count, unit_gradient);
 #endif
-  weighted_row_sum_loop(p, unit, batch, width, unit_gradient);
+  weighted_row_sums_loop(p, unit, batch, width, count, unit_gradient);
 }
 
 // rows.unit[B, D] = each row of φ divided by its L2 norm (a zero row stays 0), rows.norms[B] = ‖φ_i‖, and
@@ -91,7 +153,8 @@ void weighted_row_sum(const double* p, const double* unit, int batch, int width,
 template <typename T>
 void cosine_similarities(std::span<const T> features, int batch, int width, CosineRows& rows) {
   rows.unit.assign(size_t(batch) * width, 0.0);
-  rows.unit_transposed.resize(size_t(batch) * width);
+  const int stride = (batch + kTileColumns - 1) / kTileColumns * kTileColumns;  // whole tiles, zero-padded
+  rows.unit_transposed.assign(size_t(stride) * width, 0.0);
   rows.norms.assign(batch, 0.0);
   for (int i = 0; i < batch; ++i) {
     double squares = 0;
@@ -104,9 +167,9 @@ void cosine_similarities(std::span<const T> features, int batch, int width, Cosi
   }
   for (int i = 0; i < batch; ++i)
     for (int d = 0; d < width; ++d)
-      rows.unit_transposed[size_t(d) * batch + i] = rows.unit[size_t(i) * width + d];
+      rows.unit_transposed[size_t(d) * stride + i] = rows.unit[size_t(i) * width + d];
   rows.similarities.resize(size_t(batch) * batch);
-  gram(rows.unit.data(), rows.unit_transposed.data(), batch, width, rows.similarities.data());
+  gram(rows.unit.data(), rows.unit_transposed.data(), stride, batch, width, rows.similarities.data());
 }
 
 }  // namespace
@@ -142,19 +205,27 @@ T structural_relation_loss_and_backward(std::span<const T> student, std::span<co
   const std::vector<double>& unit = buffers.student.unit;
   const std::vector<double>& norms = buffers.student.norms;
   const double factor = 2.0 * 2.0 / (double(batch) * batch);
-  buffers.unit_gradient.resize(width);
-  buffers.p.resize(batch);
-  double* unit_gradient = buffers.unit_gradient.data();
-  for (int i = 0; i < batch; ++i) {
-    if (!(norms[i] > 0)) continue;  // a zero row is 0 whatever φ_i's direction: no gradient
-    for (int j = 0; j < batch; ++j)
-      buffers.p[j] = factor * (student_similarities[i * batch + j] - teacher_similarities[i * batch + j]);
-    weighted_row_sum(buffers.p.data(), unit.data(), batch, width, unit_gradient);
-    double radial = 0;
-    for (int d = 0; d < width; ++d) radial += unit[i * width + d] * unit_gradient[d];
-    for (int d = 0; d < width; ++d) {
-      const double gradient = (unit_gradient[d] - unit[i * width + d] * radial) / norms[i];
-      student_gradient[i * width + d] += static_cast<T>(double(scale) * gradient);
+  buffers.unit_gradient.resize(size_t(kBlockRows) * width);
+  buffers.p.resize(size_t(kBlockRows) * batch);
+  for (int first = 0; first < batch; first += kBlockRows) {
+    const int count = std::min(kBlockRows, batch - first);
+    for (int r = 0; r < count; ++r) {
+      const size_t i = size_t(first + r) * batch;
+      for (int j = 0; j < batch; ++j)
+        buffers.p[size_t(r) * batch + j] =
+            factor * (student_similarities[i + j] - teacher_similarities[i + j]);
+    }
+    weighted_row_sums(buffers.p.data(), unit.data(), batch, width, count, buffers.unit_gradient.data());
+    for (int r = 0; r < count; ++r) {
+      const int i = first + r;
+      if (!(norms[i] > 0)) continue;  // a zero row is 0 whatever φ_i's direction: no gradient
+      const double* unit_gradient = buffers.unit_gradient.data() + size_t(r) * width;
+      double radial = 0;
+      for (int d = 0; d < width; ++d) radial += unit[i * width + d] * unit_gradient[d];
+      for (int d = 0; d < width; ++d) {
+        const double gradient = (unit_gradient[d] - unit[i * width + d] * radial) / norms[i];
+        student_gradient[i * width + d] += static_cast<T>(double(scale) * gradient);
+      }
     }
   }
   return static_cast<T>(sum / (double(batch) * batch));

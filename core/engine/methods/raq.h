@@ -114,13 +114,13 @@ void structural_relation_loss_backward(std::span<const T> student, std::span<con
 // Scratch of the structural loss, reused from step to step (RaqWorkspace holds one).
 struct CosineRows {
   std::vector<double> unit;             // [B, D] rows of φ over their norms
-  std::vector<double> unit_transposed;  // [D, B]
+  std::vector<double> unit_transposed;  // [D, B rounded up to a whole tile], zero-padded
   std::vector<double> norms;            // [B]
   std::vector<double> similarities;     // [B, B]
 };
 struct StructuralRelationBuffers {
   CosineRows student, teacher;
-  std::vector<double> p, unit_gradient;  // [B] one row of ∂L/∂Ĝ, [D] ∂L/∂n_i
+  std::vector<double> p, unit_gradient;  // a few rows of ∂L/∂Ĝ [·, B] and of ∂L/∂n [·, D]
 };
 
 // Both at once, each Gram computed once: returns L_rel and, unless student_gradient is empty, adds
