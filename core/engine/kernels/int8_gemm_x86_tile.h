@@ -50,12 +50,14 @@ inline void int8_gemm_x86_tiles(const Int8GemmArguments& g) {
         weights[v] = g.packed_bytes + size_t(column / kInt8X86PanelColumns) * panel_bytes +
                      (column % kInt8X86PanelColumns) * 4;
         const Vector offsets = Dot::load(g.offsets + column);
+#pragma GCC unroll 12
         for (int r = 0; r < kRows; ++r) sums[r][v] = offsets;
       }
       for (int k4 = 0; k4 < groups; ++k4) {
         Vector w[kVectors];
         for (int v = 0; v < kVectors; ++v)
           w[v] = Dot::load_weights(weights[v] + size_t(k4) * 4 * kInt8X86PanelColumns);
+#pragma GCC unroll 12
         for (int r = 0; r < kRows; ++r) {
           const Vector x = Dot::broadcast(tile + r * row_bytes + size_t(k4) * 4);
           for (int v = 0; v < kVectors; ++v) sums[r][v] = Dot::accumulate(sums[r][v], x, w[v]);
