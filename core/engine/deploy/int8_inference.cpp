@@ -231,8 +231,9 @@ void run_engine_op(const Architecture& architecture, const Int8Op& op, int batch
 
 // What a run writes for `count` samples: the logits (when the last op run outputs them) or its codes.
 struct Int8Outputs {
-  float* logits = nullptr;  // [count, classes]
-  int8_t* codes = nullptr;  // [count, ops[last_op].output.size()]
+  float* logits = nullptr;                          // [count, classes]
+  int8_t* codes = nullptr;                          // [count, ops[last_op].output.size()]
+  const Int8Runner::RowsDone* rows_done = nullptr;  // called after each group of rows, on its task
 };
 
 Status check_run(const Int8Model& model, const FeatureRows& features, size_t samples, int threads) {
@@ -280,6 +281,7 @@ void run_engine(const Int8Model& model, const FeatureRows& features, SampleRows 
       if (!last.outputs_logits) {
         std::copy_n(workspace.current.data(), batch * output_size, out.codes + start * output_size);
       }
+      if (out.rows_done) (*out.rows_done)(start, batch);
     }
   });
 }
@@ -339,11 +341,13 @@ Int8Runner::~Int8Runner() = default;
 int Int8Runner::threads() const { return state_->threads; }
 
 Status Int8Runner::logits_of_rows(const Int8Model& model, const FeatureRows& features,
-                                  std::span<const uint32_t> rows, std::span<float> logits) {
+                                  std::span<const uint32_t> rows, std::span<float> logits,
+                                  const RowsDone& rows_done) {
   if (Status status = check_run(model, features, rows.empty() ? 0 : 1, 1); !status) return status;
   assert(logits.size() == rows.size() * model.architecture.num_classes);
   run_engine(model, features, SampleRows{0, rows}, rows.size(), static_cast<int>(model.ops.size()) - 1,
-             state_->pool, state_->workspaces, Int8Outputs{logits.data(), nullptr});
+             state_->pool, state_->workspaces,
+             Int8Outputs{logits.data(), nullptr, rows_done ? &rows_done : nullptr});
   return {};
 }
 
