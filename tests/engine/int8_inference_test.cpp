@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "core/engine/deploy/int8_inference.h"
 #include "core/engine/deploy/post_training.h"
 #include "core/engine/experiment/run.h"
+#include "core/engine/quant/range_estimation.h"
 #include "core/engine/train/evaluation.h"
 #include "core/engine/train/sweep.h"
 
@@ -276,6 +278,50 @@ TEST(Int8Model, WeightsOfEverySliderGridAreTheQuantizedViewAndAsymmetric8BitOrFl
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.message(),
             "layer 2 (dense): float weights have no int8 form; quantize them to 1..8 bits");
+}
+
+// calibrate_activation_ranges tracks only the extremes for min-max grids; they must be the grids an
+// ActivationRangeObserver per layer input gives (unsigned after a ReLU, symmetric after tanh or at the
+// input), over more than one 500-row chunk and with NaN and ±inf among the inputs, which it skips.
+TEST(CalibrateActivationRanges, MinMaxGridsAreTheGridsOfAnActivationRangeObserverPerInput) {
+  for (const char* spec : {"mlp:16,8", "mlp:16,8:tanh"}) {
+    SCOPED_TRACE(spec);
+    std::unique_ptr<Network<float>> network = random_network(parsed(spec, {1, 1, 6}, 3), 11);
+    Rng rng(12);
+    std::vector<float> values(1203 * 6);
+    for (float& v : values) v = static_cast<float>(rng.uniform() * 4.0 - 1.5);
+    values[7] = std::numeric_limits<float>::quiet_NaN();
+    values[500 * 6 + 1] = std::numeric_limits<float>::infinity();
+    values[900 * 6 + 2] = -std::numeric_limits<float>::infinity();
+    const FeatureRows features = FeatureRows::from_floats(values, 6);
+    for (int bits : {2, 8}) {
+      const ActivationQuantSpec activations{.bits = bits};
+      // A copy: network->parameters() lives in the arena a larger batch reallocates.
+      const std::vector<float> parameters(network->parameters().begin(), network->parameters().end());
+      const ActivationQuantization calibrated =
+          calibrate_activation_ranges(*network, parameters, features, 1203, activations);
+      std::map<int, ActivationRangeObserver> observers;
+      ForwardOptions<float> options;
+      options.observe_layer_input = [&](int layer, std::span<const float> input) {
+        observers[layer].observe(input);
+      };
+      for (int start = 0; start < 1203; start += 500) {  // calibrate_activation_ranges' chunks
+        const int batch = std::min(500, 1203 - start);
+        network->forward(std::span<const float>(values).subspan(start * 6, batch * 6), batch, options);
+      }
+      ASSERT_EQ(calibrated.input_grids.size(), network->architecture().layers.size());
+      for (size_t layer = 0; layer < calibrated.input_grids.size(); ++layer) {
+        const auto observed = observers.find(static_cast<int>(layer));
+        ASSERT_EQ(calibrated.input_grids[layer].has_value(), observed != observers.end())
+            << "layer " << layer;
+        if (observed == observers.end()) continue;
+        EXPECT_EQ(*calibrated.input_grids[layer],
+                  observed->second.grid(activations,
+                                        layer_input_is_nonnegative(network->architecture(), int(layer))))
+            << "layer " << layer << " bits " << bits;
+      }
+    }
+  }
 }
 
 TEST(Int8ModelForSetting, RunsForUint8ImagesWithQuantizedActivationsAndSaysWhyNotOtherwise) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <cmath>
 #include <functional>
@@ -231,8 +232,9 @@ void run_engine_op(const Architecture& architecture, const Int8Op& op, int batch
 
 // What a run writes for `count` samples: the logits (when the last op run outputs them) or its codes.
 struct Int8Outputs {
-  float* logits = nullptr;  // [count, classes]
-  int8_t* codes = nullptr;  // [count, ops[last_op].output.size()]
+  float* logits = nullptr;                          // [count, classes]
+  int8_t* codes = nullptr;                          // [count, ops[last_op].output.size()]
+  const Int8Runner::RowsDone* rows_done = nullptr;  // called after each group of rows, on its task
 };
 
 Status check_run(const Int8Model& model, const FeatureRows& features, size_t samples, int threads) {
@@ -265,12 +267,17 @@ void run_engine(const Int8Model& model, const FeatureRows& features, SampleRows 
   constexpr size_t kSmallestTask = 32;
   const int tasks = static_cast<int>(std::clamp<size_t>(count / kSmallestTask, 1, pool.threads()));
   if (workspaces.size() < static_cast<size_t>(tasks)) workspaces.resize(tasks);
+  // The rows go out in groups, about 4 per task, taken in turn by whichever task is free: a thread
+  // that wakes late or shares its core with another process then does fewer groups instead of
+  // holding up the call (a fixed half per thread left the 2-thread evaluation no faster than 1
+  // thread on a shared machine).
+  const size_t group = std::clamp<size_t>(count / (size_t(tasks) * 4), kSmallestTask, kChunkSamples);
+  std::atomic<size_t> next_group{0};
   pool.run(tasks, [&](int task) {
-    const size_t begin = count * task / tasks, end = count * (task + 1) / tasks;
     Int8Workspace& workspace = workspaces[task];
-    fit_workspace(model, static_cast<int>(std::min<size_t>(kChunkSamples, end - begin)), workspace);
-    for (size_t start = begin; start < end; start += kChunkSamples) {
-      const int batch = static_cast<int>(std::min<size_t>(kChunkSamples, end - start));
+    fit_workspace(model, static_cast<int>(std::min(group, count)), workspace);
+    for (size_t start; (start = next_group.fetch_add(1) * group) < count;) {
+      const int batch = static_cast<int>(std::min(group, count - start));
       quantize_inputs(model.input_grid, features, rows, start, batch, workspace.current.data());
       for (int k = 0; k <= last_op; ++k) {
         run_engine_op(model.architecture, model.ops[k], batch, workspace,
@@ -280,6 +287,7 @@ void run_engine(const Int8Model& model, const FeatureRows& features, SampleRows 
       if (!last.outputs_logits) {
         std::copy_n(workspace.current.data(), batch * output_size, out.codes + start * output_size);
       }
+      if (out.rows_done) (*out.rows_done)(start, batch);
     }
   });
 }
@@ -339,11 +347,13 @@ Int8Runner::~Int8Runner() = default;
 int Int8Runner::threads() const { return state_->threads; }
 
 Status Int8Runner::logits_of_rows(const Int8Model& model, const FeatureRows& features,
-                                  std::span<const uint32_t> rows, std::span<float> logits) {
+                                  std::span<const uint32_t> rows, std::span<float> logits,
+                                  const RowsDone& rows_done) {
   if (Status status = check_run(model, features, rows.empty() ? 0 : 1, 1); !status) return status;
   assert(logits.size() == rows.size() * model.architecture.num_classes);
   run_engine(model, features, SampleRows{0, rows}, rows.size(), static_cast<int>(model.ops.size()) - 1,
-             state_->pool, state_->workspaces, Int8Outputs{logits.data(), nullptr});
+             state_->pool, state_->workspaces,
+             Int8Outputs{logits.data(), nullptr, rows_done ? &rows_done : nullptr});
   return {};
 }
 

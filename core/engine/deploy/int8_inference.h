@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -128,9 +129,13 @@ class Int8Runner {
   explicit Int8Runner(int threads = 1);
   ~Int8Runner();
   int threads() const;
+  // rows_done(first, count): logits[first, first + count) are final. Called once per group of at most
+  // 500 rows, on the thread that computed them, groups in any order and concurrently: work per row
+  // (scoring) runs on the pool instead of in a serial pass after the call.
+  using RowsDone = std::function<void(size_t first, size_t count)>;
   // logits[rows.size(), classes] of the samples features[rows[i]] (each < features.rows()).
   Status logits_of_rows(const Int8Model& model, const FeatureRows& features, std::span<const uint32_t> rows,
-                        std::span<float> logits);
+                        std::span<float> logits, const RowsDone& rows_done = nullptr);
 
   struct State;  // its pool and one workspace per task (int8_inference.cpp)
 

@@ -176,13 +176,29 @@ PackedInt8Weights pack_int8_weights(Int8GemmVariant variant, std::span<const int
   return packed;
 }
 
-void int8_gemm(const PackedInt8Weights& weights, int M, const int8_t* a, size_t lda, int32_t* c, size_t ldc) {
-  assert(lda >= size_t(weights.depth) && ldc >= size_t(weights.outputs));
-  if (M <= 0 || weights.outputs == 0) return;
-  if (weights.variant == Int8GemmVariant::reference || weights.depth == 0) {
-    reference_int8_gemm(weights, M, a, lda, c, ldc);
-    return;
+namespace {
+
+// The reference requantization of one row (int8_gemm.h); the x86 tiles repeat it bit for bit.
+void requantize_int8_row(const Int8Requantization& requantization, int columns, const int32_t* sums,
+                         int8_t* codes) {
+  const float low = requantization.low, high = requantization.high;
+  // Restrict pointers: int8_t stores may alias anything, and without them the loop is not vectorized
+  // (measured: 14% of a W4A8 slider move scalar).
+  const float* __restrict scales = requantization.scales;
+  const int32_t* __restrict in = sums;
+  int8_t* __restrict out = codes;
+  for (int n = 0; n < columns; ++n) {
+    const float product = static_cast<float>(in[n]) * scales[n];
+    const float scaled = product < low ? low : (product > high ? high : product);
+    constexpr float kMagic = 12582912.0f;  // 1.5·2^23: the addition rounds half to even
+    out[n] =
+        static_cast<int8_t>(static_cast<int32_t>((scaled + kMagic) - kMagic) + requantization.zero_point);
   }
+}
+
+// Either c (requantization null) or codes.
+void run_int8_gemm(const PackedInt8Weights& weights, int M, const int8_t* a, size_t lda, int32_t* c,
+                   size_t ldc, const Int8Requantization* requantization, int8_t* codes, size_t ldq) {
   // One scratch per thread: calls from several threads (the rows of a chunk split across a pool)
   // each copy their own tiles of A.
   thread_local std::vector<unsigned char> scratch;
@@ -197,7 +213,13 @@ void int8_gemm(const PackedInt8Weights& weights, int M, const int8_t* a, size_t 
                                     lda,
                                     c,
                                     ldc,
-                                    scratch.data()};
+                                    scratch.data(),
+                                    requantization ? requantization->scales : nullptr,
+                                    requantization ? requantization->low : 0.0f,
+                                    requantization ? requantization->high : 0.0f,
+                                    requantization ? requantization->zero_point : 0,
+                                    codes,
+                                    ldq};
   switch (weights.variant) {
 #if defined(QPLAY_HAVE_INT8_X86) && (defined(__x86_64__) || defined(_M_X64))
     case Int8GemmVariant::avx2:
@@ -213,6 +235,45 @@ void int8_gemm(const PackedInt8Weights& weights, int M, const int8_t* a, size_t 
 #endif
     default:
       assert(false && "pack_int8_weights packs only available variants");
+  }
+}
+
+bool fuses_requantization(Int8GemmVariant variant) {
+  return variant == Int8GemmVariant::avx2 || variant == Int8GemmVariant::avx_vnni ||
+         variant == Int8GemmVariant::avx512_vnni;
+}
+
+}  // namespace
+
+void int8_gemm(const PackedInt8Weights& weights, int M, const int8_t* a, size_t lda, int32_t* c, size_t ldc) {
+  assert(lda >= size_t(weights.depth) && ldc >= size_t(weights.outputs));
+  if (M <= 0 || weights.outputs == 0) return;
+  if (weights.variant == Int8GemmVariant::reference || weights.depth == 0) {
+    reference_int8_gemm(weights, M, a, lda, c, ldc);
+    return;
+  }
+  run_int8_gemm(weights, M, a, lda, c, ldc, nullptr, nullptr, 0);
+}
+
+void int8_gemm_requantized(const PackedInt8Weights& weights, int M, const int8_t* a, size_t lda,
+                           const Int8Requantization& requantization, int8_t* codes, size_t ldq) {
+  assert(lda >= size_t(weights.depth) && ldq >= size_t(weights.outputs));
+  if (M <= 0 || weights.outputs == 0) return;
+  if (fuses_requantization(weights.variant) && weights.depth > 0) {
+    run_int8_gemm(weights, M, a, lda, nullptr, 0, &requantization, codes, ldq);
+    return;
+  }
+  // A few rows at a time, so the int32 sums stay in cache between the product and the requantization.
+  constexpr int kRows = 16;
+  thread_local std::vector<int32_t> sums;
+  sums.resize(std::max(sums.size(), size_t(kRows) * weights.outputs));
+  for (int m0 = 0; m0 < M; m0 += kRows) {
+    const int rows = std::min(kRows, M - m0);
+    int8_gemm(weights, rows, a + size_t(m0) * lda, lda, sums.data(), weights.outputs);
+    for (int r = 0; r < rows; ++r) {
+      requantize_int8_row(requantization, weights.outputs, sums.data() + size_t(r) * weights.outputs,
+                          codes + size_t(m0 + r) * ldq);
+    }
   }
 }
 

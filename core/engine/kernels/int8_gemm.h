@@ -11,7 +11,9 @@
 // asked at run time: the x86 files alone are compiled with their -m flags, so the engine still
 // runs on a CPU with AVX2 only (or none).
 //
-// Not here: zero points, scales and requantization (nn/int8_op.h), threads (the caller splits rows).
+// Also here: the requantization of the sums to the next layer's int8 codes, which the x86 variants
+// fuse into their tile's epilogue. Not here: zero points and choosing scales (nn/int8_op.h), threads
+// (the caller splits rows).
 #pragma once
 
 #include <cstddef>
@@ -53,5 +55,21 @@ PackedInt8Weights pack_int8_weights(Int8GemmVariant variant, std::span<const int
 
 // c[m·ldc + n] = offsets[n] + Σ_k a[m·lda + k] · weights[n, k] for m < M, n < N; lda >= K, ldc >= N.
 void int8_gemm(const PackedInt8Weights& weights, int M, const int8_t* a, size_t lda, int32_t* c, size_t ldc);
+
+// XNNPACK's fp32 requantization of one sum c in column n: one float product, clamped in float to the
+// output codes (clamping before rounding is the same as after: the bounds are whole numbers), rounded
+// half to even, plus the zero point:
+//   code = int32(round_half_even(clamp(float(c) · scales[n], low, high))) + zero_point
+struct Int8Requantization {
+  const float* scales = nullptr;  // [N]
+  float low = 0, high = 0;        // the output grid's q_min and q_max minus its zero point
+  int32_t zero_point = 0;
+};
+
+// codes[m·ldq + n] = the requantization of int8_gemm's c[m, n]; ldq >= N. The x86 variants requantize
+// each register tile as it leaves the registers (the int32 sums never go to memory); the others call
+// int8_gemm on a scratch and requantize its rows.
+void int8_gemm_requantized(const PackedInt8Weights& weights, int M, const int8_t* a, size_t lda,
+                           const Int8Requantization& requantization, int8_t* codes, size_t ldq);
 
 }  // namespace qplay

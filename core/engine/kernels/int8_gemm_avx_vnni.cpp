@@ -24,7 +24,17 @@ struct DotAvxVnni {
     __builtin_memcpy(&value, four, 4);
     return _mm256_set1_epi32(value);
   }
-  static Vector accumulate(Vector sums, Vector x, Vector w) { return _mm256_dpbusd_avx_epi32(sums, x, w); }
+  // Inline asm for the reason given in int8_gemm_avx512_vnni.cpp (GCC 12 copies the intrinsic's
+  // accumulator around every instruction); {vex} (escaped as %{vex%} in asm) asks for the AVX-VNNI
+  // encoding, not AVX512-VL's.
+  static Vector accumulate(Vector sums, Vector x, Vector w) {
+#if defined(__GNUC__)
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(sums) : "x"(x), "x"(w));
+    return sums;
+#else
+    return _mm256_dpbusd_avx_epi32(sums, x, w);
+#endif
+  }
 };
 
 }  // namespace

@@ -23,9 +23,15 @@ struct Int8GemmArguments {
   int outputs, depth, rows;     // N, K, M
   const int8_t* a;              // [M, lda]
   size_t lda;
-  int32_t* c;  // [M, ldc]
+  int32_t* c;  // [M, ldc]; unused when requantize_scales is set
   size_t ldc;
   unsigned char* scratch;  // int8_gemm_scratch_bytes(depth)
+  // Set: write codes[M, ldq] (Int8Requantization in int8_gemm.h) instead of c.
+  const float* requantize_scales;
+  float requantize_low, requantize_high;
+  int32_t requantize_zero_point;
+  int8_t* codes;
+  size_t ldq;
 };
 
 // x86 panels: 16 columns of int32 lanes, each lane 4 consecutive k (one vpdpbusd / vpmaddubsw step).

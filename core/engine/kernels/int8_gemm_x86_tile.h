@@ -21,6 +21,22 @@
 
 namespace qplay {
 
+// Int8Requantization (int8_gemm.h) of one row's `columns` sums, bit for bit the reference's
+// (requantize_int8_row in int8_gemm.cpp): the same float operations in the same order, and the
+// engine is compiled with -ffp-contract=off. 1.5·2^23 rounds half to even by the float addition.
+template <class Dot>
+inline void int8_requantize_tile_row(const Int8GemmArguments& g, const int32_t* sums, const float* scales,
+                                     int columns, int8_t* codes) {
+  constexpr float kMagic = 12582912.0f;
+  const float low = g.requantize_low, high = g.requantize_high;
+  for (int n = 0; n < columns; ++n) {
+    const float product = static_cast<float>(sums[n]) * scales[n];
+    const float scaled = product < low ? low : (product > high ? high : product);
+    codes[n] =
+        static_cast<int8_t>(static_cast<int32_t>((scaled + kMagic) - kMagic) + g.requantize_zero_point);
+  }
+}
+
 template <class Dot>
 inline void int8_gemm_x86_tiles(const Int8GemmArguments& g) {
   using Vector = typename Dot::Vector;
@@ -50,18 +66,34 @@ inline void int8_gemm_x86_tiles(const Int8GemmArguments& g) {
         weights[v] = g.packed_bytes + size_t(column / kInt8X86PanelColumns) * panel_bytes +
                      (column % kInt8X86PanelColumns) * 4;
         const Vector offsets = Dot::load(g.offsets + column);
+#pragma GCC unroll 12
         for (int r = 0; r < kRows; ++r) sums[r][v] = offsets;
       }
       for (int k4 = 0; k4 < groups; ++k4) {
         Vector w[kVectors];
         for (int v = 0; v < kVectors; ++v)
           w[v] = Dot::load_weights(weights[v] + size_t(k4) * 4 * kInt8X86PanelColumns);
+#pragma GCC unroll 12
         for (int r = 0; r < kRows; ++r) {
           const Vector x = Dot::broadcast(tile + r * row_bytes + size_t(k4) * 4);
           for (int v = 0; v < kVectors; ++v) sums[r][v] = Dot::accumulate(sums[r][v], x, w[v]);
         }
       }
       const int columns = g.outputs - n0 < kTileColumns ? g.outputs - n0 : kTileColumns;
+      if (g.requantize_scales) {
+        // Fused requantization: the tile goes through 4 KiB of stack (L1), not a [rows, N] int32 array.
+        for (int r = 0; r < rows; ++r) {
+          alignas(64) int32_t row[kTileColumns];
+          for (int v = 0; v < kVectors; ++v) Dot::store(row + v * kLanes, sums[r][v]);
+          int8_t* codes = g.codes + size_t(m0 + r) * g.ldq + n0;
+          if (columns == kTileColumns) {
+            int8_requantize_tile_row<Dot>(g, row, g.requantize_scales + n0, kTileColumns, codes);
+          } else {
+            int8_requantize_tile_row<Dot>(g, row, g.requantize_scales + n0, columns, codes);
+          }
+        }
+        continue;
+      }
       for (int r = 0; r < rows; ++r) {
         int32_t* c = g.c + size_t(m0 + r) * g.ldc + n0;
         if (columns == kTileColumns) {

@@ -64,9 +64,10 @@ inline float round_half_even(float value) {
 void pack_int8_op(Int8GemmVariant variant, Int8Op& op);
 
 // The weighted op's output from its patches[rows, patch] (a dense layer's input rows, or a conv's
-// im2col rows): int32 sums bias + Σ (x - z_x)·w into tensors.accumulators (int8_gemm on op.packed),
-// then either requantized to codes in tensors.output (XNNPACK's fp32 requantization) or, for the
-// last op, dequantized to float logits in tensors.logits.
+// im2col rows): int32 sums bias + Σ (x - z_x)·w on op.packed, either requantized to codes in
+// tensors.output (int8_gemm_requantized: XNNPACK's fp32 requantization, fused into the GEMM's tiles
+// on x86) or, for the last op, summed into tensors.accumulators and dequantized to float logits in
+// tensors.logits.
 void int8_weighted_output(const Int8Op& op, size_t rows, const int8_t* patches, const Int8Tensors& tensors);
 
 }  // namespace qplay
