@@ -106,6 +106,25 @@ TEST(Network, ArenaHoldsParametersGradientsOptimizerStateAndActivations) {
   EXPECT_GE(network.arena_bytes(), (4 * network.parameter_count() + 64 * (2 + 8 + 8 + 3)) * sizeof(float));
 }
 
+// Passing the network's own parameters() as the forward's parameters stays valid when the batch grows
+// the arena under them (the calibration of activation ranges does this with a chunk larger than any
+// batch before; it read freed memory).
+TEST(Network, ItsOwnParametersPassedToAForwardSurviveTheArenaGrowing) {
+  Result<Architecture> a = parse_architecture("mlp:8", {1, 1, 2}, 3);
+  ASSERT_TRUE(a.ok()) << a.message();
+  Network<float> network(*a, reference_kernel_table()), twin(*a, reference_kernel_table());
+  network.initialize(1);
+  twin.initialize(1);
+  std::vector<float> input(4096 * 2);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = 0.001f * static_cast<float>(i % 997);
+  network.forward(std::span<const float>(input).first(2), 1);  // a small arena first
+  ForwardOptions<float> own;
+  own.parameters = network.parameters();
+  const std::span<const float> logits = network.forward(input, 4096, own);
+  const std::span<const float> expected = twin.forward(input, 4096);
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), logits.begin()));
+}
+
 // The estimate a batch is checked against is the arena the network really lays out for it.
 TEST(Network, BatchValuesPerSampleIsWhatTheArenaGrowsByPerSample) {
   for (const char* spec : {"mlp:8,4", "cnn:4,6"}) {

@@ -136,9 +136,11 @@ template <typename T>
 std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
                                        const ForwardOptions<T>& options) {
   assert(input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
+  // A caller may pass this network's own parameters(); a larger batch grows (moves) the arena under them.
+  const bool own_parameters = options.parameters.empty() || options.parameters.data() == parameters().data();
   reserve_batch(batch);
   current_batch_ = batch;
-  forward_parameters_ = options.parameters.empty() ? parameters() : options.parameters;
+  forward_parameters_ = own_parameters ? parameters() : options.parameters;
   forward_activation_quantization_ = options.activation_quantization;
   if constexpr (!std::is_same_v<T, float>) {
     assert(!options.activation_quantization && "activation fake-quantization runs in float networks only");
