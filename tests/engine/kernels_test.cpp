@@ -416,7 +416,8 @@ std::vector<ConvGeometry> adjoint_geometries() {
   for (int stride : {1, 2}) {
     for (int padding : {0, 1, 2}) {
       for (int kernel : {1, 3, 5}) {
-        for (int channels : {1, 3}) {
+        // 1 and 3 take the small-channel im2col, 5 and 16 the runs (a tail of 7 floats, whole vectors).
+        for (int channels : {1, 3, 5, 16}) {
           geometries.push_back(ConvGeometry{.batch = 2,
                                             .in_height = 7,
                                             .in_width = 6,
@@ -454,7 +455,8 @@ TEST(ReferenceIm2col, Col2imIsItsAdjoint) {
 }
 
 TEST(KernelTableIm2col, EveryTableMatchesTheReferenceExactly) {
-  // The small geometries, plus one large enough for a backend to split it across threads.
+  // The small geometries, plus two large enough for a backend to split them across threads (the second
+  // is W2's conv2).
   std::vector<ConvGeometry> geometries = adjoint_geometries();
   geometries.push_back(ConvGeometry{.batch = 16,
                                     .in_height = 28,
@@ -463,6 +465,13 @@ TEST(KernelTableIm2col, EveryTableMatchesTheReferenceExactly) {
                                     .kernel = 3,
                                     .stride = 1,
                                     .padding = 1});
+  geometries.push_back(ConvGeometry{.batch = 16,
+                                    .in_height = 13,
+                                    .in_width = 13,
+                                    .in_channels = 16,
+                                    .kernel = 3,
+                                    .stride = 1,
+                                    .padding = 0});
   for (const auto& table : tables_under_test()) {
     for (const ConvGeometry& geometry : geometries) {
       Rng rng(5);
