@@ -4,6 +4,7 @@
 // (in the style of XNNPACK's GemmTester), and im2col against col2im through the adjoint identity.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -376,9 +377,11 @@ TEST(KernelTableGemm, InputEndingRightBeforeAnUnmappedPageIsSafe) {
   munmap(pages, 2 * page);
 }
 
-TEST(KernelTableGemm, ThreadCountDoesNotChangeTheBits) {
+class KernelTableGemmThreads : public ::testing::TestWithParam<std::array<int, 3>> {};
+
+TEST_P(KernelTableGemmThreads, ThreadCountDoesNotChangeTheBits) {
   // Native runs with the same kernels must be bit-reproducible, whatever --threads says.
-  const int m = 128, n = 96, k = 600;
+  const auto [m, n, k] = GetParam();
   Rng rng(17);
   std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * k);
   fill_uniform(rng, a);
@@ -406,6 +409,11 @@ TEST(KernelTableGemm, ThreadCountDoesNotChangeTheBits) {
     }
   }
 }
+
+// A product of many (row block, panel) tasks, and a small C over a long k that is cut by depth.
+INSTANTIATE_TEST_SUITE_P(Shapes, KernelTableGemmThreads,
+                         ::testing::Values(std::array<int, 3>{128, 96, 600},
+                                           std::array<int, 3>{16, 9, 9000}));
 #endif
 
 // ---------------------------------------------------------------------------------------------
