@@ -21,13 +21,8 @@ void fill_uniform(Rng& rng, std::vector<float>& values) {
 
 TEST(Conv2dPasses, EqualOnePassOverTheWholeBatch) {
   // 40x40x16 with padding 1: 1600 x 144 columns per image, so 5 images take 3 passes of 2, 2 and 1.
-  const ConvGeometry geometry{.batch = 5,
-                              .in_height = 40,
-                              .in_width = 40,
-                              .in_channels = 16,
-                              .kernel = 3,
-                              .stride = 1,
-                              .padding = 1};
+  const ConvGeometry geometry{
+      .batch = 5, .in_height = 40, .in_width = 40, .in_channels = 16, .kernel = 3, .stride = 1, .padding = 1};
   const int outputs = 7, patches = geometry.patch_count(), patch_size = geometry.patch_size();
   const size_t input_size = static_cast<size_t>(geometry.batch) * 40 * 40 * 16;
   const size_t columns_size = static_cast<size_t>(patches) * patch_size;
@@ -43,11 +38,12 @@ TEST(Conv2dPasses, EqualOnePassOverTheWholeBatch) {
     std::vector<float> expected_input_grad(input_size, 0.0f), scratch(columns_size);
     linear_algebra::im2col(kernels, geometry, input.data(), expected_columns.data());
     linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, patches, outputs, patch_size,
-                         expected_columns.data(), patch_size, weight.data(), patch_size, expected_output.data(),
-                         outputs, false);
+                         expected_columns.data(), patch_size, weight.data(), patch_size,
+                         expected_output.data(), outputs, false);
     linear_algebra::add_bias(kernels, patches, outputs, bias.data(), expected_output.data());
-    linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs, output_grad.data(),
-                         outputs, weight.data(), patch_size, scratch.data(), patch_size, false);
+    linear_algebra::gemm(kernels, Transpose::no, Transpose::no, patches, patch_size, outputs,
+                         output_grad.data(), outputs, weight.data(), patch_size, scratch.data(), patch_size,
+                         false);
     linear_algebra::col2im(kernels, geometry, scratch.data(), expected_input_grad.data());
 
     std::vector<float> columns(columns_size), output(output_grad.size()), input_grad(input_size, 0.5f);
