@@ -101,6 +101,33 @@ TEST(Avx512Gemm, RowAndDepthBlockEdgesInEveryTransposeCombination) {
   }
 }
 
+TEST(Avx512Gemm, DepthSplitEdgesInEveryTransposeCombination) {
+  if (!cpu_has_avx512f()) GTEST_SKIP() << kNoAvx512;
+  // A small C over a long k is cut into depth slices of 2048 from k = 4096 on: below, at and above
+  // the first cut, a ragged last slice, and a C too large to be cut.
+  for (const auto& table : avx512_tables()) {
+    SCOPED_TRACE(describe(*table));
+    for (int k : {4095, 4096, 6145}) {
+      for (int m : {1, 13, 100}) {
+        for (bool transpose_a : {false, true}) {
+          for (bool transpose_b : {false, true}) {
+            for (bool accumulate : {false, true}) {
+              GemmTester()
+                  .m(m)
+                  .n(m == 100 ? 170 : 33)
+                  .k(k)
+                  .transpose_a(transpose_a)
+                  .transpose_b(transpose_b)
+                  .accumulate(accumulate)
+                  .test(*table);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Avx512Gemm, LeadingDimensionsLargerThanRowsAreHonoured) {
   if (!cpu_has_avx512f()) GTEST_SKIP() << kNoAvx512;
   for (const auto& table : avx512_tables()) {
@@ -129,7 +156,8 @@ TEST(Avx512Gemm, EqualsTheAvx2TableBitForBit) {
     int m, n, k;
   };
   const Shape shapes[] = {{128, 256, 784}, {128, 784, 256}, {256, 784, 128}, {128, 10, 256}, {10, 256, 128},
-                          {3136, 16, 9},   {16, 9, 3136},   {784, 32, 144},  {97, 33, 257},  {1, 1, 1}};
+                          {3136, 16, 9},   {16, 9, 3136},   {784, 32, 144},  {97, 33, 257},  {1, 1, 1},
+                          {16, 9, 43264},  {32, 144, 7744}};  // W2's weight gradients: depth-split
   Result<std::shared_ptr<const KernelTable>> avx2 = make_kernel_table("avx2", 1);
   ASSERT_TRUE(avx2.ok()) << avx2.message();
   for (const auto& table : avx512_tables()) {

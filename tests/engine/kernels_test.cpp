@@ -4,6 +4,7 @@
 // (in the style of XNNPACK's GemmTester), and im2col against col2im through the adjoint identity.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -376,9 +377,11 @@ TEST(KernelTableGemm, InputEndingRightBeforeAnUnmappedPageIsSafe) {
   munmap(pages, 2 * page);
 }
 
-TEST(KernelTableGemm, ThreadCountDoesNotChangeTheBits) {
+class KernelTableGemmThreads : public ::testing::TestWithParam<std::array<int, 3>> {};
+
+TEST_P(KernelTableGemmThreads, ThreadCountDoesNotChangeTheBits) {
   // Native runs with the same kernels must be bit-reproducible, whatever --threads says.
-  const int m = 128, n = 96, k = 600;
+  const auto [m, n, k] = GetParam();
   Rng rng(17);
   std::vector<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(n) * k);
   fill_uniform(rng, a);
@@ -406,6 +409,11 @@ TEST(KernelTableGemm, ThreadCountDoesNotChangeTheBits) {
     }
   }
 }
+
+// A product of many (row block, panel) tasks, and a small C over a long k that is cut by depth.
+INSTANTIATE_TEST_SUITE_P(Shapes, KernelTableGemmThreads,
+                         ::testing::Values(std::array<int, 3>{128, 96, 600},
+                                           std::array<int, 3>{16, 9, 9000}));
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -416,7 +424,8 @@ std::vector<ConvGeometry> adjoint_geometries() {
   for (int stride : {1, 2}) {
     for (int padding : {0, 1, 2}) {
       for (int kernel : {1, 3, 5}) {
-        for (int channels : {1, 3}) {
+        // 1 and 3 take the small-channel im2col, 5 and 16 the runs (a tail of 7 floats, whole vectors).
+        for (int channels : {1, 3, 5, 16}) {
           geometries.push_back(ConvGeometry{.batch = 2,
                                             .in_height = 7,
                                             .in_width = 6,
@@ -454,7 +463,8 @@ TEST(ReferenceIm2col, Col2imIsItsAdjoint) {
 }
 
 TEST(KernelTableIm2col, EveryTableMatchesTheReferenceExactly) {
-  // The small geometries, plus one large enough for a backend to split it across threads.
+  // The small geometries, plus two large enough for a backend to split them across threads (the second
+  // is W2's conv2).
   std::vector<ConvGeometry> geometries = adjoint_geometries();
   geometries.push_back(ConvGeometry{.batch = 16,
                                     .in_height = 28,
@@ -463,6 +473,13 @@ TEST(KernelTableIm2col, EveryTableMatchesTheReferenceExactly) {
                                     .kernel = 3,
                                     .stride = 1,
                                     .padding = 1});
+  geometries.push_back(ConvGeometry{.batch = 16,
+                                    .in_height = 13,
+                                    .in_width = 13,
+                                    .in_channels = 16,
+                                    .kernel = 3,
+                                    .stride = 1,
+                                    .padding = 0});
   for (const auto& table : tables_under_test()) {
     for (const ConvGeometry& geometry : geometries) {
       Rng rng(5);

@@ -44,6 +44,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/engine/kernels/gemm_micro_kernel.h"
 #include "core/engine/kernels/pthreadpool_lowering.h"
@@ -65,6 +66,14 @@ constexpr int kPackingRowBlock = 384;  // the same when the task packs op(B) = B
 constexpr int kMaxPanelWidth = 32;
 // Below this many multiply-adds (M*N*K) a pool call costs more than it saves.
 constexpr int64_t kMinMultiplyAddsForThreads = int64_t{1} << 17;
+// Depth split: a product with a small C and a long k (a convolution's weight gradient, C[outputs,
+// patch] summed over every output pixel of the batch: [16, 9] over 43,264 pixels for W2's conv1) has
+// one or a few (row block, panel) tasks, so at 2 threads one core ran it while the other spun (perf:
+// the worker idle 32% of a W2 step). Such products are cut into depth slices of kSplitDepth, each a
+// task into its own partial C, then added in slice order. The cut depends on M, N and K only, never on
+// the tile or the thread count, so the results stay equal across tables and thread counts.
+constexpr int kSplitDepth = 8 * kDepthBlock;
+constexpr int64_t kMaxSplitOutputs = int64_t{1} << 14;  // elements of C
 
 struct Avx2Backend {
   GemmTile gemm_tile;
@@ -165,6 +174,8 @@ QPLAY_TARGET_AVX2_FMA inline void transpose_8x8(const float* src, ptrdiff_t src_
   }
 }
 
+QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int count);
+
 // One panel of op(B) = Bᵀ, B being [N, K]: panel[K][panel_width] holds columns j0.. of op(B),
 // i.e. rows j0.. of B, zero past N. panel_width is a multiple of 8.
 QPLAY_TARGET_AVX2_FMA void pack_transposed_b_panel(int N, int K, const float* B, int ldb, int j0,
@@ -232,6 +243,48 @@ void run_block_task(void* context, size_t row_begin, size_t j0, size_t rows, siz
             static_cast<int>(j0));
 }
 
+// One depth slice's product into its partial C, as in "Depth split" above.
+struct SplitDepthTask {
+  GemmTask whole;  // with c = the partials, [slices][M, N]
+  int slices = 0;
+};
+
+void run_depth_slice_task(void* context, size_t slice, size_t row_begin, size_t j0, size_t rows,
+                          size_t /*columns*/) {
+  const auto& split = *static_cast<const SplitDepthTask*>(context);
+  GemmTask task = split.whole;
+  const int k0 = static_cast<int>(slice) * kSplitDepth;
+  task.K = std::min(kSplitDepth, split.whole.K - k0);
+  task.a += k0 * task.a_depth_stride;
+  task.b += task.b_transposed ? k0 : static_cast<size_t>(k0) * task.ldb;
+  task.c += slice * static_cast<size_t>(task.M) * task.N;
+  task.accumulate = false;
+  run_block(task, static_cast<int>(row_begin), static_cast<int>(rows), static_cast<int>(j0));
+}
+
+bool splits_depth(int M, int N, int K) {
+  return K >= 2 * kSplitDepth && static_cast<int64_t>(M) * N <= kMaxSplitOutputs;
+}
+
+// C (+)= the sum of the slices' partial products, added in slice order.
+void gemm_split_depth(pthreadpool_t threadpool, GemmTask whole, float* C, int ldc, bool accumulate) {
+  const int M = whole.M, N = whole.N;
+  const size_t outputs = static_cast<size_t>(M) * N;
+  SplitDepthTask split;
+  split.slices = (whole.K + kSplitDepth - 1) / kSplitDepth;
+  std::vector<float> partials(split.slices * outputs);
+  whole.c = partials.data(), whole.ldc = N;
+  split.whole = whole;
+  pthreadpool_parallelize_3d_tile_2d(threadpool, run_depth_slice_task, &split, split.slices, M, N, kRowBlock,
+                                     whole.tile.panel_width, /*flags=*/0);
+  for (int i = 0; i < M; ++i) {
+    float* c_row = C + static_cast<size_t>(i) * ldc;
+    if (!accumulate) std::fill_n(c_row, N, 0.0f);
+    for (int slice = 0; slice < split.slices; ++slice)
+      add_run(partials.data() + slice * outputs + static_cast<size_t>(i) * N, c_row, N);
+  }
+}
+
 void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M, int N, int K,
                const float* A, int lda, const float* B, int ldb, float* C, int ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
@@ -253,6 +306,7 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
   task.a_depth_stride = transpose_a == Transpose::no ? 1 : lda;
   task.c = C, task.ldc = ldc, task.accumulate = accumulate;
   task.b = B, task.ldb = ldb, task.b_transposed = transpose_b == Transpose::yes;
+  if (splits_depth(M, N, K)) return gemm_split_depth(threadpool, task, C, ldc, accumulate);
   // A task packs its own panel slices, so taller tasks pack a panel fewer times.
   const int row_block = task.b_transposed ? kPackingRowBlock : kRowBlock;
   pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, row_block, panel_width,
@@ -265,14 +319,6 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
 
 void avx2_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
 
-void avx2_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image, float* columns) {
-  pooled_im2col(backend_of(table).threadpool, geometry, image, columns);
-}
-
-void avx2_col2im(const KernelTable& table, const ConvGeometry& geometry, const float* columns, float* image) {
-  pooled_col2im(backend_of(table).threadpool, geometry, columns, image);
-}
-
 // destination[i] += source[i] for i < count.
 QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int count) {
   int i = 0;
@@ -281,6 +327,50 @@ QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int 
                      _mm256_add_ps(_mm256_loadu_ps(destination + i), _mm256_loadu_ps(source + i)));
   }
   for (; i < count; ++i) destination[i] += source[i];
+}
+
+// source[0, count) to destination.
+QPLAY_TARGET_AVX2_FMA void copy_run(const float* source, float* destination, size_t count) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(destination + i, _mm256_loadu_ps(source + i));
+  for (; i < count; ++i) destination[i] = source[i];
+}
+
+QPLAY_TARGET_AVX2_FMA void zero_run(float* destination, size_t count) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(destination + i, _mm256_setzero_ps());
+  for (; i < count; ++i) destination[i] = 0.0f;
+}
+
+// im2col and col2im by the reference's walk (for_each_kernel_row), the runs moved 8 floats at a time, so
+// the bits are the reference's. W2's conv2 has runs of 3 x 16 = 48 floats, which the reference copies
+// with memmove calls (3.5% of W2 training) and adds with 4-float SSE code (col2im 5.7%; perf, avx512
+// table, 1 thread). Images of up to 4 channels keep the reference's im2col by kernel offset.
+void im2col_by_runs(const ConvGeometry& geometry, const float* image, float* columns) {
+  if (geometry.in_channels <= 4) return reference_im2col<float>(geometry, image, columns);
+  for_each_kernel_row(
+      geometry,
+      [&](size_t image_offset, size_t column_offset, size_t count) {
+        copy_run(image + image_offset, columns + column_offset, count);
+      },
+      [&](size_t column_offset, size_t count) { zero_run(columns + column_offset, count); });
+}
+
+void col2im_by_runs(const ConvGeometry& geometry, const float* columns, float* image) {
+  for_each_kernel_row(
+      geometry,
+      [&](size_t image_offset, size_t column_offset, size_t count) {
+        add_run(columns + column_offset, image + image_offset, static_cast<int>(count));
+      },
+      [](size_t, size_t) {});
+}
+
+void avx2_im2col(const KernelTable& table, const ConvGeometry& geometry, const float* image, float* columns) {
+  pooled_im2col(backend_of(table).threadpool, geometry, image, columns, im2col_by_runs);
+}
+
+void avx2_col2im(const KernelTable& table, const ConvGeometry& geometry, const float* columns, float* image) {
+  pooled_col2im(backend_of(table).threadpool, geometry, columns, image, col2im_by_runs);
 }
 
 // rows[row_begin..row_end) of add_bias.

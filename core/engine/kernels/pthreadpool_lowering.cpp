@@ -19,18 +19,13 @@ struct ConvLoweringTask {
   size_t source_stride = 0, destination_stride = 0;  // elements per image in source and destination
   const float* source = nullptr;
   float* destination = nullptr;
+  LoweringFunction lower = nullptr;  // of one image
 };
 
-void im2col_one_image(void* context, size_t image) {
+void lower_one_image(void* context, size_t image) {
   const auto& task = *static_cast<const ConvLoweringTask*>(context);
-  reference_im2col<float>(task.one_image, task.source + image * task.source_stride,
-                          task.destination + image * task.destination_stride);
-}
-
-void col2im_one_image(void* context, size_t image) {
-  const auto& task = *static_cast<const ConvLoweringTask*>(context);
-  reference_col2im<float>(task.one_image, task.source + image * task.source_stride,
-                          task.destination + image * task.destination_stride);
+  task.lower(task.one_image, task.source + image * task.source_stride,
+             task.destination + image * task.destination_stride);
 }
 
 bool worth_threads(pthreadpool_t threadpool, const ConvGeometry& geometry) {
@@ -39,7 +34,7 @@ bool worth_threads(pthreadpool_t threadpool, const ConvGeometry& geometry) {
 }
 
 ConvLoweringTask lowering_task(const ConvGeometry& geometry, bool to_columns, const float* source,
-                               float* destination) {
+                               float* destination, LoweringFunction lower) {
   ConvLoweringTask task;
   task.one_image = geometry;
   task.one_image.batch = 1;
@@ -50,29 +45,24 @@ ConvLoweringTask lowering_task(const ConvGeometry& geometry, bool to_columns, co
   task.destination_stride = to_columns ? columns_size : image_size;
   task.source = source;
   task.destination = destination;
+  task.lower = lower;
   return task;
 }
 
 }  // namespace
 
-void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* image,
-                   float* columns) {
-  if (!worth_threads(threadpool, geometry)) {
-    reference_im2col<float>(geometry, image, columns);
-    return;
-  }
-  ConvLoweringTask task = lowering_task(geometry, /*to_columns=*/true, image, columns);
-  pthreadpool_parallelize_1d(threadpool, im2col_one_image, &task, geometry.batch, /*flags=*/0);
+void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* image, float* columns,
+                   LoweringFunction im2col) {
+  if (!worth_threads(threadpool, geometry)) return im2col(geometry, image, columns);
+  ConvLoweringTask task = lowering_task(geometry, /*to_columns=*/true, image, columns, im2col);
+  pthreadpool_parallelize_1d(threadpool, lower_one_image, &task, geometry.batch, /*flags=*/0);
 }
 
-void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* columns,
-                   float* image) {
-  if (!worth_threads(threadpool, geometry)) {
-    reference_col2im<float>(geometry, columns, image);
-    return;
-  }
-  ConvLoweringTask task = lowering_task(geometry, /*to_columns=*/false, columns, image);
-  pthreadpool_parallelize_1d(threadpool, col2im_one_image, &task, geometry.batch, /*flags=*/0);
+void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* columns, float* image,
+                   LoweringFunction col2im) {
+  if (!worth_threads(threadpool, geometry)) return col2im(geometry, columns, image);
+  ConvLoweringTask task = lowering_task(geometry, /*to_columns=*/false, columns, image, col2im);
+  pthreadpool_parallelize_1d(threadpool, lower_one_image, &task, geometry.batch, /*flags=*/0);
 }
 
 void release_pool_workers(pthreadpool_t threadpool) {

@@ -7,17 +7,23 @@
 #include <pthreadpool.h>
 
 #include "core/engine/kernels/kernel_table.h"
+#include "core/engine/kernels/reference_kernels.h"
 
 namespace qplay {
 
-// columns[batch*Ho*Wo, k*k*C] from image[batch, H, W, C], as reference_im2col. threadpool may be
-// null; small matrices run on the caller either way (the pool costs more than it saves there).
-void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* image,
-                   float* columns);
+// A lowering of its geometry's whole batch with the reference's results bit for bit:
+// reference_im2col<float> and reference_col2im<float>, or a table's SIMD version of one.
+using LoweringFunction = void (*)(const ConvGeometry& geometry, const float* source, float* destination);
 
-// image[batch, H, W, C] += columns scattered back, as reference_col2im.
-void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* columns,
-                   float* image);
+// columns[batch*Ho*Wo, k*k*C] from image[batch, H, W, C], as reference_im2col, by im2col one image per
+// task. threadpool may be null; small matrices run on the caller either way (the pool costs more than
+// it saves there).
+void pooled_im2col(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* image, float* columns,
+                   LoweringFunction im2col = reference_im2col<float>);
+
+// image[batch, H, W, C] += columns scattered back, as reference_col2im, by col2im one image per task.
+void pooled_col2im(pthreadpool_t threadpool, const ConvGeometry& geometry, const float* columns, float* image,
+                   LoweringFunction col2im = reference_col2im<float>);
 
 // Sends the pool's workers to sleep now instead of letting them spin-wait for the next call.
 void release_pool_workers(pthreadpool_t threadpool);

@@ -3,7 +3,9 @@
 // forward and backward (templated on float/double), the R-operator's tangent forward and backward
 // (layer_ops.h says what R{} is), and the int8 forward. Forward leaves im2col(input) [B*Ho*Wo, k*k*C]
 // in input_columns and backward reads it there for the weight gradient (the second im2col of every
-// step was 7-10% of CNN training); columns is scratch of the same size.
+// step was 7-10% of CNN training); columns is scratch of the same size. Forward and the input gradient
+// run a few images at a time when the batch's columns exceed 2 MiB (layer_conv.cpp says why), with the
+// same results as one pass.
 #pragma once
 
 #include "core/engine/nn/layer_ops.h"
