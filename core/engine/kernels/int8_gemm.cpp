@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cassert>
+#if defined(QPLAY_HAVE_INT8_X86) && (defined(__x86_64__) || defined(_M_X64))
+#include <cpuid.h>
+#endif
 
 #include "core/engine/kernels/int8_gemm_variants.h"
 
@@ -21,6 +24,15 @@ constexpr bool kHaveSimd128 = true;
 constexpr bool kHaveSimd128 = false;
 #endif
 
+#if defined(QPLAY_HAVE_INT8_X86) && (defined(__x86_64__) || defined(_M_X64))
+// AVX-VNNI is CPUID.(EAX=7, ECX=1):EAX bit 4, asked directly: clang 14's __builtin_cpu_supports does not
+// know "avxvnni". The ymm state the OS must save is the one AVX2 needs, which the builtin checks.
+bool cpu_has_avx_vnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 4)) != 0;
+}
+#endif
+
 // Whether the CPU runs the variant; __builtin_cpu_supports also asks whether the OS saves the
 // registers (XCR0), so a kernel without AVX-512 state support counts as no AVX-512.
 bool cpu_runs(Int8GemmVariant variant) {
@@ -29,7 +41,7 @@ bool cpu_runs(Int8GemmVariant variant) {
     case Int8GemmVariant::avx2:
       return __builtin_cpu_supports("avx2");
     case Int8GemmVariant::avx_vnni:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+      return __builtin_cpu_supports("avx2") && cpu_has_avx_vnni();
     case Int8GemmVariant::avx512_vnni:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vnni");
