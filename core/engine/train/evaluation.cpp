@@ -17,8 +17,6 @@ Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const RowsOf& r
                               std::span<const int32_t> labels, const ForwardOptions<float>& options,
                               std::vector<int32_t>* predictions, int chunk_size) {
   const int classes = network.architecture().num_classes;
-  Evaluation result;
-  result.samples = n;
   if (predictions) predictions->resize(n);
   double loss_sum = 0.0;
   size_t correct = 0;
@@ -35,11 +33,7 @@ Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const RowsOf& r
       if (predictions) (*predictions)[start + b] = predicted;
     }
   }
-  if (n > 0) {
-    result.loss = loss_sum / n;
-    result.accuracy = double(correct) / n;
-  }
-  return result;
+  return Evaluation::of_sums(n, loss_sum, correct);
 }
 
 }  // namespace
@@ -109,13 +103,7 @@ Result<Evaluation> evaluate_int8(const Int8Model& model, Int8Runner& runner, con
     correct += predicted[r] == labels[r];
   }
   if (predictions) *predictions = std::move(predicted);
-  Evaluation result;
-  result.samples = n;
-  if (n > 0) {
-    result.loss = loss_sum / n;
-    result.accuracy = double(correct) / n;
-  }
-  return result;
+  return Evaluation::of_sums(n, loss_sum, correct);
 }
 
 }  // namespace qplay

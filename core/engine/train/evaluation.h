@@ -19,6 +19,11 @@ struct Evaluation {
   double loss = 0.0;
   double accuracy = 0.0;
   size_t samples = 0;
+  // The mean loss and the accuracy of `samples` samples from their sums; zeros for none.
+  static Evaluation of_sums(size_t samples, double loss_sum, size_t correct) {
+    if (samples == 0) return {};
+    return {loss_sum / samples, double(correct) / samples, samples};
+  }
 };
 
 // features[n, sample_size] (rows of the network's input size), labels[n]. Evaluates the first

@@ -101,13 +101,7 @@ size_t IncrementalEvaluation::advance(const Int8Model& model, Int8Runner& runner
 }
 
 Evaluation IncrementalEvaluation::result() const {
-  Evaluation result;
-  result.samples = evaluated_;
-  if (evaluated_ > 0) {
-    result.loss = loss_sum_ / evaluated_;
-    result.accuracy = double(correct_) / evaluated_;
-  }
-  return result;
+  return Evaluation::of_sums(evaluated_, loss_sum_, correct_);
 }
 
 }  // namespace qplay
