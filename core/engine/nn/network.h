@@ -16,6 +16,7 @@
 // forward that actually ran, with the clipped straight-through estimator at those points.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -55,6 +56,18 @@ struct ForwardOptions {
   // Called with the (unquantized) input of every weighted layer but the first, before that input is
   // quantized: range calibration, and QAT updating the layer's grid for the batch at hand.
   std::function<void(int layer, std::span<const T> input)> observe_layer_input;
+  // No backward follows (evaluation, inference): the input is read where it lies rather than copied into
+  // the arena for backward, and a dense layer whose weights are kept packed (below) adds the ReLU after it
+  // in the same pass. After it only the logits, loss() and probabilities() are defined: not backward(),
+  // nor layer_output() of any layer but the last.
+  bool forward_only = false;
+  // The caller's word that these parameters hold the values they held at the previous forward (nothing
+  // wrote them since through a span it kept), as between the chunks of one evaluation: the dense layers
+  // then reuse the weights that forward packed (kernel_table.h, pack_transposed_b) instead of packing them
+  // in every product, and keep them for the next. Whatever it says, they are packed afresh after a call of
+  // the mutable parameters() (the optimizer, a load, initialize), on other parameters (a quantized view)
+  // and on another kernel table. Float networks on tables that pack ahead only; ignored elsewhere.
+  bool weights_unchanged = false;
 };
 
 template <typename T>
@@ -78,13 +91,20 @@ class Network {
   const Architecture& architecture() const { return architecture_; }
   const std::vector<ParameterTensor>& parameter_tensors() const { return parameter_tensors_; }
   const KernelTable& kernels() const { return *kernels_; }
-  void set_kernels(std::shared_ptr<const KernelTable> kernels) { kernels_ = std::move(kernels); }
+  void set_kernels(std::shared_ptr<const KernelTable> kernels) {
+    kernels_ = std::move(kernels);
+    packed_weights_ = {};  // in the old table's layout (and a new table may reuse the old one's address)
+  }
   size_t parameter_count() const { return parameter_count_; }
 
   // He-uniform weights for ReLU networks, Glorot-uniform otherwise; zero biases; from the seed alone.
   void initialize(uint64_t seed);
 
-  std::span<T> parameters() { return {arena_.data(), parameter_count_}; }
+  // For writing: ends the reuse of packed weights (ForwardOptions::weights_unchanged).
+  std::span<T> parameters() {
+    ++parameters_version_;
+    return {arena_.data(), parameter_count_};
+  }
   std::span<const T> parameters() const { return {arena_.data(), parameter_count_}; }
   std::span<T> gradients() { return {arena_.data() + parameter_count_, parameter_count_}; }
   std::span<const T> gradients() const { return {arena_.data() + parameter_count_, parameter_count_}; }
@@ -122,6 +142,7 @@ class Network {
   void reserve_batch(int batch);
   void layout_activations();
   bool quantizes_input_of(int layer) const;
+  bool keep_packed_weights(const ForwardOptions<T>& options, bool own_parameters);
 
   Architecture architecture_;
   std::shared_ptr<const KernelTable> kernels_;
@@ -142,6 +163,17 @@ class Network {
   // What the last forward ran on, so backward differentiates exactly that.
   std::span<const T> forward_parameters_;
   const ActivationQuantization* forward_activation_quantization_ = nullptr;
+  bool forward_only_ = false;
+
+  // The dense layers' weights as the kernel table packs them ahead, kept between forwards on unchanged
+  // weights (ForwardOptions::weights_unchanged), and what they were packed from.
+  struct PackedWeights {
+    std::vector<std::vector<float>> of_layer;  // [layers]; empty: not packed yet
+    const KernelTable* table = nullptr;
+    const T* parameters = nullptr;    // data() of the parameters they were packed from
+    uint64_t parameters_version = 0;  // of the own parameters, when they were those
+  } packed_weights_;
+  uint64_t parameters_version_ = 0;  // counts the calls of the mutable parameters()
 
   std::vector<T> arena_;
 };
