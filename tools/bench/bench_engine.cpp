@@ -297,7 +297,7 @@ Measurement bench_inference(const Model& model, const std::string& kernels, int 
   long step = 0;
   const std::string name =
       std::string(model.name) + "-infer " + table->name + " " + std::to_string(threads) + "t";
-  // Inference as ONNX Runtime runs it: no backward follows, and the weights are constant (so packed once).
+  // Inference: no backward follows.
   ForwardOptions<float> inference;
   inference.forward_only = true;
   auto timings = measure(name, repetitions, [&] {
@@ -305,7 +305,6 @@ Measurement bench_inference(const Model& model, const std::string& kernels, int 
       const size_t first = static_cast<size_t>(step % model.pool_batches) * batch_floats;
       network.forward(std::span<const float>(pool.features).subspan(first, batch_floats), model.batch,
                       inference);
-      inference.weights_unchanged = true;
     }
     return double(steps) * model.batch;
   });

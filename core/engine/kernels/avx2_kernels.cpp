@@ -175,7 +175,6 @@ QPLAY_TARGET_AVX2_FMA inline void transpose_8x8(const float* src, ptrdiff_t src_
 }
 
 QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int count);
-QPLAY_TARGET_AVX2_FMA void relu_forward_run(const float* x, float* y, size_t n);
 
 // One panel of op(B) = Bᵀ, B being [N, K]: panel[K][panel_width] holds columns j0.. of op(B),
 // i.e. rows j0.. of B, zero past N. panel_width is a multiple of 8.
@@ -206,27 +205,10 @@ struct GemmTask {
   const float* b = nullptr;  // op(B): B[K, N] read in place, or B[N, K] packed a panel slice at a time
   int ldb = 0;
   bool b_transposed = false;
-  // Non-null: op(B) = Bᵀ packed ahead by avx2_pack_transposed_b, whole panels panel_stride floats apart,
-  // starting at this task's first k (so b is not read).
-  const float* packed_b = nullptr;
-  size_t packed_panel_stride = 0;
   float* c = nullptr;
   ptrdiff_t ldc = 0;
   bool accumulate = false;
-  // Applied to a block of C once all its k blocks are summed, while the block is still in cache.
-  const float* bias = nullptr;  // [N], added to every row
-  bool relu = false;            // then max(·, 0)
 };
-
-// C[rows, columns] from (row_begin, j0) += bias, then max(·, 0): add_bias and relu_forward's bits.
-void finish_block(const GemmTask& task, int row_begin, int row_end, int j0, int columns) {
-  if (task.bias == nullptr && !task.relu) return;
-  for (int i = row_begin; i < row_end; ++i) {
-    float* c_row = task.c + i * task.ldc + j0;
-    if (task.bias != nullptr) add_run(task.bias + j0, c_row, columns);
-    if (task.relu) relu_forward_run(c_row, c_row, static_cast<size_t>(columns));
-  }
-}
 
 // Rows [row_begin, row_begin + rows) of C against the panel starting at column j0, all k blocks.
 void run_block(const GemmTask& task, int row_begin, int rows, int j0) {
@@ -241,13 +223,8 @@ void run_block(const GemmTask& task, int row_begin, int rows, int j0) {
   for (int k0 = 0; k0 < task.K; k0 += kDepthBlock) {
     const int depth = std::min(kDepthBlock, task.K - k0);
     const bool accumulate = task.accumulate || k0 > 0;
-    const float* b = packed_slice;
-    if (b_in_place) {
-      b = task.b + static_cast<size_t>(k0) * task.ldb + j0;
-    } else if (task.packed_b != nullptr) {
-      b = task.packed_b + (j0 / tile.panel_width) * task.packed_panel_stride +
-          static_cast<size_t>(k0) * b_depth_stride;
-    } else {
+    const float* b = b_in_place ? task.b + static_cast<size_t>(k0) * task.ldb + j0 : packed_slice;
+    if (!b_in_place) {
       pack_transposed_b_panel(task.N, depth, task.b + k0, task.ldb, j0, tile.panel_width, packed_slice);
     }
     for (int i0 = row_begin; i0 < row_end; i0 += tile.rows) {
@@ -259,7 +236,6 @@ void run_block(const GemmTask& task, int row_begin, int rows, int j0) {
              accumulate);
     }
   }
-  finish_block(task, row_begin, row_end, j0, columns);
 }
 
 void run_block_task(void* context, size_t row_begin, size_t j0, size_t rows, size_t /*columns*/) {
@@ -281,7 +257,6 @@ void run_depth_slice_task(void* context, size_t slice, size_t row_begin, size_t 
   task.K = std::min(kSplitDepth, split.whole.K - k0);
   task.a += k0 * task.a_depth_stride;
   task.b += task.b_transposed ? k0 : static_cast<size_t>(k0) * task.ldb;
-  if (task.packed_b != nullptr) task.packed_b += static_cast<size_t>(k0) * task.tile.panel_width;
   task.c += slice * static_cast<size_t>(task.M) * task.N;
   task.accumulate = false;
   run_block(task, static_cast<int>(row_begin), static_cast<int>(rows), static_cast<int>(j0));
@@ -298,9 +273,7 @@ void gemm_split_depth(pthreadpool_t threadpool, GemmTask whole, float* C, int ld
   SplitDepthTask split;
   split.slices = (whole.K + kSplitDepth - 1) / kSplitDepth;
   std::vector<float> partials(split.slices * outputs);
-  const GemmTask finish = whole;  // bias and ReLU go to C, once the slices are added up
   whole.c = partials.data(), whole.ldc = N;
-  whole.bias = nullptr, whole.relu = false;
   split.whole = whole;
   pthreadpool_parallelize_3d_tile_2d(threadpool, run_depth_slice_task, &split, split.slices, M, N, kRowBlock,
                                      whole.tile.panel_width, /*flags=*/0);
@@ -310,7 +283,6 @@ void gemm_split_depth(pthreadpool_t threadpool, GemmTask whole, float* C, int ld
     for (int slice = 0; slice < split.slices; ++slice)
       add_run(partials.data() + slice * outputs + static_cast<size_t>(i) * N, c_row, N);
   }
-  finish_block(finish, 0, M, 0, N);
 }
 
 void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M, int N, int K,
@@ -339,42 +311,6 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
   const int row_block = task.b_transposed ? kPackingRowBlock : kRowBlock;
   pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, row_block, panel_width,
                                      /*flags=*/0);
-}
-
-// Each panel of op(B) = Bᵀ whole, [K][panel_width] (zero past N), one after the other: the slices
-// run_block would pack call by call, so the products read the same values.
-void avx2_pack_transposed_b(const KernelTable& table, int N, int K, const float* B, int ldb,
-                            std::vector<float>& packed) {
-  const int panel_width = backend_of(table).gemm_tile.panel_width;
-  const int panels = (N + panel_width - 1) / panel_width;
-  const size_t panel_stride = static_cast<size_t>(K) * panel_width;
-  packed.resize(panels * panel_stride);
-  for (int panel = 0; panel < panels; ++panel)
-    pack_transposed_b_panel(N, K, B, ldb, panel * panel_width, panel_width,
-                            packed.data() + panel * panel_stride);
-}
-
-void avx2_gemm_packed_transposed_b(const KernelTable& table, int M, int N, int K, const float* A, int lda,
-                                   const float* packed_b, const float* bias, bool relu, float* C, int ldc) {
-  if (M == 0 || N == 0) return;
-  Avx2Backend& state = backend_of(table);
-  GemmTask task;
-  task.tile = state.gemm_tile;
-  task.M = M, task.N = N, task.K = K;
-  task.a = A, task.a_row_stride = lda, task.a_depth_stride = 1;
-  task.b_transposed = true;
-  task.packed_b = packed_b, task.packed_panel_stride = static_cast<size_t>(K) * task.tile.panel_width;
-  task.c = C, task.ldc = ldc;
-  task.bias = bias, task.relu = relu;
-  if (K == 0) {
-    for (int i = 0; i < M; ++i) std::fill_n(C + static_cast<size_t>(i) * ldc, N, 0.0f);
-    return finish_block(task, 0, M, 0, N);
-  }
-  const bool parallel = static_cast<int64_t>(M) * N * K >= kMinMultiplyAddsForThreads;
-  pthreadpool_t threadpool = parallel ? state.threadpool : nullptr;
-  if (splits_depth(M, N, K)) return gemm_split_depth(threadpool, task, C, ldc, false);
-  pthreadpool_parallelize_2d_tile_2d(threadpool, run_block_task, &task, M, N, kPackingRowBlock,
-                                     task.tile.panel_width, /*flags=*/0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -681,8 +617,6 @@ Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table_with_gemm_tile
   table->relu_backward = avx2_relu_backward;
   table->max_pool_forward = avx2_max_pool_forward;
   table->max_pool_backward = avx2_max_pool_backward;
-  table->pack_transposed_b = avx2_pack_transposed_b;
-  table->gemm_packed_transposed_b = avx2_gemm_packed_transposed_b;
   if (threads > 1) table->release_workers = avx2_release_workers;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }

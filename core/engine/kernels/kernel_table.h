@@ -10,7 +10,6 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "core/engine/base/status.h"
 
@@ -26,18 +25,6 @@ struct KernelTable;
 using GemmFunction = void (*)(const KernelTable& table, Transpose transpose_a, Transpose transpose_b, int M,
                               int N, int K, const float* A, int lda, const float* B, int ldb, float* C,
                               int ldc, bool accumulate);
-
-// A matrix B[N, K] laid out once for many products A[M, K]·Bᵀ: a dense layer's weights, packed for the
-// forward passes of an evaluation or of inference, where they do not change (the forward's gemm packs
-// them again on every call). packed is overwritten in the table's own layout and means nothing to another
-// table.
-using PackTransposedBFunction = void (*)(const KernelTable& table, int N, int K, const float* B, int ldb,
-                                         std::vector<float>& packed);
-// C[M, N] = A[M, K]·Bᵀ + bias[N] on every row, then max(·, 0) if relu: the same bits as gemm(no, yes)
-// followed by add_bias and relu_forward, with B as this table's pack_transposed_b left it.
-using GemmPackedTransposedBFunction = void (*)(const KernelTable& table, int M, int N, int K, const float* A,
-                                               int lda, const float* packed_b, const float* bias, bool relu,
-                                               float* C, int ldc);
 
 // Geometry of a 2-D convolution over NHWC images.
 struct ConvGeometry {
@@ -97,9 +84,6 @@ struct KernelTable {
   ReluBackwardFunction relu_backward = nullptr;
   MaxPoolForwardFunction max_pool_forward = nullptr;
   MaxPoolBackwardFunction max_pool_backward = nullptr;
-  // Both null in tables that pack nothing ahead (reference, xnnpack, simd128): callers then run gemm.
-  PackTransposedBFunction pack_transposed_b = nullptr;
-  GemmPackedTransposedBFunction gemm_packed_transposed_b = nullptr;
 };
 
 // The plain C++ table; always available, single-threaded.

@@ -1,8 +1,5 @@
 #include "core/engine/nn/layer_dense.h"
 
-#include <type_traits>
-#include <vector>
-
 #include "core/engine/nn/linear_algebra.h"
 
 namespace qplay {
@@ -13,14 +10,6 @@ void dense_forward(const KernelTable& kernels, int batch, int inputs, int output
   linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, batch, outputs, inputs, input, inputs, weight,
                        inputs, output, outputs, false);
   linear_algebra::add_bias(kernels, batch, outputs, bias, output);
-}
-
-void dense_forward_packed(const KernelTable& kernels, int batch, int inputs, int outputs, const float* input,
-                          const float* packed_weight, const float* bias, bool relu, float* output) {
-  linear_algebra::check_gemm(Transpose::no, Transpose::yes, batch, outputs, inputs, input, inputs,
-                             packed_weight, inputs, output, outputs);
-  kernels.gemm_packed_transposed_b(kernels, batch, outputs, inputs, input, inputs, packed_weight, bias, relu,
-                                   output, outputs);
 }
 
 template <typename T>
@@ -75,15 +64,6 @@ namespace {
 
 template <typename T>
 void forward(const LayerCall<T>& call, const ForwardTensors<T>& t) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (std::vector<float>* packed = call.packed_weight) {
-      const int inputs = call.layer.input.size(), outputs = call.layer.outputs;
-      if (packed->empty())
-        call.kernels.pack_transposed_b(call.kernels, outputs, inputs, call.weight, inputs, *packed);
-      return dense_forward_packed(call.kernels, call.batch, inputs, outputs, t.input, packed->data(),
-                                  call.bias, call.then_relu, t.output);
-    }
-  }
   dense_forward(call.kernels, call.batch, call.layer.input.size(), call.layer.outputs, t.input, call.weight,
                 call.bias, t.output);
 }

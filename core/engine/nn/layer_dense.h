@@ -2,8 +2,7 @@
 //   input[B, I], weight[O, I], bias[O] -> output[B, O] = input·weightᵀ + bias
 // forward and backward (templated on float/double: float runs the chosen KernelTable, double the
 // reference templates), the R-operator's tangent forward and backward (layer_ops.h says what R{} is),
-// and the int8 forward. Forward keeps nothing for backward beyond its input; a forward may keep the
-// weight packed for the next (LayerCall::packed_weight).
+// and the int8 forward. Forward keeps nothing for backward beyond its input.
 #pragma once
 
 #include "core/engine/nn/layer_ops.h"
@@ -13,11 +12,6 @@ namespace qplay {
 template <typename T>
 void dense_forward(const KernelTable& kernels, int batch, int inputs, int outputs, const T* input,
                    const T* weight, const T* bias, T* output);
-
-// The same output from the weight as kernels.pack_transposed_b laid it out, then max(·, 0) if relu: the
-// same bits as dense_forward (and relu_forward). Only for tables that pack ahead.
-void dense_forward_packed(const KernelTable& kernels, int batch, int inputs, int outputs, const float* input,
-                          const float* packed_weight, const float* bias, bool relu, float* output);
 
 // output_grad[B, O] -> weight_grad[O, I] = output_gradᵀ·input, bias_grad[O] = Σ_B output_grad,
 // input_grad[B, I] = output_grad·weight (skipped when input_grad is null: the first layer). Overwrites.

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
 
 #include "core/engine/kernels/kernel_table.h"
 #include "core/engine/nn/architecture.h"
@@ -35,11 +34,6 @@ struct LayerCall {
   // reads it for the weight gradient, so backward does not lower the input a second time.
   T* input_columns = nullptr;
   T* columns = nullptr;  // conv2d's scratch of the same size: the input gradient's columns, the tangents'
-  // dense, float, on a table that packs ahead: the weight as its pack_transposed_b lays it out, kept
-  // between forwards on unchanged weights; empty: forward packs it there first. Null: nothing is kept.
-  std::vector<float>* packed_weight = nullptr;
-  // dense with a packed weight: forward also applies max(·, 0) (the ReLU layer after it, skipped).
-  bool then_relu = false;
 };
 
 template <typename T>

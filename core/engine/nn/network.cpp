@@ -5,7 +5,6 @@
 #include <cmath>
 #include <limits>
 #include <type_traits>
-#include <utility>
 
 #include "core/engine/base/rng.h"
 #include "core/engine/nn/layer_ops.h"
@@ -129,7 +128,7 @@ bool Network<T>::quantizes_input_of(int layer) const {
 
 template <typename T>
 std::span<const T> Network<T>::layer_output(int layer) const {
-  assert(!forward_only_ || layer + 1 == static_cast<int>(architecture_.layers.size()));
+  assert(!(forward_only_ && layer < 0) && "a forward_only forward kept no input");
   int width = layer < 0 ? architecture_.input.size() : architecture_.layers[layer].output.size();
   return {data(activation_offsets_[layer + 1]), static_cast<size_t>(current_batch_) * width};
 }
@@ -139,14 +138,12 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
                                        const ForwardOptions<T>& options) {
   assert(input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
   // A caller may pass this network's own parameters(); a larger batch grows (moves) the arena under them.
-  const bool own_parameters =
-      options.parameters.empty() || options.parameters.data() == std::as_const(*this).parameters().data();
+  const bool own_parameters = options.parameters.empty() || options.parameters.data() == parameters().data();
   reserve_batch(batch);
   current_batch_ = batch;
-  forward_parameters_ = own_parameters ? std::as_const(*this).parameters() : options.parameters;
+  forward_parameters_ = own_parameters ? parameters() : options.parameters;
   forward_activation_quantization_ = options.activation_quantization;
   forward_only_ = options.forward_only;
-  const bool keeps_packed_weights = keep_packed_weights(options, own_parameters);
   if constexpr (!std::is_same_v<T, float>) {
     assert(!options.activation_quantization && "activation fake-quantization runs in float networks only");
   }
@@ -181,42 +178,10 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
       call.bias = forward_parameters_.data() + parameter_tensors_[first_parameter_of_layer_[i] + 1].offset;
       call.input_columns = data(input_columns_offsets_[i]);
       call.columns = data(scratch_offset_);
-      if (keeps_packed_weights && layer.kind == LayerKind::dense) {
-        call.packed_weight = &packed_weights_.of_layer[i];
-        const bool relu_next =
-            i + 1 < static_cast<int>(layers.size()) && layers[i + 1].kind == LayerKind::relu;
-        if (options.forward_only && relu_next) {
-          call.then_relu = true;
-          out = data(activation_offsets_[i + 2]);  // the ReLU's output; the dense layer's own stays unwritten
-        }
-      }
     }
     layer_ops<T>(layer.kind).forward(call, {in, out});
-    if (call.then_relu) ++i;  // that ReLU has run
   }
   return {data(activation_offsets_[layers.size()]), static_cast<size_t>(batch) * classes()};
-}
-
-// Whether this forward runs the dense layers on packed weights it keeps (ForwardOptions::weights_unchanged),
-// and forgets the kept ones where they may no longer be those of the parameters it runs on.
-template <typename T>
-bool Network<T>::keep_packed_weights(const ForwardOptions<T>& options, bool own_parameters) {
-  PackedWeights& packed = packed_weights_;
-  if (!std::is_same_v<T, float> || kernels_->pack_transposed_b == nullptr || !options.weights_unchanged) {
-    // The caller's word covers the previous forward only: packed weights older than this one may be stale.
-    packed = {};
-    return false;
-  }
-  const bool current = packed.table == kernels_.get() && packed.parameters == forward_parameters_.data() &&
-                       (!own_parameters || packed.parameters_version == parameters_version_);
-  if (!current) {
-    packed.of_layer.resize(architecture_.layers.size());
-    for (std::vector<float>& layer : packed.of_layer) layer.clear();
-    packed.table = kernels_.get();
-    packed.parameters = forward_parameters_.data();
-    packed.parameters_version = parameters_version_;
-  }
-  return true;
 }
 
 template <typename T>

@@ -16,7 +16,6 @@
 // forward that actually ran, with the clipped straight-through estimator at those points.
 #pragma once
 
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -57,17 +56,8 @@ struct ForwardOptions {
   // quantized: range calibration, and QAT updating the layer's grid for the batch at hand.
   std::function<void(int layer, std::span<const T> input)> observe_layer_input;
   // No backward follows (evaluation, inference): the input is read where it lies rather than copied into
-  // the arena for backward, and a dense layer whose weights are kept packed (below) adds the ReLU after it
-  // in the same pass. After it only the logits, loss() and probabilities() are defined: not backward(),
-  // nor layer_output() of any layer but the last.
+  // the arena for backward (4% of W1 inference). backward() and layer_output(-1) then need a new forward.
   bool forward_only = false;
-  // The caller's word that these parameters hold the values they held at the previous forward (nothing
-  // wrote them since through a span it kept), as between the chunks of one evaluation: the dense layers
-  // then reuse the weights that forward packed (kernel_table.h, pack_transposed_b) instead of packing them
-  // in every product, and keep them for the next. Whatever it says, they are packed afresh after a call of
-  // the mutable parameters() (the optimizer, a load, initialize), on other parameters (a quantized view)
-  // and on another kernel table. Float networks on tables that pack ahead only; ignored elsewhere.
-  bool weights_unchanged = false;
 };
 
 template <typename T>
@@ -91,20 +81,13 @@ class Network {
   const Architecture& architecture() const { return architecture_; }
   const std::vector<ParameterTensor>& parameter_tensors() const { return parameter_tensors_; }
   const KernelTable& kernels() const { return *kernels_; }
-  void set_kernels(std::shared_ptr<const KernelTable> kernels) {
-    kernels_ = std::move(kernels);
-    packed_weights_ = {};  // in the old table's layout (and a new table may reuse the old one's address)
-  }
+  void set_kernels(std::shared_ptr<const KernelTable> kernels) { kernels_ = std::move(kernels); }
   size_t parameter_count() const { return parameter_count_; }
 
   // He-uniform weights for ReLU networks, Glorot-uniform otherwise; zero biases; from the seed alone.
   void initialize(uint64_t seed);
 
-  // For writing: ends the reuse of packed weights (ForwardOptions::weights_unchanged).
-  std::span<T> parameters() {
-    ++parameters_version_;
-    return {arena_.data(), parameter_count_};
-  }
+  std::span<T> parameters() { return {arena_.data(), parameter_count_}; }
   std::span<const T> parameters() const { return {arena_.data(), parameter_count_}; }
   std::span<T> gradients() { return {arena_.data() + parameter_count_, parameter_count_}; }
   std::span<const T> gradients() const { return {arena_.data() + parameter_count_, parameter_count_}; }
@@ -142,7 +125,6 @@ class Network {
   void reserve_batch(int batch);
   void layout_activations();
   bool quantizes_input_of(int layer) const;
-  bool keep_packed_weights(const ForwardOptions<T>& options, bool own_parameters);
 
   Architecture architecture_;
   std::shared_ptr<const KernelTable> kernels_;
@@ -163,17 +145,7 @@ class Network {
   // What the last forward ran on, so backward differentiates exactly that.
   std::span<const T> forward_parameters_;
   const ActivationQuantization* forward_activation_quantization_ = nullptr;
-  bool forward_only_ = false;
-
-  // The dense layers' weights as the kernel table packs them ahead, kept between forwards on unchanged
-  // weights (ForwardOptions::weights_unchanged), and what they were packed from.
-  struct PackedWeights {
-    std::vector<std::vector<float>> of_layer;  // [layers]; empty: not packed yet
-    const KernelTable* table = nullptr;
-    const T* parameters = nullptr;    // data() of the parameters they were packed from
-    uint64_t parameters_version = 0;  // of the own parameters, when they were those
-  } packed_weights_;
-  uint64_t parameters_version_ = 0;  // counts the calls of the mutable parameters()
+  bool forward_only_ = false;  // the input was not copied into the arena
 
   std::vector<T> arena_;
 };

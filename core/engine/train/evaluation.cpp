@@ -21,12 +21,11 @@ Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const RowsOf& r
   double loss_sum = 0.0;
   size_t correct = 0;
   chunk_size = std::min(chunk_size, network.largest_batch());
-  // No backward follows, and the weights stay as they are from one chunk to the next.
+  // No backward follows.
   ForwardOptions<float> chunk_options = options;
   chunk_options.forward_only = true;
   for (size_t start = 0; start < n; start += chunk_size) {
     const int batch = static_cast<int>(std::min<size_t>(chunk_size, n - start));
-    chunk_options.weights_unchanged = start > 0;
     network.forward(rows_of(start, batch), batch, chunk_options);
     loss_sum += double(network.loss(labels.subspan(start, batch))) * batch;
     std::span<const float> p = network.probabilities();

@@ -68,7 +68,7 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
   const size_t sample_size = features_.row_size();
   const int classes = network.architecture().num_classes;
   assert(order_.empty() || sample_size == network.architecture().input.size());
-  // No backward follows, and the weights stay as they are between the chunks of one call.
+  // No backward follows.
   ForwardOptions<float> chunk_options = options;
   chunk_options.forward_only = true;
   return advance_chunks(
@@ -78,7 +78,6 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
         chunk_features_.resize(static_cast<size_t>(batch) * sample_size);
         gather_batch(features_, indices, chunk_features_.data());
         network.forward(chunk_features_, batch, chunk_options);
-        chunk_options.weights_unchanged = true;
         const double loss = double(network.loss(labels)) * batch;
         std::span<const float> probabilities = network.probabilities();
         for (int b = 0; b < batch; ++b) {
