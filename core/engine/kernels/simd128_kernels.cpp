@@ -1,5 +1,6 @@
 // The "simd128" KernelTable (see simd128_kernels.h): GEMM on a 4x8 register-blocked micro-kernel
-// over packed panels, vectorized col2im/add_bias/sum_rows/relu, the reference im2col (memcpy runs).
+// over packed panels, vectorized col2im/add_bias/sum_rows/relu/max-pool, the reference im2col (memcpy
+// runs), and a direct one-channel 3x3 convolution (conv3x3_one_channel) with the bits of its lowering.
 //
 // Bit-identical to the reference table. Every element of C is one f32x4 lane that starts at 0 and
 // adds a*b in increasing k, which is exactly reference_gemm's order (baseline WASM SIMD has no FMA,
