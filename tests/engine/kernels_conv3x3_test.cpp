@@ -104,13 +104,14 @@ TEST(KernelTableConv3x3OneChannel, BackwardAfterTheDirectForwardLowersTheInput) 
         scratch(columns.size()), weight_grad(weight.size()), bias_grad(outputs);
     conv2d_forward<float>(*table, g, outputs, image.data(), weight.data(), bias.data(), output.data(),
                           columns.data(), nullptr);
-    conv2d_backward<float>(*table, g, outputs, image.data(), columns.data(), weight.data(), output_grad.data(),
-                           weight_grad.data(), bias_grad.data(), nullptr, scratch.data());
+    conv2d_backward<float>(*table, g, outputs, image.data(), columns.data(), weight.data(),
+                           output_grad.data(), weight_grad.data(), bias_grad.data(), nullptr, scratch.data());
     if (table->name == "reference") {
       expected_weight_grad = weight_grad, expected_bias_grad = bias_grad;
       continue;
     }
-    for (size_t i = 0; i < weight_grad.size(); ++i) EXPECT_NEAR(weight_grad[i], expected_weight_grad[i], 1e-5);
+    for (size_t i = 0; i < weight_grad.size(); ++i)
+      EXPECT_NEAR(weight_grad[i], expected_weight_grad[i], 1e-5);
     for (int o = 0; o < outputs; ++o) EXPECT_NEAR(bias_grad[o], expected_bias_grad[o], 1e-5);
   }
 }
