@@ -47,7 +47,8 @@ TEST(ReferenceMaxPool, TwoByTwoWindowsOfOneChannelAreWorkedOut) {
   reference_max_pool_forward<float>(g, image.data(), pooled.data());
   EXPECT_EQ(pooled, (std::vector<float>{6, 8, 14, 16}));
   const std::vector<float> pooled_grad = {10, 20, 30, 40};
-  reference_max_pool_backward<float>(g, image.data(), pooled.data(), pooled_grad.data(), grad.data());
+  reference_max_pool_backward<float>(g, image.data(), pooled.data(), pooled_grad.data(), grad.data(),
+                                     /*relu_before=*/false);
   EXPECT_EQ(grad, (std::vector<float>{0, 10, 0, 20, 0, 0, 0, 0, 0, 30, 0, 40, 0, 0, 0, 0}));
 }
 
@@ -61,7 +62,8 @@ TEST(ReferenceMaxPool, TiesGoToTheFirstElementAndNaNIsSkippedUnlessFirst) {
   EXPECT_EQ(pooled[1], 2.0f);
   EXPECT_EQ(pooled[2], 3.0f);
   const std::vector<float> pooled_grad = {1, 2, 3};
-  reference_max_pool_backward<float>(g, image.data(), pooled.data(), pooled_grad.data(), grad.data());
+  reference_max_pool_backward<float>(g, image.data(), pooled.data(), pooled_grad.data(), grad.data(),
+                                     /*relu_before=*/false);
   EXPECT_EQ(grad, (std::vector<float>{0, 0, 3, 1, 2, 0, 0, 0, 0, 0, 0, 0}));
 }
 
@@ -113,14 +115,35 @@ TEST(KernelTableMaxPool, EveryTableMatchesTheReferenceBitForBit) {
       table->max_pool_forward(*table, g, image.data(), actual_pooled.data());
       EXPECT_TRUE(same_bits(actual_pooled, expected_pooled));
 
-      // Garbage in the gradient buffer first: backward overwrites it.
-      std::vector<float> expected_grad(input_size(g), 7.0f), actual_grad(input_size(g), 7.0f);
-      reference_max_pool_backward<float>(g, image.data(), expected_pooled.data(), pooled_grad.data(),
-                                         expected_grad.data());
-      table->max_pool_backward(*table, g, image.data(), expected_pooled.data(), pooled_grad.data(),
-                               actual_grad.data());
-      EXPECT_TRUE(same_bits(actual_grad, expected_grad));
+      // Garbage in the gradient buffer first: backward overwrites it. With and without the ReLU's fold.
+      for (bool relu_before : {false, true}) {
+        SCOPED_TRACE(relu_before ? "relu before" : "alone");
+        std::vector<float> expected_grad(input_size(g), 7.0f), actual_grad(input_size(g), 7.0f);
+        reference_max_pool_backward<float>(g, image.data(), expected_pooled.data(), pooled_grad.data(),
+                                           expected_grad.data(), relu_before);
+        table->max_pool_backward(*table, g, image.data(), expected_pooled.data(), pooled_grad.data(),
+                                 actual_grad.data(), relu_before);
+        EXPECT_TRUE(same_bits(actual_grad, expected_grad));
+      }
     }
+  }
+}
+
+TEST(ReferenceMaxPool, ReluBeforeIsThePoolsBackwardThenTheRelusBitForBit) {
+  // The fold's definition: the same bits as max-pool backward followed by ReLU backward on its input.
+  for (const ConvGeometry& g : pooling_geometries()) {
+    SCOPED_TRACE(describe(g));
+    const std::vector<float> image = awkward_values(input_size(g), 77);
+    const std::vector<float> pooled_grad = awkward_values(output_size(g), 78);
+    std::vector<float> pooled(output_size(g)), expected(input_size(g)), folded(input_size(g), 7.0f);
+    reference_max_pool_forward<float>(g, image.data(), pooled.data());
+    reference_max_pool_backward<float>(g, image.data(), pooled.data(), pooled_grad.data(), expected.data(),
+                                       /*relu_before=*/false);
+    reference_relu_backward<float>(static_cast<int>(expected.size()), image.data(), expected.data(),
+                                   expected.data());
+    reference_max_pool_backward<float>(g, image.data(), pooled.data(), pooled_grad.data(), folded.data(),
+                                       /*relu_before=*/true);
+    EXPECT_TRUE(same_bits(folded, expected));
   }
 }
 
@@ -136,7 +159,8 @@ TEST(KernelTableMaxPool, BackwardHandsEachWindowsGradientToExactlyOneElement) {
     SCOPED_TRACE(describe(*table));
     std::vector<float> grad(input_size(g));
     table->max_pool_forward(*table, g, image.data(), pooled.data());
-    table->max_pool_backward(*table, g, image.data(), pooled.data(), pooled_grad.data(), grad.data());
+    table->max_pool_backward(*table, g, image.data(), pooled.data(), pooled_grad.data(), grad.data(),
+                             /*relu_before=*/false);
     size_t nonzero = 0;
     double total = 0, expected_total = 0;
     for (float value : grad) nonzero += value != 0.0f, total += value;

@@ -1,7 +1,8 @@
 // Specification of the convolution layer's passes (core/engine/nn/layer_conv.cpp): a batch whose
 // columns exceed one pass is lowered and multiplied a few images at a time, and its forward output,
-// kept columns and input gradient equal, bit for bit on every table, those of one im2col, GEMM and
-// col2im over the whole batch (every row of a GEMM, and every image of col2im, is computed alone).
+// kept columns, the ReLU of its output (run pass by pass) and its input gradient equal, bit for bit on
+// every table, those of one im2col, GEMM, bias, ReLU and col2im over the whole batch (every row of a
+// GEMM, and every image of col2im, is computed alone).
 // The weight and bias gradients are not split into passes.
 #include <gtest/gtest.h>
 
@@ -46,14 +47,20 @@ TEST(Conv2dPasses, EqualOnePassOverTheWholeBatch) {
                          false);
     linear_algebra::col2im(kernels, geometry, scratch.data(), expected_input_grad.data());
 
+    std::vector<float> expected_relu(expected_output.size());
+    linear_algebra::relu_forward(kernels, static_cast<int>(expected_output.size()), expected_output.data(),
+                                 expected_relu.data());
+
     std::vector<float> columns(columns_size), output(output_grad.size()), input_grad(input_size, 0.5f);
-    std::vector<float> weight_grad(weight.size()), bias_grad(outputs);
+    std::vector<float> relu_output(output_grad.size()), weight_grad(weight.size()), bias_grad(outputs);
     conv2d_forward(kernels, geometry, outputs, input.data(), weight.data(), bias.data(), output.data(),
-                   columns.data());
-    conv2d_backward(kernels, geometry, outputs, columns.data(), weight.data(), output_grad.data(),
-                    weight_grad.data(), bias_grad.data(), input_grad.data(), scratch.data());
+                   columns.data(), relu_output.data());
+    conv2d_backward(kernels, geometry, outputs, input.data(), columns.data(), weight.data(),
+                    output_grad.data(), weight_grad.data(), bias_grad.data(), input_grad.data(),
+                    scratch.data());
     EXPECT_EQ(columns, expected_columns);
     EXPECT_EQ(output, expected_output);
+    EXPECT_EQ(relu_output, expected_relu);
     EXPECT_EQ(input_grad, expected_input_grad);
   }
 }

@@ -13,6 +13,7 @@
 #include "core/engine/nn/layers.h"
 #include "core/engine/nn/network.h"
 #include "tests/engine/finite_differences.h"
+#include "tests/engine/kernel_tables_under_test.h"
 
 namespace qplay {
 namespace {
@@ -67,14 +68,14 @@ TEST_P(Conv2dBackward, MatchesFiniteDifferencesForInputWeightAndBias) {
   auto forward = [&](const std::vector<double>& xx, const std::vector<double>& ww,
                      const std::vector<double>& bb) {
     std::vector<double> y(out_size);
-    conv2d_forward(reference(), g, c.outputs, xx.data(), ww.data(), bb.data(), y.data(),
-                   input_columns.data());
+    conv2d_forward<double>(reference(), g, c.outputs, xx.data(), ww.data(), bb.data(), y.data(),
+                           input_columns.data(), /*relu_output=*/nullptr);
     return dot(r, y);
   };
   forward(x, w, b);  // leaves im2col(x) in input_columns for backward
   std::vector<double> dw(w.size()), db(b.size()), dx(x.size());
-  conv2d_backward(reference(), g, c.outputs, input_columns.data(), w.data(), r.data(), dw.data(), db.data(),
-                  dx.data(), columns.data());
+  conv2d_backward<double>(reference(), g, c.outputs, x.data(), input_columns.data(), w.data(), r.data(),
+                          dw.data(), db.data(), dx.data(), columns.data());
   EXPECT_LT(relative_error(dx, numeric_gradient(x, [&](auto& v) { return forward(v, w, b); })), kTolerance);
   EXPECT_LT(relative_error(dw, numeric_gradient(w, [&](auto& v) { return forward(x, v, b); })), kTolerance);
   EXPECT_LT(relative_error(db, numeric_gradient(b, [&](auto& v) { return forward(x, w, v); })), kTolerance);
@@ -97,7 +98,7 @@ TEST(MaxPoolBackward, RoutesGradientToTheWindowMaximum) {
   };
   std::vector<double> y(out_size), dx(x.size());
   max_pool_forward(reference(), g, x.data(), y.data());
-  max_pool_backward(reference(), g, x.data(), y.data(), r.data(), dx.data());
+  max_pool_backward(reference(), g, x.data(), y.data(), r.data(), dx.data(), /*relu_before=*/false);
   EXPECT_LT(relative_error(dx, numeric_gradient(x, forward)), kTolerance);
 }
 
@@ -214,6 +215,36 @@ TEST(NetworkBackward, SecondBackwardOfOneForwardGivesTheSameGradients) {
   const std::vector<float> second(network.gradients().begin(), network.gradients().end());
   EXPECT_EQ(first, second);
   EXPECT_NE(first, std::vector<float>(first.size(), 0.0f));
+}
+
+// A CNN's ReLUs run inside the steps of their convolution (forward) and max-pool (backward) unless the
+// caller watches every layer's output gradient; both ways give the same gradients, bit for bit, on
+// every table (one image of W2's shape needs pooling with 16 and 32 channels, the SIMD paths).
+TEST(NetworkBackward, ReluFoldedIntoMaxPoolGivesTheLayerByLayerGradientsBitForBit) {
+  Result<Architecture> architecture = parse_architecture("cnn:16,32", {28, 28, 1}, 10);
+  ASSERT_TRUE(architecture.ok()) << architecture.message();
+  const int batch = 3;
+  Rng rng(8);
+  std::vector<float> x(size_t(batch) * 28 * 28);
+  for (float& value : x) value = static_cast<float>(rng.uniform(0.0, 1.0));
+  const std::vector<int32_t> labels = {0, 4, 9};
+  for (const auto& table : tables_under_test()) {
+    SCOPED_TRACE(describe(*table));
+    Network<float> network(*architecture, table);
+    network.initialize(5);
+    network.forward(x, batch);
+    network.loss(labels);
+    network.backward(labels);
+    const std::vector<float> folded(network.gradients().begin(), network.gradients().end());
+    BackwardOptions<float> layer_by_layer;
+    int watched = 0;
+    layer_by_layer.at_layer_output = [&](int, std::span<float>) { ++watched; };
+    network.backward(labels, layer_by_layer);
+    const std::vector<float> unfolded(network.gradients().begin(), network.gradients().end());
+    EXPECT_EQ(watched, static_cast<int>(architecture->layers.size()));
+    EXPECT_EQ(folded, unfolded);
+    EXPECT_NE(folded, std::vector<float>(folded.size(), 0.0f));
+  }
 }
 
 TEST(NetworkBackward, FlattenedImageMlpMatchesFiniteDifferences) {

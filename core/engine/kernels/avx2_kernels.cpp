@@ -487,14 +487,20 @@ QPLAY_TARGET_AVX2_FMA void max_pool_forward_image(const ConvGeometry& g, const f
 }
 
 // One image of reference_max_pool_backward: the same 0/1 flags times the gradient, added in the same order.
+// relu_before stores 0 where the input is not > 0 at every add, which leaves what the ReLU's own backward
+// pass would have (its 7.5% + 2.6% of W2 training were two passes over the same 800k floats).
 QPLAY_TARGET_AVX2_FMA void max_pool_backward_image(const ConvGeometry& g, const float* input,
                                                    const float* output, const float* output_grad,
-                                                   float* input_grad) {
+                                                   float* input_grad, bool relu_before) {
   const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
-  if (C % 8 != 0) return reference_max_pool_backward<float>(g, input, output, output_grad, input_grad);
+  if (C % 8 != 0) {
+    return reference_max_pool_backward<float>(g, input, output, output_grad, input_grad, relu_before);
+  }
   std::fill_n(input_grad, static_cast<size_t>(g.in_height) * g.in_width * C, 0.0f);
   const size_t row_stride = static_cast<size_t>(g.in_width) * C;
-  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  // All-ones lanes: the ReLU passes the gradient (every lane without relu_before).
+  const __m256 pass_all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   for (int oy = 0; oy < out_h; ++oy)
     for (int ox = 0; ox < out_w; ++ox, output += C, output_grad += C) {
       const size_t origin = (static_cast<size_t>(oy) * g.stride * g.in_width + ox * g.stride) * C;
@@ -510,7 +516,9 @@ QPLAY_TARGET_AVX2_FMA void max_pool_backward_image(const ConvGeometry& g, const 
                                    ? _mm256_cmp_ps(in, maximum, _CMP_NLT_UQ)
                                    : _mm256_andnot_ps(taken, _mm256_cmp_ps(in, maximum, _CMP_EQ_OQ));
             const __m256 routed = _mm256_mul_ps(_mm256_and_ps(hit, one), grad);
-            _mm256_storeu_ps(input_grad + at, _mm256_add_ps(_mm256_loadu_ps(input_grad + at), routed));
+            const __m256 passes = relu_before ? _mm256_cmp_ps(in, zero, _CMP_GT_OQ) : pass_all;
+            _mm256_storeu_ps(input_grad + at,
+                             _mm256_and_ps(_mm256_add_ps(_mm256_loadu_ps(input_grad + at), routed), passes));
             taken = _mm256_or_ps(taken, hit);
           }
       }
@@ -526,6 +534,7 @@ struct MaxPoolTask {
   const float* output_grad = nullptr;
   float* forward_output = nullptr;
   float* input_grad = nullptr;
+  bool relu_before = false;
 };
 
 MaxPoolTask max_pool_task(const ConvGeometry& geometry) {
@@ -562,16 +571,126 @@ void avx2_max_pool_forward(const KernelTable& table, const ConvGeometry& geometr
 }
 
 void avx2_max_pool_backward(const KernelTable& table, const ConvGeometry& geometry, const float* input,
-                            const float* output, const float* output_grad, float* input_grad) {
+                            const float* output, const float* output_grad, float* input_grad,
+                            bool relu_before) {
   MaxPoolTask task = max_pool_task(geometry);
   task.input = input, task.output = output, task.output_grad = output_grad, task.input_grad = input_grad;
+  task.relu_before = relu_before;
   pthreadpool_parallelize_1d(
       pool_for(table, geometry),
       [](void* context, size_t image) {
         const auto& t = *static_cast<const MaxPoolTask*>(context);
         max_pool_backward_image(t.one_image, t.input + image * t.input_stride,
                                 t.output + image * t.output_stride, t.output_grad + image * t.output_stride,
-                                t.input_grad + image * t.input_stride);
+                                t.input_grad + image * t.input_stride, t.relu_before);
+      },
+      &task, geometry.batch, /*flags=*/0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// conv3x3_one_channel (kernel_table.h). W2's conv1 (28x28x1 -> 16) lowered to 9 floats per pixel
+// and a GEMM at k = 9 spends its time storing columns and C, then reads C back for bias and ReLU.
+// Here each image is copied once into a zero border (the zeros its columns would hold) and each
+// pixel's outputs are 9 broadcast-FMAs in the GEMM's k order from a zero accumulator, then + bias:
+// the bits of im2col, GEMM and add_bias, stored once, ReLU included.
+
+constexpr int kDirectConvTaps = 9;
+
+struct DirectConvTask {
+  ConvGeometry one_image;
+  int outputs = 0, padded_outputs = 0;  // padded_outputs: a multiple of 8
+  const float* taps = nullptr;          // weight transposed, [9][padded_outputs], zero past outputs
+  const float* bias = nullptr;          // [padded_outputs], zero past outputs
+  const float* image = nullptr;
+  float* output = nullptr;
+  float* relu_output = nullptr;  // null: no ReLU
+};
+
+QPLAY_TARGET_AVX2_FMA void store_conv_outputs(__m256 sum, __m256i mask, bool whole, float* output,
+                                              float* relu_output) {
+  const __m256 relu = _mm256_andnot_ps(_mm256_cmp_ps(sum, _mm256_setzero_ps(), _CMP_LT_OQ), sum);
+  if (whole) {
+    _mm256_storeu_ps(output, sum);
+    if (relu_output) _mm256_storeu_ps(relu_output, relu);
+  } else {
+    _mm256_maskstore_ps(output, mask, sum);
+    if (relu_output) _mm256_maskstore_ps(relu_output, mask, relu);
+  }
+}
+
+// One image: 8 output channels of 4 pixels at a time (4 accumulators, 9 weight vectors in registers).
+QPLAY_TARGET_AVX2_FMA void conv3x3_one_channel_image(const DirectConvTask& t, size_t image) {
+  const int height = t.one_image.in_height, width = t.one_image.in_width, outputs = t.outputs;
+  const int padded_width = width + 2;
+  std::vector<float> padded(static_cast<size_t>(height + 2) * padded_width, 0.0f);
+  const float* source = t.image + image * height * width;
+  for (int y = 0; y < height; ++y)
+    std::copy_n(source + static_cast<size_t>(y) * width, width, padded.data() + (y + 1) * padded_width + 1);
+  const size_t image_outputs = static_cast<size_t>(height) * width * outputs;
+  float* output = t.output + image * image_outputs;
+  float* relu_output = t.relu_output ? t.relu_output + image * image_outputs : nullptr;
+  for (int o0 = 0; o0 < outputs; o0 += 8) {
+    const bool whole = outputs - o0 >= 8;
+    const __m256i mask = first_lanes(std::min(8, outputs - o0));
+    __m256 weights[kDirectConvTaps];
+    for (int tap = 0; tap < kDirectConvTaps; ++tap)
+      weights[tap] = _mm256_loadu_ps(t.taps + tap * t.padded_outputs + o0);
+    const __m256 bias = _mm256_loadu_ps(t.bias + o0);
+    for (int y = 0; y < height; ++y) {
+      const float* window = padded.data() + static_cast<size_t>(y) * padded_width;  // row y - 1, column -1
+      const size_t row = static_cast<size_t>(y) * width;
+      int x = 0;
+      for (; x + 4 <= width; x += 4) {
+        __m256 sums[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int tap = 0; tap < kDirectConvTaps; ++tap) {
+          const float* at = window + (tap / 3) * padded_width + tap % 3 + x;
+#pragma GCC unroll 4
+          for (int p = 0; p < 4; ++p)
+            sums[p] = _mm256_fmadd_ps(_mm256_broadcast_ss(at + p), weights[tap], sums[p]);
+        }
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; ++p) {
+          const size_t at = (row + x + p) * outputs + o0;
+          store_conv_outputs(_mm256_add_ps(sums[p], bias), mask, whole, output + at,
+                             relu_output ? relu_output + at : nullptr);
+        }
+      }
+      for (; x < width; ++x) {
+        __m256 sum = _mm256_setzero_ps();
+        for (int tap = 0; tap < kDirectConvTaps; ++tap)
+          sum = _mm256_fmadd_ps(_mm256_broadcast_ss(window + (tap / 3) * padded_width + tap % 3 + x),
+                                weights[tap], sum);
+        const size_t at = (row + x) * outputs + o0;
+        store_conv_outputs(_mm256_add_ps(sum, bias), mask, whole, output + at,
+                           relu_output ? relu_output + at : nullptr);
+      }
+    }
+  }
+}
+
+void avx2_conv3x3_one_channel(const KernelTable& table, const ConvGeometry& geometry, int outputs,
+                              const float* image, const float* weight, const float* bias, float* output,
+                              float* relu_output) {
+  assert(geometry.in_channels == 1 && geometry.kernel == 3 && geometry.stride == 1 && geometry.padding == 1);
+  DirectConvTask task;
+  task.one_image = geometry;
+  task.one_image.batch = 1;
+  task.outputs = outputs;
+  task.padded_outputs = (outputs + 7) / 8 * 8;
+  std::vector<float> taps(static_cast<size_t>(kDirectConvTaps) * task.padded_outputs, 0.0f);
+  std::vector<float> padded_bias(task.padded_outputs, 0.0f);
+  for (int o = 0; o < outputs; ++o)
+    for (int tap = 0; tap < kDirectConvTaps; ++tap)
+      taps[tap * task.padded_outputs + o] = weight[o * kDirectConvTaps + tap];
+  std::copy_n(bias, outputs, padded_bias.data());
+  task.taps = taps.data(), task.bias = padded_bias.data();
+  task.image = image, task.output = output, task.relu_output = relu_output;
+  const size_t values =
+      static_cast<size_t>(geometry.batch) * geometry.in_height * geometry.in_width * outputs;
+  pthreadpool_parallelize_1d(
+      values >= kMinPoolInputForThreads ? backend_of(table).threadpool : nullptr,
+      [](void* context, size_t image) {
+        conv3x3_one_channel_image(*static_cast<const DirectConvTask*>(context), image);
       },
       &task, geometry.batch, /*flags=*/0);
 }
@@ -617,6 +736,7 @@ Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table_with_gemm_tile
   table->relu_backward = avx2_relu_backward;
   table->max_pool_forward = avx2_max_pool_forward;
   table->max_pool_backward = avx2_max_pool_backward;
+  table->conv3x3_one_channel = avx2_conv3x3_one_channel;
   if (threads > 1) table->release_workers = avx2_release_workers;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }

@@ -1,7 +1,8 @@
 // The "avx2" KernelTable: the engine's own x86-64 kernels for CPUs with AVX2 and FMA3. GEMM runs a
 // 6x16 register-blocked FMA micro-kernel that reads both operands where they lie whenever it can
 // (packing only a transposed B), blocked over k, and split over a pthreadpool; im2col/col2im go
-// one image per pool task; the elementwise kernels are 8-wide loops. Results agree with the
+// one image per pool task; the elementwise kernels are 8-wide loops; a CNN's one-channel first
+// convolution runs directly (conv3x3_one_channel), with the bits of its lowering. Results agree with the
 // reference table within float rounding (FMA and a different order of the k sum), not bit for bit.
 // Why each choice, with the measurements: the top of avx2_kernels.cpp.
 // Native x86-64 builds with pthreadpool only; callers go through make_kernel_table("avx2" | "auto",

@@ -61,9 +61,20 @@ using MaxPoolForwardFunction = void (*)(const KernelTable& table, const ConvGeom
 // (output, the forward's) came from: the first element equal to it in (ky, kx) order, or the window's
 // first element when that is NaN. The others get 0·output_grad, so an infinite gradient spreads NaN
 // over its window (the loss is not finite by then anyway). Overlapping windows add up.
+// relu_before: the input is a ReLU's output and its backward is folded in: input_grad is then also 0
+// where input > 0 fails, the same bits as the pool's backward followed by the ReLU's.
 using MaxPoolBackwardFunction = void (*)(const KernelTable& table, const ConvGeometry& geometry,
                                          const float* input, const float* output, const float* output_grad,
-                                         float* input_grad);
+                                         float* input_grad, bool relu_before);
+
+// A CNN's first convolution on one-channel images (kernel 3, stride 1, padding 1) as a direct
+// convolution: im2col + GEMM multiply there at k = 9 and spend their time storing columns.
+// output[B, H, W, O] = conv(image[B, H, W, 1], weight[O, 9]) + bias[O], and relu_output[B, H, W, O]
+// = relu(output) when not null: the same bits as this table's im2col, GEMM (Transpose::no, ::yes),
+// add_bias and relu_forward. Optional: null in a table without one (the layer then lowers).
+using Conv3x3OneChannelFunction = void (*)(const KernelTable& table, const ConvGeometry& geometry,
+                                           int outputs, const float* image, const float* weight,
+                                           const float* bias, float* output, float* relu_output);
 
 // Puts the table's worker threads to sleep until its next call.
 using ReleaseWorkersFunction = void (*)(const KernelTable& table);
@@ -84,6 +95,7 @@ struct KernelTable {
   ReluBackwardFunction relu_backward = nullptr;
   MaxPoolForwardFunction max_pool_forward = nullptr;
   MaxPoolBackwardFunction max_pool_backward = nullptr;
+  Conv3x3OneChannelFunction conv3x3_one_channel = nullptr;  // optional (see above)
 };
 
 // The plain C++ table; always available, single-threaded.

@@ -45,8 +45,9 @@ void reference_max_pool_forward_entry(const KernelTable&, const ConvGeometry& ge
 }
 
 void reference_max_pool_backward_entry(const KernelTable&, const ConvGeometry& geometry, const float* input,
-                                       const float* output, const float* output_grad, float* input_grad) {
-  reference_max_pool_backward<float>(geometry, input, output, output_grad, input_grad);
+                                       const float* output, const float* output_grad, float* input_grad,
+                                       bool relu_before) {
+  reference_max_pool_backward<float>(geometry, input, output, output_grad, input_grad, relu_before);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The "simd128" KernelTable (see simd128_kernels.h): GEMM on a 4x8 register-blocked micro-kernel
-// over packed panels, vectorized col2im/add_bias/sum_rows/relu, the reference im2col (memcpy runs).
+// over packed panels, vectorized col2im/add_bias/sum_rows/relu/max-pool, the reference im2col (memcpy
+// runs), and a direct one-channel 3x3 convolution (conv3x3_one_channel) with the bits of its lowering.
 //
 // Bit-identical to the reference table. Every element of C is one f32x4 lane that starts at 0 and
 // adds a*b in increasing k, which is exactly reference_gemm's order (baseline WASM SIMD has no FMA,
@@ -294,14 +295,19 @@ void simd128_max_pool_forward(const KernelTable&, const ConvGeometry& g, const f
       }
 }
 
-// As reference_max_pool_backward: the same 0/1 flags times the gradient, added in the same order.
+// As reference_max_pool_backward: the same 0/1 flags times the gradient, added in the same order;
+// relu_before stores 0 where the input is not > 0 at every add (the ReLU's backward, folded in).
 void simd128_max_pool_backward(const KernelTable&, const ConvGeometry& g, const float* input,
-                               const float* output, const float* output_grad, float* input_grad) {
+                               const float* output, const float* output_grad, float* input_grad,
+                               bool relu_before) {
   const int out_h = g.out_height(), out_w = g.out_width(), C = g.in_channels;
-  if (C % 4 != 0) return reference_max_pool_backward<float>(g, input, output, output_grad, input_grad);
+  if (C % 4 != 0) {
+    return reference_max_pool_backward<float>(g, input, output, output_grad, input_grad, relu_before);
+  }
   std::fill_n(input_grad, static_cast<size_t>(g.batch) * g.in_height * g.in_width * C, 0.0f);
   const size_t row_stride = static_cast<size_t>(g.in_width) * C;
-  const v128_t one = wasm_f32x4_splat(1.0f);
+  const v128_t one = wasm_f32x4_splat(1.0f), zero = wasm_f32x4_splat(0.0f);
+  const v128_t pass_all = wasm_i32x4_splat(-1);  // the ReLU passes every lane without relu_before
   for (int b = 0; b < g.batch; ++b)
     for (int oy = 0; oy < out_h; ++oy)
       for (int ox = 0; ox < out_w; ++ox, output += C, output_grad += C) {
@@ -318,11 +324,87 @@ void simd128_max_pool_backward(const KernelTable&, const ConvGeometry& g, const 
               const v128_t hit = ky == 0 && kx == 0 ? wasm_v128_not(wasm_f32x4_lt(in, maximum))
                                                     : wasm_v128_andnot(wasm_f32x4_eq(in, maximum), taken);
               const v128_t routed = wasm_f32x4_mul(wasm_v128_and(hit, one), grad);
-              wasm_v128_store(input_grad + at, wasm_f32x4_add(wasm_v128_load(input_grad + at), routed));
+              const v128_t passes = relu_before ? wasm_f32x4_gt(in, zero) : pass_all;
+              wasm_v128_store(input_grad + at,
+                              wasm_v128_and(wasm_f32x4_add(wasm_v128_load(input_grad + at), routed), passes));
               taken = wasm_v128_or(taken, hit);
             }
         }
       }
+}
+
+// conv3x3_one_channel (kernel_table.h): each image copied once into a zero border (the zeros its
+// columns would hold), then 4 output channels of 4 pixels at a time, each lane adding its 9 products
+// from 0 in (ky, kx) order, as the GEMM above adds them, then the bias: the bits of im2col, GEMM and
+// add_bias (so the reference's), without storing 9 columns per pixel and reading C back twice.
+constexpr int kDirectConvTaps = 9;
+
+// Lanes [0, count) of value to destination, count <= 4.
+void store_lanes(v128_t value, float* destination, int count) {
+  if (count == 4) return wasm_v128_store(destination, value);
+  float buffer[4];
+  wasm_v128_store(buffer, value);
+  std::copy_n(buffer, count, destination);
+}
+
+void store_conv_outputs(v128_t sum, int count, float* output, float* relu_output) {
+  store_lanes(sum, output, count);
+  if (relu_output) {
+    store_lanes(wasm_v128_andnot(sum, wasm_f32x4_lt(sum, wasm_f32x4_const_splat(0.0f))), relu_output, count);
+  }
+}
+
+void simd128_conv3x3_one_channel(const KernelTable&, const ConvGeometry& g, int outputs, const float* image,
+                                 const float* weight, const float* bias, float* output, float* relu_output) {
+  const int height = g.in_height, width = g.in_width, padded_width = width + 2;
+  const int padded_outputs = (outputs + 3) / 4 * 4;
+  std::vector<float> taps(static_cast<size_t>(kDirectConvTaps) * padded_outputs, 0.0f);
+  std::vector<float> padded_bias(padded_outputs, 0.0f);
+  for (int o = 0; o < outputs; ++o)
+    for (int tap = 0; tap < kDirectConvTaps; ++tap)
+      taps[tap * padded_outputs + o] = weight[o * kDirectConvTaps + tap];
+  std::copy_n(bias, outputs, padded_bias.data());
+  std::vector<float> padded(static_cast<size_t>(height + 2) * padded_width, 0.0f);
+  for (int b = 0; b < g.batch; ++b, image += height * width) {
+    for (int y = 0; y < height; ++y)
+      std::copy_n(image + static_cast<size_t>(y) * width, width, padded.data() + (y + 1) * padded_width + 1);
+    for (int o0 = 0; o0 < outputs; o0 += 4) {
+      const int count = std::min(4, outputs - o0);
+      const v128_t bias_lanes = wasm_v128_load(padded_bias.data() + o0);
+      for (int y = 0; y < height; ++y) {
+        const float* window = padded.data() + static_cast<size_t>(y) * padded_width;  // row y - 1, column -1
+        const size_t row = (static_cast<size_t>(b) * height + y) * width;
+        int x = 0;
+        for (; x + 4 <= width; x += 4) {
+          v128_t sums[4] = {wasm_f32x4_const_splat(0.0f), wasm_f32x4_const_splat(0.0f),
+                            wasm_f32x4_const_splat(0.0f), wasm_f32x4_const_splat(0.0f)};
+          for (int tap = 0; tap < kDirectConvTaps; ++tap) {
+            const v128_t w = wasm_v128_load(taps.data() + tap * padded_outputs + o0);
+            const float* at = window + (tap / 3) * padded_width + tap % 3 + x;
+            for (int p = 0; p < 4; ++p)
+              sums[p] = wasm_f32x4_add(sums[p], wasm_f32x4_mul(wasm_v128_load32_splat(at + p), w));
+          }
+          for (int p = 0; p < 4; ++p) {
+            const size_t at = (row + x + p) * outputs + o0;
+            store_conv_outputs(wasm_f32x4_add(sums[p], bias_lanes), count, output + at,
+                               relu_output ? relu_output + at : nullptr);
+          }
+        }
+        for (; x < width; ++x) {
+          v128_t sum = wasm_f32x4_const_splat(0.0f);
+          for (int tap = 0; tap < kDirectConvTaps; ++tap) {
+            const v128_t w = wasm_v128_load(taps.data() + tap * padded_outputs + o0);
+            sum = wasm_f32x4_add(
+                sum,
+                wasm_f32x4_mul(wasm_v128_load32_splat(window + (tap / 3) * padded_width + tap % 3 + x), w));
+          }
+          const size_t at = (row + x) * outputs + o0;
+          store_conv_outputs(wasm_f32x4_add(sum, bias_lanes), count, output + at,
+                             relu_output ? relu_output + at : nullptr);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -341,6 +423,7 @@ Result<std::shared_ptr<const KernelTable>> make_simd128_kernel_table() {
   table->relu_backward = simd128_relu_backward;
   table->max_pool_forward = simd128_max_pool_forward;
   table->max_pool_backward = simd128_max_pool_backward;
+  table->conv3x3_one_channel = simd128_conv3x3_one_channel;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }
 

@@ -206,6 +206,29 @@ void caller_relu_backward(const KernelTable& table, int n, const float* y, const
   caller.relu_backward(caller, n, y, dy, dx);
 }
 
+// Max-pool and the direct convolution on the caller as well (a CNN's small share of the step). The
+// max-pool entries were missing here (both came in on parallel branches): a CNN in the threaded build
+// called a null entry.
+void caller_max_pool_forward(const KernelTable& table, const ConvGeometry& geometry, const float* input,
+                             float* output) {
+  const KernelTable& caller = *backend_of(table).per_thread[0];
+  caller.max_pool_forward(caller, geometry, input, output);
+}
+
+void caller_max_pool_backward(const KernelTable& table, const ConvGeometry& geometry, const float* input,
+                              const float* output, const float* output_grad, float* input_grad,
+                              bool relu_before) {
+  const KernelTable& caller = *backend_of(table).per_thread[0];
+  caller.max_pool_backward(caller, geometry, input, output, output_grad, input_grad, relu_before);
+}
+
+void caller_conv3x3_one_channel(const KernelTable& table, const ConvGeometry& geometry, int outputs,
+                                const float* image, const float* weight, const float* bias, float* output,
+                                float* relu_output) {
+  const KernelTable& caller = *backend_of(table).per_thread[0];
+  caller.conv3x3_one_channel(caller, geometry, outputs, image, weight, bias, output, relu_output);
+}
+
 void threaded_release_workers(const KernelTable& table) { backend_of(table).pool->release_workers(); }
 
 }  // namespace
@@ -234,6 +257,9 @@ Result<std::shared_ptr<const KernelTable>> make_simd128_kernel_table_for_threads
   table->sum_rows = caller_sum_rows;
   table->relu_forward = caller_relu_forward;
   table->relu_backward = caller_relu_backward;
+  table->max_pool_forward = caller_max_pool_forward;
+  table->max_pool_backward = caller_max_pool_backward;
+  table->conv3x3_one_channel = caller_conv3x3_one_channel;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }
 

@@ -1,6 +1,7 @@
 #include "core/engine/nn/layer_conv.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "core/engine/nn/linear_algebra.h"
 
@@ -37,6 +38,13 @@ void for_each_pass(const ConvGeometry& geometry, Pass pass) {
   }
 }
 
+// Whether conv2d_forward runs the table's direct convolution (kernel_table.h) rather than lowering.
+template <typename T>
+bool runs_direct(const KernelTable& kernels, const ConvGeometry& g) {
+  return std::is_same_v<T, float> && kernels.conv3x3_one_channel != nullptr && g.in_channels == 1 &&
+         g.kernel == 3 && g.stride == 1 && g.padding == 1;
+}
+
 size_t image_values(const ConvGeometry& g) {
   return static_cast<size_t>(g.in_height) * g.in_width * g.in_channels;
 }
@@ -48,7 +56,13 @@ size_t patches_per_image(const ConvGeometry& g) {
 
 template <typename T>
 void conv2d_forward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
-                    const T* weight, const T* bias, T* output, T* input_columns) {
+                    const T* weight, const T* bias, T* output, T* input_columns, T* relu_output) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (runs_direct<T>(kernels, geometry)) {
+      return kernels.conv3x3_one_channel(kernels, geometry, outputs, input, weight, bias, output,
+                                         relu_output);
+    }
+  }
   const int patch_size = geometry.patch_size();
   const size_t patches = patches_per_image(geometry);
   for_each_pass(geometry, [&](size_t first, const ConvGeometry& part) {
@@ -58,14 +72,19 @@ void conv2d_forward(const KernelTable& kernels, const ConvGeometry& geometry, in
     linear_algebra::gemm(kernels, Transpose::no, Transpose::yes, part.patch_count(), outputs, patch_size,
                          columns, patch_size, weight, patch_size, rows, outputs, false);
     linear_algebra::add_bias(kernels, part.patch_count(), outputs, bias, rows);
+    if (relu_output) {
+      linear_algebra::relu_forward(kernels, part.patch_count() * outputs, rows,
+                                   relu_output + first * patches * outputs);
+    }
   });
 }
 
 template <typename T>
-void conv2d_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs,
-                     const T* input_columns, const T* weight, const T* output_grad, T* weight_grad,
-                     T* bias_grad, T* input_grad, T* columns) {
+void conv2d_backward(const KernelTable& kernels, const ConvGeometry& geometry, int outputs, const T* input,
+                     T* input_columns, const T* weight, const T* output_grad, T* weight_grad, T* bias_grad,
+                     T* input_grad, T* columns) {
   const int patches = geometry.patch_count(), patch_size = geometry.patch_size();
+  if (runs_direct<T>(kernels, geometry)) linear_algebra::im2col(kernels, geometry, input, input_columns);
   linear_algebra::gemm(kernels, Transpose::yes, Transpose::no, outputs, patch_size, patches, output_grad,
                        outputs, input_columns, patch_size, weight_grad, patch_size, false);
   linear_algebra::sum_rows(kernels, patches, outputs, output_grad, bias_grad, false);
@@ -161,12 +180,12 @@ namespace {
 template <typename T>
 void forward(const LayerCall<T>& call, const ForwardTensors<T>& t) {
   conv2d_forward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
-                 call.weight, call.bias, t.output, call.input_columns);
+                 call.weight, call.bias, t.output, call.input_columns, call.relu_output);
 }
 
 template <typename T>
 void backward(const LayerCall<T>& call, const BackwardTensors<T>& t) {
-  conv2d_backward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs,
+  conv2d_backward(call.kernels, layer_geometry(call.layer, call.batch), call.layer.outputs, t.input,
                   call.input_columns, call.weight, t.output_gradient, t.weight_gradient, t.bias_gradient,
                   t.input_gradient, call.columns);
 }
@@ -196,8 +215,8 @@ const LayerOps<T>& conv2d_layer_ops() {
 
 #define QPLAY_INSTANTIATE_CONV2D(T)                                                                          \
   template void conv2d_forward<T>(const KernelTable&, const ConvGeometry&, int, const T*, const T*,          \
-                                  const T*, T*, T*);                                                         \
-  template void conv2d_backward<T>(const KernelTable&, const ConvGeometry&, int, const T*, const T*,         \
+                                  const T*, T*, T*, T*);                                                     \
+  template void conv2d_backward<T>(const KernelTable&, const ConvGeometry&, int, const T*, T*, const T*,     \
                                    const T*, T*, T*, T*, T*);                                                \
   template void conv2d_tangent_forward<T>(const KernelTable&, const ConvGeometry&, int, const T*, const T*,  \
                                           const T*, const T*, T*, T*);                                       \

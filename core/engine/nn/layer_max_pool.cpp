@@ -14,8 +14,8 @@ void max_pool_forward(const KernelTable& kernels, const ConvGeometry& g, const T
 
 template <typename T>
 void max_pool_backward(const KernelTable& kernels, const ConvGeometry& g, const T* input, const T* output,
-                       const T* output_grad, T* input_grad) {
-  linear_algebra::max_pool_backward(kernels, g, input, output, output_grad, input_grad);
+                       const T* output_grad, T* input_grad, bool relu_before) {
+  linear_algebra::max_pool_backward(kernels, g, input, output, output_grad, input_grad, relu_before);
 }
 
 template <typename T>
@@ -69,7 +69,7 @@ template <typename T>
 void backward(const LayerCall<T>& call, const BackwardTensors<T>& t) {
   if (t.input_gradient)
     max_pool_backward(call.kernels, layer_geometry(call.layer, call.batch), t.input, t.output,
-                      t.output_gradient, t.input_gradient);
+                      t.output_gradient, t.input_gradient, call.relu_before);
 }
 
 template <typename T>
@@ -82,7 +82,7 @@ template <typename T>
 void tangent_backward(const LayerCall<T>& call, const TangentBackwardTensors<T>& t) {
   if (t.input_gradient_tangent) {
     max_pool_backward(call.kernels, layer_geometry(call.layer, call.batch), t.input, t.output,
-                      t.output_gradient_tangent, t.input_gradient_tangent);
+                      t.output_gradient_tangent, t.input_gradient_tangent, /*relu_before=*/false);
   }
 }
 
@@ -98,7 +98,7 @@ const LayerOps<T>& max_pool_layer_ops() {
 #define QPLAY_INSTANTIATE_MAX_POOL(T)                                                                       \
   template void max_pool_forward<T>(const KernelTable&, const ConvGeometry&, const T*, T*);                 \
   template void max_pool_backward<T>(const KernelTable&, const ConvGeometry&, const T*, const T*, const T*, \
-                                     T*);                                                                   \
+                                     T*, bool);                                                             \
   template void max_pool_tangent_forward<T>(const ConvGeometry&, const T*, const T*, T*);                   \
   template const LayerOps<T>& max_pool_layer_ops<T>();
 QPLAY_INSTANTIATE_MAX_POOL(float)

@@ -14,10 +14,11 @@ void max_pool_forward(const KernelTable& kernels, const ConvGeometry& g, const T
 
 // output_grad[B, Ho, Wo, C] -> input_grad[B, H, W, C] (overwritten): each window's gradient goes to
 // the element its maximum (output, the forward's) came from, the first one on ties
-// (MaxPoolBackwardFunction in kernel_table.h has the exact rule).
+// (MaxPoolBackwardFunction in kernel_table.h has the exact rule). relu_before: input is a ReLU's
+// output, and input_grad becomes the gradient w.r.t. that ReLU's input (its backward folded in).
 template <typename T>
 void max_pool_backward(const KernelTable& kernels, const ConvGeometry& g, const T* input, const T* output,
-                       const T* output_grad, T* input_grad);
+                       const T* output_grad, T* input_grad, bool relu_before);
 
 // R{output}[B, Ho, Wo, C]: each window passes on the tangent of its first maximum (the element
 // max_pool_backward hands the gradient to). The tangent backward is max_pool_backward of R{δ}: with

@@ -34,6 +34,10 @@ struct LayerCall {
   // reads it for the weight gradient, so backward does not lower the input a second time.
   T* input_columns = nullptr;
   T* columns = nullptr;  // conv2d's scratch of the same size: the input gradient's columns, the tangents'
+  // A ReLU next to this layer that runs in this layer's step (Network decides; the ReLU layer's own call
+  // is then skipped), so its pass over the activations is not a pass of its own:
+  T* relu_output = nullptr;  // conv2d forward: also relu(output) here [B, out], pass by pass, while in cache
+  bool relu_before = false;  // max_pool backward: the input is a ReLU's output; hand back ∂L/∂(its input)
 };
 
 template <typename T>

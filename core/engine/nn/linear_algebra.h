@@ -119,16 +119,18 @@ inline void max_pool_forward(const KernelTable&, const ConvGeometry& g, const do
 }
 
 inline void max_pool_backward(const KernelTable& table, const ConvGeometry& g, const float* input,
-                              const float* output, const float* output_grad, float* input_grad) {
+                              const float* output, const float* output_grad, float* input_grad,
+                              bool relu_before) {
   check_geometry(g, input, input_grad);
   assert(output != nullptr && output_grad != nullptr);
-  table.max_pool_backward(table, g, input, output, output_grad, input_grad);
+  table.max_pool_backward(table, g, input, output, output_grad, input_grad, relu_before);
 }
 inline void max_pool_backward(const KernelTable&, const ConvGeometry& g, const double* input,
-                              const double* output, const double* output_grad, double* input_grad) {
+                              const double* output, const double* output_grad, double* input_grad,
+                              bool relu_before) {
   check_geometry(g, input, input_grad);
   assert(output != nullptr && output_grad != nullptr);
-  reference_max_pool_backward<double>(g, input, output, output_grad, input_grad);
+  reference_max_pool_backward<double>(g, input, output, output_grad, input_grad, relu_before);
 }
 
 }  // namespace qplay::linear_algebra

@@ -127,6 +127,20 @@ bool Network<T>::quantizes_input_of(int layer) const {
 }
 
 template <typename T>
+bool Network<T>::relu_runs_with_conv(int relu_layer) const {
+  const auto& layers = architecture_.layers;
+  return relu_layer > 0 && layers[relu_layer].kind == LayerKind::relu &&
+         layers[relu_layer - 1].kind == LayerKind::conv2d;
+}
+
+template <typename T>
+bool Network<T>::relu_runs_with_pool(int relu_layer, const BackwardOptions<T>& options) const {
+  const auto& layers = architecture_.layers;
+  return !options.at_layer_output && relu_layer + 1 < static_cast<int>(layers.size()) &&
+         layers[relu_layer].kind == LayerKind::relu && layers[relu_layer + 1].kind == LayerKind::max_pool;
+}
+
+template <typename T>
 std::span<const T> Network<T>::layer_output(int layer) const {
   assert(!(forward_only_ && layer < 0) && "a forward_only forward kept no input");
   int width = layer < 0 ? architecture_.input.size() : architecture_.layers[layer].output.size();
@@ -161,7 +175,11 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
     const T* in = i == 0 ? network_input : data(activation_offsets_[i]);
     T* out = data(activation_offsets_[i + 1]);
     const int in_size = batch * layer.input.size();
+    if (relu_runs_with_conv(i)) continue;  // the convolution before it wrote its output
     LayerCall<T> call{k, layer, batch};
+    if (i + 1 < static_cast<int>(layers.size()) && relu_runs_with_conv(i + 1)) {
+      call.relu_output = data(activation_offsets_[i + 2]);
+    }
     if (layer.has_parameters()) {
       std::span<const T> in_span(in, in_size);
       if (options.observe_layer_input && i != first_weighted_layer_) options.observe_layer_input(i, in_span);
@@ -215,8 +233,10 @@ void Network<T>::backward(std::span<const int32_t> labels, const BackwardOptions
     const int in_size = batch * layer.input.size();
     const int out_size = batch * layer.output.size();
     const bool needs_input_grad = i > 0 || wants_input_gradient;
+    if (relu_runs_with_pool(i, options)) continue;  // the pool after it folded it in; grad_out is its input's
     if (options.at_layer_output) options.at_layer_output(i, std::span<T>(grad_out, out_size));
     LayerCall<T> call{k, layer, batch};
+    call.relu_before = i > 0 && relu_runs_with_pool(i - 1, options);
     BackwardTensors<T> tensors{in, out, grad_out, nullptr, nullptr, needs_input_grad ? grad_in : nullptr};
     const bool quantized_input = quantizes_input_of(i);
     if (layer.has_parameters()) {

@@ -125,6 +125,11 @@ class Network {
   void reserve_batch(int batch);
   void layout_activations();
   bool quantizes_input_of(int layer) const;
+  // Layer pairs that run as one step (LayerCall::relu_output, ::relu_before), so a ReLU makes no pass of
+  // its own over a CNN's activations: a conv2d's forward runs the ReLU after it, and a max-pool's
+  // backward the ReLU before it (not when the caller watches each layer's output gradient).
+  bool relu_runs_with_conv(int relu_layer) const;
+  bool relu_runs_with_pool(int relu_layer, const BackwardOptions<T>& options) const;
 
   Architecture architecture_;
   std::shared_ptr<const KernelTable> kernels_;
