@@ -607,6 +607,17 @@ TEST(MakeKernelTable, BuildWithoutPooledTablesOffersReferenceAndAutoPicksIt) {
 }
 #endif
 
+TEST(KernelTableParallelFor, RunsEveryIndexExactlyOnceOnEveryTable) {
+  for (const std::shared_ptr<const KernelTable>& table : tables_under_test()) {
+    EXPECT_EQ(table->parallel_for != nullptr, table->threads > 1) << describe(*table);
+    for (size_t count : {0, 1, 2, 3, 17, 1000}) {
+      std::vector<int> runs(count, 0);  // each index is one task's own element: no race
+      parallel_for(*table, count, [&](size_t index) { ++runs[index]; });
+      EXPECT_EQ(runs, std::vector<int>(count, 1)) << describe(*table) << " count " << count;
+    }
+  }
+}
+
 // The kernels' preconditions are asserted at their one entry (nn/linear_algebra.h), in debug builds.
 #if !defined(NDEBUG) && GTEST_HAS_DEATH_TEST
 TEST(KernelEntryDeathTest, RefusesALeadingDimensionShorterThanARow) {

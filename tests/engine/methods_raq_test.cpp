@@ -23,6 +23,7 @@
 #include "core/engine/train/fgsm.h"
 #include "core/engine/train/optimizer.h"
 #include "tests/engine/finite_differences.h"
+#include "tests/engine/kernel_tables_under_test.h"
 
 namespace qplay {
 namespace {
@@ -147,6 +148,25 @@ TEST(ShiftAddLeastSquaresScale, BucketSearchFindsTheReferenceMinimumOnEveryShape
       EXPECT_NEAR(fast, reference, 1e-12 * reference) << "channel " << c << ", size " << w.size();
       EXPECT_LE(channel_error(w, fast, levels), channel_error(w, reference, levels) * (1 + 1e-12) + 1e-300)
           << "channel " << c;
+    }
+  }
+}
+
+TEST(ShiftAddQuantize, TheKernelTablesThreadsChangeNoBit) {
+  // 37 channels: groups of 8 and a short last one. Every channel its own spread, some all zero.
+  const int channels = 37, n = 301;
+  std::vector<float> w = random_floats(size_t(channels) * n, 21, 0.05);
+  for (int c = 0; c < channels; ++c)
+    for (int i = 0; i < n; ++i) w[size_t(c) * n + i] *= c % 7 == 3 ? 0.0f : float(1 + c);
+  for (const ShiftAddVariant& variant : {ShiftAddVariant{ShiftAddLevels::residual_binary, false},
+                                         ShiftAddVariant{ShiftAddLevels::power_of_two, true}}) {
+    std::vector<float> expected(w.size()), expected_scales(channels);
+    shift_add_quantize(w, channels, variant, expected, expected_scales);
+    for (const std::shared_ptr<const KernelTable>& table : tables_under_test()) {
+      std::vector<float> q(w.size(), 7.0f), scales(channels, 7.0f);
+      shift_add_quantize(w, channels, variant, q, scales, table.get());
+      EXPECT_EQ(q, expected) << describe(*table);
+      EXPECT_EQ(scales, expected_scales) << describe(*table);
     }
   }
 }

@@ -30,6 +30,7 @@
 #include "core/engine/train/evaluation.h"
 #include "core/engine/train/optimizer.h"
 #include "tests/engine/finite_differences.h"
+#include "tests/engine/kernel_tables_under_test.h"
 
 namespace qplay {
 namespace {
@@ -153,6 +154,10 @@ std::vector<std::pair<std::string, std::vector<float>>> sort_cases() {
   for (size_t i = 0; i < tied.size(); ++i) tied[i] = std::round(tied[i] * 2) / 2;  // many exact ties
   for (size_t i = 0; i < tied.size(); i += 7) tied[i] = (i % 2) ? -0.0f : 0.0f;    // and signed zeros
   cases.emplace_back("ties and signed zeros", tied);
+  std::vector<float> many_tied = random_floats(70001, 12, 2.0);  // several chunks of the sort's first pass
+  for (size_t i = 0; i < many_tied.size(); ++i) many_tied[i] = std::round(many_tied[i] * 8) / 8;
+  for (size_t i = 0; i < many_tied.size(); i += 5) many_tied[i] = (i % 2) ? -0.0f : 0.0f;
+  cases.emplace_back("many ties and signed zeros", many_tied);
   cases.emplace_back("all equal", std::vector<float>(300, -0.25f));
   std::vector<float> one_bucket = random_floats(20000, 10, 0.001, 0.3);  // all in [0.25, 0.3125)
   for (float& w : one_bucket) w = std::clamp(w, 0.2501f, 0.3124f);
@@ -199,6 +204,17 @@ std::vector<uint32_t> bits_of(const std::vector<float>& values) {
   return bits;
 }
 
+// The value sums the squared group sums in order in runs of 32768 terms and the runs' totals in order
+// (symreg_satnl.h): the bits of the plain order up to 32768 terms, its value within float rounding beyond.
+void expect_penalty_value(float actual, float expected, SymmetryPairing pairing, size_t n,
+                          const std::string& name) {
+  const size_t terms = n / (pairing == SymmetryPairing::two_to_two ? 4 : 2);
+  if (terms <= 32768)
+    EXPECT_EQ(qplay::bit_cast<uint32_t>(actual), qplay::bit_cast<uint32_t>(expected)) << name;
+  else
+    EXPECT_NEAR(actual, expected, 1e-5 * expected) << name;
+}
+
 TEST(SymmetryPenalty, FloatFastPathIsBitIdenticalToTheDefinition) {
   SymmetrySortBuffers buffers;
   for (SymmetryPairing pairing : {SymmetryPairing::one_to_one, SymmetryPairing::two_to_two}) {
@@ -206,12 +222,13 @@ TEST(SymmetryPenalty, FloatFastPathIsBitIdenticalToTheDefinition) {
       for (float lambda : {1.0f, 0.1f}) {
         std::vector<float> expected_gradient, gradient(weights.size(), 7.0f);
         const float expected = reference_float_penalty(pairing, weights, expected_gradient, lambda);
-        const float actual = symmetry_penalty<float>(pairing, weights, gradient, lambda, buffers);
-        EXPECT_EQ(qplay::bit_cast<uint32_t>(actual), qplay::bit_cast<uint32_t>(expected)) << name;
+        const float actual =
+            symmetry_penalty<float>(pairing, weights, gradient, lambda, buffers, *reference_kernel_table());
+        expect_penalty_value(actual, expected, pairing, weights.size(), name);
         EXPECT_EQ(bits_of(gradient), bits_of(expected_gradient)) << name << " lambda " << lambda;
         // Without buffers and λ: the same value (the public two-argument form).
         EXPECT_EQ(qplay::bit_cast<uint32_t>(symmetry_penalty<float>(pairing, weights, std::span<float>())),
-                  qplay::bit_cast<uint32_t>(expected))
+                  qplay::bit_cast<uint32_t>(actual))
             << name;
       }
     }
@@ -220,15 +237,36 @@ TEST(SymmetryPenalty, FloatFastPathIsBitIdenticalToTheDefinition) {
   const std::vector<float> zeros = {-0.0f, 0.5f, -0.0f, -0.5f, -0.0f};
   std::vector<float> expected_gradient, gradient(zeros.size());
   reference_float_penalty(SymmetryPairing::one_to_one, zeros, expected_gradient, 1.0f);
-  symmetry_penalty<float>(SymmetryPairing::one_to_one, zeros, gradient, 1.0f, buffers);
+  symmetry_penalty<float>(SymmetryPairing::one_to_one, zeros, gradient, 1.0f, buffers,
+                          *reference_kernel_table());
   EXPECT_EQ(bits_of(gradient), bits_of(expected_gradient));
   // Non-finite weights: NaN and a zero gradient, as in double.
   for (float bad : {NAN, INFINITY}) {
     std::vector<float> broken = random_floats(100, 11, 0.1);
     broken[37] = bad;
     std::vector<float> g(100, 3.0f);
-    EXPECT_TRUE(std::isnan(symmetry_penalty<float>(SymmetryPairing::one_to_one, broken, g, 0.1f, buffers)));
+    EXPECT_TRUE(std::isnan(symmetry_penalty<float>(SymmetryPairing::one_to_one, broken, g, 0.1f, buffers,
+                                                   *reference_kernel_table())));
     for (float x : g) EXPECT_EQ(qplay::bit_cast<uint32_t>(x), 0u);
+  }
+}
+
+TEST(SymmetryPenalty, TheKernelTablesThreadsChangeNoBit) {
+  for (SymmetryPairing pairing : {SymmetryPairing::one_to_one, SymmetryPairing::two_to_two}) {
+    for (const auto& [name, weights] : sort_cases()) {
+      SymmetrySortBuffers single_buffers;
+      std::vector<float> expected(weights.size());
+      const float expected_value = symmetry_penalty<float>(pairing, weights, expected, 0.1f, single_buffers,
+                                                           *reference_kernel_table());
+      for (const std::shared_ptr<const KernelTable>& table : tables_under_test()) {
+        SymmetrySortBuffers buffers;
+        std::vector<float> gradient(weights.size(), 7.0f);
+        const float value = symmetry_penalty<float>(pairing, weights, gradient, 0.1f, buffers, *table);
+        EXPECT_EQ(qplay::bit_cast<uint32_t>(value), qplay::bit_cast<uint32_t>(expected_value))
+            << name << " on " << describe(*table);
+        EXPECT_EQ(bits_of(gradient), bits_of(expected)) << name << " on " << describe(*table);
+      }
+    }
   }
 }
 

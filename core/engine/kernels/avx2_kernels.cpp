@@ -319,6 +319,10 @@ void avx2_gemm(const KernelTable& table, Transpose transpose_a, Transpose transp
 
 void avx2_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
 
+void avx2_parallel_for(const KernelTable& table, size_t count, ParallelTask task, void* context) {
+  pthreadpool_parallelize_1d(backend_of(table).threadpool, task, context, count, /*flags=*/0);
+}
+
 // destination[i] += source[i] for i < count.
 QPLAY_TARGET_AVX2_FMA void add_run(const float* source, float* destination, int count) {
   int i = 0;
@@ -738,6 +742,7 @@ Result<std::shared_ptr<const KernelTable>> make_avx2_kernel_table_with_gemm_tile
   table->max_pool_backward = avx2_max_pool_backward;
   table->conv3x3_one_channel = avx2_conv3x3_one_channel;
   if (threads > 1) table->release_workers = avx2_release_workers;
+  if (threads > 1) table->parallel_for = avx2_parallel_for;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }
 

@@ -8,8 +8,10 @@
 // All matrices are row-major float32. Shapes are given in the comments as [rows, cols].
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "core/engine/base/status.h"
 
@@ -79,6 +81,13 @@ using Conv3x3OneChannelFunction = void (*)(const KernelTable& table, const ConvG
 // Puts the table's worker threads to sleep until its next call.
 using ReleaseWorkersFunction = void (*)(const KernelTable& table);
 
+// task(context, index) once for every index in [0, count), spread over the table's threads; returns when
+// all are done. Tasks run in any order on any thread, so a caller whose results must not depend on the
+// thread count gives every index its own output (or its own partial, combined in index order afterwards).
+using ParallelTask = void (*)(void* context, size_t index);
+using ParallelForFunction = void (*)(const KernelTable& table, size_t count, ParallelTask task,
+                                     void* context);
+
 struct KernelTable {
   std::string name;               // "reference", "avx2", "avx512", "xnnpack", "simd128"
   int threads = 1;                // worker threads the backend uses
@@ -96,7 +105,24 @@ struct KernelTable {
   MaxPoolForwardFunction max_pool_forward = nullptr;
   MaxPoolBackwardFunction max_pool_backward = nullptr;
   Conv3x3OneChannelFunction conv3x3_one_channel = nullptr;  // optional (see above)
+  // Null without workers; callers go through parallel_for below, which then runs the tasks in order.
+  // How code outside kernels/ (the methods' sorts and searches) shares the table's threads.
+  ParallelForFunction parallel_for = nullptr;
 };
+
+// body(index) for every index in [0, count): on the table's threads when it has a parallel_for, else in
+// index order on the caller. Not for nesting (a task must not call it again).
+template <typename Body>
+void parallel_for(const KernelTable& table, size_t count, Body&& body) {
+  using BodyType = std::remove_reference_t<Body>;
+  if (table.parallel_for == nullptr || count <= 1) {
+    for (size_t i = 0; i < count; ++i) body(i);
+    return;
+  }
+  table.parallel_for(
+      table, count, [](void* context, size_t index) { (*static_cast<BodyType*>(context))(index); },
+      const_cast<void*>(static_cast<const void*>(&body)));
+}
 
 // The plain C++ table; always available, single-threaded.
 std::shared_ptr<const KernelTable> reference_kernel_table();

@@ -231,6 +231,20 @@ void caller_conv3x3_one_channel(const KernelTable& table, const ConvGeometry& ge
 
 void threaded_release_workers(const KernelTable& table) { backend_of(table).pool->release_workers(); }
 
+void threaded_parallel_for(const KernelTable& table, size_t count, ParallelTask task, void* context) {
+  struct Loop {
+    ParallelTask task;
+    void* context;
+  } loop{task, context};
+  backend_of(table).pool->run(
+      count, table.threads - 1,
+      [](void* loop, size_t index, int) {
+        const Loop& l = *static_cast<const Loop*>(loop);
+        l.task(l.context, index);
+      },
+      &loop);
+}
+
 }  // namespace
 
 int simd128_max_threads() { return QPLAY_WASM_KERNEL_THREADS; }
@@ -250,6 +264,7 @@ Result<std::shared_ptr<const KernelTable>> make_simd128_kernel_table_for_threads
   table->threads = threads;
   table->backend = backend;
   table->release_workers = threaded_release_workers;
+  table->parallel_for = threaded_parallel_for;
   table->gemm = threaded_gemm;
   table->im2col = threaded_im2col;
   table->col2im = threaded_col2im;

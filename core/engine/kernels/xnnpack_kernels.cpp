@@ -303,6 +303,10 @@ void xnnpack_col2im(const KernelTable& table, const ConvGeometry& geometry, cons
 
 void xnnpack_release_workers(const KernelTable& table) { release_pool_workers(backend_of(table).threadpool); }
 
+void xnnpack_parallel_for(const KernelTable& table, size_t count, ParallelTask task, void* context) {
+  pthreadpool_parallelize_1d(backend_of(table).threadpool, task, context, count, /*flags=*/0);
+}
+
 }  // namespace
 
 Result<std::shared_ptr<const KernelTable>> make_xnnpack_kernel_table(int threads) {
@@ -331,6 +335,7 @@ Result<std::shared_ptr<const KernelTable>> make_xnnpack_kernel_table(int threads
   table->im2col = xnnpack_im2col;
   table->col2im = xnnpack_col2im;
   if (threads > 1) table->release_workers = xnnpack_release_workers;
+  if (threads > 1) table->parallel_for = xnnpack_parallel_for;
   return std::shared_ptr<const KernelTable>(std::move(table));
 }
 

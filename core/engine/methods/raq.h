@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/engine/base/status.h"
+#include "core/engine/kernels/kernel_table.h"
 #include "core/engine/methods/training_method.h"
 #include "core/engine/nn/network.h"
 
@@ -69,9 +70,11 @@ double shift_add_least_squares_scale_reference(std::span<const float> weights, S
 
 // weights[channels, n] -> quantized[channels, n] (may alias weights), scales[channels] = each
 // channel's α (least squares, then power-of-two rounded if asked). sign(0) counts as +1, as in binary
-// networks: a zero weight becomes +½α.
+// networks: a zero weight becomes +½α. With `kernels`, groups of channels run on its threads (each
+// channel is independent, so the bits do not depend on the thread count); without, on the caller.
 void shift_add_quantize(std::span<const float> weights, int channels, const ShiftAddVariant& variant,
-                        std::span<float> quantized, std::span<float> scales);
+                        std::span<float> quantized, std::span<float> scales,
+                        const KernelTable* kernels = nullptr);
 
 // Clipped straight-through estimator: gradient[c, i] is kept where |weights[c, i]| <= the outer level
 // (3/2·α residual_binary, α power_of_two) of its channel and zeroed outside (methods.md §5.1). α is a
@@ -80,10 +83,10 @@ void shift_add_quantize(std::span<const float> weights, int channels, const Shif
 void shift_add_straight_through_backward(std::span<const float> weights, int channels, ShiftAddLevels levels,
                                          std::span<const float> scales, std::span<float> gradient);
 
-// view[] = master[] with every weight tensor of the network shift-add quantized per output channel;
-// biases are copied (float, as in post_training.h). Independent of QuantizationSetting, so any model
-// can be evaluated at these 2-bit levels. scales (if given) receives each tensor's α, indexed like
-// network.parameter_tensors() (empty for biases).
+// view[] = master[] with every weight tensor of the network shift-add quantized per output channel, on
+// the threads of the network's kernel table; biases are copied (float, as in post_training.h). Independent of
+// QuantizationSetting, so any model can be evaluated at these 2-bit levels. scales (if given) receives each
+// tensor's α, indexed like network.parameter_tensors() (empty for biases).
 void shift_add_quantize_weights(const Network<float>& network, std::span<const float> master,
                                 const ShiftAddVariant& variant, std::span<float> view,
                                 std::vector<std::vector<float>>* scales = nullptr);

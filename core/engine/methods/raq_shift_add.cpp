@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/engine/base/bit_cast.h"
+#include "core/engine/kernels/kernel_table.h"
 #include "core/engine/methods/raq.h"
 
 namespace qplay {
@@ -203,15 +204,19 @@ double shift_add_least_squares_scale(std::span<const float> weights, ShiftAddLev
   return least_squares_scale_pruned(weights, levels, chosen);
 }
 
-void shift_add_quantize(std::span<const float> weights, int channels, const ShiftAddVariant& variant,
-                        std::span<float> quantized, std::span<float> scales) {
-  assert(channels > 0 && weights.size() % channels == 0 && quantized.size() >= weights.size());
-  assert(scales.size() >= size_t(channels));
+namespace {
+
+// Channels per pool task of shift_add_quantize: each channel's search is independent, so the split changes
+// no bit; 8 channels of 784 weights are about 20 us, well above a pool call's cost.
+constexpr int kChannelsPerTask = 8;
+
+// Channels [first, last) of shift_add_quantize, with their own scratch.
+void quantize_channels(std::span<const float> weights, size_t n, int first, int last,
+                       const ShiftAddVariant& variant, std::span<float> quantized, std::span<float> scales) {
   const LevelMagnitudes m = magnitudes_of(variant.levels);
-  const size_t n = weights.size() / channels;
-  std::vector<float> chosen;  // the pruned search's scratch, reused by every channel
+  std::vector<float> chosen;  // the pruned search's scratch, reused by every channel of the range
   chosen.reserve(n);
-  for (int c = 0; c < channels; ++c) {
+  for (int c = first; c < last; ++c) {
     std::span<const float> row = weights.subspan(c * n, n);
     double alpha = least_squares_scale_pruned(row, variant.levels, chosen);
     if (variant.power_of_two_scale) alpha = nearest_power_of_two(alpha);
@@ -226,6 +231,23 @@ void shift_add_quantize(std::span<const float> weights, int channels, const Shif
       quantized[c * n + i] = w < 0 ? -magnitude : magnitude;
     }
   }
+}
+
+}  // namespace
+
+void shift_add_quantize(std::span<const float> weights, int channels, const ShiftAddVariant& variant,
+                        std::span<float> quantized, std::span<float> scales, const KernelTable* kernels) {
+  assert(channels > 0 && weights.size() % channels == 0 && quantized.size() >= weights.size());
+  assert(scales.size() >= size_t(channels));
+  const size_t n = weights.size() / channels;
+  const size_t tasks = (size_t(channels) + kChannelsPerTask - 1) / kChannelsPerTask;
+  auto quantize_task = [&](size_t task) {
+    const int first = int(task) * kChannelsPerTask;
+    quantize_channels(weights, n, first, std::min(channels, first + kChannelsPerTask), variant, quantized,
+                      scales);
+  };
+  if (kernels != nullptr) return parallel_for(*kernels, tasks, quantize_task);
+  for (size_t task = 0; task < tasks; ++task) quantize_task(task);
 }
 
 void shift_add_straight_through_backward(std::span<const float> weights, int channels, ShiftAddLevels levels,
@@ -253,7 +275,7 @@ void shift_add_quantize_weights(const Network<float>& network, std::span<const f
     if (!tensor.is_weight) continue;
     tensor_scales.resize(tensor.rows);
     shift_add_quantize(master.subspan(tensor.offset, tensor.size()), tensor.rows, variant,
-                       view.subspan(tensor.offset, tensor.size()), tensor_scales);
+                       view.subspan(tensor.offset, tensor.size()), tensor_scales, &network.kernels());
     if (scales) (*scales)[t] = tensor_scales;
   }
 }

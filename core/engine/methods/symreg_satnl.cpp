@@ -49,6 +49,12 @@ inline float float_from_order_key(uint32_t key) {
   return qplay::bit_cast<float>(key ^ (negative | 0x80000000u));
 }
 
+// Positions per pool task of the sort's first pass, items per task of its bucket sorts, and terms per
+// task of the pairing: fixed, so that the work's split, and the pairing's partial sums, depend on the
+// tensor's size only, never on the thread count.
+constexpr size_t kPositionsPerTask = 32768;
+constexpr size_t kTopBuckets = 2048;
+
 // Sorts whole items (key << 32 | position) ascending: by key, then by position.
 inline void insertion_sort_items(uint64_t* items, size_t count) {
   for (size_t i = 1; i < count; ++i) {
@@ -59,53 +65,100 @@ inline void insertion_sort_items(uint64_t* items, size_t count) {
   }
 }
 
+// The sort of one first-digit bucket by its low 21 bits (see radix_sort_items), scratch its range of the
+// other buffer.
+void sort_top_bucket(uint64_t* bucket, uint64_t* scratch, size_t count) {
+  constexpr size_t kInsertionSortLimit = 64;
+  if (count <= kInsertionSortLimit) return insertion_sort_items(bucket, count);
+  uint32_t low[2048] = {}, middle[1024] = {};  // key bits 0-10 and 11-20
+  for (size_t i = 0; i < count; ++i) {
+    ++low[(bucket[i] >> 32) & 2047];
+    ++middle[(bucket[i] >> 43) & 1023];
+  }
+  uint32_t offset = 0;
+  for (uint32_t& c : low) offset += std::exchange(c, offset);
+  offset = 0;
+  for (uint32_t& c : middle) offset += std::exchange(c, offset);
+  for (size_t i = 0; i < count; ++i) scratch[low[(bucket[i] >> 32) & 2047]++] = bucket[i];
+  for (size_t i = 0; i < count; ++i) bucket[middle[(scratch[i] >> 43) & 1023]++] = scratch[i];
+}
+
 // The radix sort behind ascending_order_radix, leaving the sorted items (key << 32 | position) in
 // buffers.spare. MSD first: a stable scatter by the key's top 11 bits (sign, exponent and 2 mantissa
 // bits). A layer's weights fall into about a hundred such buckets of at most a few thousand items
 // each, so every bucket is then sorted in cache by its low 21 bits: an insertion sort when small,
 // else two stable LSD passes (11 + 10 bits). Items enter in position order and every pass is stable
 // (the insertion sort compares positions too), so equal keys end in position order.
-std::span<const uint64_t> radix_sort_items(std::span<const float> weights, SymmetrySortBuffers& buffers) {
+// On the table's threads: the first pass in chunks of positions, each with its own counts (chunk c's
+// items go after chunk c - 1's in every bucket, so the scatter stays stable), and the bucket sorts in
+// groups of whole buckets. The sorted order is unique, so it cannot depend on the split.
+std::span<const uint64_t> radix_sort_items(std::span<const float> weights, SymmetrySortBuffers& buffers,
+                                           const KernelTable& kernels) {
   const size_t n = weights.size();
   assert(n <= std::numeric_limits<uint32_t>::max());
   buffers.items.resize(n);
   buffers.spare.resize(n);
   uint64_t* items = buffers.items.data();
   uint64_t* sorted = buffers.spare.data();
-  constexpr size_t kTopBuckets = 2048, kInsertionSortLimit = 64;
+  const size_t chunks = std::max<size_t>(1, (n + kPositionsPerTask - 1) / kPositionsPerTask);
+  // [chunks, kTopBuckets]: each chunk's counts, then where its items of each bucket go.
+  std::vector<uint32_t>& next = buffers.chunk_next;
+  next.assign(chunks * kTopBuckets, 0);
+  parallel_for(kernels, chunks, [&](size_t chunk) {
+    uint32_t* count = next.data() + chunk * kTopBuckets;
+    for (size_t i = chunk * kPositionsPerTask, end = std::min(n, i + kPositionsPerTask); i < end; ++i) {
+      const uint32_t key = float_order_key(weights[i]);
+      items[i] = uint64_t(key) << 32 | i;
+      ++count[key >> 21];
+    }
+  });
   std::vector<uint32_t>& start = buffers.bucket_start;  // top bucket b is [start[b], start[b + 1])
   start.assign(kTopBuckets + 1, 0);
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t key = float_order_key(weights[i]);
-    items[i] = uint64_t(key) << 32 | i;
-    ++start[(key >> 21) + 1];
-  }
-  for (size_t b = 0; b < kTopBuckets; ++b) start[b + 1] += start[b];
-  uint32_t next[kTopBuckets];
-  std::copy(start.begin(), start.end() - 1, next);
-  for (size_t i = 0; i < n; ++i) sorted[next[items[i] >> 53]++] = items[i];
-
+  uint32_t offset = 0;
   for (size_t b = 0; b < kTopBuckets; ++b) {
-    const size_t count = start[b + 1] - start[b];
-    uint64_t* bucket = sorted + start[b];
-    if (count <= kInsertionSortLimit) {
-      insertion_sort_items(bucket, count);
-      continue;
-    }
-    uint64_t* scratch = items + start[b];        // the same range of the other buffer
-    uint32_t low[2048] = {}, middle[1024] = {};  // key bits 0-10 and 11-20
-    for (size_t i = 0; i < count; ++i) {
-      ++low[(bucket[i] >> 32) & 2047];
-      ++middle[(bucket[i] >> 43) & 1023];
-    }
-    uint32_t offset = 0;
-    for (uint32_t& c : low) offset += std::exchange(c, offset);
-    offset = 0;
-    for (uint32_t& c : middle) offset += std::exchange(c, offset);
-    for (size_t i = 0; i < count; ++i) scratch[low[(bucket[i] >> 32) & 2047]++] = bucket[i];
-    for (size_t i = 0; i < count; ++i) bucket[middle[(scratch[i] >> 43) & 1023]++] = scratch[i];
+    start[b] = offset;
+    for (size_t chunk = 0; chunk < chunks; ++chunk)
+      offset += std::exchange(next[chunk * kTopBuckets + b], offset);
   }
+  start[kTopBuckets] = offset;
+  parallel_for(kernels, chunks, [&](size_t chunk) {
+    uint32_t* to = next.data() + chunk * kTopBuckets;
+    for (size_t i = chunk * kPositionsPerTask, end = std::min(n, i + kPositionsPerTask); i < end; ++i)
+      sorted[to[items[i] >> 53]++] = items[i];
+  });
+
+  // Groups of whole buckets of about kPositionsPerTask items: group g is buckets [first[g], first[g + 1]).
+  std::vector<uint32_t>& first = buffers.bucket_groups;
+  first.assign(1, 0);
+  for (size_t b = 0; b < kTopBuckets; ++b)
+    if (start[b + 1] - start[first.back()] >= kPositionsPerTask) first.push_back(uint32_t(b + 1));
+  if (first.back() != kTopBuckets) first.push_back(kTopBuckets);
+  parallel_for(kernels, first.size() - 1, [&](size_t group) {
+    for (size_t b = first[group]; b < first[group + 1]; ++b)
+      sort_top_bucket(sorted + start[b], items + start[b], start[b + 1] - start[b]);
+  });
   return {sorted, n};
+}
+
+// Terms [first, last) of pair_mirrored_groups: writes their gradients, returns the sum of their squared
+// group sums in order. Its own function, with every input a value and the group size a constant, so
+// that the compiler keeps them in registers across the gradient stores and unrolls the group.
+template <size_t group, typename T, typename Value, typename Position>
+T pair_mirrored_run(size_t n, size_t terms, size_t first, size_t last, Value value, Position position,
+                    T* gradient_out, T gradient_scale) {
+  T total = 0;
+  for (size_t j = first; j < last; ++j) {
+    T sum = 0;
+    for (size_t k = 0; k < group; ++k) sum += value(j * group + k) + value(n - 1 - j * group - k);
+    total += sum * sum;
+    if (gradient_out == nullptr) continue;
+    const T gradient = T(2) * sum / static_cast<T>(terms) * gradient_scale;
+    for (size_t k = 0; k < group; ++k) {
+      gradient_out[position(j * group + k)] = gradient;
+      gradient_out[position(n - 1 - j * group - k)] = gradient;
+    }
+  }
+  return total;
 }
 
 // The pairing of both penalties: the j-th group of `group` consecutive sorted weights from the bottom
@@ -113,30 +166,33 @@ std::span<const uint64_t> radix_sort_items(std::span<const float> weights, Symme
 // over m = ⌊n / 2·group⌋ terms. group 1 is L_sym1, group 2 is L_sym2 (§3.2). Every weight is in at
 // most one group, so its gradient, gradient_scale·2·(its group's sum)/m, is written once; the
 // unpaired middle ones get 0. value(j) and position(j) are the j-th smallest weight and its position.
+// The squared sums are added in order within runs of kPositionsPerTask terms, one run per task, and the
+// runs' totals in order (one run, the plain order, up to 32768 terms).
 template <typename T, typename Value, typename Position>
 T pair_mirrored_groups(size_t n, size_t group, Value value, Position position, std::span<T> gradient_out,
-                       T gradient_scale) {
+                       T gradient_scale, const KernelTable& kernels, std::vector<double>& run_totals) {
+  assert(group == 1 || group == 2);
   const size_t terms = n / (2 * group);
+  const size_t runs = (terms + kPositionsPerTask - 1) / kPositionsPerTask;
+  run_totals.assign(runs, 0.0);
+  T* gradient = gradient_out.empty() ? nullptr : gradient_out.data();
+  parallel_for(kernels, runs, [&](size_t run) {
+    const size_t first = run * kPositionsPerTask, last = std::min(terms, first + kPositionsPerTask);
+    const T run_total =
+        group == 1 ? pair_mirrored_run<1>(n, terms, first, last, value, position, gradient, gradient_scale)
+                   : pair_mirrored_run<2>(n, terms, first, last, value, position, gradient, gradient_scale);
+    run_totals[run] = double(run_total);  // exact
+  });
+  if (gradient != nullptr)
+    for (size_t j = terms * group; j < n - terms * group; ++j) gradient[position(j)] = T(0);
   T total = 0;
-  for (size_t j = 0; j < terms; ++j) {
-    T sum = 0;
-    for (size_t k = 0; k < group; ++k) sum += value(j * group + k) + value(n - 1 - j * group - k);
-    total += sum * sum;
-    if (gradient_out.empty()) continue;
-    const T gradient = T(2) * sum / static_cast<T>(terms) * gradient_scale;
-    for (size_t k = 0; k < group; ++k) {
-      gradient_out[position(j * group + k)] = gradient;
-      gradient_out[position(n - 1 - j * group - k)] = gradient;
-    }
-  }
-  if (!gradient_out.empty())
-    for (size_t j = terms * group; j < n - terms * group; ++j) gradient_out[position(j)] = T(0);
+  for (double run_total : run_totals) total += static_cast<T>(run_total);
   return total / static_cast<T>(terms);
 }
 
 template <typename T>
 T mirrored_group_penalty(std::span<const T> weights, std::span<T> gradient_out, size_t group,
-                         T gradient_scale, SymmetrySortBuffers& buffers) {
+                         T gradient_scale, SymmetrySortBuffers& buffers, const KernelTable& kernels) {
   const size_t n = weights.size();
   assert(gradient_out.empty() || gradient_out.size() == n);
   if (!all_finite(weights)) {
@@ -150,24 +206,26 @@ T mirrored_group_penalty(std::span<const T> weights, std::span<T> gradient_out, 
   if constexpr (std::is_same_v<T, float>) {
     // The values straight from the sorted keys, not gathered through the positions. A -0 weight comes
     // back as +0, which changes no bit of the result: every group sum starts at +0, and +0 + -0 = +0.
-    const uint64_t* items = radix_sort_items(weights, buffers).data();
+    const uint64_t* items = radix_sort_items(weights, buffers, kernels).data();
     auto position = [items](size_t j) { return static_cast<uint32_t>(items[j]); };
     auto value = [items](size_t j) { return float_from_order_key(static_cast<uint32_t>(items[j] >> 32)); };
-    return pair_mirrored_groups(n, group, value, position, gradient_out, gradient_scale);
+    return pair_mirrored_groups(n, group, value, position, gradient_out, gradient_scale, kernels,
+                                buffers.run_totals);
   } else {
     buffers.order.resize(n);
     ascending_order_reference(weights, std::span<uint32_t>(buffers.order));
     const uint32_t* order = buffers.order.data();
     auto position = [order](size_t j) { return order[j]; };
     auto value = [order, weights](size_t j) { return weights[order[j]]; };
-    return pair_mirrored_groups(n, group, value, position, gradient_out, gradient_scale);
+    return pair_mirrored_groups(n, group, value, position, gradient_out, gradient_scale, kernels,
+                                buffers.run_totals);
   }
 }
 
 template <typename T>
 T mirrored_group_penalty(std::span<const T> weights, std::span<T> gradient_out, size_t group) {
   SymmetrySortBuffers buffers;
-  return mirrored_group_penalty(weights, gradient_out, group, T(1), buffers);
+  return mirrored_group_penalty(weights, gradient_out, group, T(1), buffers, *reference_kernel_table());
 }
 
 // tanh(x) rounded to float once, computed in double from +, -, *, / and bit operations: with
@@ -291,11 +349,16 @@ void chain_and_add_into_master(const Network<T>& network, const SymRegState<T>& 
       continue;
     }
     std::span<const T> weights = network.tensor(effective, tensors[i]);
-    for (size_t j = 0; j < gradient.size(); ++j) {
-      const T ratio = weights[j] / scale;  // tanh(v/c)
-      const T slope = T(1) - ratio * ratio;
-      gradient[j] = gradient[j] * slope + penalty[j] * slope;
-    }
+    parallel_for(network.kernels(), (gradient.size() + kPositionsPerTask - 1) / kPositionsPerTask,
+                 [&](size_t task) {
+                   const size_t begin = task * kPositionsPerTask;
+                   const size_t end = std::min(gradient.size(), begin + kPositionsPerTask);
+                   for (size_t j = begin; j < end; ++j) {
+                     const T ratio = weights[j] / scale;  // tanh(v/c)
+                     const T slope = T(1) - ratio * ratio;
+                     gradient[j] = gradient[j] * slope + penalty[j] * slope;
+                   }
+                 });
   }
 }
 
@@ -327,9 +390,9 @@ T symmetry_penalty(SymmetryPairing pairing, std::span<const T> weights, std::spa
 
 template <typename T>
 T symmetry_penalty(SymmetryPairing pairing, std::span<const T> weights, std::span<T> gradient_out,
-                   T gradient_scale, SymmetrySortBuffers& buffers) {
+                   T gradient_scale, SymmetrySortBuffers& buffers, const KernelTable& kernels) {
   return mirrored_group_penalty(weights, gradient_out, pairing == SymmetryPairing::two_to_two ? 2 : 1,
-                                gradient_scale, buffers);
+                                gradient_scale, buffers, kernels);
 }
 
 template <typename T>
@@ -356,7 +419,7 @@ void ascending_order_reference(std::span<const T> weights, std::span<uint32_t> o
 void ascending_order_radix(std::span<const float> weights, std::span<uint32_t> order_out,
                            SymmetrySortBuffers& buffers) {
   assert(order_out.size() == weights.size());
-  const std::span<const uint64_t> items = radix_sort_items(weights, buffers);
+  const std::span<const uint64_t> items = radix_sort_items(weights, buffers, *reference_kernel_table());
   for (size_t j = 0; j < items.size(); ++j) order_out[j] = static_cast<uint32_t>(items[j]);
 }
 
@@ -500,10 +563,17 @@ void symreg_effective_parameters(const Network<T>& network, const SymRegState<T>
     std::span<const T> from = network.tensor(master, tensors[i]);
     std::span<T> to = network.tensor(out, tensors[i]);
     const T scale = saturation_scale_of(state, i);
-    if (scale > 0)
-      saturating_weights_forward(from, scale, to);
-    else
+    if (scale <= 0) {
       std::copy(from.begin(), from.end(), to.begin());
+      continue;
+    }
+    // Elementwise, so the split over the table's threads changes no bit.
+    parallel_for(network.kernels(), (from.size() + kPositionsPerTask - 1) / kPositionsPerTask,
+                 [&](size_t task) {
+                   const size_t begin = task * kPositionsPerTask,
+                                count = std::min(kPositionsPerTask, from.size() - begin);
+                   saturating_weights_forward(from.subspan(begin, count), scale, to.subspan(begin, count));
+                 });
   }
 }
 
@@ -545,7 +615,7 @@ SymRegStepValues<T> symreg_gradients_from_effective(Network<T>& network, SymRegS
     std::span<T> gradient = network.tensor(penalty_gradient, t);
     if (t.is_weight && lambda > 0)
       penalty += symmetry_penalty(settings.pairing, network.tensor(effective, t), gradient, lambda,
-                                  state.sort_buffers);
+                                  state.sort_buffers, network.kernels());
     else
       std::fill(gradient.begin(), gradient.end(), T(0));
   }
@@ -659,8 +729,8 @@ Result<std::unique_ptr<TrainingMethod>> make_symreg_method(const SymRegSettings&
   template T symmetry_penalty_one_to_one<T>(std::span<const T>, std::span<T>);                               \
   template T symmetry_penalty_two_to_two<T>(std::span<const T>, std::span<T>);                               \
   template T symmetry_penalty<T>(SymmetryPairing, std::span<const T>, std::span<T>);                         \
-  template T symmetry_penalty<T>(SymmetryPairing, std::span<const T>, std::span<T>, T,                       \
-                                 SymmetrySortBuffers&);                                                      \
+  template T symmetry_penalty<T>(SymmetryPairing, std::span<const T>, std::span<T>, T, SymmetrySortBuffers&, \
+                                 const KernelTable&);                                                        \
   template void ascending_order_reference<T>(std::span<const T>, std::span<uint32_t>);                       \
   template T weight_asymmetry<T>(std::span<const T>);                                                        \
   template void saturating_weights_forward<T>(std::span<const T>, T, std::span<T>);                          \

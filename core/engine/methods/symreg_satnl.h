@@ -24,7 +24,8 @@
 // Cost (methods.md "Limits"): a step sorts every weight tensor and runs the tanh once over the
 // weights, both in linear time (a radix sort, a vectorized tanh). On Fashion-MNIST mlp:128 (100k
 // first-layer weights, batch 64, one thread) a step takes about four baseline steps, 2.8 ms against
-// 0.7; half of the difference is the sort. Neither uses the kernel table's threads.
+// 0.7; half of the difference is the sort. Both, and the pairing, run on the network's kernel table's
+// threads, split by tensor size only, so the results do not depend on the thread count.
 //
 // [SECTION] The pairing's order     SymmetrySortBuffers, ascending_order_reference / _radix
 // [SECTION] Symmetry penalties      symmetry_penalty_one_to_one / _two_to_two, weight_asymmetry
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "core/engine/base/status.h"
+#include "core/engine/kernels/kernel_table.h"
 #include "core/engine/methods/training_method.h"
 #include "core/engine/nn/network.h"
 
@@ -57,9 +59,12 @@ namespace qplay {
 
 // Scratch of the sorts, sized on first use.
 struct SymmetrySortBuffers {
-  std::vector<uint64_t> items, spare;  // [n] (order key << 32 | position); the sorted ones end in spare
-  std::vector<uint32_t> bucket_start;  // [2049] the radix sort's first-digit buckets
-  std::vector<uint32_t> order;         // [n] the reference sort's positions (double penalties)
+  std::vector<uint64_t> items, spare;   // [n] (order key << 32 | position); the sorted ones end in spare
+  std::vector<uint32_t> bucket_start;   // [2049] the radix sort's first-digit buckets
+  std::vector<uint32_t> chunk_next;     // [chunks, 2048] each chunk's counts, then its scatter offsets
+  std::vector<uint32_t> bucket_groups;  // [groups + 1] the first bucket of each bucket-sort task
+  std::vector<double> run_totals;       // [runs] the pairing's partial sums, one per task
+  std::vector<uint32_t> order;          // [n] the reference sort's positions (double penalties)
 };
 
 // weights[n] -> order_out[n] by std::sort of the positions: the definition the radix sort is tested against.
@@ -110,10 +115,13 @@ T symmetry_penalty(SymmetryPairing pairing, std::span<const T> weights, std::spa
 
 // The same, sorting in `buffers` (reused from call to call, so a training step allocates nothing) and
 // writing gradient_out = gradient_scale · ∂L_sym/∂w (the objective's λ, applied where each entry is
-// written). Same bits as the overload above followed by `g *= gradient_scale`.
+// written), the sort and the pairing on the threads of `kernels`. Same bits as the overload above
+// followed by `g *= gradient_scale`, whatever the thread count. Both forms add the squared group sums
+// in order within runs of 32768 terms, one per task, and the runs' totals in order: the plain
+// order's bits up to 32768 terms (65536 weights with 1:1 pairing).
 template <typename T>
 T symmetry_penalty(SymmetryPairing pairing, std::span<const T> weights, std::span<T> gradient_out,
-                   T gradient_scale, SymmetrySortBuffers& buffers);
+                   T gradient_scale, SymmetrySortBuffers& buffers, const KernelTable& kernels);
 
 // Readout for the UI and the tests: L_sym1(W) / mean(W²), a scale-free asymmetry of one tensor.
 // 0 for an exactly symmetric set; an i.i.d. sample of n weights from a symmetric distribution
