@@ -135,7 +135,8 @@ std::span<const T> Network<T>::layer_output(int layer) const {
 template <typename T>
 std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
                                        const ForwardOptions<T>& options) {
-  assert(input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
+  const bool from_layer_1 = !options.first_layer_output.empty();
+  assert(from_layer_1 || input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
   // A caller may pass this network's own parameters(); a larger batch grows (moves) the arena under them.
   const bool own_parameters = options.parameters.empty() || options.parameters.data() == parameters().data();
   reserve_batch(batch);
@@ -147,10 +148,16 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
   }
 
   const KernelTable& k = *kernels_;
-  std::copy(input.begin(), input.begin() + size_t(batch) * architecture_.input.size(),
-            data(activation_offsets_[0]));
   const auto& layers = architecture_.layers;
-  for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
+  if (from_layer_1) {
+    assert(options.first_layer_output.size() >= size_t(batch) * layers[0].output.size());
+    std::copy_n(options.first_layer_output.begin(), size_t(batch) * layers[0].output.size(),
+                data(activation_offsets_[1]));
+  } else {
+    std::copy(input.begin(), input.begin() + size_t(batch) * architecture_.input.size(),
+              data(activation_offsets_[0]));
+  }
+  for (int i = from_layer_1 ? 1 : 0; i < static_cast<int>(layers.size()); ++i) {
     const LayerSpec& layer = layers[i];
     const T* in = data(activation_offsets_[i]);
     T* out = data(activation_offsets_[i + 1]);
