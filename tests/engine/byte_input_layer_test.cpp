@@ -62,25 +62,28 @@ TEST(ByteInputLayer, IsTheFloatFirstLayerOfTheQuantizedViewWithinFloatRoundingOn
           for (RangeMethod range : {RangeMethod::min_max, RangeMethod::mse}) {
             const std::string name = std::to_string(inputs) + " inputs, " + std::to_string(bits) + " bits " +
                                      std::string(choice_name(symmetry)) + " " +
-                                     std::string(choice_name(granularity)) + " " + std::string(choice_name(range));
+                                     std::string(choice_name(granularity)) + " " +
+                                     std::string(choice_name(range));
             QuantizationSetting setting;
             setting.weights = {
                 .bits = bits, .granularity = granularity, .symmetry = symmetry, .range_method = range};
             std::vector<float> view(network.parameter_count());
             std::vector<std::vector<QuantGrid>> grids;
             quantize_weights_into(network, network.parameters(), setting, view, &grids);
-            Result<ByteInputLayer> reference = build_byte_input_layer(
-                network, network.parameters(), grids, c.features, Int8GemmVariant::reference);
+            Result<ByteInputLayer> reference = build_byte_input_layer(network, network.parameters(), grids,
+                                                                      c.features, Int8GemmVariant::reference);
             if (bits == 8 && symmetry == Symmetry::asymmetric) {  // codes reach ±255 from the zero point
               ASSERT_FALSE(reference.ok()) << name;
-              EXPECT_NE(reference.message().find("does not fit int8"), std::string::npos) << reference.message();
+              EXPECT_NE(reference.message().find("does not fit int8"), std::string::npos)
+                  << reference.message();
               continue;
             }
             ASSERT_TRUE(reference.ok()) << name << ": " << reference.message();
             std::vector<float> expected(rows.size() * weight.rows), by_reference(expected.size()),
                 by_fastest(expected.size());
             byte_input_layer_forward(*reference, c.features, rows, nullptr, by_reference);
-            Result<ByteInputLayer> fastest = build_byte_input_layer(network, network.parameters(), grids, c.features);
+            Result<ByteInputLayer> fastest =
+                build_byte_input_layer(network, network.parameters(), grids, c.features);
             ASSERT_TRUE(fastest.ok());
             byte_input_layer_forward(*fastest, c.features, rows, &pool, by_fastest);
             ASSERT_EQ(by_fastest, by_reference) << name;  // integer sums: the same bits
@@ -117,7 +120,8 @@ TEST(ByteInputLayer, RefusesFloatFeaturesConvFirstLayersAndFloatWeights) {
   EXPECT_FALSE(build_byte_input_layer(*c.network, c.network->parameters(), grids, floats).ok());
   setting.weight_bits_per_layer = {0};  // the first layer float, the last at 4 bits
   quantize_weights_into(*c.network, c.network->parameters(), setting, view, &grids);
-  Result<ByteInputLayer> float_weights = build_byte_input_layer(*c.network, c.network->parameters(), grids, c.features);
+  Result<ByteInputLayer> float_weights =
+      build_byte_input_layer(*c.network, c.network->parameters(), grids, c.features);
   ASSERT_FALSE(float_weights.ok());
   EXPECT_EQ(float_weights.message(), "the first layer's weights are float");
 
@@ -154,19 +158,27 @@ TEST(ByteInputLayerFashionMnist, PredictionsLossAndAccuracyAgreeWithFakeQuantiza
   ASSERT_TRUE(run.ok()) << run.message();
   while (!run->trainer->finished()) run->trainer->advance(1000.0);
   Network<float>& network = *run->network;
+  ASSERT_EQ(network.architecture().layers[0].kind, LayerKind::flatten);  // 28x28x1 images
   for (int bits : {2, 4, 8}) {
     for (Symmetry symmetry : {Symmetry::symmetric, Symmetry::asymmetric}) {
       for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
         for (RangeMethod range : {RangeMethod::min_max, RangeMethod::mse}) {
           if (bits == 8 && symmetry == Symmetry::asymmetric) continue;  // refused: the float path runs
           QuantizationSetting setting;
-          setting.weights = {.bits = bits, .granularity = granularity, .symmetry = symmetry, .range_method = range};
-          const std::string name = std::to_string(bits) + " bits " + std::string(choice_name(symmetry)) + " " +
-                                   std::string(choice_name(granularity)) + " " + std::string(choice_name(range));
+          setting.weights = {
+              .bits = bits, .granularity = granularity, .symmetry = symmetry, .range_method = range};
+          const std::string name = std::to_string(bits) + " bits " + std::string(choice_name(symmetry)) +
+                                   " " + std::string(choice_name(granularity)) + " " +
+                                   std::string(choice_name(range));
+          std::vector<float> view(network.parameter_count());
+          std::vector<std::vector<QuantGrid>> grids;
+          quantize_weights_into(network, network.parameters(), setting, view, &grids);
+          ASSERT_TRUE(build_byte_input_layer(network, network.parameters(), grids, data->test_x).ok())
+              << name;
           std::vector<int32_t> by_integers, by_floats;
           const Evaluation integer = evaluate_quantized(network, *data, setting, 512, &by_integers);
-          const Evaluation fake = evaluate_quantized(network, *data, setting, 512, &by_floats,
-                                                     QuantizedPath::fake_quantization);
+          const Evaluation fake =
+              evaluate_quantized(network, *data, setting, 512, &by_floats, QuantizedPath::fake_quantization);
           size_t agree = 0;
           for (size_t i = 0; i < by_floats.size(); ++i) agree += by_integers[i] == by_floats[i];
           const double agreement = double(agree) / by_floats.size();
@@ -174,8 +186,8 @@ TEST(ByteInputLayerFashionMnist, PredictionsLossAndAccuracyAgreeWithFakeQuantiza
           EXPECT_NEAR(integer.accuracy, fake.accuracy, 0.0002) << name;
           EXPECT_NEAR(integer.loss, fake.loss, 1e-4) << name;
           std::printf("[ bytes    ] W%d %s: %.2f%% agree; accuracy %.2f%% / %.2f%%, loss %.6f / %.6f\n", bits,
-                      name.c_str(), 100 * agreement, 100 * integer.accuracy, 100 * fake.accuracy, integer.loss,
-                      fake.loss);
+                      name.c_str(), 100 * agreement, 100 * integer.accuracy, 100 * fake.accuracy,
+                      integer.loss, fake.loss);
         }
       }
     }

@@ -15,12 +15,15 @@ Result<ByteInputLayer> build_byte_input_layer(const Network<float>& network, std
   if (features.storage() != FeatureStorage::uint8_codes || !(features.divisor() > 0.0f)) {
     return Status::error("the features are floats: no integer input");
   }
+  // A flatten before it changes nothing (NHWC rows are already flat).
   const Architecture& architecture = network.architecture();
-  if (architecture.layers.empty() || architecture.layers[0].kind != LayerKind::dense) {
+  size_t first = 0;
+  while (first < architecture.layers.size() && architecture.layers[first].kind == LayerKind::flatten) ++first;
+  if (first == architecture.layers.size() || architecture.layers[first].kind != LayerKind::dense) {
     return Status::error("the first layer is not dense");
   }
   const auto& tensors = network.parameter_tensors();
-  const ParameterTensor& weight = tensors[0];  // layer 0's weight, then its bias
+  const ParameterTensor& weight = tensors[0];  // the first dense layer's weight, then its bias
   const ParameterTensor& bias = tensors[1];
   if (weight_grids.empty() || weight_grids[0].empty()) {
     return Status::error("the first layer's weights are float");

@@ -7,9 +7,9 @@
 // by the int8 GEMM (kernels/int8_gemm.h: vpdpbusd, vpmaddubsw, i32x4.dot_i16x8_s; bytes enter it as
 // byte - 128 and the column offset 128·Σ_k w_k adds the shift back), then
 //   y[c] = float(Σ byte_k · w_k) · (s_w[c] / d) + b[c]                                       float
-// The rest of the network stays float (ForwardOptions::first_layer_output). The two differ only by
-// float rounding (the float path rounds at every addition, this one once), so predictions agree on
-// all but the rare near-ties (tests/engine/byte_input_layer_test.cpp holds them to >= 99.98% on
+// The rest of the network stays float (ForwardOptions::first_layer_output). A flatten may come first. The two
+// differ only by float rounding (the float path rounds at every addition, this one once), so predictions
+// agree on all but the rare near-ties (tests/engine/byte_input_layer_test.cpp holds them to >= 99.98% on
 // Fashion-MNIST, loss within 1e-4).
 //
 // Not here: networks whose first layer is a convolution (an integer im2col of bytes; the W2 slider is
@@ -21,16 +21,16 @@
 
 #include "core/engine/base/status.h"
 #include "core/engine/data/feature_rows.h"
-#include "core/engine/quant/quantizer.h"
 #include "core/engine/kernels/int8_gemm.h"
 #include "core/engine/kernels/task_pool.h"
 #include "core/engine/nn/network.h"
+#include "core/engine/quant/quantizer.h"
 
 namespace qplay {
 
 struct ByteInputLayer {
   int inputs = 0, outputs = 0;
-  PackedInt8Weights weights;        // codes minus zero point [outputs, inputs], offsets 128·Σ_k w_k
+  PackedInt8Weights weights;         // codes minus zero point [outputs, inputs], offsets 128·Σ_k w_k
   std::vector<float> output_scales;  // [outputs] s_w[c] / d
   std::vector<float> biases;         // [outputs] the float biases, as fake quantization keeps them
 };

@@ -135,8 +135,8 @@ std::span<const T> Network<T>::layer_output(int layer) const {
 template <typename T>
 std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
                                        const ForwardOptions<T>& options) {
-  const bool from_layer_1 = !options.first_layer_output.empty();
-  assert(from_layer_1 || input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
+  const bool from_first_output = !options.first_layer_output.empty();
+  assert(from_first_output || input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
   // A caller may pass this network's own parameters(); a larger batch grows (moves) the arena under them.
   const bool own_parameters = options.parameters.empty() || options.parameters.data() == parameters().data();
   reserve_batch(batch);
@@ -149,15 +149,18 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
 
   const KernelTable& k = *kernels_;
   const auto& layers = architecture_.layers;
-  if (from_layer_1) {
-    assert(options.first_layer_output.size() >= size_t(batch) * layers[0].output.size());
-    std::copy_n(options.first_layer_output.begin(), size_t(batch) * layers[0].output.size(),
-                data(activation_offsets_[1]));
+  // Given the first weighted layer's output, the layers up to it (flatten, by the caller's word) are
+  // skipped.
+  const int first = from_first_output ? first_weighted_layer_ + 1 : 0;
+  if (from_first_output) {
+    const size_t size = size_t(batch) * layers[first_weighted_layer_].output.size();
+    assert(options.first_layer_output.size() >= size);
+    std::copy_n(options.first_layer_output.begin(), size, data(activation_offsets_[first]));
   } else {
     std::copy(input.begin(), input.begin() + size_t(batch) * architecture_.input.size(),
               data(activation_offsets_[0]));
   }
-  for (int i = from_layer_1 ? 1 : 0; i < static_cast<int>(layers.size()); ++i) {
+  for (int i = first; i < static_cast<int>(layers.size()); ++i) {
     const LayerSpec& layer = layers[i];
     const T* in = data(activation_offsets_[i]);
     T* out = data(activation_offsets_[i + 1]);

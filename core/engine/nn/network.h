@@ -55,9 +55,9 @@ struct ForwardOptions {
   // Called with the (unquantized) input of every weighted layer but the first, before that input is
   // quantized: range calibration, and QAT updating the layer's grid for the batch at hand.
   std::function<void(int layer, std::span<const T> input)> observe_layer_input;
-  // Non-empty: layer 0's output for this batch ([batch, output size of layer 0]), computed by the
-  // caller (deploy/byte_input_layer.h computes a dense first layer on byte inputs in integers);
-  // forward starts at layer 1 and does not read its input.
+  // Non-empty: the first weighted layer's output for this batch ([batch, its output size]), computed
+  // by the caller from the input (deploy/byte_input_layer.h: a dense first layer on byte inputs, in
+  // integers, after nothing but flatten); forward starts after that layer and reads no input.
   std::span<const T> first_layer_output;
 };
 
