@@ -280,6 +280,66 @@ TEST(Int8Model, WeightsOfEverySliderGridAreTheQuantizedViewAndAsymmetric8BitOrFl
             "layer 2 (dense): float weights have no int8 form; quantize them to 1..8 bits");
 }
 
+// The slider quantizes the weights on the int8 runner's pool and builds the model from the grids that
+// quantization chose: the view, the grids and every op must be the ones of a serial pass that chooses
+// the grids again, for every grid family, per-layer bits, and tensors of more than one task's channels.
+TEST(Int8Model, GridsOfTheViewAndAPoolGiveTheSameViewAndModelAsASerialBuild) {
+  TaskPool pool(2);
+  for (const Architecture& architecture :
+       {parsed("mlp:300,7", {1, 1, 130}, 4), hand_built_cnn(), parsed("cnn:5", {9, 9, 2}, 3)}) {
+    SCOPED_TRACE(architecture.spec);
+    std::unique_ptr<Network<float>> network = random_network(architecture, 21);
+    const FeatureRows features = random_rows(120, architecture.input.size(), 0.0f, 1.0f, 22);
+    for (int bits : {1, 4, 7}) {
+      for (Symmetry symmetry : {Symmetry::symmetric, Symmetry::asymmetric}) {
+        for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
+          for (RangeMethod range : {RangeMethod::min_max, RangeMethod::mse}) {
+            QuantizationSetting setting;
+            setting.weights = {
+                .bits = bits, .granularity = granularity, .symmetry = symmetry, .range_method = range};
+            setting.weight_bits_per_layer = {5};  // the first layer at 5 bits
+            const std::string name = std::to_string(bits) + " bits " + std::string(choice_name(symmetry)) +
+                                     " " + std::string(choice_name(granularity)) + " " +
+                                     std::string(choice_name(range));
+            std::vector<float> view(network->parameter_count());
+            std::vector<std::vector<QuantGrid>> grids;
+            quantize_weights_into(*network, network->parameters(), setting, view, &grids, &pool);
+            ASSERT_EQ(view, quantized_weights_view(*network, setting)) << name;
+            Int8ModelOptions options =
+                calibrate_int8_model_options(*network, network->parameters(), features, 120, granularity);
+            options.weights = setting.weights;
+            options.weight_bits_per_layer = setting.weight_bits_per_layer;
+            options.gemm_variant = Int8GemmVariant::reference;
+            Result<Int8Model> serial = build_int8_model(*network, network->parameters(), options);
+            options.weight_grids = grids;
+            options.pool = &pool;
+            Result<Int8Model> pooled = build_int8_model(*network, network->parameters(), options);
+            ASSERT_EQ(serial.ok(), pooled.ok()) << name;
+            if (!serial.ok()) {
+              EXPECT_EQ(serial.message(), pooled.message());
+              continue;
+            }
+            ASSERT_EQ(serial->ops.size(), pooled->ops.size());
+            for (size_t k = 0; k < serial->ops.size(); ++k) {
+              const Int8Op &a = serial->ops[k], &b = pooled->ops[k];
+              EXPECT_EQ(a.weights, b.weights) << name << " op " << k;
+              EXPECT_EQ(a.weight_scales, b.weight_scales) << name << " op " << k;
+              EXPECT_EQ(a.bias, b.bias) << name << " op " << k;
+              EXPECT_EQ(a.accumulator_scales, b.accumulator_scales) << name << " op " << k;
+              EXPECT_EQ(a.input_grid, b.input_grid) << name << " op " << k;
+              EXPECT_EQ(a.output_grid, b.output_grid) << name << " op " << k;
+            }
+            std::vector<float> serial_logits, pooled_logits;
+            ASSERT_TRUE(int8_predict(*serial, features, 120, Int8Backend::engine, 1, &serial_logits).ok());
+            ASSERT_TRUE(int8_predict(*pooled, features, 120, Int8Backend::engine, 2, &pooled_logits).ok());
+            EXPECT_EQ(serial_logits, pooled_logits) << name;
+          }
+        }
+      }
+    }
+  }
+}
+
 // calibrate_activation_ranges tracks only the extremes for min-max grids; they must be the grids an
 // ActivationRangeObserver per layer input gives (unsigned after a ReLU, symmetric after tanh or at the
 // input), over more than one 500-row chunk and with NaN and ±inf among the inputs, which it skips.

@@ -12,13 +12,14 @@
 //              (quantized_weights_view) and evaluated on 10,000 test samples, ms per move; every
 //              evaluation chunk size in kChunkSizes is tried and the fastest reported
 //   w3-w4a8    the same move with 8-bit activations too, as the slider runs it: quantize the weights
-//              (4 bits), calibrate the activation grids on 512 training samples, build the int8 model
-//              and evaluate the 10,000 test samples through real int8 inference (the fastest int8 GEMM
-//              variant of the CPU); pixels are uint8 codes (random bytes / 255), like Fashion-MNIST's
+//              (4 bits, on the int8 runner's pool), calibrate the activation grids on 512 training samples,
+//              build the int8 model and evaluate the 10,000 test samples through real int8 inference (the
+//              fastest int8 GEMM variant of the CPU); pixels are uint8 codes (random bytes / 255), like
+//              Fashion-MNIST's
 //   w3-first-readout  the same move up to the first 1,000-sample read-out of an
 //              IncrementalEvaluation (what the slider shows within the frame), ms
 //   w4-lab-slider  the playground's slider: a paused Lab of three runs (baseline, gradl1, symreg;
-//              mlp:128 on 28x28 inputs, 10,000 test samples) moved to a bit-width it has not seen,
+//              mlp:128 on 28x28 byte pixels, 10,000 test samples) moved to a bit-width it has not seen,
 //              then frames of lab.advance(8 ms) until every run's evaluation at it is complete, ms;
 //              the same three evaluations done directly (evaluate_quantized) are the reference
 //   w1-train-<method>  W1 training by each registered method (qreg, gradl1, symreg, cpq, raq) with
@@ -357,6 +358,33 @@ Measurement bench_slider_move(const std::string& kernel_name, int threads, int r
   }
   best.details["weight_bits"] = setting.weights.bits;
   best.details["median_ms_by_chunk_size"] = by_chunk;
+  // The same move on pixels stored as bytes (random bytes / 255, as Fashion-MNIST's), as the
+  // playground runs it: the first layer in integers (deploy/byte_input_layer.h), the rest float.
+  {
+    std::vector<uint8_t> bytes(test.features.size());
+    Rng rng(kSeed + 3);
+    for (uint8_t& byte : bytes) byte = static_cast<uint8_t>(rng.below(256));
+    const FeatureRows pixels = FeatureRows::from_uint8_codes(std::move(bytes), kW1.input.size(), 255.0f);
+    Network<float> network = make_network(kW1, kernels);
+    TaskPool pool(threads);
+    uint64_t seed = kSeed;
+    auto timings = measure(
+        "w3 byte pixels, first layer in integers " + kernels->name + " " + std::to_string(threads) + "t",
+        repetitions,
+        [&] {
+          std::vector<float> view(network.parameter_count());
+          std::vector<std::vector<QuantGrid>> grids;
+          quantize_weights_into(network, network.parameters(), setting, view, &grids, &pool);
+          const ByteInputLayer first_layer =
+              build_byte_input_layer(network, network.parameters(), grids, pixels).value();
+          ForwardOptions<float> options;
+          options.parameters = view;
+          evaluate(network, first_layer, &pool, pixels, test.labels, options);
+          return 1.0;
+        },
+        [&] { network.initialize(++seed); });
+    best.details["byte_pixels_first_layer_in_integers_ms"] = median(milliseconds(timings));
+  }
   return best;
 }
 
@@ -392,7 +420,9 @@ Measurement bench_slider_move_int8(const std::string& kernel_name, int threads, 
       name, repetitions,
       [&] {
         Clock::time_point step = Clock::now();
-        std::vector<float> view = quantized_weights_view(network, setting);
+        std::vector<float> view(network.parameter_count());
+        std::vector<std::vector<QuantGrid>> weight_grids;
+        quantize_weights_into(network, network.parameters(), setting, view, &weight_grids, &runner.pool());
         quantize_ms.push_back(since(step));
         step = Clock::now();
         const ActivationQuantization activations =
@@ -400,7 +430,8 @@ Measurement bench_slider_move_int8(const std::string& kernel_name, int threads, 
         calibrate_ms.push_back(since(step));
         step = Clock::now();
         Result<Int8Model> model =
-            build_int8_model_for_setting(network, network.parameters(), setting, activations, test);
+            build_int8_model_for_setting(network, network.parameters(), setting, activations, test,
+                                         std::move(weight_grids), &runner.pool());
         build_ms.push_back(since(step));
         if (!model) {
           std::fprintf(stderr, "qplay-bench: w3-w4a8: %s\n", model.message().c_str());
@@ -478,8 +509,15 @@ Measurement bench_lab_slider(const std::string& kernel_name, int threads, int re
   images.sample_shape = {28, 28, 1};
   images.num_classes = kClasses;
   for (int c = 0; c < kClasses; ++c) images.class_names.push_back(std::to_string(c));
-  images.train_x = FeatureRows::from_floats(train.features, kW1.input.size());
-  images.test_x = FeatureRows::from_floats(test.features, kW1.input.size());
+  // Pixels stored as bytes, as Fashion-MNIST's are (random bytes / 255): the playground's path for them.
+  auto random_pixels = [](size_t count, uint64_t seed) {
+    Rng rng(seed);
+    std::vector<uint8_t> bytes(count * kW1.input.size());
+    for (uint8_t& byte : bytes) byte = static_cast<uint8_t>(rng.below(256));
+    return FeatureRows::from_uint8_codes(std::move(bytes), kW1.input.size(), 255.0f);
+  };
+  images.train_x = random_pixels(kTrainSamples, kSeed);
+  images.test_x = random_pixels(kTestSamples, kSeed + 1);
   images.train_y = train.labels;
   images.test_y = test.labels;
   auto dataset = std::make_shared<const Dataset>(std::move(images));
@@ -522,12 +560,20 @@ Measurement bench_lab_slider(const std::string& kernel_name, int threads, int re
       evaluate_quantized(*lab.run(r).run.network, *dataset, lab.current_setting(), calibration);
     return 1.0;
   });
+  // The same, all in float (the first layer too): what the pixel bytes in integers save.
+  auto direct_float = measure("w4-lab-slider direct evaluation in float", repetitions, [&] {
+    for (int r = 0; r < lab.run_count(); ++r)
+      evaluate_quantized(*lab.run(r).run.network, *dataset, lab.current_setting(), calibration, nullptr,
+                         QuantizedPath::fake_quantization);
+    return 1.0;
+  });
   Measurement m{"w4-lab-slider", lab.run(0).run.network->kernels().name, threads, "ms"};
   m.values = milliseconds(timings);
   m.details["frames"] = frames;
   m.details["frame_budget_ms"] = kFrameMs;
   m.details["runs"] = lab.run_count();
   m.details["direct_ms"] = 1e3 * median(direct);
+  m.details["direct_in_float_ms"] = 1e3 * median(direct_float);
   return m;
 }
 

@@ -105,24 +105,27 @@ Result<QuantGrid> next_weighted_input_grid(const Architecture& architecture, int
   return int8_code_grid(*activations.input_grids[next], what);
 }
 
-// Fills op.weights, weight_scales, bias and accumulator_scales; op's grids and shapes are set.
-Status quantize_weighted_layer(const Architecture& architecture, int layer, std::span<const float> weights,
-                               std::span<const float> biases, const WeightQuantSpec& spec, Int8Op& op) {
-  const int outputs = op.outputs(), patch = op.patch_size();
-  if (spec.bits == 0) {
-    return Status::error(layer_name(architecture, layer) +
-                         ": float weights have no int8 form; quantize them to 1..8 bits");
-  }
-  const std::vector<QuantGrid> grids = choose_weight_grids(weights, outputs, spec);
-  op.weights.resize(weights.size());
-  op.weight_scales.resize(outputs);
-  op.bias.resize(outputs);
-  op.accumulator_scales.resize(outputs);
+// A weighted layer as build_int8_model quantizes it: its tensors and grids (quantize_weights_into's,
+// or chosen here) and its op, whose grids and shapes are set and whose weights, biases and scales
+// quantize_weight_channels fills a group of channels at a time.
+struct WeightedLayer {
+  int layer = 0;
+  Int8Op* op = nullptr;
+  std::span<const float> weights, biases;  // [outputs, patch], [outputs]
+  std::vector<QuantGrid> grids;            // 1 (per tensor) or outputs
+};
+
+// Fills op.weights, weight_scales, bias and accumulator_scales of channels [first, first + count).
+// An error names the first channel that does not fit.
+Status quantize_weight_channels(const Architecture& architecture, const WeightedLayer& weighted, int first,
+                                int count) {
+  Int8Op& op = *weighted.op;
+  const int patch = op.patch_size();
   const float input_scale = op.input_grid.scale;
-  for (int c = 0; c < outputs; ++c) {
-    const QuantGrid& grid = grids.size() == 1 ? grids[0] : grids[c];
+  for (int c = first; c < first + count; ++c) {
+    const QuantGrid& grid = weighted.grids.size() == 1 ? weighted.grids[0] : weighted.grids[c];
     if (grid.q_max - grid.zero_point > 127 || grid.zero_point - grid.q_min > 127) {
-      return Status::error(layer_name(architecture, layer) + ": the weight grid " + to_string(grid) +
+      return Status::error(layer_name(architecture, weighted.layer) + ": the weight grid " + to_string(grid) +
                            " reaches more than 127 codes from its zero point; int8 inference takes "
                            "symmetric weights, or asymmetric ones of at most 7 bits");
     }
@@ -132,17 +135,20 @@ Status quantize_weighted_layer(const Architecture& architecture, int layer, std:
     for (int k = 0; k < patch; ++k) {
       const size_t index = static_cast<size_t>(c) * patch + k;
       // The code minus its zero point: scale·(q - z) is the quantized view's value.
-      op.weights[index] = static_cast<int8_t>(quantize_to_int(grid, weights[index]) - grid.zero_point);
+      op.weights[index] =
+          static_cast<int8_t>(quantize_to_int(grid, weighted.weights[index]) - grid.zero_point);
       largest_sum += std::abs(op.weights[index]);
     }
     op.weight_scales[c] = grid.scale;
     // In double: the bias grid s_x·s_w is ~2^15 times finer than the activation grid, and the float
     // product of the two scales must not add an error of its own.
-    const double bias = std::nearbyint(static_cast<double>(biases[c]) / (double(input_scale) * grid.scale));
+    const float bias_value = weighted.biases[c];
+    const double bias = std::nearbyint(static_cast<double>(bias_value) / (double(input_scale) * grid.scale));
     if (!(std::fabs(bias) + 256.0 * largest_sum < double(std::numeric_limits<int32_t>::max()))) {
-      return Status::error(layer_name(architecture, layer) + ": output channel " + std::to_string(c) +
-                           " could overflow its int32 accumulator (bias " + std::to_string(biases[c]) +
-                           " on a grid of " + std::to_string(double(input_scale) * grid.scale) + ")");
+      return Status::error(layer_name(architecture, weighted.layer) + ": output channel " +
+                           std::to_string(c) + " could overflow its int32 accumulator (bias " +
+                           std::to_string(bias_value) + " on a grid of " +
+                           std::to_string(double(input_scale) * grid.scale) + ")");
     }
     op.bias[c] = static_cast<int32_t>(bias);
     // Float, in XNNPACK's order (input_scale · kernel_scale / output_scale): both backends must
@@ -150,6 +156,38 @@ Status quantize_weighted_layer(const Architecture& architecture, int layer, std:
     op.accumulator_scales[c] =
         op.outputs_logits ? input_scale * grid.scale : input_scale * grid.scale / op.output_grid.scale;
   }
+  return {};
+}
+
+// quantize_weight_channels over every weighted layer in groups of channels (about 16,384 weights
+// each) run as the pool's tasks: each channel is quantized on its own, so the codes do not depend on
+// the grouping, and the first error in layer and channel order is the one a serial pass would find.
+Status quantize_weighted_layers(const Architecture& architecture, const std::vector<WeightedLayer>& layers,
+                                TaskPool* pool) {
+  constexpr int kGroupValues = 16384;
+  struct Group {
+    size_t layer;
+    int first, count;
+  };
+  std::vector<Group> groups;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const Int8Op& op = *layers[l].op;
+    const int channels_per_group = std::max(1, kGroupValues / std::max(op.patch_size(), 1));
+    for (int first = 0; first < op.outputs(); first += channels_per_group)
+      groups.push_back({l, first, std::min(channels_per_group, op.outputs() - first)});
+  }
+  std::vector<Status> statuses(groups.size());
+  auto quantize_group = [&](int g) {
+    statuses[g] =
+        quantize_weight_channels(architecture, layers[groups[g].layer], groups[g].first, groups[g].count);
+  };
+  if (pool) {
+    pool->run(static_cast<int>(groups.size()), quantize_group);
+  } else {
+    for (size_t g = 0; g < groups.size(); ++g) quantize_group(static_cast<int>(g));
+  }
+  for (const Status& status : statuses)
+    if (!status) return status;
   return {};
 }
 
@@ -345,6 +383,7 @@ struct Int8Runner::State {
 Int8Runner::Int8Runner(int threads) : state_(std::make_unique<State>(std::clamp(threads, 1, kMaxThreads))) {}
 Int8Runner::~Int8Runner() = default;
 int Int8Runner::threads() const { return state_->threads; }
+TaskPool& Int8Runner::pool() { return state_->pool; }
 
 Status Int8Runner::logits_of_rows(const Int8Model& model, const FeatureRows& features,
                                   std::span<const uint32_t> rows, std::span<float> logits,
@@ -445,6 +484,7 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
   // Index of the op whose output the next layer reads, -1 for the network input; only max-pool
   // ops can follow it before the next weighted layer.
   int producer = -1;
+  std::vector<WeightedLayer> weighted_layers;  // their op pointers are set once model.ops stops growing
   for (int i = 0; i < layers; ++i) {
     const LayerSpec& layer = architecture.layers[i];
     if (layer.kind == LayerKind::flatten) continue;  // NHWC rows are already flat
@@ -493,21 +533,44 @@ Result<Int8Model> build_int8_model(const Network<float>& network, std::span<cons
     if (i < static_cast<int>(options.weight_bits_per_layer.size()) && options.weight_bits_per_layer[i] >= 0) {
       spec.bits = options.weight_bits_per_layer[i];  // as quantize_weights_into reads a setting
     }
-    if (Status status =
-            quantize_weighted_layer(architecture, i, parameters.subspan(weight->offset, weight->size()),
-                                    parameters.subspan(bias.offset, bias.size()), spec, op);
-        !status) {
-      return status;
+    if (spec.bits == 0) {
+      return Status::error(layer_name(architecture, i) +
+                           ": float weights have no int8 form; quantize them to 1..8 bits");
     }
+    WeightedLayer weighted{i,
+                           nullptr,
+                           parameters.subspan(weight->offset, weight->size()),
+                           parameters.subspan(bias.offset, bias.size()),
+                           {}};
+    const size_t tensor = static_cast<size_t>(weight - tensors.begin());
+    weighted.grids = tensor < options.weight_grids.size() && !options.weight_grids[tensor].empty()
+                         ? options.weight_grids[tensor]
+                         : choose_weight_grids(weighted.weights, op.outputs(), spec);
+    op.weights.resize(weighted.weights.size());
+    op.weight_scales.resize(op.outputs());
+    op.bias.resize(op.outputs());
+    op.accumulator_scales.resize(op.outputs());
+    weighted_layers.push_back(std::move(weighted));
     producer = static_cast<int>(model.ops.size());
     model.ops.push_back(std::move(op));
   }
   if (!int8_gemm_variant_available(options.gemm_variant)) {
     return Status::error("int8 model: " + int8_gemm_variant_unavailable_reason(options.gemm_variant));
   }
-  // Packed last: a later ReLU may still have moved an op's grids, never its zero point.
-  for (Int8Op& op : model.ops) {
-    if (op.kind != Int8OpKind::max_pool) pack_int8_op(options.gemm_variant, op);
+  // Quantized and packed last: a later ReLU may still have moved an op's grids (q_min), never
+  // their scales or zero points, which is all the weights, biases and scales depend on.
+  for (WeightedLayer& weighted : weighted_layers) {
+    weighted.op = &*std::find_if(model.ops.begin(), model.ops.end(),
+                                 [&](const Int8Op& op) { return op.layer == weighted.layer; });
+  }
+  if (Status status = quantize_weighted_layers(architecture, weighted_layers, options.pool); !status) {
+    return status;
+  }
+  auto pack = [&](int l) { pack_int8_op(options.gemm_variant, *weighted_layers[l].op); };
+  if (options.pool) {
+    options.pool->run(static_cast<int>(weighted_layers.size()), pack);
+  } else {
+    for (size_t l = 0; l < weighted_layers.size(); ++l) pack(static_cast<int>(l));
   }
   return model;
 }
@@ -524,7 +587,9 @@ Result<QuantGrid> int8_input_grid_of_codes(const FeatureRows& features) {
 Result<Int8Model> build_int8_model_for_setting(const Network<float>& network, std::span<const float> master,
                                                const QuantizationSetting& setting,
                                                const ActivationQuantization& activations,
-                                               const FeatureRows& features) {
+                                               const FeatureRows& features,
+                                               std::vector<std::vector<QuantGrid>> weight_grids,
+                                               TaskPool* pool) {
   if (setting.activations.bits == 0) {
     return Status::error("float activations: the fake-quantized float network is what runs");
   }
@@ -533,6 +598,8 @@ Result<Int8Model> build_int8_model_for_setting(const Network<float>& network, st
   Int8ModelOptions options;
   options.weights = setting.weights;
   options.weight_bits_per_layer = setting.weight_bits_per_layer;
+  options.weight_grids = std::move(weight_grids);
+  options.pool = pool;
   options.activation_quantization = activations;
   options.input_grid = *input_grid;
   return build_int8_model(network, master, options);

@@ -40,6 +40,7 @@
 #include "core/engine/data/feature_rows.h"
 #include "core/engine/deploy/post_training.h"
 #include "core/engine/kernels/int8_gemm.h"
+#include "core/engine/kernels/task_pool.h"
 #include "core/engine/nn/int8_op.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/quantizer.h"
@@ -76,11 +77,15 @@ struct Int8ModelOptions {
   // it spans ±255. Float weights (0 bits) have no int8 form. Both are refused, naming the layer.
   WeightQuantSpec weights = {.bits = 8};
   std::vector<int> weight_bits_per_layer;
+  // The grids quantize_weights_into gave for these weights and this spec, indexed like
+  // network.parameter_tensors(), so they are not chosen a second time; empty: chosen here.
+  std::vector<std::vector<QuantGrid>> weight_grids;
   // Grids for the inputs of the weighted layers after the first: calibrate_activation_ranges with
   // ActivationQuantSpec{.bits = 8} (grids of fewer bits run exactly too: the clamp keeps the codes).
   ActivationQuantization activation_quantization;
   QuantGrid input_grid;  // the network input's grid: calibrate_int8_input_grid
   Int8GemmVariant gemm_variant = fastest_int8_gemm_variant();  // how the engine backend multiplies
+  TaskPool* pool = nullptr;  // quantizes groups of channels and packs the layers as its tasks (same model)
 };
 
 // The 8-bit min-max grid of the network input (asymmetric, so it is the unsigned grid for data >= 0):
@@ -113,10 +118,14 @@ Result<QuantGrid> int8_input_grid_of_codes(const FeatureRows& features);
 // instead: activations not quantized (nothing to gain); features stored as floats (the int8 input
 // would round the data, which the float network does not); and build_int8_model's refusals (not a
 // ReLU network, float or asymmetric 8-bit weights in some layer).
+// weight_grids: quantize_weights_into's grids of `master` for `setting` (empty: chosen again); pool:
+// as Int8ModelOptions::pool.
 Result<Int8Model> build_int8_model_for_setting(const Network<float>& network, std::span<const float> master,
                                                const QuantizationSetting& setting,
                                                const ActivationQuantization& activations,
-                                               const FeatureRows& features);
+                                               const FeatureRows& features,
+                                               std::vector<std::vector<QuantGrid>> weight_grids = {},
+                                               TaskPool* pool = nullptr);
 
 // [SECTION] Running
 
@@ -129,6 +138,8 @@ class Int8Runner {
   explicit Int8Runner(int threads = 1);
   ~Int8Runner();
   int threads() const;
+  // Its pool, for the work around an evaluation (quantizing the weights, building the model).
+  TaskPool& pool();
   // rows_done(first, count): logits[first, first + count) are final. Called once per group of at most
   // 500 rows, on the thread that computed them, groups in any order and concurrently: work per row
   // (scoring) runs on the pool instead of in a serial pass after the call.

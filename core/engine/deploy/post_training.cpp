@@ -21,24 +21,71 @@ bool layer_input_is_nonnegative(const Architecture& architecture, int layer) {
 
 void quantize_weights_into(const Network<float>& network, std::span<const float> master,
                            const QuantizationSetting& setting, std::span<float> view,
-                           std::vector<std::vector<QuantGrid>>* grids) {
-  std::copy(master.begin(), master.end(), view.begin());
+                           std::vector<std::vector<QuantGrid>>* grids, TaskPool* pool) {
   const auto& tensors = network.parameter_tensors();
-  if (grids) grids->assign(tensors.size(), {});
+  // Each weight tensor is cut into parts of whole channels, about kPartValues weights each, and the
+  // parts run as tasks: a channel's grid depends on that channel alone (per-channel), and one
+  // tensor-wide grid is chosen before its parts (per-tensor), so the grids and values are the ones a
+  // single pass gives, whatever the thread count.
+  constexpr size_t kPartValues = 16384;
+  struct Part {
+    size_t tensor;
+    int first_channel, channels;
+  };
+  std::vector<Part> parts;
+  std::vector<std::vector<QuantGrid>> tensor_grids(tensors.size());
+  std::vector<WeightQuantSpec> specs(tensors.size());
+  std::vector<bool> copied(tensors.size(), true);  // biases and float weights: copied as they are
   for (size_t t = 0; t < tensors.size(); ++t) {
     const ParameterTensor& tensor = tensors[t];
     if (!tensor.is_weight) continue;
-    WeightQuantSpec spec = setting.weights;
+    WeightQuantSpec& spec = specs[t];
+    spec = setting.weights;
     if (tensor.layer < static_cast<int>(setting.weight_bits_per_layer.size()) &&
         setting.weight_bits_per_layer[tensor.layer] >= 0) {
       spec.bits = setting.weight_bits_per_layer[tensor.layer];
     }
     if (spec.bits == 0) continue;
-    std::span<const float> weights = master.subspan(tensor.offset, tensor.size());
-    std::vector<QuantGrid> tensor_grids = choose_weight_grids(weights, tensor.rows, spec);
-    fake_quantize_weights(weights, tensor.rows, tensor_grids, view.subspan(tensor.offset, tensor.size()));
-    if (grids) (*grids)[t] = std::move(tensor_grids);
+    copied[t] = false;
+    const size_t row = tensor.size() / tensor.rows;
+    if (spec.granularity == Granularity::per_tensor) {
+      tensor_grids[t] = choose_weight_grids(master.subspan(tensor.offset, tensor.size()), tensor.rows, spec);
+    } else {
+      tensor_grids[t].resize(tensor.rows);
+    }
+    const int channels_per_part =
+        static_cast<int>(std::max<size_t>(1, kPartValues / std::max<size_t>(row, 1)));
+    for (int first = 0; first < tensor.rows; first += channels_per_part) {
+      parts.push_back({t, first, std::min(channels_per_part, tensor.rows - first)});
+    }
   }
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (!copied[t]) continue;
+    const ParameterTensor& tensor = tensors[t];
+    std::copy_n(master.begin() + tensor.offset, tensor.size(), view.begin() + tensor.offset);
+  }
+  auto quantize_part = [&](int index) {
+    const Part& part = parts[index];
+    const ParameterTensor& tensor = tensors[part.tensor];
+    const size_t row = tensor.size() / tensor.rows;
+    const size_t offset = tensor.offset + part.first_channel * row, size = part.channels * row;
+    std::span<const float> weights = master.subspan(offset, size);
+    std::vector<QuantGrid>& all_grids = tensor_grids[part.tensor];
+    std::vector<QuantGrid> part_grids;
+    if (specs[part.tensor].granularity == Granularity::per_tensor) {
+      part_grids = all_grids;
+    } else {
+      part_grids = choose_weight_grids(weights, part.channels, specs[part.tensor]);
+      std::copy(part_grids.begin(), part_grids.end(), all_grids.begin() + part.first_channel);
+    }
+    fake_quantize_weights(weights, part.channels, part_grids, view.subspan(offset, size));
+  };
+  if (pool) {
+    pool->run(static_cast<int>(parts.size()), quantize_part);
+  } else {
+    for (size_t i = 0; i < parts.size(); ++i) quantize_part(static_cast<int>(i));
+  }
+  if (grids) *grids = std::move(tensor_grids);
 }
 
 std::vector<float> quantized_weights_view(const Network<float>& network, const QuantizationSetting& setting) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/engine/data/feature_rows.h"
+#include "core/engine/kernels/task_pool.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/quantizer.h"
 
@@ -35,9 +36,10 @@ bool layer_input_is_nonnegative(const Architecture& architecture, int layer);
 
 // view[] = master[] with every weight tensor fake-quantized per the setting; biases copied.
 // grids (if given) receives each weight tensor's grids, indexed like network.parameter_tensors().
+// pool (if given) quantizes groups of channels as its tasks; the result is the same without it.
 void quantize_weights_into(const Network<float>& network, std::span<const float> master,
                            const QuantizationSetting& setting, std::span<float> view,
-                           std::vector<std::vector<QuantGrid>>* grids = nullptr);
+                           std::vector<std::vector<QuantGrid>>* grids = nullptr, TaskPool* pool = nullptr);
 
 std::vector<float> quantized_weights_view(const Network<float>& network, const QuantizationSetting& setting);
 

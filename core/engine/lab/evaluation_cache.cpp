@@ -75,7 +75,11 @@ void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weight
                             const TrainingMethod* own_grid) {
   task.weights.resize(network.parameters().size());
   const bool on_own_grid = own_grid && own_grid->quantize_on_own_grid(network, task.setting, task.weights);
-  if (!on_own_grid) quantize_weights_into(network, network.parameters(), task.setting, task.weights);
+  std::vector<std::vector<QuantGrid>> weight_grids;
+  if (!on_own_grid) {
+    quantize_weights_into(network, network.parameters(), task.setting, task.weights, &weight_grids,
+                          &int8_runner(network).pool());
+  }
   task.options = {};
   task.options.parameters = task.weights;
   task.int8.reset();
@@ -87,10 +91,19 @@ void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weight
     // the same; a method's own grid (CPQ's learned step) is not one the int8 builder derives from the
     // setting, so those runs stay on fake quantization, like every setting the builder refuses.
     if (!on_own_grid) {
-      Result<Int8Model> int8 = build_int8_model_for_setting(network, network.parameters(), task.setting,
-                                                            task.activations, dataset_->test_x);
+      Result<Int8Model> int8 =
+          build_int8_model_for_setting(network, network.parameters(), task.setting, task.activations,
+                                       dataset_->test_x, weight_grids, &int8_runner(network).pool());
       if (int8) task.int8 = std::move(int8).value();
     }
+  }
+  task.byte_input.reset();
+  if (!task.int8 && !on_own_grid) {
+    // Float activations (or an int8 refusal): the float network, its first layer in integers when the
+    // features are bytes; a refusal (float features, a conv first layer, ...) leaves it all float.
+    Result<ByteInputLayer> byte_input =
+        build_byte_input_layer(network, network.parameters(), weight_grids, dataset_->test_x);
+    if (byte_input) task.byte_input = std::move(byte_input).value();
   }
   task.evaluation->restart();
   task.running = true;
@@ -126,7 +139,8 @@ bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version
   if (task.int8) {
     task.evaluation->advance(*task.int8, int8_runner(network), budget_ms, min_samples);
   } else {
-    task.evaluation->advance(network, task.options, budget_ms, min_samples);
+    task.evaluation->advance(network, task.options, budget_ms, min_samples,
+                             task.byte_input ? &*task.byte_input : nullptr, &int8_runner(network).pool());
   }
   const bool done = task.evaluation->done();
   if (done || !task.shown.complete) {

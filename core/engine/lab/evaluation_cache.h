@@ -11,7 +11,8 @@
 // With quantized activations a setting is evaluated by real int8 inference (deploy/int8_inference.h)
 // wherever that computes what the fake-quantized float network computes (build_int8_model_for_setting
 // says where; elsewhere, and for a method's own grid, by fake quantization), on as many threads as the
-// network's kernel table.
+// network's kernel table. Otherwise (float activations) the float network evaluates it, with its first
+// layer computed in integers where the features are bytes (deploy/byte_input_layer.h).
 //
 // Not for: training metrics (train/trainer.h) or whole sweeps in one call (train/sweep.h).
 #pragma once
@@ -83,6 +84,7 @@ class EvaluationCache {
     ActivationQuantization activations;  // its grids, when activations are quantized
     ForwardOptions<float> options;
     std::optional<Int8Model> int8;  // the same weights and grids in int8, when it computes the same
+    std::optional<ByteInputLayer> byte_input;  // else the first layer in integers, on byte features
     std::unique_ptr<IncrementalEvaluation> evaluation;
     uint64_t last_used = 0;
   };

@@ -150,7 +150,8 @@ std::span<const T> Network<T>::layer_output(int layer) const {
 template <typename T>
 std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
                                        const ForwardOptions<T>& options) {
-  assert(input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
+  const bool from_first_output = !options.first_layer_output.empty();
+  assert(from_first_output || input.size() >= static_cast<size_t>(batch) * architecture_.input.size());
   // A caller may pass this network's own parameters(); a larger batch grows (moves) the arena under them.
   const bool own_parameters = options.parameters.empty() || options.parameters.data() == parameters().data();
   reserve_batch(batch);
@@ -163,14 +164,21 @@ std::span<const T> Network<T>::forward(std::span<const T> input, int batch,
   }
 
   const KernelTable& k = *kernels_;
+  const auto& layers = architecture_.layers;
+  // Given the first weighted layer's output, the layers up to it (flatten, by the caller's word) are
+  // skipped.
+  const int first = from_first_output ? first_weighted_layer_ + 1 : 0;
   const T* network_input = input.data();
-  if (!options.forward_only) {  // backward reads the first layer's input from the arena
+  if (from_first_output) {
+    const size_t size = size_t(batch) * layers[first_weighted_layer_].output.size();
+    assert(options.first_layer_output.size() >= size);
+    std::copy_n(options.first_layer_output.begin(), size, data(activation_offsets_[first]));
+  } else if (!options.forward_only) {  // backward reads the first layer's input from the arena
     std::copy(input.begin(), input.begin() + size_t(batch) * architecture_.input.size(),
               data(activation_offsets_[0]));
     network_input = data(activation_offsets_[0]);
   }
-  const auto& layers = architecture_.layers;
-  for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
+  for (int i = first; i < static_cast<int>(layers.size()); ++i) {
     const LayerSpec& layer = layers[i];
     const T* in = i == 0 ? network_input : data(activation_offsets_[i]);
     T* out = data(activation_offsets_[i + 1]);

@@ -58,6 +58,10 @@ struct ForwardOptions {
   // No backward follows (evaluation, inference): the input is read where it lies rather than copied into
   // the arena for backward (4% of W1 inference). backward() and layer_output(-1) then need a new forward.
   bool forward_only = false;
+  // Non-empty: the first weighted layer's output for this batch ([batch, its output size]), computed
+  // by the caller from the input (deploy/byte_input_layer.h: a dense first layer on byte inputs, in
+  // integers, after nothing but flatten); forward starts after that layer and reads no input.
+  std::span<const T> first_layer_output;
 };
 
 template <typename T>

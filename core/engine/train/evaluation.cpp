@@ -10,23 +10,20 @@ namespace qplay {
 
 namespace {
 
-// The loop both overloads share. rows_of(start, batch) gives the features of samples
-// [start, start + batch) as floats, [batch, sample_size].
-template <typename RowsOf>
-Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const RowsOf& rows_of,
-                              std::span<const int32_t> labels, const ForwardOptions<float>& options,
-                              std::vector<int32_t>* predictions, int chunk_size) {
+// The loop the overloads share. forward_rows(start, batch) runs the network's forward on samples
+// [start, start + batch).
+template <typename ForwardRows>
+Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const ForwardRows& forward_rows,
+                              std::span<const int32_t> labels, std::vector<int32_t>* predictions,
+                              int chunk_size) {
   const int classes = network.architecture().num_classes;
   if (predictions) predictions->resize(n);
   double loss_sum = 0.0;
   size_t correct = 0;
   chunk_size = std::min(chunk_size, network.largest_batch());
-  // No backward follows.
-  ForwardOptions<float> chunk_options = options;
-  chunk_options.forward_only = true;
   for (size_t start = 0; start < n; start += chunk_size) {
     const int batch = static_cast<int>(std::min<size_t>(chunk_size, n - start));
-    network.forward(rows_of(start, batch), batch, chunk_options);
+    forward_rows(start, batch);
     loss_sum += double(network.loss(labels.subspan(start, batch))) * batch;
     std::span<const float> p = network.probabilities();
     for (int b = 0; b < batch; ++b) {
@@ -39,6 +36,13 @@ Evaluation evaluate_in_chunks(Network<float>& network, size_t n, const RowsOf& r
   return Evaluation::of_sums(n, loss_sum, correct);
 }
 
+// No backward follows an evaluation's forward passes.
+ForwardOptions<float> forward_only(const ForwardOptions<float>& options) {
+  ForwardOptions<float> copy = options;
+  copy.forward_only = true;
+  return copy;
+}
+
 }  // namespace
 
 Evaluation evaluate(Network<float>& network, const FeatureRows& features, std::span<const int32_t> labels,
@@ -47,9 +51,33 @@ Evaluation evaluate(Network<float>& network, const FeatureRows& features, std::s
   const size_t n = std::min({labels.size(), features.rows(), max_samples});
   assert(n == 0 || features.row_size() == network.architecture().input.size());
   std::vector<float> chunk;  // [chunk_size, sample_size] decoded features (uint8 storage only)
+  const ForwardOptions<float> chunk_options = forward_only(options);
   return evaluate_in_chunks(
-      network, n, [&](size_t start, int batch) { return features.float_rows(start, batch, &chunk); }, labels,
-      options, predictions, chunk_size);
+      network, n,
+      [&](size_t start, int batch) {
+        network.forward(features.float_rows(start, batch, &chunk), batch, chunk_options);
+      },
+      labels, predictions, chunk_size);
+}
+
+Evaluation evaluate(Network<float>& network, const ByteInputLayer& first_layer, TaskPool* pool,
+                    const FeatureRows& features, std::span<const int32_t> labels,
+                    const ForwardOptions<float>& options, std::vector<int32_t>* predictions) {
+  const size_t n = std::min(labels.size(), features.rows());
+  std::vector<uint32_t> rows;
+  std::vector<float> first_output;  // [chunk, first_layer.outputs]
+  ForwardOptions<float> from_layer_1 = forward_only(options);
+  return evaluate_in_chunks(
+      network, n,
+      [&](size_t start, int batch) {
+        rows.resize(batch);
+        std::iota(rows.begin(), rows.end(), static_cast<uint32_t>(start));
+        first_output.resize(size_t(batch) * first_layer.outputs);
+        byte_input_layer_forward(first_layer, features, rows, pool, first_output);
+        from_layer_1.first_layer_output = first_output;
+        network.forward({}, batch, from_layer_1);
+      },
+      labels, predictions, 500);
 }
 
 Evaluation evaluate(Network<float>& network, std::span<const float> features, std::span<const int32_t> labels,
@@ -57,10 +85,13 @@ Evaluation evaluate(Network<float>& network, std::span<const float> features, st
                     size_t max_samples, int chunk_size) {
   const size_t sample_size = network.architecture().input.size();
   const size_t n = std::min({labels.size(), features.size() / sample_size, max_samples});
+  const ForwardOptions<float> chunk_options = forward_only(options);
   return evaluate_in_chunks(
       network, n,
-      [&](size_t start, int batch) { return features.subspan(start * sample_size, batch * sample_size); },
-      labels, options, predictions, chunk_size);
+      [&](size_t start, int batch) {
+        network.forward(features.subspan(start * sample_size, batch * sample_size), batch, chunk_options);
+      },
+      labels, predictions, chunk_size);
 }
 
 double score_logits(int classes, std::span<const float> logits, std::span<const int32_t> labels,

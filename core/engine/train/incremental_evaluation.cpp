@@ -64,7 +64,8 @@ size_t IncrementalEvaluation::advance_chunks(int largest_batch, double budget_ms
 }
 
 size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOptions<float>& options,
-                                      double budget_ms, size_t min_samples) {
+                                      double budget_ms, size_t min_samples, const ByteInputLayer* first_layer,
+                                      TaskPool* pool) {
   const size_t sample_size = features_.row_size();
   const int classes = network.architecture().num_classes;
   assert(order_.empty() || sample_size == network.architecture().input.size());
@@ -75,9 +76,17 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
       network.largest_batch(), budget_ms, min_samples,
       [&](std::span<const uint32_t> indices, std::span<const int32_t> labels, std::span<int32_t> predicted) {
         const int batch = static_cast<int>(indices.size());
-        chunk_features_.resize(static_cast<size_t>(batch) * sample_size);
-        gather_batch(features_, indices, chunk_features_.data());
-        network.forward(chunk_features_, batch, chunk_options);
+        if (first_layer) {
+          chunk_features_.resize(static_cast<size_t>(batch) * first_layer->outputs);
+          byte_input_layer_forward(*first_layer, features_, indices, pool, chunk_features_);
+          ForwardOptions<float> from_layer_1 = chunk_options;
+          from_layer_1.first_layer_output = chunk_features_;
+          network.forward({}, batch, from_layer_1);
+        } else {
+          chunk_features_.resize(static_cast<size_t>(batch) * sample_size);
+          gather_batch(features_, indices, chunk_features_.data());
+          network.forward(chunk_features_, batch, chunk_options);
+        }
         const double loss = double(network.loss(labels)) * batch;
         std::span<const float> probabilities = network.probabilities();
         for (int b = 0; b < batch; ++b) {

@@ -30,9 +30,11 @@ class IncrementalEvaluation {
   // (in total since restart) are in, and stops when the split is done. Beyond min_samples the chunks
   // shrink to what fits the rest of the budget (never below kSmallestChunk samples).
   // options.parameters (a quantized weight view) must stay valid until the next restart. Returns the
-  // samples evaluated by this call.
+  // samples evaluated by this call. first_layer (if given): the network's first layer computed on the
+  // byte features in integers (deploy/byte_input_layer.h), its rows split across pool.
   size_t advance(Network<float>& network, const ForwardOptions<float>& options, double budget_ms,
-                 size_t min_samples = 0);
+                 size_t min_samples = 0, const ByteInputLayer* first_layer = nullptr,
+                 TaskPool* pool = nullptr);
   // The same through real int8 inference of model (deploy/int8_inference.h) on runner: the slider's
   // path when activations are quantized and the int8 network computes what the fake-quantized one does.
   size_t advance(const Int8Model& model, Int8Runner& runner, double budget_ms, size_t min_samples = 0);
@@ -62,7 +64,8 @@ class IncrementalEvaluation {
   size_t evaluated_ = 0;      // samples of order_ already in the sums
   double loss_sum_ = 0.0;
   size_t correct_ = 0;
-  std::vector<float> chunk_features_;                      // [chunk_size, sample_size]
+  std::vector<float>
+      chunk_features_;  // [chunk_size, sample_size], or first_layer's output [chunk_size, outputs]
   std::vector<int32_t> chunk_labels_;                      // [chunk_size]
   std::vector<int32_t> chunk_predicted_;                   // [chunk_size]
   std::vector<float> chunk_logits_, chunk_probabilities_;  // [chunk_size, classes]: the int8 path

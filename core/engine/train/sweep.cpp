@@ -5,16 +5,18 @@ namespace qplay {
 Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
                               const QuantizationSetting& setting, int calibration_samples,
                               std::vector<int32_t>* predictions, QuantizedPath path) {
-  std::vector<float> view = quantized_weights_view(network, setting);
+  Int8Runner runner(network.kernels().threads);  // its pool also quantizes the weights
+  std::vector<float> view(network.parameter_count());
+  std::vector<std::vector<QuantGrid>> weight_grids;
+  quantize_weights_into(network, network.parameters(), setting, view, &weight_grids, &runner.pool());
   ActivationQuantization activations =
       calibrate_activation_ranges(network, view, dataset.train_x, calibration_samples, setting.activations);
   if (path == QuantizedPath::int8_when_exact) {
     // A refusal (float activations, float features, a tanh network, ...) is not an error: the fake-
     // quantized float network below computes the same setting.
-    Result<Int8Model> int8 =
-        build_int8_model_for_setting(network, network.parameters(), setting, activations, dataset.test_x);
+    Result<Int8Model> int8 = build_int8_model_for_setting(network, network.parameters(), setting, activations,
+                                                          dataset.test_x, weight_grids, &runner.pool());
     if (int8) {
-      Int8Runner runner(network.kernels().threads);
       Result<Evaluation> result = evaluate_int8(*int8, runner, dataset.test_x, dataset.test_y, predictions);
       if (result) return *result;
     }
@@ -22,6 +24,16 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
   ForwardOptions<float> options;
   options.parameters = view;
   if (setting.activations.bits > 0) options.activation_quantization = &activations;
+  if (path == QuantizedPath::int8_when_exact) {
+    // The first layer in integers on byte features; a refusal (float features, a conv first layer,
+    // float or asymmetric 8-bit first-layer weights) leaves the whole network float.
+    Result<ByteInputLayer> first_layer =
+        build_byte_input_layer(network, network.parameters(), weight_grids, dataset.test_x);
+    if (first_layer) {
+      return evaluate(network, *first_layer, &runner.pool(), dataset.test_x, dataset.test_y, options,
+                      predictions);
+    }
+  }
   return evaluate(network, dataset.test_x, dataset.test_y, options, predictions);
 }
 

@@ -33,7 +33,8 @@ std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset&
 
 // How evaluate_quantized runs a setting with quantized activations: through real int8 inference
 // when build_int8_model_for_setting can build it (an image set of uint8 codes, a ReLU network, int8
-// weight grids), else by fake quantization; or by fake quantization always (to compare the two).
+// weight grids), else by fake quantization, with the first layer in integers on byte features
+// (deploy/byte_input_layer.h); or by fake quantization in float always (to compare the two).
 enum class QuantizedPath { int8_when_exact, fake_quantization };
 
 // Test evaluation of the network at one quantization setting (one slider position). The int8 path
