@@ -48,7 +48,8 @@ Case random_case(const std::string& spec, int inputs, int rows, uint64_t seed) {
 }
 
 TEST(ByteInputLayer, IsTheFloatFirstLayerOfTheQuantizedViewWithinFloatRoundingOnEveryGrid) {
-  TaskPool pool(2);
+  // Two threads where the build has them: the groups of rows on the pool give the caller's bits.
+  const std::shared_ptr<const KernelTable> threaded = make_kernel_table("auto", 2).value();
   for (int inputs : {1, 17, 130, 784}) {
     Case c = random_case("mlp:37,6", inputs, 203, 40 + inputs);
     Network<float>& network = *c.network;
@@ -81,11 +82,11 @@ TEST(ByteInputLayer, IsTheFloatFirstLayerOfTheQuantizedViewWithinFloatRoundingOn
             ASSERT_TRUE(reference.ok()) << name << ": " << reference.message();
             std::vector<float> expected(rows.size() * weight.rows), by_reference(expected.size()),
                 by_fastest(expected.size());
-            byte_input_layer_forward(*reference, c.features, rows, nullptr, by_reference);
+            byte_input_layer_forward(*reference, c.features, rows, *reference_kernel_table(), by_reference);
             Result<ByteInputLayer> fastest =
                 build_byte_input_layer(network, network.parameters(), grids, c.features);
             ASSERT_TRUE(fastest.ok());
-            byte_input_layer_forward(*fastest, c.features, rows, &pool, by_fastest);
+            byte_input_layer_forward(*fastest, c.features, rows, *threaded, by_fastest);
             ASSERT_EQ(by_fastest, by_reference) << name;  // integer sums: the same bits
             // The float layer in double: Σ_k x_k·w_k + b, and Σ|x_k·w_k| + |b| for the tolerance.
             std::vector<float> decoded;

@@ -379,7 +379,7 @@ Measurement bench_slider_move(const std::string& kernel_name, int threads, int r
               build_byte_input_layer(network, network.parameters(), grids, pixels).value();
           ForwardOptions<float> options;
           options.parameters = view;
-          evaluate(network, first_layer, &pool, pixels, test.labels, options);
+          evaluate(network, first_layer, pixels, test.labels, options);
           return 1.0;
         },
         [&] { network.initialize(++seed); });
@@ -428,6 +428,8 @@ Measurement bench_slider_move_int8(const std::string& kernel_name, int threads, 
         const ActivationQuantization activations =
             calibrate_activation_ranges(network, view, train, kCalibrationSamples, setting.activations);
         calibrate_ms.push_back(since(step));
+        // As the slider does: the float table's workers sleep before the int8 runner's pool starts.
+        if (kernels->release_workers) kernels->release_workers(*kernels);
         step = Clock::now();
         Result<Int8Model> model =
             build_int8_model_for_setting(network, network.parameters(), setting, activations, test,

@@ -1,7 +1,6 @@
 #include "core/engine/deploy/byte_input_layer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <limits>
@@ -60,40 +59,32 @@ Result<ByteInputLayer> build_byte_input_layer(const Network<float>& network, std
 }
 
 void byte_input_layer_forward(const ByteInputLayer& layer, const FeatureRows& features,
-                              std::span<const uint32_t> rows, TaskPool* pool, std::span<float> output) {
+                              std::span<const uint32_t> rows, const KernelTable& threads,
+                              std::span<float> output) {
   assert(features.storage() == FeatureStorage::uint8_codes && features.row_size() == size_t(layer.inputs));
   assert(output.size() == rows.size() * layer.outputs);
   constexpr size_t kGroupRows = 64;  // a group's codes and sums stay in L1/L2
   const size_t groups = (rows.size() + kGroupRows - 1) / kGroupRows;
   const size_t inputs = layer.inputs, outputs = layer.outputs;
-  std::atomic<size_t> next_group{0};
-  auto run_groups = [&](int) {
+  parallel_for(threads, groups, [&](size_t g) {
     thread_local std::vector<int8_t> shifted;  // [group, inputs] byte - 128
     thread_local std::vector<int32_t> sums;    // [group, outputs]
     shifted.resize(kGroupRows * inputs);
     sums.resize(kGroupRows * outputs);
-    for (size_t g; (g = next_group.fetch_add(1)) < groups;) {
-      const size_t first = g * kGroupRows, count = std::min(kGroupRows, rows.size() - first);
-      for (size_t r = 0; r < count; ++r) {
-        const uint8_t* __restrict bytes = features.codes().data() + rows[first + r] * inputs;
-        int8_t* __restrict out = shifted.data() + r * inputs;
-        for (size_t k = 0; k < inputs; ++k) out[k] = static_cast<int8_t>(bytes[k] ^ 0x80);
-      }
-      int8_gemm(layer.weights, static_cast<int>(count), shifted.data(), inputs, sums.data(), outputs);
-      for (size_t r = 0; r < count; ++r) {
-        const int32_t* __restrict sum = sums.data() + r * outputs;
-        float* __restrict y = output.data() + (first + r) * outputs;
-        for (size_t c = 0; c < outputs; ++c)
-          y[c] = static_cast<float>(sum[c]) * layer.output_scales[c] + layer.biases[c];
-      }
+    const size_t first = g * kGroupRows, count = std::min(kGroupRows, rows.size() - first);
+    for (size_t r = 0; r < count; ++r) {
+      const uint8_t* __restrict bytes = features.codes().data() + rows[first + r] * inputs;
+      int8_t* __restrict out = shifted.data() + r * inputs;
+      for (size_t k = 0; k < inputs; ++k) out[k] = static_cast<int8_t>(bytes[k] ^ 0x80);
     }
-  };
-  const int tasks = pool ? static_cast<int>(std::min<size_t>(pool->threads(), groups)) : 1;
-  if (pool && tasks > 1) {
-    pool->run(tasks, run_groups);
-  } else {
-    run_groups(0);
-  }
+    int8_gemm(layer.weights, static_cast<int>(count), shifted.data(), inputs, sums.data(), outputs);
+    for (size_t r = 0; r < count; ++r) {
+      const int32_t* __restrict sum = sums.data() + r * outputs;
+      float* __restrict y = output.data() + (first + r) * outputs;
+      for (size_t c = 0; c < outputs; ++c)
+        y[c] = static_cast<float>(sum[c]) * layer.output_scales[c] + layer.biases[c];
+    }
+  });
 }
 
 }  // namespace qplay

@@ -22,7 +22,7 @@
 #include "core/engine/base/status.h"
 #include "core/engine/data/feature_rows.h"
 #include "core/engine/kernels/int8_gemm.h"
-#include "core/engine/kernels/task_pool.h"
+#include "core/engine/kernels/kernel_table.h"
 #include "core/engine/nn/network.h"
 #include "core/engine/quant/quantizer.h"
 
@@ -46,8 +46,10 @@ Result<ByteInputLayer> build_byte_input_layer(const Network<float>& network, std
                                               Int8GemmVariant variant = fastest_int8_gemm_variant());
 
 // output[rows.size(), layer.outputs] = the layer's float output for the samples features[rows[i]];
-// the rows are split across pool's tasks (null: the caller's thread). Results do not depend on it.
+// groups of rows run on the threads of `threads` (the float network's kernel table, whose pool runs
+// the rest of the network right after: a second pool would spin against it). Results do not depend on it.
 void byte_input_layer_forward(const ByteInputLayer& layer, const FeatureRows& features,
-                              std::span<const uint32_t> rows, TaskPool* pool, std::span<float> output);
+                              std::span<const uint32_t> rows, const KernelTable& threads,
+                              std::span<float> output);
 
 }  // namespace qplay

@@ -91,6 +91,8 @@ void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weight
     // the same; a method's own grid (CPQ's learned step) is not one the int8 builder derives from the
     // setting, so those runs stay on fake quantization, like every setting the builder refuses.
     if (!on_own_grid) {
+      // The calibration ran on the float table's pool, whose workers would spin against the runner's.
+      if (network.kernels().release_workers) network.kernels().release_workers(network.kernels());
       Result<Int8Model> int8 =
           build_int8_model_for_setting(network, network.parameters(), task.setting, task.activations,
                                        dataset_->test_x, weight_grids, &int8_runner(network).pool());
@@ -140,7 +142,7 @@ bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version
     task.evaluation->advance(*task.int8, int8_runner(network), budget_ms, min_samples);
   } else {
     task.evaluation->advance(network, task.options, budget_ms, min_samples,
-                             task.byte_input ? &*task.byte_input : nullptr, &int8_runner(network).pool());
+                             task.byte_input ? &*task.byte_input : nullptr);
   }
   const bool done = task.evaluation->done();
   if (done || !task.shown.complete) {

@@ -60,9 +60,9 @@ Evaluation evaluate(Network<float>& network, const FeatureRows& features, std::s
       labels, predictions, chunk_size);
 }
 
-Evaluation evaluate(Network<float>& network, const ByteInputLayer& first_layer, TaskPool* pool,
-                    const FeatureRows& features, std::span<const int32_t> labels,
-                    const ForwardOptions<float>& options, std::vector<int32_t>* predictions) {
+Evaluation evaluate(Network<float>& network, const ByteInputLayer& first_layer, const FeatureRows& features,
+                    std::span<const int32_t> labels, const ForwardOptions<float>& options,
+                    std::vector<int32_t>* predictions) {
   const size_t n = std::min(labels.size(), features.rows());
   std::vector<uint32_t> rows;
   std::vector<float> first_output;  // [chunk, first_layer.outputs]
@@ -73,7 +73,7 @@ Evaluation evaluate(Network<float>& network, const ByteInputLayer& first_layer, 
         rows.resize(batch);
         std::iota(rows.begin(), rows.end(), static_cast<uint32_t>(start));
         first_output.resize(size_t(batch) * first_layer.outputs);
-        byte_input_layer_forward(first_layer, features, rows, pool, first_output);
+        byte_input_layer_forward(first_layer, features, rows, network.kernels(), first_output);
         from_layer_1.first_layer_output = first_output;
         network.forward({}, batch, from_layer_1);
       },

@@ -39,11 +39,11 @@ Evaluation evaluate(Network<float>& network, std::span<const float> features, st
                     const ForwardOptions<float>& options = {}, std::vector<int32_t>* predictions = nullptr,
                     size_t max_samples = std::numeric_limits<size_t>::max(), int chunk_size = 500);
 
-// The first overload with the network's first layer computed by first_layer on pool (the byte
-// features in integers, deploy/byte_input_layer.h), the rest by the float network with options.
-Evaluation evaluate(Network<float>& network, const ByteInputLayer& first_layer, TaskPool* pool,
-                    const FeatureRows& features, std::span<const int32_t> labels,
-                    const ForwardOptions<float>& options, std::vector<int32_t>* predictions = nullptr);
+// The first overload with the network's first layer computed by first_layer (the byte features in
+// integers, deploy/byte_input_layer.h), the rest by the float network with options.
+Evaluation evaluate(Network<float>& network, const ByteInputLayer& first_layer, const FeatureRows& features,
+                    std::span<const int32_t> labels, const ForwardOptions<float>& options,
+                    std::vector<int32_t>* predictions = nullptr);
 
 // The first min(n, max_samples) samples through real int8 inference on runner, scored like
 // evaluate: softmax cross-entropy of the logits, argmax (the first of equal logits) as prediction.

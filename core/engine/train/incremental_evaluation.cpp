@@ -64,8 +64,8 @@ size_t IncrementalEvaluation::advance_chunks(int largest_batch, double budget_ms
 }
 
 size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOptions<float>& options,
-                                      double budget_ms, size_t min_samples, const ByteInputLayer* first_layer,
-                                      TaskPool* pool) {
+                                      double budget_ms, size_t min_samples,
+                                      const ByteInputLayer* first_layer) {
   const size_t sample_size = features_.row_size();
   const int classes = network.architecture().num_classes;
   assert(order_.empty() || sample_size == network.architecture().input.size());
@@ -78,7 +78,7 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
         const int batch = static_cast<int>(indices.size());
         if (first_layer) {
           chunk_features_.resize(static_cast<size_t>(batch) * first_layer->outputs);
-          byte_input_layer_forward(*first_layer, features_, indices, pool, chunk_features_);
+          byte_input_layer_forward(*first_layer, features_, indices, network.kernels(), chunk_features_);
           ForwardOptions<float> from_layer_1 = chunk_options;
           from_layer_1.first_layer_output = chunk_features_;
           network.forward({}, batch, from_layer_1);

@@ -31,10 +31,9 @@ class IncrementalEvaluation {
   // shrink to what fits the rest of the budget (never below kSmallestChunk samples).
   // options.parameters (a quantized weight view) must stay valid until the next restart. Returns the
   // samples evaluated by this call. first_layer (if given): the network's first layer computed on the
-  // byte features in integers (deploy/byte_input_layer.h), its rows split across pool.
+  // byte features in integers (deploy/byte_input_layer.h).
   size_t advance(Network<float>& network, const ForwardOptions<float>& options, double budget_ms,
-                 size_t min_samples = 0, const ByteInputLayer* first_layer = nullptr,
-                 TaskPool* pool = nullptr);
+                 size_t min_samples = 0, const ByteInputLayer* first_layer = nullptr);
   // The same through real int8 inference of model (deploy/int8_inference.h) on runner: the slider's
   // path when activations are quantized and the int8 network computes what the fake-quantized one does.
   size_t advance(const Int8Model& model, Int8Runner& runner, double budget_ms, size_t min_samples = 0);

@@ -17,6 +17,8 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
     Result<Int8Model> int8 = build_int8_model_for_setting(network, network.parameters(), setting, activations,
                                                           dataset.test_x, weight_grids, &runner.pool());
     if (int8) {
+      // The calibration ran on the float table's pool, whose workers would spin against the runner's.
+      if (network.kernels().release_workers) network.kernels().release_workers(network.kernels());
       Result<Evaluation> result = evaluate_int8(*int8, runner, dataset.test_x, dataset.test_y, predictions);
       if (result) return *result;
     }
@@ -30,8 +32,7 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
     Result<ByteInputLayer> first_layer =
         build_byte_input_layer(network, network.parameters(), weight_grids, dataset.test_x);
     if (first_layer) {
-      return evaluate(network, *first_layer, &runner.pool(), dataset.test_x, dataset.test_y, options,
-                      predictions);
+      return evaluate(network, *first_layer, dataset.test_x, dataset.test_y, options, predictions);
     }
   }
   return evaluate(network, dataset.test_x, dataset.test_y, options, predictions);
