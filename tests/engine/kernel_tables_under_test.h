@@ -1,10 +1,13 @@
-// What the kernel table tests share: every table this build can make, and how a failure names a
-// table and a convolution geometry.
+// What the kernel table tests share: every table this build can make, how a failure names a table and a
+// convolution geometry, and bitwise comparison.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +18,18 @@
 #include "core/engine/kernels/kernel_table.h"
 
 namespace qplay {
+
+// Bitwise equality, so -0 differs from +0, except that any NaN equals any NaN: which NaN a sum of two
+// NaNs keeps is unspecified, and in WebAssembly it depends on the operand order the compiler chose
+// (LLVM treats fadd as commutative), so the reference and a SIMD kernel may differ in a NaN's payload.
+inline bool same_bits(std::span<const float> a, std::span<const float> b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) && std::isnan(b[i])) continue;
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return false;
+  }
+  return true;
+}
 
 // Every table this build can make, the reference first. The pooled tables with 2 threads exercise
 // the thread pool; with 1 thread, the pool-less path.

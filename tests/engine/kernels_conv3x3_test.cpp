@@ -5,8 +5,6 @@
 // inputs with signed zeros and NaN (the bits where a skipped padding tap or another order would show).
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -17,16 +15,6 @@
 
 namespace qplay {
 namespace {
-
-// Bitwise equality, except that any NaN equals any NaN (which NaN an operation keeps is unspecified).
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i]) && std::isnan(b[i])) continue;
-    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return false;
-  }
-  return true;
-}
 
 std::vector<float> values_with_zeros(size_t count, uint64_t seed, bool with_nan) {
   Rng rng(seed);

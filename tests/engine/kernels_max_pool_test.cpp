@@ -4,8 +4,6 @@
 // and signed zeros (the cases where "the first maximum" is easy to get wrong).
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -25,18 +23,6 @@ size_t input_size(const ConvGeometry& g) {
 }
 size_t output_size(const ConvGeometry& g) {
   return size_t(g.batch) * g.out_height() * g.out_width() * g.in_channels;
-}
-
-// Bitwise equality, so -0 differs from +0, except that any NaN equals any NaN: which NaN a sum of two
-// NaNs keeps is unspecified, and in WebAssembly it depends on the operand order the compiler chose
-// (LLVM treats fadd as commutative), so the reference and a SIMD kernel may differ in a NaN's payload.
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i]) && std::isnan(b[i])) continue;
-    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return false;
-  }
-  return true;
 }
 
 TEST(ReferenceMaxPool, TwoByTwoWindowsOfOneChannelAreWorkedOut) {

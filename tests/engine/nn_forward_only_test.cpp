@@ -3,7 +3,6 @@
 // on every kernel table, for an MLP and a CNN; and a training step after it is the one it would have been.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,10 +21,6 @@ std::vector<float> random_values(size_t n, uint64_t seed) {
   std::vector<float> values(n);
   for (float& value : values) value = static_cast<float>(rng.uniform(-1.0, 1.0));
   return values;
-}
-
-bool same_bits(std::span<const float> a, std::span<const float> b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 Network<float> network_of(const std::string& spec, std::shared_ptr<const KernelTable> table) {
