@@ -21,8 +21,6 @@
 #include "core/engine/kernels/simd128_kernels.h"
 
 #if defined(__EMSCRIPTEN_PTHREADS__)
-#include <mutex>
-
 #include "core/engine/kernels/worker_pool.h"
 #ifndef QPLAY_WASM_KERNEL_THREADS
 #error "the threaded WebAssembly build defines QPLAY_WASM_KERNEL_THREADS (CMake: PTHREAD_POOL_SIZE + 1)"
@@ -59,20 +57,6 @@ struct ThreadedBackend {
 
 const ThreadedBackend& backend_of(const KernelTable& table) {
   return *static_cast<const ThreadedBackend*>(table.backend.get());
-}
-
-// One pool for the whole module: the browser preloads a fixed number of workers (PTHREAD_POOL_SIZE),
-// and tables of several labs must not ask for more than that between them.
-std::shared_ptr<WorkerPool> shared_pool(int workers) {
-  static std::mutex mutex;
-  static std::shared_ptr<WorkerPool> pool;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!pool) {
-    pool = std::make_shared<WorkerPool>(workers);
-  } else {
-    pool->add_workers_up_to(workers);
-  }
-  return pool;
 }
 
 struct GemmBlocks {
@@ -258,7 +242,7 @@ Result<std::shared_ptr<const KernelTable>> make_simd128_kernel_table_for_threads
     if (!single) return single.status();
     backend->per_thread.push_back(single.value());
   }
-  backend->pool = shared_pool(threads - 1);
+  backend->pool = shared_worker_pool(threads - 1);
   auto table = std::make_shared<KernelTable>();
   table->name = backend->per_thread[0]->name;
   table->threads = threads;

@@ -1,7 +1,8 @@
 // A pool of threads that runs a number of independent tasks and returns when all are done: the int8
-// inference splits a chunk's rows across it (deploy/int8_inference.h). Natively a pthreadpool; in
-// WebAssembly and builds without pthreadpool the tasks run in order on the caller.
-// Its workers sleep as soon as a call is done (PTHREADPOOL_FLAG_YIELD_WORKERS): the slider calls it
+// inference splits a chunk's rows across it (deploy/int8_inference.h). Natively a pthreadpool; in the
+// threaded WebAssembly build the module's one WorkerPool (worker_pool.h); elsewhere the tasks run in
+// order on the caller.
+// Natively its workers sleep as soon as a call is done (PTHREADPOOL_FLAG_YIELD_WORKERS): the slider calls it
 // a few times per frame, and a worker spinning between calls would take a core from drawing (the
 // float tables' pools are sent to sleep by the lab after each slice for the same reason).
 // Not for kernels that want their pool to spin between back-to-back calls (kernel_table.h).

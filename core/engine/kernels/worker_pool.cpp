@@ -102,4 +102,16 @@ void WorkerPool::work() {
   }
 }
 
+std::shared_ptr<WorkerPool> shared_worker_pool(int workers) {
+  static std::mutex mutex;
+  static std::shared_ptr<WorkerPool> pool;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!pool) {
+    pool = std::make_shared<WorkerPool>(workers);
+  } else {
+    pool->add_workers_up_to(workers);
+  }
+  return pool;
+}
+
 }  // namespace qplay

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -65,5 +66,10 @@ class WorkerPool {
   std::atomic<size_t> next_{0};          // the next unclaimed index
   std::atomic<size_t> finished_{0};      // indices done
 };
+
+// One pool for the whole module, with at least `workers` workers: the browser preloads a fixed number
+// of workers (PTHREAD_POOL_SIZE), and the kernel tables of several labs and the int8 runner's
+// TaskPool must not ask for more than that between them.
+std::shared_ptr<WorkerPool> shared_worker_pool(int workers);
 
 }  // namespace qplay
