@@ -95,20 +95,21 @@ std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Ent
 
 std::string applied_setting_label(const Lab& lab) {
   const Experiment& experiment = lab.state().experiment;
-  const std::vector<int>& per_layer = lab.state().layer_weight_bits;
-  std::string weights;
-  if (per_layer.empty()) {
-    weights = bits_label(experiment.weight_bits) + " weights";
-  } else {
-    for (size_t i = 0; i < per_layer.size(); ++i) {
-      const int bits = per_layer[i] < 0 ? experiment.weight_bits : per_layer[i];
-      weights += (i ? "/" : "") + (bits == 0 ? std::string("float") : std::to_string(bits));
+  // "4-bit weights", or "3/float/2-bit weights by layer" from `first` on (an activation list's first
+  // entry is the data's, never quantized).
+  auto by_layer = [](const std::vector<int>& per_layer, int global, size_t first, const char* what) {
+    if (per_layer.size() <= first) return bits_label(global) + " " + what;
+    std::string text;
+    for (size_t i = first; i < per_layer.size(); ++i) {
+      const int bits = per_layer[i] < 0 ? global : per_layer[i];
+      text += (i > first ? "/" : "") + (bits == 0 ? std::string("float") : std::to_string(bits));
     }
-    weights += "-bit weights by layer";
-  }
-  return experiment.activation_bits == 0
-             ? weights
-             : weights + ", " + bits_label(experiment.activation_bits) + " activations";
+    return text + "-bit " + what + " by layer";
+  };
+  const std::string weights = by_layer(lab.state().layer_weight_bits, experiment.weight_bits, 0, "weights");
+  const std::vector<int>& activations = lab.state().layer_activation_bits;
+  if (activations.empty() && experiment.activation_bits == 0) return weights;
+  return weights + ", " + by_layer(activations, experiment.activation_bits, 1, "activations");
 }
 
 bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {

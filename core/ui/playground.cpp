@@ -582,7 +582,8 @@ void Playground::Impl::details_tabs() {
   }
   if (!hidden("sensitivity") && ImGui::BeginTabItem("Layer sensitivity")) {
     state.sensitivity_visible = true;
-    draw_layer_sensitivity(state, ImGui::GetContentRegionAvail());
+    draw_layer_sensitivity(state, ImGui::GetContentRegionAvail(),
+                           [this](std::string name) { remember(name); });
     ImGui::EndTabItem();
   }
   if (plane && !hidden("neurons")) {
