@@ -160,9 +160,7 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
   chosen = std::clamp(chosen, 0, static_cast<int>(layers.size()) - 1);
   const float start_y = ImGui::GetCursorPosY();
 
-  ImGui::TextUnformatted("Now:");
-  ImGui::SameLine();
-  ImGui::TextUnformatted(applied_setting_label(lab).c_str());
+  ImGui::TextWrapped("Now: %s", applied_setting_label(lab).c_str());
   current_accuracies(lab);
 
   // The chosen layer's own bits.
@@ -209,14 +207,26 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
       "",
       {},
       accuracies([&](int l) { return lab.layer_activation_only_setting(l); }, 1)};
-  // Each bar group names its layer and that layer's bits in the current setting.
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const ImVec2 rest(size.x, size.y - (ImGui::GetCursorPosY() - start_y));
+  // Side by side unless the panel is taller than wide (a phone): a bar needs height more than width.
+  const bool stacked = rest.y > rest.x;
+  const ImVec2 each = stacked ? ImVec2(rest.x, (rest.y - style.ItemSpacing.y) / 2)
+                              : ImVec2((rest.x - style.ItemSpacing.x) / 2, rest.y);
+
+  // Each bar group names its layer and that layer's bits in the current setting ("● L1 3-bit", the
+  // chosen one marked); where groups are narrow only the bits, in the quantization papers' short form
+  // ("W3", "A32" for float), the groups being the layers in order.
+  const bool narrow = each.x < 7.0f * ImGui::GetFontSize() * static_cast<float>(layers.size());
+  auto group_label = [&](size_t i, int bits, char kind) {
+    const std::string layer = "L" + std::to_string(i);
+    if (kind == 'A' && i == 0) return narrow ? std::string("-") : layer + " data";
+    if (narrow) return kind + std::to_string(bits == 0 ? 32 : bits);
+    return (static_cast<int>(i) == chosen ? "\u25CF " : "") + layer + " " + bits_label(bits);
+  };
   for (size_t i = 0; i < layers.size(); ++i) {
-    const std::string mark = static_cast<int>(i) == chosen ? "\u25CF " : "";
-    weights_only.group_labels.push_back(mark + "L" + std::to_string(i) + " " +
-                                        bits_label(weight_bits.bits(i)));
-    activations_only.group_labels.push_back(
-        mark + "L" + std::to_string(i) + " " +
-        (i == 0 ? std::string("data") : bits_label(activation_bits.bits(i))));
+    weights_only.group_labels.push_back(group_label(i, weight_bits.bits(i), 'W'));
+    activations_only.group_labels.push_back(group_label(i, activation_bits.bits(i), 'A'));
   }
   const std::string updating = any_older ? " (updating \u2026)" : "";
   const int w = lab.state().experiment.weight_bits, a = lab.state().experiment.activation_bits;
@@ -231,12 +241,6 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
   if (is_current_readout(lab, state.selected_run, now)) reference = 100 * now->result.accuracy;
   const std::string reference_label = lab.run(state.selected_run).method + " now";
 
-  const ImGuiStyle& style = ImGui::GetStyle();
-  const ImVec2 rest(size.x, size.y - (ImGui::GetCursorPosY() - start_y));
-  // Side by side unless the panel is taller than wide (a phone): a bar needs height more than width.
-  const bool stacked = rest.y > rest.x;
-  const ImVec2 each = stacked ? ImVec2(rest.x, (rest.y - style.ItemSpacing.y) / 2)
-                              : ImVec2((rest.x - style.ItemSpacing.x) / 2, rest.y);
   draw_bars(state, weights_only, weight_bits, each, reference, reference_label, remember);
   if (!stacked) ImGui::SameLine();
   draw_bars(state, activations_only, activation_bits, each, reference, reference_label, remember);
