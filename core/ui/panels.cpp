@@ -2,7 +2,7 @@
 //   [SECTION] Read-outs shared by the panels
 //   [SECTION] Curves
 //   [SECTION] Decision boundaries
-//   [SECTION] Weights and layer sensitivity
+//   [SECTION] Weights
 //   [SECTION] Images and confusion matrix
 //   [SECTION] Neurons
 //   [SECTION] What the methods learned, and the recipes
@@ -35,15 +35,6 @@ void no_lab_message(ImVec2 size, const char* text) {
 // The class colours of boundary plots: the categorical palette after the run colours' first entries,
 // so classes do not look like runs.
 ImU32 class_color(int label, float alpha = 1.0f) { return categorical_color(label + 2, alpha); }
-
-// The weight tensors' names ("0.weight"), in the order of Lab::weighted_layers().
-std::vector<std::string> weighted_layer_names(const Lab& lab) {
-  std::vector<std::string> names;
-  for (int layer : lab.weighted_layers())
-    for (const ParameterTensor& t : lab.network(0).parameter_tensors())
-      if (t.is_weight && t.layer == layer) names.push_back(t.name);
-  return names;
-}
 
 // One neuron's map as a square of side pixels at corner, values divided by scale on the diverging colours.
 // Equal neighbours in a row merge into one rectangle: 16 shades per sign are plenty for the eye.
@@ -104,24 +95,33 @@ std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Ent
 
 std::string applied_setting_label(const Lab& lab) {
   const Experiment& experiment = lab.state().experiment;
-  const std::vector<int>& per_layer = lab.state().layer_weight_bits;
-  std::string weights;
-  if (per_layer.empty()) {
-    weights = bits_label(experiment.weight_bits) + " weights";
-  } else {
-    for (size_t i = 0; i < per_layer.size(); ++i) {
-      const int bits = per_layer[i] < 0 ? experiment.weight_bits : per_layer[i];
-      weights += (i ? "/" : "") + (bits == 0 ? std::string("float") : std::to_string(bits));
+  // "4-bit weights", or "3/float/2-bit weights by layer" from `first` on (an activation list's first
+  // entry is the data's, never quantized).
+  auto by_layer = [](const std::vector<int>& per_layer, int global, size_t first, const char* what) {
+    if (per_layer.size() <= first) return bits_label(global) + " " + what;
+    std::string text;
+    for (size_t i = first; i < per_layer.size(); ++i) {
+      const int bits = per_layer[i] < 0 ? global : per_layer[i];
+      text += (i > first ? "/" : "") + (bits == 0 ? std::string("float") : std::to_string(bits));
     }
-    weights += "-bit weights by layer";
-  }
-  return experiment.activation_bits == 0
-             ? weights
-             : weights + ", " + bits_label(experiment.activation_bits) + " activations";
+    return text + "-bit " + what + " by layer";
+  };
+  const std::string weights = by_layer(lab.state().layer_weight_bits, experiment.weight_bits, 0, "weights");
+  const std::vector<int>& activations = lab.state().layer_activation_bits;
+  if (activations.empty() && experiment.activation_bits == 0) return weights;
+  return weights + ", " + by_layer(activations, experiment.activation_bits, 1, "activations");
 }
 
 bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {
   return entry && lab.freshness(run, *entry) == Lab::Freshness::current;
+}
+
+std::vector<std::string> weighted_layer_names(const Lab& lab) {
+  std::vector<std::string> names;
+  for (int layer : lab.weighted_layers())
+    for (const ParameterTensor& t : lab.network(0).parameter_tensors())
+      if (t.is_weight && t.layer == layer) names.push_back(t.name);
+  return names;
 }
 
 // [SECTION] Curves
@@ -305,7 +305,7 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     draw_one("boundary_quantized", run.quantized_boundary, quant_title);
 }
 
-// [SECTION] Weights and layer sensitivity
+// [SECTION] Weights
 
 void draw_weights(PlaygroundState& state, ImVec2 size) {
   Lab& lab = *state.lab();
@@ -381,36 +381,6 @@ void draw_weights(PlaygroundState& state, ImVec2 size) {
     line_plot("transfer", std::span<const LineSeries>(curves, 1), staircase);
   else
     line_plot("transfer", curves, staircase);
-}
-
-void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size) {
-  Lab& lab = *state.lab();
-  const std::vector<int>& layers = lab.weighted_layers();
-  const std::vector<std::string> group_labels = weighted_layer_names(lab);
-  std::vector<std::vector<double>> values(lab.run_count());
-  std::vector<BarSeries> series;
-  bool any_older = false;
-  for (int r = 0; r < lab.run_count(); ++r) {
-    for (int layer : layers) {
-      const EvaluationCache::Entry* entry = lab.evaluation(r, lab.layer_only_setting(layer));
-      values[r].push_back(entry && entry->complete ? 100 * entry->result.accuracy : NAN);
-      any_older =
-          any_older || (entry && entry->complete && lab.freshness(r, *entry) == Lab::Freshness::older);
-    }
-    series.push_back({lab.run(r).method, run_color(r), values[r]});
-  }
-  const int bits = lab.state().experiment.weight_bits;
-  const std::string title = bits == 0 ? "Per-layer sensitivity: move the slider below float to see it"
-                                      : "Test accuracy with only one layer at " + bits_label(bits) +
-                                            " (others float)" + (any_older ? ", updating \u2026" : "");
-  BarPlotOptions options;
-  options.title = title;
-  options.size = size;
-  options.group_labels = group_labels;
-  options.x_label = "quantized layer";
-  options.y_axis.label = "accuracy %";
-  options.y_axis.max = 100;
-  bar_plot("sensitivity", series, options);
 }
 
 // [SECTION] Images and confusion matrix

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/ui/playground_state.h"
 
@@ -20,8 +21,10 @@ std::string bits_label(int bits);
 // before any. Everything not current is also drawn faded (is_current_readout says which).
 std::string accuracy_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry);
 bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry);
+// The weight tensors' names ("0.weight"), in the order of Lab::weighted_layers().
+std::vector<std::string> weighted_layer_names(const Lab& lab);
 // What the slider's setting really applies, for titles: "4-bit weights", "3/1/3-bit weights by layer,
-// 8-bit activations", "float weights".
+// 8-bit activations", "float weights, 4/float-bit activations by layer" (from the second layer's input).
 std::string applied_setting_label(const Lab& lab);
 
 // Text cut to max_width with "…" when longer, the whole text in a tooltip then.
@@ -35,8 +38,11 @@ void draw_training_curves(PlaygroundState& state, ImVec2 size);
 void draw_decision_boundaries(PlaygroundState& state, ImVec2 size);
 // Per-layer histograms of the selected run's weights with the grid, and the quantizer's staircase.
 void draw_weights(PlaygroundState& state, ImVec2 size);
-// Accuracy with only one layer quantized, per layer and run.
-void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size);
+// Accuracy with only one layer's weights, and with only its input, quantized, per layer and run; the
+// layer chosen on the bars gets its own weight and activation bits there (mixed_precision_panel.cpp).
+// remember(name) is called after each control ("more_weights", "sensitivity_weights", ...) for tests.
+void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
+                            const std::function<void(std::string)>& remember);
 // Image data: test images with the predicted labels at the current setting, and the confusion matrix.
 void draw_sample_images(PlaygroundState& state, ImVec2 size);
 void draw_confusion_matrix(PlaygroundState& state, ImVec2 size);

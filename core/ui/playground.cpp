@@ -378,7 +378,7 @@ void Playground::Impl::slider_strip() {
     if (ImGui::Checkbox("per layer", &per_layer))
       state.apply_setting(
           "layer_weight_bits",
-          per_layer ? format_layer_weight_bits(std::vector<int>(lab.weighted_layers().size(), -1)) : "");
+          per_layer ? format_layer_bits(std::vector<int>(lab.weighted_layers().size(), -1)) : "");
     if (per_layer) {
       std::vector<int> bits = lab.state().layer_weight_bits;
       for (size_t i = 0; i < bits.size(); ++i) {
@@ -391,7 +391,7 @@ void Playground::Impl::slider_strip() {
                                                : "L" + std::to_string(i) + " %d";
         if (ImGui::SliderInt(id.c_str(), &value, -1, 8, shown.c_str(), ImGuiSliderFlags_AlwaysClamp)) {
           bits[i] = value == 1 ? (bits[i] < 1 ? 2 : 0) : value;
-          state.apply_setting("layer_weight_bits", format_layer_weight_bits(bits));
+          state.apply_setting("layer_weight_bits", format_layer_bits(bits));
         }
       }
     }
@@ -469,7 +469,7 @@ void flow_text(const std::vector<std::pair<std::string, ImU32>>& pieces) {
 void Playground::Impl::headline() {
   const Lab& lab = *state.lab();
   const QuantizationSetting current = lab.current_setting();
-  const bool all_float = current.weights.bits == 0 && current.activations.bits == 0 &&
+  const bool all_float = current.weights.bits == 0 && !quantizes_activations(current) &&
                          std::none_of(current.weight_bits_per_layer.begin(),
                                       current.weight_bits_per_layer.end(), [](int b) { return b > 0; });
   if (all_float) {
@@ -582,7 +582,8 @@ void Playground::Impl::details_tabs() {
   }
   if (!hidden("sensitivity") && ImGui::BeginTabItem("Layer sensitivity")) {
     state.sensitivity_visible = true;
-    draw_layer_sensitivity(state, ImGui::GetContentRegionAvail());
+    draw_layer_sensitivity(state, ImGui::GetContentRegionAvail(),
+                           [this](std::string name) { remember(name); });
     ImGui::EndTabItem();
   }
   if (plane && !hidden("neurons")) {

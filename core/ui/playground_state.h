@@ -34,9 +34,9 @@ class PlaygroundState : private LabStateTarget {
   const StatusMessage& status() const { return status_; }
   void say(std::string text, bool error = false) { status_ = {std::move(text), error}; }
 
-  // One setting (state-table key, "methods", "layer_weight_bits", "<name>_hide"). Quantization
-  // settings apply live; others rebuild the runs. A setting that needs a data set the platform is
-  // still downloading waits (pending_dataset()) and applies once it is ready.
+  // One setting (state-table key, "methods", "layer_weight_bits", "layer_activation_bits", "<name>_hide").
+  // Quantization settings apply live; others rebuild the runs. A setting that needs a data set the platform
+  // is still downloading waits (pending_dataset()) and applies once it is ready.
   void apply_setting(std::string_view key, std::string_view value);
   void apply_state(const LabState& state, std::string_view what);
   void apply_hash(std::string_view hash);
@@ -67,6 +67,7 @@ class PlaygroundState : private LabStateTarget {
   int shown_layer = 0;            // weights panel: index into the weight tensors
   int shown_neuron_layer = 0;     // neurons panel: index into hidden_neuron_layers
   int neuron_view = 0;            // neurons panel: 0 float, 1 quantized, 2 quantized - float
+  int mixed_precision_layer = 0;  // sensitivity panel: the weighted layer whose bits its controls set
 
  private:
   void publish();  // the URL hash, after every change

@@ -53,7 +53,8 @@ TEST(LabStateHash, RoundTripsEveryNonDefaultValue) {
   ASSERT_TRUE(set_setting(state.experiment, "data_dir", "/tmp/my data&more"));
   ASSERT_TRUE(set_setting(state.experiment, "granularity", "per-tensor"));
   state.layer_weight_bits = {8, -1, 2};
-  state.hidden = {"weight_bits", "curves"};
+  state.layer_activation_bits = {-1, 0, 3};
+  state.hidden = {"weight_bits", "curves", "layer_activation_bits"};
   const std::string hash = lab_state_to_hash(state);
   EXPECT_EQ(hash.find(' '), std::string::npos) << hash;
   ParsedLabState parsed = lab_state_from_hash(hash);
@@ -110,13 +111,27 @@ TEST(LabStateValues, MethodListsAreCheckedAndSingleMethodIsRedirected) {
 }
 
 TEST(LabStateValues, LayerWeightBitsParse) {
-  Result<std::vector<int>> bits = parse_layer_weight_bits("8,-,4");
+  Result<std::vector<int>> bits = parse_layer_bits("layer_weight_bits", "8,-,4");
   ASSERT_TRUE(bits.ok());
   EXPECT_EQ(bits.value(), (std::vector<int>{8, -1, 4}));
-  EXPECT_EQ(format_layer_weight_bits(bits.value()), "8,-,4");
-  EXPECT_FALSE(parse_layer_weight_bits("9").ok());
-  EXPECT_FALSE(parse_layer_weight_bits("4,,4").ok());
-  EXPECT_FALSE(parse_layer_weight_bits("4x").ok());
+  EXPECT_EQ(format_layer_bits(bits.value()), "8,-,4");
+  EXPECT_FALSE(parse_layer_bits("layer_weight_bits", "9").ok());
+  EXPECT_FALSE(parse_layer_bits("layer_weight_bits", "4,,4").ok());
+  EXPECT_FALSE(parse_layer_bits("layer_weight_bits", "4x").ok());
+}
+
+TEST(LabStateValues, LayerActivationBitsParseWithoutOneBitAndSetTheirOwnList) {
+  EXPECT_EQ(parse_layer_bits("layer_weight_bits", "1,-").value(), (std::vector<int>{1, -1}));
+  Result<std::vector<int>> one_bit = parse_layer_bits("layer_activation_bits", "1,-");
+  ASSERT_FALSE(one_bit.ok());
+  EXPECT_EQ(one_bit.message(),
+            "layer_activation_bits: '1' is not 0 (float), 2..8 or '-' (global; one entry per weighted "
+            "layer, e.g. 8,4,-)");
+  LabState state = default_lab_state();
+  ASSERT_TRUE(set_lab_state_value(state, "layer_activation_bits", "-,0,2"));
+  EXPECT_EQ(state.layer_activation_bits, (std::vector<int>{-1, 0, 2}));
+  EXPECT_TRUE(state.layer_weight_bits.empty());
+  EXPECT_NE(lab_state_to_hash(state).find("layer_activation_bits=-,0,2"), std::string::npos);
 }
 
 TEST(LabStateJson, RoundTripsAndReadsExperimentFiles) {
@@ -124,6 +139,7 @@ TEST(LabStateJson, RoundTripsAndReadsExperimentFiles) {
   state.methods = {"baseline", "qreg"};
   state.experiment.methods.qreg.training.weights.bits = 3;
   state.layer_weight_bits = {-1, 4, -1};
+  state.layer_activation_bits = {-1, 2, 0};
   state.hidden = {"setup"};
   Result<LabState> back = lab_state_from_json(parse_json(to_json(lab_state_to_json(state))).value());
   ASSERT_TRUE(back.ok()) << back.message();
@@ -144,6 +160,12 @@ TEST(LabStateJson, StrictAboutWhatASavedFileHolds) {
   EXPECT_NE(lab_state_from_json(json).message().find("unknown method 'sgd'"), std::string::npos);
   json = lab_state_to_json(default_lab_state());
   json["layer_weight_bits"] = Json::array({Json(12)});
+  EXPECT_FALSE(lab_state_from_json(json).ok());
+  json = lab_state_to_json(default_lab_state());
+  json["layer_activation_bits"] = Json::array({Json(1)});
+  EXPECT_EQ(lab_state_from_json(json).message(),
+            "\"layer_activation_bits\" entries must be -1 (global), 0 (float) or 2..8");
+  json["layer_activation_bits"] = Json::array({Json(-1), Json(0.5)});
   EXPECT_FALSE(lab_state_from_json(json).ok());
   json = lab_state_to_json(default_lab_state());
   json["format"] = "something-else";

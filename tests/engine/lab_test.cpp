@@ -184,6 +184,52 @@ TEST(Lab, LayerWeightBitsQuantizeOnlyThoseLayersAndSensitivityQuantizesOneAlone)
   }
 }
 
+// One layer's input at 2 bits, every other activation float: only that input gets a grid, and the
+// accuracy moves; the activations-only sensitivity setting of that layer is the same setting, and the
+// first weighted layer's (its input is the data) is the float one.
+TEST(Lab, LayerActivationBitsQuantizeOnlyThatInputAndSensitivityQuantizesOneAlone) {
+  LabState state = small_state({"baseline"});
+  state.experiment.dataset = DatasetChoice::spiral;  // the moons keep their accuracy at 2 bits
+  state.experiment.weight_bits = 0;
+  std::unique_ptr<Lab> lab = trained_lab(state);
+  ASSERT_EQ(lab->weighted_layers().size(), 3u);
+  const int middle = lab->weighted_layers()[1];
+  lab->advance(1000);
+  const EvaluationCache::Entry* at_float = lab->evaluation(0, lab->current_setting());
+  ASSERT_TRUE(at_float && at_float->complete);
+  const double float_accuracy = at_float->result.accuracy;
+
+  ASSERT_TRUE(lab->set("layer_activation_bits", "2,2,-"));  // the first entry is ignored
+  const QuantizationSetting setting = lab->current_setting();
+  EXPECT_TRUE(quantizes_activations(setting));
+  EXPECT_EQ(activation_bits_of_layer(setting, middle), 2);
+  EXPECT_EQ(activation_bits_of_layer(setting, lab->weighted_layers()[0]), 0);
+  EXPECT_EQ(activation_bits_of_layer(setting, lab->weighted_layers()[2]), 0);
+  lab->advance(1000);
+  const EvaluationCache::Entry* mixed = lab->evaluation(0, setting);
+  ASSERT_TRUE(mixed && mixed->complete);
+  const double mixed_accuracy = mixed->result.accuracy;
+  EXPECT_NE(mixed_accuracy, float_accuracy);
+  const ForwardOptions<float>* forward = lab->evaluation_forward(0, setting);
+  ASSERT_TRUE(forward && forward->activation_quantization);
+  const std::vector<std::optional<QuantGrid>>& grids = forward->activation_quantization->input_grids;
+  for (size_t layer = 0; layer < grids.size(); ++layer)
+    EXPECT_EQ(grids[layer].has_value(), static_cast<int>(layer) == middle) << "layer " << layer;
+
+  // The sensitivity bars at 2-bit activations: the middle layer's is the evaluation above.
+  ASSERT_TRUE(lab->set("layer_activation_bits", ""));
+  ASSERT_TRUE(lab->set("activation_bits", "2"));
+  EXPECT_FALSE(quantizes_activations(lab->layer_activation_only_setting(lab->weighted_layers()[0])));
+  lab->set_interest({.accuracy_curves = false, .layer_sensitivity = true, .decision_boundaries = false});
+  lab->advance(1000);
+  for (size_t i = 1; i < lab->weighted_layers().size(); ++i) {
+    const auto* entry = lab->evaluation(0, lab->layer_activation_only_setting(lab->weighted_layers()[i]));
+    ASSERT_NE(entry, nullptr) << "layer " << i;
+    EXPECT_TRUE(entry->complete);
+  }
+  EXPECT_EQ(lab->evaluation(0, lab->layer_activation_only_setting(middle))->result.accuracy, mixed_accuracy);
+}
+
 TEST(Lab, DecisionBoundaryAgreesWithThePredictionsAtTheTestPoints) {
   std::unique_ptr<Lab> lab = trained_lab(small_state({"baseline"}));
   ASSERT_TRUE(lab->set("weight_bits", "8"));
@@ -311,7 +357,7 @@ TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
   // The same bits as numbers, so a page need not know the readout's name.
   std::vector<int> listed;
   for (const Json& b : runs[1].find("learned_weight_bits")->as_array()) listed.push_back(int(b.as_number()));
-  EXPECT_EQ(format_layer_weight_bits(listed), learned_layer_bits(*lab, 1));
+  EXPECT_EQ(format_layer_bits(listed), learned_layer_bits(*lab, 1));
   EXPECT_TRUE(runs[0].find("learned_weight_bits")->is_null());
   // The same numbers the method reports for the trained weights.
   const std::vector<MethodReadout> direct =
@@ -477,7 +523,7 @@ TEST(Lab, LargeNetworksCacheFewerSettingsButAllThePanelsNeed) {
   state.experiment.architecture = "mlp:1024,1024";  // 1,055,747 parameters: 4.2 MB per quantized copy
   Result<std::unique_ptr<Lab>> made = Lab::create(state);
   ASSERT_TRUE(made.ok()) << made.message();
-  const size_t needed = 1 + Lab::curve_weight_bits().size() + made.value()->weighted_layers().size();
+  const size_t needed = 1 + Lab::curve_weight_bits().size() + 2 * made.value()->weighted_layers().size();
   EXPECT_EQ(made.value()->cached_settings(), 15u) << "64 MB of copies";
   EXPECT_GE(made.value()->cached_settings(), needed);
 }
@@ -493,8 +539,16 @@ TEST(EvaluationCache, SettingKeysSeparateEveryField) {
   b = a, b.weights.range_method = RangeMethod::mse, keys.insert(quantization_setting_key(b));
   b = a, b.weights.symmetry = Symmetry::asymmetric, keys.insert(quantization_setting_key(b));
   b = a, b.weight_bits_per_layer = {-1, 2}, keys.insert(quantization_setting_key(b));
-  EXPECT_EQ(keys.size(), 6u);
+  b = a, b.activation_bits_per_layer = {-1, 2}, keys.insert(quantization_setting_key(b));
+  b = a, b.activation_bits_per_layer = {-1, 0}, keys.insert(quantization_setting_key(b));
+  b = a, b.activations.bits = 8, b.activation_bits_per_layer = {-1, 0},
+  keys.insert(quantization_setting_key(b));
+  b = a, b.activation_bits_per_layer = {-1, 2}, b.activations.range_method = RangeMethod::mse;
+  keys.insert(quantization_setting_key(b));
+  EXPECT_EQ(keys.size(), 10u);
   b = a, b.weight_bits_per_layer = {-1, -1};  // all global: the same setting as a
+  EXPECT_EQ(quantization_setting_key(b), quantization_setting_key(a));
+  b = a, b.activation_bits_per_layer = {-1, -1};
   EXPECT_EQ(quantization_setting_key(b), quantization_setting_key(a));
 }
 

@@ -140,6 +140,35 @@ TEST(PlaygroundFrame, TheLearnedTabMovesThePerLayerSliderToCpqsBits) {
       << "nothing learned beyond weights: no tab";
 }
 
+// The sensitivity tab steers mixed precision: a press on a layer's bars chooses it, its -/+ buttons and a
+// vertical drag on the bars set that layer's own bits, and the link follows as with the per-layer slider.
+TEST(PlaygroundFrame, TheSensitivityTabSetsOneLayersWeightAndActivationBits) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  // Without the weights tab the sensitivity tab is the first, open at once; three weighted layers.
+  Playground playground(platform, std::string(kQuick) + "&architecture=mlp:8,8&weights_hide=1&weight_bits=4");
+  imgui.train(playground);
+  float x, y, w, h;
+  ASSERT_TRUE(playground.control_rect("sensitivity_weights", &x, &y, &w, &h)) << "the tab is drawn";
+  EXPECT_FALSE(playground.control_rect("more_activations", &x, &y, &w, &h)) << "layer 0's input is the data";
+  ASSERT_TRUE(imgui.click(playground, "sensitivity_activations"));  // the middle layer's bars
+  ASSERT_TRUE(imgui.click(playground, "fewer_activations")) << "layer 1 chosen: its input has bits";
+  EXPECT_NE(platform.published.find("layer_activation_bits=-,8,-"), std::string::npos) << platform.published;
+  ASSERT_TRUE(imgui.click(playground, "more_weights"));
+  EXPECT_NE(platform.published.find("layer_weight_bits=-,5,-"), std::string::npos) << platform.published;
+
+  // Up by three and a half steps of 1.5 lines on the weights plot: 5 -> 8 bits.
+  ASSERT_TRUE(playground.control_rect("sensitivity_weights", &x, &y, &w, &h));
+  const ImVec2 centre(x + w / 2, y + h / 2);
+  const float step = 1.5f * ImGui::GetFontSize();
+  imgui.frame(playground, centre);
+  imgui.frame(playground, centre, true);
+  for (float travel = step; travel <= 3.5f * step; travel += step / 2)
+    imgui.frame(playground, ImVec2(centre.x, centre.y - travel), true);
+  imgui.frame(playground, ImVec2(centre.x, centre.y - 3.5f * step), false);
+  EXPECT_NE(platform.published.find("layer_weight_bits=-,8,-"), std::string::npos) << platform.published;
+}
+
 TEST(PlaygroundFrame, AMethodRecipeLoadsItsComparisonAndStartsTraining) {
   HeadlessImGui imgui;
   HeadlessPlatform platform;

@@ -222,6 +222,7 @@ class Person {
                                         "dataset=moons&weight_bits=3",
                                         "dataset=circles&methods=baseline,qreg,symreg&activation_bits=4",
                                         "dataset=xor&layer_weight_bits=2,3,float",
+                                        "activation_bits=3&layer_activation_bits=-,0,2,8&weights_hide=1",
                                         "dataset=blobs&classes=6&granularity=per-tensor",
                                         "methods=baseline,cpq,raq&cpq_learn_bits=on",
                                         "weight_bits=99&nonsense=1&setup_hide=1",
@@ -338,6 +339,8 @@ TEST(Interaction, EveryItemOfEveryPanelCanBeDriven) {
       {quick + "&dataset=blobs&classes=5&range_method=percentile", {1280, 800}},
       {std::string(kSmallFashionMnist), {1280, 800}},
       {quick, {390, 844}},
+      // The sensitivity tab opens first without the weights tab: its per-layer bits on a phone.
+      {quick + "&activation_bits=4&layer_activation_bits=-,2,0&weights_hide=1", {390, 844}},
   };
   std::set<std::string> driven;
   for (const auto& [hash, display] : starts) {

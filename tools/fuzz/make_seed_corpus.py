@@ -179,6 +179,7 @@ def hash_seeds():
         "empty.txt": "",
         "fashion-cnn.txt": "dataset=fashion-mnist&architecture=cnn%3A8,16&train_limit=1000&test_limit=500",
         "layer-bits.txt": "architecture=mlp:16,16,16&layer_weight_bits=8,-,4,2",
+        "layer-activation-bits.txt": "activation_bits=4&layer_activation_bits=-,0,2,8&layer_weight_bits=1",
         "hidden.txt": "setup_hide=1&weight_bits_hide=1&curves_hide=1&methods_hide=0",
         "every-method.txt": "methods=baseline,qreg,gradl1,symreg,cpq,raq&qat_mode=noise&cpq_learn_bits=on",
         "numbers.txt": "learning_rate=1e-3&noise=0.25&percentile=99.5&range_method=percentile&seed=4294967295",
@@ -203,6 +204,8 @@ def lab_state_seeds(experiments):
         "minimal.json": '{"format":"qplay-lab","version":1,"settings":{},"methods":["baseline"]}',
         "unknown-key.json": '{"format":"qplay-lab","version":1,"settings":{},"methods":["baseline"],"extra":1}',
         "bad-layer-bits.json": '{"format":"qplay-lab","version":1,"settings":{},"methods":["qreg"],"layer_weight_bits":[9,0.5]}',
+        "layer-activation-bits.json": '{"format":"qplay-lab","version":1,"settings":{"activation_bits":4},'
+                                      '"methods":["baseline"],"layer_activation_bits":[-1,0,2,8]}',
         "repeated-method.json": '{"format":"qplay-lab","version":1,"settings":{},"methods":["gradl1","gradl1"]}',
         "unknown-hidden.json": '{"format":"qplay-lab","version":1,"settings":{},"methods":["raq"],"hidden":["nothing"]}',
     }
@@ -243,12 +246,12 @@ def main():
     write_seeds("fuzz_lab_state_json", lab_state_seeds(experiments))
 
     settings = settings_from_help(cli)
-    keys = [key for key, _ in settings] + ["methods", "layer_weight_bits"]
+    keys = [key for key, _ in settings] + ["methods", "layer_weight_bits", "layer_activation_bits"]
     choices = [choice for _, values in settings for choice in values]
     structure = ["format", "version", "settings", "qplay-experiment", "qplay-lab", "methods", "layer_weight_bits",
-                 "hidden"]
+                 "layer_activation_bits", "hidden"]
     json_tokens = ["{", "}", "[", "]", ":", ",", "true", "false", "null", "\\u", "-0", "1e308", "4294967296"]
-    write_dict("fuzz_experiment_json", [f'"{word}"' for word in structure + keys[:-2] + choices] + json_tokens,
+    write_dict("fuzz_experiment_json", [f'"{word}"' for word in structure + keys[:-3] + choices] + json_tokens,
                "the experiment file's structure and the state table's keys and choices, quoted")
     write_dict("fuzz_lab_state_json", [f'"{word}"' for word in structure + keys + choices + LAB_PANELS] +
                json_tokens, "the lab file's structure, the state table's keys and choices, the panels, quoted")

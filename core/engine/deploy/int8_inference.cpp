@@ -590,8 +590,17 @@ Result<Int8Model> build_int8_model_for_setting(const Network<float>& network, st
                                                const FeatureRows& features,
                                                std::vector<std::vector<QuantGrid>> weight_grids,
                                                TaskPool* pool) {
-  if (setting.activations.bits == 0) {
+  if (!quantizes_activations(setting)) {
     return Status::error("float activations: the fake-quantized float network is what runs");
+  }
+  // A float input between int8 layers has no codes to pass on: the float network runs that setting.
+  const Architecture& architecture = network.architecture();
+  bool after_first_weighted = false;
+  for (int layer = 0; layer < static_cast<int>(architecture.layers.size()); ++layer) {
+    if (!architecture.layers[layer].has_parameters()) continue;
+    if (after_first_weighted && activation_bits_of_layer(setting, layer) == 0)
+      return Status::error(layer_name(architecture, layer) + " input: float activations have no int8 form");
+    after_first_weighted = true;
   }
   Result<QuantGrid> input_grid = int8_input_grid_of_codes(features);
   if (!input_grid) return input_grid.status();

@@ -19,6 +19,18 @@ bool layer_input_is_nonnegative(const Architecture& architecture, int layer) {
   return false;
 }
 
+int activation_bits_of_layer(const QuantizationSetting& setting, int layer) {
+  const std::vector<int>& per_layer = setting.activation_bits_per_layer;
+  return layer < static_cast<int>(per_layer.size()) && per_layer[layer] >= 0 ? per_layer[layer]
+                                                                             : setting.activations.bits;
+}
+
+bool quantizes_activations(const QuantizationSetting& setting) {
+  const std::vector<int>& per_layer = setting.activation_bits_per_layer;
+  return setting.activations.bits > 0 ||
+         std::any_of(per_layer.begin(), per_layer.end(), [](int b) { return b > 0; });
+}
+
 void quantize_weights_into(const Network<float>& network, std::span<const float> master,
                            const QuantizationSetting& setting, std::span<float> view,
                            std::vector<std::vector<QuantGrid>>* grids, TaskPool* pool) {
@@ -96,11 +108,16 @@ std::vector<float> quantized_weights_view(const Network<float>& network, const Q
 
 ActivationQuantization calibrate_activation_ranges(Network<float>& network, std::span<const float> parameters,
                                                    const FeatureRows& calibration_features, int samples,
-                                                   const ActivationQuantSpec& spec) {
+                                                   const ActivationQuantSpec& spec,
+                                                   std::span<const int> bits_per_layer) {
   const Architecture& architecture = network.architecture();
   ActivationQuantization result;
   result.input_grids.assign(architecture.layers.size(), std::nullopt);
-  if (spec.bits == 0) return result;
+  std::vector<ActivationQuantSpec> specs(architecture.layers.size(), spec);
+  for (size_t layer = 0; layer < specs.size() && layer < bits_per_layer.size(); ++layer)
+    if (bits_per_layer[layer] >= 0) specs[layer].bits = bits_per_layer[layer];
+  if (std::all_of(specs.begin(), specs.end(), [](const ActivationQuantSpec& s) { return s.bits == 0; }))
+    return result;
   samples = static_cast<int>(std::min<size_t>(std::max(samples, 0), calibration_features.rows()));
   assert(samples == 0 || calibration_features.row_size() == architecture.input.size());
   // min-max grids need only each input's finite extremes, which are tracked here without the
@@ -113,6 +130,7 @@ ActivationQuantization calibrate_activation_ranges(Network<float>& network, std:
   ForwardOptions<float> options;
   options.parameters = parameters;
   options.observe_layer_input = [&](int layer, std::span<const float> input) {
+    if (specs[layer].bits == 0) return;
     if (!extremes_only) {
       observers[layer].observe(input);
       return;
@@ -132,13 +150,13 @@ ActivationQuantization calibrate_activation_ranges(Network<float>& network, std:
     network.forward(calibration_features.float_rows(start, batch, &chunk), batch, options);
   }
   for (auto& [layer, observer] : observers) {
-    result.input_grids[layer] = observer.grid(spec, layer_input_is_nonnegative(architecture, layer));
+    result.input_grids[layer] = observer.grid(specs[layer], layer_input_is_nonnegative(architecture, layer));
   }
   for (const auto& [layer, range_and_any] : extremes) {
     // As ActivationRangeObserver::grid: unsigned after a ReLU, else symmetric.
     const GridKind kind =
         layer_input_is_nonnegative(architecture, layer) ? GridKind::unsigned_after_relu : GridKind::symmetric;
-    result.input_grids[layer] = grid_for_range(kind, range_and_any.first, spec.bits);
+    result.input_grids[layer] = grid_for_range(kind, range_and_any.first, specs[layer].bits);
   }
   return result;
 }

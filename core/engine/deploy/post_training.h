@@ -27,9 +27,19 @@ struct QuantizationSetting {
   ActivationQuantSpec activations;  // bits 0 = float activations
   // Optional per-layer weight bits (index = layer; -1 = use weights.bits). Empty = global.
   std::vector<int> weight_bits_per_layer;
+  // Optional per-layer activation bits, of each layer's input as ActivationQuantization::input_grids
+  // (index = layer; -1 = use activations.bits, 0 = float). Empty = global. The first weighted layer's
+  // input is the data and is never quantized, whatever its entry.
+  std::vector<int> activation_bits_per_layer;
 
   friend bool operator==(const QuantizationSetting&, const QuantizationSetting&) = default;
 };
+
+// The bits of layer's input under the setting (0 = float); the first weighted layer's entry is not read
+// by the forward, so callers decide about that layer themselves.
+int activation_bits_of_layer(const QuantizationSetting& setting, int layer);
+// Whether any layer's input is quantized: the global activation bits or a per-layer entry above 0.
+bool quantizes_activations(const QuantizationSetting& setting);
 
 // Whether layer's input is >= 0 by construction (after ReLU, possibly through max-pool/flatten).
 bool layer_input_is_nonnegative(const Architecture& architecture, int layer);
@@ -45,9 +55,11 @@ std::vector<float> quantized_weights_view(const Network<float>& network, const Q
 
 // Runs the first `samples` rows of calibration_features ([n, input size]) through the network
 // (with the given parameter view, float activations), 500 at a time, and turns the observed layer
-// inputs into grids.
+// inputs into grids of spec.bits, or of bits_per_layer[layer] where that is >= 0 (as
+// QuantizationSetting::activation_bits_per_layer; 0 leaves the layer's input float, without a grid).
 ActivationQuantization calibrate_activation_ranges(Network<float>& network, std::span<const float> parameters,
                                                    const FeatureRows& calibration_features, int samples,
-                                                   const ActivationQuantSpec& spec);
+                                                   const ActivationQuantSpec& spec,
+                                                   std::span<const int> bits_per_layer = {});
 
 }  // namespace qplay

@@ -15,6 +15,16 @@ const char* range_name(RangeMethod r) {
   return r == RangeMethod::percentile ? "percentile" : r == RangeMethod::mse ? "mse" : "min-max";
 }
 
+// " | <name> 4,-,8" when any layer sets its own bits; nothing when all follow the global bits, which
+// is the same setting as no per-layer list.
+std::string per_layer_key(const char* name, const std::vector<int>& bits) {
+  if (std::none_of(bits.begin(), bits.end(), [](int b) { return b >= 0; })) return "";
+  std::string key = std::string(" | ") + name + " ";
+  for (size_t i = 0; i < bits.size(); ++i)
+    key += (i ? "," : "") + (bits[i] < 0 ? std::string("-") : std::to_string(bits[i]));
+  return key;
+}
+
 }  // namespace
 
 std::string quantization_setting_key(const QuantizationSetting& s) {
@@ -22,19 +32,13 @@ std::string quantization_setting_key(const QuantizationSetting& s) {
                     " " + symmetry_name(s.weights.symmetry) + " " + range_name(s.weights.range_method);
   if (s.weights.range_method == RangeMethod::percentile) key += " " + std::to_string(s.weights.percentile);
   key += " | a" + std::to_string(s.activations.bits);
-  if (s.activations.bits > 0) {
+  if (quantizes_activations(s)) {
     key += std::string(" ") + range_name(s.activations.range_method);
     if (s.activations.range_method == RangeMethod::percentile)
       key += " " + std::to_string(s.activations.percentile);
   }
-  if (std::any_of(s.weight_bits_per_layer.begin(), s.weight_bits_per_layer.end(),
-                  [](int b) { return b >= 0; })) {
-    key += " | layers ";
-    for (size_t i = 0; i < s.weight_bits_per_layer.size(); ++i)
-      key += (i ? "," : "") +
-             (s.weight_bits_per_layer[i] < 0 ? std::string("-") : std::to_string(s.weight_bits_per_layer[i]));
-  }
-  return key;
+  return key + per_layer_key("layers", s.weight_bits_per_layer) +
+         per_layer_key("activations", s.activation_bits_per_layer);
 }
 
 EvaluationCache::EvaluationCache(std::shared_ptr<const Dataset> dataset, int calibration_samples,
@@ -83,9 +87,10 @@ void EvaluationCache::start(Task& task, Network<float>& network, uint64_t weight
   task.options = {};
   task.options.parameters = task.weights;
   task.int8.reset();
-  if (task.setting.activations.bits > 0) {
-    task.activations = calibrate_activation_ranges(network, task.weights, dataset_->train_x,
-                                                   calibration_samples_, task.setting.activations);
+  if (quantizes_activations(task.setting)) {
+    task.activations =
+        calibrate_activation_ranges(network, task.weights, dataset_->train_x, calibration_samples_,
+                                    task.setting.activations, task.setting.activation_bits_per_layer);
     task.options.activation_quantization = &task.activations;
     // The same weights (rounded from the same master just now) and grids in int8, when that computes
     // the same; a method's own grid (CPQ's learned step) is not one the int8 builder derives from the

@@ -36,9 +36,10 @@ bool settings_equal_outside(const Experiment& a, const Experiment& b, std::strin
 }
 
 // As many settings as the memory budget allows, but never fewer than what the panels ask for at once
-// (the current one, the curve's, one per layer for the sensitivity bars), or they would evict each other.
+// (the current one, the curve's, two per layer for the weight and activation sensitivity bars), or they
+// would evict each other.
 size_t settings_to_cache(size_t parameters, size_t weighted_layers) {
-  const size_t working_set = 1 + Lab::curve_weight_bits().size() + weighted_layers;
+  const size_t working_set = 1 + Lab::curve_weight_bits().size() + 2 * weighted_layers;
   const size_t affordable = kCachedSnapshotBytesPerRun / (sizeof(float) * std::max<size_t>(parameters, 1));
   return std::max(working_set, std::min(EvaluationCache::kDefaultMaxSettings, affordable));
 }
@@ -92,7 +93,8 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
     run->evaluations = EvaluationCache(dataset, state.experiment.calibration_samples, cached_settings_);
 
   state_ = state;
-  if (!state_.layer_weight_bits.empty()) state_.layer_weight_bits.resize(weighted_layers.size(), -1);
+  for (std::vector<int>* bits : {&state_.layer_weight_bits, &state_.layer_activation_bits})
+    if (!bits->empty()) bits->resize(weighted_layers.size(), -1);
   dataset_ = std::move(dataset);
   runs_ = std::move(runs);
   weighted_layers_ = std::move(weighted_layers);
@@ -124,10 +126,9 @@ Status Lab::apply(const LabState& next) {
     return {};
   }
   const bool new_calibration = next.experiment.calibration_samples != state_.experiment.calibration_samples;
-  std::vector<int> layer_bits = next.layer_weight_bits;
-  if (!layer_bits.empty()) layer_bits.resize(weighted_layers_.size(), -1);
   state_ = next;
-  state_.layer_weight_bits = std::move(layer_bits);
+  for (std::vector<int>* bits : {&state_.layer_weight_bits, &state_.layer_activation_bits})
+    if (!bits->empty()) bits->resize(weighted_layers_.size(), -1);
   if (new_calibration)
     for (auto& run : runs_)
       run->evaluations = EvaluationCache(dataset_, state_.experiment.calibration_samples, cached_settings_);
@@ -179,10 +180,18 @@ const std::vector<int>& Lab::curve_weight_bits() {
 QuantizationSetting Lab::current_setting() const {
   QuantizationSetting setting = make_quantization_setting(state_.experiment, state_.experiment.weight_bits,
                                                           state_.experiment.activation_bits);
+  const size_t layers = runs_.front()->run.network->architecture().layers.size();
   if (!state_.layer_weight_bits.empty()) {
-    setting.weight_bits_per_layer.assign(runs_.front()->run.network->architecture().layers.size(), -1);
+    setting.weight_bits_per_layer.assign(layers, -1);
     for (size_t i = 0; i < weighted_layers_.size() && i < state_.layer_weight_bits.size(); ++i)
       setting.weight_bits_per_layer[weighted_layers_[i]] = state_.layer_weight_bits[i];
+  }
+  // The first weighted layer's entry stays -1: its input is data, and an entry there would only make
+  // a second cache key for the same evaluation.
+  if (!state_.layer_activation_bits.empty()) {
+    setting.activation_bits_per_layer.assign(layers, -1);
+    for (size_t i = 1; i < weighted_layers_.size() && i < state_.layer_activation_bits.size(); ++i)
+      setting.activation_bits_per_layer[weighted_layers_[i]] = state_.layer_activation_bits[i];
   }
   return setting;
 }
@@ -195,6 +204,14 @@ QuantizationSetting Lab::layer_only_setting(int layer) const {
   QuantizationSetting setting = make_quantization_setting(state_.experiment, 0, 0);
   setting.weight_bits_per_layer.assign(runs_.front()->run.network->architecture().layers.size(), -1);
   setting.weight_bits_per_layer[layer] = state_.experiment.weight_bits;
+  return setting;
+}
+
+QuantizationSetting Lab::layer_activation_only_setting(int layer) const {
+  QuantizationSetting setting = make_quantization_setting(state_.experiment, 0, 0);
+  if (layer == weighted_layers_.front()) return setting;
+  setting.activation_bits_per_layer.assign(runs_.front()->run.network->architecture().layers.size(), -1);
+  setting.activation_bits_per_layer[layer] = state_.experiment.activation_bits;
   return setting;
 }
 
@@ -333,6 +350,14 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
     level.clear();
     for (int layer : weighted_layers_)
       for (auto& run : runs_) level.emplace_back(run.get(), layer_only_setting(layer));
+    if (!evaluate_level(level)) return;
+    // Activations only where an input is quantized at all: with float activations each of these
+    // would be the float setting again.
+    if (state_.experiment.activation_bits == 0) return;
+    level.clear();
+    for (size_t i = 1; i < weighted_layers_.size(); ++i)
+      for (auto& run : runs_)
+        level.emplace_back(run.get(), layer_activation_only_setting(weighted_layers_[i]));
     evaluate_level(level);
   }
 }

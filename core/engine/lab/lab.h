@@ -53,7 +53,7 @@ struct LabRun {
 // What the panels currently look at, so advance() spends its evaluation time on those.
 struct LabInterest {
   bool accuracy_curves = true;      // every weight bit-width at the current other settings
-  bool layer_sensitivity = false;   // each weighted layer quantized alone
+  bool layer_sensitivity = false;   // each weighted layer's weights, then its input, quantized alone
   bool decision_boundaries = true;  // 2-D data sets only
   int neuron_map_layer = -1;        // 2-D data sets: the hidden layer (hidden_neuron_layers) to map; -1 none
 };
@@ -111,8 +111,12 @@ class Lab {
   QuantizationSetting current_setting() const;
   QuantizationSetting setting_with_weight_bits(int weight_bits) const;  // the curve's points
   QuantizationSetting layer_only_setting(int layer) const;  // only this layer's weights, current bits
-  static const std::vector<int>& curve_weight_bits();       // {0 (float), 8, 7, ..., 2}
-  // The weighted layers (dense, conv) in order: what layer_weight_bits and the sensitivity bars index.
+  // Only this layer's input at the current activation bits, weights and other activations float. The
+  // first weighted layer's input is data, never quantized: for it this is the all-float setting.
+  QuantizationSetting layer_activation_only_setting(int layer) const;
+  static const std::vector<int>& curve_weight_bits();  // {0 (float), 8, 7, ..., 2}
+  // The weighted layers (dense, conv) in order: what layer_weight_bits, layer_activation_bits and the
+  // sensitivity bars index.
   const std::vector<int>& weighted_layers() const { return weighted_layers_; }
 
   // What is known about a run at a setting (possibly partial or of older weights), or null.

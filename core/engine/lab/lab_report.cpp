@@ -74,7 +74,7 @@ Json lab_metrics_json(const Lab& lab) {
     if (learned.empty()) {
       entry["learned_weight_bits"] = Json();
     } else {
-      const std::vector<int> per_layer = parse_layer_weight_bits(learned).value();
+      const std::vector<int> per_layer = parse_layer_bits("layer_weight_bits", learned).value();
       Json bits = Json::array();
       for (int b : per_layer) bits.push_back(b);
       entry["learned_weight_bits"] = std::move(bits);

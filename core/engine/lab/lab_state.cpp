@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <utility>
 
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/kernels/kernel_table.h"
@@ -64,9 +65,17 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
+bool is_layer_bits_key(std::string_view key) {
+  return key == "layer_weight_bits" || key == "layer_activation_bits";
+}
+
+// The lowest bit-width other than float a layer_*_bits entry may hold: a 1-bit activation grid after
+// ReLU would hold only zero (as the activation_bits row says).
+int fewest_layer_bits(std::string_view key) { return key == "layer_activation_bits" ? 2 : 1; }
+
 bool is_hideable(std::string_view name) {
   const auto& panels = lab_panel_names();
-  return find_setting(name) || name == "methods" || name == "layer_weight_bits" ||
+  return find_setting(name) || name == "methods" || is_layer_bits_key(name) ||
          std::find(panels.begin(), panels.end(), name) != panels.end();
 }
 
@@ -133,9 +142,10 @@ std::string format_method_list(const std::vector<std::string>& methods) {
   return text;
 }
 
-Result<std::vector<int>> parse_layer_weight_bits(std::string_view text) {
+Result<std::vector<int>> parse_layer_bits(std::string_view key, std::string_view text) {
   std::vector<int> bits;
   if (text.empty()) return bits;
+  const int fewest = fewest_layer_bits(key);
   for (std::string_view part : split(text, ',')) {
     if (part == "-") {
       bits.push_back(-1);
@@ -143,15 +153,17 @@ Result<std::vector<int>> parse_layer_weight_bits(std::string_view text) {
     }
     int value = 0;
     const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (error != std::errc() || end != part.data() + part.size() || value < 0 || value > 8)
-      return Status::error("layer_weight_bits: '" + std::string(part) +
-                           "' is not 0..8 or '-' (one entry per weighted layer, e.g. 8,4,-)");
+    if (error != std::errc() || end != part.data() + part.size() || (value != 0 && value < fewest) ||
+        value > 8)
+      return Status::error(std::string(key) + ": '" + std::string(part) + "' is not 0 (float), " +
+                           std::to_string(fewest) +
+                           "..8 or '-' (global; one entry per weighted layer, e.g. 8,4,-)");
     bits.push_back(value);
   }
   return bits;
 }
 
-std::string format_layer_weight_bits(const std::vector<int>& bits) {
+std::string format_layer_bits(const std::vector<int>& bits) {
   std::string text;
   for (size_t i = 0; i < bits.size(); ++i)
     text += (i ? "," : "") + (bits[i] < 0 ? std::string("-") : std::to_string(bits[i]));
@@ -166,10 +178,11 @@ Status set_lab_state_value(LabState& state, std::string_view key, std::string_vi
     state.methods = std::move(methods).value();
     return {};
   }
-  if (key == "layer_weight_bits") {
-    Result<std::vector<int>> bits = parse_layer_weight_bits(value);
+  if (is_layer_bits_key(key)) {
+    Result<std::vector<int>> bits = parse_layer_bits(key, value);
     if (!bits) return bits.status();
-    state.layer_weight_bits = std::move(bits).value();
+    (key == "layer_weight_bits" ? state.layer_weight_bits : state.layer_activation_bits) =
+        std::move(bits).value();
     return {};
   }
   constexpr std::string_view kHide = "_hide";
@@ -204,8 +217,9 @@ std::string lab_state_to_hash(const LabState& state) {
     // seed ever changes.
     if (value != get_setting(defaults.experiment, row) || row.key == "seed") add(row.key, value);
   }
-  if (!state.layer_weight_bits.empty())
-    add("layer_weight_bits", format_layer_weight_bits(state.layer_weight_bits));
+  if (!state.layer_weight_bits.empty()) add("layer_weight_bits", format_layer_bits(state.layer_weight_bits));
+  if (!state.layer_activation_bits.empty())
+    add("layer_activation_bits", format_layer_bits(state.layer_activation_bits));
   for (const std::string& name : state.hidden) add(name + "_hide", "1");
   std::string hash;
   for (const std::string& part : parts) hash += (hash.empty() ? "" : "&") + part;
@@ -243,9 +257,12 @@ Json lab_state_to_json(const LabState& state) {
   Json methods = Json::array();
   for (const std::string& m : state.methods) methods.push_back(m);
   json["methods"] = std::move(methods);
-  Json layer_bits = Json::array();
-  for (int b : state.layer_weight_bits) layer_bits.push_back(b);
-  json["layer_weight_bits"] = std::move(layer_bits);
+  for (const auto& [key, bits] : {std::pair{"layer_weight_bits", &state.layer_weight_bits},
+                                  std::pair{"layer_activation_bits", &state.layer_activation_bits}}) {
+    Json layer_bits = Json::array();
+    for (int b : *bits) layer_bits.push_back(b);
+    json[key] = std::move(layer_bits);
+  }
   Json hidden = Json::array();
   for (const std::string& name : state.hidden) hidden.push_back(name);
   json["hidden"] = std::move(hidden);
@@ -268,10 +285,10 @@ Result<LabState> lab_state_from_json(const Json& json) {
     for (const auto& [key, value] : json.as_object()) {
       if (key == "version" || key == "settings") {
         as_experiment[key] = value;
-      } else if (key != "format" && key != "methods" && key != "layer_weight_bits" && key != "hidden") {
-        return Status::error(
-            "unknown key '" + key +
-            "' (a lab file holds format, version, settings, methods, layer_weight_bits, hidden)");
+      } else if (key != "format" && key != "methods" && !is_layer_bits_key(key) && key != "hidden") {
+        return Status::error("unknown key '" + key +
+                             "' (a lab file holds format, version, settings, methods, layer_weight_bits, "
+                             "layer_activation_bits, hidden)");
       }
     }
   }
@@ -294,14 +311,20 @@ Result<LabState> lab_state_from_json(const Json& json) {
   Result<std::vector<std::string>> parsed = parse_method_list(list);
   if (!parsed) return parsed.status();
   state.methods = std::move(parsed).value();
-  state.layer_weight_bits.clear();
-  if (const Json* bits = json.find("layer_weight_bits")) {
-    if (!bits->is_array()) return Status::error("\"layer_weight_bits\" must be an array");
-    for (const Json& b : bits->as_array()) {
-      if (!b.is_number() || b.as_number() != std::floor(b.as_number()) || b.as_number() < -1 ||
-          b.as_number() > 8)
-        return Status::error("\"layer_weight_bits\" entries must be -1 (global) or 0..8");
-      state.layer_weight_bits.push_back(static_cast<int>(b.as_number()));
+  for (const auto& [key, bits] : {std::pair{"layer_weight_bits", &state.layer_weight_bits},
+                                  std::pair{"layer_activation_bits", &state.layer_activation_bits}}) {
+    bits->clear();
+    const Json* entries = json.find(key);
+    if (!entries) continue;
+    const std::string quoted = "\"" + std::string(key) + "\"";
+    if (!entries->is_array()) return Status::error(quoted + " must be an array");
+    const int fewest = fewest_layer_bits(key);
+    for (const Json& b : entries->as_array()) {
+      const double v = b.is_number() ? b.as_number() : NAN;
+      if (v != std::floor(v) || v < -1 || v > 8 || (v > 0 && v < fewest))
+        return Status::error(quoted + " entries must be -1 (global), 0 (float) or " + std::to_string(fewest) +
+                             "..8");
+      bits->push_back(static_cast<int>(v));
     }
   }
   if (const Json* hidden = json.find("hidden")) {

@@ -1,6 +1,6 @@
 // What a Lab is set to, as one value that can be shared: the experiment (data, model, training, every
 // method's knobs, the quantization setting of the slider), the methods compared side by side, optional
-// per-layer weight bits, and which controls a teacher hid. It round-trips through a URL hash
+// per-layer weight and activation bits, and which controls a teacher hid. It round-trips through a URL hash
 // ("dataset=moons&methods=baseline,gradl1&weight_bits=3&setup_hide=1") and through JSON, so the
 // browser's address bar, the experiment file, the desktop app and the JS API share one format.
 //
@@ -25,6 +25,9 @@ struct LabState {
   std::vector<std::string> methods = {"baseline", "gradl1", "symreg"};
   // Weight bits per weighted layer (dense/conv, in order); -1 = the global weight_bits. Empty = global.
   std::vector<int> layer_weight_bits;
+  // Activation bits of each weighted layer's input, in the same order; -1 = the global activation_bits,
+  // 0 = float. The first entry is ignored: that layer's input is the data.
+  std::vector<int> layer_activation_bits;
   // Controls or panels a teacher hid with `<name>_hide=1` ("setup", "weight_bits", ...).
   std::set<std::string> hidden;
 
@@ -52,11 +55,14 @@ std::string_view method_summary(std::string_view method);
 // Parses "baseline,gradl1": known names, no repeats, 1 to 6 of them.
 Result<std::vector<std::string>> parse_method_list(std::string_view text);
 std::string format_method_list(const std::vector<std::string>& methods);
-// Parses "4,-,8" (one entry per weighted layer; '-' = global); empty text = global for all.
-Result<std::vector<int>> parse_layer_weight_bits(std::string_view text);
-std::string format_layer_weight_bits(const std::vector<int>& bits);
+// Parses the value of "layer_weight_bits" or "layer_activation_bits" (the key says which), "4,-,8": one
+// entry per weighted layer, '-' = global, 0 = float, else bits (1..8 for weights, 2..8 for
+// activations); empty text = global for all.
+Result<std::vector<int>> parse_layer_bits(std::string_view key, std::string_view text);
+std::string format_layer_bits(const std::vector<int>& bits);
 
-// Sets one key of the state: an experiment setting, "methods", "layer_weight_bits" or "<name>_hide".
+// Sets one key of the state: an experiment setting, "methods", "layer_weight_bits",
+// "layer_activation_bits" or "<name>_hide".
 // On error the state is unchanged.
 Status set_lab_state_value(LabState& state, std::string_view key, std::string_view value);
 

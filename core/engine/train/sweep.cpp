@@ -10,7 +10,8 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
   std::vector<std::vector<QuantGrid>> weight_grids;
   quantize_weights_into(network, network.parameters(), setting, view, &weight_grids, &runner.pool());
   ActivationQuantization activations =
-      calibrate_activation_ranges(network, view, dataset.train_x, calibration_samples, setting.activations);
+      calibrate_activation_ranges(network, view, dataset.train_x, calibration_samples, setting.activations,
+                                  setting.activation_bits_per_layer);
   if (path == QuantizedPath::int8_when_exact) {
     // A refusal (float activations, float features, a tanh network, ...) is not an error: the fake-
     // quantized float network below computes the same setting.
@@ -25,7 +26,7 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
   }
   ForwardOptions<float> options;
   options.parameters = view;
-  if (setting.activations.bits > 0) options.activation_quantization = &activations;
+  if (quantizes_activations(setting)) options.activation_quantization = &activations;
   if (path == QuantizedPath::int8_when_exact) {
     // The first layer in integers on byte features; a refusal (float features, a conv first layer,
     // float or asymmetric 8-bit first-layer weights) leaves the whole network float.
