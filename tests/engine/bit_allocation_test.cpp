@@ -3,6 +3,7 @@
 // measured and Hessian allocations beat uniform bits at no larger size; Pareto marking.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -89,21 +90,25 @@ TEST(BitAllocation, EveryMethodFitsEveryBudget) {
   ASSERT_TRUE(allocator.ok()) << allocator.message();
   const double smallest_kb = allocator->smallest().kilobytes();
   std::vector<BitBudget> budgets;
-  for (double bits : {2.0, 2.3, 3.0, 4.5, 7.9, 8.0, 12.0}) budgets.push_back({BudgetKind::average_bits, bits});
+  for (double bits : {2.0, 2.3, 3.0, 4.5, 7.9, 8.0, 12.0})
+    budgets.push_back({BudgetKind::average_bits, bits});
   for (double factor : {1.0, 1.4, 2.0, 5.0}) budgets.push_back({BudgetKind::kilobytes, smallest_kb * factor});
-  for (AllocationMethod method : {AllocationMethod::uniform, AllocationMethod::measured, AllocationMethod::hessian}) {
+  for (AllocationMethod method :
+       {AllocationMethod::uniform, AllocationMethod::measured, AllocationMethod::hessian}) {
     for (const BitBudget& budget : budgets) {
       Result<BitAllocation> allocation = allocator->allocate(method, budget);
       ASSERT_TRUE(allocation.ok()) << allocation.message();
-      const double used =
-          budget.kind == BudgetKind::average_bits ? allocation->size.average_weight_bits : allocation->size.kilobytes();
+      const double used = budget.kind == BudgetKind::average_bits ? allocation->size.average_weight_bits
+                                                                  : allocation->size.kilobytes();
       EXPECT_LE(used, budget.value + 1e-9) << choice_name(method) << " at " << budget.value;
       for (int bits : allocation->setting.weight_bits_per_layer)
         EXPECT_TRUE(bits == -1 || (bits >= kAllocationMinBits && bits <= kAllocationMaxBits));
     }
   }
   // A budget of 8 bits or more is 8 bits everywhere for every method.
-  EXPECT_DOUBLE_EQ(allocator->allocate(AllocationMethod::hessian, {BudgetKind::average_bits, 12})->size.average_weight_bits, 8);
+  EXPECT_DOUBLE_EQ(allocator->allocate(AllocationMethod::hessian, {BudgetKind::average_bits, 12})
+                       ->size.average_weight_bits,
+                   8);
 }
 
 TEST(BitAllocation, BadBudgetsAreErrorsNamingTheSmallestModel) {
@@ -144,19 +149,52 @@ TEST(BitAllocation, MeasuredAndHessianBeatUniformWhenOneLayerIsMoreSensitive) {
   const LayerHessianTraces* traces = allocator->hessian_traces();
   ASSERT_NE(traces, nullptr);
   for (size_t l = 1; l < traces->traces.size(); ++l)
-    EXPECT_GT(traces->traces[0] / traces->weights[0], traces->traces[l] / traces->weights[l]) << "layer " << l;
+    EXPECT_GT(traces->traces[0] / traces->weights[0], traces->traces[l] / traces->weights[l])
+        << "layer " << l;
+}
+
+// Eight weighted layers: 7^8 allocations are too many to enumerate, so the hessian method runs the greedy on
+// Ω.
+TEST(BitAllocation, HessianSearchRunsTheGreedyOnOmegaBeyondSevenLayers) {
+  Experiment e;
+  e.dataset = DatasetChoice::moons;
+  e.samples = 300;
+  e.architecture = "mlp:6,6,6,6,6,6,6";
+  e.kernels = KernelChoice::reference;
+  e.threads = 1;
+  Result<qplay::Run> run = start_run(e);  // initial weights: the search needs no trained model
+  ASSERT_TRUE(run.ok()) << run.message();
+  Result<BitAllocator> allocator = BitAllocator::create(*run->network, *run->dataset, small_options());
+  ASSERT_TRUE(allocator.ok()) << allocator.message();
+  ASSERT_EQ(allocator->weighted_layers().size(), 8u);
+  size_t weights = 0, largest_layer = 0;
+  for (const LayerSize& layer : allocator->smallest().layers) {
+    weights += layer.weights;
+    largest_layer = std::max(largest_layer, layer.weights);
+  }
+  for (double bits : {7.5, 6.0, 4.5, 3.0, 2.2}) {
+    Result<BitAllocation> allocation =
+        allocator->allocate(AllocationMethod::hessian, {BudgetKind::average_bits, bits});
+    ASSERT_TRUE(allocation.ok()) << allocation.message();
+    EXPECT_LE(allocation->size.average_weight_bits, bits + 1e-9);
+    // The greedy stops at its first step that fits, and a step lowers one layer by one bit.
+    EXPECT_GT(allocation->size.average_weight_bits, bits - double(largest_layer) / weights) << bits;
+  }
 }
 
 TEST(BitAllocation, ReportsItsCost) {
   qplay::Run model = bottleneck_model();
   Result<BitAllocator> allocator = BitAllocator::create(*model.network, *model.dataset, small_options());
   ASSERT_TRUE(allocator.ok()) << allocator.message();
-  Result<BitAllocation> measured = allocator->allocate(AllocationMethod::measured, {BudgetKind::average_bits, 2});
+  Result<BitAllocation> measured =
+      allocator->allocate(AllocationMethod::measured, {BudgetKind::average_bits, 2});
   ASSERT_TRUE(measured.ok()) << measured.message();
-  // From 8 bits to 2 everywhere: 18 steps, each trying every layer not yet at 2 bits (1 to 3), plus the start.
+  // From 8 bits to 2 everywhere: 18 steps, each trying every layer not yet at 2 bits (1 to 3), plus the
+  // start.
   EXPECT_GE(measured->evaluations, 1 + 18);
   EXPECT_LE(measured->evaluations, 1 + 18 * 3);
-  Result<BitAllocation> hessian = allocator->allocate(AllocationMethod::hessian, {BudgetKind::average_bits, 4});
+  Result<BitAllocation> hessian =
+      allocator->allocate(AllocationMethod::hessian, {BudgetKind::average_bits, 4});
   ASSERT_TRUE(hessian.ok()) << hessian.message();
   EXPECT_EQ(hessian->hessian_vector_products, 16);
   EXPECT_GE(hessian->milliseconds, 0);
@@ -171,8 +209,8 @@ TEST(ParetoFront, MarksThePointsNoOtherPointOfTheMethodDominates) {
     return p;
   };
   std::vector<AllocationPoint> points = {
-      point(AllocationMethod::uniform, 100, 0.5), point(AllocationMethod::uniform, 200, 0.4),
-      point(AllocationMethod::uniform, 300, 0.9), point(AllocationMethod::uniform, 300, 0.9),
+      point(AllocationMethod::uniform, 100, 0.5),  point(AllocationMethod::uniform, 200, 0.4),
+      point(AllocationMethod::uniform, 300, 0.9),  point(AllocationMethod::uniform, 300, 0.9),
       point(AllocationMethod::measured, 200, 0.3),  // dominated by uniform only: another method
   };
   mark_pareto_fronts(points);

@@ -60,7 +60,8 @@ std::vector<std::vector<double>> hessian_columns(SmallProblem& problem) {
   return columns;
 }
 
-void check_hvp_against_gradient_differences(const std::string& spec, TensorShape input, int classes, int batch) {
+void check_hvp_against_gradient_differences(const std::string& spec, TensorShape input, int classes,
+                                            int batch) {
   SmallProblem problem = small_problem(spec, input, classes, batch);
   Network<double>& network = problem.network;
   Rng rng(7);
@@ -122,7 +123,8 @@ ExactTraces exact_traces(SmallProblem& problem, const std::vector<std::vector<do
 
 // Hutchinson's estimate computed from the exact Hessian at the vectors hutchinson_layer_traces draws
 // (Rng(seed, stream k), one ±1 per parameter).
-std::vector<double> estimator_at_same_vectors(SmallProblem& problem, const std::vector<std::vector<double>>& columns,
+std::vector<double> estimator_at_same_vectors(SmallProblem& problem,
+                                              const std::vector<std::vector<double>>& columns,
                                               const HutchinsonOptions& options) {
   std::vector<double> expected;
   for (const ParameterTensor& tensor : problem.network.parameter_tensors())

@@ -12,7 +12,8 @@ constexpr size_t kBiasBytes = 4;       // a float32 bias
 
 int deployed_weight_bits(const QuantizationSetting& setting, int layer) {
   int bits = setting.weights.bits;
-  if (layer < static_cast<int>(setting.weight_bits_per_layer.size()) && setting.weight_bits_per_layer[layer] >= 0)
+  if (layer < static_cast<int>(setting.weight_bits_per_layer.size()) &&
+      setting.weight_bits_per_layer[layer] >= 0)
     bits = setting.weight_bits_per_layer[layer];
   return bits == 0 ? kFloatBits : bits;
 }

@@ -23,10 +23,10 @@
 namespace qplay {
 
 struct LayerSize {
-  int layer = 0;        // index into Architecture::layers (weighted layers only)
-  size_t weights = 0;   // elements of the weight tensor
-  int bits = 32;        // bits per weight as deployed (float = 32)
-  size_t bytes = 0;     // packed weights + scales + zero points + biases
+  int layer = 0;       // index into Architecture::layers (weighted layers only)
+  size_t weights = 0;  // elements of the weight tensor
+  int bits = 32;       // bits per weight as deployed (float = 32)
+  size_t bytes = 0;    // packed weights + scales + zero points + biases
 };
 
 struct ModelSize {

@@ -68,7 +68,8 @@ void TangentPass<T>::push_tangent_forward(Network<T>& network, std::span<const T
 
 // R{∇_θ L} by differentiating every backward formula once more along the tangent.
 template <typename T>
-void TangentPass<T>::pull_tangent_backward(Network<T>& network, std::span<const T> weight_tangent, int batch) {
+void TangentPass<T>::pull_tangent_backward(Network<T>& network, std::span<const T> weight_tangent,
+                                           int batch) {
   const Architecture& architecture = network.architecture();
   const KernelTable& kernels = network.kernels();
   const int layers = static_cast<int>(architecture.layers.size());
@@ -131,7 +132,8 @@ void hessian_vector_product(Network<T>& network, std::span<const T> features, st
 }
 
 template void hessian_vector_product<float>(Network<float>&, std::span<const float>, std::span<const int32_t>,
-                                            int, std::span<const float>, std::span<float>, TangentPass<float>&);
+                                            int, std::span<const float>, std::span<float>,
+                                            TangentPass<float>&);
 template void hessian_vector_product<double>(Network<double>&, std::span<const double>,
                                              std::span<const int32_t>, int, std::span<const double>,
                                              std::span<double>, TangentPass<double>&);

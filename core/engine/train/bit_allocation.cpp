@@ -37,9 +37,9 @@ BitAllocator::BitAllocator(Network<float>& network, const Dataset& dataset, cons
 Result<BitAllocator> BitAllocator::create(Network<float>& network, const Dataset& dataset,
                                           const AllocationOptions& options) {
   if (options.calibration_samples < 1 || options.hutchinson_samples < 1) {
-    return Status::error("bit allocation: calibration_samples and hutchinson_samples must be at least 1, got " +
-                         std::to_string(options.calibration_samples) + " and " +
-                         std::to_string(options.hutchinson_samples));
+    return Status::error(
+        "bit allocation: calibration_samples and hutchinson_samples must be at least 1, got " +
+        std::to_string(options.calibration_samples) + " and " + std::to_string(options.hutchinson_samples));
   }
   if (dataset.train_size() == 0) return Status::error("bit allocation: the training split is empty");
   BitAllocator allocator(network, dataset, options);
@@ -76,11 +76,11 @@ Status BitAllocator::check_budget(const BitBudget& budget) const {
   const bool in_bits = budget.kind == BudgetKind::average_bits;
   const double least_value = in_bits ? least.average_weight_bits : least.kilobytes();
   if (!std::isfinite(budget.value) || budget.value < least_value - kBudgetSlack) {
-    return Status::error("a budget of " + format_double("%.6g", budget.value) +
-                         (in_bits ? " bits per weight" : " KB") +
-                         " cannot be met: it must be a number at least the smallest allocation's (every layer "
-                         "at " +
-                         std::to_string(kAllocationMinBits) + " bits): " + describe_size(least));
+    return Status::error(
+        "a budget of " + format_double("%.6g", budget.value) + (in_bits ? " bits per weight" : " KB") +
+        " cannot be met: it must be a number at least the smallest allocation's (every layer "
+        "at " +
+        std::to_string(kAllocationMinBits) + " bits): " + describe_size(least));
   }
   return {};
 }
@@ -129,13 +129,13 @@ double BitAllocator::calibration_loss(const QuantizationSetting& setting) {
 }
 
 std::vector<BitAllocator::GreedyStep> BitAllocator::greedy_path(
-    const std::function<double(const std::vector<int>&)>& cost, bool counts_evaluations) {
+    const std::function<double(const std::vector<int>&)>& cost) {
   const Clock::time_point start = Clock::now();
   std::vector<GreedyStep> path;
   GreedyStep step;
   step.bits.assign(layers_.size(), kAllocationMaxBits);
   step.cost = cost(step.bits);
-  step.evaluations = counts_evaluations ? 1 : 0;
+  step.evaluations = 1;
   step.milliseconds = milliseconds_since(start);
   path.push_back(step);
   for (;;) {
@@ -147,7 +147,7 @@ std::vector<BitAllocator::GreedyStep> BitAllocator::greedy_path(
       --trial[l];
       const double trial_cost = cost(trial);
       ++trial[l];
-      if (counts_evaluations) ++step.evaluations;
+      ++step.evaluations;
       // One bit less saves n_l weight-bits (and n_l/8 bytes of the budget in KB).
       const double rate = (trial_cost - step.cost) / double(layer_weights_[l]);
       // A NaN cost (a diverged quantized model) is never chosen while a finite one is left.
@@ -207,7 +207,7 @@ double BitAllocator::omega(const std::vector<int>& bits) const {
   return total;
 }
 
-std::vector<int> BitAllocator::hessian_search(const BitBudget& budget) const {
+std::vector<int> BitAllocator::hessian_search(const BitBudget& budget) {
   const size_t layers = layers_.size();
   if (std::pow(double(kCandidateCount), double(layers)) <= kMaxEnumeratedAllocations) {
     // Every allocation as a mixed-radix counter over the candidates, the best fitting one kept.
@@ -228,21 +228,17 @@ std::vector<int> BitAllocator::hessian_search(const BitBudget& budget) const {
     }
     return best;
   }
-  std::vector<int> bits(layers, kAllocationMaxBits);
-  while (!fits(bits, budget)) {
-    int best_layer = -1;
-    double best_rate = 0;
-    for (size_t l = 0; l < layers; ++l) {
-      if (bits[l] == kAllocationMinBits) continue;
-      const double rate = (omega_[l][bits[l] - 1] - omega_[l][bits[l]]) / double(layer_weights_[l]);
-      if (best_layer < 0 || rate < best_rate) {
-        best_layer = static_cast<int>(l);
-        best_rate = rate;
-      }
-    }
-    --bits[best_layer];  // check_budget guarantees that every layer at the minimum fits
-  }
-  return bits;
+  if (omega_path_.empty())
+    omega_path_ = greedy_path([this](const std::vector<int>& bits) { return omega(bits); });
+  return first_fitting_step(omega_path_, budget).bits;
+}
+
+const BitAllocator::GreedyStep& BitAllocator::first_fitting_step(const std::vector<GreedyStep>& path,
+                                                                 const BitBudget& budget) const {
+  // The path ends with every layer at the minimum, which check_budget guarantees to fit.
+  for (const GreedyStep& step : path)
+    if (fits(step.bits, budget)) return step;
+  return path.back();
 }
 
 Result<BitAllocation> BitAllocator::allocate(AllocationMethod method, const BitBudget& budget) {
@@ -260,29 +256,22 @@ Result<BitAllocation> BitAllocator::allocate(AllocationMethod method, const BitB
     }
     case AllocationMethod::measured: {
       if (measured_path_.empty()) {
-        measured_path_ = greedy_path(
-            [this](const std::vector<int>& bits) {
-              return calibration_loss(make_allocation(AllocationMethod::measured, {}, bits).setting);
-            },
-            true);
+        measured_path_ = greedy_path([this](const std::vector<int>& bits) {
+          return calibration_loss(make_allocation(AllocationMethod::measured, {}, bits).setting);
+        });
       }
-      // The greedy stops at the first step that fits; the path is the same for every budget.
-      for (const GreedyStep& step : measured_path_) {
-        if (!fits(step.bits, budget)) continue;
-        BitAllocation allocation = make_allocation(method, budget, step.bits);
-        allocation.cost = step.cost;
-        allocation.evaluations = step.evaluations;
-        allocation.milliseconds = step.milliseconds;
-        return allocation;
-      }
-      return Status::error("bit allocation: no step of the measured greedy fits the budget");  // unreachable
+      const GreedyStep& step = first_fitting_step(measured_path_, budget);
+      BitAllocation allocation = make_allocation(method, budget, step.bits);
+      allocation.cost = step.cost;
+      allocation.evaluations = step.evaluations;
+      allocation.milliseconds = step.milliseconds;
+      return allocation;
     }
     case AllocationMethod::hessian: {
       if (!traces_) compute_hessian_terms();
       const Clock::time_point search_start = Clock::now();
-      BitAllocation allocation = make_allocation(method, budget, hessian_search(budget));
-      std::vector<int> bits;
-      for (int layer : layers_) bits.push_back(allocation.setting.weight_bits_per_layer[layer]);
+      const std::vector<int> bits = hessian_search(budget);
+      BitAllocation allocation = make_allocation(method, budget, bits);
       allocation.cost = omega(bits);
       allocation.hessian_vector_products = traces_->hessian_vector_products;
       allocation.milliseconds = hessian_milliseconds_ + milliseconds_since(search_start);

@@ -44,10 +44,10 @@ struct BitBudget {
 };
 
 struct AllocationOptions {
-  QuantizationSetting base;          // granularity, symmetry, ranges, activation bits (weight bits are chosen)
-  int calibration_samples = 1000;    // training rows drawn (seeded) for the measured loss and the traces
-  uint64_t seed = 1;                 // draws the calibration rows and the Rademacher vectors
-  int hutchinson_samples = 32;       // m Rademacher vectors for the traces
+  QuantizationSetting base;        // granularity, symmetry, ranges, activation bits (weight bits are chosen)
+  int calibration_samples = 1000;  // training rows drawn (seeded) for the measured loss and the traces
+  uint64_t seed = 1;               // draws the calibration rows and the Rademacher vectors
+  int hutchinson_samples = 32;     // m Rademacher vectors for the traces
   int activation_calibration_samples = 512;  // rows that calibrate activation grids, when quantized
 };
 
@@ -65,7 +65,8 @@ struct BitAllocation {
 
 // Holds the calibration subset and what the methods compute once for every budget: the measured greedy's
 // path (budget-independent: a budget only says where it stops) and the Hessian traces. Keeps a reference
-// to the network (the master weights are read, never changed) and to the data set.
+// to the network and to the data set: the master weights are read, never changed, but the network's
+// gradients and activation buffers are overwritten (the traces run backward passes).
 class BitAllocator {
  public:
   // Errors: no weighted layer, a bad option (calibration_samples or hutchinson_samples < 1).
@@ -88,7 +89,7 @@ class BitAllocator {
   struct GreedyStep {
     std::vector<int> bits;  // [weighted layers]
     double cost = 0;
-    int evaluations = 0;  // cumulative
+    int evaluations = 0;      // cumulative calls of the cost
     double milliseconds = 0;  // cumulative
   };
   BitAllocator(Network<float>& network, const Dataset& dataset, const AllocationOptions& options);
@@ -97,21 +98,24 @@ class BitAllocator {
   BitAllocation make_allocation(AllocationMethod method, const BitBudget& budget,
                                 const std::vector<int>& bits) const;
   // From kAllocationMaxBits everywhere, lower one layer by one bit at a time by the smallest increase of
-  // cost(bits) per weight-bit saved, down to kAllocationMinBits everywhere.
-  std::vector<GreedyStep> greedy_path(const std::function<double(const std::vector<int>&)>& cost,
-                                      bool counts_evaluations);
-  std::vector<int> hessian_search(const BitBudget& budget) const;
+  // cost(bits) per weight-bit saved, down to kAllocationMinBits everywhere. Budget-independent: a budget
+  // stops it at its first step that fits (first_fitting_step).
+  std::vector<GreedyStep> greedy_path(const std::function<double(const std::vector<int>&)>& cost);
+  const GreedyStep& first_fitting_step(const std::vector<GreedyStep>& path, const BitBudget& budget) const;
+  // The allocation minimising Σ Ω within the budget: enumerated, or the greedy on Ω for many layers.
+  std::vector<int> hessian_search(const BitBudget& budget);
   double omega(const std::vector<int>& bits) const;
   void compute_hessian_terms();
 
   Network<float>* network_;
   const Dataset* dataset_;
   AllocationOptions options_;
-  std::vector<int> layers_;           // weighted layers (indices into Architecture::layers)
+  std::vector<int> layers_;            // weighted layers (indices into Architecture::layers)
   std::vector<size_t> layer_weights_;  // [layers_] n_l
   FeatureRows calibration_x_;
   std::vector<int32_t> calibration_y_;
   std::vector<GreedyStep> measured_path_;  // empty until the first measured allocation
+  std::vector<GreedyStep> omega_path_;     // the greedy on Ω (more than 7 layers), empty until needed
   std::optional<LayerHessianTraces> traces_;
   std::vector<std::array<double, kAllocationMaxBits + 1>> omega_;  // [layers_][bits] Ω_l(bits)
   double hessian_milliseconds_ = 0;
@@ -121,8 +125,9 @@ class BitAllocator {
 
 struct AllocationPoint {
   BitAllocation allocation;
-  Evaluation test;        // the allocation evaluated on the TEST split (evaluate_quantized)
-  bool on_front = false;  // no point of the same method is at most as large and at least as accurate, one strictly
+  Evaluation test;  // the allocation evaluated on the TEST split (evaluate_quantized)
+  bool on_front =
+      false;  // no point of the same method is at most as large and at least as accurate, one strictly
 };
 
 // Average-bit budgets 2, 2.5, ..., 8.

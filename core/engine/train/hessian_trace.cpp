@@ -22,7 +22,8 @@ void draw_rademacher(uint64_t seed, int vector, std::span<T> out) {
 
 template <typename T>
 LayerHessianTraces hutchinson_layer_traces(Network<T>& network, std::span<const T> features,
-                                           std::span<const int32_t> labels, const HutchinsonOptions& options) {
+                                           std::span<const int32_t> labels,
+                                           const HutchinsonOptions& options) {
   const Architecture& architecture = network.architecture();
   const int samples = static_cast<int>(labels.size());
   const size_t input_size = architecture.input.size();
@@ -65,8 +66,10 @@ LayerHessianTraces hutchinson_layer_traces(Network<T>& network, std::span<const 
 }
 
 template LayerHessianTraces hutchinson_layer_traces<float>(Network<float>&, std::span<const float>,
-                                                           std::span<const int32_t>, const HutchinsonOptions&);
+                                                           std::span<const int32_t>,
+                                                           const HutchinsonOptions&);
 template LayerHessianTraces hutchinson_layer_traces<double>(Network<double>&, std::span<const double>,
-                                                            std::span<const int32_t>, const HutchinsonOptions&);
+                                                            std::span<const int32_t>,
+                                                            const HutchinsonOptions&);
 
 }  // namespace qplay

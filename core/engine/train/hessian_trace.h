@@ -21,9 +21,9 @@ struct HutchinsonOptions {
 };
 
 struct LayerHessianTraces {
-  std::vector<int> layers;      // the weighted layers (indices into Architecture::layers), in order
-  std::vector<size_t> weights;  // [layers] n_l: elements of the layer's weight tensor
-  std::vector<double> traces;   // [layers] the Tr(H_l) estimates, H w.r.t. that layer's weights
+  std::vector<int> layers;          // the weighted layers (indices into Architecture::layers), in order
+  std::vector<size_t> weights;      // [layers] n_l: elements of the layer's weight tensor
+  std::vector<double> traces;       // [layers] the Tr(H_l) estimates, H w.r.t. that layer's weights
   int hessian_vector_products = 0;  // m, each over all the samples given (in chunks)
 };
 
