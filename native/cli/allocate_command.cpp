@@ -15,12 +15,12 @@ namespace qplay::cli {
 
 const std::vector<CommandFlag> kAllocateFlags = {
     {"model", "the model file to allocate bits for", "", true},
-    {"budget_bits", "the budget in average bits per weight, 2 or more (default 4 when --budget_kb is not given)",
-     ""},
+    {"budget_bits",
+     "the budget in average bits per weight, 2 or more (default 4 when --budget_kb is not given)", ""},
     {"budget_kb", "the budget as the model's size in KB (1024 bytes; deploy/model_size.h's count)", ""},
     {"allocation", "the methods, a list of measured, hessian, uniform", "measured,hessian,uniform"},
-    {"pareto", "1: allocate at average-bit budgets 2, 2.5, ..., 8 and mark each method's accuracy-vs-size front",
-     "0"},
+    {"pareto",
+     "1: allocate at average-bit budgets 2, 2.5, ..., 8 and mark each method's accuracy-vs-size front", "0"},
     {"allocation_samples",
      "training samples (drawn with --seed) on which measured sensitivity and the Hessian traces are computed",
      "1000"},
@@ -46,7 +46,8 @@ Result<std::vector<AllocationMethod>> parse_methods(const std::string& text) {
   for (const std::string& name : split_list(text)) {
     std::optional<AllocationMethod> method = parse_choice<AllocationMethod>(name);
     if (!method) {
-      return Status::error("--allocation: unknown method '" + name + "', use a list of measured, hessian, uniform");
+      return Status::error("--allocation: unknown method '" + name +
+                           "', use a list of measured, hessian, uniform");
     }
     if (std::find(methods.begin(), methods.end(), *method) == methods.end()) methods.push_back(*method);
   }
@@ -58,7 +59,8 @@ Result<std::vector<BitBudget>> parse_budgets(const ParsedCommandLine& parsed, bo
   const bool bits_given = parsed.has("budget_bits"), kb_given = parsed.has("budget_kb");
   if (bits_given && kb_given) return Status::error("give --budget_bits or --budget_kb, not both");
   if (pareto) {
-    if (bits_given || kb_given) return Status::error("--pareto sweeps its own budgets; drop --budget_bits/--budget_kb");
+    if (bits_given || kb_given)
+      return Status::error("--pareto sweeps its own budgets; drop --budget_bits/--budget_kb");
     std::vector<BitBudget> budgets;
     for (double bits : default_pareto_budgets()) budgets.push_back({BudgetKind::average_bits, bits});
     return budgets;
@@ -83,13 +85,13 @@ std::string output_extension(const std::string& path) {
 
 int allocate_command(const std::vector<std::string>& arguments) {
   int exit_code = kExitSuccess;
-  std::optional<ParsedCommandLine> parsed =
-      parse_command("allocate",
-                    "Chooses per-layer weight bits (2..8) for a saved model under a budget, by measured "
-                    "sensitivity, by the Hessian-trace criterion (HAWQ-v2) and uniformly, and evaluates each on "
-                    "the test split. Granularity, symmetry, range method and activation bits come from the "
-                    "settings below.",
-                    kAllocateFlags, arguments, exit_code);
+  std::optional<ParsedCommandLine> parsed = parse_command(
+      "allocate",
+      "Chooses per-layer weight bits (2..8) for a saved model under a budget, by measured "
+      "sensitivity, by the Hessian-trace criterion (HAWQ-v2) and uniformly, and evaluates each on "
+      "the test split. Granularity, symmetry, range method and activation bits come from the "
+      "settings below.",
+      kAllocateFlags, arguments, exit_code);
   if (!parsed) return exit_code;
   auto bad = [](const Status& status) { return report_bad_input("allocate", status); };
   Result<std::vector<AllocationMethod>> methods = parse_methods(parsed->flag("allocation"));
@@ -111,7 +113,8 @@ int allocate_command(const std::vector<std::string>& arguments) {
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return bad(model.status());
   const Experiment& e = model->experiment;
-  if (Status status = check_settings_are_read("allocate", *parsed, e, kAllocateScope); !status) return bad(status);
+  if (Status status = check_settings_are_read("allocate", *parsed, e, kAllocateScope); !status)
+    return bad(status);
   Network<float>& network = *model->network;
   const Dataset& dataset = *model->dataset;
 
@@ -137,7 +140,7 @@ int allocate_command(const std::vector<std::string>& arguments) {
   AllocationReport report;
   report.points = std::move(points).value();
   report.layers = allocator->weighted_layers();
-  for (const LayerSize& layer : allocator->smallest().layers) report.layer_weights.push_back(layer.weights);
+  report.layer_weights = allocator->layer_weights();
   if (const LayerHessianTraces* traces = allocator->hessian_traces()) report.hessian_traces = traces->traces;
   report.float_test = evaluate(network, dataset.test_x, dataset.test_y);
   report.allocation_samples = options.calibration_samples;
@@ -154,7 +157,9 @@ int allocate_command(const std::vector<std::string>& arguments) {
   if (out_extension == ".json") out_text = allocation_json(report, e);
   if (out_extension == ".csv") out_text = allocation_csv(report);
   if (Status status = write_report_files(
-          "allocate", {{out, out_text}, {parsed->flag("svg"), parsed->flag("svg").empty() ? "" : allocation_svg(report, title)}});
+          "allocate",
+          {{out, out_text},
+           {parsed->flag("svg"), parsed->flag("svg").empty() ? "" : allocation_svg(report, title)}});
       !status) {
     return bad(status);
   }

@@ -11,7 +11,9 @@
 namespace qplay::cli {
 namespace {
 
-std::string budget_kind_name(BudgetKind kind) { return kind == BudgetKind::average_bits ? "average_bits" : "kb"; }
+std::string budget_kind_name(BudgetKind kind) {
+  return kind == BudgetKind::average_bits ? "average_bits" : "kb";
+}
 
 std::string budget_label(const BitBudget& budget) {
   return format_json_number(budget.value) + (budget.kind == BudgetKind::average_bits ? " bits" : " KB");
@@ -135,7 +137,8 @@ std::string allocation_svg(const AllocationReport& report, const std::string& ti
   plot.title = title;
   plot.x_label = "model size (KB)";
   plot.y_label = "test accuracy (%)";
-  for (AllocationMethod method : {AllocationMethod::uniform, AllocationMethod::measured, AllocationMethod::hessian}) {
+  for (AllocationMethod method :
+       {AllocationMethod::uniform, AllocationMethod::measured, AllocationMethod::hessian}) {
     std::vector<const AllocationPoint*> front;
     for (const AllocationPoint& point : report.points)
       if (point.allocation.method == method && (point.on_front || !report.pareto)) front.push_back(&point);

@@ -82,6 +82,7 @@ class BitAllocator {
   // The calibration loss of a per-layer allocation (one evaluation of the jointly quantized model).
   double calibration_loss(const QuantizationSetting& setting);
   const std::vector<int>& weighted_layers() const { return layers_; }
+  const std::vector<size_t>& layer_weights() const { return layer_weights_; }  // [weighted layers] n_l
   const LayerHessianTraces* hessian_traces() const { return traces_ ? &*traces_ : nullptr; }
 
  private:
