@@ -1,12 +1,9 @@
 #include "core/engine/methods/gradient_l1.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 
 #include "core/engine/base/deterministic_math.h"
-#include "core/engine/nn/layer_ops.h"
-#include "core/engine/nn/layers.h"
 
 namespace qplay {
 namespace {
