@@ -35,6 +35,16 @@ void mention_leftovers(const std::string& command, const std::string& path) {
                  orphan.c_str());
 }
 
+Status write_report_files(const std::string& command, const std::vector<ReportFile>& files) {
+  for (const ReportFile& file : files) {
+    if (file.path.empty()) continue;
+    mention_leftovers(command, file.path);
+    if (Status status = write_text_file_atomically(file.path, file.text); !status) return status;
+    std::printf("wrote %s\n", file.path.c_str());
+  }
+  return {};
+}
+
 std::string describe_quantization(const Experiment& e, int weight_bits, int activation_bits) {
   auto bits = [](int b) { return b == 0 ? std::string("float") : std::to_string(b) + "-bit"; };
   std::string text = bits(weight_bits) + " weights, " + bits(activation_bits) + " activations";

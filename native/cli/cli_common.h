@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/engine/base/status.h"
 #include "core/engine/experiment/run.h"
@@ -45,6 +46,13 @@ int report_bad_input(const std::string& command, const Status& status);
 // Says which files of interrupted saves to `path` the next save will remove (write_file_atomically
 // removes them): "qplay-cli train: removing m.qmodel.tmp-4242-0, left by an interrupted save".
 void mention_leftovers(const std::string& command, const std::string& path);
+
+// Writes each file with a non-empty path (atomically, mentioning leftovers of interrupted saves) and prints
+// "wrote <path>" for each; stops at the first failure.
+struct ReportFile {
+  std::string path, text;  // an empty path is not written
+};
+Status write_report_files(const std::string& command, const std::vector<ReportFile>& files);
 
 // Usage text for a command: its flags, then every experiment setting.
 void print_command_help(const std::string& command, const std::string& summary,

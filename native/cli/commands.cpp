@@ -7,7 +7,7 @@ const std::vector<Command>& commands() {
       {"demo", &kDemoFlags, &demo_command},          {"train", &kTrainFlags, &train_command},
       {"sweep", &kSweepFlags, &sweep_command},       {"eval", &kEvalFlags, &eval_command},
       {"grad", &kGradFlags, &grad_command},          {"export", &kExportFlags, &export_command},
-      {"compare", &kCompareFlags, &compare_command},
+      {"compare", &kCompareFlags, &compare_command}, {"allocate", &kAllocateFlags, &allocate_command},
   };
   return all;
 }

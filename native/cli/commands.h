@@ -22,10 +22,11 @@ int grad_command(const std::vector<std::string>& arguments);
 int export_command(const std::vector<std::string>& arguments);
 int demo_command(const std::vector<std::string>& arguments);
 int compare_command(const std::vector<std::string>& arguments);
+int allocate_command(const std::vector<std::string>& arguments);
 
 // Each command's own flags (beside the experiment settings), defined beside the command.
 extern const std::vector<CommandFlag> kTrainFlags, kDemoFlags, kSweepFlags, kEvalFlags, kGradFlags,
-    kExportFlags, kCompareFlags;
+    kExportFlags, kCompareFlags, kAllocateFlags;
 
 struct Command {
   std::string_view name;

@@ -165,19 +165,12 @@ int compare_command(const std::vector<std::string>& arguments) {
     return result.message().find("training stopped") != std::string::npos ? kExitFailure : kExitBadInput;
   }
   std::printf("%s", comparison_text(*result).c_str());
-  struct Output {
-    std::string path, text;
-  };
-  for (const Output& output :
-       {Output{parsed->flag("csv"), parsed->flag("csv").empty() ? "" : comparison_csv(*result)},
-        Output{parsed->flag("json"), parsed->flag("json").empty() ? "" : comparison_json(*result)},
-        Output{parsed->flag("svg"), parsed->flag("svg").empty() ? "" : comparison_svg(*result)}}) {
-    if (output.path.empty()) continue;
-    mention_leftovers("compare", output.path);
-    if (Status status = write_text_file_atomically(output.path, output.text); !status) {
-      return report_bad_input("compare", status);
-    }
-    std::printf("wrote %s\n", output.path.c_str());
+  if (Status status = write_report_files(
+          "compare", {{parsed->flag("csv"), parsed->flag("csv").empty() ? "" : comparison_csv(*result)},
+                      {parsed->flag("json"), parsed->flag("json").empty() ? "" : comparison_json(*result)},
+                      {parsed->flag("svg"), parsed->flag("svg").empty() ? "" : comparison_svg(*result)}});
+      !status) {
+    return report_bad_input("compare", status);
   }
   return kExitSuccess;
 }

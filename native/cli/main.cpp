@@ -21,7 +21,9 @@ void print_usage() {
       "  grad     a saved model and one batch -> loss and every gradient as JSON (for cross-checks)\n"
       "  export   a saved model -> its weights as documented JSON\n"
       "  compare  train the baseline and robustness methods from the same seeds; accuracy vs bit-width table "
-      "and plot\n\n"
+      "and plot\n"
+      "  allocate a saved model -> per-layer weight bits under a budget (measured, Hessian, uniform), "
+      "Pareto fronts\n\n"
       "'qplay-cli <command> --help' lists the command's flags and every experiment setting.\n"
       "kernel tables in this build: %s\n",
       qplay::available_kernel_tables().c_str());

@@ -117,19 +117,9 @@ std::string sweep_svg(const std::vector<SweepPoint>& points, const std::string& 
 
 Status write_sweep_outputs(const std::vector<SweepPoint>& points, const Experiment& experiment,
                            const SweepOutputPaths& paths, const std::string& plot_title) {
-  struct Output {
-    const std::string& path;
-    std::string text;
-  };
-  for (const Output& output : {Output{paths.csv, paths.csv.empty() ? "" : sweep_csv(points)},
-                               Output{paths.json, paths.json.empty() ? "" : sweep_json(points, experiment)},
-                               Output{paths.svg, paths.svg.empty() ? "" : sweep_svg(points, plot_title)}}) {
-    if (output.path.empty()) continue;
-    mention_leftovers("sweep", output.path);
-    if (Status status = write_text_file_atomically(output.path, output.text); !status) return status;
-    std::printf("wrote %s\n", output.path.c_str());
-  }
-  return {};
+  return write_report_files("sweep", {{paths.csv, paths.csv.empty() ? "" : sweep_csv(points)},
+                                      {paths.json, paths.json.empty() ? "" : sweep_json(points, experiment)},
+                                      {paths.svg, paths.svg.empty() ? "" : sweep_svg(points, plot_title)}});
 }
 
 }  // namespace qplay::cli

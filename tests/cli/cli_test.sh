@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# qplay-cli end to end, as a person would use it: the demo, train -> sweep/eval/grad/export, and
+# qplay-cli end to end, as a person would use it: the demo, train -> sweep/eval/grad/export/allocate, and
 # the messages and exit codes for bad input (2) and diverged training (1).
 set -uo pipefail
 cli="$1"
@@ -66,6 +66,26 @@ expect "compare refuses an unknown method" 2 "unknown method 'magic' (use baseli
 expect "compare refuses a bad seed count" 2 "--seeds must be a count" -- "$cli" compare --seeds=0
 expect "compare refuses a bad attack size" 2 "is not an attack size" -- "$cli" compare --fgsm_epsilons=0.1,big
 expect "compare checks each method's knobs first" 2 "gradl1" -- "$cli" compare --methods=gradl1 --gradl1_warmup=2
+
+# allocate: per-layer bits under a budget, each method evaluated; --pareto sweeps 13 budgets per method.
+expect "allocate under 3 bits per weight" 0 "hessian" -- "$cli" allocate --model=m.qmodel --budget_bits=3 \
+  --allocation_samples=200 --hutchinson_samples=8 --out=a.json --svg=a.svg
+python3 - a.json <<'PY' && pass "allocate JSON: three methods, each within 3 bits, one bit-width per weighted layer" \
+  || fail "allocate JSON content"
+import json, sys
+a = json.load(open(sys.argv[1]))
+rows = a["allocations"]
+assert a["format"] == "qplay-allocation" and sorted(r["method"] for r in rows) == ["hessian", "measured", "uniform"]
+assert all(r["average_bits"] <= 3 + 1e-9 and len(r["weight_bits"]) == len(a["layers"]) == 3 for r in rows)
+assert all(2 <= b <= 8 for r in rows for b in r["weight_bits"]) and all(0 <= r["test_accuracy"] <= 1 for r in rows)
+PY
+grep -q "<svg" a.svg && pass "allocate plot is SVG" || fail "allocate plot is not SVG"
+expect "allocate sweeps budgets with --pareto" 0 "front" -- "$cli" allocate --model=m.qmodel --pareto=1 \
+  --allocation=uniform,measured --allocation_samples=200 --out=p.csv
+[ "$(wc -l < p.csv)" -eq 27 ] && pass "allocate CSV: header + 2 methods x 13 budgets" || fail "allocate CSV rows: $(wc -l < p.csv)"
+expect "allocate refuses a budget below 2 bits" 2 "2 bits per weight" -- "$cli" allocate --model=m.qmodel --budget_bits=1.5
+expect "allocate refuses a NaN budget" 2 "smallest allocation" -- "$cli" allocate --model=m.qmodel --budget_kb=nan
+expect "allocate refuses an unknown method" 2 "unknown method 'greedy'" -- "$cli" allocate --model=m.qmodel --allocation=greedy
 
 # Bad input: exit 2 with a message that says what is allowed.
 expect "unknown command" 2 "unknown command 'trian'" -- "$cli" trian

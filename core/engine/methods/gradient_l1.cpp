@@ -1,12 +1,9 @@
 #include "core/engine/methods/gradient_l1.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 
 #include "core/engine/base/deterministic_math.h"
-#include "core/engine/nn/layer_ops.h"
-#include "core/engine/nn/layers.h"
 
 namespace qplay {
 namespace {
@@ -30,13 +27,6 @@ T l1_norm(std::span<const T> values) {
   return total;
 }
 
-// The layer index whose output the network's input of `layer` is (-1: the network input).
-int first_weighted_layer(const Architecture& architecture) {
-  for (int i = 0; i < static_cast<int>(architecture.layers.size()); ++i)
-    if (architecture.layers[i].has_parameters()) return i;
-  return -1;
-}
-
 }  // namespace
 
 template <typename T>
@@ -49,23 +39,17 @@ typename GradientL1Regularizer<T>::Value GradientL1Regularizer<T>::evaluate(
   network.forward(features, batch);
   value.loss = network.loss(labels);
   if (!std::isfinite(value.loss)) return value;
-
-  output_gradients_.resize(layers);
-  BackwardOptions<T> record;
-  record.at_layer_output = [this](int layer, std::span<T> gradient) {
-    output_gradients_[layer].assign(gradient.begin(), gradient.end());
-  };
-  network.backward(labels, record);
+  pass_.backward_recording(network, labels);
 
   // The penalty: Σ|∇_W L| over weights, Σ|∇_y L| over the inputs of weighted layers but the first.
-  const int first = first_weighted_layer(architecture);
+  const int first = network.first_weighted_layer();
   std::span<const T> gradients = network.gradients();
   T weight_norm = 0, activation_norm = 0;
   for (const ParameterTensor& tensor : network.parameter_tensors()) {
     if (tensor.is_weight) weight_norm += l1_norm(network.tensor(gradients, tensor));
   }
   for (int i = first + 1; i < layers; ++i) {
-    if (architecture.layers[i].has_parameters()) activation_norm += l1_norm<T>(output_gradients_[i - 1]);
+    if (architecture.layers[i].has_parameters()) activation_norm += l1_norm<T>(pass_.output_gradient(i - 1));
   }
   value.penalty = lambda_weights * weight_norm + lambda_activations * activation_norm;
   if (!add_penalty_gradient) return value;
@@ -77,104 +61,18 @@ typename GradientL1Regularizer<T>::Value GradientL1Regularizer<T>::evaluate(
     const T scale = tensor.is_weight ? lambda_weights : T(0);  // biases are neither penalized nor perturbed
     for (size_t k = 0; k < tensor.size(); ++k) tangent[k] = scale * sign_of(g[k]);
   }
-  push_tangent_forward(network, batch, lambda_weights, lambda_activations);
-  pull_tangent_backward(network, labels, batch);
+  // The activation term's tangent λ_a·sign(∇_{y_l} L), added at the input of each weighted layer but the
+  // first.
+  auto add_activation_tangent = [&](int layer, std::span<T> input_tangent) {
+    std::span<const T> activation_gradient = pass_.output_gradient(layer - 1);
+    for (size_t k = 0; k < input_tangent.size(); ++k)
+      input_tangent[k] += lambda_activations * sign_of(activation_gradient[k]);
+  };
+  std::span<const T> penalty_gradient =
+      pass_.gradient_tangent(network, weight_tangent_, batch, add_activation_tangent);
   std::span<T> all = network.gradients();
-  for (size_t k = 0; k < all.size(); ++k) all[k] += penalty_gradient_[k];
+  for (size_t k = 0; k < all.size(); ++k) all[k] += penalty_gradient[k];
   return value;
-}
-
-// R{output} of every layer, from R{W} = weight_tangent_ and R{y_l} += λ_a·sign(∇_{y_l} L).
-template <typename T>
-void GradientL1Regularizer<T>::push_tangent_forward(Network<T>& network, int batch, T, T lambda_activations) {
-  const Architecture& architecture = network.architecture();
-  const KernelTable& kernels = network.kernels();
-  const int layers = static_cast<int>(architecture.layers.size());
-  const int first = first_weighted_layer(architecture);
-  std::span<const T> parameters = network.parameters();
-  tangent_outputs_.resize(layers + 1);
-  tangent_inputs_.resize(layers);
-  tangent_outputs_[0].assign(size_t(batch) * architecture.input.size(), T(0));
-  size_t parameter_index = 0;
-  for (int i = 0; i < layers; ++i) {
-    const LayerSpec& layer = architecture.layers[i];
-    const int in_size = batch * layer.input.size(), out_size = batch * layer.output.size();
-    std::vector<T>& tangent_out = tangent_outputs_[i + 1];
-    tangent_out.resize(out_size);  // every layer writes all of it
-    LayerCall<T> call{kernels, layer, batch};
-    TangentForwardTensors<T> tensors{network.layer_output(i - 1).data(), network.layer_output(i).data(),
-                                     tangent_outputs_[i].data(), nullptr, tangent_out.data()};
-    if (layer.has_parameters()) {
-      const ParameterTensor& weight_tensor = network.parameter_tensors()[parameter_index];
-      parameter_index += 2;
-      call.weight = parameters.data() + weight_tensor.offset;
-      columns_.resize(layer_scratch_values(layer, batch));
-      call.columns = columns_.data();
-      tensors.weight_tangent = weight_tangent_.data() + weight_tensor.offset;
-      // Before the first weighted layer nothing carries a tangent; after it the activation term joins.
-      std::vector<T>& tangent_x = tangent_inputs_[i];
-      tangent_x = tangent_outputs_[i];
-      if (i > first) {
-        const std::vector<T>& activation_gradient = output_gradients_[i - 1];
-        for (int k = 0; k < in_size; ++k)
-          tangent_x[k] += lambda_activations * sign_of(activation_gradient[k]);
-      }
-      tensors.input_tangent = i > first ? tangent_x.data() : nullptr;
-    }
-    layer_ops<T>(layer.kind).tangent_forward(call, tensors);
-  }
-}
-
-// R{∇_θ L} by differentiating every backward formula once more along the tangent.
-template <typename T>
-void GradientL1Regularizer<T>::pull_tangent_backward(Network<T>& network, std::span<const int32_t> labels,
-                                                     int batch) {
-  (void)labels;  // the softmax cross-entropy's Hessian does not depend on the labels
-  const Architecture& architecture = network.architecture();
-  const KernelTable& kernels = network.kernels();
-  const int layers = static_cast<int>(architecture.layers.size());
-  const int first = first_weighted_layer(architecture);
-  const int classes = architecture.num_classes;
-  std::span<const T> parameters = network.parameters();
-  penalty_gradient_.resize(network.parameter_count());  // every weight and bias is written below
-
-  size_t largest = architecture.input.size();
-  for (const LayerSpec& layer : architecture.layers) largest = std::max<size_t>(largest, layer.output.size());
-  tangent_gradient_.resize(size_t(batch) * largest);
-  tangent_gradient_next_.resize(size_t(batch) * largest);
-  // The tangent of the loss's gradient w.r.t. the logits starts the pass back.
-  softmax_cross_entropy_tangent_backward(batch, classes, network.probabilities().data(),
-                                         tangent_outputs_[layers].data(), tangent_gradient_.data());
-
-  int parameter_index = static_cast<int>(network.parameter_tensors().size());
-  for (int i = layers - 1; i >= 0; --i) {
-    const LayerSpec& layer = architecture.layers[i];
-    LayerCall<T> call{kernels, layer, batch};
-    TangentBackwardTensors<T> tensors{network.layer_output(i - 1).data(),
-                                      network.layer_output(i).data(),
-                                      tangent_outputs_[i].data(),
-                                      tangent_outputs_[i + 1].data(),
-                                      nullptr,
-                                      output_gradients_[i].data(),
-                                      tangent_gradient_.data(),
-                                      nullptr,
-                                      nullptr,
-                                      i > first ? tangent_gradient_next_.data() : nullptr};
-    if (layer.has_parameters()) {
-      parameter_index -= 2;
-      const ParameterTensor& weight_tensor = network.parameter_tensors()[parameter_index];
-      const ParameterTensor& bias_tensor = network.parameter_tensors()[parameter_index + 1];
-      call.weight = parameters.data() + weight_tensor.offset;
-      columns_.resize(layer_scratch_values(layer, batch));
-      call.columns = columns_.data();
-      tensors.input_tangent = i > first ? tangent_inputs_[i].data() : nullptr;
-      tensors.weight_tangent = weight_tangent_.data() + weight_tensor.offset;
-      tensors.weight_gradient_tangent = penalty_gradient_.data() + weight_tensor.offset;
-      tensors.bias_gradient_tangent = penalty_gradient_.data() + bias_tensor.offset;
-    }
-    layer_ops<T>(layer.kind).tangent_backward(call, tensors);
-    std::swap(tangent_gradient_, tangent_gradient_next_);
-  }
 }
 
 template class GradientL1Regularizer<float>;

@@ -10,6 +10,7 @@
 // weighted layer but the first (methods.md §1.1; norms summed, gradients of the batch-mean loss).
 //
 // ∇P is a Hessian-vector product. It is computed EXACTLY with Pearlmutter's R-operator
+// (nn/hessian_vector_product.h)
 // (forward-over-reverse, methods.md §1.2 option 1): the tangent (λ_w·sign(∇_W L) on the weights,
 // λ_a·sign(∇_y L) added at each y_l, signs held constant as in the paper's double backprop) is
 // pushed forward through dense, conv, ReLU/tanh/softplus, max-pool (argmax fixed) and the
@@ -36,6 +37,7 @@
 
 #include "core/engine/base/status.h"
 #include "core/engine/methods/training_method.h"
+#include "core/engine/nn/hessian_vector_product.h"
 #include "core/engine/nn/network.h"
 
 namespace qplay {
@@ -86,16 +88,8 @@ class GradientL1Regularizer {
                  T lambda_weights, T lambda_activations, bool add_penalty_gradient);
 
  private:
-  void push_tangent_forward(Network<T>& network, int batch, T lambda_weights, T lambda_activations);
-  void pull_tangent_backward(Network<T>& network, std::span<const int32_t> labels, int batch);
-
-  std::vector<std::vector<T>> output_gradients_;  // [layer] dL/d(output of layer), recorded in backward
-  std::vector<std::vector<T>> tangent_outputs_;   // [layer + 1] R{output of layer}; [0] is the input (zero)
-  // [layer] R{input of a weighted layer}, activation tangent added
-  std::vector<std::vector<T>> tangent_inputs_;
-  std::vector<T> weight_tangent_;    // λ_w·sign(∇_W L) in the parameters' layout (biases 0)
-  std::vector<T> penalty_gradient_;  // R{∇_θ L}
-  std::vector<T> tangent_gradient_, tangent_gradient_next_, columns_, tangent_columns_;
+  TangentPass<T> pass_;
+  std::vector<T> weight_tangent_;  // λ_w·sign(∇_W L) in the parameters' layout (biases 0)
 };
 
 extern template class GradientL1Regularizer<float>;

@@ -87,6 +87,9 @@ class Network {
   const KernelTable& kernels() const { return *kernels_; }
   void set_kernels(std::shared_ptr<const KernelTable> kernels) { kernels_ = std::move(kernels); }
   size_t parameter_count() const { return parameter_count_; }
+  // The first layer with parameters (-1: none); its input is the network input, which carries no tangent
+  // and is never fake-quantized.
+  int first_weighted_layer() const { return first_weighted_layer_; }
 
   // He-uniform weights for ReLU networks, Glorot-uniform otherwise; zero biases; from the seed alone.
   void initialize(uint64_t seed);
