@@ -1,6 +1,5 @@
 #include "core/engine/deploy/integer_model.h"
 
-#include <bit>
 #include <string>
 
 namespace qplay {
@@ -9,9 +8,10 @@ namespace {
 // The bit-width a grid was made for: codes 0..2^b-1 (unsigned), ±(2^{b-1}-1), or {-1, +1} at 1 bit.
 // Read from the grid, so that a per-layer bit-width needs no second lookup here.
 int bits_of(const QuantGrid& grid) {
-  if (grid.q_min >= 0) return std::bit_width(static_cast<uint32_t>(grid.q_max));
-  if (grid.q_step == 2) return 1;
-  return std::bit_width(static_cast<uint32_t>(grid.q_max)) + 1;
+  int magnitude_bits = 0;  // of q_max (Emscripten's libc++ has no std::bit_width)
+  while ((grid.q_max >> magnitude_bits) != 0) ++magnitude_bits;
+  if (grid.q_min >= 0) return magnitude_bits;
+  return grid.q_step == 2 ? 1 : magnitude_bits + 1;
 }
 
 Result<IntegerGrid> activation_grid(const QuantGrid& grid, int layer) {
@@ -56,7 +56,9 @@ Json numbers(const auto& values) {
   return array;
 }
 
-Json shape_json(const TensorShape& shape) { return numbers(std::vector<int>{shape.height, shape.width, shape.channels}); }
+Json shape_json(const TensorShape& shape) {
+  return numbers(std::vector<int>{shape.height, shape.width, shape.channels});
+}
 
 Json grid_json(const IntegerGrid& grid) {
   Json json = Json::object();
@@ -97,7 +99,8 @@ Result<IntegerModel> build_integer_model(Network<float>& network, std::span<cons
   quantize_weights_into(network, parameters, setting, view, &weight_grids);
   IntegerModel model;
   model.architecture = network.architecture();
-  for (const LayerSpec& spec : model.architecture.layers) model.layers.push_back({spec, std::nullopt, {}, {}});
+  for (const LayerSpec& spec : model.architecture.layers)
+    model.layers.push_back({spec, std::nullopt, {}, {}});
   const std::vector<ParameterTensor>& tensors = network.parameter_tensors();
   for (size_t t = 0; t < tensors.size(); ++t) {
     const ParameterTensor& tensor = tensors[t];

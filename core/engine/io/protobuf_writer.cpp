@@ -1,6 +1,6 @@
 #include "core/engine/io/protobuf_writer.h"
 
-#include <bit>
+#include "core/engine/base/bit_cast.h"
 
 namespace qplay {
 namespace {
@@ -10,7 +10,7 @@ constexpr int kWireLengthDelimited = 2;
 constexpr int kWireFixed32 = 5;
 
 void append_little_endian(std::string& out, float value) {
-  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const uint32_t bits = bit_cast<uint32_t>(value);
   for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<char>((bits >> shift) & 0xff));
 }
 
