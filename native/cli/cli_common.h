@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/engine/base/status.h"
 #include "core/engine/experiment/run.h"
@@ -45,6 +47,14 @@ int report_bad_input(const std::string& command, const Status& status);
 // Says which files of interrupted saves to `path` the next save will remove (write_file_atomically
 // removes them): "qplay-cli train: removing m.qmodel.tmp-4242-0, left by an interrupted save".
 void mention_leftovers(const std::string& command, const std::string& path);
+
+// Writes a command's output (JSON text or a binary model) to `path`, atomically, or to stdout when path is
+// empty; returns the exit code.
+int write_command_output(const std::string& command, const std::string& path, std::string_view bytes);
+
+// --layer_weight_bits: one bit-width per weighted layer in order ("8,4,8"; "float" keeps a layer
+// float), as QuantizationSetting::weight_bits_per_layer (indexed by layer). Empty text: no override.
+Result<std::vector<int>> parse_layer_weight_bits(const std::string& text, const Architecture& architecture);
 
 // Usage text for a command: its flags, then every experiment setting.
 void print_command_help(const std::string& command, const std::string& summary,

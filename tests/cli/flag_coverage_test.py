@@ -64,6 +64,7 @@ VARIANT = {
     "compare_weight_bits": "3", "fgsm_epsilons": "0.3", "fgsm_samples": "20",
     "compare_activation_bits": "4", "compare_ranges": "mse", "validation_fraction": "0.3",
     "select_on": "trained-loss", "fine_tune_epochs": "1",
+    "format": "integer-json", "layer_weight_bits": "2,8,8", "predictions": "p.json",
 }
 
 # What makes a setting mean something, tried first; a command that refuses the context runs without it.
