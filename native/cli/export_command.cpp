@@ -12,11 +12,12 @@ namespace qplay::cli {
 const std::vector<CommandFlag> kExportFlags = {
     {"model", "the model file", "", true},
     {"format",
-     "weights-json (the float weights as they are), onnx (a QDQ graph at --weight_bits / --activation_bits) or "
-     "integer-json (codes, scales and zero points at that setting)",
+     "weights-json (the float weights as they are), onnx (a QDQ graph at --weight_bits / --activation_bits) "
+     "or integer-json (codes, scales and zero points at that setting)",
      "weights-json"},
-    {"layer_weight_bits", "onnx and integer-json: one weight bit-width per weighted layer (8,4,8), replacing "
-                          "--weight_bits layer by layer",
+    {"layer_weight_bits",
+     "onnx and integer-json: one weight bit-width per weighted layer (8,4,8), replacing --weight_bits layer "
+     "by layer",
      ""},
     {"out", "write the file here instead of stdout", ""},
 };
@@ -25,14 +26,15 @@ namespace {
 
 bool activations_quantized(const Experiment& experiment) { return experiment.activation_bits > 0; }
 
-// The quantized formats read what eval reads: the data (calibration images, the seed's toy set) and the setting.
-const SettingScope kQuantizedExportScope = {
-    {"data", "quantization", "compute"},
-    {"seed"},
-    {{"test_limit", "export evaluates nothing on the test split"}},
-    {},
-    {{"train_limit", activations_quantized,
-      "export reads training images only to calibrate quantized activations, and activation_bits is 0 (float)"}}};
+// The quantized formats read what eval reads: the data (calibration images, the seed's toy set) and the
+// setting.
+const SettingScope kQuantizedExportScope = {{"data", "quantization", "compute"},
+                                            {"seed"},
+                                            {{"test_limit", "export evaluates nothing on the test split"}},
+                                            {},
+                                            {{"train_limit", activations_quantized,
+                                              "export reads training images only to calibrate quantized "
+                                              "activations, and activation_bits is 0 (float)"}}};
 
 int export_weights_json(const ParsedCommandLine& parsed) {
   // Experiment settings would change nothing here: refused rather than silently ignored.
@@ -43,7 +45,8 @@ int export_weights_json(const ParsedCommandLine& parsed) {
                                                     "does not take"));
   }
   if (!parsed.flag("layer_weight_bits").empty()) {
-    return report_bad_input("export", Status::error("--layer_weight_bits needs --format=onnx or integer-json"));
+    return report_bad_input("export",
+                            Status::error("--layer_weight_bits needs --format=onnx or integer-json"));
   }
   Result<ModelFile> file = load_model_file(parsed.flag("model"));
   if (!file) return report_bad_input("export", file.status());  // its messages start with the path
@@ -64,8 +67,8 @@ int export_command(const std::vector<std::string>& arguments) {
   const std::string& format = parsed->flag("format");
   if (format == "weights-json") return export_weights_json(*parsed);
   if (format != "onnx" && format != "integer-json") {
-    return report_bad_input("export", Status::error("--format must be weights-json, onnx or integer-json, got '" +
-                                                    format + "'"));
+    return report_bad_input(
+        "export", Status::error("--format must be weights-json, onnx or integer-json, got '" + format + "'"));
   }
   Result<LoadedModel> model = load_model_for_command(*parsed);
   if (!model) return report_bad_input("export", model.status());
