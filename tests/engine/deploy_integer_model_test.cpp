@@ -43,7 +43,8 @@ TEST(IntegerModel, CodesDequantizeToTheQuantizedEvaluationsWeights) {
         QuantizationSetting setting;
         setting.weights = {.bits = bits, .granularity = granularity, .symmetry = symmetry};
         const std::vector<float> view = quantized_weights_view(network, setting);
-        Result<IntegerModel> model = build_integer_model(network, network.parameters(), setting, c.features, 64);
+        Result<IntegerModel> model =
+            build_integer_model(network, network.parameters(), setting, c.features, 64);
         ASSERT_TRUE(model.ok()) << model.message();
         for (const ParameterTensor& tensor : network.parameter_tensors()) {
           const IntegerLayer& layer = model->layers[tensor.layer];
@@ -78,7 +79,8 @@ TEST(IntegerModel, ActivationGridsAreUnsignedAfterReluSignedAfterTanhAndAbsentAt
     QuantizationSetting setting;
     setting.weights.bits = 4;
     setting.activations.bits = 5;
-    Result<IntegerModel> model = build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
+    Result<IntegerModel> model =
+        build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
     ASSERT_TRUE(model.ok()) << model.message();
     const bool relu = std::string(spec) == "mlp:6,6";
     int quantized_inputs = 0;
@@ -99,7 +101,8 @@ TEST(IntegerModel, PerLayerBitsReachTheirLayerAndFloatLayersStayFloat) {
   QuantizationSetting setting;
   setting.weights.bits = 8;
   setting.weight_bits_per_layer = {2, -1, -1, -1, 0};  // layers: dense relu dense relu dense
-  Result<IntegerModel> model = build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
+  Result<IntegerModel> model =
+      build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
   ASSERT_TRUE(model.ok()) << model.message();
   EXPECT_EQ(model->layers[0].weights.bits, 2);
   EXPECT_EQ(model->layers[2].weights.bits, 8);
@@ -113,7 +116,8 @@ TEST(IntegerModel, RefusesTheOneBitSymmetricActivationGridAndBadBits) {
   Case c = random_case("mlp:6:tanh", {1, 1, 4}, 12);
   QuantizationSetting setting;
   setting.activations.bits = 1;
-  Result<IntegerModel> model = build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
+  Result<IntegerModel> model =
+      build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
   ASSERT_FALSE(model.ok());
   EXPECT_NE(model.message().find("no zero code"), std::string::npos) << model.message();
   setting.activations.bits = 9;
@@ -125,7 +129,8 @@ TEST(IntegerModelJson, NamesItsFormatAndHoldsOneEntryPerLayer) {
   QuantizationSetting setting;
   setting.weights.bits = 4;
   setting.activations.bits = 8;
-  Result<IntegerModel> model = build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
+  Result<IntegerModel> model =
+      build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
   ASSERT_TRUE(model.ok()) << model.message();
   const Json json = integer_model_to_json(*model);
   EXPECT_EQ(json.find("format")->as_string(), "qplay-integer-model");
@@ -145,7 +150,8 @@ TEST(OnnxExport, IsAnIr7Opset13ModelWithQdqNodesAndNchwConvolution) {
   QuantizationSetting setting;
   setting.weights.bits = 4;
   setting.activations.bits = 8;
-  Result<IntegerModel> model = build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
+  Result<IntegerModel> model =
+      build_integer_model(*c.network, c.network->parameters(), setting, c.features, 64);
   ASSERT_TRUE(model.ok()) << model.message();
   Result<std::string> bytes = onnx_model_bytes(*model);
   ASSERT_TRUE(bytes.ok()) << bytes.message();

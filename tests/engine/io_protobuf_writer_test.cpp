@@ -44,8 +44,8 @@ TEST(ProtobufWriter, BytesMessagesAndPackedFloatsAreLengthDelimited) {
   writer.message_field(3, inner);
   const float values[] = {-2.0f, 0.5f};  // 0xc0000000, 0x3f000000
   writer.packed_floats_field(4, values);
-  EXPECT_EQ(bytes_of(writer), (std::vector<int>{0x12, 0x02, 'a', 'b', 0x1a, 0x02, 0x08, 0x03, 0x22, 0x08, 0x00,
-                                                0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x3f}));
+  EXPECT_EQ(bytes_of(writer), (std::vector<int>{0x12, 0x02, 'a', 'b', 0x1a, 0x02, 0x08, 0x03, 0x22, 0x08,
+                                                0x00, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x3f}));
 }
 
 TEST(ProtobufWriter, LongFieldsGetAMultiByteLength) {

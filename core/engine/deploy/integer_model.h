@@ -39,8 +39,9 @@ struct IntegerWeights {
 
 struct IntegerLayer {
   LayerSpec spec;
-  std::optional<IntegerGrid> input_grid;  // weighted layers other than the first, when activations are quantized
-  IntegerWeights weights;                 // weighted layers only
+  // Weighted layers other than the first, when activations are quantized.
+  std::optional<IntegerGrid> input_grid;
+  IntegerWeights weights;  // weighted layers only
   std::vector<float> bias;
 };
 

@@ -11,14 +11,30 @@ namespace qplay {
 namespace {
 
 // Field numbers and enum values of onnx/onnx.proto (checked against ONNX's own onnx.proto).
-namespace model_field { constexpr int ir_version = 1, producer_name = 2, graph = 7, opset_import = 8; }
-namespace opset_field { constexpr int version = 2; }
-namespace graph_field { constexpr int node = 1, name = 2, initializer = 5, input = 11, output = 12; }
-namespace node_field { constexpr int input = 1, output = 2, name = 3, op_type = 4, attribute = 5; }
-namespace attribute_field { constexpr int name = 1, i = 3, ints = 8, type = 20; }
-namespace tensor_field { constexpr int dims = 1, data_type = 2, float_data = 4, name = 8, raw_data = 9; }
-namespace value_info_field { constexpr int name = 1, type = 2; }
-namespace type_field { constexpr int tensor_type = 1, elem_type = 1, shape = 2, dim = 1, dim_value = 1, dim_param = 2; }
+namespace model_field {
+constexpr int ir_version = 1, producer_name = 2, graph = 7, opset_import = 8;
+}
+namespace opset_field {
+constexpr int version = 2;
+}
+namespace graph_field {
+constexpr int node = 1, name = 2, initializer = 5, input = 11, output = 12;
+}
+namespace node_field {
+constexpr int input = 1, output = 2, name = 3, op_type = 4, attribute = 5;
+}
+namespace attribute_field {
+constexpr int name = 1, i = 3, ints = 8, type = 20;
+}
+namespace tensor_field {
+constexpr int dims = 1, data_type = 2, float_data = 4, name = 8, raw_data = 9;
+}
+namespace value_info_field {
+constexpr int name = 1, type = 2;
+}
+namespace type_field {
+constexpr int tensor_type = 1, elem_type = 1, shape = 2, dim = 1, dim_value = 1, dim_param = 2;
+}
 constexpr int kAttributeInt = 2, kAttributeInts = 7;
 enum DataType { kFloat = 1, kUint8 = 2, kInt8 = 3, kInt64 = 7 };
 constexpr int64_t kIrVersion = 7, kOpset = 13;
@@ -53,13 +69,15 @@ ProtobufWriter tensor_value_info(const std::string& name, int64_t features) {
 // Nodes and initializers as the layers add them; the last node's output becomes "logits".
 class GraphBuilder {
  public:
-  std::string node(std::string op_type, std::vector<std::string> inputs, std::vector<Attribute> attributes = {}) {
+  std::string node(std::string op_type, std::vector<std::string> inputs,
+                   std::vector<Attribute> attributes = {}) {
     std::string output = "t" + std::to_string(nodes_.size()) + "_" + op_type;
     nodes_.push_back({std::move(op_type), std::move(inputs), output, std::move(attributes)});
     return output;
   }
 
-  std::string floats(const std::string& name, const std::vector<int64_t>& dims, std::span<const float> values) {
+  std::string floats(const std::string& name, const std::vector<int64_t>& dims,
+                     std::span<const float> values) {
     ProtobufWriter tensor = tensor_header(name, dims, kFloat);
     tensor.packed_floats_field(tensor_field::float_data, values);
     initializers_.push_back(std::move(tensor));
@@ -67,8 +85,8 @@ class GraphBuilder {
   }
 
   // 8-bit codes (int8 or uint8 by is_signed), as raw little-endian bytes.
-  std::string codes(const std::string& name, const std::vector<int64_t>& dims, std::span<const int32_t> values,
-                    bool is_signed) {
+  std::string codes(const std::string& name, const std::vector<int64_t>& dims,
+                    std::span<const int32_t> values, bool is_signed) {
     ProtobufWriter tensor = tensor_header(name, dims, is_signed ? kInt8 : kUint8);
     std::string raw(values.size(), '\0');
     for (size_t i = 0; i < values.size(); ++i) raw[i] = static_cast<char>(static_cast<uint8_t>(values[i]));
@@ -81,7 +99,8 @@ class GraphBuilder {
     ProtobufWriter tensor = tensor_header(name, {static_cast<int64_t>(values.size())}, kInt64);
     std::string raw;
     for (int64_t value : values) {
-      for (int shift = 0; shift < 64; shift += 8) raw.push_back(static_cast<char>((uint64_t(value) >> shift) & 0xff));
+      for (int shift = 0; shift < 64; shift += 8)
+        raw.push_back(static_cast<char>((uint64_t(value) >> shift) & 0xff));
     }
     tensor.bytes_field(tensor_field::raw_data, raw);
     initializers_.push_back(std::move(tensor));
@@ -91,7 +110,8 @@ class GraphBuilder {
   std::string model_bytes(int64_t input_features, int64_t classes) {
     nodes_.back().output = "logits";
     ProtobufWriter graph;
-    for (size_t i = 0; i < nodes_.size(); ++i) graph.message_field(graph_field::node, node_proto(nodes_[i], i));
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      graph.message_field(graph_field::node, node_proto(nodes_[i], i));
     graph.bytes_field(graph_field::name, "qplay");
     for (const ProtobufWriter& tensor : initializers_) graph.message_field(graph_field::initializer, tensor);
     graph.message_field(graph_field::input, tensor_value_info("input", input_features));
@@ -106,7 +126,8 @@ class GraphBuilder {
   }
 
  private:
-  static ProtobufWriter tensor_header(const std::string& name, const std::vector<int64_t>& dims, DataType type) {
+  static ProtobufWriter tensor_header(const std::string& name, const std::vector<int64_t>& dims,
+                                      DataType type) {
     ProtobufWriter tensor;
     for (int64_t d : dims) tensor.varint_field(tensor_field::dims, d);
     tensor.varint_field(tensor_field::data_type, type);
@@ -124,7 +145,8 @@ class GraphBuilder {
       ProtobufWriter a;
       a.bytes_field(attribute_field::name, attribute.name);
       a.varint_field(attribute_field::type, attribute.is_list ? kAttributeInts : kAttributeInt);
-      for (int64_t v : attribute.values) a.varint_field(attribute.is_list ? attribute_field::ints : attribute_field::i, v);
+      for (int64_t v : attribute.values)
+        a.varint_field(attribute.is_list ? attribute_field::ints : attribute_field::i, v);
       proto.message_field(node_field::attribute, a);
     }
     return proto;
@@ -146,13 +168,15 @@ class LayerEmitter {
       case LayerKind::dense:
         to_flat();
         quantize_input(layer);
-        x_ = graph_.node("Gemm", {x_, weight(layer, {spec.outputs, spec.input.size()})}, {{"transB", {1}, false}});
+        x_ = graph_.node("Gemm", {x_, weight(layer, {spec.outputs, spec.input.size()})},
+                         {{"transB", {1}, false}});
         x_ = graph_.node("Add", {x_, bias(layer, {spec.outputs})});
         return Status();
       case LayerKind::conv2d:
         to_nchw(spec.input);
         quantize_input(layer);
-        x_ = graph_.node("Conv", {x_, weight(layer, {spec.outputs, spec.input.channels, spec.kernel, spec.kernel})},
+        x_ = graph_.node("Conv",
+                         {x_, weight(layer, {spec.outputs, spec.input.channels, spec.kernel, spec.kernel})},
                          {{"kernel_shape", {spec.kernel, spec.kernel}},
                           {"pads", {spec.padding, spec.padding, spec.padding, spec.padding}},
                           {"strides", {spec.stride, spec.stride}}});
@@ -163,8 +187,9 @@ class LayerEmitter {
           return Status::error("layer " + std::to_string(index) + ": a max-pool with padding has no export");
         }
         to_nchw(spec.input);
-        x_ = graph_.node("MaxPool", {x_},
-                         {{"kernel_shape", {spec.kernel, spec.kernel}}, {"strides", {spec.stride, spec.stride}}});
+        x_ = graph_.node(
+            "MaxPool", {x_},
+            {{"kernel_shape", {spec.kernel, spec.kernel}}, {"strides", {spec.stride, spec.stride}}});
         return Status();
       case LayerKind::flatten:
         to_flat();
@@ -229,7 +254,8 @@ class LayerEmitter {
         for (int ky = 0; ky < k; ++ky)
           for (int kx = 0; kx < k; ++kx)
             for (int c = 0; c < in; ++c)
-              permuted[((size_t(o) * in + c) * k + ky) * k + kx] = values[size_t(o) * w.columns + (ky * k + kx) * in + c];
+              permuted[((size_t(o) * in + c) * k + ky) * k + kx] =
+                  values[size_t(o) * w.columns + (ky * k + kx) * in + c];
       return permuted;
     };
     if (w.bits == 0) return graph_.floats(prefix_ + "weight", dims, onnx_order(w.float_values));
@@ -237,7 +263,8 @@ class LayerEmitter {
     const std::vector<int64_t> grid_dims =
         w.per_channel ? std::vector<int64_t>{static_cast<int64_t>(w.scales.size())} : std::vector<int64_t>{};
     const std::string scales = graph_.floats(prefix_ + "weight_scale", grid_dims, w.scales);
-    const std::string zero_points = graph_.codes(prefix_ + "weight_zero_point", grid_dims, w.zero_points, w.is_signed);
+    const std::string zero_points =
+        graph_.codes(prefix_ + "weight_zero_point", grid_dims, w.zero_points, w.is_signed);
     std::vector<Attribute> attributes;
     if (w.per_channel) attributes.push_back({"axis", {0}, false});
     return graph_.node("DequantizeLinear", {codes, scales, zero_points}, std::move(attributes));
