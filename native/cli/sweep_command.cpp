@@ -186,8 +186,11 @@ int eval_command(const std::vector<std::string>& arguments) {
   table.header = {"setting", "accuracy", "loss", ""};
   table.rows.push_back(
       {"float", format_percent(float_result.accuracy, 2), format_fixed(float_result.loss, 4), ""});
-  table.rows.push_back({describe_quantization(e, e.weight_bits, e.activation_bits),
-                        format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
+  std::string described = describe_quantization(e, e.weight_bits, e.activation_bits);
+  if (!parsed->flag("layer_weight_bits").empty())
+    described += ", weight bits per layer " + parsed->flag("layer_weight_bits");
+  table.rows.push_back(
+      {described, format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
   if (parsed->flag("int8") == "1") {
     if (Status status = add_int8_rows(*model, table); !status) return report_bad_input("eval", status);
   } else if (parsed->flag("int8") != "0") {
