@@ -19,8 +19,10 @@
 #include <map>
 #include <utility>
 
+#include "core/engine/deploy/onnx_export.h"
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/model_file.h"
+#include "core/engine/lab/lab_commands.h"
 #include "core/engine/lab/lab_report.h"
 #include "core/ui/panels.h"
 #include "core/ui/playground_state.h"
@@ -104,6 +106,8 @@ struct Playground::Impl {
   void status_bar();
   void save_experiment();
   void save_model();
+  void export_model(bool onnx);
+  void export_menu_items();
   void open();
 };
 
@@ -180,6 +184,7 @@ void Playground::Impl::top_bar() {
         if (ImGui::MenuItem("Open...")) open();
         if (ImGui::MenuItem("Save experiment")) save_experiment();
         if (ImGui::MenuItem("Save model (the selected run)")) save_model();
+        export_menu_items();
       }
       ImGui::EndPopup();
     }
@@ -226,8 +231,8 @@ void Playground::Impl::top_bar() {
 void Playground::Impl::file_buttons() {
   const ImGuiStyle& style = ImGui::GetStyle();
   auto width_of = [&](const char* label) { return ImGui::CalcTextSize(label).x + 2 * style.FramePadding.x; };
-  const float buttons =
-      width_of("Open...") + width_of("Save experiment") + width_of("Save model") + 2 * style.ItemSpacing.x;
+  const float buttons = width_of("Open...") + width_of("Save experiment") + width_of("Save model") +
+                        width_of("Export") + 3 * style.ItemSpacing.x;
   ImGui::SameLine();
   const float right = ImGui::GetWindowContentRegionMax().x - buttons;
   if (ImGui::GetCursorPosX() + ImGui::GetFontSize() > right)
@@ -240,6 +245,17 @@ void Playground::Impl::file_buttons() {
   ImGui::SameLine();
   if (ImGui::Button("Save model")) save_model();
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("the selected run's weights and experiment");
+  ImGui::SameLine();
+  if (ImGui::Button("Export")) ImGui::OpenPopup("export");
+  if (ImGui::BeginPopup("export")) {
+    export_menu_items();
+    ImGui::EndPopup();
+  }
+}
+
+void Playground::Impl::export_menu_items() {
+  if (ImGui::MenuItem("Download ONNX (selected run, current bits)")) export_model(true);
+  if (ImGui::MenuItem("Download integer JSON (selected run, current bits)")) export_model(false);
 }
 
 // [SECTION] Setup sidebar
@@ -682,6 +698,23 @@ void Playground::Impl::save_model() {
   const std::string name = "qplay-" + state.lab()->run(state.selected_run).method + ".qmodel";
   const std::vector<uint8_t> bytes = state.model_file_bytes();
   platform.save_file(name, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+// The selected run at the current setting, as docs/formats.md describes both files.
+void Playground::Impl::export_model(bool onnx) {
+  Lab* lab = state.lab();
+  if (!lab) return;
+  Result<IntegerModel> model = lab_integer_model(*lab, state.selected_run);
+  Result<std::string> bytes = !model ? Result<std::string>(model.status())
+                              : onnx ? onnx_model_bytes(*model)
+                                     : Result<std::string>(to_json(integer_model_to_json(*model), 1) + "\n");
+  if (!bytes) {
+    state.say(bytes.message(), true);
+    return;
+  }
+  const std::string name =
+      "qplay-" + lab->run(state.selected_run).method + (onnx ? ".onnx" : ".integer.json");
+  platform.save_file(name, *bytes);
 }
 
 void Playground::Impl::open() { platform.request_open_file(); }

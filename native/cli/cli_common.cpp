@@ -178,4 +178,34 @@ void print_command_help(const std::string& command, const std::string& summary,
               describe_settings().c_str());
 }
 
+int write_command_output(const std::string& command, const std::string& path, std::string_view bytes) {
+  if (path.empty()) {
+    std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+    return kExitSuccess;
+  }
+  mention_leftovers(command, path);
+  if (Status status = write_text_file_atomically(path, bytes); !status)
+    return report_bad_input(command, status);
+  std::fprintf(stderr, "wrote %s\n", path.c_str());
+  return kExitSuccess;
+}
+
+Result<std::vector<int>> parse_layer_weight_bits(const std::string& text, const Architecture& architecture) {
+  if (text.empty()) return std::vector<int>{};
+  Result<std::vector<int>> bits = parse_bit_list(text, 1, "layer_weight_bits");
+  if (!bits) return bits.status();
+  std::vector<int> per_layer(architecture.layers.size(), -1);
+  size_t next = 0;
+  for (size_t layer = 0; layer < architecture.layers.size(); ++layer) {
+    if (!architecture.layers[layer].has_parameters()) continue;
+    if (next < bits->size()) per_layer[layer] = (*bits)[next];
+    ++next;
+  }
+  if (bits->size() != next) {
+    return Status::error("--layer_weight_bits: " + architecture.spec + " has " + std::to_string(next) +
+                         " weighted layers, the list gives " + std::to_string(bits->size()) + " bit-widths");
+  }
+  return per_layer;
+}
+
 }  // namespace qplay::cli

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/engine/base/status.h"
@@ -53,6 +54,14 @@ struct ReportFile {
   std::string path, text;  // an empty path is not written
 };
 Status write_report_files(const std::string& command, const std::vector<ReportFile>& files);
+
+// Writes a command's output (JSON text or a binary model) to `path`, atomically, or to stdout when path is
+// empty; returns the exit code.
+int write_command_output(const std::string& command, const std::string& path, std::string_view bytes);
+
+// --layer_weight_bits: one bit-width per weighted layer in order ("8,4,8"; "float" keeps a layer
+// float), as QuantizationSetting::weight_bits_per_layer (indexed by layer). Empty text: no override.
+Result<std::vector<int>> parse_layer_weight_bits(const std::string& text, const Architecture& architecture);
 
 // Usage text for a command: its flags, then every experiment setting.
 void print_command_help(const std::string& command, const std::string& summary,

@@ -1,11 +1,10 @@
-// qplay-cli grad and qplay-cli export: a model's numbers as JSON, for cross-checks against other
-// frameworks. The gradient dump is self-contained: the batch's inputs and labels, every
-// parameter and every gradient, so a reader needs nothing but the file.
+// qplay-cli grad: a model's gradients as JSON, for cross-checks against other frameworks. The dump is
+// self-contained: the batch's inputs and labels, every parameter and every gradient, so a reader needs
+// nothing but the file.
 #include <cstdio>
 #include <cstdlib>
 
 #include "core/engine/experiment/state_table.h"
-#include "core/engine/io/file_util.h"
 #include "core/engine/io/json.h"
 #include "native/cli/cli_common.h"
 #include "native/cli/commands.h"
@@ -16,11 +15,6 @@ const std::vector<CommandFlag> kGradFlags = {
     {"model", "the model file", "", true},
     {"split", "which split the batch comes from: train or test", "train"},
     {"offset", "index of the batch's first sample (samples offset .. offset+batch_size-1, unshuffled)", "0"},
-    {"out", "write the JSON here instead of stdout", ""},
-};
-
-const std::vector<CommandFlag> kExportFlags = {
-    {"model", "the model file", "", true},
     {"out", "write the JSON here instead of stdout", ""},
 };
 
@@ -47,18 +41,6 @@ Json tensor_json(const std::string& name, const std::vector<int>& shape, std::sp
   for (float v : values) numbers.push_back(static_cast<double>(v));
   tensor["values"] = std::move(numbers);
   return tensor;
-}
-
-int write_output(const std::string& command, const std::string& path, const std::string& text) {
-  if (path.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return kExitSuccess;
-  }
-  mention_leftovers(command, path);
-  if (Status status = write_text_file_atomically(path, text); !status)
-    return report_bad_input(command, status);
-  std::fprintf(stderr, "wrote %s\n", path.c_str());
-  return kExitSuccess;
 }
 
 }  // namespace
@@ -149,24 +131,7 @@ int grad_command(const std::vector<std::string>& arguments) {
         tensor_json(t.name, t.shape(), network.tensor(std::span<const float>(network.gradients()), t)));
   json["parameters"] = std::move(parameters);
   json["gradients"] = std::move(gradients);
-  return write_output("grad", parsed->flag("out"), to_json(json, 1) + "\n");
-}
-
-int export_command(const std::vector<std::string>& arguments) {
-  int exit_code = kExitSuccess;
-  std::optional<ParsedCommandLine> parsed =
-      parse_command("export", "Writes a model's weights as JSON (format qplay-weights, see docs/formats.md).",
-                    kExportFlags, arguments, exit_code);
-  if (!parsed) return exit_code;
-  // Experiment settings would change nothing here: refused rather than silently ignored.
-  if (!parsed->settings.empty()) {
-    return report_bad_input("export", Status::error("export writes the model's weights as they are; --" +
-                                                    parsed->settings.front().first +
-                                                    " is an experiment setting, which it does not take"));
-  }
-  Result<ModelFile> file = load_model_file(parsed->flag("model"));
-  if (!file) return report_bad_input("export", file.status());  // its messages start with the path
-  return write_output("export", parsed->flag("out"), to_json(model_file_to_json(*file), 1) + "\n");
+  return write_command_output("grad", parsed->flag("out"), to_json(json, 1) + "\n");
 }
 
 }  // namespace qplay::cli

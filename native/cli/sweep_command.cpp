@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/engine/deploy/int8_inference.h"
+#include "core/engine/io/json.h"
 #include "core/engine/report/text_table.h"
 #include "native/cli/cli_common.h"
 #include "native/cli/commands.h"
@@ -28,6 +29,10 @@ const std::vector<CommandFlag> kEvalFlags = {
      "1: also run real int8 inference (8-bit weights and activations) and compare it with fake "
      "quantization; ReLU networks only",
      "0"},
+    {"layer_weight_bits",
+     "one weight bit-width per weighted layer (8,4,8), replacing --weight_bits layer by layer", ""},
+    {"predictions", "write the quantized model's test predictions here as JSON (format qplay-predictions)",
+     ""},
 };
 
 namespace {
@@ -89,6 +94,21 @@ Status add_int8_rows(LoadedModel& model, TextTable& table) {
                         format_percent(correct / n, 2), "",
                         "agrees with fake quantization on " + format_percent(agree / n, 2)});
   return {};
+}
+
+// The "qplay-predictions" file: the class each test sample was given at the evaluated setting.
+Json predictions_json(const std::vector<int32_t>& predictions, const std::vector<int32_t>& labels,
+                      const Evaluation& evaluation) {
+  Json json = Json::object();
+  json["format"] = "qplay-predictions";
+  json["version"] = 1;
+  json["accuracy"] = evaluation.accuracy;
+  Json predicted = Json::array(), truth = Json::array();
+  for (int32_t p : predictions) predicted.push_back(p);
+  for (int32_t label : labels) truth.push_back(label);
+  json["predictions"] = std::move(predicted);
+  json["labels"] = std::move(truth);
+  return json;
 }
 
 }  // namespace
@@ -155,13 +175,22 @@ int eval_command(const std::vector<std::string>& arguments) {
     return report_bad_input("eval", status);
   Evaluation float_result = evaluate(*model->network, model->dataset->test_x, model->dataset->test_y);
   QuantizationSetting setting = make_quantization_setting(e, e.weight_bits, e.activation_bits);
-  Evaluation quantized = evaluate_quantized(*model->network, *model->dataset, setting, e.calibration_samples);
+  Result<std::vector<int>> layer_bits =
+      parse_layer_weight_bits(parsed->flag("layer_weight_bits"), model->network->architecture());
+  if (!layer_bits) return report_bad_input("eval", layer_bits.status());
+  setting.weight_bits_per_layer = std::move(layer_bits).value();
+  std::vector<int32_t> predictions;
+  Evaluation quantized =
+      evaluate_quantized(*model->network, *model->dataset, setting, e.calibration_samples, &predictions);
   TextTable table;
   table.header = {"setting", "accuracy", "loss", ""};
   table.rows.push_back(
       {"float", format_percent(float_result.accuracy, 2), format_fixed(float_result.loss, 4), ""});
-  table.rows.push_back({describe_quantization(e, e.weight_bits, e.activation_bits),
-                        format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
+  std::string described = describe_quantization(e, e.weight_bits, e.activation_bits);
+  if (!parsed->flag("layer_weight_bits").empty())
+    described += ", weight bits per layer " + parsed->flag("layer_weight_bits");
+  table.rows.push_back(
+      {described, format_percent(quantized.accuracy, 2), format_fixed(quantized.loss, 4), ""});
   if (parsed->flag("int8") == "1") {
     if (Status status = add_int8_rows(*model, table); !status) return report_bad_input("eval", status);
   } else if (parsed->flag("int8") != "0") {
@@ -169,7 +198,10 @@ int eval_command(const std::vector<std::string>& arguments) {
   }
   std::printf("%s on %s (%zu test samples)\n\n%s", parsed->flag("model").c_str(),
               model->dataset->name.c_str(), float_result.samples, render_text_table(table).c_str());
-  return kExitSuccess;
+  if (parsed->flag("predictions").empty()) return kExitSuccess;
+  return write_command_output(
+      "eval", parsed->flag("predictions"),
+      to_json(predictions_json(predictions, model->dataset->test_y, quantized)) + "\n");
 }
 
 }  // namespace qplay::cli

@@ -53,6 +53,25 @@ expect "export writes weights JSON" 0 "" -- "$cli" export --model=m.qmodel --out
 expect "export refuses settings it would ignore" 2 "does not take" -- "$cli" export --model=m.qmodel --learning_rate=0.1
 python3 -c "import json; d=json.load(open('w.json')); assert d['format']=='qplay-weights'" \
   && pass "export JSON format" || fail "export JSON format"
+expect "export writes an ONNX QDQ model" 0 "wrote" -- "$cli" export --model=m.qmodel --format=onnx --weight_bits=4 \
+  --activation_bits=8 --out=m.onnx
+python3 -c "d=open('m.onnx','rb').read(); assert d[:2]==bytes([8,7]) and b'QuantizeLinear' in d and b'logits' in d" \
+  && pass "ONNX file: IR version 7, QDQ nodes, a logits output" || fail "ONNX file content"
+expect "export writes the integer model" 0 "wrote" -- "$cli" export --model=m.qmodel --format=integer-json \
+  --weight_bits=8 --layer_weight_bits=8,3,float --activation_bits=6 --out=i.json
+python3 -c "import json; d=json.load(open('i.json')); w=[l for l in d['layers'] if 'weights' in l]
+assert d['format']=='qplay-integer-model' and [l['weights']['bits'] for l in w]==[8,3,0]
+assert w[0]['input_activation'] is None and w[1]['input_activation']['bits']==6" \
+  && pass "integer JSON: per-layer bits and activation grids" || fail "integer JSON content"
+expect "export refuses a wrong layer count" 2 "weighted layers" -- "$cli" export --model=m.qmodel --format=onnx \
+  --layer_weight_bits=8,4
+expect "export refuses an unknown format" 2 "weights-json, onnx or integer-json" -- "$cli" export --model=m.qmodel \
+  --format=tflite
+expect "weights JSON refuses per-layer bits" 2 "needs --format=onnx" -- "$cli" export --model=m.qmodel \
+  --layer_weight_bits=8,4,8
+expect "eval writes its predictions" 0 "" -- "$cli" eval --model=m.qmodel --weight_bits=4 --predictions=p.json
+python3 -c "import json; d=json.load(open('p.json')); assert d['format']=='qplay-predictions' and len(d['predictions'])==len(d['labels'])>0" \
+  && pass "predictions JSON: one class per test sample" || fail "predictions JSON content"
 
 expect "compare trains every method from the same seeds" 0 "weights per-channel" -- "$cli" compare --dataset=moons \
   --samples=300 --epochs=3 --seeds=2 --methods=baseline,gradl1,qreg --compare_weight_bits=8,4,2 \

@@ -67,6 +67,7 @@ VARIANT = {
     "select_on": "trained-loss", "fine_tune_epochs": "1",
     "budget_bits": "2.5", "budget_kb": "0.25", "allocation": "uniform", "pareto": "1", "allocation_samples": "50",
     "hutchinson_samples": "2",
+    "format": "integer-json", "layer_weight_bits": "2,8,8", "predictions": "p.json",
 }
 
 # What makes a setting mean something, tried first; a command that refuses the context runs without it.

@@ -97,6 +97,18 @@ try {
   check(at3.flipRate >= Math.abs(at3.accuracy - at3.floatAccuracy) - 1e-6 && at3.flipRate <= 1,
         `the flip rate (${at3.flipRate}) is at least the accuracy change and at most 1`);
 
+  // Export at the current setting: an ONNX model's bytes and the integer model (docs/formats.md).
+  const onnx = lab.exportOnnx();
+  check(onnx instanceof Uint8Array && onnx[0] === 8 && onnx[1] === 7 && onnx.length > 200,
+        `exportOnnx gives the bytes of an IR-7 ONNX model (${onnx.length} bytes)`);
+  const integerModel = lab.exportIntegerModel({run: 0});
+  const weighted = integerModel.layers.filter((layer) => layer.weights);
+  check(integerModel.format === 'qplay-integer-model' && weighted.length === 2 &&
+        weighted.every((layer) => layer.weights.bits === 3 && layer.weights.codes.every((q) => Math.abs(q) <= 3)),
+        'exportIntegerModel gives 3-bit codes for both layers');
+  check(throwsQPlayError(() => lab.exportOnnx({run: 1}), 'run') &&
+        throwsQPlayError(() => lab.exportIntegerModel({run: -1}), 'run'), 'the exports take only an existing run');
+
   // The same numbers as the native engine, bit for bit: every method trained here and by qplay-cli with
   // the reference kernels (simd128 adds in the reference's order; the engine's own exp, log, tanh, cos
   // replace the C library's, whose last bits differ between glibc and musl).
@@ -118,6 +130,13 @@ try {
       const different = native.filter((value, i) => Math.fround(value) !== ours[i]).length;
       if (ours.length !== native.length || different > 0) differing.push(`${method}: ${different} of ${native.length}`);
     });
+    execFileSync(nativeCli, ['export', `--model=${work}/baseline.qmodel`, '--format=onnx', '--granularity=per-tensor',
+                             '--weight_bits=2', `--out=${work}/baseline.onnx`]);
+    const nativeOnnx = readFileSync(`${work}/baseline.onnx`);
+    check(Buffer.compare(nativeOnnx, Buffer.from(everyMethod.exportOnnx({run: 0}))) === 0,
+          `the lab's ONNX export is byte for byte qplay-cli export --format=onnx's (${nativeOnnx.length} bytes)`);
+    check(throwsQPlayError(() => everyMethod.exportOnnx({run: methods.indexOf('cpq')}), 'grid it learned'),
+          'a CPQ run is refused: it rounds on its own learned grid');
     everyMethod.dispose();
     check(differing.length === 0,
           `every method's weights equal the native engine's with --kernels=reference, bit for bit` +

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/engine/deploy/onnx_export.h"
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/json.h"
 #include "core/engine/lab/lab.h"
@@ -52,6 +53,18 @@ std::optional<qplay::Json> run(int handle, std::string_view command, const qplay
     return std::nullopt;
   }
   return std::move(reply).value();
+}
+
+// A run of a lab at its current setting as integers; null (and last_error) when it cannot be exported.
+std::optional<qplay::IntegerModel> integer_model(int handle, int run) {
+  qplay::Lab* lab = find_lab(handle);
+  if (!lab) return std::nullopt;
+  qplay::Result<qplay::IntegerModel> model = qplay::lab_integer_model(*lab, run);
+  if (!model) {
+    last_error = model.message();
+    return std::nullopt;
+  }
+  return std::move(model).value();
 }
 
 }  // namespace
@@ -142,6 +155,27 @@ EMSCRIPTEN_KEEPALIVE const float* qplay_lab_weights(int handle, int run, int* co
   }
   *count = static_cast<int>(weights.value().size());
   return weights.value().data();
+}
+
+// A run at the lab's current setting as an ONNX QDQ model (docs/formats.md): a pointer to its bytes and
+// their count through *count. Valid until the next call that hands out text or bytes.
+EMSCRIPTEN_KEEPALIVE const char* qplay_lab_export_onnx(int handle, int run, int* count) {
+  *count = 0;
+  std::optional<qplay::IntegerModel> model = integer_model(handle, run);
+  if (!model) return nullptr;
+  qplay::Result<std::string> bytes = qplay::onnx_model_bytes(*model);
+  if (!bytes) {
+    last_error = bytes.message();
+    return nullptr;
+  }
+  *count = static_cast<int>(bytes->size());
+  return hand_out(std::move(bytes).value());
+}
+
+// The same model as the qplay-integer-model JSON text (docs/formats.md).
+EMSCRIPTEN_KEEPALIVE const char* qplay_lab_export_integer_model(int handle, int run) {
+  std::optional<qplay::IntegerModel> model = integer_model(handle, run);
+  return model ? hand_out(qplay::to_json(qplay::integer_model_to_json(*model), 0)) : nullptr;
 }
 
 }  // extern "C"

@@ -1,5 +1,27 @@
 // Types of qplay.js, QPlay's JavaScript API (docs/embedding.md explains every call).
 
+/** The "qplay-integer-model" version 1 document (docs/formats.md). */
+export interface IntegerGrid {
+  bits: number; signed: boolean; scale: number; zero_point: number; q_min: number; q_max: number;
+}
+export interface IntegerModel {
+  format: 'qplay-integer-model';
+  version: 1;
+  architecture: string;
+  input_shape: [number, number, number];
+  classes: number;
+  layers: Array<{
+    kind: 'dense' | 'conv2d' | 'max_pool' | 'flatten' | 'relu' | 'tanh' | 'softplus';
+    input_shape: [number, number, number];
+    output_shape: [number, number, number];
+    kernel?: number; stride?: number; padding?: number;
+    input_activation?: IntegerGrid | null;
+    weights?: {shape: [number, number]; bits: number; values?: number[]; signed?: boolean;
+               granularity?: 'per-channel' | 'per-tensor'; scales?: number[]; zero_points?: number[]; codes?: number[]};
+    bias?: number[];
+  }>;
+}
+
 /** Thrown for bad settings, bad files and calls on a disposed lab; the message says what is allowed. */
 export class QPlayError extends Error {}
 
@@ -93,6 +115,10 @@ export class Lab {
   importJson(text: string): void;
   hash(): string;
   weights(run?: number): Float32Array;
+  /** Run `run` (default 0) at the current setting as an ONNX QDQ model's bytes (docs/formats.md). */
+  exportOnnx(options?: {run?: number}): Uint8Array;
+  /** The same model as a qplay-integer-model object: codes, scales, zero points and grids per layer. */
+  exportIntegerModel(options?: {run?: number}): IntegerModel;
   on(event: 'state', listener: (hash: string) => void): () => void;
   on(event: Exclude<LabEvent, 'state'>, listener: (metrics: LabMetrics) => void): () => void;
   off(event: LabEvent, listener: (...args: any[]) => void): void;

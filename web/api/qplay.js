@@ -277,10 +277,7 @@ export class Lab {
   }
   // A copy of run i's float weights, in the layout of the model file (docs/formats.md).
   weights(run = 0) {
-    const runs = this._status().runs.length;
-    if (!Number.isInteger(run) || run < 0 || run >= runs) {
-      throw new QPlayError(`weights: run must be a whole number from 0 to ${runs - 1}, got ${String(run)}`);
-    }
+    this._checkRun('weights', run);
     const module = this._module;
     const countPointer = engineCall(module, 'malloc', 'number', ['number'], [4]);
     try {
@@ -293,6 +290,36 @@ export class Lab {
       return heap.slice(pointer >> 2, (pointer >> 2) + count);
     } finally {
       if (!module.qplayStopped) module._free(countPointer);
+    }
+  }
+
+  // Run i at the current setting (setBits, granularity, per-layer bits) as an ONNX QDQ model's bytes
+  // (docs/formats.md): save them as a .onnx file or hand them to ONNX Runtime.
+  exportOnnx({run = 0} = {}) {
+    this._checkRun('exportOnnx', run);
+    const module = this._module;
+    const countPointer = engineCall(module, 'malloc', 'number', ['number'], [4]);
+    try {
+      const pointer = this._call('qplay_lab_export_onnx', 'number', ['number', 'number'], [run, countPointer]);
+      if (!pointer) throw new QPlayError(engineCall(module, 'qplay_last_error', 'string', [], []));
+      const count = module.getValue(countPointer, 'i32');
+      const buffer = module.wasmMemory ? module.wasmMemory.buffer : module.HEAPF32.buffer;  // as in weights()
+      return new Uint8Array(buffer).slice(pointer, pointer + count);
+    } finally {
+      if (!module.qplayStopped) module._free(countPointer);
+    }
+  }
+  // The same model as a qplay-integer-model object (docs/formats.md); JSON.stringify gives the file.
+  exportIntegerModel({run = 0} = {}) {
+    this._checkRun('exportIntegerModel', run);
+    const text = this._call('qplay_lab_export_integer_model', 'string', ['number'], [run]);
+    if (text === null || text === '') throw new QPlayError(engineCall(this._module, 'qplay_last_error', 'string', [], []));
+    return JSON.parse(text);
+  }
+  _checkRun(method, run) {
+    const runs = this._status().runs.length;
+    if (!Number.isInteger(run) || run < 0 || run >= runs) {
+      throw new QPlayError(`${method}: run must be a whole number from 0 to ${runs - 1}, got ${String(run)}`);
     }
   }
 

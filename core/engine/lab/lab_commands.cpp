@@ -99,4 +99,22 @@ Result<std::span<const float>> lab_run_weights(const Lab& lab, int run) {
   return lab.network(run).parameters();
 }
 
+Result<IntegerModel> lab_integer_model(Lab& lab, int run) {
+  if (run < 0 || run >= lab.run_count())
+    return Status::error("no run " + std::to_string(run) + " (the lab has " +
+                         std::to_string(lab.run_count()) + ")");
+  const QuantizationSetting setting = lab.current_setting();
+  Network<float>& network = lab.network(run);
+  if (const TrainingMethod* method = own_grid_method(lab.run(run))) {
+    std::vector<float> view(network.parameter_count());
+    if (method->quantize_on_own_grid(network, setting, view)) {
+      return Status::error("run " + std::to_string(run) + " (" + lab.run(run).method +
+                           ") rounds its weights on the grid it learned, which the export does not write; "
+                           "export a run of another method");
+    }
+  }
+  return build_integer_model(network, network.parameters(), setting, lab.dataset().train_x,
+                             lab.state().experiment.calibration_samples);
+}
+
 }  // namespace qplay

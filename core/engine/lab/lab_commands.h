@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "core/engine/base/status.h"
+#include "core/engine/deploy/integer_model.h"
 #include "core/engine/io/json.h"
 #include "core/engine/lab/lab.h"
 
@@ -48,5 +49,10 @@ Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view 
 // A run's float weights in place (the model file's layout), or an error naming the runs there are.
 // Valid until the lab changes.
 Result<std::span<const float>> lab_run_weights(const Lab& lab, int run);
+
+// A run at the lab's current setting as integers (deploy/integer_model.h), for the ONNX and integer JSON
+// exports: activation grids calibrated as the lab calibrates them. Refused for a run whose method rounds
+// its weights on its own learned grid (CPQ), which the setting's grids would not reproduce.
+Result<IntegerModel> lab_integer_model(Lab& lab, int run);
 
 }  // namespace qplay
