@@ -110,6 +110,7 @@ class Lab {
   // Settings derived from the state's quantization rows.
   QuantizationSetting current_setting() const;
   QuantizationSetting setting_with_weight_bits(int weight_bits) const;  // the curve's points
+  QuantizationSetting float_setting() const;  // weights and activations float: what flips are against
   QuantizationSetting layer_only_setting(int layer) const;  // only this layer's weights, current bits
   static const std::vector<int>& curve_weight_bits();       // {0 (float), 8, 7, ..., 2}
   // The weighted layers (dense, conv) in order: what layer_weight_bits and the sensitivity bars index.
