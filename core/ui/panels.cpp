@@ -11,10 +11,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "core/engine/base/number_format.h"
+#include "core/engine/lab/decision_flips.h"
+#include "core/engine/lab/lab_card.h"
 #include "core/engine/lab/recipes.h"
 #include "core/engine/lab/weight_statistics.h"
+#include "core/ui/playground.h"
 #include "core/ui/plot.h"
 
 namespace qplay::ui {
@@ -71,6 +75,31 @@ void draw_neuron_tile(ImDrawList* draw, ImVec2 corner, float side, std::span<con
 std::string readout_text(const MethodReadout& readout) {
   const bool whole = readout.value == std::round(readout.value) && std::fabs(readout.value) < 1e6;
   return format_double(whole ? "%.0f" : "%.3g", readout.value);
+}
+
+// The flip rate and the low-margin flip rate of a run at the current setting on one line, faded and
+// marked while they are of older weights, with what they mean in a tooltip.
+void draw_flip_rates(const Lab& lab, int run, const std::optional<DecisionFlips>& flips) {
+  if (!flips) {
+    ImGui::TextDisabled("flips: comparing with the float model ...");
+    return;
+  }
+  const bool older = flips->weights_version != lab.evaluated_version(run);
+  const std::string text = "flipped: " + percent(flips->rate()) + " of test samples, " +
+                           percent(flips->low_margin_rate()) + " of the narrowest quarter" +
+                           (older ? " (older weights, updating)" : "");
+  if (older)
+    ImGui::TextDisabled("%s", text.c_str());
+  else
+    ImGui::TextUnformatted(text.c_str());
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "Accuracy can stay while decisions move: a flip from right to wrong and one from wrong\n"
+        "to right cancel in the accuracy. Flipped: test samples whose class at this setting\n"
+        "differs from the float model's (%zu of %zu). Narrowest quarter: the test samples the\n"
+        "float model decides by the smallest gap between its top two logits; rounding flips\n"
+        "those first (%zu of %zu flipped).",
+        flips->flipped.size(), flips->samples, flips->low_margin_flips, flips->low_margin_samples);
 }
 
 }  // namespace
@@ -175,6 +204,14 @@ void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   options.marker_x = curve_x(current);
   options.marker_label = "slider";
   LinePlotHover hover = line_plot("accuracy_curves", series, options);
+  if (ImGui::BeginPopupContextItem("accuracy_curves_menu")) {
+    if (ImGui::MenuItem("Save card (SVG)")) {
+      state.platform().save_file(
+          "qplay-card-" + lab.dataset().name + "-" + lab.run(state.selected_run).method + ".svg",
+          render_accuracy_card(lab_accuracy_card(lab, state.selected_run)));
+    }
+    ImGui::EndPopup();
+  }
   if (hover.clicked && hover.crosshair_x) {
     const int clicked =
         *hover.crosshair_x >= kFloatX - 0.5 ? 0 : static_cast<int>(std::lround(*hover.crosshair_x));
@@ -248,6 +285,12 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   const int r = state.selected_run;
   const EvaluationCache::Entry* float_entry = lab.evaluation(r, lab.setting_with_weight_bits(0));
   const EvaluationCache::Entry* current = lab.evaluation(r, lab.current_setting());
+  const std::optional<DecisionFlips> flips = decision_flips(lab, r, lab.current_setting());
+  const ImU32 flip_color = IM_COL32(255, 60, 170, 255);
+  if (state.show_flips && flips) {
+    // Flipped test points get a rim of the flip colour (test points follow the training points).
+    for (uint32_t i : flips->flipped) points[data.train_x.rows() + i].outline = flip_color;
+  }
   const std::string float_title = "float weights: test " + accuracy_readout(lab, r, float_entry);
   const std::string quant_title = applied_setting_label(lab) + ": test " + accuracy_readout(lab, r, current);
   const float start_y = ImGui::GetCursorPosY();
@@ -258,7 +301,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     ImGui::SetTooltip(
         "Left (or top): the float model; right (or below): the same weights at the slider's\n"
         "setting. Points with a dark rim are training data, with a white rim test data.\n"
-        "Pale bands are where the model is unsure. Click a run's chip to switch runs.");
+        "Pale bands are where the model is unsure. Click a run's chip to switch runs.\n"
+        "Show flips: where the quantized model decides otherwise than the float one, and the\n"
+        "test points it now classifies differently (pink rim).");
   // The classes in one line above both plots, so no legend covers a point.
   for (int c = 0; c < data.num_classes; ++c) {
     const std::string entry = "\u25CF " + data.class_names[c];
@@ -266,6 +311,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(entry.c_str()).x) ImGui::NewLine();
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(class_color(c)), "%s", entry.c_str());
   }
+  ImGui::Checkbox("show flips", &state.show_flips);
+  ImGui::SameLine();
+  draw_flip_rates(lab, r, flips);
   size.y -= ImGui::GetCursorPosY() - start_y;
 
   // Side by side in a wide panel, one above the other in a tall one (a phone): each as large as fits.
@@ -273,7 +321,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   const ImVec2 each = stacked ? ImVec2(size.x, (size.y - style.ItemSpacing.y) / 2)
                               : ImVec2((size.x - style.ItemSpacing.x) / 2, size.y);
   const ImU32 background = ImGui::GetColorU32(ImGuiCol_WindowBg);
-  auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title) {
+  // disagree: the other map, whose differing cells are drawn in the flip colour; null for none.
+  auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title,
+                      const DecisionBoundary* disagree) {
     std::vector<ImU32> cells(boundary.predicted_class.size());
     std::vector<double> values(boundary.predicted_class.size());
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -284,6 +334,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
                                                         0.0f, 1.0f)) /
                               8;
       cells[i] = mix_colors(background, class_color(boundary.predicted_class[i]), 0.15f + 0.45f * certainty);
+      if (disagree && disagree->predicted_class.size() == cells.size() &&
+          disagree->predicted_class[i] != boundary.predicted_class[i])
+        cells[i] = mix_colors(background, flip_color, 0.75f);
       values[i] = boundary.confidence[i];
     }
     HeatMapOptions options;
@@ -297,12 +350,14 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     options.legend = LegendPlacement::hidden;
     heat_map_plot(id, cells, boundary.resolution, boundary.resolution, options);
   };
-  draw_one("boundary_float", run.float_boundary, float_title);
+  draw_one("boundary_float", run.float_boundary, float_title, nullptr);
   if (!stacked) ImGui::SameLine();
   if (run.quantized_boundary.predicted_class.empty())
     no_lab_message(each, "quantizing ...");
   else
-    draw_one("boundary_quantized", run.quantized_boundary, quant_title);
+    draw_one("boundary_quantized", run.quantized_boundary,
+             state.show_flips ? quant_title + " (pink: flipped)" : quant_title,
+             state.show_flips ? &run.float_boundary : nullptr);
 }
 
 // [SECTION] Weights and layer sensitivity
@@ -424,11 +479,68 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
             width = shape.size() == 3 ? shape[1] : data.sample_size();
   constexpr int kColumns = 6, kRows = 3;
   const ImGuiStyle& style = ImGui::GetStyle();
-  const float cell =
-      std::min((size.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
-               (size.y - ImGui::GetTextLineHeightWithSpacing() * (kRows + 1)) / kRows - style.ItemSpacing.y);
+  const float start_y = ImGui::GetCursorPosY();
+  if (ImGui::RadioButton("first test images", !state.show_flipped_images)) state.show_flipped_images = false;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("flipped", state.show_flipped_images)) state.show_flipped_images = true;
+  ImGui::SameLine();
+  const std::optional<DecisionFlips> flips = decision_flips(lab, state.selected_run, lab.current_setting());
+  // Flipped images carry two lines under them: true label, then float -> quantized prediction.
+  const int lines = state.show_flipped_images ? 2 : 1;
+  auto cell_for = [&](ImVec2 space) {
+    return std::min((space.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
+                    (space.y - ImGui::GetTextLineHeightWithSpacing() * (kRows * lines + 1)) / kRows -
+                        style.ItemSpacing.y);
+  };
+  std::vector<float> pixels(data.sample_size());
+  std::vector<ImU32> cells(data.sample_size());
+  auto draw_image = [&](size_t index, float cell) {
+    data.test_x.copy_rows(index, 1, pixels.data());
+    for (size_t p = 0; p < pixels.size(); ++p) {
+      const int v = static_cast<int>(std::clamp(pixels[p], 0.0f, 1.0f) * 255);
+      cells[p] = IM_COL32(v, v, v, 255);
+    }
+    HeatMapOptions options;
+    options.size = ImVec2(cell, cell);
+    options.show_axes = false;
+    heat_map_plot(("image" + std::to_string(index)).c_str(), cells, width, height, options);
+  };
+  const ImU32 wrong_color = IM_COL32(255, 110, 90, 255);
+
+  if (state.show_flipped_images) {
+    draw_flip_rates(lab, state.selected_run, flips);
+    const float cell = cell_for(ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)));
+    if (!flips) return;
+    const std::string& method = lab.run(state.selected_run).method;
+    if (flips->flipped.empty()) {
+      ImGui::TextDisabled("no flips at this setting: %s decides every test image as in float",
+                          method.c_str());
+      return;
+    }
+    ImGui::Text("%zu test images flipped (%s, %s): true label, float \u2192 quantized prediction",
+                flips->flipped.size(), method.c_str(), applied_setting_label(lab).c_str());
+    const EvaluationCache::Entry* in_float = lab.evaluation(state.selected_run, lab.float_setting());
+    const int shown = std::min<int>(kColumns * kRows, static_cast<int>(flips->flipped.size()));
+    for (int i = 0; i < shown; ++i) {
+      const uint32_t index = flips->flipped[i];
+      const int truth = data.test_y[index], before = in_float->predictions[index],
+                after = entry->predictions[index];
+      ImGui::BeginGroup();
+      draw_image(index, cell);
+      text_ellipsized(data.class_names[truth], cell);
+      // Red where the quantized model is now wrong; a flip can also make it right.
+      ImGui::PushStyleColor(ImGuiCol_Text, after == truth ? ImGui::GetColorU32(ImGuiCol_Text) : wrong_color);
+      text_ellipsized(data.class_names[before] + " \u2192 " + data.class_names[after], cell);
+      ImGui::PopStyleColor();
+      ImGui::EndGroup();
+      if ((i + 1) % kColumns != 0) ImGui::SameLine();
+    }
+    return;
+  }
+
   ImGui::Text("%s, %s: predicted label (red: wrong)", lab.run(state.selected_run).method.c_str(),
               applied_setting_label(lab).c_str());
+  const float cell = cell_for(ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)));
   const int shown = std::min<int>(kColumns * kRows, static_cast<int>(data.test_size()));
   // The cached evaluation fills predictions in a random order; until it is complete, these few images
   // are run through the same quantized forward here, so their labels never wait for the whole split.
@@ -445,24 +557,14 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
       predictions[i] = static_cast<int32_t>(std::max_element(row, row + data.num_classes) - row);
     }
   }
-  std::vector<float> pixels(data.sample_size());
-  std::vector<ImU32> cells(data.sample_size());
   for (int i = 0; i < shown; ++i) {
-    data.test_x.copy_rows(i, 1, pixels.data());
-    for (size_t p = 0; p < pixels.size(); ++p) {
-      const int v = static_cast<int>(std::clamp(pixels[p], 0.0f, 1.0f) * 255);
-      cells[p] = IM_COL32(v, v, v, 255);
-    }
     ImGui::BeginGroup();
-    HeatMapOptions options;
-    options.size = ImVec2(cell, cell);
-    options.show_axes = false;
-    heat_map_plot(("image" + std::to_string(i)).c_str(), cells, width, height, options);
+    draw_image(i, cell);
     const int predicted = predictions[i];
     const std::string label = predicted < 0 ? "..." : data.class_names[predicted];
     ImGui::PushStyleColor(ImGuiCol_Text, predicted < 0 || predicted == data.test_y[i]
                                              ? ImGui::GetColorU32(ImGuiCol_Text)
-                                             : IM_COL32(255, 110, 90, 255));
+                                             : wrong_color);
     ImGui::TextUnformatted(label.c_str());
     ImGui::PopStyleColor();
     ImGui::EndGroup();
