@@ -85,9 +85,8 @@ void draw_flip_rates(const Lab& lab, int run, const std::optional<DecisionFlips>
     return;
   }
   const bool older = flips->weights_version != lab.evaluated_version(run);
-  const std::string text = "flipped: " + percent(flips->rate()) + " of test samples, " +
-                           percent(flips->low_margin_rate()) + " of the narrowest quarter" +
-                           (older ? " (older weights, updating)" : "");
+  const std::string text = "flipped " + percent(flips->rate()) + ", low-margin " +
+                           percent(flips->low_margin_rate()) + (older ? " (older weights, updating)" : "");
   if (older)
     ImGui::TextDisabled("%s", text.c_str());
   else
@@ -96,9 +95,9 @@ void draw_flip_rates(const Lab& lab, int run, const std::optional<DecisionFlips>
     ImGui::SetTooltip(
         "Accuracy can stay while decisions move: a flip from right to wrong and one from wrong\n"
         "to right cancel in the accuracy. Flipped: test samples whose class at this setting\n"
-        "differs from the float model's (%zu of %zu). Narrowest quarter: the test samples the\n"
-        "float model decides by the smallest gap between its top two logits; rounding flips\n"
-        "those first (%zu of %zu flipped).",
+        "differs from the float model's (%zu of %zu). Low-margin: the same among the quarter\n"
+        "the float model decides most narrowly (smallest gap between its top two logits),\n"
+        "which rounding flips first (%zu of %zu).",
         flips->flipped.size(), flips->samples, flips->low_margin_flips, flips->low_margin_samples);
 }
 
@@ -203,15 +202,15 @@ void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   const int current = lab.state().experiment.weight_bits;
   options.marker_x = curve_x(current);
   options.marker_label = "slider";
-  LinePlotHover hover = line_plot("accuracy_curves", series, options);
-  if (ImGui::BeginPopupContextItem("accuracy_curves_menu")) {
-    if (ImGui::MenuItem("Save card (SVG)")) {
+  // The card (plot, settings, numbers) of the selected run, from the plot's right-click menu.
+  set_next_plot_menu_items([&state] {
+    const Lab& lab = *state.lab();
+    if (ImGui::MenuItem("Save card (SVG)"))
       state.platform().save_file(
           "qplay-card-" + lab.dataset().name + "-" + lab.run(state.selected_run).method + ".svg",
           render_accuracy_card(lab_accuracy_card(lab, state.selected_run)));
-    }
-    ImGui::EndPopup();
-  }
+  });
+  LinePlotHover hover = line_plot("accuracy_curves", series, options);
   if (hover.clicked && hover.crosshair_x) {
     const int clicked =
         *hover.crosshair_x >= kFloatX - 0.5 ? 0 : static_cast<int>(std::lround(*hover.crosshair_x));
@@ -286,10 +285,15 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   const EvaluationCache::Entry* float_entry = lab.evaluation(r, lab.setting_with_weight_bits(0));
   const EvaluationCache::Entry* current = lab.evaluation(r, lab.current_setting());
   const std::optional<DecisionFlips> flips = decision_flips(lab, r, lab.current_setting());
-  const ImU32 flip_color = IM_COL32(255, 60, 170, 255);
+  // White is no class's colour: flipped cells and test points (filled white, rimmed in their class's
+  // colour) read as "decided otherwise" whatever the classes.
+  const ImU32 flip_color = IM_COL32(245, 245, 245, 255);
   if (state.show_flips && flips) {
-    // Flipped test points get a rim of the flip colour (test points follow the training points).
-    for (uint32_t i : flips->flipped) points[data.train_x.rows() + i].outline = flip_color;
+    for (uint32_t i : flips->flipped) {
+      ScatterPoint& point = points[data.train_x.rows() + i];  // test points follow the training points
+      point.outline = point.fill;
+      point.fill = flip_color;
+    }
   }
   const std::string float_title = "float weights: test " + accuracy_readout(lab, r, float_entry);
   const std::string quant_title = applied_setting_label(lab) + ": test " + accuracy_readout(lab, r, current);
@@ -302,8 +306,8 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
         "Left (or top): the float model; right (or below): the same weights at the slider's\n"
         "setting. Points with a dark rim are training data, with a white rim test data.\n"
         "Pale bands are where the model is unsure. Click a run's chip to switch runs.\n"
-        "Show flips: where the quantized model decides otherwise than the float one, and the\n"
-        "test points it now classifies differently (pink rim).");
+        "Show flips: in white where the quantized model decides otherwise than the float one,\n"
+        "and the test points it now classifies differently (white, rimmed in their class).");
   // The classes in one line above both plots, so no legend covers a point.
   for (int c = 0; c < data.num_classes; ++c) {
     const std::string entry = "\u25CF " + data.class_names[c];
@@ -336,7 +340,7 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
       cells[i] = mix_colors(background, class_color(boundary.predicted_class[i]), 0.15f + 0.45f * certainty);
       if (disagree && disagree->predicted_class.size() == cells.size() &&
           disagree->predicted_class[i] != boundary.predicted_class[i])
-        cells[i] = mix_colors(background, flip_color, 0.75f);
+        cells[i] = mix_colors(background, flip_color, 0.7f);
       values[i] = boundary.confidence[i];
     }
     HeatMapOptions options;
@@ -355,8 +359,7 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   if (run.quantized_boundary.predicted_class.empty())
     no_lab_message(each, "quantizing ...");
   else
-    draw_one("boundary_quantized", run.quantized_boundary,
-             state.show_flips ? quant_title + " (pink: flipped)" : quant_title,
+    draw_one("boundary_quantized", run.quantized_boundary, quant_title,
              state.show_flips ? &run.float_boundary : nullptr);
 }
 
