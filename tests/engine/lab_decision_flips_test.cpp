@@ -49,7 +49,8 @@ DirectCount count_flips_directly(Lab& lab, const QuantizationSetting& setting) {
   std::vector<float> margins(n);
   for (size_t i = 0; i < n; ++i) {
     std::span<const float> logits = network.forward(std::span<const float>(rows).subspan(i * 2, 2), 1);
-    float_predictions[i] = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    float_predictions[i] =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     std::vector<float> sorted(logits.begin(), logits.end());
     std::sort(sorted.rbegin(), sorted.rend());
     margins[i] = sorted[0] - sorted[1];
@@ -129,8 +130,10 @@ TEST(DecisionFlips, AreNullUntilBothEvaluationsAreComplete) {
   // A setting none of the curve's points has evaluated yet: only its first read-out is in.
   ASSERT_TRUE(lab.set("granularity", "per-channel"));
   const EvaluationCache::Entry* partial = lab.evaluation(0, lab.current_setting());
-  ASSERT_TRUE(partial && !partial->complete) << (partial ? partial->result.samples : 0) << " of " << lab.dataset().test_size();
-  EXPECT_TRUE(std::any_of(partial->margins.begin(), partial->margins.end(), [](float m) { return std::isnan(m); }));
+  ASSERT_TRUE(partial && !partial->complete)
+      << (partial ? partial->result.samples : 0) << " of " << lab.dataset().test_size();
+  EXPECT_TRUE(
+      std::any_of(partial->margins.begin(), partial->margins.end(), [](float m) { return std::isnan(m); }));
   EXPECT_FALSE(decision_flips(lab, 0, lab.current_setting()).has_value());
   const Json before = *lab_metrics_json(lab).find("runs")->as_array()[0].find("current");
   EXPECT_TRUE(before.find("flip_rate")->is_null());

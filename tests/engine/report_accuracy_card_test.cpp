@@ -48,7 +48,8 @@ TEST(LabAccuracyCard, CarriesTheRunsSettingsAndNumbers) {
   Lab& lab = *made.value();
   lab.play();
   while (lab.playing()) lab.advance(50);
-  for (int i = 0; i < 100 && !lab.evaluation_current(0, lab.setting_with_weight_bits(2)); ++i) lab.advance(1000);
+  for (int i = 0; i < 100 && !lab.evaluation_current(0, lab.setting_with_weight_bits(2)); ++i)
+    lab.advance(1000);
   const AccuracyCard card = lab_accuracy_card(lab, 0);
   EXPECT_EQ(card.title, "moons, mlp:8, baseline");
   ASSERT_EQ(card.plot.series.size(), 1u);

@@ -28,7 +28,8 @@ std::optional<DecisionFlips> decision_flips(const Lab& lab, int run, const Quant
   if (!quantized || !in_float || !quantized->complete || !in_float->complete ||
       quantized->weights_version != in_float->weights_version)
     return std::nullopt;
-  DecisionFlips flips = count_decision_flips(in_float->predictions, quantized->predictions, in_float->margins);
+  DecisionFlips flips =
+      count_decision_flips(in_float->predictions, quantized->predictions, in_float->margins);
   flips.weights_version = in_float->weights_version;
   return flips;
 }

@@ -52,8 +52,8 @@ std::string render_accuracy_card(const AccuracyCard& card) {
   const size_t rows = std::max(card.settings.size(), card.numbers.size());
   const double height = columns_top + kHeadingFontSize + (rows + 1) * kRowHeight + kMargin / 2;
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + number(width) + "\" height=\"" +
-         number(height) + "\" viewBox=\"0 0 " + number(width) + " " + number(height) +
+  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + number(width) +
+         "\" height=\"" + number(height) + "\" viewBox=\"0 0 " + number(width) + " " + number(height) +
          "\" font-family=\"sans-serif\" fill=\"#222222\">\n";
   out += "<title>" + escape_xml(card.title) + "</title>\n";
   out += "<rect width=\"" + number(width) + "\" height=\"" + number(height) + "\" fill=\"#ffffff\"/>\n";
