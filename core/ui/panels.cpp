@@ -288,9 +288,12 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   // White is no class's colour: flipped cells and test points (filled white, rimmed in their class's
   // colour) read as "decided otherwise" whatever the classes.
   const ImU32 flip_color = IM_COL32(245, 245, 245, 255);
+  // The quantized map marks its flipped test points; the float map shows every point as it is.
+  std::vector<ScatterPoint> quantized_points = points;
   if (state.show_flips && flips) {
     for (uint32_t i : flips->flipped) {
-      ScatterPoint& point = points[data.train_x.rows() + i];  // test points follow the training points
+      ScatterPoint& point =
+          quantized_points[data.train_x.rows() + i];  // test points follow the training ones
       point.outline = point.fill;
       point.fill = flip_color;
     }
@@ -327,7 +330,7 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   const ImU32 background = ImGui::GetColorU32(ImGuiCol_WindowBg);
   // disagree: the other map, whose differing cells are drawn in the flip colour; null for none.
   auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title,
-                      const DecisionBoundary* disagree) {
+                      std::span<const ScatterPoint> shown_points, const DecisionBoundary* disagree) {
     std::vector<ImU32> cells(boundary.predicted_class.size());
     std::vector<double> values(boundary.predicted_class.size());
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -348,19 +351,20 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     options.size = each;
     options.x_axis.min = boundary.region.x_min, options.x_axis.max = boundary.region.x_max;
     options.y_axis.min = boundary.region.y_min, options.y_axis.max = boundary.region.y_max;
-    options.points = points;
+    options.points = shown_points;
     options.cell_values = values;
     options.value_name = "probability of the predicted class";
     options.legend = LegendPlacement::hidden;
     heat_map_plot(id, cells, boundary.resolution, boundary.resolution, options);
   };
-  draw_one("boundary_float", run.float_boundary, float_title, nullptr);
+  draw_one("boundary_float", run.float_boundary, float_title, points, nullptr);
   if (!stacked) ImGui::SameLine();
   if (run.quantized_boundary.predicted_class.empty())
     no_lab_message(each, "quantizing ...");
   else
-    draw_one("boundary_quantized", run.quantized_boundary, quant_title,
-             state.show_flips ? &run.float_boundary : nullptr);
+    draw_one("boundary_quantized", run.quantized_boundary,
+             lab.plane_maps_current(r) ? quant_title : quant_title + " (map of older weights, updating)",
+             quantized_points, state.show_flips ? &run.float_boundary : nullptr);
 }
 
 // [SECTION] Weights and layer sensitivity
@@ -480,20 +484,21 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   const std::vector<int>& shape = data.sample_shape;
   const int height = shape.size() == 3 ? shape[0] : 1,
             width = shape.size() == 3 ? shape[1] : data.sample_size();
-  constexpr int kColumns = 6, kRows = 3;
   const ImGuiStyle& style = ImGui::GetStyle();
   const float start_y = ImGui::GetCursorPosY();
   if (ImGui::RadioButton("first test images", !state.show_flipped_images)) state.show_flipped_images = false;
   ImGui::SameLine();
   if (ImGui::RadioButton("flipped", state.show_flipped_images)) state.show_flipped_images = true;
-  ImGui::SameLine();
   const std::optional<DecisionFlips> flips = decision_flips(lab, state.selected_run, lab.current_setting());
-  // Flipped images carry two lines under them: true label, then float -> quantized prediction.
+  // Flipped images carry two lines under them (true label, then float -> quantized prediction), in fewer,
+  // wider columns so class names fit.
+  const int columns = state.show_flipped_images ? 4 : 6, rows = state.show_flipped_images ? 2 : 3;
   const int lines = state.show_flipped_images ? 2 : 1;
-  auto cell_for = [&](ImVec2 space) {
-    return std::min((space.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
-                    (space.y - ImGui::GetTextLineHeightWithSpacing() * (kRows * lines + 1)) / kRows -
-                        style.ItemSpacing.y);
+  auto cell_for_rest = [&] {
+    const float width = size.x, height = size.y - (ImGui::GetCursorPosY() - start_y);
+    return std::min(
+        (width - style.ItemSpacing.x * (columns - 1)) / columns,
+        (height - ImGui::GetTextLineHeightWithSpacing() * rows * lines) / rows - style.ItemSpacing.y);
   };
   std::vector<float> pixels(data.sample_size());
   std::vector<ImU32> cells(data.sample_size());
@@ -511,8 +516,8 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   const ImU32 wrong_color = IM_COL32(255, 110, 90, 255);
 
   if (state.show_flipped_images) {
+    ImGui::SameLine();
     draw_flip_rates(lab, state.selected_run, flips);
-    const float cell = cell_for(ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)));
     if (!flips) return;
     const std::string& method = lab.run(state.selected_run).method;
     if (flips->flipped.empty()) {
@@ -520,31 +525,34 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
                           method.c_str());
       return;
     }
-    ImGui::Text("%zu test images flipped (%s, %s): true label, float \u2192 quantized prediction",
-                flips->flipped.size(), method.c_str(), applied_setting_label(lab).c_str());
+    text_ellipsized(std::to_string(flips->flipped.size()) + " test images flipped (" + method + ", " +
+                        applied_setting_label(lab) + "): true label, float \u2192 quantized prediction",
+                    size.x);
+    const float cell = cell_for_rest();
+    const float label_width = (size.x - style.ItemSpacing.x * (columns - 1)) / columns;
     const EvaluationCache::Entry* in_float = lab.evaluation(state.selected_run, lab.float_setting());
-    const int shown = std::min<int>(kColumns * kRows, static_cast<int>(flips->flipped.size()));
+    const int shown = std::min<int>(columns * rows, static_cast<int>(flips->flipped.size()));
     for (int i = 0; i < shown; ++i) {
       const uint32_t index = flips->flipped[i];
       const int truth = data.test_y[index], before = in_float->predictions[index],
                 after = entry->predictions[index];
       ImGui::BeginGroup();
       draw_image(index, cell);
-      text_ellipsized(data.class_names[truth], cell);
+      text_ellipsized(data.class_names[truth], label_width);
       // Red where the quantized model is now wrong; a flip can also make it right.
       ImGui::PushStyleColor(ImGuiCol_Text, after == truth ? ImGui::GetColorU32(ImGuiCol_Text) : wrong_color);
-      text_ellipsized(data.class_names[before] + " \u2192 " + data.class_names[after], cell);
+      text_ellipsized(data.class_names[before] + " \u2192 " + data.class_names[after], label_width);
       ImGui::PopStyleColor();
       ImGui::EndGroup();
-      if ((i + 1) % kColumns != 0) ImGui::SameLine();
+      if ((i + 1) % columns != 0) ImGui::SameLine();
     }
     return;
   }
 
   ImGui::Text("%s, %s: predicted label (red: wrong)", lab.run(state.selected_run).method.c_str(),
               applied_setting_label(lab).c_str());
-  const float cell = cell_for(ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)));
-  const int shown = std::min<int>(kColumns * kRows, static_cast<int>(data.test_size()));
+  const float cell = cell_for_rest();
+  const int shown = std::min<int>(columns * rows, static_cast<int>(data.test_size()));
   // The cached evaluation fills predictions in a random order; until it is complete, these few images
   // are run through the same quantized forward here, so their labels never wait for the whole split.
   std::vector<int32_t> predictions(shown, -1);
@@ -571,7 +579,7 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
     ImGui::TextUnformatted(label.c_str());
     ImGui::PopStyleColor();
     ImGui::EndGroup();
-    if ((i + 1) % kColumns != 0) ImGui::SameLine();
+    if ((i + 1) % columns != 0) ImGui::SameLine();
   }
 }
 

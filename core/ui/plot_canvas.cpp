@@ -303,7 +303,7 @@ void draw_plot_menu(const char* id, const std::function<void()>& menu_items) {
   PlotSavingState& saving = plot_saving_state();
   const bool can_save = saving.callbacks.save_svg || saving.callbacks.save_png;
   if (!can_save && !menu_items) return;
-  if (!ImGui::BeginPopupContextItem("plot_menu")) return;
+  if (!ImGui::BeginPopupContextItem()) return;  // the plot's own id: one menu per plot
   if (saving.callbacks.save_svg && ImGui::MenuItem("Save plot as SVG")) save_plot(id, PlotFormat::svg);
   if (saving.callbacks.save_png && ImGui::MenuItem("Save plot as PNG")) save_plot(id, PlotFormat::png);
   if (menu_items) {
@@ -327,7 +327,6 @@ Canvas begin_canvas(const char* id, ImVec2 size, float default_height_per_width,
   saving.next_menu_items = nullptr;
   finish_plot_saving();  // the previous plot is complete, legend and all
   if (!canvas.visible) return canvas;
-  draw_plot_menu(id, menu_items);
   saving.painter.set_draw_list(ImGui::GetWindowDrawList());
   canvas.draw = &saving.painter;
   // What the mouse adds is left out of a saved plot.
@@ -402,6 +401,7 @@ Canvas begin_canvas(const char* id, ImVec2 size, float default_height_per_width,
       !saved_now && ImGui::IsItemHovered() && inside(canvas.mouse, canvas.plot_min, canvas.plot_max);
   canvas.clicked = canvas.hovered && ImGui::IsItemClicked();
   canvas.held = ImGui::IsItemActive();
+  draw_plot_menu(id, menu_items);  // last: the menu's window becomes the last item
   canvas.draw->PushClipRect(canvas.plot_min, canvas.plot_max, true);
   return canvas;
 }

@@ -45,10 +45,11 @@ void PlotPainter::start_svg(ImVec2 min, ImVec2 max, ImU32 background, std::strin
   clip_paths_ = open_clip_groups_ = 0;
   const std::string width = number(max.x - min.x), height = number(max.y - min.y);
   // The viewBox starts at the plot's place on screen, so shapes keep their display coordinates.
-  svg_ = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
-         "width=\"" +
-         width + "\" height=\"" + height + "\" viewBox=\"" + number(min.x) + " " + number(min.y) + " " + width +
-         " " + height + "\" font-family=\"DejaVu Sans, sans-serif\">\n";
+  svg_ =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
+      "width=\"" +
+      width + "\" height=\"" + height + "\" viewBox=\"" + number(min.x) + " " + number(min.y) + " " + width +
+      " " + height + "\" font-family=\"DejaVu Sans, sans-serif\">\n";
   if (!title.empty()) svg_ += "<title>" + escape_xml(title) + "</title>\n";
   svg_ += rect_attributes(min, max, 0) + paint("fill", background) + "/>\n";
 }
@@ -72,15 +73,17 @@ void PlotPainter::AddRect(ImVec2 min, ImVec2 max, ImU32 color, float rounding, I
   list_->AddRect(min, max, color, rounding, flags, thickness);
   // ImGui strokes half a pixel inside the rectangle's edge.
   if (recording_)
-    svg_ += rect_attributes(ImVec2(min.x + 0.5f, min.y + 0.5f), ImVec2(max.x - 0.5f, max.y - 0.5f), rounding) +
-            stroke(color, thickness) + "/>\n";
+    svg_ +=
+        rect_attributes(ImVec2(min.x + 0.5f, min.y + 0.5f), ImVec2(max.x - 0.5f, max.y - 0.5f), rounding) +
+        stroke(color, thickness) + "/>\n";
 }
 
 void PlotPainter::AddRectFilled(ImVec2 min, ImVec2 max, ImU32 color, float rounding, ImDrawFlags flags) {
   list_->AddRectFilled(min, max, color, rounding, flags);
   // Crisp edges: neighbouring cells of a heat map show no seams between them.
   if (recording_)
-    svg_ += rect_attributes(min, max, rounding) + paint("fill", color) + " shape-rendering=\"crispEdges\"/>\n";
+    svg_ +=
+        rect_attributes(min, max, rounding) + paint("fill", color) + " shape-rendering=\"crispEdges\"/>\n";
 }
 
 void PlotPainter::AddCircle(ImVec2 center, float radius, ImU32 color, int segments, float thickness) {
@@ -114,7 +117,8 @@ void PlotPainter::AddDisc(ImVec2 center, float radius, ImU32 color) {
             "\"" + paint("fill", color) + "/>\n";
 }
 
-void PlotPainter::AddPolyline(const ImVec2* points, int count, ImU32 color, ImDrawFlags flags, float thickness) {
+void PlotPainter::AddPolyline(const ImVec2* points, int count, ImU32 color, ImDrawFlags flags,
+                              float thickness) {
   list_->AddPolyline(points, count, color, flags, thickness);
   if (!recording_ || count < 2) return;
   svg_ += "<polyline points=\"";
@@ -146,8 +150,8 @@ void PlotPainter::PushClipRect(ImVec2 min, ImVec2 max, bool intersect_with_curre
   list_->PushClipRect(min, max, intersect_with_current);
   if (!recording_) return;
   const std::string id = "clip" + std::to_string(clip_paths_++);
-  svg_ += "<clipPath id=\"" + id + "\">" + rect_attributes(min, max, 0) + "/></clipPath>\n<g clip-path=\"url(#" +
-          id + ")\">\n";
+  svg_ += "<clipPath id=\"" + id + "\">" + rect_attributes(min, max, 0) +
+          "/></clipPath>\n<g clip-path=\"url(#" + id + ")\">\n";
   ++open_clip_groups_;
 }
 

@@ -45,7 +45,7 @@ class PlotPainter {
   ImDrawList* list_ = nullptr;
   bool recording_ = false;
   std::string svg_;
-  int clip_paths_ = 0;    // clip paths defined so far (their ids)
+  int clip_paths_ = 0;  // clip paths defined so far (their ids)
   int open_clip_groups_ = 0;
 };
 

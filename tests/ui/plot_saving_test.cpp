@@ -34,11 +34,13 @@ namespace {
     const std::string inside = xml.substr(tag + 1, end - tag - 1);
     if (std::count(inside.begin(), inside.end(), '"') % 2 != 0)
       return ::testing::AssertionFailure() << "unbalanced quotes in <" << inside << ">";
-    if (inside.find('<') != std::string::npos) return ::testing::AssertionFailure() << "'<' in <" << inside << ">";
+    if (inside.find('<') != std::string::npos)
+      return ::testing::AssertionFailure() << "'<' in <" << inside << ">";
     if (inside.starts_with("/")) {
       const std::string name = inside.substr(1);
       if (open.empty() || open.back() != name)
-        return ::testing::AssertionFailure() << "</" << name << "> closes " << (open.empty() ? "nothing" : open.back());
+        return ::testing::AssertionFailure()
+               << "</" << name << "> closes " << (open.empty() ? "nothing" : open.back());
       open.pop_back();
       root_closed = open.empty();
     } else if (!inside.ends_with("/")) {
@@ -55,7 +57,9 @@ class PlotSavingTest : public ::testing::Test {
  protected:
   PlotSavingTest() {
     context_ = testing::create_headless_imgui({800, 600});
-    set_plot_saving({[this](const std::string& name, std::string svg) { saved.push_back({name, std::move(svg)}); },
+    set_plot_saving({[this](const std::string& name, std::string svg) {
+                       saved.push_back({name, std::move(svg)});
+                     },
                      [this](const std::string& name, ImVec2 min, ImVec2 max) {
                        png_requests.push_back({name, min, max});
                      }});
@@ -143,8 +147,9 @@ TEST_F(PlotSavingTest, BarHistogramHeatMapAndConfusionMatrixSaveTheirData) {
   HistogramOptions histogram_options;
   histogram_options.title = "Weights";
   histogram_options.x_axis.label = "weight value";
-  const std::string histogram_svg =
-      svg_of("histogram", [&] { histogram_plot("histogram", {"weights", 0, counts, -1, 1}, histogram_options); });
+  const std::string histogram_svg = svg_of("histogram", [&] {
+    histogram_plot("histogram", {"weights", 0, counts, -1, 1}, histogram_options);
+  });
   EXPECT_TRUE(well_formed_xml(histogram_svg));
   EXPECT_TRUE(has(histogram_svg, ">weight value</text>"));
 
