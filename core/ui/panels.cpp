@@ -11,10 +11,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "core/engine/base/number_format.h"
+#include "core/engine/lab/decision_flips.h"
+#include "core/engine/lab/lab_card.h"
 #include "core/engine/lab/recipes.h"
 #include "core/engine/lab/weight_statistics.h"
+#include "core/ui/playground.h"
 #include "core/ui/plot.h"
 
 namespace qplay::ui {
@@ -62,6 +66,30 @@ void draw_neuron_tile(ImDrawList* draw, ImVec2 corner, float side, std::span<con
 std::string readout_text(const MethodReadout& readout) {
   const bool whole = readout.value == std::round(readout.value) && std::fabs(readout.value) < 1e6;
   return format_double(whole ? "%.0f" : "%.3g", readout.value);
+}
+
+// The flip rate and the low-margin flip rate of a run at the current setting on one line, faded and
+// marked while they are of older weights, with what they mean in a tooltip.
+void draw_flip_rates(const Lab& lab, int run, const std::optional<DecisionFlips>& flips) {
+  if (!flips) {
+    ImGui::TextDisabled("flips: comparing with the float model ...");
+    return;
+  }
+  const bool older = flips->weights_version != lab.evaluated_version(run);
+  const std::string text = "flipped " + percent(flips->rate()) + ", low-margin " +
+                           percent(flips->low_margin_rate()) + (older ? " (older weights, updating)" : "");
+  if (older)
+    ImGui::TextDisabled("%s", text.c_str());
+  else
+    ImGui::TextUnformatted(text.c_str());
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "Accuracy can stay while decisions move: a flip from right to wrong and one from wrong\n"
+        "to right cancel in the accuracy. Flipped: test samples whose class at this setting\n"
+        "differs from the float model's (%zu of %zu). Low-margin: the same among the quarter\n"
+        "the float model decides most narrowly (smallest gap between its top two logits),\n"
+        "which rounding flips first (%zu of %zu).",
+        flips->flipped.size(), flips->samples, flips->low_margin_flips, flips->low_margin_samples);
 }
 
 }  // namespace
@@ -174,6 +202,14 @@ void draw_accuracy_curves(PlaygroundState& state, ImVec2 size) {
   const int current = lab.state().experiment.weight_bits;
   options.marker_x = curve_x(current);
   options.marker_label = "slider";
+  // The card (plot, settings, numbers) of the selected run, from the plot's right-click menu.
+  set_next_plot_menu_items([&state] {
+    const Lab& lab = *state.lab();
+    if (ImGui::MenuItem("Save card (SVG)"))
+      state.platform().save_file(
+          "qplay-card-" + lab.dataset().name + "-" + lab.run(state.selected_run).method + ".svg",
+          render_accuracy_card(lab_accuracy_card(lab, state.selected_run)));
+  });
   LinePlotHover hover = line_plot("accuracy_curves", series, options);
   if (hover.clicked && hover.crosshair_x) {
     const int clicked =
@@ -248,6 +284,20 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   const int r = state.selected_run;
   const EvaluationCache::Entry* float_entry = lab.evaluation(r, lab.setting_with_weight_bits(0));
   const EvaluationCache::Entry* current = lab.evaluation(r, lab.current_setting());
+  const std::optional<DecisionFlips> flips = decision_flips(lab, r, lab.current_setting());
+  // White is no class's colour: flipped cells and test points (filled white, rimmed in their class's
+  // colour) read as "decided otherwise" whatever the classes.
+  const ImU32 flip_color = IM_COL32(245, 245, 245, 255);
+  // The quantized map marks its flipped test points; the float map shows every point as it is.
+  std::vector<ScatterPoint> quantized_points = points;
+  if (state.show_flips && flips) {
+    for (uint32_t i : flips->flipped) {
+      ScatterPoint& point =
+          quantized_points[data.train_x.rows() + i];  // test points follow the training ones
+      point.outline = point.fill;
+      point.fill = flip_color;
+    }
+  }
   const std::string float_title = "float weights: test " + accuracy_readout(lab, r, float_entry);
   const std::string quant_title = applied_setting_label(lab) + ": test " + accuracy_readout(lab, r, current);
   const float start_y = ImGui::GetCursorPosY();
@@ -258,7 +308,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     ImGui::SetTooltip(
         "Left (or top): the float model; right (or below): the same weights at the slider's\n"
         "setting. Points with a dark rim are training data, with a white rim test data.\n"
-        "Pale bands are where the model is unsure. Click a run's chip to switch runs.");
+        "Pale bands are where the model is unsure. Click a run's chip to switch runs.\n"
+        "Show flips: in white where the quantized model decides otherwise than the float one,\n"
+        "and the test points it now classifies differently (white, rimmed in their class).");
   // The classes in one line above both plots, so no legend covers a point.
   for (int c = 0; c < data.num_classes; ++c) {
     const std::string entry = "\u25CF " + data.class_names[c];
@@ -266,6 +318,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(entry.c_str()).x) ImGui::NewLine();
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(class_color(c)), "%s", entry.c_str());
   }
+  ImGui::Checkbox("show flips", &state.show_flips);
+  ImGui::SameLine();
+  draw_flip_rates(lab, r, flips);
   size.y -= ImGui::GetCursorPosY() - start_y;
 
   // Side by side in a wide panel, one above the other in a tall one (a phone): each as large as fits.
@@ -273,7 +328,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
   const ImVec2 each = stacked ? ImVec2(size.x, (size.y - style.ItemSpacing.y) / 2)
                               : ImVec2((size.x - style.ItemSpacing.x) / 2, size.y);
   const ImU32 background = ImGui::GetColorU32(ImGuiCol_WindowBg);
-  auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title) {
+  // disagree: the other map, whose differing cells are drawn in the flip colour; null for none.
+  auto draw_one = [&](const char* id, const DecisionBoundary& boundary, const std::string& title,
+                      std::span<const ScatterPoint> shown_points, const DecisionBoundary* disagree) {
     std::vector<ImU32> cells(boundary.predicted_class.size());
     std::vector<double> values(boundary.predicted_class.size());
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -284,6 +341,9 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
                                                         0.0f, 1.0f)) /
                               8;
       cells[i] = mix_colors(background, class_color(boundary.predicted_class[i]), 0.15f + 0.45f * certainty);
+      if (disagree && disagree->predicted_class.size() == cells.size() &&
+          disagree->predicted_class[i] != boundary.predicted_class[i])
+        cells[i] = mix_colors(background, flip_color, 0.7f);
       values[i] = boundary.confidence[i];
     }
     HeatMapOptions options;
@@ -291,18 +351,20 @@ void draw_decision_boundaries(PlaygroundState& state, ImVec2 size) {
     options.size = each;
     options.x_axis.min = boundary.region.x_min, options.x_axis.max = boundary.region.x_max;
     options.y_axis.min = boundary.region.y_min, options.y_axis.max = boundary.region.y_max;
-    options.points = points;
+    options.points = shown_points;
     options.cell_values = values;
     options.value_name = "probability of the predicted class";
     options.legend = LegendPlacement::hidden;
     heat_map_plot(id, cells, boundary.resolution, boundary.resolution, options);
   };
-  draw_one("boundary_float", run.float_boundary, float_title);
+  draw_one("boundary_float", run.float_boundary, float_title, points, nullptr);
   if (!stacked) ImGui::SameLine();
   if (run.quantized_boundary.predicted_class.empty())
     no_lab_message(each, "quantizing ...");
   else
-    draw_one("boundary_quantized", run.quantized_boundary, quant_title);
+    draw_one("boundary_quantized", run.quantized_boundary,
+             lab.plane_maps_current(r) ? quant_title : quant_title + " (map of older weights, updating)",
+             quantized_points, state.show_flips ? &run.float_boundary : nullptr);
 }
 
 // [SECTION] Weights
@@ -392,14 +454,75 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
   const std::vector<int>& shape = data.sample_shape;
   const int height = shape.size() == 3 ? shape[0] : 1,
             width = shape.size() == 3 ? shape[1] : data.sample_size();
-  constexpr int kColumns = 6, kRows = 3;
   const ImGuiStyle& style = ImGui::GetStyle();
-  const float cell =
-      std::min((size.x - style.ItemSpacing.x * (kColumns - 1)) / kColumns,
-               (size.y - ImGui::GetTextLineHeightWithSpacing() * (kRows + 1)) / kRows - style.ItemSpacing.y);
+  const float start_y = ImGui::GetCursorPosY();
+  if (ImGui::RadioButton("first test images", !state.show_flipped_images)) state.show_flipped_images = false;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("flipped", state.show_flipped_images)) state.show_flipped_images = true;
+  const std::optional<DecisionFlips> flips = decision_flips(lab, state.selected_run, lab.current_setting());
+  // Flipped images carry two lines under them (true label, then float -> quantized prediction), in fewer,
+  // wider columns so class names fit.
+  const int columns = state.show_flipped_images ? 4 : 6, rows = state.show_flipped_images ? 2 : 3;
+  const int lines = state.show_flipped_images ? 2 : 1;
+  auto cell_for_rest = [&] {
+    const float width = size.x, height = size.y - (ImGui::GetCursorPosY() - start_y);
+    return std::min(
+        (width - style.ItemSpacing.x * (columns - 1)) / columns,
+        (height - ImGui::GetTextLineHeightWithSpacing() * rows * lines) / rows - style.ItemSpacing.y);
+  };
+  std::vector<float> pixels(data.sample_size());
+  std::vector<ImU32> cells(data.sample_size());
+  auto draw_image = [&](size_t index, float cell) {
+    data.test_x.copy_rows(index, 1, pixels.data());
+    for (size_t p = 0; p < pixels.size(); ++p) {
+      const int v = static_cast<int>(std::clamp(pixels[p], 0.0f, 1.0f) * 255);
+      cells[p] = IM_COL32(v, v, v, 255);
+    }
+    HeatMapOptions options;
+    options.size = ImVec2(cell, cell);
+    options.show_axes = false;
+    heat_map_plot(("image" + std::to_string(index)).c_str(), cells, width, height, options);
+  };
+  const ImU32 wrong_color = IM_COL32(255, 110, 90, 255);
+
+  if (state.show_flipped_images) {
+    ImGui::SameLine();
+    draw_flip_rates(lab, state.selected_run, flips);
+    if (!flips) return;
+    const std::string& method = lab.run(state.selected_run).method;
+    if (flips->flipped.empty()) {
+      ImGui::TextDisabled("no flips at this setting: %s decides every test image as in float",
+                          method.c_str());
+      return;
+    }
+    text_ellipsized(std::to_string(flips->flipped.size()) + " test images flipped (" + method + ", " +
+                        applied_setting_label(lab) + "): true label, float \u2192 quantized prediction",
+                    size.x);
+    const float cell = cell_for_rest();
+    const float label_width = (size.x - style.ItemSpacing.x * (columns - 1)) / columns;
+    const EvaluationCache::Entry* in_float = lab.evaluation(state.selected_run, lab.float_setting());
+    const int shown = std::min<int>(columns * rows, static_cast<int>(flips->flipped.size()));
+    for (int i = 0; i < shown; ++i) {
+      const uint32_t index = flips->flipped[i];
+      const int truth = data.test_y[index], before = in_float->predictions[index],
+                after = entry->predictions[index];
+      ImGui::BeginGroup();
+      draw_image(index, cell);
+      text_ellipsized(data.class_names[truth], label_width);
+      // Red where the quantized model is now wrong; a flip can also make it right.
+      ImGui::PushStyleColor(ImGuiCol_Text, after == truth ? ImGui::GetColorU32(ImGuiCol_Text) : wrong_color);
+      text_ellipsized(data.class_names[before] + " \u2192 " + data.class_names[after], label_width);
+      ImGui::PopStyleColor();
+      ImGui::EndGroup();
+      if ((i + 1) % columns != 0) ImGui::SameLine();
+    }
+    return;
+  }
+
   ImGui::Text("%s, %s: predicted label (red: wrong)", lab.run(state.selected_run).method.c_str(),
               applied_setting_label(lab).c_str());
-  const int shown = std::min<int>(kColumns * kRows, static_cast<int>(data.test_size()));
+  const float cell = cell_for_rest();
+  const int shown = std::min<int>(columns * rows, static_cast<int>(data.test_size()));
   // The cached evaluation fills predictions in a random order; until it is complete, these few images
   // are run through the same quantized forward here, so their labels never wait for the whole split.
   std::vector<int32_t> predictions(shown, -1);
@@ -415,28 +538,18 @@ void draw_sample_images(PlaygroundState& state, ImVec2 size) {
       predictions[i] = static_cast<int32_t>(std::max_element(row, row + data.num_classes) - row);
     }
   }
-  std::vector<float> pixels(data.sample_size());
-  std::vector<ImU32> cells(data.sample_size());
   for (int i = 0; i < shown; ++i) {
-    data.test_x.copy_rows(i, 1, pixels.data());
-    for (size_t p = 0; p < pixels.size(); ++p) {
-      const int v = static_cast<int>(std::clamp(pixels[p], 0.0f, 1.0f) * 255);
-      cells[p] = IM_COL32(v, v, v, 255);
-    }
     ImGui::BeginGroup();
-    HeatMapOptions options;
-    options.size = ImVec2(cell, cell);
-    options.show_axes = false;
-    heat_map_plot(("image" + std::to_string(i)).c_str(), cells, width, height, options);
+    draw_image(i, cell);
     const int predicted = predictions[i];
     const std::string label = predicted < 0 ? "..." : data.class_names[predicted];
     ImGui::PushStyleColor(ImGuiCol_Text, predicted < 0 || predicted == data.test_y[i]
                                              ? ImGui::GetColorU32(ImGuiCol_Text)
-                                             : IM_COL32(255, 110, 90, 255));
+                                             : wrong_color);
     ImGui::TextUnformatted(label.c_str());
     ImGui::PopStyleColor();
     ImGui::EndGroup();
-    if ((i + 1) % kColumns != 0) ImGui::SameLine();
+    if ((i + 1) % columns != 0) ImGui::SameLine();
   }
 }
 

@@ -63,7 +63,15 @@ struct ControlRect {
 }  // namespace
 
 struct Playground::Impl {
-  Impl(Platform& p, std::string_view hash) : platform(p), state(p, hash) {}
+  Impl(Platform& p, std::string_view hash) : platform(p), state(p, hash) {
+    // Every plot's right-click menu saves it through the platform.
+    set_plot_saving(
+        {[&platform = p](const std::string& name, std::string svg) { platform.save_file(name, svg); },
+         [&platform = p](const std::string& name, ImVec2 min, ImVec2 max) {
+           platform.save_frame_region_png(name, min.x, min.y, max.x - min.x, max.y - min.y);
+         }});
+  }
+  ~Impl() { set_plot_saving({}); }
 
   Platform& platform;
   PlaygroundState state;
@@ -154,6 +162,7 @@ void Playground::Impl::frame() {
   }
   status_bar();
   ImGui::End();
+  finish_plot_saving();
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - layout_start).count();
   // Capped: a frame that opened a file or rebuilt the lab says nothing about the next ones' layout.
@@ -726,6 +735,9 @@ Playground::~Playground() = default;
 // [SECTION] The public Playground
 
 void Playground::frame() { impl_->frame(); }
+void Playground::save_plot(std::string_view plot, bool as_png) {
+  ui::save_plot(plot, as_png ? PlotFormat::png : PlotFormat::svg);
+}
 
 bool Playground::work_between_frames(double budget_ms) {
   Lab* lab = impl_->state.lab();

@@ -30,6 +30,14 @@ class Platform {
   // platform calls Playground::open_file with its name and bytes (on a later frame), or
   // Playground::show_status with why it could not be read.
   virtual void request_open_file() = 0;
+  // Saves a rectangle of the frame being drawn (display pixels, as ImGui places things) as a PNG file the
+  // user names, once the frame is rendered: natively read back from the back buffer and encoded with
+  // stb_image_write, in the browser read from the canvas. The default cannot (the menu item then does
+  // nothing).
+  virtual void save_frame_region_png(const std::string& suggested_name, float x, float y, float width,
+                                     float height) {
+    (void)suggested_name, (void)x, (void)y, (void)width, (void)height;
+  }
   // Browser only: the experiment as a URL hash ("dataset=moons&weight_bits=3"), kept in the address bar.
   virtual void set_shareable_state(const std::string& hash) { (void)hash; }
 
@@ -59,6 +67,9 @@ class Playground {
   // Draws one frame into the current ImGui context (between ImGui::NewFrame and ImGui::Render) over
   // the whole display, and advances training and evaluation within a time budget.
   void frame();
+  // Saves the plot with this id ("accuracy_curves", "boundary_quantized", ...) as the next frame draws it,
+  // through Platform::save_file (SVG) or save_frame_region_png, as its right-click menu does.
+  void save_plot(std::string_view plot, bool as_png);
   // Training and evaluation outside frames, for a platform whose frames come slowly: a browser drawing
   // with software WebGL shows 3-7 frames a second while its main thread mostly waits, and 8 ms of work
   // per frame would train at the frame rate. Works for about budget_ms (no ImGui calls); returns

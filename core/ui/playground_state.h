@@ -30,6 +30,7 @@ class PlaygroundState : private LabStateTarget {
   PlaygroundState(Platform& platform, std::string_view hash);
 
   Lab* lab() { return lab_.get(); }
+  Platform& platform() { return platform_; }  // to save files from a panel (the accuracy card)
   const Lab* lab() const { return lab_.get(); }
   const StatusMessage& status() const { return status_; }
   void say(std::string text, bool error = false) { status_ = {std::move(text), error}; }
@@ -62,12 +63,14 @@ class PlaygroundState : private LabStateTarget {
   // What the panels show (not part of the shareable state).
   int selected_run = 0;
   bool sensitivity_visible = false;
-  int neuron_map_layer = -1;      // while the neurons panel is drawn: the layer whose maps the lab keeps
-  bool show_loss_curves = false;  // training curves: loss instead of accuracy
-  int shown_layer = 0;            // weights panel: index into the weight tensors
-  int shown_neuron_layer = 0;     // neurons panel: index into hidden_neuron_layers
-  int neuron_view = 0;            // neurons panel: 0 float, 1 quantized, 2 quantized - float
-  int mixed_precision_layer = 0;  // sensitivity panel: the weighted layer whose bits its controls set
+  int neuron_map_layer = -1;         // while the neurons panel is drawn: the layer whose maps the lab keeps
+  bool show_loss_curves = false;     // training curves: loss instead of accuracy
+  bool show_flips = true;            // decision boundary: where float and quantized disagree, over the latter
+  bool show_flipped_images = false;  // images panel: the flipped test images instead of the first ones
+  int shown_layer = 0;               // weights panel: index into the weight tensors
+  int shown_neuron_layer = 0;        // neurons panel: index into hidden_neuron_layers
+  int neuron_view = 0;               // neurons panel: 0 float, 1 quantized, 2 quantized - float
+  int mixed_precision_layer = 0;     // sensitivity panel: the weighted layer whose bits its controls set
 
  private:
   void publish();  // the URL hash, after every change

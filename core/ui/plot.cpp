@@ -178,7 +178,7 @@ LinePlotHover line_plot(const char* id, std::span<const LineSeries> series, cons
   LinePlotHover hover;
   if (!canvas.visible) return hover;
   const Style& style = canvas.style;
-  ImDrawList* draw = canvas.draw;
+  PlotPainter* draw = canvas.draw;
   if (options.reference_y) draw_reference_line(canvas, *options.reference_y, options.reference_label);
   if (options.marker_x) {
     const float line_x = std::round(canvas.px(*options.marker_x)) + 0.5f;
@@ -331,7 +331,7 @@ BarPlotHover bar_plot(const char* id, std::span<const BarSeries> series, const B
   BarPlotHover hover;
   if (!canvas.visible) return hover;
   const Style& style = canvas.style;
-  ImDrawList* draw = canvas.draw;
+  PlotPainter* draw = canvas.draw;
 
   const double slot = 0.8 / static_cast<double>(std::max<size_t>(1, series.size()));
   if (canvas.hovered) {
@@ -474,7 +474,7 @@ HistogramHover histogram_plot(const char* id, const Histogram& histogram, const 
   HistogramHover hover;
   if (!canvas.visible) return hover;
   const Style& style = canvas.style;
-  ImDrawList* draw = canvas.draw;
+  PlotPainter* draw = canvas.draw;
 
   if (canvas.hovered) {
     copy_mouse_state(canvas, &hover);

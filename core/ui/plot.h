@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -234,5 +235,26 @@ struct ConfusionMatrixHover {
 // the row labels read "3 Dress" so the numbers can be looked up.
 ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> counts, int class_count,
                                            const ConfusionMatrixOptions& options = {});
+
+// [SECTION] Saving a plot
+
+// Every plot's right-click menu offers "Save plot as SVG" and "Save plot as PNG" when these are set. The
+// plot is saved as the next frame draws it, without what the mouse adds (crosshair, highlight): an SVG
+// of the same shapes through the same drawing code (plot_painter.h), or the PNG of its pixels.
+struct PlotSaving {
+  std::function<void(const std::string& file_name, std::string svg)> save_svg;
+  // The rectangle (display pixels) of the frame being drawn, to read back once it is rendered.
+  std::function<void(const std::string& file_name, ImVec2 min, ImVec2 max)> save_png;
+};
+void set_plot_saving(PlotSaving saving);
+enum class PlotFormat { svg, png };
+// Saves the plot with this id (as given to line_plot, heat_map_plot, ...) when it is next drawn.
+void save_plot(std::string_view id, PlotFormat format);
+// Items of the next plot's right-click menu after its own (the accuracy plot's "Save card"); drawn
+// inside the open menu.
+void set_next_plot_menu_items(std::function<void()> items);
+// Ends the frame's plot saving: an SVG is complete once its plot's legend is drawn, which is after the
+// plot's own function returned. Call once at the end of each frame.
+void finish_plot_saving();
 
 }  // namespace qplay::ui

@@ -73,14 +73,14 @@ ImVec2 text_size(std::string_view text) {
 }
 
 // Whole pixels keep the glyphs sharp.
-void draw_text(ImDrawList* draw, ImVec2 anchor, ImVec2 align, ImU32 color, std::string_view text) {
+void draw_text(PlotPainter* draw, ImVec2 anchor, ImVec2 align, ImU32 color, std::string_view text) {
   if (text.empty()) return;
   const ImVec2 size = text_size(text);
   const ImVec2 position(std::floor(anchor.x - size.x * align.x), std::floor(anchor.y - size.y * align.y));
   draw->AddText(position, color, text.data(), text.data() + text.size());
 }
 
-void draw_label(ImDrawList* draw, ImVec2 anchor, ImVec2 align, ImU32 color, ImU32 background,
+void draw_label(PlotPainter* draw, ImVec2 anchor, ImVec2 align, ImU32 color, ImU32 background,
                 std::string_view text) {
   if (text.empty()) return;
   const ImVec2 size = text_size(text);
@@ -93,7 +93,7 @@ void draw_label(ImDrawList* draw, ImVec2 anchor, ImVec2 align, ImU32 color, ImU3
 namespace {
 
 // Dashes keep their rhythm across the points of a curve.
-void draw_dashed_polyline(ImDrawList* draw, const std::vector<ImVec2>& points, ImU32 color, float thickness,
+void draw_dashed_polyline(PlotPainter* draw, const std::vector<ImVec2>& points, ImU32 color, float thickness,
                           float dash, float gap) {
   float phase = 0;  // distance into the current dash + gap period
   for (size_t i = 1; i < points.size(); ++i) {
@@ -116,7 +116,7 @@ void draw_dashed_polyline(ImDrawList* draw, const std::vector<ImVec2>& points, I
 
 }  // namespace
 
-void draw_polyline(ImDrawList* draw, const std::vector<ImVec2>& points, ImU32 color, float thickness,
+void draw_polyline(PlotPainter* draw, const std::vector<ImVec2>& points, ImU32 color, float thickness,
                    bool dashed, float font) {
   if (points.size() < 2) return;
   if (dashed) {
@@ -243,7 +243,7 @@ size_t label_stride(const AxisLayout& axis, float length, float label_extent) {
 void draw_axes(const Canvas& canvas, const AxisRequest& x, const AxisRequest& y) {
   const Style& style = canvas.style;
   const float font = style.font;
-  ImDrawList* draw = canvas.draw;
+  PlotPainter* draw = canvas.draw;
   const size_t x_stride =
       label_stride(canvas.x, canvas.plot_width(), widest_text(canvas.x.labels) + 0.8f * font);
   const size_t y_stride = label_stride(canvas.y, canvas.plot_height(), 1.1f * font);
@@ -282,6 +282,37 @@ void draw_axes(const Canvas& canvas, const AxisRequest& x, const AxisRequest& y)
   }
 }
 
+// What saving plots needs across frames: the platform's callbacks, the plot to save when next drawn, the
+// SVG being recorded, and the painter every plot draws through.
+struct PlotSavingState {
+  PlotSaving callbacks;
+  std::string pending_id;
+  PlotFormat pending_format = PlotFormat::svg;
+  std::string svg_file_name;
+  std::function<void()> next_menu_items;
+  PlotPainter painter;
+};
+
+PlotSavingState& plot_saving_state() {
+  static PlotSavingState state;
+  return state;
+}
+
+// The right-click menu of the plot just claimed (the last item).
+void draw_plot_menu(const char* id, const std::function<void()>& menu_items) {
+  PlotSavingState& saving = plot_saving_state();
+  const bool can_save = saving.callbacks.save_svg || saving.callbacks.save_png;
+  if (!can_save && !menu_items) return;
+  if (!ImGui::BeginPopupContextItem()) return;  // the plot's own id: one menu per plot
+  if (saving.callbacks.save_svg && ImGui::MenuItem("Save plot as SVG")) save_plot(id, PlotFormat::svg);
+  if (saving.callbacks.save_png && ImGui::MenuItem("Save plot as PNG")) save_plot(id, PlotFormat::png);
+  if (menu_items) {
+    if (can_save) ImGui::Separator();
+    menu_items();
+  }
+  ImGui::EndPopup();
+}
+
 }  // namespace
 
 Canvas begin_canvas(const char* id, ImVec2 size, float default_height_per_width, std::string_view title,
@@ -291,8 +322,28 @@ Canvas begin_canvas(const char* id, ImVec2 size, float default_height_per_width,
   canvas.visible = ImGui::IsItemVisible();
   canvas.frame_min = ImGui::GetItemRectMin();
   canvas.frame_max = ImGui::GetItemRectMax();
+  PlotSavingState& saving = plot_saving_state();
+  const std::function<void()> menu_items = std::move(saving.next_menu_items);
+  saving.next_menu_items = nullptr;
+  finish_plot_saving();  // the previous plot is complete, legend and all
   if (!canvas.visible) return canvas;
-  canvas.draw = ImGui::GetWindowDrawList();
+  saving.painter.set_draw_list(ImGui::GetWindowDrawList());
+  canvas.draw = &saving.painter;
+  // What the mouse adds is left out of a saved plot.
+  bool saved_now = false;
+  if (saving.pending_id == id) {
+    saved_now = true;
+    const std::string file_name =
+        "qplay-" + saving.pending_id + (saving.pending_format == PlotFormat::svg ? ".svg" : ".png");
+    if (saving.pending_format == PlotFormat::svg && saving.callbacks.save_svg) {
+      saving.painter.start_svg(canvas.frame_min, canvas.frame_max, ImGui::GetColorU32(ImGuiCol_WindowBg),
+                               title);
+      saving.svg_file_name = file_name;
+    } else if (saving.pending_format == PlotFormat::png && saving.callbacks.save_png) {
+      saving.callbacks.save_png(file_name, canvas.frame_min, canvas.frame_max);
+    }
+    saving.pending_id.clear();
+  }
   canvas.style = current_style();
   const Style& style = canvas.style;
   const float font = style.font;
@@ -346,9 +397,11 @@ Canvas begin_canvas(const char* id, ImVec2 size, float default_height_per_width,
   draw_axes(canvas, x, y);
 
   canvas.mouse = ImGui::GetIO().MousePos;
-  canvas.hovered = ImGui::IsItemHovered() && inside(canvas.mouse, canvas.plot_min, canvas.plot_max);
+  canvas.hovered =
+      !saved_now && ImGui::IsItemHovered() && inside(canvas.mouse, canvas.plot_min, canvas.plot_max);
   canvas.clicked = canvas.hovered && ImGui::IsItemClicked();
   canvas.held = ImGui::IsItemActive();
+  draw_plot_menu(id, menu_items);  // last: the menu's window becomes the last item
   canvas.draw->PushClipRect(canvas.plot_min, canvas.plot_max, true);
   return canvas;
 }
@@ -368,7 +421,7 @@ void draw_no_data(const Canvas& canvas) {
 
 namespace {
 
-void draw_swatch(ImDrawList* draw, ImVec2 min, ImVec2 max, ImU32 color, Swatch swatch, const Style& style) {
+void draw_swatch(PlotPainter* draw, ImVec2 min, ImVec2 max, ImU32 color, Swatch swatch, const Style& style) {
   const float middle_y = std::round((min.y + max.y) / 2), middle_x = (min.x + max.x) / 2;
   const float side = 0.7f * (max.y - min.y);
   const ImVec2 box_min(middle_x - side / 2, middle_y - side / 2),
@@ -408,7 +461,7 @@ void draw_legend(const Canvas& canvas, const std::vector<LegendRow>& rows, Legen
   const Style& style = canvas.style;
   const float font = style.font, padding = 0.4f * font, swatch_width = 1.6f * font, row_height = 1.25f * font;
   const float swatch_gap = 0.4f * font, entry_gap = 1.0f * font;
-  ImDrawList* draw = canvas.draw;
+  PlotPainter* draw = canvas.draw;
 
   // On the label line: entries side by side, right-aligned with the plot.
   float line_width = 0;
@@ -490,3 +543,27 @@ std::string named(std::string_view name, std::string_view fallback) {
 }
 
 }  // namespace qplay::ui::plot_internals
+
+namespace qplay::ui {
+
+using plot_internals::plot_saving_state;
+
+void set_plot_saving(PlotSaving saving) { plot_saving_state().callbacks = std::move(saving); }
+
+void save_plot(std::string_view id, PlotFormat format) {
+  plot_saving_state().pending_id = std::string(id);
+  plot_saving_state().pending_format = format;
+}
+
+void set_next_plot_menu_items(std::function<void()> items) {
+  plot_saving_state().next_menu_items = std::move(items);
+}
+
+void finish_plot_saving() {
+  plot_internals::PlotSavingState& saving = plot_saving_state();
+  if (!saving.painter.recording_svg()) return;
+  std::string svg = saving.painter.finish_svg();
+  if (saving.callbacks.save_svg) saving.callbacks.save_svg(saving.svg_file_name, std::move(svg));
+}
+
+}  // namespace qplay::ui

@@ -15,6 +15,7 @@
 
 #include "core/engine/report/axis_ticks.h"
 #include "core/ui/plot.h"
+#include "core/ui/plot_painter.h"
 
 namespace qplay::ui::plot_internals {
 
@@ -38,11 +39,11 @@ float luminance(ImU32 color);
 
 ImVec2 text_size(std::string_view text);
 // align (0, 0) puts the text's top left at anchor, (0.5, 1) its bottom centre.
-void draw_text(ImDrawList* draw, ImVec2 anchor, ImVec2 align, ImU32 color, std::string_view text);
+void draw_text(PlotPainter* draw, ImVec2 anchor, ImVec2 align, ImU32 color, std::string_view text);
 // The same on a patch of `background`, for labels that sit on data lines.
-void draw_label(ImDrawList* draw, ImVec2 anchor, ImVec2 align, ImU32 color, ImU32 background,
+void draw_label(PlotPainter* draw, ImVec2 anchor, ImVec2 align, ImU32 color, ImU32 background,
                 std::string_view text);
-void draw_polyline(ImDrawList* draw, const std::vector<ImVec2>& points, ImU32 color, float thickness,
+void draw_polyline(PlotPainter* draw, const std::vector<ImVec2>& points, ImU32 color, float thickness,
                    bool dashed, float font);
 float overlap_area(ImVec2 a_min, ImVec2 a_max, ImVec2 b_min, ImVec2 b_max);  // square pixels
 bool inside(ImVec2 point, ImVec2 min, ImVec2 max);
@@ -82,7 +83,7 @@ struct AxisLayout {
 };
 
 struct Canvas {
-  ImDrawList* draw = nullptr;
+  PlotPainter* draw = nullptr;  // the window's draw list, and an SVG while the plot is saved
   Style style;
   ImVec2 frame_min, frame_max;  // the whole item
   ImVec2 plot_min, plot_max;    // the data area inside the axes

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "core/ui/display_scale.h"
 #include "core/ui/plot.h"
 #include "core/ui/plot_canvas.h"
 
@@ -41,7 +40,7 @@ HeatMapHover heat_map_plot(const char* id, std::span<const ImU32> cells, int col
   HeatMapHover hover;
   if (!canvas.visible) return hover;
   const Style& style = canvas.style;
-  ImDrawList* draw = canvas.draw;
+  PlotPainter* draw = canvas.draw;
 
   // Cells as rows of equal-colour runs: images have wide black margins, decision regions wide plains.
   const size_t cell_count = std::min(cells.size(), static_cast<size_t>(columns) * static_cast<size_t>(rows));
@@ -61,35 +60,14 @@ HeatMapHover heat_map_plot(const char* id, std::span<const ImU32> cells, int col
       run_start = column;
     }
   }
-  // Every data point of a boundary plot, every frame: as one textured quad of the atlas's disc each
-  // (display_scale.h), its outline a slightly larger disc under the fill. Without the disc (an atlas
-  // built elsewhere), hexagons without anti-aliased fringes: few triangles either way.
+  // Every data point of a boundary plot, every frame: its outline a slightly larger disc under the fill.
   const float radius = options.point_radius * style.font;
   const float rim = std::max(1.0f, 0.08f * style.font);
-  float uv[4];
-  if (disc_texture_coordinates(uv)) {
-    const ImTextureID atlas = ImGui::GetIO().Fonts->TexID;
-    const ImVec2 uv_min(uv[0], uv[1]), uv_max(uv[2], uv[3]);
-    auto disc = [&](ImVec2 at, float r, ImU32 color) {
-      draw->AddImage(atlas, ImVec2(at.x - r, at.y - r), ImVec2(at.x + r, at.y + r), uv_min, uv_max, color);
-    };
-    for (const ScatterPoint& point : options.points) {
-      if (!std::isfinite(point.x) || !std::isfinite(point.y)) continue;
-      const ImVec2 at(canvas.px(point.x), canvas.py(point.y));
-      if (point.outline != 0) disc(at, radius + 0.5f * rim, point.outline);
-      disc(at, point.outline != 0 ? radius - 0.5f * rim : radius, point.fill);
-    }
-  } else {
-    constexpr int kDotSegments = 6;
-    const ImDrawListFlags flags = draw->Flags;
-    draw->Flags &= ~ImDrawListFlags_AntiAliasedFill;
-    for (const ScatterPoint& point : options.points) {
-      if (!std::isfinite(point.x) || !std::isfinite(point.y)) continue;
-      const ImVec2 at(canvas.px(point.x), canvas.py(point.y));
-      if (point.outline != 0) draw->AddCircleFilled(at, radius + 0.5f * rim, point.outline, kDotSegments);
-      draw->AddCircleFilled(at, point.outline != 0 ? radius - 0.5f * rim : radius, point.fill, kDotSegments);
-    }
-    draw->Flags = flags;
+  for (const ScatterPoint& point : options.points) {
+    if (!std::isfinite(point.x) || !std::isfinite(point.y)) continue;
+    const ImVec2 at(canvas.px(point.x), canvas.py(point.y));
+    if (point.outline != 0) draw->AddDisc(at, radius + 0.5f * rim, point.outline);
+    draw->AddDisc(at, point.outline != 0 ? radius - 0.5f * rim : radius, point.fill);
   }
   if (cell_count == 0 && options.points.empty()) draw_no_data(canvas);
 
@@ -218,7 +196,7 @@ ConfusionMatrixHover confusion_matrix_plot(const char* id, std::span<const int> 
       {}, x, y, 1.0f, false);
   ConfusionMatrixHover hover;
   if (!canvas.visible) return hover;
-  ImDrawList* draw = canvas.draw;
+  PlotPainter* draw = canvas.draw;
   const float cell = canvas.plot_width() / std::max<float>(1, n);
 
   if (canvas.hovered && n > 0) {

@@ -19,6 +19,10 @@ const std::vector<CommandFlag> kSweepFlags = {
     {"csv", "write the table as CSV to this path", ""},
     {"json", "write the table as JSON to this path", ""},
     {"svg", "write an SVG plot of accuracy against weight bits to this path", ""},
+    {"card",
+     "write the accuracy-vs-bits card (the plot, the settings, float accuracy, accuracy, flip rate and size "
+     "at the model's weight_bits and activation_bits) as SVG to this path",
+     ""},
     {"experiment", "an experiment JSON file whose settings override the model's", ""},
 };
 
@@ -156,6 +160,10 @@ int sweep_command(const std::vector<std::string>& arguments) {
           "Accuracy vs bit-width: " + model->dataset->name + ", " + model->experiment.architecture);
       !status) {
     return report_bad_input("sweep", status);
+  }
+  if (!parsed->flag("card").empty()) {
+    if (Status status = write_sweep_card(*model, points, parsed->flag("card")); !status)
+      return report_bad_input("sweep", status);
   }
   return kExitSuccess;
 }

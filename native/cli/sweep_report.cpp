@@ -6,6 +6,9 @@
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/file_util.h"
 #include "core/engine/io/json.h"
+#include "core/engine/lab/decision_flips.h"
+#include "core/engine/lab/lab_card.h"
+#include "core/engine/report/accuracy_card.h"
 #include "core/engine/report/svg_plot.h"
 #include "core/engine/report/text_table.h"
 #include "native/cli/cli_common.h"
@@ -84,7 +87,7 @@ std::string sweep_json(const std::vector<SweepPoint>& points, const Experiment& 
   return to_json(json) + "\n";
 }
 
-std::string sweep_svg(const std::vector<SweepPoint>& points, const std::string& title) {
+LinePlot sweep_plot(const std::vector<SweepPoint>& points, const std::string& title) {
   LinePlot plot;
   plot.title = title;
   plot.x_label = "weight bits";
@@ -112,7 +115,40 @@ std::string sweep_svg(const std::vector<SweepPoint>& points, const std::string& 
   }
   plot.y_min = 0;
   plot.y_max = 100;
-  return render_svg(plot);
+  return plot;
+}
+
+std::string sweep_svg(const std::vector<SweepPoint>& points, const std::string& title) {
+  return render_svg(sweep_plot(points, title));
+}
+
+Status write_sweep_card(LoadedModel& model, const std::vector<SweepPoint>& points, const std::string& path) {
+  const Experiment& e = model.experiment;
+  Network<float>& network = *model.network;
+  const QuantizationSetting chosen = make_quantization_setting(e, e.weight_bits, e.activation_bits);
+  const QuantizationSetting in_float = make_quantization_setting(e, 0, 0);
+  std::vector<int32_t> float_predictions, chosen_predictions;
+  const Evaluation float_result =
+      evaluate_quantized(network, *model.dataset, in_float, e.calibration_samples, &float_predictions);
+  const Evaluation chosen_result =
+      evaluate_quantized(network, *model.dataset, chosen, e.calibration_samples, &chosen_predictions);
+  // Without the float margins: the sweep does not keep logits, and the card's one flip number is the rate.
+  const DecisionFlips flips = count_decision_flips(float_predictions, chosen_predictions, {});
+  AccuracyCard card;
+  card.title = model.dataset->name + ", " + e.architecture + ", " + std::string(choice_name(e.method));
+  card.plot = sweep_plot(points, "Test accuracy vs weight bits");
+  const std::string bits = "W" + std::to_string(e.weight_bits) + "A" +
+                           (e.activation_bits ? std::to_string(e.activation_bits) : std::string("float"));
+  card.settings = experiment_card_rows(e, model.dataset->name, std::to_string(e.weight_bits));
+  card.numbers = {{"float accuracy", format_percent(float_result.accuracy, 1)},
+                  {"accuracy at " + bits, format_percent(chosen_result.accuracy, 1)},
+                  {"flip rate at " + bits, format_percent(flips.rate(), 1)},
+                  {"model size", format_fixed(model_kilobytes(network, chosen), 1) + " KB (float " +
+                                     format_fixed(model_kilobytes(network, in_float), 1) + " KB)"}};
+  mention_leftovers("sweep", path);
+  if (Status status = write_text_file_atomically(path, render_accuracy_card(card)); !status) return status;
+  std::printf("wrote %s\n", path.c_str());
+  return {};
 }
 
 Status write_sweep_outputs(const std::vector<SweepPoint>& points, const Experiment& experiment,

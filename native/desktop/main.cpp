@@ -4,7 +4,8 @@
 // Everything else (panels, training, what goes into files) is the playground's; this file is only the glue,
 // and the Platform that picks files with the ImGui file dialog (file_dialog.h) and reads and writes them.
 //
-//   qplay [--state "<hash>"] [--frames N [--screenshot out.png|out.ppm]]
+//   qplay [--state "<hash>"] [--frames N [--screenshot out.png|out.ppm]
+//         [--save_plot <plot id> --save_plot_to out.svg|out.png]]
 //
 // Exit codes: 0 the window was closed (or N frames ran), 1 no window or OpenGL context (no display),
 // or the screenshot could not be written, 2 bad flags.
@@ -16,6 +17,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -39,16 +41,49 @@ namespace {
 constexpr int kWindowWidth = 1280;  // in screen coordinates at scale 1; GLFW scales it to the monitor
 constexpr int kWindowHeight = 720;
 
+// A rectangle of the frame just rendered as PNG bytes (below, with the screenshot).
+bool read_back_buffer_png(int left, int bottom, int width, int height, std::string* png);
+
 // Files through the ImGui file dialog: the playground asks during its frame, the dialog is drawn after it
 // (draw_file_dialog) until the user picks a path, and the file is then read or written here.
 class DesktopPlatform final : public qplay::ui::Platform {
  public:
   bool has_file_system() const override { return true; }
   void save_file(const std::string& suggested_name, std::string_view bytes) override {
+    if (!fixed_save_path_.empty()) {
+      const qplay::Status written = qplay::write_text_file_atomically(fixed_save_path_, bytes);
+      std::printf("qplay: %s\n", written ? ("saved " + fixed_save_path_).c_str() : written.message().c_str());
+      return;
+    }
     bytes_to_save_.assign(bytes);
     file_dialog_.open(qplay::desktop::FileDialog::Mode::save, suggested_name);
   }
   void request_open_file() override { file_dialog_.open(qplay::desktop::FileDialog::Mode::open, ""); }
+  void save_frame_region_png(const std::string& suggested_name, float x, float y, float width,
+                             float height) override {
+    png_request_ = {suggested_name, x, y, width, height};
+  }
+  // --save_plot_to: files go to this path without a dialog.
+  void save_without_dialog_to(std::string path) { fixed_save_path_ = std::move(path); }
+
+  // After the frame is rendered, before it is swapped: the region save_frame_region_png asked for, read
+  // from the back buffer in framebuffer pixels, saved as PNG.
+  void save_requested_png(qplay::ui::Playground& playground, float framebuffer_scale,
+                          int framebuffer_height) {
+    if (png_request_.name.empty()) return;
+    const PngRequest request = std::move(png_request_);
+    png_request_ = {};
+    const int left = static_cast<int>(std::lround(request.x * framebuffer_scale));
+    const int width = static_cast<int>(std::lround(request.width * framebuffer_scale));
+    const int height = static_cast<int>(std::lround(request.height * framebuffer_scale));
+    const int bottom =
+        framebuffer_height - static_cast<int>(std::lround(request.y * framebuffer_scale)) - height;
+    std::string png;
+    if (!read_back_buffer_png(left, bottom, width, height, &png))
+      return playground.show_status("could not read the plot's pixels back", true);
+    std::printf("qplay: %s is %dx%d pixels\n", request.name.c_str(), width, height);
+    save_file(request.name, png);
+  }
 
   // In the ImGui frame, after Playground::frame: the dialog if open, and the file the user chose.
   void draw_file_dialog(qplay::ui::Playground& playground) {
@@ -68,16 +103,24 @@ class DesktopPlatform final : public qplay::ui::Platform {
   }
 
  private:
+  struct PngRequest {
+    std::string name;  // empty: none
+    float x = 0, y = 0, width = 0, height = 0;
+  };
   qplay::desktop::FileDialog file_dialog_;
   std::string bytes_to_save_;  // what save_file was given, kept while its dialog is open
+  std::string fixed_save_path_;
+  PngRequest png_request_;
 };
 
 // ---- Command line ----------------------------------------------------------------------------------
 
 struct Options {
-  std::string state;       // initial URL-hash state, without '#'
-  long frames = 0;         // 0: until the window is closed
-  std::string screenshot;  // written after the last of `frames` frames
+  std::string state;         // initial URL-hash state, without '#'
+  long frames = 0;           // 0: until the window is closed
+  std::string screenshot;    // written after the last of `frames` frames
+  std::string save_plot;     // a plot's id, saved on the frame before the last
+  std::string save_plot_to;  // ... to this .svg or .png file
 };
 
 // The desktop's own flags; every experiment setting is a flag too, parsed by the CLI's one parser.
@@ -87,6 +130,12 @@ const std::vector<qplay::cli::CommandFlag> kDesktopFlags = {
      ""},
     {"frames", "draw N frames, then exit (for tests and screenshots); 0: until the window is closed", "0"},
     {"screenshot", "with --frames: save the last frame as PNG or PPM (by extension)", ""},
+    {"save_plot",
+     "with --frames and --save_plot_to: save this plot (accuracy_curves, training_curves, "
+     "boundary_quantized, "
+     "...) as the frame before the last draws it, as its right-click menu does",
+     ""},
+    {"save_plot_to", "where --save_plot writes: an .svg or .png file", ""},
 };
 
 void print_usage(std::FILE* out) {
@@ -130,6 +179,16 @@ ParseOutcome parse_command_line(int argc, char** argv, Options* options) {
   }
   if (!options->screenshot.empty() && options->frames == 0) {
     return bad("--screenshot needs --frames N (the screenshot is of frame N)");
+  }
+  options->save_plot = parsed->flag("save_plot");
+  options->save_plot_to = parsed->flag("save_plot_to");
+  if (options->save_plot.empty() != options->save_plot_to.empty())
+    return bad("--save_plot and --save_plot_to go together");
+  if (!options->save_plot.empty() && options->frames < 2)
+    return bad("--save_plot needs --frames N of at least 2 (the plot is saved on frame N - 1)");
+  if (!options->save_plot_to.empty() && !has_extension(options->save_plot_to, ".svg") &&
+      !has_extension(options->save_plot_to, ".png")) {
+    return bad("--save_plot_to writes .svg or .png files, not '" + options->save_plot_to + "'");
   }
   std::string_view state = parsed->flag("state");
   options->state = std::string(state.starts_with('#') ? state.substr(1) : state);
@@ -191,19 +250,38 @@ void set_window_icon(GLFWwindow* window, const char* argv0) {
   stbi_image_free(pixels);
 }
 
-// Reads the back buffer (the frame just rendered, before it is swapped) and writes it top row first.
-bool write_screenshot(const std::string& path, int width, int height) {
+// The rectangle (left, bottom, width, height in framebuffer pixels, OpenGL's origin at the bottom left) of
+// the back buffer (the frame just rendered, before it is swapped) as RGB rows, top row first.
+bool read_back_buffer(int left, int bottom, int width, int height, std::vector<unsigned char>* rgb) {
+  if (width <= 0 || height <= 0) return false;
   std::vector<unsigned char> rgba(static_cast<std::size_t>(width) * height * 4);
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
   glReadBuffer(GL_BACK);
-  glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, rgba.data());
+  glReadPixels(left, bottom, width, height, GL_RGBA, GL_UNSIGNED_BYTE, rgba.data());
   if (glGetError() != GL_NO_ERROR) return false;
-  std::vector<unsigned char> rgb(static_cast<std::size_t>(width) * height * 3);
+  rgb->resize(static_cast<std::size_t>(width) * height * 3);
   for (int y = 0; y < height; ++y) {
     const unsigned char* source = rgba.data() + static_cast<std::size_t>(height - 1 - y) * width * 4;
-    unsigned char* target = rgb.data() + static_cast<std::size_t>(y) * width * 3;
+    unsigned char* target = rgb->data() + static_cast<std::size_t>(y) * width * 3;
     for (int x = 0; x < width; ++x) std::copy_n(source + 4 * x, 3, target + 3 * x);
   }
+  return true;
+}
+
+bool read_back_buffer_png(int left, int bottom, int width, int height, std::string* png) {
+  std::vector<unsigned char> rgb;
+  if (!read_back_buffer(left, bottom, width, height, &rgb)) return false;
+  png->clear();
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                               static_cast<std::size_t>(size));
+  };
+  return stbi_write_png_to_func(append, png, width, height, 3, rgb.data(), width * 3) != 0;
+}
+
+bool write_screenshot(const std::string& path, int width, int height) {
+  std::vector<unsigned char> rgb;
+  if (!read_back_buffer(0, 0, width, height, &rgb)) return false;
   if (has_extension(path, ".png")) {
     return stbi_write_png(path.c_str(), width, height, 3, rgb.data(), width * 3) != 0;
   }
@@ -307,6 +385,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   {
     DesktopPlatform platform;
+    if (!options.save_plot_to.empty()) platform.save_without_dialog_to(options.save_plot_to);
     qplay::ui::Playground playground(platform, options.state);
     long frames = 0;
     // With --frames: where the time of a frame goes, printed at the end (docs/performance.md).
@@ -327,6 +406,8 @@ int main(int argc, char** argv) {
       ImGui_ImplGlfw_NewFrame();
       ImGui::NewFrame();
       const Clock::time_point playground_start = Clock::now();
+      if (!options.save_plot.empty() && frames + 2 == options.frames)
+        playground.save_plot(options.save_plot, has_extension(options.save_plot_to, ".png"));
       playground.frame();
       platform.draw_file_dialog(playground);
       ImGui::Render();
@@ -338,6 +419,7 @@ int main(int argc, char** argv) {
       glClearColor(0.10f, 0.11f, 0.13f, 1.0f);
       glClear(GL_COLOR_BUFFER_BIT);
       ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+      platform.save_requested_png(playground, ImGui::GetIO().DisplayFramebufferScale.x, height);
 
       ++frames;
       const bool last_frame = options.frames > 0 && frames >= options.frames;

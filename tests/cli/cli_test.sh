@@ -23,6 +23,20 @@ printf '{"format": "qplay-experiment", "version": 1, "settings": {"dataset": "mo
 expect "sweep prints the table" 0 "weight bits" -- "$cli" sweep --model=m.qmodel --sweep_weight_bits=2-8 \
   --sweep_activation_bits=8,float --csv=s.csv --json=s.json --svg=s.svg
 [ "$(wc -l < s.csv)" -eq 16 ] && pass "sweep CSV has a header, the float row and 7x2 rows" || fail "sweep CSV rows: $(wc -l < s.csv)"
+# The accuracy card: well-formed XML holding the plot (its own <svg>), the settings and the numbers.
+expect "sweep writes the accuracy card" 0 "wrote card.svg" -- "$cli" sweep --model=m.qmodel --sweep_weight_bits=2-8 \
+  --sweep_activation_bits=float --card=card.svg
+python3 -c "
+import xml.etree.ElementTree as ET
+root = ET.parse('card.svg').getroot()
+texts = [''.join(t.itertext()) for t in root.iter('{http://www.w3.org/2000/svg}text')]
+assert len(root.findall('{http://www.w3.org/2000/svg}svg')) == 1, 'one embedded plot'
+plot = root.find('{http://www.w3.org/2000/svg}svg')
+assert len([c for c in plot.iter('{http://www.w3.org/2000/svg}circle')]) >= 7, 'a marker per weight bit-width'
+for expected in ['moons, mlp:16,16, baseline', 'Test accuracy vs weight bits', 'weight bits', 'data set', 'moons',
+                 'architecture', 'granularity', 'range method', 'float accuracy', 'flip rate at W4Afloat', 'model size']:
+    assert expected in texts, expected + ' missing from ' + repr(texts)
+" && pass "the card parses as XML with plot, settings and numbers" || fail "the card is not what it should be"
 expect "eval at 3 bits per-tensor" 0 "3-bit weights, float activations, per-tensor" -- "$cli" eval --model=m.qmodel --weight_bits=3 --granularity=per-tensor
 expect "eval runs real int8 inference" 0 "agrees with fake quantization on" -- "$cli" eval --model=m.qmodel --int8=1
 # An experiment file given to a model command is read: its settings evaluate the model, a bad or missing one is refused.

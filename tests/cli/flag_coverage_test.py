@@ -61,6 +61,7 @@ VARIANT = {
     "model": "{root}/other.qmodel", "experiment": "{root}/experiment.json", "out": "elsewhere.out",
     "save_experiment": "e.json", "quiet": "0", "out_dir": "elsewhere", "int8": "1",
     "sweep_weight_bits": "3", "sweep_activation_bits": "8", "csv": "t.csv", "json": "t.json", "svg": "t.svg",
+    "card": "card.svg",
     "split": "test", "offset": "5", "methods": "baseline,symreg", "seeds": "2",
     "compare_weight_bits": "3", "fgsm_epsilons": "0.3", "fgsm_samples": "20",
     "compare_activation_bits": "4", "compare_ranges": "mse", "validation_fraction": "0.3",

@@ -49,6 +49,34 @@ else
   fail "no screenshot at $shot"
 fi
 
+# A plot saved as PNG is the plot's rectangle of the frame (the size qplay reports, well under the window),
+# and as SVG a document of its title, axes and data.
+expect "--save_plot_to needs --save_plot" 2 "go together" -- "$qplay" --frames 5 --save_plot_to x.png
+expect "--save_plot writes .svg or .png" 2 ".svg or .png" -- "$qplay" --frames 5 --save_plot a --save_plot_to x.gif
+xvfb-run -a -s "-screen 0 1280x800x24" "$qplay" --frames 30 --state "dataset=moons&epochs=2" \
+  --save_plot accuracy_curves --save_plot_to "$work/plot.png" > "$work/png.txt" 2>&1
+reported=$(sed -n 's/.* is \([0-9]*x[0-9]*\) pixels$/\1/p' "$work/png.txt")
+written=$(convert "$work/plot.png" -format "%wx%h" info: 2>/dev/null)
+echo "     plot PNG: reported $reported, written $written"
+[ -n "$reported" ] && [ "$reported" = "$written" ] && pass "the plot PNG has the plot's size ($written)" ||
+  fail "plot PNG: reported '$reported', written '$written': $(cat "$work/png.txt")"
+read -r plot_width plot_height <<< "${written/x/ }"
+[ "${plot_width:-0}" -ge 200 ] && [ "${plot_width:-0}" -lt 1280 ] && [ "${plot_height:-0}" -ge 100 ] &&
+  [ "${plot_height:-0}" -lt 720 ] && pass "the plot PNG is a part of the window" ||
+  fail "the plot PNG is ${written}, not a part of a 1280x720 window"
+expect "a plot saved as SVG" 0 "saved $work/plot.svg" -- xvfb-run -a -s "-screen 0 1280x800x24" "$qplay" --frames 30 \
+  --state "dataset=moons&epochs=2" --save_plot boundary_quantized --save_plot_to "$work/plot.svg"
+python3 -c "
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+svg = '{http://www.w3.org/2000/svg}'
+texts = [''.join(t.itertext()) for t in root.iter(svg + 'text')]
+assert any('-bit weights: test' in t for t in texts), texts
+assert '0' in texts and '1' in texts, 'axis ticks: ' + repr(texts)
+assert len(list(root.iter(svg + 'rect'))) > 20, 'the boundary cells'
+assert len(list(root.iter(svg + 'circle'))) > 100, 'the data points'
+" "$work/plot.svg" && pass "the plot SVG parses with title, ticks, cells and points" || fail "the plot SVG is wrong"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

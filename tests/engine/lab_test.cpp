@@ -372,32 +372,6 @@ TEST(Lab, MetricsCarryWhatEachMethodLearnedPerLayer) {
   EXPECT_EQ(lab_metrics_json(*lab).find("runs")->as_array()[1].find("readouts")->size(), 0u);
 }
 
-// Beside accuracy, the share of test samples whose class changed from float: flips that cancel leave the
-// accuracy unchanged, so the flip rate is at least the accuracy change, and it counts exactly the differing
-// cached predictions.
-TEST(Lab, MetricsCountPredictionFlipsAgainstTheFloatModel) {
-  std::unique_ptr<Lab> lab = trained_lab(small_state({"baseline"}));
-  ASSERT_TRUE(lab->set("weight_bits", "2"));
-  ASSERT_TRUE(lab->set("granularity", "per-tensor"));
-  for (int i = 0; i < 100; ++i) lab->advance(1000);
-  const Json metrics = lab_metrics_json(*lab);
-  const Json& run = metrics.find("runs")->as_array()[0];
-  const Json& current = *run.find("current");
-  ASSERT_TRUE(current.find("current")->as_bool());
-  ASSERT_FALSE(current.find("flip_rate")->is_null());
-  const double flips = current.find("flip_rate")->as_number();
-  const double change =
-      std::fabs(current.find("accuracy")->as_number() - run.find("float")->find("accuracy")->as_number());
-  EXPECT_GE(flips + 1e-12, change);
-  EXPECT_GT(flips, 0.0) << "2 bits per tensor move some predictions";
-  const EvaluationCache::Entry* quantized = lab->evaluation(0, lab->current_setting());
-  const EvaluationCache::Entry* in_float = lab->evaluation(0, lab->setting_with_weight_bits(0));
-  size_t differing = 0;
-  for (size_t i = 0; i < quantized->predictions.size(); ++i)
-    differing += quantized->predictions[i] != in_float->predictions[i];
-  EXPECT_DOUBLE_EQ(flips, double(differing) / double(quantized->predictions.size()));
-}
-
 TEST(EvaluationCache, KeepsTheLastCompleteResultWhileNewerWeightsAreEvaluated) {
   LabState state = small_state({"baseline"});
   state.experiment.samples = 2000;  // 600 test points

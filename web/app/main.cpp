@@ -16,7 +16,9 @@
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
 
+#include <algorithm>
 #include <cfloat>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -72,6 +74,28 @@ EM_JS(void, qplay_web_download, (const char* name, const char* data, int size), 
   link.click();
   link.remove();
   setTimeout(function() { URL.revokeObjectURL(url); }, 10000);  // once the download has started
+});
+
+// Offers RGBA pixels (width x height, top row first) as a PNG download: drawn into a canvas of their size,
+// encoded by the browser (toBlob).
+EM_JS(void, qplay_web_download_png, (const char* name, const unsigned char* rgba, int width, int height), {
+  var canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  var image = new ImageData(new Uint8ClampedArray(HEAPU8.slice(rgba, rgba + width * height * 4)), width, height);
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  var file_name = UTF8ToString(name);
+  canvas.toBlob(function(blob) {
+    var url = URL.createObjectURL(blob);
+    var link = document.createElement('a');
+    link.href = url;
+    link.download = file_name;
+    link.style.display = 'none';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function() { URL.revokeObjectURL(url); }, 10000);
+  }, 'image/png');
 });
 
 // Opens the browser's file chooser (a hidden <input type=file>); the chosen file's name and bytes
@@ -349,6 +373,30 @@ class WebPlatform final : public qplay::ui::Platform {
     qplay_web_download(suggested_name.c_str(), bytes.data(), static_cast<int>(bytes.size()));
   }
   void request_open_file() override { qplay_web_choose_file(); }
+  void save_frame_region_png(const std::string& suggested_name, float x, float y, float width,
+                             float height) override {
+    png_request = {suggested_name, x, y, width, height};
+  }
+  // After the frame is rendered: the region save_frame_region_png asked for, from the drawing buffer
+  // (framebuffer pixels, origin at the bottom left), as a PNG download.
+  void save_requested_png(float framebuffer_scale, int framebuffer_height) {
+    if (png_request.name.empty()) return;
+    const int left = static_cast<int>(std::lround(png_request.x * framebuffer_scale));
+    const int width = static_cast<int>(std::lround(png_request.width * framebuffer_scale));
+    const int height = static_cast<int>(std::lround(png_request.height * framebuffer_scale));
+    const int bottom =
+        framebuffer_height - static_cast<int>(std::lround(png_request.y * framebuffer_scale)) - height;
+    const std::string name = std::move(png_request.name);
+    png_request = {};
+    if (width <= 0 || height <= 0) return;
+    std::vector<unsigned char> rows(static_cast<std::size_t>(width) * height * 4), flipped(rows.size());
+    glPixelStorei(GL_PACK_ALIGNMENT, 1);
+    glReadPixels(left, bottom, width, height, GL_RGBA, GL_UNSIGNED_BYTE, rows.data());
+    const std::size_t stride = static_cast<std::size_t>(width) * 4;
+    for (int row = 0; row < height; ++row)
+      std::copy_n(rows.data() + (height - 1 - row) * stride, stride, flipped.data() + row * stride);
+    qplay_web_download_png(name.c_str(), flipped.data(), width, height);
+  }
   void set_shareable_state(const std::string& hash) override {
     shareable_state = hash;
     qplay_web_replace_hash(hash.c_str());
@@ -374,6 +422,10 @@ class WebPlatform final : public qplay::ui::Platform {
   }
 
   std::string shareable_state;  // the last hash published
+  struct PngRequest {
+    std::string name;  // empty: none
+    float x = 0, y = 0, width = 0, height = 0;
+  } png_request;
 };
 
 // -----------------------------------------------------------------------------------------------
@@ -539,6 +591,7 @@ void frame() {
   glClearColor(0.10f, 0.11f, 0.13f, 1.0f);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  a.platform.save_requested_png(ImGui::GetIO().DisplayFramebufferScale.x, height);
 
   if (a.readback_requested) {
     a.readback_pixels.resize(static_cast<std::size_t>(width) * height * 4);

@@ -135,9 +135,8 @@ Status validate_comparison(const ComparisonSettings& settings) {
   return {};
 }
 
-// Which test samples the float model decides narrowly: the quarter with the smallest gap between its top
-// logit and the runner-up (ties at the cut included). Rounding flips these first.
-std::vector<uint8_t> low_margin_samples(Network<float>& network, const FeatureRows& features) {
+// Which test samples the float model decides narrowly (train/evaluation.h's low_margin_samples).
+std::vector<uint8_t> float_low_margin_samples(Network<float>& network, const FeatureRows& features) {
   const size_t n = features.rows();
   const int classes = network.architecture().num_classes;
   const int chunk = std::min(500, network.largest_batch());
@@ -145,25 +144,10 @@ std::vector<uint8_t> low_margin_samples(Network<float>& network, const FeatureRo
   for (size_t start = 0; start < n; start += chunk) {
     const int batch = static_cast<int>(std::min<size_t>(chunk, n - start));
     std::span<const float> logits = network.forward(features.float_rows(start, batch, &rows), batch);
-    for (int b = 0; b < batch; ++b) {
-      float top = -std::numeric_limits<float>::infinity(), second = top;
-      for (int c = 0; c < classes; ++c) {
-        const float v = logits[size_t(b) * classes + c];
-        if (v > top)
-          second = top, top = v;
-        else if (v > second)
-          second = v;
-      }
-      margins[start + b] = top - second;
-    }
+    for (int b = 0; b < batch; ++b)
+      margins[start + b] = decision_margin(logits.subspan(size_t(b) * classes, classes));
   }
-  std::vector<uint8_t> low(n, 0);
-  if (n == 0) return low;
-  std::vector<float> sorted = margins;
-  std::nth_element(sorted.begin(), sorted.begin() + (n - 1) / 4, sorted.end());
-  const float cut = sorted[(n - 1) / 4];
-  for (size_t i = 0; i < n; ++i) low[i] = margins[i] <= cut;
-  return low;
+  return low_margin_samples(margins);
 }
 
 // gradient[parameters] of the float model's mean cross-entropy over every sample of the set.
@@ -247,7 +231,7 @@ ComparisonRun score_run(Run& run, const Dataset& data, const ComparisonSettings&
   scores.float_loss = float_result.loss;
   std::vector<float> deployed_view;
   scores.float_weights_are_latent = !run.trainer->trained_forward(deployed_view).parameters.empty();
-  const std::vector<uint8_t> low_margin = low_margin_samples(network, data.test_x);
+  const std::vector<uint8_t> low_margin = float_low_margin_samples(network, data.test_x);
   const std::vector<double> loss_gradient = mean_loss_gradient(network, data.test_x, data.test_y);
   for (const EvaluationPoint& point : points) {
     scores.quantized.push_back(

@@ -156,6 +156,8 @@ bool EvaluationCache::evaluate(Network<float>& network, uint64_t weights_version
     task.shown.weights_version = task.running_version;
     const std::span<const int32_t> predictions = task.evaluation->predictions();
     task.shown.predictions.assign(predictions.begin(), predictions.end());
+    const std::span<const float> margins = task.evaluation->margins();
+    task.shown.margins.assign(margins.begin(), margins.end());
   }
   if (done) task.running = false;
   return done && task.shown.weights_version == weights_version;

@@ -42,6 +42,7 @@ class EvaluationCache {
     bool complete = false;             // result covers the whole test split
     uint64_t weights_version = 0;      // the weights `result` was computed on
     std::vector<int32_t> predictions;  // [test size] for `result`; -1 where not evaluated
+    std::vector<float> margins;        // [test size]: top logit minus runner-up; NaN where not evaluated
   };
 
   // The data set must outlive the cache. calibration_samples: training samples used to set activation

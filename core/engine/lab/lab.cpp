@@ -200,6 +200,8 @@ QuantizationSetting Lab::setting_with_weight_bits(int weight_bits) const {
   return make_quantization_setting(state_.experiment, weight_bits, state_.experiment.activation_bits);
 }
 
+QuantizationSetting Lab::float_setting() const { return make_quantization_setting(state_.experiment, 0, 0); }
+
 QuantizationSetting Lab::layer_only_setting(int layer) const {
   QuantizationSetting setting = make_quantization_setting(state_.experiment, 0, 0);
   setting.weight_bits_per_layer.assign(runs_.front()->run.network->architecture().layers.size(), -1);
@@ -331,9 +333,14 @@ void Lab::evaluate_for(double budget_ms, bool first_readout_only) {
     }
     return complete;
   };
-  // In order of what the eye is on: the slider's number, the boundary plots, the curves, the bars.
+  // In order of what the eye is on: the slider's number, the float model it flips against (the same
+  // setting as the curve's float point unless activations are quantized), the boundary plots, the
+  // curves, the bars.
   std::vector<std::pair<RunState*, QuantizationSetting>> level;
   for (auto& run : runs_) level.emplace_back(run.get(), current);
+  if (!evaluate_level(level)) return;
+  level.clear();
+  for (auto& run : runs_) level.emplace_back(run.get(), float_setting());
   if (!evaluate_level(level)) return;
   if ((interest_.decision_boundaries || interest_.neuron_map_layer >= 0) && is_plane_data())
     for (auto& run : runs_) {

@@ -110,6 +110,7 @@ class Lab {
   // Settings derived from the state's quantization rows.
   QuantizationSetting current_setting() const;
   QuantizationSetting setting_with_weight_bits(int weight_bits) const;  // the curve's points
+  QuantizationSetting float_setting() const;  // weights and activations float: what flips are against
   QuantizationSetting layer_only_setting(int layer) const;  // only this layer's weights, current bits
   // Only this layer's input at the current activation bits, weights and other activations float. The
   // first weighted layer's input is data, never quantized: for it this is the all-float setting.

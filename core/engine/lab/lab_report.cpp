@@ -1,5 +1,7 @@
 #include "core/engine/lab/lab_report.h"
 
+#include "core/engine/lab/decision_flips.h"
+
 namespace qplay {
 namespace {
 
@@ -19,19 +21,12 @@ Json evaluation_json(const Lab& lab, int run, const QuantizationSetting& setting
   return json;
 }
 
-// Share of the test samples whose predicted class at `setting` differs from the float model's, over the
-// samples both have evaluated on the same weights (accuracy hides flips that cancel); null until both have.
-Json flip_rate_json(const Lab& lab, int run, const QuantizationSetting& setting) {
-  const EvaluationCache::Entry* quantized = lab.evaluation(run, setting);
-  const EvaluationCache::Entry* in_float = lab.evaluation(run, lab.setting_with_weight_bits(0));
-  if (!quantized || !in_float || quantized->weights_version != in_float->weights_version) return Json();
-  size_t both = 0, flips = 0;
-  for (size_t i = 0; i < quantized->predictions.size() && i < in_float->predictions.size(); ++i) {
-    if (quantized->predictions[i] < 0 || in_float->predictions[i] < 0) continue;
-    ++both;
-    flips += quantized->predictions[i] != in_float->predictions[i];
-  }
-  return both ? Json(double(flips) / double(both)) : Json();
+// Flip rate and low-margin flip rate (lab/decision_flips.h) of one run at one setting, nulls until both
+// its float evaluation and the setting's are complete on the same weights.
+void add_flip_rates(const Lab& lab, int run, const QuantizationSetting& setting, Json& json) {
+  const std::optional<DecisionFlips> flips = decision_flips(lab, run, setting);
+  json["flip_rate"] = number_or_null(flips ? flips->rate() : 0, flips.has_value());
+  json["low_margin_flip_rate"] = number_or_null(flips ? flips->low_margin_rate() : 0, flips.has_value());
 }
 
 }  // namespace
@@ -59,7 +54,7 @@ Json lab_metrics_json(const Lab& lab) {
     entry["steps"] = static_cast<double>(trainer.steps_taken());
     entry["error"] = trainer.status() ? std::string() : trainer.status().message();
     entry["current"] = evaluation_json(lab, r, lab.current_setting());
-    entry["current"]["flip_rate"] = flip_rate_json(lab, r, lab.current_setting());
+    add_flip_rates(lab, r, lab.current_setting(), entry["current"]);
     entry["float"] = evaluation_json(lab, r, lab.setting_with_weight_bits(0));
     Json curve = Json::array();
     for (int bits : Lab::curve_weight_bits()) {

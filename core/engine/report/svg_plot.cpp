@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "core/engine/base/number_format.h"
 #include "core/engine/report/axis_ticks.h"
@@ -111,54 +112,6 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
   return length;
 }
 
-// Text for element content and attribute values. XML 1.0 forbids most control characters and malformed
-// UTF-8 anywhere in a document, and one such byte in a label would make the whole plot unreadable, so they
-// become U+FFFD.
-std::string escape_xml(std::string_view text) {
-  constexpr const char* kReplacementCharacter = "\xEF\xBF\xBD";
-  std::string out;
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      const size_t length = utf8_sequence_length(text, i);
-      if (length == 0) {
-        out += kReplacementCharacter;
-        ++i;
-      } else {
-        out.append(text.substr(i, length));
-        i += length;
-      }
-      continue;
-    }
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          out += kReplacementCharacter;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  return out;
-}
-
 double text_width(std::string_view text, double font_size) {
   size_t code_points = 0;
   for (char byte : text) {
@@ -245,6 +198,8 @@ struct Frame {
 
 struct Canvas {
   double width = 0, height = 0;
+  // Set: an <svg> element at this point of an enclosing document (render_svg_element), no declaration.
+  std::optional<std::pair<double, double>> embedded_at;
 };
 
 double max_label_width(const std::vector<std::string>& labels, double font_size) {
@@ -387,10 +342,14 @@ void append_line(std::string* out, Point from, Point to) {
 
 void append_document_start(std::string* out, const LinePlot& plot, const Canvas& canvas) {
   const std::string width = px(canvas.width), height = px(canvas.height);
-  *out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  *out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + width + "\" height=\"" +
-          height + "\" viewBox=\"0 0 " + width + " " + height + "\" font-family=\"sans-serif\" fill=\"" +
-          kTextColour + "\">\n";
+  if (canvas.embedded_at) {
+    *out += "<svg x=\"" + px(canvas.embedded_at->first) + "\" y=\"" + px(canvas.embedded_at->second) + "\"";
+  } else {
+    *out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    *out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\"";
+  }
+  *out += " width=\"" + width + "\" height=\"" + height + "\" viewBox=\"0 0 " + width + " " + height +
+          "\" font-family=\"sans-serif\" fill=\"" + kTextColour + "\">\n";
   if (!plot.title.empty()) *out += "<title>" + escape_xml(plot.title) + "</title>\n";
   *out += "<rect width=\"" + width + "\" height=\"" + height + "\" fill=\"#ffffff\"/>\n";
 }
@@ -515,11 +474,10 @@ std::string render_no_data(const LinePlot& plot, const Canvas& canvas) {
   return out;
 }
 
-}  // namespace
-
-std::string render_svg(const LinePlot& plot) {
+// The whole plot: a document, or an element of one at embedded_at.
+std::string render(const LinePlot& plot, std::optional<std::pair<double, double>> embedded_at) {
   const Canvas canvas{static_cast<double>(std::max(plot.width, 240)),
-                      static_cast<double>(std::max(plot.height, 160))};
+                      static_cast<double>(std::max(plot.height, 160)), embedded_at};
   std::vector<double> xs, ys;
   collect_finite_points(plot, &xs, &ys);
   if (xs.empty()) return render_no_data(plot, canvas);
@@ -596,6 +554,61 @@ std::string render_svg(const LinePlot& plot) {
   out += "</g>\n";
   if (legend_box) append_legend(&out, *legend_box, legend);
   out += "</svg>\n";
+  return out;
+}
+
+}  // namespace
+
+std::string render_svg(const LinePlot& plot) { return render(plot, std::nullopt); }
+
+std::string render_svg_element(const LinePlot& plot, double x, double y) {
+  return render(plot, std::pair{x, y});
+}
+
+// XML 1.0 forbids most control characters and malformed UTF-8 anywhere in a document, and one such byte
+// in a label would make the whole plot unreadable, so they become U+FFFD.
+std::string escape_xml(std::string_view text) {
+  constexpr const char* kReplacementCharacter = "\xEF\xBF\xBD";
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const size_t length = utf8_sequence_length(text, i);
+      if (length == 0) {
+        out += kReplacementCharacter;
+        ++i;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+          out += kReplacementCharacter;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
   return out;
 }
 

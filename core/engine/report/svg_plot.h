@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qplay {
@@ -36,5 +37,11 @@ struct LinePlot {
 
 // The whole SVG document, starting with the XML declaration.
 std::string render_svg(const LinePlot& plot);
+// The same plot as an <svg> element at (x, y) of an enclosing SVG document (accuracy_card.h), without
+// the declaration.
+std::string render_svg_element(const LinePlot& plot, double x, double y);
+
+// Text made safe for XML element content and attribute values.
+std::string escape_xml(std::string_view text);
 
 }  // namespace qplay

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 #include <numeric>
 
 #include "core/engine/nn/layers.h"
@@ -92,6 +93,28 @@ Evaluation evaluate(Network<float>& network, std::span<const float> features, st
         network.forward(features.subspan(start * sample_size, batch * sample_size), batch, chunk_options);
       },
       labels, predictions, chunk_size);
+}
+
+float decision_margin(std::span<const float> logits) {
+  float top = -std::numeric_limits<float>::infinity(), second = top;
+  for (float v : logits) {
+    if (v > top)
+      second = top, top = v;
+    else if (v > second)
+      second = v;
+  }
+  return top - second;
+}
+
+std::vector<uint8_t> low_margin_samples(std::span<const float> margins) {
+  const size_t n = margins.size();
+  std::vector<uint8_t> low(n, 0);
+  if (n == 0) return low;
+  std::vector<float> sorted(margins.begin(), margins.end());
+  std::nth_element(sorted.begin(), sorted.begin() + (n - 1) / 4, sorted.end());
+  const float cut = sorted[(n - 1) / 4];
+  for (size_t i = 0; i < n; ++i) low[i] = margins[i] <= cut;
+  return low;
 }
 
 double score_logits(int classes, std::span<const float> logits, std::span<const int32_t> labels,

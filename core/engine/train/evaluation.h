@@ -51,6 +51,12 @@ Result<Evaluation> evaluate_int8(const Int8Model& model, Int8Runner& runner, con
                                  std::span<const int32_t> labels, std::vector<int32_t>* predictions = nullptr,
                                  size_t max_samples = std::numeric_limits<size_t>::max());
 
+// How narrowly a model decides a sample: its top logit minus the runner-up (0 on a tie). logits[classes].
+float decision_margin(std::span<const float> logits);
+// Which samples a model decides most narrowly, from their margins[n] (decision_margin): 1 for the quarter
+// with the smallest margins (ties at the cut included), 0 for the rest. Rounding flips these first.
+std::vector<uint8_t> low_margin_samples(std::span<const float> margins);
+
 // logits[batch, classes] against labels[batch]: predicted[b] = argmax of row b (the first of equals),
 // and the return value is the summed (not mean) softmax cross-entropy. probabilities is scratch.
 double score_logits(int classes, std::span<const float> logits, std::span<const int32_t> labels,

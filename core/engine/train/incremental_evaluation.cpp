@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 
 #include "core/engine/base/rng.h"
@@ -19,6 +20,7 @@ IncrementalEvaluation::IncrementalEvaluation(const FeatureRows& features, std::s
   Rng rng(seed);
   rng.shuffle(order_);
   predictions_.assign(order_.size(), -1);
+  margins_.assign(order_.size(), NAN);
 }
 
 void IncrementalEvaluation::restart() {
@@ -26,6 +28,7 @@ void IncrementalEvaluation::restart() {
   loss_sum_ = 0.0;
   correct_ = 0;
   std::fill(predictions_.begin(), predictions_.end(), -1);
+  std::fill(margins_.begin(), margins_.end(), NAN);
 }
 
 template <typename EvaluateChunk>
@@ -49,11 +52,13 @@ size_t IncrementalEvaluation::advance_chunks(int largest_batch, double budget_ms
     std::span<const uint32_t> indices(order_.data() + evaluated_, batch);
     chunk_labels_.resize(batch);
     chunk_predicted_.resize(batch);
+    chunk_margins_.resize(batch);
     gather_labels(labels_, indices, chunk_labels_.data());
     loss_sum_ += evaluate_chunk(indices, std::span<const int32_t>(chunk_labels_),
-                                std::span<int32_t>(chunk_predicted_));
+                                std::span<int32_t>(chunk_predicted_), std::span<float>(chunk_margins_));
     for (int b = 0; b < batch; ++b) {
       predictions_[indices[b]] = chunk_predicted_[b];
+      margins_[indices[b]] = chunk_margins_[b];
       correct_ += chunk_predicted_[b] == chunk_labels_[b];
     }
     evaluated_ += batch;
@@ -74,19 +79,23 @@ size_t IncrementalEvaluation::advance(Network<float>& network, const ForwardOpti
   chunk_options.forward_only = true;
   return advance_chunks(
       network.largest_batch(), budget_ms, min_samples,
-      [&](std::span<const uint32_t> indices, std::span<const int32_t> labels, std::span<int32_t> predicted) {
+      [&](std::span<const uint32_t> indices, std::span<const int32_t> labels, std::span<int32_t> predicted,
+          std::span<float> margins) {
         const int batch = static_cast<int>(indices.size());
+        std::span<const float> logits;
         if (first_layer) {
           chunk_features_.resize(static_cast<size_t>(batch) * first_layer->outputs);
           byte_input_layer_forward(*first_layer, features_, indices, network.kernels(), chunk_features_);
           ForwardOptions<float> from_layer_1 = chunk_options;
           from_layer_1.first_layer_output = chunk_features_;
-          network.forward({}, batch, from_layer_1);
+          logits = network.forward({}, batch, from_layer_1);
         } else {
           chunk_features_.resize(static_cast<size_t>(batch) * sample_size);
           gather_batch(features_, indices, chunk_features_.data());
-          network.forward(chunk_features_, batch, chunk_options);
+          logits = network.forward(chunk_features_, batch, chunk_options);
         }
+        for (int b = 0; b < batch; ++b)
+          margins[b] = decision_margin(logits.subspan(static_cast<size_t>(b) * classes, classes));
         const double loss = double(network.loss(labels)) * batch;
         std::span<const float> probabilities = network.probabilities();
         for (int b = 0; b < batch; ++b) {
@@ -102,12 +111,15 @@ size_t IncrementalEvaluation::advance(const Int8Model& model, Int8Runner& runner
   const int classes = model.architecture.num_classes;
   return advance_chunks(
       chunk_size_, budget_ms, min_samples,
-      [&](std::span<const uint32_t> indices, std::span<const int32_t> labels, std::span<int32_t> predicted) {
+      [&](std::span<const uint32_t> indices, std::span<const int32_t> labels, std::span<int32_t> predicted,
+          std::span<float> margins) {
         chunk_logits_.resize(indices.size() * classes);
         // The model was built for these features; a refusal here is a programmer error.
         [[maybe_unused]] const Status status =
             runner.logits_of_rows(model, features_, indices, chunk_logits_);
         assert(status.ok());
+        for (size_t b = 0; b < indices.size(); ++b)
+          margins[b] = decision_margin(std::span<const float>(chunk_logits_).subspan(b * classes, classes));
         return score_logits(classes, chunk_logits_, labels, predicted, chunk_probabilities_);
       });
 }

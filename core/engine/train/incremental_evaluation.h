@@ -42,13 +42,15 @@ class IncrementalEvaluation {
   Evaluation result() const;
   // The predicted class of every sample of the split, -1 for those not evaluated since restart.
   std::span<const int32_t> predictions() const { return predictions_; }
+  // How narrowly each sample was decided (decision_margin of its logits), NaN for those not evaluated.
+  std::span<const float> margins() const { return margins_; }
   size_t evaluated() const { return evaluated_; }
   size_t total() const { return order_.size(); }
   bool done() const { return evaluated_ == order_.size(); }
 
  private:
-  // The loop both advance()s share: evaluate_chunk(indices, labels, predicted) scores one chunk of at
-  // most largest_batch samples and returns its summed loss.
+  // The loop both advance()s share: evaluate_chunk(indices, labels, predicted, margins) scores one chunk
+  // of at most largest_batch samples and returns its summed loss.
   template <typename EvaluateChunk>
   size_t advance_chunks(int largest_batch, double budget_ms, size_t min_samples,
                         const EvaluateChunk& evaluate_chunk);
@@ -57,6 +59,7 @@ class IncrementalEvaluation {
   std::span<const int32_t> labels_;
   std::vector<uint32_t> order_;       // [n], the evaluation order
   std::vector<int32_t> predictions_;  // [n], by sample index
+  std::vector<float> margins_;        // [n], by sample index
   static constexpr size_t kSmallestChunk = 16;
   int chunk_size_;
   double ms_per_sample_ = 0;  // of the chunks so far (moving average), 0 before the first
@@ -67,6 +70,7 @@ class IncrementalEvaluation {
       chunk_features_;  // [chunk_size, sample_size], or first_layer's output [chunk_size, outputs]
   std::vector<int32_t> chunk_labels_;                      // [chunk_size]
   std::vector<int32_t> chunk_predicted_;                   // [chunk_size]
+  std::vector<float> chunk_margins_;                       // [chunk_size]
   std::vector<float> chunk_logits_, chunk_probabilities_;  // [chunk_size, classes]: the int8 path
 };
 
