@@ -160,7 +160,7 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
   chosen = std::clamp(chosen, 0, static_cast<int>(layers.size()) - 1);
   const float start_y = ImGui::GetCursorPosY();
 
-  ImGui::TextWrapped("Now: %s", applied_setting_label(lab).c_str());
+  ImGui::TextWrapped("Now: %s; %s", applied_setting_label(lab).c_str(), model_size_label(lab).c_str());
   current_accuracies(lab);
 
   // The chosen layer's own bits.

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "core/engine/base/number_format.h"
+#include "core/engine/deploy/model_size.h"
 #include "core/engine/lab/decision_flips.h"
 #include "core/engine/lab/lab_card.h"
 #include "core/engine/lab/recipes.h"
@@ -138,6 +139,18 @@ std::string applied_setting_label(const Lab& lab) {
   const std::vector<int>& activations = lab.state().layer_activation_bits;
   if (activations.empty() && experiment.activation_bits == 0) return weights;
   return weights + ", " + by_layer(activations, experiment.activation_bits, 1, "activations");
+}
+
+std::string model_size_label(const Lab& lab) {
+  const Architecture& architecture = lab.network(0).architecture();
+  const ModelSize now = model_size(architecture, lab.current_setting());
+  const ModelSize in_float = model_size(architecture, lab.setting_with_weight_bits(0));
+  auto kilobytes = [](const ModelSize& size) {
+    return format_double(size.kilobytes() < 10 ? "%.2f" : "%.1f", size.kilobytes()) + " KB";
+  };
+  if (now.bytes == in_float.bytes) return "model " + kilobytes(now) + " in float";
+  return "model " + kilobytes(now) + ", " + format_double("%.1f", now.average_weight_bits) +
+         " bits per weight (float " + kilobytes(in_float) + ")";
 }
 
 bool is_current_readout(const Lab& lab, int run, const EvaluationCache::Entry* entry) {

@@ -26,6 +26,9 @@ std::vector<std::string> weighted_layer_names(const Lab& lab);
 // What the slider's setting really applies, for titles: "4-bit weights", "3/1/3-bit weights by layer,
 // 8-bit activations", "float weights, 4/float-bit activations by layer" (from the second layer's input).
 std::string applied_setting_label(const Lab& lab);
+// The deployed size at the slider's setting (deploy/model_size.h): "model 12.4 KB, 3.9 bits per weight
+// (float 49.1 KB)". Of the architecture and the setting only, so it is never stale.
+std::string model_size_label(const Lab& lab);
 
 // Text cut to max_width with "…" when longer, the whole text in a tooltip then.
 void text_ellipsized(const std::string& text, float max_width, bool disabled = false);

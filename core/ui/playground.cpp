@@ -499,8 +499,9 @@ void Playground::Impl::headline() {
                                       current.weight_bits_per_layer.end(), [](int b) { return b > 0; });
   if (all_float) {
     ImGui::TextWrapped(
-        "Everything is in float now: drag Weight bits to the left to squeeze the weights into "
-        "fewer bits and see which run keeps its accuracy.");
+        "Everything is in float now (%s): drag Weight bits to the left to squeeze the weights into "
+        "fewer bits and see which run keeps its accuracy.",
+        model_size_label(lab).c_str());
     return;
   }
   std::vector<std::pair<std::string, ImU32>> pieces = {
@@ -538,6 +539,7 @@ void Playground::Impl::headline() {
   } else if (lab.run_count() > 1) {
     pieces.emplace_back("The runs lose about the same here: try fewer bits.", 0);
   }
+  pieces.emplace_back(model_size_label(lab) + ".", ImGui::GetColorU32(ImGuiCol_TextDisabled));
   flow_text(pieces);
 }
 

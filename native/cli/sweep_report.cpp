@@ -1,5 +1,7 @@
 #include "native/cli/sweep_report.h"
 
+#include "core/engine/deploy/model_size.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -140,11 +142,12 @@ Status write_sweep_card(LoadedModel& model, const std::vector<SweepPoint>& point
   const std::string bits = "W" + std::to_string(e.weight_bits) + "A" +
                            (e.activation_bits ? std::to_string(e.activation_bits) : std::string("float"));
   card.settings = experiment_card_rows(e, model.dataset->name, std::to_string(e.weight_bits));
-  card.numbers = {{"float accuracy", format_percent(float_result.accuracy, 1)},
-                  {"accuracy at " + bits, format_percent(chosen_result.accuracy, 1)},
-                  {"flip rate at " + bits, format_percent(flips.rate(), 1)},
-                  {"model size", format_fixed(model_kilobytes(network, chosen), 1) + " KB (float " +
-                                     format_fixed(model_kilobytes(network, in_float), 1) + " KB)"}};
+  card.numbers = {
+      {"float accuracy", format_percent(float_result.accuracy, 1)},
+      {"accuracy at " + bits, format_percent(chosen_result.accuracy, 1)},
+      {"flip rate at " + bits, format_percent(flips.rate(), 1)},
+      {"model size", format_fixed(model_size(network.architecture(), chosen).kilobytes(), 1) + " KB (float " +
+                         format_fixed(model_size(network.architecture(), in_float).kilobytes(), 1) + " KB)"}};
   mention_leftovers("sweep", path);
   if (Status status = write_text_file_atomically(path, render_accuracy_card(card)); !status) return status;
   std::printf("wrote %s\n", path.c_str());

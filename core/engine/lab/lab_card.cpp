@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "core/engine/base/number_format.h"
+#include "core/engine/deploy/model_size.h"
 #include "core/engine/lab/decision_flips.h"
 
 namespace qplay {
@@ -31,22 +32,6 @@ std::vector<CardRow> experiment_card_rows(const Experiment& experiment, std::str
           {"weight bits", std::string(weight_bits)},
           {"activation bits",
            experiment.activation_bits ? std::to_string(experiment.activation_bits) : std::string("float")}};
-}
-
-double model_kilobytes(const Network<float>& network, const QuantizationSetting& setting) {
-  double bits = 0;
-  for (const ParameterTensor& tensor : network.parameter_tensors()) {
-    int tensor_bits = 32;
-    if (tensor.is_weight) {
-      const int layer_bits = static_cast<size_t>(tensor.layer) < setting.weight_bits_per_layer.size()
-                                 ? setting.weight_bits_per_layer[tensor.layer]
-                                 : -1;
-      const int rounded = layer_bits >= 0 ? layer_bits : setting.weights.bits;
-      if (rounded > 0) tensor_bits = rounded;
-    }
-    bits += double(tensor.size()) * tensor_bits;
-  }
-  return bits / 8 / 1024;
 }
 
 AccuracyCard lab_accuracy_card(const Lab& lab, int run) {
@@ -91,8 +76,9 @@ AccuracyCard lab_accuracy_card(const Lab& lab, int run) {
       {"accuracy at the chosen bits", accuracy ? percent(*accuracy) : kNotYet},
       {"flip rate", flips ? percent(flips->rate()) : kNotYet},
       {"low-margin flip rate", flips ? percent(flips->low_margin_rate()) : kNotYet},
-      {"model size", kilobytes(model_kilobytes(lab.network(run), current)) + " (float " +
-                         kilobytes(model_kilobytes(lab.network(run), lab.float_setting())) + ")"},
+      {"model size",
+       kilobytes(model_size(lab.network(run).architecture(), current).kilobytes()) + " (float " +
+           kilobytes(model_size(lab.network(run).architecture(), lab.float_setting()).kilobytes()) + ")"},
   };
   return card;
 }

@@ -17,10 +17,6 @@ namespace qplay {
 std::vector<CardRow> experiment_card_rows(const Experiment& experiment, std::string_view dataset_name,
                                           std::string_view weight_bits);
 
-// The parameters' storage at a setting in KB (1024 bytes): each weight tensor at its layer's bits, float
-// (32 bits) where the setting keeps it float, biases in float.
-double model_kilobytes(const Network<float>& network, const QuantizationSetting& setting);
-
 // A run's card at the lab's current setting: its test accuracy against weight bits (points evaluated on
 // the whole test split only), the float accuracy as a reference line, the settings, and float accuracy,
 // accuracy at the current setting, flip rate and low-margin flip rate (lab/decision_flips.h), the model

@@ -1,5 +1,6 @@
 #include "core/engine/lab/lab_report.h"
 
+#include "core/engine/deploy/model_size.h"
 #include "core/engine/lab/decision_flips.h"
 
 namespace qplay {
@@ -43,6 +44,16 @@ Json lab_metrics_json(const Lab& lab) {
   json["weight_bits"] = lab.state().experiment.weight_bits;
   json["activation_bits"] = lab.state().experiment.activation_bits;
   json["state"] = lab_state_to_hash(lab.state());
+  // The deployed size at the current setting (deploy/model_size.h), the same for every run.
+  const Architecture& architecture = lab.network(0).architecture();
+  const ModelSize size = model_size(architecture, lab.current_setting());
+  Json layer_bits = Json::array();
+  for (const LayerSize& layer : size.layers) layer_bits.push_back(layer.bits);
+  json["model_size"] =
+      Json::object({{"kilobytes", Json(size.kilobytes())},
+                    {"average_weight_bits", Json(size.average_weight_bits)},
+                    {"weight_bits_per_layer", std::move(layer_bits)},
+                    {"float_kilobytes", Json(model_size(architecture, QuantizationSetting{}).kilobytes())}});
   Json runs = Json::array();
   for (int r = 0; r < lab.run_count(); ++r) {
     const LabRun& run = lab.run(r);
