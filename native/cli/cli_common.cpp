@@ -4,6 +4,7 @@
 
 #include "core/engine/experiment/state_table.h"
 #include "core/engine/io/file_util.h"
+#include "core/engine/lab/lab_state.h"
 #include "native/cli/commands.h"
 #include "native/cli/progress_bar.h"
 
@@ -192,8 +193,9 @@ int write_command_output(const std::string& command, const std::string& path, st
 
 Result<std::vector<int>> parse_layer_weight_bits(const std::string& text, const Architecture& architecture) {
   if (text.empty()) return std::vector<int>{};
-  Result<std::vector<int>> bits = parse_bit_list(text, 1, "layer_weight_bits");
-  if (!bits) return bits.status();
+  // The lab's form (lab/lab_state.h), so a link's value works on the command line too.
+  Result<std::vector<int>> bits = parse_layer_bits("layer_weight_bits", text);
+  if (!bits) return Status::error("--" + bits.status().message());
   std::vector<int> per_layer(architecture.layers.size(), -1);
   size_t next = 0;
   for (size_t layer = 0; layer < architecture.layers.size(); ++layer) {

@@ -16,8 +16,8 @@ const std::vector<CommandFlag> kExportFlags = {
      "or integer-json (codes, scales and zero points at that setting)",
      "weights-json"},
     {"layer_weight_bits",
-     "onnx and integer-json: one weight bit-width per weighted layer (8,4,8), replacing --weight_bits layer "
-     "by layer",
+     "onnx and integer-json: one weight bit-width per weighted layer (8,4,8; 0 or float: float, -: "
+     "--weight_bits), replacing --weight_bits layer by layer",
      ""},
     {"out", "write the file here instead of stdout", ""},
 };

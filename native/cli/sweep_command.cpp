@@ -34,7 +34,9 @@ const std::vector<CommandFlag> kEvalFlags = {
      "quantization; ReLU networks only",
      "0"},
     {"layer_weight_bits",
-     "one weight bit-width per weighted layer (8,4,8), replacing --weight_bits layer by layer", ""},
+     "one weight bit-width per weighted layer (8,4,8; 0 or float: float, -: --weight_bits), replacing "
+     "--weight_bits layer by layer",
+     ""},
     {"predictions", "write the quantized model's test predictions here as JSON (format qplay-predictions)",
      ""},
 };

@@ -115,6 +115,8 @@ TEST(LabStateValues, LayerWeightBitsParse) {
   ASSERT_TRUE(bits.ok());
   EXPECT_EQ(bits.value(), (std::vector<int>{8, -1, 4}));
   EXPECT_EQ(format_layer_bits(bits.value()), "8,-,4");
+  // "float" is 0, as the sliders and the command line's bit lists say it (written back as 0).
+  EXPECT_EQ(parse_layer_bits("layer_weight_bits", "float,-,2").value(), (std::vector<int>{0, -1, 2}));
   EXPECT_FALSE(parse_layer_bits("layer_weight_bits", "9").ok());
   EXPECT_FALSE(parse_layer_bits("layer_weight_bits", "4,,4").ok());
   EXPECT_FALSE(parse_layer_bits("layer_weight_bits", "4x").ok());
@@ -124,9 +126,10 @@ TEST(LabStateValues, LayerActivationBitsParseWithoutOneBitAndSetTheirOwnList) {
   EXPECT_EQ(parse_layer_bits("layer_weight_bits", "1,-").value(), (std::vector<int>{1, -1}));
   Result<std::vector<int>> one_bit = parse_layer_bits("layer_activation_bits", "1,-");
   ASSERT_FALSE(one_bit.ok());
-  EXPECT_EQ(one_bit.message(),
-            "layer_activation_bits: '1' is not 0 (float), 2..8 or '-' (global; one entry per weighted "
-            "layer, e.g. 8,4,-)");
+  EXPECT_EQ(
+      one_bit.message(),
+      "layer_activation_bits: '1' is not 0 (float), 2..8, 'float' or '-' (global; one entry per weighted "
+      "layer, e.g. 8,4,-)");
   LabState state = default_lab_state();
   ASSERT_TRUE(set_lab_state_value(state, "layer_activation_bits", "-,0,2"));
   EXPECT_EQ(state.layer_activation_bits, (std::vector<int>{-1, 0, 2}));

@@ -96,6 +96,14 @@ try {
   check(/weight_bits=3/.test(lab.hash()), `the hash follows (${lab.hash()})`);
   check(at3.flipRate >= Math.abs(at3.accuracy - at3.floatAccuracy) - 1e-6 && at3.flipRate <= 1,
         `the flip rate (${at3.flipRate}) is at least the accuracy change and at most 1`);
+  check(at3.lowMarginFlipRate >= 0 && at3.lowMarginFlipRate <= 1,
+        `the low-margin flip rate (${at3.lowMarginFlipRate}) is a share`);
+  // The size follows the slider: 3-bit weights take 3/32 of the float weights, plus scales and float biases.
+  const size3 = lab.metrics().modelSize;
+  check(size3.averageWeightBits === 3 && size3.weightBitsPerLayer.every((b) => b === 3) &&
+        size3.kilobytes < size3.floatKilobytes / 2,
+        `model size at 3 bits: ${size3.kilobytes.toFixed(3)} KB, ${size3.averageWeightBits} bits per weight ` +
+        `(float ${size3.floatKilobytes.toFixed(3)} KB)`);
 
   // Export at the current setting: an ONNX model's bytes and the integer model (docs/formats.md).
   const onnx = lab.exportOnnx();

@@ -57,6 +57,8 @@ export interface RunMetrics {
    * cancel.
    */
   flipRate: number;
+  /** The flip rate among the quarter of test samples the float model decides most narrowly; NaN until known. */
+  lowMarginFlipRate: number;
   /** Test accuracy of the float model. */
   floatAccuracy: number;
   /** Accuracy against weight bits (0 = float, then 8 down to 2), with the other settings as they are. */
@@ -91,6 +93,11 @@ export interface LabMetrics {
   dataset: string;
   weightBits: number;
   activationBits: number;
+  /**
+   * The deployed size at the current setting, the same for every run (docs/methods.md, "Bit allocation
+   * under a budget"): weights at their bits, one float scale per channel or tensor, float biases.
+   */
+  modelSize: {kilobytes: number; averageWeightBits: number; weightBitsPerLayer: Int32Array; floatKilobytes: number};
   runs: RunMetrics[];
 }
 

@@ -132,6 +132,8 @@ function toFloat32(values) {
 
 // One run's numbers as a page wants them: plain numbers (NaN while not evaluated yet) and Float32Arrays.
 // `evaluated` and `curve.complete` are true only for results of the run's weights as they are now.
+const numberOrNaN = (value) => (value === null || value === undefined ? NaN : value);
+
 function runMetrics(run) {
   const value = (entry) => (entry.accuracy === null ? NaN : entry.accuracy);
   return {
@@ -144,7 +146,9 @@ function runMetrics(run) {
     loss: run.current.loss === null ? NaN : run.current.loss,
     evaluated: run.current.current,
     // Share of test samples whose class differs from the float model's at this setting (NaN until known).
-    flipRate: run.current.flip_rate === null || run.current.flip_rate === undefined ? NaN : run.current.flip_rate,
+    flipRate: numberOrNaN(run.current.flip_rate),
+    // The same among the quarter of test samples the float model decides most narrowly.
+    lowMarginFlipRate: numberOrNaN(run.current.low_margin_flip_rate),
     floatAccuracy: value(run.float),
     curve: {
       weightBits: Int32Array.from(run.curve, (p) => p.weight_bits),  // 0 = float
@@ -259,6 +263,13 @@ export class Lab {
       dataset: m.dataset,
       weightBits: m.weight_bits,
       activationBits: m.activation_bits,
+      // The deployed size at the current setting (weights at their bits, scales, float biases).
+      modelSize: {
+        kilobytes: m.model_size.kilobytes,
+        averageWeightBits: m.model_size.average_weight_bits,
+        weightBitsPerLayer: Int32Array.from(m.model_size.weight_bits_per_layer),  // 32 = float
+        floatKilobytes: m.model_size.float_kilobytes,
+      },
       runs: m.runs.map(runMetrics),
     };
   }

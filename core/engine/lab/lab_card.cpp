@@ -67,7 +67,7 @@ AccuracyCard lab_accuracy_card(const Lab& lab, int run) {
   const QuantizationSetting current = lab.current_setting();
   const std::string weight_bits = lab.state().layer_weight_bits.empty()
                                       ? std::to_string(experiment.weight_bits)
-                                      : format_layer_weight_bits(lab.state().layer_weight_bits) + " by layer";
+                                      : format_layer_bits(lab.state().layer_weight_bits) + " by layer";
   card.settings = experiment_card_rows(experiment, lab.dataset().name, weight_bits);
   const std::optional<double> accuracy = complete_accuracy(lab, run, current);
   const std::optional<DecisionFlips> flips = decision_flips(lab, run, current);

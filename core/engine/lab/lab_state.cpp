@@ -147,8 +147,8 @@ Result<std::vector<int>> parse_layer_bits(std::string_view key, std::string_view
   if (text.empty()) return bits;
   const int fewest = fewest_layer_bits(key);
   for (std::string_view part : split(text, ',')) {
-    if (part == "-") {
-      bits.push_back(-1);
+    if (part == "-" || part == "float") {
+      bits.push_back(part == "-" ? -1 : 0);
       continue;
     }
     int value = 0;
@@ -157,7 +157,7 @@ Result<std::vector<int>> parse_layer_bits(std::string_view key, std::string_view
         value > 8)
       return Status::error(std::string(key) + ": '" + std::string(part) + "' is not 0 (float), " +
                            std::to_string(fewest) +
-                           "..8 or '-' (global; one entry per weighted layer, e.g. 8,4,-)");
+                           "..8, 'float' or '-' (global; one entry per weighted layer, e.g. 8,4,-)");
     bits.push_back(value);
   }
   return bits;

@@ -56,7 +56,7 @@ std::string_view method_summary(std::string_view method);
 Result<std::vector<std::string>> parse_method_list(std::string_view text);
 std::string format_method_list(const std::vector<std::string>& methods);
 // Parses the value of "layer_weight_bits" or "layer_activation_bits" (the key says which), "4,-,8": one
-// entry per weighted layer, '-' = global, 0 = float, else bits (1..8 for weights, 2..8 for
+// entry per weighted layer, '-' = global, 0 or "float" = float, else bits (1..8 for weights, 2..8 for
 // activations); empty text = global for all.
 Result<std::vector<int>> parse_layer_bits(std::string_view key, std::string_view text);
 std::string format_layer_bits(const std::vector<int>& bits);
