@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/base/number_format.h"
+#include "core/engine/train/bit_allocation.h"
 #include "core/ui/panels.h"
 #include "core/ui/plot.h"
 
@@ -84,6 +86,51 @@ void layer_bits_stepper(PlaygroundState& state, const LayerBits& bits, size_t la
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("Back to the %s slider's bits", bits.what[0] == 'w' ? "weight" : "activation");
   }
+}
+
+// "Fit a budget: [4.00 bits per weight] [measured]": releasing the slider or picking a method chooses every
+// layer's weight bits for the selected run's weights (lab/lab_allocation.h, through the lab command the
+// JS API uses); the per-layer bits, the bars and the size above follow. The status bar says what it chose.
+void budget_row(PlaygroundState& state, const std::function<void(std::string)>& remember) {
+  const float font = ImGui::GetFontSize();
+  ImGui::TextUnformatted("fit a budget");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(font * 10);
+  ImGui::SliderFloat("##budget_bits", &state.allocation_budget_bits, 2.0f, 8.0f, "%.2f bits per weight",
+                     ImGuiSliderFlags_AlwaysClamp);
+  remember("budget_bits");
+  bool allocate = ImGui::IsItemDeactivatedAfterEdit();
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "Release to choose each layer's weight bits (2..8) so the model averages at most this many bits\n"
+        "per weight, on the selected run's weights: measured = greedy on the measured loss, hessian =\n"
+        "HAWQ's Hessian-trace criterion, uniform = the same bits everywhere.");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(font * 7);
+  constexpr auto kMethods = choice_names(AllocationMethod{});
+  const std::string current(kMethods[state.allocation_method]);
+  if (ImGui::BeginCombo("##allocation_method", current.c_str())) {
+    for (size_t i = 0; i < kMethods.size(); ++i)
+      if (ImGui::Selectable(std::string(kMethods[i]).c_str(), int(i) == state.allocation_method)) {
+        allocate = allocate || int(i) != state.allocation_method;
+        state.allocation_method = int(i);
+      }
+    ImGui::EndCombo();
+  }
+  remember("allocation_method");
+  if (!allocate) return;
+  Result<Json> reply = state.run_command(
+      "allocate", Json::object({{"run", Json(state.selected_run)},
+                                {"method", Json(std::string(kMethods[state.allocation_method]))},
+                                {"budget_bits", Json(double(state.allocation_budget_bits))}}));
+  if (!reply) return;  // run_command put the reason in the status bar
+  const Lab& lab = *state.lab();
+  state.say(lab.run(state.selected_run).method + "'s weights, " +
+            std::string(kMethods[state.allocation_method]) + ": bits " +
+            format_layer_bits(lab.state().layer_weight_bits) + " by layer, " +
+            format_double("%.2f", reply->find("average_weight_bits")->as_number()) + " bits per weight, " +
+            format_double("%.1f", reply->find("kilobytes")->as_number()) + " KB (" +
+            format_double("%.0f", reply->find("milliseconds")->as_number()) + " ms)");
 }
 
 // The accuracy of every run at the current setting, in its colour, faded when not of the current weights.
@@ -185,6 +232,7 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
     else
       layer_bits_stepper(state, activation_bits, chosen, "activations", remember);
   }
+  if (!weight_bits.hidden) budget_row(state, remember);
 
   // Per layer and run: only that layer's weights, and only its input, at the sliders' bits.
   bool any_older = false;

@@ -71,6 +71,8 @@ class PlaygroundState : private LabStateTarget {
   int shown_neuron_layer = 0;        // neurons panel: index into hidden_neuron_layers
   int neuron_view = 0;               // neurons panel: 0 float, 1 quantized, 2 quantized - float
   int mixed_precision_layer = 0;     // sensitivity panel: the weighted layer whose bits its controls set
+  float allocation_budget_bits = 4;  // sensitivity panel: the budget its allocation fits, bits per weight
+  int allocation_method = 1;         // sensitivity panel: index into choice_names(AllocationMethod), measured
 
  private:
   void publish();  // the URL hash, after every change

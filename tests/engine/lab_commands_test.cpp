@@ -80,6 +80,36 @@ TEST(LabCommands, RunControlsTrainAndMetricsReport) {
   EXPECT_EQ(lab->trainer(0).steps_taken(), 0);
 }
 
+// allocate: the bits chosen under the budget become the lab's layer_weight_bits and fit the budget; a bad
+// budget, method or run says why and changes nothing.
+TEST(LabCommands, AllocateSetsPerLayerBitsThatFitTheBudget) {
+  std::unique_ptr<Lab> lab = small_lab();
+  for (int i = 0; i < 20; ++i) lab->step();
+  for (std::string_view method : {"measured", "hessian", "uniform"}) {
+    SCOPED_TRACE(method);
+    Result<Json> reply = run_lab_command(
+        *lab, "allocate",
+        Json::object({{"run", Json(1)}, {"method", Json(method)}, {"budget_bits", Json(3.5)}}));
+    ASSERT_TRUE(reply.ok()) << reply.message();
+    const Json& bits = *reply.value().find("weight_bits");
+    ASSERT_EQ(bits.size(), lab->weighted_layers().size());
+    for (size_t i = 0; i < bits.size(); ++i)
+      EXPECT_EQ(bits.as_array()[i].as_number(), lab->state().layer_weight_bits[i]);
+    EXPECT_LE(reply.value().find("average_weight_bits")->as_number(), 3.5);
+    EXPECT_EQ(reply.value().find("method")->as_string(), method);
+  }
+  const LabState before = lab->state();
+  for (const Json& bad : {Json::object({{"budget_bits", Json(1.0)}}),
+                          Json::object({{"budget_bits", Json(3.0)}, {"budget_kb", Json(1.0)}}),
+                          Json::object({{"budget_bits", Json(3.0)}, {"method", Json("greedy")}}),
+                          Json::object({{"budget_bits", Json(3.0)}, {"run", Json(5)}})}) {
+    Result<Json> refused = run_lab_command(*lab, "allocate", bad);
+    ASSERT_FALSE(refused.ok()) << to_json(bad);
+    EXPECT_EQ(refused.message().rfind("allocate: ", 0), 0u) << refused.message();
+    EXPECT_EQ(lab->state(), before);
+  }
+}
+
 TEST(LabCommands, AnUnknownCommandNamesTheKnownOnes) {
   std::unique_ptr<Lab> lab = small_lab();
   Result<Json> reply = run_lab_command(*lab, "jump", Json());

@@ -6,6 +6,7 @@
 
 #include <imgui.h>
 
+#include "core/engine/deploy/model_size.h"
 #include "core/engine/lab/lab_state.h"
 #include "core/engine/lab/recipes.h"
 #include "core/ui/playground.h"
@@ -167,6 +168,31 @@ TEST(PlaygroundFrame, TheSensitivityTabSetsOneLayersWeightAndActivationBits) {
     imgui.frame(playground, ImVec2(centre.x, centre.y - travel), true);
   imgui.frame(playground, ImVec2(centre.x, centre.y - 3.5f * step), false);
   EXPECT_NE(platform.published.find("layer_weight_bits=-,8,-"), std::string::npos) << platform.published;
+}
+
+// The budget slider: released at ~5 bits per weight, every layer gets its own bits (2..8) chosen for the
+// selected run, which fit the budget; picking another method chooses again.
+TEST(PlaygroundFrame, TheBudgetSliderChoosesEveryLayersBitsWithinTheBudget) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform, std::string(kQuick) + "&architecture=mlp:8,8&weights_hide=1&weight_bits=4");
+  imgui.train(playground);
+  ASSERT_TRUE(imgui.click(playground, "budget_bits"));  // the middle of 2..8
+  const std::vector<int> bits = lab_state_from_hash(platform.published).state.layer_weight_bits;
+  const std::string value = format_layer_bits(bits);
+  ASSERT_EQ(bits.size(), 3u) << platform.published;
+  const Architecture architecture = parse_architecture("mlp:8,8", {1, 1, 2}, 3).value();
+  QuantizationSetting setting;
+  setting.weights.bits = 4;
+  setting.weight_bits_per_layer.assign(architecture.layers.size(), -1);
+  size_t weighted = 0;
+  for (size_t layer = 0; layer < architecture.layers.size(); ++layer) {
+    if (!architecture.layers[layer].has_parameters()) continue;
+    const int b = bits[weighted++];
+    EXPECT_TRUE(b >= 2 && b <= 8) << value;
+    setting.weight_bits_per_layer[layer] = b;
+  }
+  EXPECT_LE(model_size(architecture, setting).average_weight_bits, 5.01) << value;
 }
 
 TEST(PlaygroundFrame, AMethodRecipeLoadsItsComparisonAndStartsTraining) {

@@ -105,6 +105,23 @@ try {
         `model size at 3 bits: ${size3.kilobytes.toFixed(3)} KB, ${size3.averageWeightBits} bits per weight ` +
         `(float ${size3.floatKilobytes.toFixed(3)} KB)`);
 
+  // Bits under a budget: the chosen per-layer bits become layer_weight_bits and fit the budget.
+  const allocated = lab.allocateBits({budgetBits: 3.5, method: 'measured'});
+  const afterAllocation = lab.metrics();
+  check(allocated.weightBits.length === afterAllocation.modelSize.weightBitsPerLayer.length &&
+        allocated.weightBits.every((b, i) => b === afterAllocation.modelSize.weightBitsPerLayer[i]) &&
+        allocated.averageWeightBits <= 3.5 && allocated.evaluations > 0 &&
+        [',', '%2C'].some((comma) => lab.hash().includes(`layer_weight_bits=${allocated.weightBits.join(comma)}`)),
+        `allocateBits({budgetBits: 3.5}) chose ${allocated.weightBits} (${allocated.averageWeightBits.toFixed(2)} ` +
+        `bits per weight) and the lab took them (${lab.hash()})`);
+  for (const [options, expected] of [[{budgetBits: 1}, /smallest/], [{budgetBits: 3, budgetKb: 1}, /exactly one/],
+                                     [{budgetBits: 3, method: 'greedy'}, /not one of/], [{budget: 3}, /unknown option/]]) {
+    let message = '';
+    try { lab.allocateBits(options); } catch (error) { message = error.message; }
+    check(expected.test(message), `allocateBits(${JSON.stringify(options)}) refused: ${message}`);
+  }
+  lab.set('layer_weight_bits', '');
+
   // Export at the current setting: an ONNX model's bytes and the integer model (docs/formats.md).
   const onnx = lab.exportOnnx();
   check(onnx instanceof Uint8Array && onnx[0] === 8 && onnx[1] === 7 && onnx.length > 200,

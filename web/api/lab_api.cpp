@@ -136,6 +136,18 @@ EMSCRIPTEN_KEEPALIVE int qplay_lab_advance(int handle, double budget_ms) {
   return reply && reply->find("playing")->as_bool() ? 1 : 0;
 }
 
+// Per-layer weight bits under a budget (arguments: the "allocate" command's JSON): the lab's
+// layer_weight_bits become them; the reply as JSON, or null and an error (nothing changes).
+EMSCRIPTEN_KEEPALIVE const char* qplay_lab_allocate(int handle, const char* arguments) {
+  qplay::Result<qplay::Json> parsed = qplay::parse_json(arguments);
+  if (!parsed) {
+    last_error = "allocate: " + parsed.message();
+    return nullptr;
+  }
+  std::optional<qplay::Json> reply = run(handle, "allocate", parsed.value());
+  return reply ? hand_out(qplay::to_json(*reply, 0)) : nullptr;
+}
+
 // Everything a page shows, as JSON (core/engine/lab/lab_report.h).
 EMSCRIPTEN_KEEPALIVE const char* qplay_lab_metrics_json(int handle) {
   std::optional<qplay::Json> metrics = run(handle, "metrics");

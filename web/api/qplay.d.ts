@@ -122,6 +122,15 @@ export class Lab {
   importJson(text: string): void;
   hash(): string;
   weights(run?: number): Float32Array;
+  /**
+   * Chooses each weighted layer's weight bits (2..8) so the model fits a budget, in average bits per weight
+   * or in KB, on one run's weights (method 'measured': greedy on measured sensitivity, 'hessian': HAWQ-v2's
+   * Hessian-trace criterion, 'uniform'), and sets them as the lab's layer_weight_bits. Blocks ~10-300 ms.
+   */
+  allocateBits(options: {budgetBits?: number; budgetKb?: number; method?: 'measured' | 'hessian' | 'uniform';
+                         run?: number}): {method: string; weightBits: number[]; kilobytes: number;
+                                          averageWeightBits: number; evaluations: number;
+                                          hessianVectorProducts: number; milliseconds: number};
   /** Run `run` (default 0) at the current setting as an ONNX QDQ model's bytes (docs/formats.md). */
   exportOnnx(options?: {run?: number}): Uint8Array;
   /** The same model as a qplay-integer-model object: codes, scales, zero points and grids per layer. */

@@ -321,6 +321,38 @@ export class Lab {
     }
   }
   // The same model as a qplay-integer-model object (docs/formats.md); JSON.stringify gives the file.
+  // Chooses each weighted layer's weight bits so the model fits a budget (average bits per weight, or KB),
+  // on one run's weights, and sets them as the lab's layer_weight_bits (docs/methods.md, "Bit allocation
+  // under a budget"). Blocks for about 10-300 ms.
+  allocateBits({budgetBits, budgetKb, method = 'measured', run = 0, ...rest} = {}) {
+    const unknown = Object.keys(rest);
+    if (unknown.length) {
+      throw new QPlayError(`allocateBits: unknown option '${unknown[0]}' (allowed: budgetBits, budgetKb, method, run)`);
+    }
+    this._checkRun('allocateBits', run);
+    if ((budgetBits === undefined) === (budgetKb === undefined)) {
+      throw new QPlayError('allocateBits: give exactly one of budgetBits and budgetKb');
+    }
+    const args = {run, method: String(method)};
+    if (budgetBits !== undefined) args.budget_bits = Number(budgetBits);
+    else args.budget_kb = Number(budgetKb);
+    if (!Number.isFinite(args.budget_bits ?? args.budget_kb)) {
+      throw new QPlayError(`allocateBits: the budget must be a finite number, got ${String(budgetBits ?? budgetKb)}`);
+    }
+    const text = this._call('qplay_lab_allocate', 'string', ['string'], [JSON.stringify(args)]);
+    if (text === null || text === '') throw new QPlayError(engineCall(this._module, 'qplay_last_error', 'string', [], []));
+    const reply = JSON.parse(text);
+    this._emit('state', this.hash());
+    return {
+      method: reply.method,
+      weightBits: reply.weight_bits,  // one per weighted layer: the new layer_weight_bits
+      kilobytes: reply.kilobytes,
+      averageWeightBits: reply.average_weight_bits,
+      evaluations: reply.evaluations,
+      hessianVectorProducts: reply.hessian_vector_products,
+      milliseconds: reply.milliseconds,
+    };
+  }
   exportIntegerModel({run = 0} = {}) {
     this._checkRun('exportIntegerModel', run);
     const text = this._call('qplay_lab_export_integer_model', 'string', ['number'], [run]);

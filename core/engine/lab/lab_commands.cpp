@@ -1,5 +1,9 @@
 #include "core/engine/lab/lab_commands.h"
 
+#include <algorithm>
+#include <optional>
+
+#include "core/engine/lab/lab_allocation.h"
 #include "core/engine/lab/lab_report.h"
 
 namespace qplay {
@@ -21,6 +25,39 @@ Result<std::string> string_argument(std::string_view command, const Json& argume
   Result<std::string> value = get_string(arguments, key);
   if (!value) return Status::error(std::string(command) + ": " + value.message());
   return value;
+}
+
+// allocate {run, method, budget_bits | budget_kb}: the per-layer weight bits chosen under the budget
+// become the lab's layer_weight_bits.
+Result<Json> allocate_command(Lab& lab, LabStateTarget& target, const Json& arguments) {
+  int run = 0;
+  if (arguments.find("run")) {
+    Result<int64_t> value = get_integer(arguments, "run");
+    if (!value) return Status::error("allocate: " + value.message());
+    run = static_cast<int>(std::clamp<int64_t>(value.value(), -1, lab.run_count()));
+  }
+  AllocationMethod method = AllocationMethod::measured;
+  if (arguments.find("method")) {
+    Result<std::string> name = string_argument("allocate", arguments, "method");
+    if (!name) return name.status();
+    std::optional<AllocationMethod> parsed = parse_choice<AllocationMethod>(name.value());
+    if (!parsed)
+      return Status::error("allocate: method '" + name.value() +
+                           "' is not one of uniform, measured, hessian");
+    method = *parsed;
+  }
+  const bool bits = arguments.find("budget_bits") != nullptr,
+             kilobytes = arguments.find("budget_kb") != nullptr;
+  if (bits == kilobytes) return Status::error("allocate: give exactly one of budget_bits and budget_kb");
+  Result<double> value = get_number(arguments, bits ? "budget_bits" : "budget_kb");
+  if (!value) return Status::error("allocate: " + value.message());
+  const BitBudget budget{bits ? BudgetKind::average_bits : BudgetKind::kilobytes, value.value()};
+  Result<LabAllocation> result = allocate_lab_weight_bits(lab, run, method, budget);
+  if (!result) return Status::error("allocate: " + result.message());
+  LabState next = target.state_to_change();
+  next.layer_weight_bits = result->layer_weight_bits;
+  if (Status status = target.change_state(next, "layer_weight_bits"); !status) return status;
+  return lab_allocation_json(*result);
 }
 
 }  // namespace
@@ -83,13 +120,14 @@ Result<Json> run_lab_command(Lab& lab, LabStateTarget& target, std::string_view 
     lab.advance(budget_ms.value());
     return Json::object({{"playing", Json(lab.playing())}});
   }
+  if (command == "allocate") return allocate_command(lab, target, arguments);
   if (command == "metrics") return lab_metrics_json(lab);
   if (command == "state_json") return lab_state_to_json(lab.state());
   if (command == "state_hash") return Json(lab_state_to_hash(lab.state()));
   return Status::error(
       "unknown command '" + std::string(command) +
-      "' (known: set, state, import_json, play, pause, step, reset, advance, metrics, state_json, "
-      "state_hash)");
+      "' (known: set, state, import_json, play, pause, step, reset, advance, allocate, metrics, "
+      "state_json, state_hash)");
 }
 
 Result<std::span<const float>> lab_run_weights(const Lab& lab, int run) {

@@ -11,6 +11,9 @@
 //   import_json  {text}                     null      a lab or experiment JSON (lab_state_from_json)
 //   play, pause, step, reset                null
 //   advance      {budget_ms}                {playing}  trains (while playing) and evaluates
+//   allocate     {run, method, budget_bits   {weight_bits, kilobytes, ...}  per-layer weight bits chosen
+//                 | budget_kb}                        under the budget (lab_allocation.h) become the lab's
+//                                                     layer_weight_bits; method uniform|measured|hessian
 //   metrics                                 lab_metrics_json (lab_report.h)
 //   state_json                              the lab JSON (lab_state_to_json)
 //   state_hash                              the URL hash, a string
