@@ -98,11 +98,18 @@ TEST(LabCommands, AllocateSetsPerLayerBitsThatFitTheBudget) {
     EXPECT_LE(reply.value().find("average_weight_bits")->as_number(), 3.5);
     EXPECT_EQ(reply.value().find("method")->as_string(), method);
   }
+  // As the browser app's bridge passes them: every field as text.
+  ASSERT_TRUE(run_lab_command(
+                  *lab, "allocate",
+                  Json::object({{"run", Json("0")}, {"method", Json("uniform")}, {"budget_bits", Json("3")}}))
+                  .ok());
+  EXPECT_EQ(lab->state().layer_weight_bits, std::vector<int>(lab->weighted_layers().size(), 3));
   const LabState before = lab->state();
-  for (const Json& bad : {Json::object({{"budget_bits", Json(1.0)}}),
-                          Json::object({{"budget_bits", Json(3.0)}, {"budget_kb", Json(1.0)}}),
-                          Json::object({{"budget_bits", Json(3.0)}, {"method", Json("greedy")}}),
-                          Json::object({{"budget_bits", Json(3.0)}, {"run", Json(5)}})}) {
+  for (const Json& bad :
+       {Json::object({{"budget_bits", Json(1.0)}}), Json::object({{"budget_bits", Json("three")}}),
+        Json::object({{"budget_bits", Json(3.0)}, {"budget_kb", Json(1.0)}}),
+        Json::object({{"budget_bits", Json(3.0)}, {"method", Json("greedy")}}),
+        Json::object({{"budget_bits", Json(3.0)}, {"run", Json(5)}})}) {
     Result<Json> refused = run_lab_command(*lab, "allocate", bad);
     ASSERT_FALSE(refused.ok()) << to_json(bad);
     EXPECT_EQ(refused.message().rfind("allocate: ", 0), 0u) << refused.message();

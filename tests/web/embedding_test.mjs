@@ -210,6 +210,17 @@ try {
         (e) => e.id === 'a' && e.type === 'qplay-state' && !/weight_bits=/.test(e.detail.hash) && /dataset=moons/.test(e.detail.hash)));
     check(removed !== null, 'element: removing bits="..." brings back the default bit-width');
 
+    // Bits under a budget through the element: they come back as the state's layer_weight_bits; a budget
+    // below 2 bits per weight is refused with a message.
+    await page.evaluate(() => document.getElementById('a').allocate({budgetBits: 3, method: 'uniform'}));
+    const allocated = await tryWait(waitForEntry(page, 'events',
+        (e) => e.id === 'a' && e.type === 'qplay-state' && /(^|&)layer_weight_bits=3(%2C|,)3(%2C|,)3(&|$)/.test(e.detail.hash)));
+    check(allocated !== null, `element: allocate({budgetBits: 3, method: 'uniform'}) sets 3 bits in every layer ('${allocated?.detail.hash}')`);
+    await page.evaluate(() => document.getElementById('a').allocate({budgetBits: 1}));
+    const tooSmall = await tryWait(waitForEntry(page, 'events',
+        (e) => e.id === 'a' && e.type === 'qplay-error' && /allocate/.test(e.detail.message)));
+    check(tooSmall !== null, `element: allocate({budgetBits: 1}) fires qplay-error ('${tooSmall?.detail.message}')`);
+
     // An element created by script with a bad attribute, and set() called before it is ready.
     await page.evaluate(() => {
       const element = document.createElement('qplay-playground');

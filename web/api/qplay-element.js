@@ -71,6 +71,15 @@ export class QPlayPlayground extends HTMLElement {
   set(key, value) {
     this._post({type: 'qplay:set', key, value: String(value)});
   }
+  // Each weighted layer's weight bits chosen to fit a budget (bits per weight, or KB) on one run's weights,
+  // as lab.allocateBits() does; they arrive as a qplay-state with layer_weight_bits (a bad budget fires
+  // qplay-error and changes nothing).
+  allocate({budgetBits, budgetKb, method = 'measured', run = 0} = {}) {
+    const message = {type: 'qplay:allocate', method: String(method), run};
+    if (budgetBits !== undefined) message.budget_bits = Number(budgetBits);
+    if (budgetKb !== undefined) message.budget_kb = Number(budgetKb);
+    this._post(message);
+  }
   play() { this._post({type: 'qplay:play'}); }
   pause() { this._post({type: 'qplay:pause'}); }
   step() { this._post({type: 'qplay:step'}); }

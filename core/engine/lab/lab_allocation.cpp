@@ -2,10 +2,11 @@
 
 namespace qplay {
 
-Result<LabAllocation> allocate_lab_weight_bits(Lab& lab, int run, AllocationMethod method, const BitBudget& budget) {
+Result<LabAllocation> allocate_lab_weight_bits(Lab& lab, int run, AllocationMethod method,
+                                               const BitBudget& budget) {
   if (run < 0 || run >= lab.run_count())
-    return Status::error("no run " + std::to_string(run) + " (the lab has " + std::to_string(lab.run_count()) +
-                         ")");
+    return Status::error("no run " + std::to_string(run) + " (the lab has " +
+                         std::to_string(lab.run_count()) + ")");
   const Experiment& experiment = lab.state().experiment;
   AllocationOptions options;
   options.base = lab.current_setting();

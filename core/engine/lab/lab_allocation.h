@@ -24,7 +24,8 @@ struct LabAllocation {
 };
 
 // Calibration rows: the allocator's default (1000 training samples), fewer when the split is smaller.
-Result<LabAllocation> allocate_lab_weight_bits(Lab& lab, int run, AllocationMethod method, const BitBudget& budget);
+Result<LabAllocation> allocate_lab_weight_bits(Lab& lab, int run, AllocationMethod method,
+                                               const BitBudget& budget);
 
 // {method, weight_bits: [per weighted layer], kilobytes, average_weight_bits, cost, evaluations,
 //  hessian_vector_products, milliseconds}: the reply of the lab command "allocate".

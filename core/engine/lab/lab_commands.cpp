@@ -1,6 +1,7 @@
 #include "core/engine/lab/lab_commands.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "core/engine/lab/lab_allocation.h"
@@ -27,14 +28,31 @@ Result<std::string> string_argument(std::string_view command, const Json& argume
   return value;
 }
 
+// A number, or its text: the browser app's postMessage bridge passes every field as text (run: 1 arrives
+// as "1"), which reads as a JSON number here.
+Result<double> number_argument(std::string_view command, const Json& arguments, std::string_view key) {
+  const Json* value = arguments.find(key);
+  if (value && value->is_string()) {
+    Result<Json> number = parse_json(value->as_string());
+    if (number && number->is_number()) return number->as_number();
+    return Status::error(std::string(command) + ": '" + std::string(key) + "' must be a number, got '" +
+                         value->as_string() + "'");
+  }
+  Result<double> number = get_number(arguments, key);
+  if (!number) return Status::error(std::string(command) + ": " + number.message());
+  return number;
+}
+
 // allocate {run, method, budget_bits | budget_kb}: the per-layer weight bits chosen under the budget
 // become the lab's layer_weight_bits.
 Result<Json> allocate_command(Lab& lab, LabStateTarget& target, const Json& arguments) {
   int run = 0;
   if (arguments.find("run")) {
-    Result<int64_t> value = get_integer(arguments, "run");
-    if (!value) return Status::error("allocate: " + value.message());
-    run = static_cast<int>(std::clamp<int64_t>(value.value(), -1, lab.run_count()));
+    Result<double> value = number_argument("allocate", arguments, "run");
+    if (!value) return value.status();
+    if (value.value() != std::floor(value.value()))
+      return Status::error("allocate: 'run' must be a whole number, got " + to_json(Json(value.value())));
+    run = static_cast<int>(std::clamp(value.value(), -1.0, double(lab.run_count())));
   }
   AllocationMethod method = AllocationMethod::measured;
   if (arguments.find("method")) {
@@ -49,8 +67,8 @@ Result<Json> allocate_command(Lab& lab, LabStateTarget& target, const Json& argu
   const bool bits = arguments.find("budget_bits") != nullptr,
              kilobytes = arguments.find("budget_kb") != nullptr;
   if (bits == kilobytes) return Status::error("allocate: give exactly one of budget_bits and budget_kb");
-  Result<double> value = get_number(arguments, bits ? "budget_bits" : "budget_kb");
-  if (!value) return Status::error("allocate: " + value.message());
+  Result<double> value = number_argument("allocate", arguments, bits ? "budget_bits" : "budget_kb");
+  if (!value) return value.status();
   const BitBudget budget{bits ? BudgetKind::average_bits : BudgetKind::kilobytes, value.value()};
   Result<LabAllocation> result = allocate_lab_weight_bits(lab, run, method, budget);
   if (!result) return Status::error("allocate: " + result.message());
