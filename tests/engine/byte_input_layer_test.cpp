@@ -1,7 +1,8 @@
 // The first dense layer computed in integers on byte features (deploy/byte_input_layer.h): against
 // the float dense layer of the fake-quantized view over shapes and every weight grid family (within
 // float rounding; bit for bit across GEMM variants and thread counts), its refusals, and on the
-// Fashion-MNIST test set the slider's float-activation path against fake quantization in float.
+// Fashion-MNIST test set the slider's float-activation path against fake quantization in float; and that
+// evaluate_quantized, which routes it, leaves the float table's workers asleep on every path.
 #include "core/engine/deploy/byte_input_layer.h"
 
 #include <gtest/gtest.h>
@@ -106,6 +107,45 @@ TEST(ByteInputLayer, IsTheFloatFirstLayerOfTheQuantizedViewWithinFloatRoundingOn
           }
         }
       }
+    }
+  }
+}
+
+// A float table whose kernels mark its "workers" awake and whose release_workers puts them to sleep: a
+// stand-in for a pool whose workers spin after each call (kernel_table.h).
+bool float_workers_awake = false;
+std::shared_ptr<const KernelTable> table_that_tracks_its_workers() {
+  auto table = std::make_shared<KernelTable>(*reference_kernel_table());
+  static GemmFunction reference_gemm = table->gemm;
+  table->gemm = [](const KernelTable& self, auto... arguments) {
+    float_workers_awake = true;
+    reference_gemm(self, arguments...);
+  };
+  table->release_workers = [](const KernelTable&) { float_workers_awake = false; };
+  return table;
+}
+
+TEST(EvaluateQuantized, LeavesTheFloatTablesWorkersAsleepOnEveryPath) {
+  // Spinning float workers beside the int8 runner's pool made the direct evaluation slower at 2 threads
+  // than at 1 (docs/performance.md); every path must send them to sleep before it returns.
+  Case c = random_case("mlp:37,6", 30, 160, 3);
+  c.network = std::make_unique<Network<float>>(c.network->architecture(), table_that_tracks_its_workers());
+  c.network->initialize(3);
+  Dataset data;
+  data.sample_shape = {30};
+  data.num_classes = 5;
+  data.train_x = c.features;
+  data.test_x = c.features;
+  data.train_y.assign(c.features.rows(), 1);
+  data.test_y = data.train_y;
+  for (int activation_bits : {0, 8}) {  // float activations: the byte layer then float; 8: the int8 runner
+    for (QuantizedPath path : {QuantizedPath::int8_when_exact, QuantizedPath::fake_quantization}) {
+      QuantizationSetting setting;
+      setting.weights.bits = 4;
+      setting.activations.bits = activation_bits;
+      float_workers_awake = true;
+      (void)evaluate_quantized(*c.network, data, setting, 100, nullptr, path);
+      EXPECT_FALSE(float_workers_awake) << "A" << activation_bits << " path " << int(path);
     }
   }
 }

@@ -2,6 +2,14 @@
 
 namespace qplay {
 
+namespace {
+
+void release_float_workers(Network<float>& network) {
+  if (network.kernels().release_workers) network.kernels().release_workers(network.kernels());
+}
+
+}  // namespace
+
 Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
                               const QuantizationSetting& setting, int calibration_samples,
                               std::vector<int32_t>* predictions, QuantizedPath path) {
@@ -12,14 +20,16 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
   ActivationQuantization activations =
       calibrate_activation_ranges(network, view, dataset.train_x, calibration_samples, setting.activations,
                                   setting.activation_bits_per_layer);
+  // The calibration ran on the float table's pool, whose workers spin for a moment after a loop; the
+  // int8 build and run below use the runner's pool, and two pools spinning on the same cores slowed a
+  // 2-thread evaluation 10x (4x idle). Every return leaves the float pool asleep too, as the lab does.
+  release_float_workers(network);
   if (path == QuantizedPath::int8_when_exact) {
     // A refusal (float activations, float features, a tanh network, ...) is not an error: the fake-
     // quantized float network below computes the same setting.
     Result<Int8Model> int8 = build_int8_model_for_setting(network, network.parameters(), setting, activations,
                                                           dataset.test_x, weight_grids, &runner.pool());
     if (int8) {
-      // The calibration ran on the float table's pool, whose workers would spin against the runner's.
-      if (network.kernels().release_workers) network.kernels().release_workers(network.kernels());
       Result<Evaluation> result = evaluate_int8(*int8, runner, dataset.test_x, dataset.test_y, predictions);
       if (result) return *result;
     }
@@ -33,10 +43,15 @@ Evaluation evaluate_quantized(Network<float>& network, const Dataset& dataset,
     Result<ByteInputLayer> first_layer =
         build_byte_input_layer(network, network.parameters(), weight_grids, dataset.test_x);
     if (first_layer) {
-      return evaluate(network, *first_layer, dataset.test_x, dataset.test_y, options, predictions);
+      Evaluation result =
+          evaluate(network, *first_layer, dataset.test_x, dataset.test_y, options, predictions);
+      release_float_workers(network);
+      return result;
     }
   }
-  return evaluate(network, dataset.test_x, dataset.test_y, options, predictions);
+  Evaluation result = evaluate(network, dataset.test_x, dataset.test_y, options, predictions);
+  release_float_workers(network);
+  return result;
 }
 
 std::vector<SweepPoint> sweep_bit_widths(Network<float>& network, const Dataset& dataset,
