@@ -452,6 +452,11 @@ struct App {
   double cursor_x = -1, cursor_y = -1;
   double last_drawn_at = 0, drawn_interval_ms = 16;
   bool drew_last_tick = false;
+  // What a drawn frame costs the main thread: from the frame's start to the first slice of work after
+  // it, which runs once the browser's own task for the frame is done (in software WebGL, its commit
+  // reads the canvas back and waits for the rasterizer). Smoothed; measured while training.
+  double frame_cost_ms = 0;
+  bool frame_cost_pending = false;  // a frame was drawn and the next slice has not measured it yet
 
   // Events from JavaScript arrive between frames; the playground gets them at the start of the next
   // frame, inside an ImGui frame.
@@ -510,9 +515,19 @@ void post_metrics_if_changed(App& a) {
 
 // A browser drawing WebGL in software (frames slower than kSlowFrameMs apart) spends about a CPU core
 // rasterizing every frame it draws, which training on the same two cores needs: while runs train, such
-// a page draws kTrainingFramesPerSecond frames a second, and at once on any input.
+// a page draws kTrainingFramesPerSecond frames a second, and at once on any input. Where a frame costs
+// the main thread more than kFrameShareWhileTraining of that interval (a slow rasterizer blocks the
+// commit: 90-150 ms a frame on a 2-core guest), frames come further apart, so training keeps the rest;
+// never fewer than kFewestTrainingFramesPerSecond, so progress still shows.
 constexpr double kSlowFrameMs = 30;
 constexpr double kTrainingFramesPerSecond = 10;
+constexpr double kFewestTrainingFramesPerSecond = 4;
+constexpr double kFrameShareWhileTraining = 0.5;
+
+double training_frame_interval_ms(const App& a) {
+  return std::clamp(a.frame_cost_ms / kFrameShareWhileTraining, 1000 / kTrainingFramesPerSecond,
+                    1000 / kFewestTrainingFramesPerSecond);
+}
 
 bool frame_can_wait(App& a) {
   const double now = emscripten_get_now();
@@ -522,7 +537,7 @@ bool frame_can_wait(App& a) {
                      !a.hash_changes.empty() || !a.opened_files.empty() || !a.parent_messages.empty();
   a.cursor_x = x, a.cursor_y = y;
   if (!input && a.playground->training() && a.drawn_interval_ms > kSlowFrameMs &&
-      now - a.last_drawn_at < 1000 / kTrainingFramesPerSecond) {
+      now - a.last_drawn_at < training_frame_interval_ms(a)) {
     a.drew_last_tick = false;
     return true;
   }
@@ -582,6 +597,9 @@ void frame() {
     a.work_scheduled = true;
     qplay_web_schedule_work_between_frames();
   }
+  // The queued slice runs after this frame's task. The first frames compile shaders and fill the font
+  // atlas (1.2 s in software GL): not what a frame costs.
+  a.frame_cost_pending = a.work_scheduled && a.playground->frames_drawn() > 2;
   post_metrics_if_changed(a);
   ImGui::Render();
 
@@ -626,6 +644,10 @@ extern "C" {
 EMSCRIPTEN_KEEPALIVE void qplay_web_work_between_frames() {
   constexpr double kSliceMs = 6;
   if (app == nullptr) return;
+  if (std::exchange(app->frame_cost_pending, false)) {
+    const double cost = emscripten_get_now() - app->last_drawn_at;
+    app->frame_cost_ms = app->frame_cost_ms == 0 ? cost : 0.7 * app->frame_cost_ms + 0.3 * cost;
+  }
   app->work_scheduled = app->playground->work_between_frames(kSliceMs);
   if (app->work_scheduled) qplay_web_schedule_work_between_frames();
 }
