@@ -408,15 +408,30 @@ TEST(Int8ModelForSetting, RunsForUint8ImagesWithQuantizedActivationsAndSaysWhyNo
       build_int8_model_for_setting(*network, network->parameters(), setting, activations, floats);
   ASSERT_FALSE(from_floats.ok());
   EXPECT_NE(from_floats.message().find("the features are floats"), std::string::npos);
+  // Under 4-bit weights (globally or in one layer) fake quantization runs: see the W2A8 and W3A8 figures
+  // in docs/design.md.
+  for (const std::vector<int>& layer_bits : {std::vector<int>{}, std::vector<int>{-1, -1, -1, 3}}) {
+    QuantizationSetting coarse = setting;
+    coarse.weight_bits_per_layer = layer_bits;
+    if (layer_bits.empty()) coarse.weights.bits = 3;
+    Result<Int8Model> refused =
+        build_int8_model_for_setting(*network, network->parameters(), coarse, activations, codes);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.message(),
+              std::string(layer_bits.empty() ? "layer 1" : "layer 3") +
+                  " (dense): 3-bit weights; int8 computes fake quantization's predictions from 4 bits up");
+  }
   setting.activations.bits = 0;
   EXPECT_FALSE(
       build_int8_model_for_setting(*network, network->parameters(), setting, activations, codes).ok());
 }
 
 // Per-layer activation bits: each layer's input grid has its own bits (0: no grid, the input stays
-// float), the int8 model takes grids of mixed bits and gives the fake-quantized network's predictions,
-// and a float input between two weighted layers is refused by name, so the caller falls back.
-TEST(Int8ModelForSetting, MixedPerLayerActivationBitsCalibrateTheirOwnGridsAndRunInInt8) {
+// float), the int8 model takes grids of mixed bits and gives the fake-quantized network's predictions
+// (nearly: the slider's path refuses other than 8 bits), and a float input between two weighted layers
+// is refused by name, so the caller falls back.
+TEST(Int8ModelForSetting,
+     MixedPerLayerActivationBitsCalibrateTheirOwnGridsAndBuildButTheSliderKeepsThemFloat) {
   std::unique_ptr<Network<float>> network = random_network(parsed("mlp:24,16,12", {1, 1, 16}, 3), 15);
   Rng rng(16);
   std::vector<uint8_t> pixels(700 * 16);
@@ -435,8 +450,19 @@ TEST(Int8ModelForSetting, MixedPerLayerActivationBitsCalibrateTheirOwnGridsAndRu
   EXPECT_EQ(activations.input_grids[6]->q_max - activations.input_grids[6]->q_min, 31);
   EXPECT_FALSE(activations.input_grids[0]);  // the data
 
-  Result<Int8Model> model =
+  // The slider's path refuses grids this coarse (they flip predictions fake quantization keeps) ...
+  Result<Int8Model> for_slider =
       build_int8_model_for_setting(*network, network->parameters(), setting, activations, codes);
+  ASSERT_FALSE(for_slider.ok());
+  EXPECT_EQ(
+      for_slider.message(),
+      "layer 2 (dense) input: 3-bit activations; int8 computes fake quantization's predictions only at 8");
+  // ... but int8 inference itself runs them, each layer requantized to its own grid.
+  Int8ModelOptions options;
+  options.weights = setting.weights;
+  options.activation_quantization = activations;
+  options.input_grid = *int8_input_grid_of_codes(codes);
+  Result<Int8Model> model = build_int8_model(*network, network->parameters(), options);
   ASSERT_TRUE(model.ok()) << model.message();
   Result<std::vector<int32_t>> int8 = int8_predict(*model, codes, 700, Int8Backend::engine, 1);
   ASSERT_TRUE(int8.ok()) << int8.message();

@@ -116,8 +116,10 @@ Result<QuantGrid> int8_input_grid_of_codes(const FeatureRows& features);
 // by quantize_weights_into from `master`, activations on `activations`, the grids
 // calibrate_activation_ranges gave), or why it cannot, so the caller evaluates by fake quantization
 // instead: activations not quantized (nothing to gain); features stored as floats (the int8 input
-// would round the data, which the float network does not); and build_int8_model's refusals (not a
-// ReLU network, float or asymmetric 8-bit weights in some layer).
+// would round the data, which the float network does not); activations of other than 8 bits or weights
+// of fewer than 4 bits in some layer (their coarse grids turn float roundings into 0.1-20% flipped
+// predictions); and build_int8_model's refusals (not a ReLU network, float or asymmetric 8-bit weights
+// in some layer).
 // weight_grids: quantize_weights_into's grids of `master` for `setting` (empty: chosen again); pool:
 // as Int8ModelOptions::pool.
 Result<Int8Model> build_int8_model_for_setting(const Network<float>& network, std::span<const float> master,
