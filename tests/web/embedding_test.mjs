@@ -18,7 +18,7 @@ const VIEWPORT = {width: 1100, height: 760};
 const APP_TIMEOUT = 60000;  // an app instance loads, compiles and draws its first frame well within this
 const EVENT_TIMEOUT = 20000;
 const LESSONS = ['index.html', 'what-quantization-does.html', 'why-4-bits-breaks.html',
-                 'dropbits-and-learned-bits.html', 'chart-it-yourself.html'];
+                 'dropbits-and-learned-bits.html', 'chart-it-yourself.html', 'mixed-precision.html'];
 
 const [webDir, screenshotDir] = process.argv.slice(2);
 if (!webDir) {
@@ -164,6 +164,48 @@ async function framesDrawn(frame) {
 }
 async function shoot(page, name) {
   if (screenshotDir) await page.screenshot({path: path.join(screenshotDir, name), fullPage: true});
+}
+
+// The mixed-precision lesson: its answers start closed; once the network is trained its buttons drive the
+// element (layer bits, a budget), and the read-out under it repeats the element's numbers after each.
+async function checkMixedPrecisionLesson(page) {
+  const what = [];
+  const details = await page.evaluate(() => [...document.querySelectorAll('details')].map((d) => d.open));
+  const closed = details.length >= 5 && details.every((open) => !open);
+  what.push(`${details.length} answers, ${closed ? 'all closed' : 'some open'}`);
+  const trained = await tryWait(page.waitForFunction(
+      () => !document.querySelector('[data-method="measured"]').disabled, null, {timeout: APP_TIMEOUT})) !== null;
+  what.push(trained ? 'buttons woke when trained' : 'buttons never woke');
+  // The read-out against the element's last metrics, once those are of the current setting.
+  const readoutAfter = async (selector, bits) => {
+    await page.click(selector);
+    const matched = await tryWait(page.waitForFunction((bits) => {
+      const metrics = document.getElementById('playground').metrics;
+      const run = metrics?.runs[0], size = metrics?.model_size;
+      if (!run?.current.current || size.weight_bits_per_layer.join(',') !== (bits ?? size.weight_bits_per_layer.join(','))) return false;
+      const number = (id) => parseFloat(document.getElementById(id).textContent);
+      const shown = {accuracy: number('accuracy'), kilobytes: number('size'), average: number('average-bits'),
+                     layers: document.getElementById('layer-bits').textContent};
+      const agrees = Math.abs(shown.accuracy - 100 * run.current.accuracy) < 0.051 &&
+                     Math.abs(shown.kilobytes - size.kilobytes) < 0.0051 &&
+                     Math.abs(shown.average - size.average_weight_bits) < 0.0051 &&
+                     shown.layers === size.weight_bits_per_layer.join(', ');
+      return agrees && {...shown, state: document.getElementById('playground').state};
+    }, bits, {timeout: EVENT_TIMEOUT}));
+    return matched ? await matched.jsonValue() : null;
+  };
+  const even = trained ? await readoutAfter('[data-layers="4,4,4"]', '4,4,4') : null;
+  const middle = trained ? await readoutAfter('[data-layers="4,2,4"]', '4,2,4') : null;
+  const layersPassed = even !== null && middle !== null && /layer_weight_bits=4(%2C|,)2(%2C|,)4/.test(middle.state) &&
+                       middle.kilobytes < even.kilobytes;
+  what.push(`4, 4, 4 then 4, 2, 4: read-out ${JSON.stringify(even)} then ${JSON.stringify(middle)}`);
+  // The lesson's answers: measured chooses 3, 2, 3 within the budget and beats uniform, which falls to 2 bits.
+  const measured = trained ? await readoutAfter('[data-method="measured"]', '3,2,3') : null;
+  const uniform = trained ? await readoutAfter('[data-method="uniform"]', '2,2,2') : null;
+  const budgetPassed = measured !== null && uniform !== null && measured.average <= 2.5 &&
+                       measured.accuracy > uniform.accuracy;
+  what.push(`measured ${JSON.stringify(measured)}, uniform ${JSON.stringify(uniform)}`);
+  return {passed: closed && trained && layersPassed && budgetPassed, what: what.join('; ')};
 }
 
 try {
@@ -394,7 +436,7 @@ try {
     if (name === 'index.html') {
       const links = await page.evaluate(() => [...document.querySelectorAll('a.card')].map((a) => a.href));
       const statuses = await Promise.all(links.map((link) => fetch(link).then((r) => r.status)));
-      drawn = links.length === 4 && statuses.every((status) => status === 200);
+      drawn = links.length === LESSONS.length - 1 && statuses.every((status) => status === 200);
       what = `links to ${links.length} lessons, all there`;
     } else if (name === 'chart-it-yourself.html') {
       drawn = await tryWait(page.waitForFunction(() => document.getElementById('chart').dataset.state === 'trained',
@@ -422,6 +464,10 @@ try {
                                                    null, {timeout: EVENT_TIMEOUT})) !== null;
       }
       what = 'its playground is ready, reports numbers and the learned bits, and takes the buttons';
+    } else if (name === 'mixed-precision.html') {
+      const result = await checkMixedPrecisionLesson(page);
+      drawn = result.passed;
+      what = result.what;
     } else {
       drawn = await tryWait(page.waitForFunction(() => document.querySelector('qplay-playground')?.ready === true,
                                                  null, {timeout: APP_TIMEOUT})) !== null;

@@ -49,6 +49,15 @@ function check(condition, message) {
   if (!condition) failures.push(message);
 }
 
+// A promise's value, or null if it rejects (a wait that timed out).
+async function tryWait(promise) {
+  try {
+    return await promise;
+  } catch {
+    return null;
+  }
+}
+
 const browser = await playwright.chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
@@ -245,6 +254,82 @@ try {
           'phone: closing the drawer shows the slider again');
     if (screenshotPath) await app.page.screenshot({path: screenshotPath.replace(/\.png$/, '-phone.png')});
     check(app.errors.length === 0, `phone: no console errors${app.errors.length ? ': ' + app.errors.join(' | ') : ''}`);
+    await app.page.close();
+  }
+
+  // ---- A plot's right-click menu, "Save plot as PNG": the browser downloads the plot's pixels as a PNG
+  {
+    // Without the Weights tab the Layer sensitivity tab is the first, and without the setup and the
+    // training curves a laptop's screen has room for all panels at once, so its bars are drawn.
+    const app = await openApp(browser, url, {width: 1280, height: 800, scale: DEVICE_PIXEL_RATIO,
+                                             hash: 'methods=baseline&epochs=3&setup_hide=1&training_hide=1&weights_hide=1'});
+    await app.until(() => Module._qplay_app_training() === 0, null, 120000);
+    const plot = await app.control('sensitivity_weights');
+    check(plot !== null, `PNG: the weight sensitivity plot is drawn (${JSON.stringify(plot)})`);
+    let png = null, name = '';
+    if (plot) {
+      // Right-click near the plot's top left, so the menu opens below and right of the pointer.
+      const x = plot.x + 0.2 * plot.width, y = plot.y + 0.2 * plot.height;
+      await app.page.mouse.move(x, y);
+      await app.waitFrames(1);
+      await app.page.mouse.down({button: 'right'});
+      await app.waitFrames(1);
+      await app.page.mouse.up({button: 'right'});
+      await app.waitFrames(3);  // ImGui sizes a new popup on its first frame and shows it on the next
+      // The menu's top left is 1 px below the pointer; "Save plot as SVG" is its first line and "Save plot
+      // as PNG" its second: ImGui's default window padding (8 px) and item spacing (4 px) and the app's
+      // 15 px font, all in CSS pixels at any devicePixelRatio.
+      const download = app.page.waitForEvent('download', {timeout: 20000});
+      await app.page.mouse.click(x + 40, y + 1 + 8 + 15 + 4 + 7.5);
+      const saved = await tryWait(download);
+      if (saved) {
+        name = saved.suggestedFilename();
+        png = fs.readFileSync(await saved.path());
+      }
+      await app.page.mouse.move(0, 0);  // no hover on the plot in the frame read back below
+    }
+    check(png !== null && name === 'qplay-sensitivity_weights.png', `PNG: the menu's "Save plot as PNG" downloads '${name}'`);
+    const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+    const isPng = png !== null && png.length > 33 && signature.every((byte, i) => png[i] === byte) &&
+                  png.toString('latin1', 12, 16) === 'IHDR';
+    const size = isPng ? {width: png.readUInt32BE(16), height: png.readUInt32BE(20)} : null;
+    const expected = plot ? {width: Math.round(plot.width * DEVICE_PIXEL_RATIO), height: Math.round(plot.height * DEVICE_PIXEL_RATIO)} : null;
+    check(isPng && Math.abs(size.width - expected.width) <= 1 && Math.abs(size.height - expected.height) <= 1,
+          `PNG: a PNG of the plot's size in device pixels (${png ? png.length : 0} bytes, ${JSON.stringify(size)}, ` +
+          `plot ${JSON.stringify(expected)})`);
+    if (isPng && plot) {
+      // Decoded by the browser and set beside the same region of the canvas, read back after the menu closed.
+      await app.waitFrames(3);
+      await app.page.evaluate(() => Module._qplay_app_request_readback());
+      await app.until(() => Module._qplay_app_readback_pixels() !== 0, null, 10000);
+      const compared = await app.page.evaluate(async ({base64, x, y, ratio}) => {
+        const box = Module.canvas.getBoundingClientRect();  // the readback is canvas-relative
+        const left = Math.round((x - box.left) * ratio), top = Math.round((y - box.top) * ratio);
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const bitmap = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+        const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+        const context = canvas.getContext('2d');
+        context.drawImage(bitmap, 0, 0);
+        const saved = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+        const width = Module._qplay_app_readback_width(), height = Module._qplay_app_readback_height();
+        const start = Module._qplay_app_readback_pixels();
+        const frame = Module.HEAPU8.subarray(start, start + width * height * 4);  // bottom row first
+        const colors = new Set();
+        let same = 0;
+        for (let y = 0; y < bitmap.height; ++y) {
+          for (let x = 0; x < bitmap.width; ++x) {
+            const i = 4 * (y * bitmap.width + x), j = 4 * ((height - 1 - (top + y)) * width + left + x);
+            colors.add((saved[i] << 16) | (saved[i + 1] << 8) | saved[i + 2]);
+            same += Math.abs(saved[i] - frame[j]) + Math.abs(saved[i + 1] - frame[j + 1]) + Math.abs(saved[i + 2] - frame[j + 2]) <= 6;
+          }
+        }
+        return {colors: colors.size, same: same / (bitmap.width * bitmap.height)};
+      }, {base64: png.toString('base64'), x: plot.x, y: plot.y, ratio: DEVICE_PIXEL_RATIO});
+      check(compared.colors > 1 && compared.same > 0.95,
+            `PNG: not blank, and the plot as the canvas shows it (${compared.colors} colours, ` +
+            `${(100 * compared.same).toFixed(1)}% of pixels as on the canvas)`);
+    }
+    check(app.errors.length === 0, `PNG: no console errors${app.errors.length ? ': ' + app.errors.join(' | ') : ''}`);
     await app.page.close();
   }
 
