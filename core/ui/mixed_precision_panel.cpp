@@ -178,6 +178,15 @@ void budget_row(PlaygroundState& state, const std::function<void(std::string)>& 
     ImGui::ProgressBar(done, ImVec2(8 * font, 0), label.c_str());
     remember("allocation_progress");
   }
+  if (state.pareto_fronts.run >= 0) {
+    ImGui::SameLine();
+    if (ImGui::GetContentRegionAvail().x < 9 * font) ImGui::NewLine();
+    if (ImGui::RadioButton("bars", !state.show_pareto_fronts)) state.show_pareto_fronts = false;
+    remember("show_bars");
+    ImGui::SameLine();
+    if (ImGui::RadioButton("fronts", state.show_pareto_fronts)) state.show_pareto_fronts = true;
+    remember("show_fronts");
+  }
   if (fronts) start_pareto_fronts(state);
   if (!allocate) return;
   const bool was_playing = lab.playing();
@@ -294,6 +303,12 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
       layer_bits_stepper(state, activation_bits, chosen, "activations", remember);
   }
   if (!weight_bits.hidden) budget_row(state, remember);
+  // The fronts take the bars' place, as large as they can be (a third plot beside two would be too small
+  // to read in the panel's quarter of a laptop screen); "bars" brings the bars back.
+  if (state.show_pareto_fronts && state.pareto_fronts.run >= 0) {
+    draw_pareto_fronts(state, ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)), remember);
+    return;
+  }
 
   // Per layer and run: only that layer's weights, and only its input, at the sliders' bits.
   bool any_older = false;
@@ -318,12 +333,10 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
       accuracies([&](int l) { return lab.layer_activation_only_setting(l); }, 1)};
   const ImGuiStyle& style = ImGui::GetStyle();
   const ImVec2 rest(size.x, size.y - (ImGui::GetCursorPosY() - start_y));
-  // Side by side unless the panel is taller than wide (a phone): a bar needs height more than width. The
-  // Pareto fronts, once asked for, are a third plot.
+  // Side by side unless the panel is taller than wide (a phone): a bar needs height more than width.
   const bool stacked = rest.y > rest.x;
-  const int plots = state.pareto_fronts.run >= 0 ? 3 : 2;
-  const ImVec2 each = stacked ? ImVec2(rest.x, (rest.y - (plots - 1) * style.ItemSpacing.y) / plots)
-                              : ImVec2((rest.x - (plots - 1) * style.ItemSpacing.x) / plots, rest.y);
+  const ImVec2 each = stacked ? ImVec2(rest.x, (rest.y - style.ItemSpacing.y) / 2)
+                              : ImVec2((rest.x - style.ItemSpacing.x) / 2, rest.y);
 
   // Each bar group names its layer and that layer's bits in the current setting ("● L1 3-bit", the
   // chosen one marked); where groups are narrow only the bits, in the quantization papers' short form
@@ -355,10 +368,6 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
   draw_bars(state, weights_only, weight_bits, each, reference, reference_label, remember);
   if (!stacked) ImGui::SameLine();
   draw_bars(state, activations_only, activation_bits, each, reference, reference_label, remember);
-  if (plots == 3) {
-    if (!stacked) ImGui::SameLine();
-    draw_pareto_fronts(state, each, remember);
-  }
 }
 
 }  // namespace qplay::ui

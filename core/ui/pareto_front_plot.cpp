@@ -86,6 +86,7 @@ void start_pareto_fronts(PlaygroundState& state) {
   }
   if (was_playing) lab.pause();
   state.pareto_fronts = {};
+  state.show_pareto_fronts = true;
   copy_pareto_fronts(state, *lab.allocation_work());
   state.say("Pareto fronts of " + lab.run(state.selected_run).method + "'s weights" +
             (was_playing ? ": training paused, the fronts are of these weights" : ""));
@@ -109,15 +110,18 @@ bool pareto_fronts_current(const PlaygroundState& state) {
          lab->weights_version(fronts.run) == fronts.weights_version;
 }
 
-void draw_pareto_fronts(PlaygroundState& state, ImVec2 size, const std::function<void(std::string)>& remember) {
+void draw_pareto_fronts(PlaygroundState& state, ImVec2 size,
+                        const std::function<void(std::string)>& remember) {
   const PlaygroundState::ParetoFronts& fronts = state.pareto_fronts;
   Lab& lab = *state.lab();
   if (fronts.run < 0) return;
   const bool older = !pareto_fronts_current(state);
   const std::string run_name = fronts.run < lab.run_count() ? lab.run(fronts.run).method : "an earlier run";
   std::string title = "Pareto fronts: " + run_name + ", weights of epoch " + std::to_string(fronts.epoch);
-  if (older) title += " (older: the weights changed since)";
-  else if (fronts.cancelled) title += " (stopped: the weights changed)";
+  if (older)
+    title += " (older: the weights changed since)";
+  else if (fronts.cancelled)
+    title += " (stopped: the weights changed)";
   else if (!fronts.finished)
     title += " " + format_double("%.0f", 100.0 * fronts.progress.done / std::max(1, fronts.progress.total)) +
              "%\u2026";
@@ -130,7 +134,8 @@ void draw_pareto_fronts(PlaygroundState& state, ImVec2 size, const std::function
   std::vector<double> now_x, now_y;
   const EvaluationCache::Entry* now = lab.evaluation(state.selected_run, lab.current_setting());
   if (is_current_readout(lab, state.selected_run, now)) {
-    now_x.push_back(model_size(lab.network(state.selected_run).architecture(), lab.current_setting()).kilobytes());
+    now_x.push_back(
+        model_size(lab.network(state.selected_run).architecture(), lab.current_setting()).kilobytes());
     now_y.push_back(100 * now->result.accuracy);
     series.push_back({"now", ImGui::GetColorU32(ImGuiCol_Text), now_x, now_y, /*markers=*/true});
   }
@@ -144,10 +149,8 @@ void draw_pareto_fronts(PlaygroundState& state, ImVec2 size, const std::function
   const LinePlotHover hover = line_plot("pareto_fronts_plot", series, options);
   remember("pareto_fronts_plot");
   if (older) remember("pareto_older");
-  if (ImGui::IsItemHovered() && hover.series >= 0 && size_t(hover.series) < built.xs.size())
-    ImGui::SetTooltip("Click to use this allocation's bits per layer");
-  if (!hover.clicked || hover.series < 0 || size_t(hover.series) >= built.point_of.size() || hover.point < 0 ||
-      size_t(hover.point) >= built.point_of[hover.series].size())
+  if (!hover.clicked || hover.series < 0 || size_t(hover.series) >= built.point_of.size() ||
+      hover.point < 0 || size_t(hover.point) >= built.point_of[hover.series].size())
     return;
   const AllocationPoint& point = fronts.points[built.point_of[hover.series][hover.point]];
   std::vector<int> bits;
@@ -159,8 +162,9 @@ void draw_pareto_fronts(PlaygroundState& state, ImVec2 size, const std::function
   state.apply_setting("layer_weight_bits", format_layer_bits(bits));
   state.say(std::string(choice_name(point.allocation.method)) + " at " +
             format_double("%.3g", point.allocation.budget.value) + " bits per weight: bits " +
-            format_layer_bits(bits) + " by layer, " + format_double("%.1f", point.allocation.size.kilobytes()) +
-            " KB, " + format_double("%.1f", 100 * point.test.accuracy) + "% on the test split" +
+            format_layer_bits(bits) + " by layer, " +
+            format_double("%.1f", point.allocation.size.kilobytes()) + " KB, " +
+            format_double("%.1f", 100 * point.test.accuracy) + "% on the test split" +
             (older ? " (of older weights)" : ""));
 }
 

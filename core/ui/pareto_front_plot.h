@@ -16,13 +16,15 @@
 namespace qplay::ui {
 
 // Asks the lab for the selected run's fronts, replacing any allocation job; training pauses, for the fronts
-// are of one set of weights (a training step would cancel them). Errors go to the status bar.
+// are of one set of weights (a training step would cancel them). They are shown in the bars' place.
+// Errors go to the status bar.
 void start_pareto_fronts(PlaygroundState& state);
 // Copies the lab's fronts job (work.job->computes_fronts()) into state.pareto_fronts.
 void copy_pareto_fronts(PlaygroundState& state, const LabAllocationWork& work);
 // Whether the fronts are of the weights their run has now (else they are drawn greyed, as older).
 bool pareto_fronts_current(const PlaygroundState& state);
 // The plot, when fronts were asked for; remembers "pareto_fronts_plot" and, while older, "pareto_older".
-void draw_pareto_fronts(PlaygroundState& state, ImVec2 size, const std::function<void(std::string)>& remember);
+void draw_pareto_fronts(PlaygroundState& state, ImVec2 size,
+                        const std::function<void(std::string)>& remember);
 
 }  // namespace qplay::ui

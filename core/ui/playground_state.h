@@ -83,6 +83,7 @@ class PlaygroundState : private LabStateTarget {
     bool finished = false, cancelled = false;
     std::vector<AllocationPoint> points;
   } pareto_fronts;
+  bool show_pareto_fronts = false;  // sensitivity panel: the fronts in the bars' place
 
  private:
   void publish();  // the URL hash, after every change
