@@ -90,10 +90,8 @@ void layer_bits_stepper(PlaygroundState& state, const LayerBits& bits, size_t la
   }
 }
 
-// Says which weights a job of the lab is of, as the status bar names them.
 std::string weights_named(const Lab& lab, const LabAllocationWork& work) {
-  return lab.run(work.run).method + "'s weights of epoch " + std::to_string(work.epoch) + " (step " +
-         std::to_string(work.steps) + ")";
+  return lab.run(work.run).method + "'s " + weights_label(work.epoch, work.steps);
 }
 
 // Each frame: a finished allocation's bits become the lab's per-layer bits if they are of the weights

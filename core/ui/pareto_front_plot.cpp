@@ -77,6 +77,11 @@ FrontSeries front_series(const std::vector<AllocationPoint>& points, bool older)
 
 }  // namespace
 
+std::string weights_label(int epoch, long steps) {
+  return "weights at step " + std::to_string(steps) + " (" + std::to_string(epoch) +
+         (epoch == 1 ? " epoch" : " epochs") + " done)";
+}
+
 void start_pareto_fronts(PlaygroundState& state) {
   Lab& lab = *state.lab();
   const bool was_playing = lab.playing();
@@ -88,7 +93,9 @@ void start_pareto_fronts(PlaygroundState& state) {
   state.pareto_fronts = {};
   state.show_pareto_fronts = true;
   copy_pareto_fronts(state, *lab.allocation_work());
-  state.say("Pareto fronts of " + lab.run(state.selected_run).method + "'s weights" +
+  state.say("Pareto fronts of " + lab.run(state.selected_run).method + "'s " +
+            weights_label(lab.trainer(state.selected_run).completed_epochs(),
+                          lab.trainer(state.selected_run).steps_taken()) +
             (was_playing ? ": training paused, the fronts are of these weights" : ""));
 }
 
@@ -97,6 +104,7 @@ void copy_pareto_fronts(PlaygroundState& state, const LabAllocationWork& work) {
   fronts.run = work.run;
   fronts.weights_version = work.weights_version;
   fronts.epoch = work.epoch;
+  fronts.steps = work.steps;
   fronts.progress = work.job->progress();
   fronts.finished = work.job->finished();
   fronts.cancelled = work.cancelled;
@@ -117,7 +125,7 @@ void draw_pareto_fronts(PlaygroundState& state, ImVec2 size,
   if (fronts.run < 0) return;
   const bool older = !pareto_fronts_current(state);
   const std::string run_name = fronts.run < lab.run_count() ? lab.run(fronts.run).method : "an earlier run";
-  std::string title = "Pareto fronts: " + run_name + ", weights of epoch " + std::to_string(fronts.epoch);
+  std::string title = "Pareto fronts: " + run_name + ", " + weights_label(fronts.epoch, fronts.steps);
   if (older)
     title += " (older: the weights changed since)";
   else if (fronts.cancelled)

@@ -15,6 +15,9 @@
 
 namespace qplay::ui {
 
+// Which weights an allocation is of, in words: "weights at step 233 (0 epochs done)".
+std::string weights_label(int epoch, long steps);
+
 // Asks the lab for the selected run's fronts, replacing any allocation job; training pauses, for the fronts
 // are of one set of weights (a training step would cancel them). They are shown in the bars' place.
 // Errors go to the status bar.

@@ -79,6 +79,7 @@ class PlaygroundState : private LabStateTarget {
     int run = -1;
     uint64_t weights_version = 0;  // of the weights they are computed from
     int epoch = 0;                 // the run's completed epochs then
+    long steps = 0;                // and its training steps
     JobProgress progress;
     bool finished = false, cancelled = false;
     std::vector<AllocationPoint> points;

@@ -76,7 +76,8 @@ TEST(BitAllocationJob, SlicedEqualsOneShotForEveryMethod) {
       }
       ASSERT_TRUE(job->allocation().has_value());
       expect_same_allocation(*job->allocation(), *expected);
-      if (method == AllocationMethod::hessian) EXPECT_EQ(steps, 2 * 4 + 1);  // chunks x vectors, then the search
+      if (method == AllocationMethod::hessian)
+        EXPECT_EQ(steps, 2 * 4 + 1);  // chunks x vectors, then the search
     }
   }
 }
@@ -85,8 +86,8 @@ TEST(BitAllocationJob, SlicedParetoFrontsEqualTheOneShotOnes) {
   qplay::Run model = trained_moons_mlp();
   const std::vector<AllocationMethod> methods = {AllocationMethod::uniform, AllocationMethod::measured,
                                                  AllocationMethod::hessian};
-  const std::vector<BitBudget> budgets = {{BudgetKind::average_bits, 2.5}, {BudgetKind::average_bits, 4},
-                                          {BudgetKind::average_bits, 6}};
+  const std::vector<BitBudget> budgets = {
+      {BudgetKind::average_bits, 2.5}, {BudgetKind::average_bits, 4}, {BudgetKind::average_bits, 6}};
   Result<BitAllocator> one_shot = BitAllocator::create(*model.network, *model.dataset, job_options());
   ASSERT_TRUE(one_shot.ok());
   Result<std::vector<AllocationPoint>> expected =
