@@ -2,7 +2,7 @@
 // result equals the one-shot one bit for bit for every method and for the Pareto fronts, even when the
 // network runs other forwards between slices (as the lab's evaluations do); progress never goes back and
 // ends at its total; a step stops at the first unit after its caller says stop (counted, not timed); and
-// the lab cancels a job once its run's weights change, never applying it.
+// the lab cancels a job once its run's weights change, never applying it, and a new request replaces it.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -193,6 +193,11 @@ TEST(LabAllocationJob, AChangeOfTheRunsWeightsCancelsIt) {
   EXPECT_EQ(lab->allocation_work()->job->progress().done, before.done);  // no work on other weights
   for (int i = 0; i < 50; ++i) lab->advance(0.01);
   EXPECT_FALSE(lab->allocation_work()->job->allocation().has_value());
+  // A new request replaces it.
+  ASSERT_TRUE(start_lab_pareto_fronts(*lab, 1).ok());
+  ASSERT_TRUE(start_lab_allocation(*lab, 0, AllocationMethod::uniform, {BudgetKind::average_bits, 3}).ok());
+  EXPECT_FALSE(lab->allocation_work()->job->computes_fronts());
+  EXPECT_EQ(lab->allocation_work()->run, 0);
   // A rebuild drops it (its networks are gone); a bad request starts nothing.
   ASSERT_TRUE(lab->reset().ok());
   EXPECT_EQ(lab->allocation_work(), nullptr);
