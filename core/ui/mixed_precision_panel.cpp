@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "core/engine/base/number_format.h"
+#include "core/engine/lab/lab_allocation.h"
 #include "core/engine/train/bit_allocation.h"
 #include "core/ui/panels.h"
+#include "core/ui/pareto_front_plot.h"
 #include "core/ui/plot.h"
 
 namespace qplay::ui {
@@ -88,9 +90,46 @@ void layer_bits_stepper(PlaygroundState& state, const LayerBits& bits, size_t la
   }
 }
 
-// "Fit a budget: [4.00 bits per weight] [measured]": releasing the slider or picking a method chooses every
-// layer's weight bits for the selected run's weights (lab/lab_allocation.h, through the lab command the
-// JS API uses); the per-layer bits, the bars and the size above follow. The status bar says what it chose.
+std::string weights_named(const Lab& lab, const LabAllocationWork& work) {
+  return lab.run(work.run).method + "'s " + weights_label(work.epoch, work.steps);
+}
+
+// Each frame: a finished allocation's bits become the lab's per-layer bits if they are of the weights
+// its run has now (else the status bar says nothing was applied), and a fronts job's points are copied
+// as they arrive. A finished or stopped job is taken from the lab.
+void follow_allocation_work(PlaygroundState& state) {
+  Lab& lab = *state.lab();
+  const LabAllocationWork* work = lab.allocation_work();
+  if (!work) return;
+  if (work->job->computes_fronts()) {
+    copy_pareto_fronts(state, *work);
+    if (work->job->finished() || work->cancelled) lab.take_allocation_work();
+    return;
+  }
+  if (!work->job->finished() && !work->cancelled) return;
+  const std::unique_ptr<LabAllocationWork> done = lab.take_allocation_work();
+  if (done->cancelled || lab.weights_version(done->run) != done->weights_version) {
+    state.say(
+        "Allocation stopped: " + weights_named(lab, *done) + " changed before it finished; no bits applied",
+        true);
+    return;
+  }
+  const BitAllocation& allocation = *done->job->allocation();
+  state.apply_setting("layer_weight_bits", format_layer_bits(lab_layer_weight_bits(lab, allocation)));
+  state.say(weights_named(lab, *done) + ", " + std::string(choice_name(allocation.method)) + ": bits " +
+            format_layer_bits(lab.state().layer_weight_bits) + " by layer, " +
+            format_double("%.2f", allocation.size.average_weight_bits) + " bits per weight, " +
+            format_double("%.1f", allocation.size.kilobytes()) + " KB (" +
+            format_double("%.0f", allocation.milliseconds) + " ms of work)");
+}
+
+// "Fit a budget: [4.00 bits per weight] [measured] [Pareto fronts]": releasing the slider or picking a
+// method starts choosing every layer's weight bits for the selected run's weights (lab/lab_allocation.h,
+// in the lab's time slices, "allocating 40%..." meanwhile); the per-layer bits, the bars and the size
+// above follow when it is done. "Pareto fronts" computes every method's allocations at budgets 2..8 and
+// their test accuracy for the plot beside the bars: on request, not when the tab opens, because it costs
+// seconds on Fashion-MNIST and pauses training (an allocation is of one set of weights; a training step
+// would cancel it). The status bar says what was chosen, for which weights.
 void budget_row(PlaygroundState& state, const std::function<void(std::string)>& remember) {
   const float font = ImGui::GetFontSize();
   ImGui::TextUnformatted("fit a budget");
@@ -104,7 +143,7 @@ void budget_row(PlaygroundState& state, const std::function<void(std::string)>& 
     ImGui::SetTooltip(
         "Release to choose each layer's weight bits (2..8) so the model averages at most this many bits\n"
         "per weight, on the selected run's weights: measured = greedy on the measured loss, hessian =\n"
-        "HAWQ's Hessian-trace criterion, uniform = the same bits everywhere.");
+        "HAWQ's Hessian-trace criterion, uniform = the same bits everywhere. Training pauses meanwhile.");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(font * 7);
   constexpr auto kMethods = choice_names(AllocationMethod{});
@@ -118,19 +157,47 @@ void budget_row(PlaygroundState& state, const std::function<void(std::string)>& 
     ImGui::EndCombo();
   }
   remember("allocation_method");
+  ImGui::SameLine();
+  if (ImGui::GetContentRegionAvail().x < 8 * font) ImGui::NewLine();
+  const bool fronts = ImGui::Button("Pareto fronts");
+  remember("pareto_fronts");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "Test accuracy against size of each method's bits at 2, 2.5, ..., 8 bits per weight, for the\n"
+        "selected run's weights now (training pauses meanwhile). Click a point to use its bits.");
+  Lab& lab = *state.lab();
+  if (const LabAllocationWork* work = lab.allocation_work(); work && !work->job->finished()) {
+    const JobProgress progress = work->job->progress();
+    const float done = float(progress.done) / float(std::max(1, progress.total));
+    ImGui::SameLine();
+    if (ImGui::GetContentRegionAvail().x < 9 * font) ImGui::NewLine();
+    const std::string label = (work->job->computes_fronts() ? "fronts " : "allocating ") +
+                              format_double("%.0f", 100.0 * done) + "%\u2026";
+    ImGui::ProgressBar(done, ImVec2(8 * font, 0), label.c_str());
+    remember("allocation_progress");
+  }
+  if (state.pareto_fronts.run >= 0) {
+    ImGui::SameLine();
+    if (ImGui::GetContentRegionAvail().x < 9 * font) ImGui::NewLine();
+    if (ImGui::RadioButton("bars", !state.show_pareto_fronts)) state.show_pareto_fronts = false;
+    remember("show_bars");
+    ImGui::SameLine();
+    if (ImGui::RadioButton("fronts", state.show_pareto_fronts)) state.show_pareto_fronts = true;
+    remember("show_fronts");
+  }
+  if (fronts) start_pareto_fronts(state);
   if (!allocate) return;
-  Result<Json> reply = state.run_command(
-      "allocate", Json::object({{"run", Json(state.selected_run)},
-                                {"method", Json(std::string(kMethods[state.allocation_method]))},
-                                {"budget_bits", Json(double(state.allocation_budget_bits))}}));
-  if (!reply) return;  // run_command put the reason in the status bar
-  const Lab& lab = *state.lab();
-  state.say(lab.run(state.selected_run).method + "'s weights, " +
-            std::string(kMethods[state.allocation_method]) + ": bits " +
-            format_layer_bits(lab.state().layer_weight_bits) + " by layer, " +
-            format_double("%.2f", reply->find("average_weight_bits")->as_number()) + " bits per weight, " +
-            format_double("%.1f", reply->find("kilobytes")->as_number()) + " KB (" +
-            format_double("%.0f", reply->find("milliseconds")->as_number()) + " ms)");
+  const bool was_playing = lab.playing();
+  const BitBudget budget{BudgetKind::average_bits, double(state.allocation_budget_bits)};
+  if (Status status = start_lab_allocation(lab, state.selected_run,
+                                           static_cast<AllocationMethod>(state.allocation_method), budget);
+      !status) {
+    state.say(status.message(), true);
+    return;
+  }
+  if (was_playing) lab.pause();
+  state.say("Allocating on " + weights_named(lab, *lab.allocation_work()) +
+            (was_playing ? ": training paused, the bits are for these weights" : ""));
 }
 
 // The accuracy of every run at the current setting, in its colour, faded when not of the current weights.
@@ -206,6 +273,7 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
   int& chosen = state.mixed_precision_layer;
   chosen = std::clamp(chosen, 0, static_cast<int>(layers.size()) - 1);
   const float start_y = ImGui::GetCursorPosY();
+  follow_allocation_work(state);
 
   ImGui::TextWrapped("Now: %s; %s", applied_setting_label(lab).c_str(), model_size_label(lab).c_str());
   current_accuracies(lab);
@@ -233,6 +301,12 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
       layer_bits_stepper(state, activation_bits, chosen, "activations", remember);
   }
   if (!weight_bits.hidden) budget_row(state, remember);
+  // The fronts take the bars' place, as large as they can be (a third plot beside two would be too small
+  // to read in the panel's quarter of a laptop screen); "bars" brings the bars back.
+  if (state.show_pareto_fronts && state.pareto_fronts.run >= 0) {
+    draw_pareto_fronts(state, ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)), remember);
+    return;
+  }
 
   // Per layer and run: only that layer's weights, and only its input, at the sliders' bits.
   bool any_older = false;

@@ -73,6 +73,18 @@ class PlaygroundState : private LabStateTarget {
   int mixed_precision_layer = 0;     // sensitivity panel: the weighted layer whose bits its controls set
   float allocation_budget_bits = 4;  // sensitivity panel: the budget its allocation fits, bits per weight
   int allocation_method = 1;         // sensitivity panel: index into choice_names(AllocationMethod), measured
+  // Sensitivity panel: the Pareto fronts last asked for, copied from the lab's job as points arrive, so a
+  // later allocation (which replaces the lab's job) leaves them on screen. run -1: none asked for.
+  struct ParetoFronts {
+    int run = -1;
+    uint64_t weights_version = 0;  // of the weights they are computed from
+    int epoch = 0;                 // the run's completed epochs then
+    long steps = 0;                // and its training steps
+    JobProgress progress;
+    bool finished = false, cancelled = false;
+    std::vector<AllocationPoint> points;
+  } pareto_fronts;
+  bool show_pareto_fronts = false;  // sensitivity panel: the fronts in the bars' place
 
  private:
   void publish();  // the URL hash, after every change

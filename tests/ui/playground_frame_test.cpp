@@ -178,6 +178,9 @@ TEST(PlaygroundFrame, TheBudgetSliderChoosesEveryLayersBitsWithinTheBudget) {
   Playground playground(platform, std::string(kQuick) + "&architecture=mlp:8,8&weights_hide=1&weight_bits=4");
   imgui.train(playground);
   ASSERT_TRUE(imgui.click(playground, "budget_bits"));  // the middle of 2..8
+  // The allocation runs in the lab's slices, a frame drawn after each; its bits apply when it is done.
+  for (int i = 0; i < 1000 && lab_state_from_hash(platform.published).state.layer_weight_bits.empty(); ++i)
+    imgui.frame(playground);
   const std::vector<int> bits = lab_state_from_hash(platform.published).state.layer_weight_bits;
   const std::string value = format_layer_bits(bits);
   ASSERT_EQ(bits.size(), 3u) << platform.published;
@@ -193,6 +196,63 @@ TEST(PlaygroundFrame, TheBudgetSliderChoosesEveryLayersBitsWithinTheBudget) {
     setting.weight_bits_per_layer[layer] = b;
   }
   EXPECT_LE(model_size(architecture, setting).average_weight_bits, 5.01) << value;
+}
+
+// The Pareto fronts: asked for while training (which pauses), they fill in over frames, a click on the
+// plot applies the nearest point's bits, and a training step marks them as of older weights.
+TEST(PlaygroundFrame, TheParetoFrontsFillInAClickAppliesAPointAndTrainingMarksThemOlder) {
+  HeadlessImGui imgui;
+  HeadlessPlatform platform;
+  Playground playground(platform,
+                        "samples=1000&architecture=mlp:8,8&epochs=200&weights_hide=1&weight_bits=4");
+  for (int i = 0; i < 5; ++i) imgui.frame(playground);
+  if (!playground.training()) ASSERT_TRUE(imgui.click(playground, "play"));
+  ASSERT_TRUE(playground.training());
+  float x, y, w, h;
+  EXPECT_FALSE(playground.control_rect("pareto_fronts_plot", &x, &y, &w, &h));
+  ASSERT_TRUE(imgui.click(playground, "pareto_fronts"));
+  EXPECT_FALSE(playground.training());
+  int frames = 0;
+  while (frames < 3000 && playground.control_rect("allocation_progress", &x, &y, &w, &h)) {
+    imgui.frame(playground);
+    ++frames;
+  }
+  ASSERT_LT(frames, 3000);
+  int vertices = 0;
+  ASSERT_TRUE(playground.control_rect("pareto_fronts_plot", &x, &y, &w, &h));
+  EXPECT_FALSE(playground.control_rect("pareto_older", &x, &y, &w, &h));
+  EXPECT_TRUE(lab_state_from_hash(platform.published).state.layer_weight_bits.empty());
+
+  ASSERT_TRUE(imgui.click(playground, "pareto_fronts_plot", &vertices));
+  EXPECT_GT(vertices, 1000);
+  const std::vector<int> bits = lab_state_from_hash(platform.published).state.layer_weight_bits;
+  ASSERT_EQ(bits.size(), 3u) << platform.published;
+  for (int b : bits) EXPECT_TRUE(b >= 2 && b <= 8) << platform.published;
+
+  ASSERT_TRUE(imgui.click(playground, "step"));
+  EXPECT_TRUE(playground.control_rect("pareto_older", &x, &y, &w, &h));
+  EXPECT_TRUE(playground.control_rect("pareto_fronts_plot", &x, &y, &w, &h));  // still shown, greyed
+}
+
+// On a phone's narrow, tall screen (panels in tabs; the others hidden so the sensitivity tab shows) the
+// fronts stack under the bars and stay inside the window.
+TEST(PlaygroundFrame, TheParetoFrontsFitAPhone) {
+  HeadlessImGui imgui({390, 844});
+  HeadlessPlatform platform;
+  Playground playground(platform, std::string(kQuick) +
+                                      "&architecture=mlp:8,8&weights_hide=1&weight_bits=4&curves_hide=1&"
+                                      "boundary_hide=1&training_hide=1");
+  imgui.train(playground);
+  float x, y, w, h;
+  ASSERT_TRUE(imgui.click(playground, "pareto_fronts"));
+  for (int i = 0; i < 3000 && playground.control_rect("allocation_progress", &x, &y, &w, &h); ++i)
+    imgui.frame(playground);
+  imgui.frame(playground);
+  ASSERT_TRUE(playground.control_rect("pareto_fronts_plot", &x, &y, &w, &h));
+  EXPECT_GE(x, 0);
+  EXPECT_LE(x + w, 390.5f);
+  EXPECT_GT(w, 200);
+  EXPECT_GT(h, 60);
 }
 
 TEST(PlaygroundFrame, AMethodRecipeLoadsItsComparisonAndStartsTraining) {

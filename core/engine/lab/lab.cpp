@@ -106,6 +106,7 @@ Status Lab::build(const LabState& state, std::shared_ptr<const Dataset> dataset)
   }
   next_run_to_train_ = 0;
   samples_per_second_ = 0;
+  allocation_.reset();  // of networks and a data set just replaced
   return {};
 }
 
@@ -383,6 +384,8 @@ double Lab::advance(double budget_ms) {
     last_refresh_ = Clock::now();
   }
   refresh_readouts();
+  // An allocation shares what evaluations get of the slice.
+  advance_allocation(std::max(budget_ms * (1 - kTrainingShare), budget_ms - milliseconds_since(start)) / 2);
   evaluate_for(std::max({budget_ms * (1 - kTrainingShare), budget_ms - milliseconds_since(start),
                          kSmallestEvaluationSliceMs}),
                /*first_readout_only=*/false);
@@ -390,6 +393,16 @@ double Lab::advance(double budget_ms) {
   const KernelTable& kernels = runs_.front()->run.network->kernels();
   if (kernels.release_workers) kernels.release_workers(kernels);
   return milliseconds_since(start);
+}
+
+void Lab::advance_allocation(double budget_ms) {
+  LabAllocationWork* work = allocation_.get();
+  if (!work || work->cancelled || work->job->finished()) return;
+  if (runs_[work->run]->weights_version != work->weights_version) {
+    work->cancelled = true;
+    return;
+  }
+  work->job->step_for(budget_ms);
 }
 
 std::string learned_layer_bits(const Lab& lab, int run) {

@@ -28,6 +28,7 @@
 #include "core/engine/lab/decision_boundary.h"
 #include "core/engine/lab/evaluation_cache.h"
 #include "core/engine/lab/lab_state.h"
+#include "core/engine/train/bit_allocation.h"
 
 namespace qplay {
 
@@ -48,6 +49,19 @@ struct LabRun {
   // What the method learned (CPQ's bits per layer, SymReg's asymmetry, ...), of the same weights;
   // empty for a loaded run, whose method state is not in the model file.
   std::vector<MethodReadout> readouts;
+};
+
+// A bit allocation or Pareto fronts of one run's weights, computed in the slices Lab::advance gives it
+// (lab/lab_allocation.h starts one).
+struct LabAllocationWork {
+  int run = 0;
+  uint64_t weights_version = 0;  // of the weights it is computed from
+  int epoch = 0;                 // the run's completed epochs then, to say which weights in words
+  long steps = 0;                // the run's training steps then
+  // Set when the run's weights changed before it finished: it stops, and nothing of it is applied.
+  bool cancelled = false;
+  std::unique_ptr<BitAllocator> allocator;
+  std::unique_ptr<BitAllocationJob> job;  // refers to allocator
 };
 
 // What the panels currently look at, so advance() spends its evaluation time on those.
@@ -139,6 +153,15 @@ class Lab {
   bool evaluation_current(int run, const QuantizationSetting& setting) const {
     return runs_[run]->evaluations.is_current(setting, runs_[run]->evaluated_version);
   }
+  // One allocation job at a time: a new one replaces the last. advance() gives an unfinished one part of
+  // each slice, and cancels it once its run's weights change (training, a step, loaded weights); a
+  // rebuild or reset drops it. The last one stays readable (its progress, result, or points) until replaced.
+  void start_allocation(LabAllocationWork work) {
+    allocation_ = std::make_unique<LabAllocationWork>(std::move(work));
+  }
+  const LabAllocationWork* allocation_work() const { return allocation_.get(); }
+  std::unique_ptr<LabAllocationWork> take_allocation_work() { return std::move(allocation_); }
+
   // How many settings each run's evaluation cache keeps: fewer for large networks (memory).
   size_t cached_settings() const { return cached_settings_; }
 
@@ -164,6 +187,7 @@ class Lab {
   std::string quantized_maps_key(const RunState& run) const;
   void refresh_readouts();
   bool refresh_due() const;
+  void advance_allocation(double budget_ms);
 
   LabState state_;
   std::shared_ptr<const Dataset> dataset_;
@@ -177,6 +201,7 @@ class Lab {
   size_t cached_settings_ = EvaluationCache::kDefaultMaxSettings;  // per run, by the network's size
   double samples_per_second_ = 0;
   std::chrono::steady_clock::time_point last_refresh_{};
+  std::unique_ptr<LabAllocationWork> allocation_;
 };
 
 // The bit-widths a run learned per weighted layer ("3,2,3", the layer_weight_bits form), or "" when its

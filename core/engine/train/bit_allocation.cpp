@@ -61,6 +61,15 @@ Result<BitAllocator> BitAllocator::create(Network<float>& network, const Dataset
   rows.resize(count);
   allocator.calibration_x_ = dataset.train_x.select_rows(rows);
   for (size_t row : rows) allocator.calibration_y_.push_back(dataset.train_y[row]);
+  allocator.calibration_features_.resize(allocator.calibration_x_.size());
+  allocator.calibration_x_.copy_rows(0, allocator.calibration_x_.rows(),
+                                     allocator.calibration_features_.data());
+  HutchinsonOptions hutchinson;
+  hutchinson.rademacher_vectors = options.hutchinson_samples;
+  hutchinson.seed = options.seed;
+  // Its spans stay valid when the allocator moves (a vector's move keeps its buffer).
+  allocator.trace_job_.emplace(network, std::span<const float>(allocator.calibration_features_),
+                               std::span<const int32_t>(allocator.calibration_y_), hutchinson);
   return allocator;
 }
 
@@ -128,54 +137,58 @@ double BitAllocator::calibration_loss(const QuantizationSetting& setting) {
   return evaluate(network, calibration_x_, calibration_y_, options).loss;
 }
 
-std::vector<BitAllocator::GreedyStep> BitAllocator::greedy_path(
-    const std::function<double(const std::vector<int>&)>& cost) {
-  const Clock::time_point start = Clock::now();
-  std::vector<GreedyStep> path;
-  GreedyStep step;
-  step.bits.assign(layers_.size(), kAllocationMaxBits);
-  step.cost = cost(step.bits);
-  step.evaluations = 1;
-  step.milliseconds = milliseconds_since(start);
-  path.push_back(step);
-  for (;;) {
-    int best_layer = -1;
-    double best_rate = std::numeric_limits<double>::infinity(), best_cost = 0;
-    std::vector<int> trial = step.bits;
-    for (size_t l = 0; l < layers_.size(); ++l) {
-      if (step.bits[l] == kAllocationMinBits) continue;
-      --trial[l];
-      const double trial_cost = cost(trial);
-      ++trial[l];
-      ++step.evaluations;
-      // One bit less saves n_l weight-bits (and n_l/8 bytes of the budget in KB).
-      const double rate = (trial_cost - step.cost) / double(layer_weights_[l]);
-      // A NaN cost (a diverged quantized model) is never chosen while a finite one is left.
-      if (best_layer < 0 || rate < best_rate) {
-        best_layer = static_cast<int>(l);
-        best_rate = std::isnan(rate) ? std::numeric_limits<double>::infinity() : rate;
-        best_cost = trial_cost;
-      }
-    }
-    if (best_layer < 0) break;
-    --step.bits[best_layer];
-    step.cost = best_cost;
-    step.milliseconds = milliseconds_since(start);
-    path.push_back(step);
-  }
-  return path;
+size_t BitAllocator::next_lowerable_layer(const std::vector<int>& bits, size_t from) const {
+  while (from < bits.size() && bits[from] == kAllocationMinBits) ++from;
+  return from;
 }
 
-void BitAllocator::compute_hessian_terms() {
+void BitAllocator::walk_one_evaluation(GreedyWalk& walk, const Cost& cost) const {
+  const Clock::time_point start = Clock::now();
+  if (walk.path.empty()) {
+    GreedyStep first;
+    first.bits.assign(layers_.size(), kAllocationMaxBits);
+    first.cost = cost(first.bits);
+    first.evaluations = ++walk.evaluations;
+    first.milliseconds = walk.milliseconds += milliseconds_since(start);
+    walk.path.push_back(std::move(first));
+    walk.next_layer = next_lowerable_layer(walk.path.back().bits, 0);
+  } else {
+    const size_t l = walk.next_layer;
+    std::vector<int> trial = walk.path.back().bits;
+    --trial[l];
+    const double trial_cost = cost(trial);
+    ++walk.evaluations;
+    // One bit less saves n_l weight-bits (and n_l/8 bytes of the budget in KB).
+    const double rate = (trial_cost - walk.path.back().cost) / double(layer_weights_[l]);
+    // A NaN cost (a diverged quantized model) is never chosen while a finite one is left.
+    if (walk.best_layer < 0 || rate < walk.best_rate) {
+      walk.best_layer = static_cast<int>(l);
+      walk.best_rate = std::isnan(rate) ? std::numeric_limits<double>::infinity() : rate;
+      walk.best_cost = trial_cost;
+    }
+    walk.next_layer = next_lowerable_layer(walk.path.back().bits, l + 1);
+    walk.milliseconds += milliseconds_since(start);
+  }
+  const GreedyStep& last = walk.path.back();
+  if (walk.next_layer < layers_.size()) return;
+  // The scan from the last step is complete: its best lowering is the next step.
+  if (walk.best_layer >= 0) {
+    GreedyStep next = last;
+    --next.bits[walk.best_layer];
+    next.cost = walk.best_cost;
+    next.evaluations = walk.evaluations;
+    next.milliseconds = walk.milliseconds;
+    walk.path.push_back(std::move(next));
+    walk.best_layer = -1;
+    walk.next_layer = next_lowerable_layer(walk.path.back().bits, 0);
+  }
+  walk.finished = walk.next_layer == layers_.size();
+}
+
+void BitAllocator::compute_omega_table() {
   const Clock::time_point start = Clock::now();
   Network<float>& network = *network_;
-  std::vector<float> features(calibration_x_.size());
-  calibration_x_.copy_rows(0, calibration_x_.rows(), features.data());
-  HutchinsonOptions hutchinson;
-  hutchinson.rademacher_vectors = options_.hutchinson_samples;
-  hutchinson.seed = options_.seed;
-  traces_ = hutchinson_layer_traces<float>(network, features, calibration_y_, hutchinson);
-
+  traces_ = trace_job_->result();
   // Ω_l(b) = (Tr(H_l)/n_l)·‖Q_b(W_l) − W_l‖², with the setting's weight quantizer at b bits.
   omega_.assign(layers_.size(), {});
   std::vector<float> quantized;
@@ -198,8 +211,56 @@ void BitAllocator::compute_hessian_terms() {
       omega_[l][bits] = mean_trace * squared_error;
     }
   }
-  hessian_milliseconds_ = milliseconds_since(start);
+  hessian_milliseconds_ += milliseconds_since(start);
 }
+
+bool BitAllocator::prepared(AllocationMethod method) const {
+  switch (method) {
+    case AllocationMethod::uniform:
+      return true;
+    case AllocationMethod::measured:
+      return measured_walk_.finished;
+    case AllocationMethod::hessian:
+      return traces_.has_value();
+  }
+  return true;
+}
+
+void BitAllocator::prepare_unit(AllocationMethod method) {
+  if (method == AllocationMethod::measured) {
+    walk_one_evaluation(measured_walk_, [this](const std::vector<int>& bits) {
+      return calibration_loss(make_allocation(AllocationMethod::measured, {}, bits).setting);
+    });
+  } else if (method == AllocationMethod::hessian) {
+    const Clock::time_point start = Clock::now();
+    trace_job_->run_unit();
+    hessian_milliseconds_ += milliseconds_since(start);
+    if (trace_job_->finished()) compute_omega_table();
+  }
+}
+
+int BitAllocator::preparation_units(AllocationMethod method) const {
+  const int layers = static_cast<int>(layers_.size());
+  constexpr int steps_per_layer = kAllocationMaxBits - kAllocationMinBits;
+  switch (method) {
+    case AllocationMethod::uniform:
+      return 0;
+    case AllocationMethod::measured:
+      return 1 + steps_per_layer * layers * layers;
+    case AllocationMethod::hessian:
+      return trace_job_->total_units();
+  }
+  return 0;
+}
+
+int BitAllocator::prepared_units(AllocationMethod method) const {
+  if (prepared(method)) return preparation_units(method);
+  if (method == AllocationMethod::measured) return measured_walk_.evaluations;
+  if (method == AllocationMethod::hessian) return trace_job_->done_units();
+  return 0;
+}
+
+void BitAllocator::resume() { trace_job_->forget_recording(); }
 
 double BitAllocator::omega(const std::vector<int>& bits) const {
   double total = 0;
@@ -228,9 +289,9 @@ std::vector<int> BitAllocator::hessian_search(const BitBudget& budget) {
     }
     return best;
   }
-  if (omega_path_.empty())
-    omega_path_ = greedy_path([this](const std::vector<int>& bits) { return omega(bits); });
-  return first_fitting_step(omega_path_, budget).bits;
+  const Cost omega_cost = [this](const std::vector<int>& bits) { return omega(bits); };
+  while (!omega_walk_.finished) walk_one_evaluation(omega_walk_, omega_cost);
+  return first_fitting_step(omega_walk_.path, budget).bits;
 }
 
 const BitAllocator::GreedyStep& BitAllocator::first_fitting_step(const std::vector<GreedyStep>& path,
@@ -243,6 +304,8 @@ const BitAllocator::GreedyStep& BitAllocator::first_fitting_step(const std::vect
 
 Result<BitAllocation> BitAllocator::allocate(AllocationMethod method, const BitBudget& budget) {
   if (Status status = check_budget(budget); !status) return status;
+  resume();
+  while (!prepared(method)) prepare_unit(method);
   const Clock::time_point start = Clock::now();
   switch (method) {
     case AllocationMethod::uniform: {
@@ -255,12 +318,7 @@ Result<BitAllocation> BitAllocator::allocate(AllocationMethod method, const BitB
       return allocation;
     }
     case AllocationMethod::measured: {
-      if (measured_path_.empty()) {
-        measured_path_ = greedy_path([this](const std::vector<int>& bits) {
-          return calibration_loss(make_allocation(AllocationMethod::measured, {}, bits).setting);
-        });
-      }
-      const GreedyStep& step = first_fitting_step(measured_path_, budget);
+      const GreedyStep& step = first_fitting_step(measured_walk_.path, budget);
       BitAllocation allocation = make_allocation(method, budget, step.bits);
       allocation.cost = step.cost;
       allocation.evaluations = step.evaluations;
@@ -268,7 +326,6 @@ Result<BitAllocation> BitAllocator::allocate(AllocationMethod method, const BitB
       return allocation;
     }
     case AllocationMethod::hessian: {
-      if (!traces_) compute_hessian_terms();
       const Clock::time_point search_start = Clock::now();
       const std::vector<int> bits = hessian_search(budget);
       BitAllocation allocation = make_allocation(method, budget, bits);
@@ -306,31 +363,102 @@ void mark_pareto_fronts(std::vector<AllocationPoint>& points) {
   }
 }
 
+// [SECTION] Allocation in time slices
+
+Result<BitAllocationJob> BitAllocationJob::allocation(BitAllocator& allocator, AllocationMethod method,
+                                                      const BitBudget& budget) {
+  if (Status status = allocator.check_budget(budget); !status) return status;
+  BitAllocationJob job(allocator);
+  job.tasks_.push_back({method, budget});
+  job.methods_.push_back(method);
+  return job;
+}
+
+Result<BitAllocationJob> BitAllocationJob::pareto_fronts(BitAllocator& allocator, Network<float>& network,
+                                                         const Dataset& dataset,
+                                                         std::vector<AllocationMethod> methods,
+                                                         const std::vector<BitBudget>& budgets,
+                                                         int activation_calibration_samples) {
+  for (const BitBudget& budget : budgets)
+    if (Status status = allocator.check_budget(budget); !status) return status;
+  BitAllocationJob job(allocator);
+  job.network_ = &network;
+  job.dataset_ = &dataset;
+  job.activation_calibration_samples_ = activation_calibration_samples;
+  for (AllocationMethod method : methods) {
+    for (const BitBudget& budget : budgets) job.tasks_.push_back({method, budget});
+    if (std::find(job.methods_.begin(), job.methods_.end(), method) == job.methods_.end())
+      job.methods_.push_back(method);
+  }
+  return job;
+}
+
+JobProgress BitAllocationJob::progress() const {
+  JobProgress progress;
+  for (AllocationMethod method : methods_) {
+    progress.done += allocator_->prepared_units(method);
+    progress.total += allocator_->preparation_units(method);
+  }
+  progress.done += static_cast<int>(next_task_);
+  progress.total += static_cast<int>(tasks_.size());
+  return progress;
+}
+
+void BitAllocationJob::run_unit() {
+  const Task& task = tasks_[next_task_];
+  if (!allocator_->prepared(task.method)) {
+    allocator_->prepare_unit(task.method);
+    return;
+  }
+  // check_budget passed when the job was made, and the allocator is prepared: allocate cannot fail.
+  BitAllocation allocation = allocator_->allocate(task.method, task.budget).value();
+  ++next_task_;
+  if (!computes_fronts()) {
+    allocation_ = std::move(allocation);
+    return;
+  }
+  const std::vector<int>& bits = allocation.setting.weight_bits_per_layer;
+  auto found = evaluated_.find(bits);
+  if (found == evaluated_.end()) {
+    found = evaluated_
+                .emplace(bits, evaluate_quantized(*network_, *dataset_, allocation.setting,
+                                                  activation_calibration_samples_))
+                .first;
+  }
+  points_.push_back({std::move(allocation), found->second, false});
+  mark_pareto_fronts(points_);
+}
+
+int BitAllocationJob::step(const std::function<bool()>& keep_going) {
+  allocator_->resume();
+  int units = 0;
+  while (!finished() && (units == 0 || keep_going())) {
+    run_unit();
+    ++units;
+  }
+  return units;
+}
+
+int BitAllocationJob::step_for(double budget_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double, std::milli>(budget_ms);
+  return step([deadline] { return std::chrono::steady_clock::now() < deadline; });
+}
+
 Result<std::vector<AllocationPoint>> allocation_pareto_fronts(
     BitAllocator& allocator, Network<float>& network, const Dataset& dataset,
     const std::vector<AllocationMethod>& methods, const std::vector<BitBudget>& budgets,
     int activation_calibration_samples, const std::function<void(int done, int total)>& progress) {
-  std::vector<AllocationPoint> points;
-  std::map<std::vector<int>, Evaluation> evaluated;  // by weight_bits_per_layer
+  Result<BitAllocationJob> job = BitAllocationJob::pareto_fronts(allocator, network, dataset, methods,
+                                                                 budgets, activation_calibration_samples);
+  if (!job) return job.status();
   const int total = static_cast<int>(methods.size() * budgets.size());
-  for (AllocationMethod method : methods) {
-    for (const BitBudget& budget : budgets) {
-      Result<BitAllocation> allocation = allocator.allocate(method, budget);
-      if (!allocation) return allocation.status();
-      const std::vector<int>& bits = allocation->setting.weight_bits_per_layer;
-      auto found = evaluated.find(bits);
-      if (found == evaluated.end()) {
-        found = evaluated
-                    .emplace(bits, evaluate_quantized(network, dataset, allocation->setting,
-                                                      activation_calibration_samples))
-                    .first;
-      }
-      points.push_back({std::move(*allocation), found->second, false});
-      if (progress) progress(static_cast<int>(points.size()), total);
-    }
+  while (!job->finished()) {
+    const size_t before = job->points().size();
+    job->step([] { return false; });  // one unit
+    if (progress && job->points().size() > before) progress(static_cast<int>(job->points().size()), total);
   }
-  mark_pareto_fronts(points);
-  return points;
+  return job->points();
 }
 
 }  // namespace qplay

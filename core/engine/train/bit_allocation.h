@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -77,7 +79,23 @@ class BitAllocator {
   ModelSize smallest() const;
   // NaN, infinite, negative, or below smallest(): an error naming the smallest size possible.
   Status check_budget(const BitBudget& budget) const;
+  // Prepares what the method needs (below) at once, then answers.
   Result<BitAllocation> allocate(AllocationMethod method, const BitBudget& budget);
+
+  // What allocate(method, ·) computes once for every budget, in units of work so it can be spread over
+  // time slices (BitAllocationJob): one calibration-loss evaluation of the measured greedy's path, one
+  // Hessian-vector product over one chunk of the calibration subset for the traces (the Ω table with
+  // the last); uniform needs none. The units run in allocate's order, so the result is the same bit for
+  // bit however they are spread.
+  bool prepared(AllocationMethod method) const;
+  void prepare_unit(AllocationMethod method);  // one more unit; only while !prepared(method)
+  // Units done, and the total: for measured 1 + 6L² (L weighted layers), an upper bound that the done
+  // count jumps to when the path reaches 2 bits everywhere in fewer.
+  int prepared_units(AllocationMethod method) const;
+  int preparation_units(AllocationMethod method) const;
+  // Call when the network ran anything else since the last unit (the traces then redo their chunk's
+  // forward and backward pass before the next product).
+  void resume();
 
   // The calibration loss of a per-layer allocation (one evaluation of the jointly quantized model).
   double calibration_loss(const QuantizationSetting& setting);
@@ -93,20 +111,31 @@ class BitAllocator {
     int evaluations = 0;      // cumulative calls of the cost
     double milliseconds = 0;  // cumulative
   };
+  // From kAllocationMaxBits everywhere, lower one layer by one bit at a time by the smallest increase of
+  // cost(bits) per weight-bit saved, down to kAllocationMinBits everywhere, one evaluation of the cost
+  // at a time. Budget-independent: a budget stops it at its first step that fits (first_fitting_step).
+  struct GreedyWalk {
+    std::vector<GreedyStep> path;
+    size_t next_layer = 0;  // the next layer the scan from path.back() tries lowering
+    int best_layer = -1;    // the scan's best lowering so far
+    double best_rate = 0, best_cost = 0;
+    int evaluations = 0;
+    double milliseconds = 0;
+    bool finished = false;
+  };
+  using Cost = std::function<double(const std::vector<int>&)>;
   BitAllocator(Network<float>& network, const Dataset& dataset, const AllocationOptions& options);
 
   bool fits(const std::vector<int>& bits, const BitBudget& budget) const;
   BitAllocation make_allocation(AllocationMethod method, const BitBudget& budget,
                                 const std::vector<int>& bits) const;
-  // From kAllocationMaxBits everywhere, lower one layer by one bit at a time by the smallest increase of
-  // cost(bits) per weight-bit saved, down to kAllocationMinBits everywhere. Budget-independent: a budget
-  // stops it at its first step that fits (first_fitting_step).
-  std::vector<GreedyStep> greedy_path(const std::function<double(const std::vector<int>&)>& cost);
+  void walk_one_evaluation(GreedyWalk& walk, const Cost& cost) const;
+  size_t next_lowerable_layer(const std::vector<int>& bits, size_t from) const;
   const GreedyStep& first_fitting_step(const std::vector<GreedyStep>& path, const BitBudget& budget) const;
   // The allocation minimising Σ Ω within the budget: enumerated, or the greedy on Ω for many layers.
   std::vector<int> hessian_search(const BitBudget& budget);
   double omega(const std::vector<int>& bits) const;
-  void compute_hessian_terms();
+  void compute_omega_table();
 
   Network<float>* network_;
   const Dataset* dataset_;
@@ -115,9 +144,11 @@ class BitAllocator {
   std::vector<size_t> layer_weights_;  // [layers_] n_l
   FeatureRows calibration_x_;
   std::vector<int32_t> calibration_y_;
-  std::vector<GreedyStep> measured_path_;  // empty until the first measured allocation
-  std::vector<GreedyStep> omega_path_;     // the greedy on Ω (more than 7 layers), empty until needed
-  std::optional<LayerHessianTraces> traces_;
+  std::vector<float> calibration_features_;  // calibration_x_ as one block, for the traces
+  GreedyWalk measured_walk_;
+  GreedyWalk omega_walk_;  // the greedy on Ω (more than 7 layers), walked when needed
+  std::optional<HutchinsonTraceJob<float>> trace_job_;
+  std::optional<LayerHessianTraces> traces_;                       // once trace_job_ finished
   std::vector<std::array<double, kAllocationMaxBits + 1>> omega_;  // [layers_][bits] Ω_l(bits)
   double hessian_milliseconds_ = 0;
 };
@@ -134,8 +165,65 @@ struct AllocationPoint {
 // Average-bit budgets 2, 2.5, ..., 8.
 std::vector<double> default_pareto_budgets();
 
+// [SECTION] Allocation in time slices
+
+struct JobProgress {
+  int done = 0, total = 0;  // units of work; done never decreases and equals total once finished
+};
+
+// An allocation, or every method's Pareto front, computed a unit of work at a time so a front end can
+// keep drawing (the playground's sensitivity tab): units are the allocator's preparation units (above),
+// then one per allocation, a Pareto point being its allocation and its test evaluation. The one-shot
+// paths (allocate, allocation_pareto_fronts) run the same units, so the results agree bit for bit.
+// Keeps a reference to the allocator (and for fronts to the network and data set); the weights must not
+// change while it runs.
+class BitAllocationJob {
+ public:
+  // Errors: a budget check_budget refuses (each budget checked before any work).
+  static Result<BitAllocationJob> allocation(BitAllocator& allocator, AllocationMethod method,
+                                             const BitBudget& budget);
+  static Result<BitAllocationJob> pareto_fronts(BitAllocator& allocator, Network<float>& network,
+                                                const Dataset& dataset, std::vector<AllocationMethod> methods,
+                                                const std::vector<BitBudget>& budgets,
+                                                int activation_calibration_samples);
+
+  // Runs units until finished or keep_going() returns false; it is asked before every unit but the
+  // first, so a step returns within the caller's budget plus one unit, and every step makes progress.
+  // Returns the units run.
+  int step(const std::function<bool()>& keep_going);
+  int step_for(double budget_ms);  // keep_going: until budget_ms of wall time has passed
+
+  bool finished() const { return next_task_ == tasks_.size(); }
+  JobProgress progress() const;
+  bool computes_fronts() const { return network_ != nullptr; }
+  // The allocation job's result once finished.
+  const std::optional<BitAllocation>& allocation() const { return allocation_; }
+  // The fronts job's points so far (each method's, by budget), on_front marked among them.
+  const std::vector<AllocationPoint>& points() const { return points_; }
+
+ private:
+  struct Task {
+    AllocationMethod method;
+    BitBudget budget;
+  };
+  explicit BitAllocationJob(BitAllocator& allocator) : allocator_(&allocator) {}
+  void run_unit();
+
+  BitAllocator* allocator_;
+  Network<float>* network_ = nullptr;  // fronts only
+  const Dataset* dataset_ = nullptr;
+  int activation_calibration_samples_ = 0;
+  std::vector<Task> tasks_;
+  std::vector<AllocationMethod> methods_;  // of the tasks, each once
+  size_t next_task_ = 0;
+  std::optional<BitAllocation> allocation_;
+  std::vector<AllocationPoint> points_;
+  std::map<std::vector<int>, Evaluation> evaluated_;  // by weight_bits_per_layer: equal ones evaluated once
+};
+
 // Each method's allocation at each budget, evaluated on the test split (equal allocations evaluated once),
 // with each method's non-dominated (size, accuracy) points marked. progress(done, total) after each point.
+// The fronts BitAllocationJob computes, at once.
 Result<std::vector<AllocationPoint>> allocation_pareto_fronts(
     BitAllocator& allocator, Network<float>& network, const Dataset& dataset,
     const std::vector<AllocationMethod>& methods, const std::vector<BitBudget>& budgets,

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -33,6 +34,43 @@ struct LayerHessianTraces {
 template <typename T>
 LayerHessianTraces hutchinson_layer_traces(Network<T>& network, std::span<const T> features,
                                            std::span<const int32_t> labels, const HutchinsonOptions& options);
+
+// The same estimate one unit at a time, a unit being one Hessian-vector product over one chunk of the
+// samples, in hutchinson_layer_traces' order (chunks, then vectors), so a caller can spread it over time
+// slices (the playground's bit allocation) and still get its sums bit for bit. Between units the caller
+// may run the network on anything that leaves its parameters alone, if it calls forget_recording():
+// the next unit then repeats its chunk's forward and recorded backward pass (deterministic).
+// features and labels must outlive the job.
+template <typename T>
+class HutchinsonTraceJob {
+ public:
+  HutchinsonTraceJob(Network<T>& network, std::span<const T> features, std::span<const int32_t> labels,
+                     const HutchinsonOptions& options);
+  HutchinsonTraceJob(HutchinsonTraceJob&&) noexcept;
+  HutchinsonTraceJob& operator=(HutchinsonTraceJob&&) noexcept;
+  ~HutchinsonTraceJob();
+
+  int total_units() const { return chunks_ * vectors_; }
+  int done_units() const { return done_; }
+  bool finished() const { return done_ == total_units(); }
+  void run_unit();  // one more; only while !finished()
+  void forget_recording() { recorded_chunk_ = -1; }
+  const LayerHessianTraces& result() const { return result_; }  // the estimate once finished()
+
+ private:
+  struct Pass;
+  Network<T>* network_;
+  std::span<const T> features_;
+  std::span<const int32_t> labels_;
+  HutchinsonOptions options_;
+  int samples_ = 0, chunk_ = 0, chunks_ = 0, vectors_ = 0, done_ = 0;
+  int recorded_chunk_ = -1;  // the chunk whose backward pass `pass_` holds, -1 none
+  std::unique_ptr<Pass> pass_;
+  LayerHessianTraces result_;
+};
+
+extern template class HutchinsonTraceJob<float>;
+extern template class HutchinsonTraceJob<double>;
 
 extern template LayerHessianTraces hutchinson_layer_traces<float>(Network<float>&, std::span<const float>,
                                                                   std::span<const int32_t>,
