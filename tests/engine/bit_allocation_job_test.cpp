@@ -10,6 +10,7 @@
 #include "core/engine/experiment/run.h"
 #include "core/engine/lab/lab_allocation.h"
 #include "core/engine/train/bit_allocation.h"
+#include "tests/engine/trained_fixtures.h"
 
 namespace qplay {
 namespace {
@@ -23,10 +24,7 @@ qplay::Run trained_moons_mlp() {
   e.batch_size = 32;
   e.kernels = KernelChoice::reference;
   e.threads = 1;
-  Result<qplay::Run> run = start_run(e);
-  EXPECT_TRUE(run.ok()) << run.message();
-  while (!run->trainer->finished()) run->trainer->advance(1000);
-  return std::move(run).value();
+  return trained_run(e);
 }
 
 AllocationOptions job_options() {
@@ -148,22 +146,8 @@ TEST(BitAllocationJob, ProgressIsMonotoneAndAStepStopsAtTheFirstUnitAfterItsCall
   EXPECT_EQ(job->points().size(), 4u);
 }
 
-std::unique_ptr<Lab> small_lab() {
-  LabState state = default_lab_state();
-  state.methods = {"baseline", "gradl1"};
-  state.experiment.dataset = DatasetChoice::moons;
-  state.experiment.samples = 300;
-  state.experiment.architecture = "mlp:8";
-  state.experiment.epochs = 3;
-  state.experiment.kernels = KernelChoice::reference;
-  state.experiment.threads = 1;
-  Result<std::unique_ptr<Lab>> lab = Lab::create(state);
-  EXPECT_TRUE(lab.ok()) << lab.message();
-  return std::move(lab).value();
-}
-
 TEST(LabAllocationJob, TheLabsSlicesGiveTheOneShotAllocation) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(3);
   for (int i = 0; i < 10; ++i) lab->step();
   for (AllocationMethod method : {AllocationMethod::measured, AllocationMethod::hessian}) {
     SCOPED_TRACE(std::string(choice_name(method)));
@@ -182,7 +166,7 @@ TEST(LabAllocationJob, TheLabsSlicesGiveTheOneShotAllocation) {
 }
 
 TEST(LabAllocationJob, AChangeOfTheRunsWeightsCancelsIt) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(3);
   ASSERT_TRUE(start_lab_allocation(*lab, 0, AllocationMethod::measured, {BudgetKind::average_bits, 3}).ok());
   lab->advance(0.01);
   ASSERT_FALSE(lab->allocation_work()->job->finished());

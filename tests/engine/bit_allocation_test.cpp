@@ -11,6 +11,7 @@
 #include "core/engine/experiment/run.h"
 #include "core/engine/train/bit_allocation.h"
 #include "core/engine/train/sweep.h"
+#include "tests/engine/trained_fixtures.h"
 
 namespace qplay {
 namespace {
@@ -71,10 +72,7 @@ qplay::Run bottleneck_model() {
   e.learning_rate = 0.05;
   e.kernels = KernelChoice::reference;
   e.threads = 1;
-  Result<qplay::Run> run = start_run(e);
-  EXPECT_TRUE(run.ok()) << run.message();
-  while (!run->trainer->finished()) run->trainer->advance(1000);
-  return std::move(run).value();
+  return trained_run(e);
 }
 
 AllocationOptions small_options() {

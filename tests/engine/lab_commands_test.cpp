@@ -4,29 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/engine/trained_fixtures.h"
+
 namespace qplay {
 namespace {
-
-std::unique_ptr<Lab> small_lab() {
-  LabState state = default_lab_state();
-  state.methods = {"baseline", "gradl1"};
-  state.experiment.dataset = DatasetChoice::moons;
-  state.experiment.samples = 300;
-  state.experiment.architecture = "mlp:8";
-  state.experiment.epochs = 2;
-  state.experiment.kernels = KernelChoice::reference;
-  state.experiment.threads = 1;
-  Result<std::unique_ptr<Lab>> lab = Lab::create(state);
-  EXPECT_TRUE(lab.ok()) << lab.message();
-  return std::move(lab).value();
-}
 
 Json set_arguments(std::string_view key, std::string_view value) {
   return Json::object({{"key", Json(key)}, {"value", Json(value)}});
 }
 
 TEST(LabCommands, SetChangesOneSettingOrSaysWhyAndKeepsTheState) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(2);
   ASSERT_TRUE(run_lab_command(*lab, "set", set_arguments("weight_bits", "3")).ok());
   EXPECT_EQ(lab->state().experiment.weight_bits, 3);
   const LabState before = lab->state();
@@ -40,7 +28,7 @@ TEST(LabCommands, SetChangesOneSettingOrSaysWhyAndKeepsTheState) {
 }
 
 TEST(LabCommands, StateAppliesTheGoodPartsOfAHashAndListsTheRest) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(2);
   Result<Json> reply =
       run_lab_command(*lab, "state", Json::object({{"hash", Json("dataset=xor&weight_bits=99")}}));
   ASSERT_TRUE(reply.ok()) << reply.message();
@@ -50,7 +38,7 @@ TEST(LabCommands, StateAppliesTheGoodPartsOfAHashAndListsTheRest) {
 }
 
 TEST(LabCommands, StateJsonRoundTripsThroughImportJson) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(2);
   ASSERT_TRUE(run_lab_command(*lab, "set", set_arguments("weight_bits", "5")).ok());
   Result<Json> saved = run_lab_command(*lab, "state_json", Json());
   ASSERT_TRUE(saved.ok());
@@ -63,7 +51,7 @@ TEST(LabCommands, StateJsonRoundTripsThroughImportJson) {
 }
 
 TEST(LabCommands, RunControlsTrainAndMetricsReport) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(2);
   ASSERT_TRUE(run_lab_command(*lab, "step", Json()).ok());
   EXPECT_EQ(lab->trainer(0).steps_taken(), 1);
   ASSERT_TRUE(run_lab_command(*lab, "play", Json()).ok());
@@ -83,7 +71,7 @@ TEST(LabCommands, RunControlsTrainAndMetricsReport) {
 // allocate: the bits chosen under the budget become the lab's layer_weight_bits and fit the budget; a bad
 // budget, method or run says why and changes nothing.
 TEST(LabCommands, AllocateSetsPerLayerBitsThatFitTheBudget) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(2);
   for (int i = 0; i < 20; ++i) lab->step();
   for (std::string_view method : {"measured", "hessian", "uniform"}) {
     SCOPED_TRACE(method);
@@ -118,7 +106,7 @@ TEST(LabCommands, AllocateSetsPerLayerBitsThatFitTheBudget) {
 }
 
 TEST(LabCommands, AnUnknownCommandNamesTheKnownOnes) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(2);
   Result<Json> reply = run_lab_command(*lab, "jump", Json());
   ASSERT_FALSE(reply.ok());
   EXPECT_NE(reply.message().find("unknown command 'jump'"), std::string::npos) << reply.message();
@@ -126,7 +114,7 @@ TEST(LabCommands, AnUnknownCommandNamesTheKnownOnes) {
 }
 
 TEST(LabCommands, RunWeightsAreTheNetworksOrAnErrorNamingTheRuns) {
-  std::unique_ptr<Lab> lab = small_lab();
+  std::unique_ptr<Lab> lab = small_moons_lab(2);
   Result<std::span<const float>> weights = lab_run_weights(*lab, 1);
   ASSERT_TRUE(weights.ok());
   EXPECT_EQ(weights.value().data(), lab->network(1).parameters().data());
