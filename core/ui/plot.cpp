@@ -97,6 +97,7 @@ void draw_reference_line(const Canvas& canvas, double y, std::string_view label)
   const float line_y = canvas.py(y);
   draw_polyline(canvas.draw, {ImVec2(canvas.plot_min.x, line_y), ImVec2(canvas.plot_max.x, line_y)},
                 style.reference, 1.5f, true, 0.8f * style.font);
+  if (label.empty()) return;
   const bool room_above = line_y - canvas.plot_min.y > 1.4f * style.font;
   draw_label(
       canvas.draw,
@@ -367,7 +368,10 @@ BarPlotHover bar_plot(const char* id, std::span<const BarSeries> series, const B
       draw->AddRectFilled(min, max, under_mouse ? emphasize(color) : color);
     }
   }
-  if (options.reference_y) draw_reference_line(canvas, *options.reference_y, options.reference_label);
+  // Without bars the reference keeps its line but not its label, which "no data" would run into.
+  if (options.reference_y)
+    draw_reference_line(canvas, *options.reference_y,
+                        has_data ? options.reference_label : std::string_view());
   if (!has_data) draw_no_data(canvas);
   end_canvas(canvas);
 
