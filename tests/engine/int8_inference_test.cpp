@@ -2,9 +2,7 @@
 // weights (on any grid of 1..8 bits the slider offers, or a refusal naming the layer), int32 biases
 // and int8 activation grids; that every int8 GEMM variant and the XNNPACK backend give the reference
 // loops' codes and logits bit for bit over odd-sized MLPs and CNNs (strides, padding, tails, two
-// chunks, one and two threads); and that on the Fashion-MNIST test set int8 predictions agree with
-// the fake-quantized float network (same weight and activation grids) on >= 99.98% of images at
-// 8-bit weights, and on >= 99.9% on the slider's own path (evaluate_quantized) at W4A8.
+// chunks, one and two threads). On real images: int8_fashion_mnist_test.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +16,6 @@
 #include <vector>
 
 #include "core/engine/base/rng.h"
-#include "core/engine/data/fashion_mnist.h"
 #include "core/engine/deploy/int8_inference.h"
 #include "core/engine/deploy/post_training.h"
 #include "core/engine/experiment/run.h"
@@ -646,189 +643,6 @@ TEST(Int8Xnnpack, MatchesTheReferenceBitForBitOnOddSizedCnns) {
                           kSamples);
   }
 }
-
-// [SECTION] Fashion-MNIST: int8 against fake quantization
-
-struct Agreement {
-  double agreement = 0, int8_accuracy = 0, fake_quantized_accuracy = 0;
-};
-
-// The fastest backend of the build: the reference loops are too slow for 10,000 images under ASan.
-Int8Backend fastest_backend() {
-  return int8_backend_available(Int8Backend::xnnpack) ? Int8Backend::xnnpack : Int8Backend::engine;
-}
-
-// Int8 predictions against the fake-quantized float network with the same grids (weights: 8-bit
-// symmetric min-max of the given granularity; activations: 8-bit min-max over 512 training images).
-Agreement agreement_with_fake_quantization(Network<float>& network, const Dataset& data,
-                                           Granularity granularity) {
-  Int8ModelOptions options =
-      calibrate_int8_model_options(network, network.parameters(), data.train_x, 512, granularity);
-  Result<Int8Model> model = build_int8_model(network, network.parameters(), options);
-  EXPECT_TRUE(model.ok()) << model.message();
-  if (!model.ok()) return {};
-
-  QuantizationSetting setting;
-  setting.weights = {.bits = 8, .granularity = granularity};
-  std::vector<float> view = quantized_weights_view(network, setting);
-  ForwardOptions<float> fake_quantized;
-  fake_quantized.parameters = view;
-  fake_quantized.activation_quantization = &options.activation_quantization;
-  std::vector<int32_t> expected;
-  Agreement result;
-  result.fake_quantized_accuracy =
-      evaluate(network, data.test_x, data.test_y, fake_quantized, &expected).accuracy;
-
-  Result<std::vector<int32_t>> predicted =
-      int8_predict(*model, data.test_x, data.test_size(), fastest_backend(), 2);
-  EXPECT_TRUE(predicted.ok()) << predicted.message();
-  if (!predicted.ok()) return {};
-  size_t agree = 0, correct = 0;
-  for (size_t i = 0; i < data.test_size(); ++i) {
-    agree += (*predicted)[i] == expected[i];
-    correct += (*predicted)[i] == data.test_y[i];
-  }
-  result.agreement = double(agree) / data.test_size();
-  result.int8_accuracy = double(correct) / data.test_size();
-
-  // The backends agree on real images too (a few hundred: the reference is the slow one).
-  if (fastest_backend() != Int8Backend::engine) {
-    constexpr size_t kChecked = 300;
-    std::vector<float> reference_logits, fast_logits;
-    EXPECT_TRUE(int8_predict(*model, data.test_x, kChecked, Int8Backend::engine, 1, &reference_logits).ok());
-    EXPECT_TRUE(int8_predict(*model, data.test_x, kChecked, fastest_backend(), 2, &fast_logits).ok());
-    EXPECT_EQ(fast_logits, reference_logits);
-  }
-  return result;
-}
-
-// Fashion-MNIST with the first `train` training images and the whole test set; null when the data
-// set is not installed.
-std::shared_ptr<const Dataset> fashion_mnist(int train) {
-  FashionMnistOptions options;
-  options.directory = QPLAY_FASHION_MNIST_DIR;
-  options.max_train = train;
-  Result<Dataset> dataset = load_fashion_mnist(options);
-  return dataset.ok() ? std::make_shared<const Dataset>(std::move(dataset).value()) : nullptr;
-}
-
-// One epoch with the default SGD + cosine schedule on the "auto" kernels. The trainer sees no test
-// set: its end-of-epoch evaluation would only cost time here.
-std::unique_ptr<Network<float>> trained(const std::string& architecture, const Dataset& data) {
-  auto training_only = std::make_shared<Dataset>(data);
-  training_only->test_x = FeatureRows();
-  training_only->test_y.clear();
-  Experiment experiment;
-  experiment.dataset = DatasetChoice::fashion_mnist;
-  experiment.architecture = architecture;
-  experiment.epochs = 1;
-  experiment.kernels = KernelChoice::automatic;
-  Result<Run> run = start_run(experiment, std::move(training_only));
-  EXPECT_TRUE(run.ok()) << run.message();
-  if (!run.ok()) return nullptr;
-  while (!run->trainer->finished()) run->trainer->advance(1000.0);
-  EXPECT_TRUE(run->trainer->status().ok()) << run->trainer->status().message();
-  return std::move(run->network);
-}
-
-void expect_agreement(const std::string& architecture, int train_images) {
-  std::shared_ptr<const Dataset> data = fashion_mnist(train_images);
-  if (!data) GTEST_SKIP() << "Fashion-MNIST is not installed in " << QPLAY_FASHION_MNIST_DIR;
-  std::unique_ptr<Network<float>> network = trained(architecture, *data);
-  ASSERT_NE(network, nullptr);
-  for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
-    const char* name = granularity == Granularity::per_channel ? "per-channel" : "per-tensor";
-    Agreement result = agreement_with_fake_quantization(*network, *data, granularity);
-    EXPECT_GE(result.agreement, 0.9998) << name;
-    EXPECT_GT(result.int8_accuracy, 0.75) << name;
-    EXPECT_NEAR(result.int8_accuracy, result.fake_quantized_accuracy, 0.005) << name;
-    ::testing::Test::RecordProperty(architecture + " " + name + " agreement",
-                                    std::to_string(result.agreement));
-    std::printf(
-        "[ int8     ] %s %s: %.2f%% of test predictions agree with fake quantization; accuracy int8 %.2f%%, "
-        "fake-quantized %.2f%%\n",
-        architecture.c_str(), name, 100 * result.agreement, 100 * result.int8_accuracy,
-        100 * result.fake_quantized_accuracy);
-  }
-}
-
-TEST(Int8FashionMnist, MlpAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("mlp:128", 10000); }
-
-// The slider's path: W4A8 (4-bit per-channel and per-tensor weights, 8-bit activations) evaluated by
-// evaluate_quantized through real int8 inference, against fake quantization of the same setting.
-// Fewer predictions agree than at 8-bit weights (measured 99.99% per channel, 99.92% per tensor):
-// the int32 bias sits on the grid s_x·s_w, and a 4-bit weight scale (max|w|/7, one per tensor at
-// worst) makes that grid ~18x coarser than an 8-bit one, so more sums land beside a rounding
-// midpoint. The accuracy is the same to within a few test images.
-TEST(Int8FashionMnist, TheSlidersW4A8PathAgreesWithFakeQuantizationOnTheTestSet) {
-  std::shared_ptr<const Dataset> data = fashion_mnist(10000);
-  if (!data) GTEST_SKIP() << "Fashion-MNIST is not installed in " << QPLAY_FASHION_MNIST_DIR;
-  std::unique_ptr<Network<float>> network = trained("mlp:128", *data);
-  ASSERT_NE(network, nullptr);
-  for (Granularity granularity : {Granularity::per_channel, Granularity::per_tensor}) {
-    QuantizationSetting setting;
-    setting.weights = {.bits = 4, .granularity = granularity};
-    setting.activations = {.bits = 8};
-    std::vector<int32_t> int8, fake;
-    const Evaluation by_int8 = evaluate_quantized(*network, *data, setting, 512, &int8);
-    const Evaluation by_fake =
-        evaluate_quantized(*network, *data, setting, 512, &fake, QuantizedPath::fake_quantization);
-    size_t agree = 0;
-    for (size_t i = 0; i < int8.size(); ++i) agree += int8[i] == fake[i];
-    const double agreement = double(agree) / int8.size();
-    EXPECT_GE(agreement, 0.999) << choice_name(granularity);
-    EXPECT_NEAR(by_int8.accuracy, by_fake.accuracy, 0.0005) << choice_name(granularity);
-    EXPECT_NEAR(by_int8.loss, by_fake.loss, 1e-3);
-    std::printf("[ int8     ] W4A8 %s: %.2f%% agree; accuracy int8 %.2f%%, fake-quantized %.2f%%\n",
-                std::string(choice_name(granularity)).c_str(), 100 * agreement, 100 * by_int8.accuracy,
-                100 * by_fake.accuracy);
-  }
-}
-
-// The slider's path with per-layer activation bits (W4, the second dense layer's input at 4 bits, the
-// logits layer's at 8) against fake quantization of the same setting, and with one input left float,
-// which the int8 builder refuses, so evaluate_quantized computes it by fake quantization too. Fewer
-// predictions agree than at W4A8: measured 99.71% with the one 4-bit input, and 99.31% with every input at
-// 4 bits (global activation_bits 4, the path as it was before per-layer bits), so it is the coarse input
-// grid, not the mixing: probably the int32 bias on the grid s_x·s_w, as the W4A8 test explains for 4-bit
-// weights (a 4-bit s_x is 17x an 8-bit one). The accuracy is the same to within a few test images.
-TEST(Int8FashionMnist, MixedPerLayerActivationBitsAgreeWithFakeQuantizationOnTheTestSet) {
-  std::shared_ptr<const Dataset> data = fashion_mnist(10000);
-  if (!data) GTEST_SKIP() << "Fashion-MNIST is not installed in " << QPLAY_FASHION_MNIST_DIR;
-  std::unique_ptr<Network<float>> network = trained("mlp:128,64", *data);
-  ASSERT_NE(network, nullptr);
-  std::vector<int> weighted;  // flatten, dense, relu, dense, relu, dense
-  for (const ParameterTensor& tensor : network->parameter_tensors())
-    if (tensor.is_weight) weighted.push_back(tensor.layer);
-  ASSERT_EQ(weighted.size(), 3u);
-  QuantizationSetting setting;
-  setting.weights = {.bits = 4};
-  setting.activations = {.bits = 8};
-  setting.activation_bits_per_layer.assign(network->architecture().layers.size(), -1);
-  setting.activation_bits_per_layer[weighted[1]] = 4;
-  QuantizationSetting float_middle = setting;
-  float_middle.activation_bits_per_layer[weighted[1]] = 0;
-  std::vector<double> accuracies;
-  for (const QuantizationSetting& mixed : {setting, float_middle}) {
-    std::vector<int32_t> int8, fake;
-    const Evaluation by_int8 = evaluate_quantized(*network, *data, mixed, 512, &int8);
-    const Evaluation by_fake =
-        evaluate_quantized(*network, *data, mixed, 512, &fake, QuantizedPath::fake_quantization);
-    size_t agree = 0;
-    for (size_t i = 0; i < int8.size(); ++i) agree += int8[i] == fake[i];
-    const double agreement = double(agree) / int8.size();
-    EXPECT_GE(agreement, 0.995);
-    EXPECT_NEAR(by_int8.accuracy, by_fake.accuracy, 0.001);
-    accuracies.push_back(by_fake.accuracy);
-    std::printf("[ int8     ] W4, activations %s by layer: %.2f%% agree; accuracy %.2f%%, fake %.2f%%\n",
-                mixed == float_middle ? "-/float/8" : "-/4/8", 100 * agreement, 100 * by_int8.accuracy,
-                100 * by_fake.accuracy);
-  }
-  EXPECT_NE(accuracies[0], accuracies[1])
-      << "4-bit and float inputs of the middle layer are different settings";
-}
-
-TEST(Int8FashionMnist, CnnAgreesWithFakeQuantizationOnTheTestSet) { expect_agreement("cnn:8,16", 4000); }
 
 }  // namespace
 }  // namespace qplay
