@@ -158,7 +158,7 @@ TEST(Int8FashionMnist, TheSlidersW4A8PathAgreesWithFakeQuantizationOnTheTestSet)
 // The slider's path with per-layer activation bits (W4, the second dense layer's input at 4 bits, the
 // logits layer's at 8, or that input float) is fake quantization itself: int8 computes neither the same
 // (at 4 bits it agreed on 99.71% of predictions, 99.31% with every input at 4 bits; a float input has no
-// int8 form), so build_int8_model_for_setting refuses both and evaluate_quantized falls back.
+// int8 form), so build_int8_model_for_setting refuses both and evaluate_quantized falls back to float.
 TEST(Int8FashionMnist, MixedPerLayerActivationBitsBelow8AreEvaluatedByFakeQuantization) {
   std::shared_ptr<const Dataset> data = fashion_mnist(10000);
   if (!data) GTEST_SKIP() << "Fashion-MNIST is not installed in " << QPLAY_FASHION_MNIST_DIR;
@@ -181,9 +181,13 @@ TEST(Int8FashionMnist, MixedPerLayerActivationBitsBelow8AreEvaluatedByFakeQuanti
     const Evaluation by_slider = evaluate_quantized(*network, *data, mixed, 512, &slider);
     const Evaluation by_fake =
         evaluate_quantized(*network, *data, mixed, 512, &fake, QuantizedPath::fake_quantization);
-    EXPECT_EQ(slider, fake);
-    EXPECT_EQ(by_slider.accuracy, by_fake.accuracy);
-    EXPECT_EQ(by_slider.loss, by_fake.loss);
+    // The slider's float path may compute the first layer in integers (byte_input_layer.h): the same
+    // within float rounding, where int8 at 4-bit inputs flipped 0.29% of the predictions.
+    size_t agree = 0;
+    for (size_t i = 0; i < slider.size(); ++i) agree += slider[i] == fake[i];
+    EXPECT_GE(double(agree) / slider.size(), 0.9998);
+    EXPECT_NEAR(by_slider.accuracy, by_fake.accuracy, 0.0002);
+    EXPECT_NEAR(by_slider.loss, by_fake.loss, 1e-4);
     accuracies.push_back(by_fake.accuracy);
   }
   EXPECT_NE(accuracies[0], accuracies[1])
