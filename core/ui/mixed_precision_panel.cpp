@@ -262,24 +262,11 @@ void draw_bars(PlaygroundState& state, const SensitivityBars& bars, const LayerB
   }
 }
 
-}  // namespace
-
-void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
-                            const std::function<void(std::string)>& remember) {
-  Lab& lab = *state.lab();
-  const std::vector<int>& layers = lab.weighted_layers();
-  const std::vector<std::string> names = weighted_layer_names(lab);
-  const LayerBits weight_bits = weight_bits_of(lab), activation_bits = activation_bits_of(lab);
-  int& chosen = state.mixed_precision_layer;
-  chosen = std::clamp(chosen, 0, static_cast<int>(layers.size()) - 1);
-  const float start_y = ImGui::GetCursorPosY();
-  follow_allocation_work(state);
-
-  ImGui::TextWrapped("Now: %s; %s", applied_setting_label(lab).c_str(), model_size_label(lab).c_str());
-  current_accuracies(lab);
-
-  // The chosen layer's own bits.
-  const std::string layer_name = "L" + std::to_string(chosen) + " (" + names[chosen] + ")";
+// The chosen layer's own bits: its name, the help, and steppers for its weights and its input.
+void chosen_layer_bits(PlaygroundState& state, const std::string& weighted_name, const LayerBits& weight_bits,
+                       const LayerBits& activation_bits, const std::function<void(std::string)>& remember) {
+  const int chosen = state.mixed_precision_layer;
+  const std::string layer_name = "L" + std::to_string(chosen) + " (" + weighted_name + ")";
   ImGui::Text("%s", layer_name.c_str());
   ImGui::SameLine();
   ImGui::TextDisabled("(?)");
@@ -300,10 +287,31 @@ void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
     else
       layer_bits_stepper(state, activation_bits, chosen, "activations", remember);
   }
-  if (!weight_bits.hidden) budget_row(state, remember);
+}
+
+}  // namespace
+
+void draw_layer_sensitivity(PlaygroundState& state, ImVec2 size,
+                            const std::function<void(std::string)>& remember) {
+  Lab& lab = *state.lab();
+  const std::vector<int>& layers = lab.weighted_layers();
+  const std::vector<std::string> names = weighted_layer_names(lab);
+  const LayerBits weight_bits = weight_bits_of(lab), activation_bits = activation_bits_of(lab);
+  int& chosen = state.mixed_precision_layer;
+  chosen = std::clamp(chosen, 0, static_cast<int>(layers.size()) - 1);
+  const float start_y = ImGui::GetCursorPosY();
+  follow_allocation_work(state);
+
+  ImGui::TextWrapped("Now: %s; %s", applied_setting_label(lab).c_str(), model_size_label(lab).c_str());
+  current_accuracies(lab);
+
   // The fronts take the bars' place, as large as they can be (a third plot beside two would be too small
-  // to read in the panel's quarter of a laptop screen); "bars" brings the bars back.
-  if (state.show_pareto_fronts && state.pareto_fronts.run >= 0) {
+  // to read in the panel's quarter of a laptop screen), and the chosen layer's steppers go with the bars
+  // that choose it: a front's point sets every layer at once. "bars" brings both back.
+  const bool fronts_shown = state.show_pareto_fronts && state.pareto_fronts.run >= 0;
+  if (!fronts_shown) chosen_layer_bits(state, names[chosen], weight_bits, activation_bits, remember);
+  if (!weight_bits.hidden) budget_row(state, remember);
+  if (fronts_shown) {
     draw_pareto_fronts(state, ImVec2(size.x, size.y - (ImGui::GetCursorPosY() - start_y)), remember);
     return;
   }
